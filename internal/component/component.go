@@ -1,0 +1,73 @@
+// Package component is the lifecycle every data component (store, incr-sync, full-import,
+// full-verify) implements, and the runner that hosts one as `oms component <kind> --spec FILE`.
+//
+// Lifecycle (house rule 11):
+//
+//	Init(ctx)  connect, precheck, open files; starts no goroutines. An error here is final.
+//	Run(ctx)   does the work until it is finished (returns nil), ctx is cancelled (returns
+//	           ctx.Err() after making its state durable: this is Pause), or a fatal error.
+//	           Calling Run again after a cancelled Run resumes from the durable state.
+//	Status()   safe to call from any goroutine at any time, also before Init and after Close.
+//	Close()    releases everything Init opened; called once, after Run has returned.
+//
+// A killed process (kill -9) is the same as a cancelled Run for correctness: every component
+// keeps its checkpoint so that the next Init+Run neither loses nor repeats work.
+package component
+
+import (
+	"context"
+	"time"
+)
+
+// Unit is a data component.
+type Unit interface {
+	Init(ctx context.Context) error
+	Run(ctx context.Context) error
+	Status() Status
+	Close() error
+}
+
+// States of a component.
+const (
+	StateInit     = "INIT"
+	StateRunning  = "RUNNING"
+	StatePaused   = "PAUSED"
+	StateFinished = "FINISHED"
+	StateFailed   = "FAILED"
+)
+
+// Status is what a component reports to its supervisor and the console.
+type Status struct {
+	Kind   string `json:"kind"`
+	TaskID string `json:"task_id"`
+	Epoch  int64  `json:"epoch"`
+	State  string `json:"state"`
+	// Position is the component's checkpoint in its own terms (a GTID set, chunk counts, ...).
+	Position string `json:"position,omitempty"`
+	// LagSeconds is source commit time vs now for streaming components.
+	LagSeconds float64   `json:"lag_seconds,omitempty"`
+	Progress   *Progress `json:"progress,omitempty"`
+	Error      *Error    `json:"error,omitempty"`
+	// Metrics are named counters and gauges (records_total, bytes_total, rows_per_sec...).
+	Metrics   map[string]float64 `json:"metrics,omitempty"`
+	UpdatedAt time.Time          `json:"updated_at"`
+}
+
+// Progress of a finite job.
+type Progress struct {
+	RowsDone   int64   `json:"rows_done"`
+	RowsTotal  int64   `json:"rows_total"` // estimate
+	BytesDone  int64   `json:"bytes_done"`
+	BytesTotal int64   `json:"bytes_total"` // estimate
+	RowsPerSec float64 `json:"rows_per_sec"`
+	ETASeconds float64 `json:"eta_seconds"`
+	// Tables gives the same figures per table, keyed "db.table".
+	Tables map[string]*Progress `json:"tables,omitempty"`
+}
+
+// Error is an operator-facing failure (see internal/omserr).
+type Error struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Advice  string `json:"advice,omitempty"`
+}

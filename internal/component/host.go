@@ -1,0 +1,147 @@
+package component
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/omsdev/oms/internal/omserr"
+)
+
+// Spec is the file a supervisor writes for one component process. Kind-specific settings are in
+// Config and decoded by the component's own package (unknown fields are an error there too).
+// The file holds passwords: it is written 0600 and never passed on the command line.
+type Spec struct {
+	Kind   string `json:"kind"`
+	TaskID string `json:"task_id"`
+	// Epoch is the fencing token of this assignment (see internal/cm): a component must stop
+	// writing when a newer epoch exists.
+	Epoch int64 `json:"epoch"`
+	// StatusAddr is where /status and /metrics are served ("127.0.0.1:0" picks a port; the
+	// chosen address is written to WorkDir/status.addr).
+	StatusAddr string `json:"status_addr,omitempty"`
+	// WorkDir holds the component's local files (Store segments, reports, logs).
+	WorkDir string          `json:"work_dir"`
+	Config  json.RawMessage `json:"config"`
+}
+
+// ReadSpec reads and checks a spec file.
+func ReadSpec(path string) (Spec, error) {
+	var s Spec
+	f, err := os.Open(path)
+	if err != nil {
+		return s, omserr.Wrap(err, "SPEC_UNREADABLE", "cannot read component spec "+path, "check the --spec path")
+	}
+	defer f.Close()
+	dec := json.NewDecoder(f)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&s); err != nil {
+		return s, omserr.Wrap(err, "SPEC_INVALID", "component spec "+path+" is not valid JSON of the spec shape", "fix the file; the supervisor writes it from the task")
+	}
+	if s.Kind == "" || s.WorkDir == "" {
+		return s, omserr.New("SPEC_INVALID", "component spec "+path+" needs kind and work_dir", "set both")
+	}
+	return s, nil
+}
+
+// DecodeConfig decodes the kind-specific part strictly into v.
+func (s Spec) DecodeConfig(v any) error {
+	if len(s.Config) == 0 {
+		return omserr.New("SPEC_INVALID", "component spec has no config for kind "+s.Kind, "add a config object")
+	}
+	dec := json.NewDecoder(bytesReader(s.Config))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return omserr.Wrap(err, "SPEC_INVALID", "config of "+s.Kind+" spec is invalid", "fix the named field")
+	}
+	return nil
+}
+
+// Host runs unit through its lifecycle, serving its status while it runs, until Run returns or
+// ctx is cancelled (SIGTERM in the process). It returns Run's error (nil when finished).
+func Host(ctx context.Context, spec Spec, unit Unit, log *slog.Logger) error {
+	if err := os.MkdirAll(spec.WorkDir, 0o755); err != nil {
+		return fmt.Errorf("create work dir: %w", err)
+	}
+	srv, err := serveStatus(spec, unit, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+	if err := unit.Init(ctx); err != nil {
+		return fmt.Errorf("init %s: %w", spec.Kind, err)
+	}
+	runErr := unit.Run(ctx)
+	if cerr := unit.Close(); cerr != nil && runErr == nil {
+		runErr = fmt.Errorf("close %s: %w", spec.Kind, cerr)
+	}
+	if errors.Is(runErr, context.Canceled) && ctx.Err() != nil {
+		log.Info("component paused", "kind", spec.Kind, "task", spec.TaskID)
+		return nil
+	}
+	return runErr
+}
+
+func serveStatus(spec Spec, unit Unit, log *slog.Logger) (*http.Server, error) {
+	addr := spec.StatusAddr
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, omserr.Wrap(err, "STATUS_LISTEN", "cannot listen on status address "+addr, "pick a free address or 127.0.0.1:0")
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(&statusCollector{unit: unit, kind: spec.Kind, task: spec.TaskID})
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /status", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(unit.Status())
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("status server stopped", "err", err)
+		}
+	}()
+	// Atomic write: the supervisor may read it at any moment.
+	tmp := filepath.Join(spec.WorkDir, ".status.addr.tmp")
+	if err := os.WriteFile(tmp, []byte(ln.Addr().String()), 0o644); err == nil {
+		_ = os.Rename(tmp, filepath.Join(spec.WorkDir, "status.addr"))
+	}
+	return srv, nil
+}
+
+// statusCollector exports Status.Metrics as Prometheus gauges at scrape time.
+type statusCollector struct {
+	unit       Unit
+	kind, task string
+}
+
+func (c *statusCollector) Describe(chan<- *prometheus.Desc) {} // unchecked collector
+
+func (c *statusCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.unit.Status()
+	labels := prometheus.Labels{"kind": c.kind, "task": c.task}
+	for name, v := range st.Metrics {
+		d := prometheus.NewDesc("oms_component_"+name, "component metric "+name, nil, labels)
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v)
+	}
+	d := prometheus.NewDesc("oms_component_lag_seconds", "source commit time vs now", nil, labels)
+	ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, st.LagSeconds)
+}
