@@ -1,0 +1,166 @@
+package metadb
+
+import "github.com/omsdev/oms/internal/buildinfo"
+
+// Migration is one forward step of one database's schema. Statements must be idempotent
+// (CREATE TABLE IF NOT EXISTS, ADD COLUMN IF NOT EXISTS, ...): a crash between a statement and
+// the migration's record re-runs it. Never edit a released migration; append a new one.
+type Migration struct {
+	Version    int
+	Name       string
+	Statements []string
+}
+
+func binaryVersion() string { return buildinfo.Version + "+" + buildinfo.CommitID() }
+
+// Migrations returns the ordered steps of database kind k.
+func Migrations(k Kind) []Migration {
+	switch k {
+	case KindRM:
+		return rmMigrations
+	case KindCM:
+		return cmMigrations
+	}
+	return hbMigrations
+}
+
+var rmMigrations = []Migration{{
+	Version: 1, Name: "console: users, data sources, projects, steps, audit",
+	Statements: []string{
+		`CREATE TABLE IF NOT EXISTS users (
+			id BIGINT AUTO_INCREMENT PRIMARY KEY,
+			username VARCHAR(64) NOT NULL UNIQUE,
+			password_hash VARCHAR(255) NOT NULL,
+			role VARCHAR(32) NOT NULL DEFAULT 'admin',
+			created_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+			updated_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6)
+		) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+		`CREATE TABLE IF NOT EXISTS data_sources (
+			id VARCHAR(64) NOT NULL PRIMARY KEY,
+			name VARCHAR(128) NOT NULL UNIQUE,
+			type VARCHAR(32) NOT NULL,
+			host VARCHAR(255) NOT NULL,
+			port INT NOT NULL,
+			username VARCHAR(128) NOT NULL,
+			password_enc VARBINARY(1024) NOT NULL COMMENT 'encrypted at rest',
+			region VARCHAR(64) NOT NULL DEFAULT '',
+			description VARCHAR(1024) NOT NULL DEFAULT '',
+			created_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+			updated_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6)
+		) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+		`CREATE TABLE IF NOT EXISTS projects (
+			id VARCHAR(64) NOT NULL PRIMARY KEY,
+			name VARCHAR(128) NOT NULL,
+			state VARCHAR(32) NOT NULL,
+			source_id VARCHAR(64) NOT NULL,
+			target_id VARCHAR(64) NOT NULL,
+			spec JSON NOT NULL,
+			error_code VARCHAR(64) NOT NULL DEFAULT '',
+			error_message TEXT,
+			created_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+			updated_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6),
+			KEY idx_state (state)
+		) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+		`CREATE TABLE IF NOT EXISTS project_steps (
+			project_id VARCHAR(64) NOT NULL,
+			step VARCHAR(64) NOT NULL,
+			seq INT NOT NULL,
+			status VARCHAR(32) NOT NULL,
+			progress DOUBLE NOT NULL DEFAULT 0,
+			metrics JSON,
+			message TEXT,
+			started_at DATETIME(6) NULL,
+			finished_at DATETIME(6) NULL,
+			PRIMARY KEY (project_id, step)
+		) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+		`CREATE TABLE IF NOT EXISTS audit_log (
+			id BIGINT AUTO_INCREMENT PRIMARY KEY,
+			at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+			username VARCHAR(64) NOT NULL,
+			remote_addr VARCHAR(128) NOT NULL,
+			action VARCHAR(128) NOT NULL,
+			resource VARCHAR(255) NOT NULL DEFAULT '',
+			success TINYINT(1) NOT NULL,
+			detail TEXT,
+			request_id VARCHAR(64) NOT NULL DEFAULT '',
+			KEY idx_at (at)
+		) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+	},
+}}
+
+var cmMigrations = []Migration{{
+	Version: 1, Name: "cluster manager: regions, hosts, resource groups, tasks, config, leases",
+	Statements: []string{
+		`CREATE TABLE IF NOT EXISTS regions (
+			cm_location INT NOT NULL PRIMARY KEY,
+			region VARCHAR(64) NOT NULL UNIQUE,
+			region_cn VARCHAR(64) NOT NULL,
+			cm_url VARCHAR(255) NOT NULL,
+			is_default TINYINT(1) NOT NULL DEFAULT 0,
+			heartbeat_db VARCHAR(64) NOT NULL,
+			created_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)
+		) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+		`CREATE TABLE IF NOT EXISTS hosts (
+			ip VARCHAR(64) NOT NULL PRIMARY KEY,
+			region VARCHAR(64) NOT NULL,
+			cm_port INT NOT NULL,
+			console_port INT NOT NULL,
+			supervisor_port INT NOT NULL,
+			resource_group VARCHAR(64) NOT NULL DEFAULT 'default',
+			state VARCHAR(16) NOT NULL DEFAULT 'ONLINE',
+			version VARCHAR(64) NOT NULL DEFAULT '',
+			registered_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+			KEY idx_region (region)
+		) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+		`CREATE TABLE IF NOT EXISTS resource_groups (
+			name VARCHAR(64) NOT NULL PRIMARY KEY,
+			region VARCHAR(64) NOT NULL,
+			description VARCHAR(255) NOT NULL DEFAULT ''
+		) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+		`CREATE TABLE IF NOT EXISTS tasks (
+			id VARCHAR(64) NOT NULL PRIMARY KEY,
+			project_id VARCHAR(64) NOT NULL,
+			kind VARCHAR(32) NOT NULL,
+			region VARCHAR(64) NOT NULL,
+			host VARCHAR(64) NOT NULL DEFAULT '',
+			epoch BIGINT NOT NULL DEFAULT 0 COMMENT 'fencing token, bumped on every (re)assignment',
+			desired_state VARCHAR(16) NOT NULL,
+			state VARCHAR(16) NOT NULL,
+			spec JSON NOT NULL,
+			status JSON,
+			updated_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6),
+			KEY idx_project (project_id),
+			KEY idx_host (host)
+		) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+		`CREATE TABLE IF NOT EXISTS config (
+			name VARCHAR(128) NOT NULL,
+			scope VARCHAR(64) NOT NULL DEFAULT '' COMMENT 'empty: global; else a region',
+			value TEXT NOT NULL,
+			updated_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6),
+			PRIMARY KEY (name, scope)
+		) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+		`CREATE TABLE IF NOT EXISTS leases (
+			name VARCHAR(128) NOT NULL PRIMARY KEY,
+			holder VARCHAR(128) NOT NULL,
+			epoch BIGINT NOT NULL,
+			expires_at DATETIME(6) NOT NULL
+		) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+	},
+}}
+
+var hbMigrations = []Migration{{
+	Version: 1, Name: "region heartbeats",
+	Statements: []string{
+		`CREATE TABLE IF NOT EXISTS heartbeats (
+			host_ip VARCHAR(64) NOT NULL PRIMARY KEY,
+			region VARCHAR(64) NOT NULL,
+			beat_at DATETIME(6) NOT NULL,
+			cpu_pct DOUBLE NOT NULL DEFAULT 0,
+			mem_used_bytes BIGINT NOT NULL DEFAULT 0,
+			mem_total_bytes BIGINT NOT NULL DEFAULT 0,
+			disk_used_bytes BIGINT NOT NULL DEFAULT 0,
+			disk_total_bytes BIGINT NOT NULL DEFAULT 0,
+			components JSON
+		) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+	},
+}}
