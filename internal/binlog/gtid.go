@@ -29,7 +29,7 @@ const (
 // The zero value is an empty MariaDB set. GTIDSet holds maps: copy with Clone.
 type GTIDSet struct {
 	flavor string
-	maria  map[uint32]MariaGTID     // domain -> last GTID
+	maria  map[uint32]MariaGTID      // domain -> last GTID
 	mysql  map[string][]gtidInterval // lower-case uuid -> sorted, merged, half-open intervals
 }
 
