@@ -1,0 +1,35 @@
+# oms — see README.md. `make demo` runs the main job, `make test` runs every test.
+SHELL := /bin/bash
+GO ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+LDFLAGS := -X github.com/omsdev/oms/internal/buildinfo.Version=$(VERSION) -X github.com/omsdev/oms/internal/buildinfo.Commit=$(COMMIT)
+TEST_TIMEOUT ?= 25m
+
+.PHONY: build deps test test-short demo vet fmt bench clean
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/oms ./cmd/oms
+
+# deps installs what the tests and the demo need on a fresh Debian machine (as root).
+deps:
+	@./scripts/install-deps.sh
+
+test: deps
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+test-short:
+	$(GO) test -count=1 -short ./...
+
+demo: deps build
+	./scripts/demo.sh
+
+vet:
+	$(GO) vet ./...
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+clean:
+	rm -rf bin
