@@ -3,7 +3,8 @@
 //
 // Lifecycle (house rule 11):
 //
-//	Init(ctx)  connect, precheck, open files; starts no goroutines. An error here is final.
+//	Init(ctx)  connect, precheck, open files; starts no goroutines. An error here is final and
+//	           Init releases what it opened itself (Close is not called).
 //	Run(ctx)   does the work until it is finished (returns nil), ctx is cancelled (returns
 //	           ctx.Err() after making its state durable: this is Pause), or a fatal error.
 //	           Calling Run again after a cancelled Run resumes from the durable state.
