@@ -1,0 +1,252 @@
+// Package api is oms's public OpenAPI: the JSON wire types of `POST /api/v2?Action=<Name>` and a
+// Go client for them. The CLI and the console UI use only this package to talk to a node; it
+// imports nothing under internal/.
+//
+// Every response is an Envelope: {success, errorDetail, code, message, advice, requestId, data,
+// pageNumber, pageSize, totalCount, cost}, the shape of OceanBase OMS's OpenAPI.
+package api
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Envelope is every response body.
+type Envelope struct {
+	Success     bool            `json:"success"`
+	ErrorDetail *ErrorDetail    `json:"errorDetail,omitempty"`
+	Code        string          `json:"code,omitempty"`
+	Message     string          `json:"message,omitempty"`
+	Advice      string          `json:"advice,omitempty"`
+	RequestID   string          `json:"requestId"`
+	Data        json.RawMessage `json:"data,omitempty"`
+	PageNumber  int             `json:"pageNumber,omitempty"`
+	PageSize    int             `json:"pageSize,omitempty"`
+	TotalCount  int             `json:"totalCount,omitempty"`
+	Cost        string          `json:"cost,omitempty"`
+}
+
+// ErrorDetail repeats the failure in OMS's nested form.
+type ErrorDetail struct {
+	Code     string `json:"code"`
+	Level    string `json:"level"`
+	Message  string `json:"message"`
+	Proposal string `json:"proposal,omitempty"`
+}
+
+// Actions of the OpenAPI.
+const (
+	ActionCreateMysqlDataSource     = "CreateMysqlDataSource"
+	ActionListDataSource            = "ListDataSource"
+	ActionCreateProject             = "CreateProject"
+	ActionStartProject              = "StartProject"
+	ActionStopProject               = "StopProject"
+	ActionResumeProject             = "ResumeProject"
+	ActionReleaseProject            = "ReleaseProject"
+	ActionDeleteProject             = "DeleteProject"
+	ActionListProjects              = "ListProjects"
+	ActionDescribeProject           = "DescribeProject"
+	ActionDescribeProjectSteps      = "DescribeProjectSteps"
+	ActionDescribeProjectProgress   = "DescribeProjectProgress"
+	ActionDescribeProjectComponents = "DescribeProjectComponents"
+	ActionListHosts                 = "ListHosts"
+	ActionListComponents            = "ListComponents"
+)
+
+// CreateMysqlDataSourceRequest registers a MySQL/MariaDB endpoint.
+type CreateMysqlDataSourceRequest struct {
+	Name        string `json:"name" yaml:"name"`
+	Host        string `json:"host" yaml:"host"`
+	Port        int    `json:"port" yaml:"port"`
+	UserName    string `json:"userName" yaml:"userName"`
+	Password    string `json:"password" yaml:"password"`
+	Region      string `json:"region,omitempty" yaml:"region,omitempty"`
+	Description string `json:"description,omitempty" yaml:"description,omitempty"`
+}
+
+// DataSource is a stored endpoint (never with its password).
+type DataSource struct {
+	ID          string    `json:"id"`
+	Name        string    `json:"name"`
+	Type        string    `json:"type"`
+	Host        string    `json:"host"`
+	Port        int       `json:"port"`
+	UserName    string    `json:"userName"`
+	Region      string    `json:"region"`
+	Description string    `json:"description,omitempty"`
+	CreatedAt   time.Time `json:"gmtCreate"`
+}
+
+// ListDataSourceRequest filters data sources.
+type ListDataSourceRequest struct {
+	SearchKey string `json:"searchKey,omitempty"`
+}
+
+// TableRule selects tables of a project (see docs/control-plane.md): db and table are patterns
+// (`*` and `?`), renames give the target names, where filters rows.
+type TableRule struct {
+	DB          string `json:"db" yaml:"db"`
+	Table       string `json:"table,omitempty" yaml:"table,omitempty"`
+	RenameDB    string `json:"renameDb,omitempty" yaml:"renameDb,omitempty"`
+	RenameTable string `json:"renameTable,omitempty" yaml:"renameTable,omitempty"`
+	Where       string `json:"where,omitempty" yaml:"where,omitempty"`
+}
+
+// TransferMapping is the object selection of a project.
+type TransferMapping struct {
+	Tables  []TableRule `json:"tables" yaml:"tables"`
+	Exclude []TableRule `json:"exclude,omitempty" yaml:"exclude,omitempty"`
+}
+
+// CreateProjectRequest creates a migration project in state INIT.
+type CreateProjectRequest struct {
+	Name                 string          `json:"name" yaml:"name"`
+	SourceEndpointID     string          `json:"sourceEndpointId" yaml:"sourceEndpointId"`
+	SinkEndpointID       string          `json:"sinkEndpointId" yaml:"sinkEndpointId"`
+	TransferMapping      TransferMapping `json:"transferMapping" yaml:"transferMapping"`
+	EnableStructTransfer *bool           `json:"enableStructTransfer,omitempty" yaml:"enableStructTransfer,omitempty"`
+	EnableFullTransfer   *bool           `json:"enableFullTransfer,omitempty" yaml:"enableFullTransfer,omitempty"`
+	EnableIncrTransfer   *bool           `json:"enableIncrTransfer,omitempty" yaml:"enableIncrTransfer,omitempty"`
+	EnableFullVerify     *bool           `json:"enableFullVerify,omitempty" yaml:"enableFullVerify,omitempty"`
+	// StartImmediately starts the project right after creating it.
+	StartImmediately bool `json:"startImmediately,omitempty" yaml:"startImmediately,omitempty"`
+}
+
+// ProjectIDRequest names one project.
+type ProjectIDRequest struct {
+	ID string `json:"id"`
+}
+
+// ListProjectsRequest filters and pages projects.
+type ListProjectsRequest struct {
+	SearchKey  string   `json:"searchKey,omitempty"`
+	Status     []string `json:"status,omitempty"`
+	PageNumber int      `json:"pageNumber,omitempty"`
+	PageSize   int      `json:"pageSize,omitempty"`
+}
+
+// Project states.
+const (
+	StateInit      = "INIT"
+	StateRunning   = "RUNNING"
+	StateSuspend   = "SUSPEND"
+	StateFailed    = "FAILED"
+	StateFinished  = "FINISHED"
+	StateReleasing = "RELEASING"
+	StateReleased  = "RELEASED"
+	StateDeleted   = "DELETED"
+)
+
+// Step names, in order.
+const (
+	StepPrecheck     = "TRANSFER_PRECHECK"
+	StepStruct       = "STRUCT_TRANSFER"
+	StepIncrLogPull  = "TRANSFER_INCR_LOG_PULL"
+	StepFull         = "FULL_TRANSFER"
+	StepIndex        = "INDEX_TRANSFER"
+	StepIncr         = "INCR_TRANSFER"
+	StepFullVerifier = "FULL_VERIFIER"
+)
+
+// Step statuses.
+const (
+	StepPending    = "PENDING"
+	StepRunning    = "RUNNING"
+	StepMonitoring = "MONITORING" // a continuous step that is healthy (Store, Incr-Sync)
+	StepFinished   = "FINISHED"
+	StepFailed     = "FAILED"
+	StepSuspend    = "SUSPEND"
+	StepSkipped    = "SKIPPED"
+)
+
+// Project is one migration project.
+type Project struct {
+	ID               string          `json:"id"`
+	Name             string          `json:"name"`
+	Type             string          `json:"type"`
+	Status           string          `json:"status"`
+	SourceEndpointID string          `json:"sourceEndpointId"`
+	SinkEndpointID   string          `json:"sinkEndpointId"`
+	TransferMapping  TransferMapping `json:"transferMapping"`
+	EnableStruct     bool            `json:"enableStructTransfer"`
+	EnableFull       bool            `json:"enableFullTransfer"`
+	EnableIncr       bool            `json:"enableIncrTransfer"`
+	EnableVerify     bool            `json:"enableFullVerify"`
+	ErrorCode        string          `json:"errorCode,omitempty"`
+	ErrorMessage     string          `json:"errorMessage,omitempty"`
+	CreatedAt        time.Time       `json:"gmtCreate"`
+	UpdatedAt        time.Time       `json:"gmtModified"`
+	Steps            []Step          `json:"steps,omitempty"`
+}
+
+// Step is one OMS step of a project.
+type Step struct {
+	Name       string             `json:"name"`
+	Order      int                `json:"order"`
+	Status     string             `json:"status"`
+	Progress   float64            `json:"progress"`
+	Message    string             `json:"message,omitempty"`
+	Metrics    map[string]float64 `json:"metrics,omitempty"`
+	StartedAt  *time.Time         `json:"startTime,omitempty"`
+	FinishedAt *time.Time         `json:"finishTime,omitempty"`
+}
+
+// Progress summarises a project.
+type Progress struct {
+	ID             string  `json:"id"`
+	Status         string  `json:"status"`
+	CurrentStep    string  `json:"currentStep"`
+	FullRowsDone   int64   `json:"fullRowsDone"`
+	FullRowsTotal  int64   `json:"fullRowsTotal"`
+	FullPercent    float64 `json:"fullTransferProgress"`
+	IncrLagSeconds float64 `json:"incrSyncDelay"`
+	IncrPosition   string  `json:"incrSyncCheckpoint,omitempty"`
+	VerifyPercent  float64 `json:"fullVerifyProgress"`
+	VerifyDiffs    int64   `json:"fullVerifyDifferences"`
+	VerifyFinished bool    `json:"fullVerifyFinished"`
+	Steps          []Step  `json:"steps"`
+}
+
+// Component is one data component task of a project, as the CM and its supervisor see it.
+type Component struct {
+	ID           string             `json:"id"`
+	ProjectID    string             `json:"projectId"`
+	Kind         string             `json:"kind"`
+	Region       string             `json:"region"`
+	Host         string             `json:"host"`
+	Epoch        int64              `json:"epoch"`
+	DesiredState string             `json:"desiredState"`
+	State        string             `json:"state"`
+	Position     string             `json:"position,omitempty"`
+	LagSeconds   float64            `json:"lagSeconds,omitempty"`
+	ErrorCode    string             `json:"errorCode,omitempty"`
+	ErrorMessage string             `json:"errorMessage,omitempty"`
+	Metrics      map[string]float64 `json:"metrics,omitempty"`
+	UpdatedAt    time.Time          `json:"gmtModified"`
+}
+
+// ListComponentsRequest filters components (empty: all).
+type ListComponentsRequest struct {
+	ProjectID string `json:"projectId,omitempty"`
+}
+
+// Host is one oms node as the CM sees it.
+type Host struct {
+	IP             string    `json:"ip"`
+	Region         string    `json:"region"`
+	State          string    `json:"state"`
+	CMPort         int       `json:"cmPort"`
+	ConsolePort    int       `json:"consolePort"`
+	SupervisorPort int       `json:"supervisorPort"`
+	Version        string    `json:"version"`
+	LastBeat       time.Time `json:"lastHeartbeat"`
+	CPUPercent     float64   `json:"cpuPercent"`
+	MemUsedBytes   int64     `json:"memUsedBytes"`
+	MemTotalBytes  int64     `json:"memTotalBytes"`
+	DiskUsedBytes  int64     `json:"diskUsedBytes"`
+	DiskTotalBytes int64     `json:"diskTotalBytes"`
+	Components     int       `json:"components"`
+}
+
+// Empty is the data of calls that return nothing.
+type Empty struct{}
