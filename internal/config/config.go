@@ -55,6 +55,12 @@ type Config struct {
 
 	HTTPSKey string `yaml:"https_key"`
 	HTTPSCrt string `yaml:"https_crt"`
+
+	// Export of audit records to an external sink (the audit table itself always exists).
+	AuditEnabled bool   `yaml:"audit_enabled"`
+	AuditSink    string `yaml:"audit_sink"`     // "file" or "http"
+	AuditFile    string `yaml:"audit_file"`     // with audit_sink: file
+	AuditHTTPURL string `yaml:"audit_http_url"` // with audit_sink: http
 }
 
 // Secret is a password: it prints as ****** everywhere (fmt, slog, JSON of the config).
@@ -224,6 +230,16 @@ func (c Config) String() string {
 	if c.HTTPSKey != "" || c.HTTPSCrt != "" {
 		w("https_key", c.HTTPSKey)
 		w("https_crt", c.HTTPSCrt)
+	}
+	if c.AuditEnabled {
+		w("audit_enabled", c.AuditEnabled)
+		w("audit_sink", c.AuditSink)
+		if c.AuditFile != "" {
+			w("audit_file", c.AuditFile)
+		}
+		if c.AuditHTTPURL != "" {
+			w("audit_http_url", c.AuditHTTPURL)
+		}
 	}
 	return b.String()
 }

@@ -19,6 +19,7 @@ var knownKeys = []string{
 	"tsdb_enabled", "tsdb_service", "tsdb_url", "tsdb_username", "tsdb_password",
 	"ghana_server_port", "nginx_server_port", "cm_server_port", "supervisor_server_port",
 	"https_key", "https_crt",
+	"audit_enabled", "audit_sink", "audit_file", "audit_http_url",
 }
 
 var isKnown = func() map[string]bool {
@@ -139,6 +140,8 @@ func fieldTargets(c *Config) map[string]any {
 		"ghana_server_port": &c.GhanaPort, "nginx_server_port": &c.ConsolePort,
 		"cm_server_port": &c.CMPort, "supervisor_server_port": &c.SupervisorPort,
 		"https_key": &c.HTTPSKey, "https_crt": &c.HTTPSCrt,
+		"audit_enabled": &c.AuditEnabled, "audit_sink": &c.AuditSink, "audit_file": &c.AuditFile,
+		"audit_http_url": &c.AuditHTTPURL,
 	}
 }
 

@@ -104,6 +104,7 @@ func validate(r *Result) {
 	}
 
 	validateTSDB(r, add, masked)
+	validateAudit(c, add)
 
 	if (c.HTTPSKey == "") != (c.HTTPSCrt == "") {
 		key := "https_crt"
