@@ -1,0 +1,155 @@
+package verify
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/omsdev/oms/internal/omserr"
+	"github.com/omsdev/oms/internal/selection"
+)
+
+// Defaults of Config.
+const (
+	DefaultChunkSize     = 10000
+	DefaultConcurrency   = 2
+	DefaultRecheckRounds = 20 // as OMS: a difference is re-checked up to 20 times
+	DefaultRecheckDelay  = 2 * time.Second
+	DefaultNoKeyMaxRows  = 1_000_000
+	ModeRange            = "range"
+	ModeIn               = "in"
+	NoKeyMultiset        = "multiset"
+	NoKeySkip            = "skip"
+)
+
+// Config is the full-verify component's part of the spec.
+type Config struct {
+	Source    Conn             `json:"source"`
+	Target    Conn             `json:"target"`
+	Selection selection.Config `json:"selection"`
+	// Concurrency is the number of chunks compared at once; each holds one connection per side.
+	Concurrency int `json:"concurrency,omitempty"`
+	// RowsPerSecond throttles the source rows compared per second (0: unlimited).
+	RowsPerSecond int `json:"rows_per_second,omitempty"`
+	// ChunkSize is the number of key values per chunk.
+	ChunkSize int `json:"chunk_size,omitempty"`
+	// RecheckRounds is how many times a differing row is compared again (nil: 20, 0: never).
+	RecheckRounds *int `json:"recheck_rounds,omitempty"`
+	// RecheckDelay is the wait before each re-check round, e.g. "2s".
+	RecheckDelay Duration `json:"recheck_delay,omitempty"`
+	// Mode is "range" (checksum per key range on both sides, default) or "in" (every source row
+	// is fetched and the target rows are looked up by the source's keys).
+	Mode string `json:"mode,omitempty"`
+	// OnlyPreviousDifferences re-verifies only the rows (and key-less tables) that differed in
+	// the previous run's result in OutputDir.
+	OnlyPreviousDifferences bool `json:"only_previous_differences,omitempty"`
+	// OutputDir receives report.json, report.txt and per table <db>.<table>.diff/.sql
+	// (default <work_dir>/output).
+	OutputDir string `json:"output_dir,omitempty"`
+	// NoKeyTables says what to do with tables without a primary key or NOT NULL unique key:
+	// "multiset" (default: compare full-row multisets, listing rows when the checksums differ
+	// and the table has at most NoKeyMaxRows rows) or "skip".
+	NoKeyTables  string `json:"no_key_tables,omitempty"`
+	NoKeyMaxRows int64  `json:"no_key_max_rows,omitempty"`
+}
+
+// Conn is a MySQL-protocol endpoint.
+type Conn struct {
+	Host     string `json:"host"`
+	Port     int    `json:"port"`
+	User     string `json:"user"`
+	Password Secret `json:"password,omitempty"`
+}
+
+// Secret is a password: it never prints.
+type Secret string
+
+func (Secret) String() string                 { return "******" }
+func (Secret) LogValue() slog.Value           { return slog.StringValue("******") }
+func (s Secret) GoString() string             { return "******" }
+func (s Secret) MarshalText() ([]byte, error) { return []byte("******"), nil }
+
+// UnmarshalText keeps the real value (MarshalText masks it, so specs are written by their owner).
+func (s *Secret) UnmarshalText(b []byte) error { *s = Secret(b); return nil }
+
+// Duration is a time.Duration written as "2s" in JSON.
+type Duration time.Duration
+
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("duration must be a string like \"2s\": %w", err)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
+}
+
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+// dsn is the driver DSN: utf8mb4 text, UTC for TIMESTAMP, client-side parameter interpolation
+// (one round trip per query).
+func (c Conn) dsn() string {
+	cfg := mysql.NewConfig()
+	cfg.Net, cfg.Addr, cfg.User, cfg.Passwd = "tcp", net.JoinHostPort(c.Host, strconv.Itoa(c.Port)), c.User, string(c.Password)
+	cfg.InterpolateParams = true
+	cfg.Collation = "utf8mb4_general_ci"
+	cfg.Params = map[string]string{"time_zone": "'+00:00'"}
+	cfg.ReadTimeout = 0
+	return cfg.FormatDSN()
+}
+
+func (c Conn) String() string { return net.JoinHostPort(c.Host, strconv.Itoa(c.Port)) }
+
+// withDefaults fills defaults and checks values.
+func (c Config) withDefaults(workDir string) (Config, error) {
+	if c.Concurrency <= 0 {
+		c.Concurrency = DefaultConcurrency
+	}
+	if c.ChunkSize <= 0 {
+		c.ChunkSize = DefaultChunkSize
+	}
+	if c.RecheckRounds == nil {
+		n := DefaultRecheckRounds
+		c.RecheckRounds = &n
+	}
+	if *c.RecheckRounds < 0 {
+		return c, omserr.New("VERIFY_CONFIG_INVALID", "recheck_rounds is negative", "use 0 (no re-check) or more")
+	}
+	if c.RecheckDelay == 0 {
+		c.RecheckDelay = Duration(DefaultRecheckDelay)
+	}
+	if c.Mode == "" {
+		c.Mode = ModeRange
+	}
+	if c.Mode != ModeRange && c.Mode != ModeIn {
+		return c, omserr.New("VERIFY_CONFIG_INVALID", "mode "+strconv.Quote(c.Mode)+" is unknown", `use "range" or "in"`)
+	}
+	if c.NoKeyTables == "" {
+		c.NoKeyTables = NoKeyMultiset
+	}
+	if c.NoKeyTables != NoKeyMultiset && c.NoKeyTables != NoKeySkip {
+		return c, omserr.New("VERIFY_CONFIG_INVALID", "no_key_tables "+strconv.Quote(c.NoKeyTables)+" is unknown", `use "multiset" or "skip"`)
+	}
+	if c.NoKeyMaxRows <= 0 {
+		c.NoKeyMaxRows = DefaultNoKeyMaxRows
+	}
+	if c.OutputDir == "" {
+		c.OutputDir = workDir + "/output"
+	}
+	if c.Source.Host == "" || c.Target.Host == "" || c.Source.Port == 0 || c.Target.Port == 0 {
+		return c, omserr.New("VERIFY_CONFIG_INVALID", "source and target need host and port", "set source.host/port and target.host/port")
+	}
+	if len(c.Selection.Tables) == 0 {
+		return c, omserr.New("VERIFY_CONFIG_INVALID", "selection has no tables rule", `add e.g. {"tables":[{"db":"shop"}]}`)
+	}
+	return c, nil
+}

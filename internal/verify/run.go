@@ -1,0 +1,403 @@
+package verify
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/omsdev/oms/internal/component"
+	"github.com/omsdev/oms/internal/omserr"
+)
+
+// taskQueue is the planned chunks waiting for a worker: small, the planner is much faster than
+// the comparison and a short queue keeps the state's done-map close to the truth.
+const taskQueue = 16
+
+// keyBatch is the number of keys per IN lookup (well under in_predicate_conversion_threshold
+// would not matter; 500 keeps one statement small).
+const keyBatch = 500
+
+type task struct {
+	tr *tableRun
+	i  int
+	c  chunk
+}
+
+// Run compares every selected table, re-checks differences and writes the report. Cancelled, it
+// saves its state and returns ctx.Err(); the next Run resumes from the state.
+func (v *Verifier) Run(ctx context.Context) error {
+	err := v.run(ctx)
+	switch {
+	case err == nil:
+		v.setPhase(component.StateFinished)
+	case ctx.Err() != nil && errors.Is(err, ctx.Err()):
+		_ = v.saveState(true)
+		v.setPhase(component.StatePaused)
+	default:
+		v.mu.Lock()
+		v.phase = component.StateFailed
+		e := &component.Error{Code: "VERIFY_FAILED", Message: err.Error()}
+		var oe *omserr.Error
+		if errors.As(err, &oe) {
+			e = &component.Error{Code: oe.Code, Message: oe.Message, Advice: oe.Advice}
+		}
+		v.lastErr = e
+		v.mu.Unlock()
+		_ = v.saveState(true)
+	}
+	return err
+}
+
+func (v *Verifier) run(ctx context.Context) error {
+	v.mu.Lock()
+	v.started = time.Now()
+	v.phase = component.StateRunning
+	v.mu.Unlock()
+	if err := os.MkdirAll(v.cfg.OutputDir, 0o755); err != nil {
+		return fmt.Errorf("create output dir: %w", err)
+	}
+	st, resumed, err := loadState(v.workDir, v.cfg.fingerprint())
+	if err != nil {
+		return err
+	}
+	v.mu.Lock()
+	v.state = st
+	for name, tr := range v.tables {
+		ts := st.Tables[name]
+		if ts == nil {
+			ts = &tableState{}
+			st.Tables[name] = ts
+		}
+		tr.rowsDone.Store(ts.RowsDone)
+		v.rowsDone.Add(ts.RowsDone)
+		for _, k := range ts.Candidates {
+			tr.candidates[candidateID(tr.p, k)] = k
+		}
+		if ts.WholeTable {
+			tr.candidates[""] = nil
+		}
+	}
+	v.mu.Unlock()
+	if resumed {
+		v.log.Info("resuming full verification", "phase", st.Phase)
+	}
+	start := time.Now()
+	onlyPrev := v.cfg.OnlyPreviousDifferences
+	if onlyPrev && st.Phase == phaseChunks {
+		if err := v.loadPrevious(); err != nil {
+			return err
+		}
+		v.mu.Lock()
+		st.Phase = phaseRecheck
+		v.mu.Unlock()
+	}
+	if st.Phase == phaseChunks {
+		if err := v.chunkPhase(ctx); err != nil {
+			return err
+		}
+		v.mu.Lock()
+		st.Phase = phaseRecheck
+		v.mu.Unlock()
+		if err := v.saveState(true); err != nil {
+			return err
+		}
+	}
+	if err := v.recheckPhase(ctx, onlyPrev); err != nil {
+		return err
+	}
+	rep, err := v.writeReport(start)
+	if err != nil {
+		return err
+	}
+	v.mu.Lock()
+	v.result = rep
+	st.Phase = phaseDone
+	v.mu.Unlock()
+	if err := v.saveState(true); err != nil {
+		return err
+	}
+	v.log.Info("full verification finished", "tables", len(rep.Tables), "rows_compared", rep.Compared,
+		"only_in_source", rep.OnlyInSource, "only_in_target", rep.OnlyInTarget, "different", rep.Different,
+		"seconds", time.Since(start).Seconds())
+	return nil
+}
+
+// chunkPhase plans and compares every chunk of every table, Concurrency chunks at a time.
+func (v *Verifier) chunkPhase(ctx context.Context) error {
+	g, gctx := errgroup.WithContext(ctx)
+	tasks := make(chan task, taskQueue)
+	g.Go(func() error {
+		defer close(tasks)
+		for _, p := range v.pairs {
+			tr := v.tables[p.Name]
+			v.mu.Lock()
+			ts := v.state.Tables[p.Name]
+			planned := ts.Planned
+			v.mu.Unlock()
+			if !planned {
+				cs, err := planChunks(gctx, v.src, p, v.cfg.ChunkSize)
+				if err != nil {
+					return err
+				}
+				v.mu.Lock()
+				ts.Chunks, ts.Done, ts.Planned = cs, make([]byte, len(cs)), true
+				v.mu.Unlock()
+			}
+			v.chunksAll.Add(int64(len(ts.Chunks)))
+			for i, c := range ts.Chunks {
+				v.mu.Lock()
+				done := isDone(ts, i)
+				v.mu.Unlock()
+				if done {
+					v.chunksDone.Add(1)
+					continue
+				}
+				select {
+				case tasks <- task{tr: tr, i: i, c: c}:
+				case <-gctx.Done():
+					return gctx.Err()
+				}
+			}
+		}
+		return nil
+	})
+	for w := 0; w < v.cfg.Concurrency; w++ {
+		g.Go(func() error {
+			for t := range tasks {
+				if err := v.doTask(gctx, t); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+func (v *Verifier) doTask(ctx context.Context, t task) error {
+	p := t.tr.p
+	var rows int64
+	var cands map[string][][]byte
+	var err error
+	switch {
+	case !p.hasKey():
+		rows, cands, err = v.checksumWhole(ctx, p)
+	case v.cfg.Mode == ModeIn:
+		rows, cands, err = v.compareChunkIn(ctx, p, t.c)
+	default:
+		rows, cands, err = v.compareChunkRange(ctx, p, t.c)
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("compare chunk %d of %s: %w", t.i, p.Name, err)
+	}
+	v.mu.Lock()
+	ts := v.state.Tables[p.Name]
+	markDone(ts, t.i)
+	ts.RowsDone += rows
+	for id, k := range cands {
+		if _, seen := t.tr.candidates[id]; !seen {
+			t.tr.candidates[id] = k
+			if id == "" {
+				ts.WholeTable = true
+			} else {
+				ts.Candidates = append(ts.Candidates, k)
+			}
+		}
+	}
+	v.mu.Unlock()
+	t.tr.rowsDone.Add(rows)
+	v.rowsDone.Add(rows)
+	v.chunksDone.Add(1)
+	if err := v.saveState(false); err != nil {
+		return err
+	}
+	return v.throttle.wait(ctx, rows)
+}
+
+// sum is a chunk's aggregate on one side.
+type sum struct {
+	count int64
+	crc   uint64
+}
+
+func querySum(ctx context.Context, db *sql.DB, q string, args []any) (sum, error) {
+	var s sum
+	err := db.QueryRowContext(ctx, q, args...).Scan(&s.count, &s.crc)
+	return s, err
+}
+
+// bothSides runs f for the source and the target at the same time.
+func bothSides(ctx context.Context, f func(ctx context.Context, s side) error) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return f(gctx, srcSide) })
+	g.Go(func() error { return f(gctx, dstSide) })
+	return g.Wait()
+}
+
+func (v *Verifier) db(s side) *sql.DB {
+	if s == srcSide {
+		return v.src
+	}
+	return v.dst
+}
+
+// compareChunkRange compares aggregates, and rows only when they differ.
+func (v *Verifier) compareChunkRange(ctx context.Context, p *pair, c chunk) (int64, map[string][][]byte, error) {
+	var sums [2]sum
+	err := bothSides(ctx, func(ctx context.Context, s side) error {
+		q, a := p.checksumSQL(s, c)
+		var err error
+		sums[s], err = querySum(ctx, v.db(s), q, a)
+		return err
+	})
+	if err != nil {
+		return 0, nil, err
+	}
+	if sums[srcSide] == sums[dstSide] {
+		return sums[srcSide].count, nil, nil
+	}
+	var rows [2][][][]byte
+	err = bothSides(ctx, func(ctx context.Context, s side) error {
+		q, a := p.rowsSQL(s, c)
+		var err error
+		rows[s], err = queryRows(ctx, v.db(s), q, a)
+		return err
+	})
+	if err != nil {
+		return 0, nil, err
+	}
+	cands := map[string][][]byte{}
+	for _, d := range compareSets(p, rows[srcSide], rows[dstSide]) {
+		cands[candidateID(p, d.Key)] = d.Key
+	}
+	return int64(len(rows[srcSide])), cands, nil
+}
+
+// compareChunkIn fetches the source rows of a chunk and looks the target rows up by their keys.
+func (v *Verifier) compareChunkIn(ctx context.Context, p *pair, c chunk) (int64, map[string][][]byte, error) {
+	var srcRows [][][]byte
+	var dstSum sum
+	err := bothSides(ctx, func(ctx context.Context, s side) error {
+		var err error
+		if s == srcSide {
+			q, a := p.rowsSQL(s, c)
+			srcRows, err = queryRows(ctx, v.src, q, a)
+		} else {
+			q, a := p.checksumSQL(s, c) // the count of target rows in the range
+			dstSum, err = querySum(ctx, v.dst, q, a)
+		}
+		return err
+	})
+	if err != nil {
+		return 0, nil, err
+	}
+	keys := make([][][]byte, len(srcRows))
+	for i, r := range srcRows {
+		keys[i] = p.key(r)
+	}
+	dstRows, err := v.lookup(ctx, dstSide, p, keys)
+	if err != nil {
+		return 0, nil, err
+	}
+	if int64(len(dstRows)) < dstSum.count {
+		// Rows only in the target: read the target range.
+		q, a := p.rowsSQL(dstSide, c)
+		if dstRows, err = queryRows(ctx, v.dst, q, a); err != nil {
+			return 0, nil, err
+		}
+	}
+	cands := map[string][][]byte{}
+	for _, d := range compareSets(p, srcRows, dstRows) {
+		cands[candidateID(p, d.Key)] = d.Key
+	}
+	return int64(len(srcRows)), cands, nil
+}
+
+// lookup fetches the rows with the given keys from one side, in batches.
+func (v *Verifier) lookup(ctx context.Context, s side, p *pair, keys [][][]byte) ([][][]byte, error) {
+	var out [][][]byte
+	for i := 0; i < len(keys); i += keyBatch {
+		j := min(i+keyBatch, len(keys))
+		q, a := p.keysSQL(s, keys[i:j])
+		rows, err := queryRows(ctx, v.db(s), q, a)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rows...)
+	}
+	return out, nil
+}
+
+// candidateID is the identity of a key for the candidate set: its raw values (the collation-aware
+// identity needs a row; two raw keys of one row under a case-insensitive key are merged when the
+// re-check fetches them).
+func candidateID(p *pair, key [][]byte) string {
+	if key == nil {
+		return ""
+	}
+	r := make([][]byte, len(p.cols)+p.nWeights)
+	for i, kp := range p.keyPos {
+		r[kp] = key[i]
+	}
+	wi := len(p.cols)
+	for i := range p.keyPos {
+		if p.weight[i] {
+			r[wi] = key[i]
+			wi++
+		}
+	}
+	return p.identity(r)
+}
+
+// rowDiff is one difference.
+type rowDiff struct {
+	Kind  string   // DiffOnlySource, DiffOnlyTarget, DiffDifferent
+	Key   [][]byte // raw key values (the target's for rows only in the target)
+	Src   [][]byte // compared column values on the source (nil: absent)
+	Dst   [][]byte
+	Cols  []int // differing columns (DiffDifferent)
+	Count int   // copies (key-less tables), 1 otherwise
+}
+
+// Kinds of difference as printed in .diff files.
+const (
+	DiffOnlySource = "ONLY_IN_SOURCE"
+	DiffOnlyTarget = "ONLY_IN_TARGET"
+	DiffDifferent  = "DIFFERENT"
+)
+
+// compareSets matches rows of both sides by identity and returns the differences.
+func compareSets(p *pair, src, dst [][][]byte) []rowDiff {
+	n := len(p.cols)
+	byID := make(map[string][][]byte, len(dst))
+	for _, r := range dst {
+		byID[p.identity(r)] = r
+	}
+	var out []rowDiff
+	for _, r := range src {
+		id := p.identity(r)
+		d, ok := byID[id]
+		if !ok {
+			out = append(out, rowDiff{Kind: DiffOnlySource, Key: p.key(r), Src: r[:n], Count: 1})
+			continue
+		}
+		delete(byID, id)
+		if cols := diffColumns(p.kinds, r[:n], d[:n]); len(cols) > 0 {
+			out = append(out, rowDiff{Kind: DiffDifferent, Key: p.key(r), Src: r[:n], Dst: d[:n], Cols: cols, Count: 1})
+		}
+	}
+	for _, r := range dst {
+		if _, ok := byID[p.identity(r)]; ok {
+			out = append(out, rowDiff{Kind: DiffOnlyTarget, Key: p.key(r), Dst: r[:n], Count: 1})
+		}
+	}
+	return out
+}
