@@ -146,6 +146,13 @@ var cmMigrations = []Migration{{
 			expires_at DATETIME(6) NOT NULL
 		) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
 	},
+}, {
+	Version: 2, Name: "tasks: serving address and restart count reported by the supervisor",
+	Statements: []string{
+		`ALTER TABLE tasks ADD COLUMN IF NOT EXISTS addr VARCHAR(255) NOT NULL DEFAULT '' COMMENT 'where the component serves (Store consumers connect here)'`,
+		`ALTER TABLE tasks ADD COLUMN IF NOT EXISTS restarts INT NOT NULL DEFAULT 0`,
+		`ALTER TABLE hosts ADD COLUMN IF NOT EXISTS data_dir VARCHAR(1024) NOT NULL DEFAULT ''`,
+	},
 }}
 
 var hbMigrations = []Migration{{

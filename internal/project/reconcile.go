@@ -1,0 +1,394 @@
+package project
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/omsdev/oms/api"
+	"github.com/omsdev/oms/internal/omserr"
+)
+
+// CaughtUpLagSeconds is the Incr-Sync lag under which INCR_TRANSFER counts as caught up
+// (MONITORING) and full verification may start.
+const CaughtUpLagSeconds = 10
+
+// Reconcile advances every RUNNING and RELEASING project one step where it can. Only the CM
+// leader calls it (the orchestrator lease), so there is one writer of project and step rows.
+func (s *Service) Reconcile(ctx context.Context) error {
+	rows, err := s.db.QueryContext(ctx, "SELECT "+projectCols+" FROM "+s.rm+".projects WHERE state IN ('RUNNING','RELEASING','SUSPEND')")
+	if err != nil {
+		return fmt.Errorf("reconcile: list projects: %w", err)
+	}
+	var ps []api.Project
+	for rows.Next() {
+		p, err := scanProject(rows)
+		if err != nil {
+			rows.Close()
+			return fmt.Errorf("reconcile: %w", err)
+		}
+		ps = append(ps, p)
+	}
+	rows.Close()
+	var errs []error
+	for _, p := range ps {
+		var err error
+		switch p.Status {
+		case api.StateRunning:
+			err = s.advance(ctx, p)
+		case api.StateReleasing:
+			err = s.finishRelease(ctx, p.ID)
+		case api.StateSuspend:
+			err = s.markSuspended(ctx, p.ID)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("project %s: %w", p.ID, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (s *Service) markSuspended(ctx context.Context, id string) error {
+	_, err := s.db.ExecContext(ctx, "UPDATE "+s.rm+".project_steps SET status = ? WHERE project_id = ? AND status IN (?, ?)", api.StepSuspend, id, api.StepRunning, api.StepMonitoring)
+	return err
+}
+
+func (s *Service) finishRelease(ctx context.Context, id string) error {
+	var open int
+	if err := s.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+s.cm+".tasks WHERE project_id = ? AND host <> '' AND state NOT IN (?, ?)", id, TaskReleased, TaskPending).Scan(&open); err != nil {
+		return fmt.Errorf("count open tasks: %w", err)
+	}
+	if open > 0 {
+		return nil
+	}
+	if _, err := s.db.ExecContext(ctx, "DELETE FROM "+s.cm+".tasks WHERE project_id = ?", id); err != nil {
+		return fmt.Errorf("delete tasks: %w", err)
+	}
+	_, err := s.db.ExecContext(ctx, "UPDATE "+s.rm+".projects SET state = ? WHERE id = ? AND state = ?", api.StateReleased, id, api.StateReleasing)
+	return err
+}
+
+// stepUpdate writes one step's status, progress, metrics and message.
+func (s *Service) stepUpdate(ctx context.Context, id, step, status string, progress float64, metrics map[string]float64, msg string) error {
+	var m any
+	if metrics != nil {
+		raw, _ := json.Marshal(metrics)
+		m = string(raw)
+	}
+	_, err := s.db.ExecContext(ctx, `UPDATE `+s.rm+`.project_steps SET status = ?, progress = ?, metrics = COALESCE(?, metrics), message = ?,
+		started_at = COALESCE(started_at, IF(? IN ('RUNNING','MONITORING','FINISHED','FAILED'), NOW(6), NULL)),
+		finished_at = IF(? = 'FINISHED', COALESCE(finished_at, NOW(6)), NULL)
+		WHERE project_id = ? AND step = ?`, status, progress, m, msg, status, status, id, step)
+	if err != nil {
+		return fmt.Errorf("update step %s: %w", step, err)
+	}
+	return nil
+}
+
+func (s *Service) failProject(ctx context.Context, id, step, code, msg string) error {
+	if err := s.stepUpdate(ctx, id, step, api.StepFailed, 0, nil, msg); err != nil {
+		return err
+	}
+	_, err := s.db.ExecContext(ctx, "UPDATE "+s.rm+".projects SET state = ?, error_code = ?, error_message = ? WHERE id = ? AND state = ?", api.StateFailed, code, msg, id, api.StateRunning)
+	if err == nil {
+		s.log.Warn("project failed", "project", id, "step", step, "code", code, "message", msg)
+	}
+	return err
+}
+
+func (s *Service) loadSpec(ctx context.Context, id string) (projectSpec, error) {
+	var raw []byte
+	var spec projectSpec
+	if err := s.db.QueryRowContext(ctx, "SELECT spec FROM "+s.rm+".projects WHERE id = ?", id).Scan(&raw); err != nil {
+		return spec, fmt.Errorf("read project spec: %w", err)
+	}
+	return spec, json.Unmarshal(raw, &spec)
+}
+
+// setRuntime records orchestrator facts in the project spec JSON.
+func (s *Service) setRuntime(ctx context.Context, id, key, value string) error {
+	_, err := s.db.ExecContext(ctx, "UPDATE "+s.rm+".projects SET spec = JSON_SET(spec, ?, ?) WHERE id = ?", "$."+key, value, id)
+	return err
+}
+
+func (s *Service) runtime(ctx context.Context, id, key string) (string, error) {
+	var v sql.NullString
+	err := s.db.QueryRowContext(ctx, "SELECT JSON_UNQUOTE(JSON_EXTRACT(spec, ?)) FROM "+s.rm+".projects WHERE id = ?", "$."+key, id).Scan(&v)
+	if v.String == "null" {
+		v.String = ""
+	}
+	return v.String, err
+}
+
+// TaskID names a project's task of a kind.
+func TaskID(projectID, kind string) string { return projectID + "-" + kind }
+
+func done(status string) bool {
+	return status == api.StepFinished || status == api.StepSkipped || status == api.StepMonitoring
+}
+
+func (s *Service) advance(ctx context.Context, p api.Project) error {
+	steps, err := s.steps(ctx, p.ID)
+	if err != nil {
+		return err
+	}
+	st := map[string]api.Step{}
+	for _, x := range steps {
+		st[x.Name] = x
+	}
+	spec, err := s.loadSpec(ctx, p.ID)
+	if err != nil {
+		return err
+	}
+	src, err := s.endpoint(ctx, p.SourceEndpointID)
+	if err != nil {
+		return s.failProject(ctx, p.ID, api.StepPrecheck, omserr.CodeOf(err), err.Error())
+	}
+	dst, err := s.endpoint(ctx, p.SinkEndpointID)
+	if err != nil {
+		return s.failProject(ctx, p.ID, api.StepPrecheck, omserr.CodeOf(err), err.Error())
+	}
+	sel := SelectionConfig(spec.Mapping)
+	// Suspended steps of a resumed project run again.
+	for name, x := range st {
+		if x.Status == api.StepSuspend {
+			x.Status = api.StepRunning
+			st[name] = x
+		}
+	}
+
+	// TRANSFER_PRECHECK
+	if x := st[api.StepPrecheck]; !done(x.Status) {
+		_ = s.stepUpdate(ctx, p.ID, api.StepPrecheck, api.StepRunning, 0, nil, "")
+		res := Precheck(ctx, src, dst, sel, spec)
+		if failed := res.Failed(); len(failed) > 0 {
+			msgs := make([]string, len(failed))
+			for i, f := range failed {
+				msgs[i] = f.String()
+			}
+			return s.failProject(ctx, p.ID, api.StepPrecheck, "PRECHECK_FAILED", strings.Join(msgs, "; "))
+		}
+		return s.stepUpdate(ctx, p.ID, api.StepPrecheck, api.StepFinished, 100, map[string]float64{"items_passed": float64(len(res))}, res.Summary())
+	}
+
+	// TRANSFER_INCR_LOG_PULL: the Store starts before the copy so the binlog it needs is ours.
+	if x := st[api.StepIncrLogPull]; x.Status != api.StepSkipped {
+		storeID := TaskID(p.ID, KindStore)
+		if err := ensureTask(ctx, s.db, s.cm, storeID, p.ID, KindStore, src.Region, storeConfig{Source: s.keys.conn(src)}); err != nil {
+			return err
+		}
+		t, _, err := taskByID(ctx, s.db, s.cm, storeID)
+		if err != nil {
+			return err
+		}
+		if t.State == TaskFailed {
+			return s.failProject(ctx, p.ID, api.StepIncrLogPull, taskErrCode(t), "store failed: "+taskErrMsg(t))
+		}
+		if t.State != TaskRunning || t.Addr == "" {
+			return s.stepUpdate(ctx, p.ID, api.StepIncrLogPull, api.StepRunning, 0, nil, "waiting for the store on "+orNone(t.Host))
+		}
+		if err := s.stepUpdate(ctx, p.ID, api.StepIncrLogPull, api.StepMonitoring, 100, statusMetrics(t), "store on "+t.Host+" at "+t.Addr); err != nil {
+			return err
+		}
+		// The incremental start position: taken once, after the Store runs, before the copy.
+		if start, _ := s.runtime(ctx, p.ID, "startGtid"); start == "" && !done(st[api.StepFull].Status) {
+			pos, err := sourceGTID(ctx, src)
+			if err != nil {
+				return fmt.Errorf("read source position before full copy: %w", err)
+			}
+			if err := s.setRuntime(ctx, p.ID, "startGtid", pos); err != nil {
+				return err
+			}
+		}
+	}
+
+	// STRUCT_TRANSFER, FULL_TRANSFER, INDEX_TRANSFER: the full-import component creates the
+	// schema, copies the rows and adds the deferred indexes.
+	if x := st[api.StepFull]; x.Status != api.StepSkipped && !done(x.Status) {
+		fullID := TaskID(p.ID, KindFullImport)
+		cfg := fullImportConfig{Source: s.keys.conn(src), Target: s.keys.conn(dst), Selection: sel, SkipSchema: !spec.EnableStruct}
+		if err := ensureTask(ctx, s.db, s.cm, fullID, p.ID, KindFullImport, dst.Region, cfg); err != nil {
+			return err
+		}
+		t, _, err := taskByID(ctx, s.db, s.cm, fullID)
+		if err != nil {
+			return err
+		}
+		return s.fullSteps(ctx, p.ID, st, t, src)
+	}
+
+	// INCR_TRANSFER
+	if x := st[api.StepIncr]; x.Status != api.StepSkipped {
+		if err := s.incrStep(ctx, p.ID, sel, dst); err != nil || !done(s.stepStatus(ctx, p.ID, api.StepIncr)) {
+			return err
+		}
+	}
+
+	// FULL_VERIFIER
+	if x := st[api.StepFullVerifier]; x.Status != api.StepSkipped && x.Status != api.StepFinished {
+		id := TaskID(p.ID, KindFullVerify)
+		if err := ensureTask(ctx, s.db, s.cm, id, p.ID, KindFullVerify, dst.Region, verifyConfig{Source: s.keys.conn(src), Target: s.keys.conn(dst), Selection: sel}); err != nil {
+			return err
+		}
+		t, _, err := taskByID(ctx, s.db, s.cm, id)
+		if err != nil {
+			return err
+		}
+		m := statusMetrics(t)
+		diffs := m["rows_only_in_source"] + m["rows_only_in_target"] + m["rows_different"]
+		m["differences"] = diffs
+		switch t.State {
+		case TaskFailed:
+			return s.failProject(ctx, p.ID, api.StepFullVerifier, taskErrCode(t), "full-verify failed: "+taskErrMsg(t))
+		case TaskFinished:
+			msg := "source and target are identical"
+			if diffs > 0 {
+				msg = fmt.Sprintf("%.0f rows differ; see the report in the full-verify work dir on %s", diffs, t.Host)
+			}
+			return s.stepUpdate(ctx, p.ID, api.StepFullVerifier, api.StepFinished, 100, m, msg)
+		}
+		return s.stepUpdate(ctx, p.ID, api.StepFullVerifier, api.StepRunning, pct(t), m, "verifying on "+orNone(t.Host))
+	}
+	if !spec.EnableIncr {
+		_, err := s.db.ExecContext(ctx, "UPDATE "+s.rm+".projects SET state = ? WHERE id = ? AND state = ?", api.StateFinished, p.ID, api.StateRunning)
+		return err
+	}
+	return nil
+}
+
+func (s *Service) stepStatus(ctx context.Context, id, step string) string {
+	var v string
+	_ = s.db.QueryRowContext(ctx, "SELECT status FROM "+s.rm+".project_steps WHERE project_id = ? AND step = ?", id, step).Scan(&v)
+	return v
+}
+
+func (s *Service) fullSteps(ctx context.Context, id string, st map[string]api.Step, t Task, src Endpoint) error {
+	m := statusMetrics(t)
+	progress := pct(t)
+	if t.State == TaskFailed {
+		return s.failProject(ctx, id, api.StepFull, taskErrCode(t), "full-import failed: "+taskErrMsg(t))
+	}
+	structOn := st[api.StepStruct].Status != api.StepSkipped
+	indexOn := st[api.StepIndex].Status != api.StepSkipped
+	if t.State != TaskFinished {
+		msg := "full import on " + orNone(t.Host)
+		if structOn {
+			ss := api.StepRunning
+			if t.Status != nil && t.Status.Progress != nil && t.Status.Progress.RowsTotal > 0 {
+				ss = api.StepFinished
+			}
+			_ = s.stepUpdate(ctx, id, api.StepStruct, ss, map[bool]float64{true: 100}[ss == api.StepFinished], nil, "schema by full-import on "+orNone(t.Host))
+		}
+		return s.stepUpdate(ctx, id, api.StepFull, api.StepRunning, progress, m, msg)
+	}
+	// The copy is complete: transactions up to here are applied idempotently by Incr-Sync.
+	if after, _ := s.runtime(ctx, id, "strictAfter"); after == "" {
+		pos, err := sourceGTID(ctx, src)
+		if err != nil {
+			return fmt.Errorf("read source position after full copy: %w", err)
+		}
+		if err := s.setRuntime(ctx, id, "strictAfter", pos); err != nil {
+			return err
+		}
+	}
+	if structOn {
+		_ = s.stepUpdate(ctx, id, api.StepStruct, api.StepFinished, 100, nil, "schema created by full-import")
+	}
+	if indexOn {
+		_ = s.stepUpdate(ctx, id, api.StepIndex, api.StepFinished, 100, nil, "deferred indexes created by full-import")
+	}
+	return s.stepUpdate(ctx, id, api.StepFull, api.StepFinished, 100, m, "copied")
+}
+
+func (s *Service) incrStep(ctx context.Context, id string, sel any, dst Endpoint) error {
+	storeT, ok, err := taskByID(ctx, s.db, s.cm, TaskID(id, KindStore))
+	if err != nil || !ok {
+		return err
+	}
+	start, _ := s.runtime(ctx, id, "startGtid")
+	after, _ := s.runtime(ctx, id, "strictAfter")
+	spec, err := s.loadSpec(ctx, id)
+	if err != nil {
+		return err
+	}
+	cfg := incrSyncConfig{StoreAddr: storeT.Addr, Target: s.keys.conn(dst), Selection: SelectionConfig(spec.Mapping), StartGTID: start, StrictAfter: after}
+	incrID := TaskID(id, KindIncrSync)
+	if err := ensureTask(ctx, s.db, s.cm, incrID, id, KindIncrSync, dst.Region, cfg); err != nil {
+		return err
+	}
+	t, _, err := taskByID(ctx, s.db, s.cm, incrID)
+	if err != nil {
+		return err
+	}
+	// The Store moved (failover in the source region): point Incr-Sync at its new address. The
+	// supervisor restarts a component whose spec changed; the checkpoint in the target says where
+	// to continue.
+	var cur incrSyncConfig
+	if json.Unmarshal(t.Spec.Config, &cur) == nil && cur.StoreAddr != storeT.Addr && storeT.Addr != "" {
+		cur.StoreAddr = storeT.Addr
+		raw, _ := json.Marshal(cur)
+		spec, _ := json.Marshal(TaskSpec{Config: raw})
+		if _, err := s.db.ExecContext(ctx, "UPDATE "+s.cm+".tasks SET spec = ? WHERE id = ?", spec, incrID); err != nil {
+			return fmt.Errorf("update incr-sync store address: %w", err)
+		}
+	}
+	m := statusMetrics(t)
+	if t.Status != nil {
+		m["lag_seconds"] = t.Status.LagSeconds
+	}
+	switch {
+	case t.State == TaskFailed:
+		return s.failProject(ctx, id, api.StepIncr, taskErrCode(t), "incr-sync failed: "+taskErrMsg(t))
+	case t.State == TaskRunning && t.Status != nil && t.Status.State == "RUNNING" && t.Status.LagSeconds < CaughtUpLagSeconds:
+		return s.stepUpdate(ctx, id, api.StepIncr, api.StepMonitoring, 100, m, fmt.Sprintf("caught up on %s (epoch %d), lag %.1fs", t.Host, t.Epoch, t.Status.LagSeconds))
+	}
+	return s.stepUpdate(ctx, id, api.StepIncr, api.StepRunning, 0, m, "incr-sync on "+orNone(t.Host))
+}
+
+func statusMetrics(t Task) map[string]float64 {
+	m := map[string]float64{}
+	if t.Status == nil {
+		return m
+	}
+	for k, v := range t.Status.Metrics {
+		m[k] = v
+	}
+	if pr := t.Status.Progress; pr != nil {
+		m["rows_done"], m["rows_total"], m["rows_per_sec"] = float64(pr.RowsDone), float64(pr.RowsTotal), pr.RowsPerSec
+	}
+	return m
+}
+
+func pct(t Task) float64 {
+	if t.State == TaskFinished {
+		return 100
+	}
+	if t.Status == nil || t.Status.Progress == nil || t.Status.Progress.RowsTotal <= 0 {
+		return 0
+	}
+	return min(99, 100*float64(t.Status.Progress.RowsDone)/float64(t.Status.Progress.RowsTotal))
+}
+
+func taskErrCode(t Task) string {
+	if t.Status != nil && t.Status.Error != nil {
+		return t.Status.Error.Code
+	}
+	return "COMPONENT_FAILED"
+}
+
+func taskErrMsg(t Task) string {
+	if t.Status != nil && t.Status.Error != nil {
+		return t.Status.Error.Message + " (" + t.Status.Error.Advice + ")"
+	}
+	return "the component kept exiting; see component.log in its work dir on " + orNone(t.Host)
+}
+
+func orNone(h string) string {
+	if h == "" {
+		return "(not placed yet)"
+	}
+	return h
+}

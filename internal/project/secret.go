@@ -1,0 +1,134 @@
+package project
+
+import (
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"database/sql"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/omsdev/oms/internal/sqlgen"
+)
+
+// keyConfigName is the cm.config row holding the data-source key. Every node of every region must
+// decrypt the passwords the console stored, so the key lives in the MetaDB (cm database) rather
+// than in one node's files; the rm database (data_sources, projects) holds only ciphertext. See
+// docs/control-plane.md for what this protects against and what it does not.
+const keyConfigName = "datasource_key"
+
+// encPrefix marks an encrypted string inside a JSON task spec.
+const encPrefix = "enc:v1:"
+
+// Keyring encrypts and decrypts data-source passwords with AES-256-GCM.
+type Keyring struct{ aead cipher.AEAD }
+
+// LoadKeyring reads the key from cmDB's config table, creating it on first use (INSERT IGNORE, so
+// two nodes starting at once agree on one key).
+func LoadKeyring(ctx context.Context, db *sql.DB, cmDB string) (*Keyring, error) {
+	tbl := sqlgen.QuoteIdent(cmDB) + ".config"
+	k := make([]byte, 32)
+	if _, err := rand.Read(k); err != nil {
+		return nil, fmt.Errorf("generate data source key: %w", err)
+	}
+	if _, err := db.ExecContext(ctx, "INSERT IGNORE INTO "+tbl+" (name, scope, value) VALUES (?, '', ?)",
+		keyConfigName, base64.StdEncoding.EncodeToString(k)); err != nil {
+		return nil, fmt.Errorf("store data source key: %w", err)
+	}
+	var v string
+	if err := db.QueryRowContext(ctx, "SELECT value FROM "+tbl+" WHERE name = ? AND scope = ''", keyConfigName).Scan(&v); err != nil {
+		return nil, fmt.Errorf("read data source key: %w", err)
+	}
+	raw, err := base64.StdEncoding.DecodeString(v)
+	if err != nil || len(raw) != 32 {
+		return nil, errors.New("read data source key: config row datasource_key is not a base64 32-byte key")
+	}
+	return NewKeyring(raw)
+}
+
+// NewKeyring builds a keyring from a 32-byte key.
+func NewKeyring(key []byte) (*Keyring, error) {
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, fmt.Errorf("data source key: %w", err)
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, fmt.Errorf("data source key: %w", err)
+	}
+	return &Keyring{aead: aead}, nil
+}
+
+// Seal encrypts plain (nonce || ciphertext).
+func (k *Keyring) Seal(plain string) []byte {
+	nonce := make([]byte, k.aead.NonceSize())
+	_, _ = rand.Read(nonce)
+	return k.aead.Seal(nonce, nonce, []byte(plain), nil)
+}
+
+// Open decrypts what Seal returned.
+func (k *Keyring) Open(sealed []byte) (string, error) {
+	n := k.aead.NonceSize()
+	if len(sealed) < n {
+		return "", errors.New("decrypt password: ciphertext too short")
+	}
+	plain, err := k.aead.Open(nil, sealed[:n], sealed[n:], nil)
+	if err != nil {
+		return "", fmt.Errorf("decrypt password (wrong datasource_key?): %w", err)
+	}
+	return string(plain), nil
+}
+
+// SealString returns an "enc:v1:" string for embedding in a JSON spec.
+func (k *Keyring) SealString(plain string) string {
+	return encPrefix + base64.StdEncoding.EncodeToString(k.Seal(plain))
+}
+
+// OpenJSON replaces every "enc:v1:..." string value in a JSON document with its plaintext (the
+// supervisor does this when it writes a component's 0600 spec file).
+func (k *Keyring) OpenJSON(doc []byte) ([]byte, error) {
+	var v any
+	if err := json.Unmarshal(doc, &v); err != nil {
+		return nil, fmt.Errorf("decode spec config: %w", err)
+	}
+	out, err := k.openValue(v)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(out)
+}
+
+func (k *Keyring) openValue(v any) (any, error) {
+	switch t := v.(type) {
+	case string:
+		if !strings.HasPrefix(t, encPrefix) {
+			return t, nil
+		}
+		raw, err := base64.StdEncoding.DecodeString(t[len(encPrefix):])
+		if err != nil {
+			return nil, fmt.Errorf("decode sealed value: %w", err)
+		}
+		return k.Open(raw)
+	case map[string]any:
+		for key, e := range t {
+			d, err := k.openValue(e)
+			if err != nil {
+				return nil, err
+			}
+			t[key] = d
+		}
+	case []any:
+		for i, e := range t {
+			d, err := k.openValue(e)
+			if err != nil {
+				return nil, err
+			}
+			t[i] = d
+		}
+	}
+	return v, nil
+}

@@ -1,0 +1,480 @@
+// Package project owns migration projects: data sources (passwords sealed with AES-GCM), projects
+// and their OMS steps and states in the rm database, the prechecks, the schema and index steps,
+// and the orchestration that turns a running project into component tasks (rows of the cm
+// database's tasks table that the CM places on hosts and supervisors run).
+//
+// It talks to the MetaDB (rm and cm databases) and, for prechecks and schema, to the project's
+// source and target databases. The console calls Service for the OpenAPI; the CM's leader calls
+// Orchestrator.Reconcile in its background loop. It imports no role package.
+package project
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/omsdev/oms/api"
+	"github.com/omsdev/oms/internal/metadb"
+	"github.com/omsdev/oms/internal/omserr"
+	"github.com/omsdev/oms/internal/selection"
+	"github.com/omsdev/oms/internal/sqlgen"
+)
+
+// Error codes this package returns; the console maps them to HTTP status codes.
+const (
+	CodeInvalid  = "API_INVALID_ARGUMENT"
+	CodeNotFound = "API_NOT_FOUND"
+	CodeConflict = "API_STATE_CONFLICT"
+	CodeExists   = "API_ALREADY_EXISTS"
+)
+
+// Steps in order.
+var Steps = []string{api.StepPrecheck, api.StepStruct, api.StepIncrLogPull, api.StepFull, api.StepIndex, api.StepIncr, api.StepFullVerifier}
+
+// Task desired states (cm.tasks.desired_state).
+const (
+	DesiredRunning  = "RUNNING"
+	DesiredStopped  = "STOPPED"
+	DesiredReleased = "RELEASED"
+)
+
+// Task states (cm.tasks.state), written by the CM (PENDING, ASSIGNED) and the supervisor.
+const (
+	TaskPending  = "PENDING"
+	TaskAssigned = "ASSIGNED"
+	TaskRunning  = "RUNNING"
+	TaskStopped  = "STOPPED"
+	TaskFinished = "FINISHED"
+	TaskFailed   = "FAILED"
+	TaskReleased = "RELEASED"
+)
+
+// Service is the project API over the MetaDB.
+type Service struct {
+	db            *sql.DB
+	rm, cm        string // quoted database names
+	keys          *Keyring
+	defaultRegion string
+	log           *slog.Logger
+}
+
+// NewService returns a Service; defaultRegion is used for data sources created without one.
+func NewService(db *sql.DB, names metadb.Names, keys *Keyring, defaultRegion string, log *slog.Logger) *Service {
+	return &Service{db: db, rm: sqlgen.QuoteIdent(names.RM), cm: sqlgen.QuoteIdent(names.CM), keys: keys, defaultRegion: defaultRegion, log: log}
+}
+
+func newID(prefix string) string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return prefix + hex.EncodeToString(b)
+}
+
+func invalid(msg, advice string) error { return omserr.New(CodeInvalid, msg, advice) }
+
+// CreateDataSource stores a MySQL/MariaDB endpoint with its password sealed.
+func (s *Service) CreateDataSource(ctx context.Context, r api.CreateMysqlDataSourceRequest) (api.DataSource, error) {
+	switch {
+	case strings.TrimSpace(r.Name) == "":
+		return api.DataSource{}, invalid("name is required", "give the data source a unique name")
+	case r.Host == "":
+		return api.DataSource{}, invalid("host is required", "set host to the database's address")
+	case r.Port <= 0 || r.Port > 65535:
+		return api.DataSource{}, invalid(fmt.Sprintf("port %d is out of range", r.Port), "set port to 1-65535")
+	case r.UserName == "":
+		return api.DataSource{}, invalid("userName is required", "set the database user oms connects as")
+	}
+	if r.Region == "" {
+		r.Region = s.defaultRegion
+	}
+	ds := api.DataSource{ID: newID("ds_"), Name: r.Name, Type: "MYSQL", Host: r.Host, Port: r.Port,
+		UserName: r.UserName, Region: r.Region, Description: r.Description, CreatedAt: time.Now().UTC()}
+	_, err := s.db.ExecContext(ctx, "INSERT INTO "+s.rm+".data_sources (id, name, type, host, port, username, password_enc, region, description) VALUES (?,?,?,?,?,?,?,?,?)",
+		ds.ID, ds.Name, ds.Type, ds.Host, ds.Port, ds.UserName, s.keys.Seal(r.Password), ds.Region, ds.Description)
+	if isDuplicate(err) {
+		return api.DataSource{}, omserr.New(CodeExists, fmt.Sprintf("data source %q already exists", r.Name), "choose another name or use the existing data source")
+	}
+	if err != nil {
+		return api.DataSource{}, fmt.Errorf("insert data source: %w", err)
+	}
+	return ds, nil
+}
+
+// ListDataSources lists data sources whose name contains search.
+func (s *Service) ListDataSources(ctx context.Context, search string) ([]api.DataSource, error) {
+	rows, err := s.db.QueryContext(ctx, "SELECT id, name, type, host, port, username, region, description, created_at FROM "+s.rm+".data_sources WHERE name LIKE ? ORDER BY created_at, id", "%"+search+"%")
+	if err != nil {
+		return nil, fmt.Errorf("list data sources: %w", err)
+	}
+	defer rows.Close()
+	out := []api.DataSource{}
+	for rows.Next() {
+		var d api.DataSource
+		if err := rows.Scan(&d.ID, &d.Name, &d.Type, &d.Host, &d.Port, &d.UserName, &d.Region, &d.Description, &d.CreatedAt); err != nil {
+			return nil, fmt.Errorf("list data sources: %w", err)
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// Endpoint is a data source with its password, for connecting.
+type Endpoint struct {
+	ID, Name, Host, User, Password, Region string
+	Port                                   int
+}
+
+// Addr is host:port.
+func (e Endpoint) Addr() string { return fmt.Sprintf("%s:%d", e.Host, e.Port) }
+
+func (s *Service) endpoint(ctx context.Context, id string) (Endpoint, error) {
+	var e Endpoint
+	var sealed []byte
+	err := s.db.QueryRowContext(ctx, "SELECT id, name, host, port, username, password_enc, region FROM "+s.rm+".data_sources WHERE id = ?", id).
+		Scan(&e.ID, &e.Name, &e.Host, &e.Port, &e.User, &sealed, &e.Region)
+	if errors.Is(err, sql.ErrNoRows) {
+		return e, omserr.New(CodeNotFound, fmt.Sprintf("data source %q does not exist", id), "list data sources with ListDataSource and use one of their ids")
+	}
+	if err != nil {
+		return e, fmt.Errorf("read data source %s: %w", id, err)
+	}
+	e.Password, err = s.keys.Open(sealed)
+	return e, err
+}
+
+// projectSpec is the projects.spec JSON.
+type projectSpec struct {
+	Mapping      api.TransferMapping `json:"transferMapping"`
+	EnableStruct bool                `json:"enableStructTransfer"`
+	EnableFull   bool                `json:"enableFullTransfer"`
+	EnableIncr   bool                `json:"enableIncrTransfer"`
+	EnableVerify bool                `json:"enableFullVerify"`
+	// Runtime facts the orchestrator records.
+	DeferredIndexes []string `json:"deferredIndexes,omitempty"`
+}
+
+func boolOr(p *bool, def bool) bool {
+	if p == nil {
+		return def
+	}
+	return *p
+}
+
+// SelectionConfig converts the wire mapping to the selection package's config.
+func SelectionConfig(m api.TransferMapping) selection.Config {
+	conv := func(rs []api.TableRule) []selection.Rule {
+		out := make([]selection.Rule, 0, len(rs))
+		for _, r := range rs {
+			out = append(out, selection.Rule{DB: r.DB, Table: r.Table, RenameDB: r.RenameDB, RenameTable: r.RenameTable, Where: r.Where})
+		}
+		return out
+	}
+	return selection.Config{Tables: conv(m.Tables), Exclude: conv(m.Exclude)}
+}
+
+// CreateProject validates and stores a project in state INIT with its steps.
+func (s *Service) CreateProject(ctx context.Context, r api.CreateProjectRequest) (api.Project, error) {
+	if strings.TrimSpace(r.Name) == "" {
+		return api.Project{}, invalid("name is required", "give the project a name")
+	}
+	if len(r.TransferMapping.Tables) == 0 {
+		return api.Project{}, invalid("transferMapping.tables is empty", "select at least one table, e.g. {db: shop, table: '*'}")
+	}
+	if _, err := selection.Compile(SelectionConfig(r.TransferMapping)); err != nil {
+		return api.Project{}, omserr.Wrap(err, CodeInvalid, "transferMapping is invalid", "fix the named rule")
+	}
+	if r.SourceEndpointID == r.SinkEndpointID {
+		return api.Project{}, invalid("source and sink are the same data source", "use two different data sources")
+	}
+	for _, id := range []string{r.SourceEndpointID, r.SinkEndpointID} {
+		if _, err := s.endpoint(ctx, id); err != nil {
+			return api.Project{}, err
+		}
+	}
+	spec := projectSpec{Mapping: r.TransferMapping, EnableStruct: boolOr(r.EnableStructTransfer, true),
+		EnableFull: boolOr(r.EnableFullTransfer, true), EnableIncr: boolOr(r.EnableIncrTransfer, true),
+		EnableVerify: boolOr(r.EnableFullVerify, true)}
+	if !spec.EnableFull && !spec.EnableIncr {
+		return api.Project{}, invalid("neither full nor incremental transfer is enabled", "enable at least one of enableFullTransfer, enableIncrTransfer")
+	}
+	raw, _ := json.Marshal(spec)
+	id := newID("np_")
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return api.Project{}, fmt.Errorf("create project: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
+	if _, err := tx.ExecContext(ctx, "INSERT INTO "+s.rm+".projects (id, name, state, source_id, target_id, spec) VALUES (?,?,?,?,?,?)",
+		id, r.Name, api.StateInit, r.SourceEndpointID, r.SinkEndpointID, raw); err != nil {
+		return api.Project{}, fmt.Errorf("insert project: %w", err)
+	}
+	for i, st := range Steps {
+		status := api.StepPending
+		if !stepEnabled(spec, st) {
+			status = api.StepSkipped
+		}
+		if _, err := tx.ExecContext(ctx, "INSERT INTO "+s.rm+".project_steps (project_id, step, seq, status) VALUES (?,?,?,?)", id, st, i+1, status); err != nil {
+			return api.Project{}, fmt.Errorf("insert step %s: %w", st, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return api.Project{}, fmt.Errorf("create project: %w", err)
+	}
+	if r.StartImmediately {
+		if err := s.Start(ctx, id); err != nil {
+			return api.Project{}, err
+		}
+	}
+	return s.Describe(ctx, id)
+}
+
+func stepEnabled(p projectSpec, step string) bool {
+	switch step {
+	case api.StepStruct, api.StepIndex:
+		return p.EnableStruct
+	case api.StepFull:
+		return p.EnableFull
+	case api.StepIncrLogPull, api.StepIncr:
+		return p.EnableIncr
+	case api.StepFullVerifier:
+		return p.EnableVerify && p.EnableFull
+	}
+	return true
+}
+
+// transition moves a project from one of from to to; it names the failure precisely.
+func (s *Service) transition(ctx context.Context, id, to string, from ...string) error {
+	q := "UPDATE " + s.rm + ".projects SET state = ?, error_code = '', error_message = NULL WHERE id = ? AND state IN (?" + strings.Repeat(",?", len(from)-1) + ")"
+	args := []any{to, id}
+	for _, f := range from {
+		args = append(args, f)
+	}
+	res, err := s.db.ExecContext(ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("set project %s %s: %w", id, to, err)
+	}
+	if n, _ := res.RowsAffected(); n == 1 {
+		return nil
+	}
+	var cur string
+	err = s.db.QueryRowContext(ctx, "SELECT state FROM "+s.rm+".projects WHERE id = ?", id).Scan(&cur)
+	if errors.Is(err, sql.ErrNoRows) || cur == api.StateDeleted {
+		return omserr.New(CodeNotFound, fmt.Sprintf("project %q does not exist", id), "list projects with ListProjects")
+	}
+	if err != nil {
+		return fmt.Errorf("read project %s: %w", id, err)
+	}
+	return omserr.New(CodeConflict, fmt.Sprintf("project %s is %s; it can become %s only from %s", id, cur, to, strings.Join(from, ", ")),
+		"check the project's state with DescribeProject")
+}
+
+func (s *Service) setTasksDesired(ctx context.Context, projectID, desired string) error {
+	_, err := s.db.ExecContext(ctx, "UPDATE "+s.cm+".tasks SET desired_state = ? WHERE project_id = ?", desired, projectID)
+	if err != nil {
+		return fmt.Errorf("set tasks of %s to %s: %w", projectID, desired, err)
+	}
+	return nil
+}
+
+// Start runs an INIT project.
+func (s *Service) Start(ctx context.Context, id string) error {
+	return s.transition(ctx, id, api.StateRunning, api.StateInit)
+}
+
+// Stop pauses a running project: its components stop at their checkpoints.
+func (s *Service) Stop(ctx context.Context, id string) error {
+	if err := s.transition(ctx, id, api.StateSuspend, api.StateRunning); err != nil {
+		return err
+	}
+	return s.setTasksDesired(ctx, id, DesiredStopped)
+}
+
+// Resume continues a suspended or failed project from its checkpoints; failed steps are retried.
+func (s *Service) Resume(ctx context.Context, id string) error {
+	if err := s.transition(ctx, id, api.StateRunning, api.StateSuspend, api.StateFailed); err != nil {
+		return err
+	}
+	if _, err := s.db.ExecContext(ctx, "UPDATE "+s.rm+".project_steps SET status = ?, message = NULL WHERE project_id = ? AND status = ?", api.StepPending, id, api.StepFailed); err != nil {
+		return fmt.Errorf("reset failed steps of %s: %w", id, err)
+	}
+	return s.setTasksDesired(ctx, id, DesiredRunning)
+}
+
+// Release stops and removes a project's components; the orchestrator finishes it (RELEASED).
+func (s *Service) Release(ctx context.Context, id string) error {
+	if err := s.transition(ctx, id, api.StateReleasing, api.StateRunning, api.StateSuspend, api.StateFailed, api.StateFinished, api.StateInit); err != nil {
+		return err
+	}
+	return s.setTasksDesired(ctx, id, DesiredReleased)
+}
+
+// Delete marks a project that never ran or is released as DELETED.
+func (s *Service) Delete(ctx context.Context, id string) error {
+	return s.transition(ctx, id, api.StateDeleted, api.StateInit, api.StateReleased)
+}
+
+const projectCols = "id, name, state, source_id, target_id, spec, error_code, COALESCE(error_message, ''), created_at, updated_at"
+
+func scanProject(sc interface{ Scan(...any) error }) (api.Project, error) {
+	var p api.Project
+	var raw []byte
+	if err := sc.Scan(&p.ID, &p.Name, &p.Status, &p.SourceEndpointID, &p.SinkEndpointID, &raw, &p.ErrorCode, &p.ErrorMessage, &p.CreatedAt, &p.UpdatedAt); err != nil {
+		return p, err
+	}
+	var spec projectSpec
+	_ = json.Unmarshal(raw, &spec)
+	p.Type = "MIGRATION"
+	p.TransferMapping = spec.Mapping
+	p.EnableStruct, p.EnableFull, p.EnableIncr, p.EnableVerify = spec.EnableStruct, spec.EnableFull, spec.EnableIncr, spec.EnableVerify
+	return p, nil
+}
+
+// List returns projects (not DELETED) matching the filter, and the total count.
+func (s *Service) List(ctx context.Context, r api.ListProjectsRequest) ([]api.Project, int, error) {
+	where := "state <> 'DELETED' AND name LIKE ?"
+	args := []any{"%" + r.SearchKey + "%"}
+	if len(r.Status) > 0 {
+		where += " AND state IN (?" + strings.Repeat(",?", len(r.Status)-1) + ")"
+		for _, st := range r.Status {
+			args = append(args, st)
+		}
+	}
+	var total int
+	if err := s.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+s.rm+".projects WHERE "+where, args...).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("count projects: %w", err)
+	}
+	size := r.PageSize
+	if size <= 0 || size > 1000 {
+		size = 100
+	}
+	page := max(r.PageNumber, 1)
+	rows, err := s.db.QueryContext(ctx, "SELECT "+projectCols+" FROM "+s.rm+".projects WHERE "+where+" ORDER BY created_at DESC, id LIMIT ? OFFSET ?",
+		append(args, size, (page-1)*size)...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list projects: %w", err)
+	}
+	defer rows.Close()
+	out := []api.Project{}
+	for rows.Next() {
+		p, err := scanProject(rows)
+		if err != nil {
+			return nil, 0, fmt.Errorf("list projects: %w", err)
+		}
+		out = append(out, p)
+	}
+	return out, total, rows.Err()
+}
+
+// Describe returns one project with its steps.
+func (s *Service) Describe(ctx context.Context, id string) (api.Project, error) {
+	p, err := scanProject(s.db.QueryRowContext(ctx, "SELECT "+projectCols+" FROM "+s.rm+".projects WHERE id = ? AND state <> 'DELETED'", id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return p, omserr.New(CodeNotFound, fmt.Sprintf("project %q does not exist", id), "list projects with ListProjects")
+	}
+	if err != nil {
+		return p, fmt.Errorf("read project %s: %w", id, err)
+	}
+	p.Steps, err = s.steps(ctx, id)
+	return p, err
+}
+
+// StepsOf returns a project's steps (NOT_FOUND for an unknown project).
+func (s *Service) StepsOf(ctx context.Context, id string) ([]api.Step, error) {
+	p, err := s.Describe(ctx, id)
+	return p.Steps, err
+}
+
+func (s *Service) steps(ctx context.Context, id string) ([]api.Step, error) {
+	rows, err := s.db.QueryContext(ctx, "SELECT step, seq, status, progress, metrics, COALESCE(message, ''), started_at, finished_at FROM "+s.rm+".project_steps WHERE project_id = ? ORDER BY seq", id)
+	if err != nil {
+		return nil, fmt.Errorf("read steps of %s: %w", id, err)
+	}
+	defer rows.Close()
+	out := []api.Step{}
+	for rows.Next() {
+		var st api.Step
+		var metrics []byte
+		var started, finished sql.NullTime
+		if err := rows.Scan(&st.Name, &st.Order, &st.Status, &st.Progress, &metrics, &st.Message, &started, &finished); err != nil {
+			return nil, fmt.Errorf("read steps of %s: %w", id, err)
+		}
+		if len(metrics) > 0 {
+			_ = json.Unmarshal(metrics, &st.Metrics)
+		}
+		if started.Valid {
+			st.StartedAt = &started.Time
+		}
+		if finished.Valid {
+			st.FinishedAt = &finished.Time
+		}
+		out = append(out, st)
+	}
+	return out, rows.Err()
+}
+
+// Progress summarises a project's steps and components.
+func (s *Service) Progress(ctx context.Context, id string) (api.Progress, error) {
+	p, err := s.Describe(ctx, id)
+	if err != nil {
+		return api.Progress{}, err
+	}
+	pr := api.Progress{ID: id, Status: p.Status, Steps: p.Steps}
+	for _, st := range p.Steps {
+		if pr.CurrentStep == "" && (st.Status == api.StepRunning || st.Status == api.StepPending || st.Status == api.StepFailed) {
+			pr.CurrentStep = st.Name
+		}
+		switch st.Name {
+		case api.StepFull:
+			pr.FullPercent = st.Progress
+			pr.FullRowsDone = int64(st.Metrics["rows_done"])
+			pr.FullRowsTotal = int64(st.Metrics["rows_total"])
+		case api.StepIncr:
+			pr.IncrLagSeconds = st.Metrics["lag_seconds"]
+		case api.StepFullVerifier:
+			pr.VerifyPercent = st.Progress
+			pr.VerifyDiffs = int64(st.Metrics["differences"])
+			pr.VerifyFinished = st.Status == api.StepFinished
+		}
+	}
+	comps, err := s.Components(ctx, id)
+	if err != nil {
+		return pr, err
+	}
+	for _, c := range comps {
+		if c.Kind == KindIncrSync {
+			pr.IncrPosition = c.Position
+		}
+	}
+	return pr, nil
+}
+
+// Components lists the component tasks of a project (all projects when id is empty).
+func (s *Service) Components(ctx context.Context, id string) ([]api.Component, error) {
+	if id != "" {
+		if _, err := s.Describe(ctx, id); err != nil {
+			return nil, err
+		}
+	}
+	tasks, err := ListTasks(ctx, s.db, s.cm, id)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]api.Component, 0, len(tasks))
+	for _, t := range tasks {
+		out = append(out, t.API())
+	}
+	return out, nil
+}
+
+func isDuplicate(err error) bool {
+	var me *mysql.MySQLError
+	return errors.As(err, &me) && me.Number == 1062
+}

@@ -1,0 +1,55 @@
+package project
+
+import (
+	"github.com/omsdev/oms/internal/selection"
+)
+
+// The component configs below mirror the JSON of the data components' Config types
+// (internal/store, internal/incrsync, internal/fullimport, internal/verify). They are written
+// here, not imported, so the control plane never links the data plane: the supervisor only runs
+// `oms component <kind> --spec FILE`. Passwords are sealed ("enc:v1:...") until the supervisor
+// writes the 0600 spec file.
+
+type connConfig struct {
+	Host     string `json:"host"`
+	Port     int    `json:"port"`
+	User     string `json:"user"`
+	Password string `json:"password,omitempty"`
+}
+
+func (k *Keyring) conn(e Endpoint) connConfig {
+	return connConfig{Host: e.Host, Port: e.Port, User: e.User, Password: k.SealString(e.Password)}
+}
+
+// storeConfig is internal/store's Config.
+type storeConfig struct {
+	Source connConfig `json:"source"`
+	// ListenAddr is where the Store serves its consumers; the supervisor replaces the host-less
+	// ":0" with the node's IP so Incr-Sync on another node reaches it.
+	ListenAddr string `json:"listen_addr,omitempty"`
+	StartGTID  string `json:"start_gtid,omitempty"`
+}
+
+// fullImportConfig is internal/fullimport's Config.
+type fullImportConfig struct {
+	Source     connConfig       `json:"source"`
+	Target     connConfig       `json:"target"`
+	Selection  selection.Config `json:"selection"`
+	SkipSchema bool             `json:"skip_schema,omitempty"`
+}
+
+// incrSyncConfig is internal/incrsync's Config.
+type incrSyncConfig struct {
+	StoreAddr   string           `json:"store_addr"`
+	Target      connConfig       `json:"target"`
+	Selection   selection.Config `json:"selection"`
+	StartGTID   string           `json:"start_gtid,omitempty"`
+	StrictAfter string           `json:"strict_after,omitempty"`
+}
+
+// verifyConfig is internal/verify's Config.
+type verifyConfig struct {
+	Source    connConfig       `json:"source"`
+	Target    connConfig       `json:"target"`
+	Selection selection.Config `json:"selection"`
+}
