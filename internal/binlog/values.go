@@ -83,7 +83,7 @@ func isStringColumn(t string) bool {
 		strings.HasPrefix(t, "binary") || strings.HasSuffix(t, "text") || strings.HasSuffix(t, "blob")
 }
 
-// enumLabel maps a 1-based ENUM index to its label; 0 is the empty error value ''.
+// enumLabel maps a 1-based ENUM index to its label; 0 is the empty error value ”.
 func enumLabel(vals []string, idx int64) string {
 	if idx <= 0 || int(idx) > len(vals) {
 		return ""
