@@ -99,9 +99,14 @@ func valuesEqual(k kind, a, b []byte) bool {
 // trimFraction removes trailing zeros of a fractional second part: DATETIME(6) '...:05.500000'
 // and DATETIME(1) '...:05.5' are the same instant; '...:05.000000' equals '...:05'.
 func trimFraction(v []byte) []byte {
-	dot := bytes.LastIndexByte(v, '.')
-	if dot < 0 || bytes.IndexByte(v[dot:], ':') >= 0 {
+	dot := bytes.IndexByte(v, '.')
+	if dot < 1 || bytes.IndexByte(v[dot+1:], '.') >= 0 || v[dot-1] < '0' || v[dot-1] > '9' {
 		return v
+	}
+	for _, c := range v[dot+1:] {
+		if c < '0' || c > '9' {
+			return v
+		}
 	}
 	end := len(v)
 	for end > dot+1 && v[end-1] == '0' {

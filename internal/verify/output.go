@@ -36,16 +36,18 @@ const (
 
 // Report is the result of a run (report.json).
 type Report struct {
-	StartedAt    time.Time     `json:"started_at"`
-	FinishedAt   time.Time     `json:"finished_at"`
-	Seconds      float64       `json:"seconds"`
-	Mode         string        `json:"mode"`
-	Compared     int64         `json:"rows_compared"`
-	OnlyInSource int64         `json:"only_in_source"`
-	OnlyInTarget int64         `json:"only_in_target"`
-	Different    int64         `json:"different"`
-	Equal        bool          `json:"equal"`
-	Tables       []TableResult `json:"tables"`
+	StartedAt    time.Time `json:"started_at"`
+	FinishedAt   time.Time `json:"finished_at"`
+	Seconds      float64   `json:"seconds"`
+	Mode         string    `json:"mode"`
+	Compared     int64     `json:"rows_compared"`
+	OnlyInSource int64     `json:"only_in_source"`
+	OnlyInTarget int64     `json:"only_in_target"`
+	Different    int64     `json:"different"`
+	Equal        bool      `json:"equal"`
+	// ChunksResumed is the number of chunks a resumed run took as done from the state file.
+	ChunksResumed int64         `json:"chunks_resumed,omitempty"`
+	Tables        []TableResult `json:"tables"`
 }
 
 // TableResult is the outcome for one table.
@@ -119,7 +121,7 @@ func (v *Verifier) writeReport(start time.Time) (*Report, error) {
 	for _, f := range append(old, olds...) {
 		_ = os.Remove(f)
 	}
-	rep := &Report{StartedAt: start, FinishedAt: time.Now(), Mode: v.cfg.Mode}
+	rep := &Report{StartedAt: start, FinishedAt: time.Now(), Mode: v.cfg.Mode, ChunksResumed: v.chunksResumed.Load()}
 	rep.Seconds = rep.FinishedAt.Sub(start).Seconds()
 	prev := previous{Tables: map[string]prevTable{}}
 	for _, p := range v.pairs {

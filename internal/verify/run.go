@@ -155,6 +155,7 @@ func (v *Verifier) chunkPhase(ctx context.Context) error {
 				v.mu.Unlock()
 				if done {
 					v.chunksDone.Add(1)
+					v.chunksResumed.Add(1)
 					continue
 				}
 				select {

@@ -65,12 +65,13 @@ type Verifier struct {
 	lastErr *component.Error
 	result  *Report
 
-	rowsDone   atomic.Int64
-	rowsTotal  atomic.Int64
-	chunksDone atomic.Int64
-	chunksAll  atomic.Int64
-	started    time.Time
-	throttle   *throttle
+	rowsDone      atomic.Int64
+	rowsTotal     atomic.Int64
+	chunksDone    atomic.Int64
+	chunksAll     atomic.Int64
+	chunksResumed atomic.Int64
+	started       time.Time
+	throttle      *throttle
 }
 
 // tableRun is the in-memory progress and findings of one table.

@@ -182,3 +182,257 @@ func TestFindsExactlyInjectedDifferences(t *testing.T) {
 		t.Fatalf("after applying the correction SQL: %+v\n%s", rep.Tables, b)
 	}
 }
+
+// startVerifier runs a verification in the background; the returned func waits for its report.
+func startVerifier(t *testing.T, e env, cfg Config, workDir string) (*Verifier, func() (*Report, error)) {
+	t.Helper()
+	cfg.Source, cfg.Target = conn(e.src), conn(e.dst)
+	v, err := New(cfg, workDir, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	if err := v.Init(ctx); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- v.Run(ctx) }()
+	return v, func() (*Report, error) {
+		defer cancel()
+		err := <-done
+		v.Close()
+		return v.Result(), err
+	}
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestLaggingWriterIsNotReported: the target receives the source's latest changes a few seconds
+// late (like Incr-Sync with lag). The chunk pass sees them as differences; the re-check rounds
+// see them converge, so nothing is reported.
+func TestLaggingWriterIsNotReported(t *testing.T) {
+	e := newEnv(t)
+	sdb, ddb := testenv.FreshDatabase(t, e.src, "ls"), testenv.FreshDatabase(t, e.dst, "ld")
+	ddl := "CREATE TABLE %s.t (id INT PRIMARY KEY, v VARCHAR(40), n DECIMAL(10,2))"
+	fill := "INSERT INTO %s.t SELECT seq, CONCAT('v', seq), seq / 100 FROM %s.seq_1_to_2000"
+	exec(t, e.src.DB(), fmt.Sprintf(ddl, sdb), fmt.Sprintf(fill, sdb, sdb))
+	exec(t, e.dst.DB(), fmt.Sprintf(ddl, ddb), fmt.Sprintf(fill, ddb, ddb))
+	changes := func(db string) []string {
+		return []string{
+			"UPDATE " + db + ".t SET v = CONCAT(v, '-upd') WHERE id % 97 = 0",
+			"DELETE FROM " + db + ".t WHERE id IN (5, 1999)",
+			"INSERT INTO " + db + ".t VALUES (2001, 'new', 1.5), (3000, NULL, NULL)",
+		}
+	}
+	exec(t, e.src.DB(), changes(sdb)...) // the source changed; the target has not seen it yet
+	sel := selection.Config{Tables: []selection.Rule{{DB: sdb, RenameDB: ddb}}}
+	v, wait := startVerifier(t, e, Config{Selection: sel, ChunkSize: 300, RecheckRounds: rounds(20),
+		RecheckDelay: Duration(300 * time.Millisecond), OutputDir: t.TempDir()}, t.TempDir())
+	// The lagging writer: applies the changes once the verifier has seen them as differences,
+	// 2 s late.
+	waitFor(t, "chunk pass to finish with candidates", time.Minute, func() bool {
+		st := v.Status()
+		return st.Metrics["chunks_total"] > 0 && st.Metrics["chunks_done"] == st.Metrics["chunks_total"] && st.Metrics["candidate_rows"] > 0
+	})
+	cands := v.Status().Metrics["candidate_rows"]
+	lag := time.NewTimer(2 * time.Second)
+	<-lag.C
+	exec(t, e.dst.DB(), changes(ddb)...)
+	rep, err := wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cands != 20+2+2 {
+		t.Errorf("chunk pass saw %v candidate rows, want 24", cands)
+	}
+	if !rep.Equal {
+		t.Fatalf("lagging rows reported as differences: %+v", rep.Tables)
+	}
+}
+
+// TestRenameMapping compares source a.t with target b.t2 (selection rename) and writes SQL for
+// b.t2.
+func TestRenameMapping(t *testing.T) {
+	e := newEnv(t)
+	a, b := testenv.FreshDatabase(t, e.src, "a"), testenv.FreshDatabase(t, e.dst, "b")
+	exec(t, e.src.DB(), "CREATE TABLE "+a+".t (id BIGINT PRIMARY KEY, s VARCHAR(10))",
+		"INSERT INTO "+a+".t VALUES (1,'x'),(2,'y'),(3,'z')",
+		"CREATE TABLE "+a+".other (id INT PRIMARY KEY)") // not selected
+	exec(t, e.dst.DB(), "CREATE TABLE "+b+".t2 (id BIGINT PRIMARY KEY, s VARCHAR(10))",
+		"INSERT INTO "+b+".t2 VALUES (1,'x'),(2,'Y')",
+		"CREATE TABLE "+b+".t (id BIGINT PRIMARY KEY, s VARCHAR(10))") // a decoy with the source's name
+	sel := selection.Config{Tables: []selection.Rule{{DB: a, Table: "t", RenameDB: b, RenameTable: "t2"}}}
+	out := t.TempDir()
+	rep := run(t, e, Config{Selection: sel, RecheckRounds: rounds(0), OutputDir: out}, t.TempDir())
+	if len(rep.Tables) != 1 || rep.Tables[0].Target != b+".t2" || rep.Different != 1 || rep.OnlyInSource != 1 {
+		t.Fatalf("report: %+v", rep.Tables)
+	}
+	sqlText, _ := os.ReadFile(filepath.Join(out, a+".t.sql"))
+	if !strings.Contains(string(sqlText), "INSERT INTO `"+b+"`.`t2`") || !strings.Contains(string(sqlText), "UPDATE `"+b+"`.`t2` SET `s` = 'y' WHERE `id` = 2") {
+		t.Fatalf("correction SQL:\n%s", sqlText)
+	}
+	applySQL(t, e.dst.DB(), filepath.Join(out, a+".t.sql"))
+	if rep := run(t, e, Config{Selection: sel, RecheckRounds: rounds(0), OutputDir: t.TempDir()}, t.TempDir()); !rep.Equal {
+		t.Fatalf("after correction: %+v", rep.Tables)
+	}
+}
+
+// TestCompositeStringKeyAndNoKeyTable: chunks walked along a composite key with a
+// case-insensitive string column (a key whose case changed is the same row, a DIFFERENT one),
+// and a table without any key compared as a multiset of rows (a missing duplicate is found).
+func TestCompositeStringKeyAndNoKeyTable(t *testing.T) {
+	e := newEnv(t)
+	sdb, ddb := testenv.FreshDatabase(t, e.src, "cs"), testenv.FreshDatabase(t, e.dst, "cd")
+	for _, x := range []struct {
+		db *sql.DB
+		n  string
+	}{{e.src.DB(), sdb}, {e.dst.DB(), ddb}} {
+		exec(t, x.db,
+			"CREATE TABLE "+x.n+".k (name VARCHAR(20) NOT NULL, n INT NOT NULL, v INT, PRIMARY KEY (name, n)) CHARSET utf8mb4 COLLATE utf8mb4_general_ci",
+			"INSERT INTO "+x.n+".k SELECT CONCAT('name', seq % 37), seq, seq FROM "+x.n+".seq_1_to_1000",
+			"CREATE TABLE "+x.n+".nokey (a INT, b VARCHAR(10))",
+			"INSERT INTO "+x.n+".nokey VALUES (1,'x'),(1,'x'),(2,NULL),(3,'')")
+	}
+	exec(t, e.dst.DB(),
+		"UPDATE "+ddb+".k SET name = 'NAME5' WHERE name = 'name5' AND n = 5", // key case only
+		"UPDATE "+ddb+".k SET v = NULL WHERE name = 'name10' AND n = 10",     // value
+		"DELETE FROM "+ddb+".k WHERE name = 'name0' AND n = 37",              // missing
+		"INSERT INTO "+ddb+".k VALUES ('zzz', 1, 1)",                         // extra
+		"DELETE FROM "+ddb+".nokey WHERE a = 1 LIMIT 1",                      // one of two copies
+		"UPDATE "+ddb+".nokey SET b = '' WHERE a = 2")                        // NULL -> ''
+	sel := selection.Config{Tables: []selection.Rule{{DB: sdb, RenameDB: ddb}}}
+	for _, mode := range []string{ModeRange, ModeIn} {
+		t.Run(mode, func(t *testing.T) {
+			out := t.TempDir()
+			rep := run(t, e, Config{Selection: sel, ChunkSize: 50, Mode: mode, RecheckRounds: rounds(0), OutputDir: out}, t.TempDir())
+			got := strings.Join(diffKeys(t, filepath.Join(out, sdb+".k.diff")), "\n")
+			want := strings.Join([]string{
+				"DIFFERENT name='name10' n=10 columns=v", "DIFFERENT name='name5' n=5 columns=name",
+				"ONLY_IN_SOURCE name='name0' n=37", "ONLY_IN_TARGET name='zzz' n=1"}, "\n")
+			if got != want {
+				t.Errorf("keyed table reported:\n%s\nwant:\n%s", got, want)
+			}
+			got = strings.Join(diffKeys(t, filepath.Join(out, sdb+".nokey.diff")), "\n")
+			want = strings.Join([]string{"ONLY_IN_SOURCE COPIES=1", "ONLY_IN_SOURCE COPIES=1", "ONLY_IN_TARGET COPIES=1"}, "\n")
+			if got != want {
+				t.Errorf("key-less table reported:\n%s\nwant:\n%s", got, want)
+			}
+			for _, tr := range rep.Tables {
+				if tr.Table == sdb+".nokey" && (tr.Method != MethodMultiset || !strings.Contains(tr.Note, "multiset")) {
+					t.Errorf("key-less table result: %+v", tr)
+				}
+			}
+		})
+	}
+	out := t.TempDir()
+	run(t, e, Config{Selection: sel, ChunkSize: 50, RecheckRounds: rounds(0), OutputDir: out}, t.TempDir())
+	applySQL(t, e.dst.DB(), filepath.Join(out, sdb+".k.sql"))
+	applySQL(t, e.dst.DB(), filepath.Join(out, sdb+".nokey.sql"))
+	if rep := run(t, e, Config{Selection: sel, ChunkSize: 50, RecheckRounds: rounds(0), OutputDir: t.TempDir()}, t.TempDir()); !rep.Equal {
+		t.Fatalf("after correction: %+v", rep.Tables)
+	}
+	// Skipping key-less tables is reported as such.
+	rep := run(t, e, Config{Selection: sel, NoKeyTables: NoKeySkip, RecheckRounds: rounds(0), OutputDir: t.TempDir()}, t.TempDir())
+	found := false
+	for _, tr := range rep.Tables {
+		found = found || (tr.Table == sdb+".nokey" && tr.Method == MethodSkipped && tr.Note != "")
+	}
+	if !found {
+		t.Fatalf("skipped key-less table not in report: %+v", rep.Tables)
+	}
+}
+
+// TestOnlyPreviousDifferences: the second run looks only at the rows that differed before.
+func TestOnlyPreviousDifferences(t *testing.T) {
+	e := newEnv(t)
+	sdb, ddb := testenv.FreshDatabase(t, e.src, "ps"), testenv.FreshDatabase(t, e.dst, "pd")
+	for _, x := range []struct {
+		db *sql.DB
+		n  string
+	}{{e.src.DB(), sdb}, {e.dst.DB(), ddb}} {
+		exec(t, x.db, "CREATE TABLE "+x.n+".a (id INT PRIMARY KEY, v INT)", "CREATE TABLE "+x.n+".b (id INT PRIMARY KEY, v INT)",
+			"INSERT INTO "+x.n+".a SELECT seq, seq FROM "+x.n+".seq_1_to_500", "INSERT INTO "+x.n+".b SELECT seq, seq FROM "+x.n+".seq_1_to_500")
+	}
+	exec(t, e.dst.DB(), "UPDATE "+ddb+".a SET v = 0 WHERE id IN (10, 20, 30)")
+	sel := selection.Config{Tables: []selection.Rule{{DB: sdb, RenameDB: ddb}}}
+	out := t.TempDir()
+	rep := run(t, e, Config{Selection: sel, RecheckRounds: rounds(0), OutputDir: out}, t.TempDir())
+	if rep.Different != 3 {
+		t.Fatalf("first run: %+v", rep.Tables)
+	}
+	// Fix one row; change a row that did not differ before (it must not be looked at).
+	exec(t, e.dst.DB(), "UPDATE "+ddb+".a SET v = 20 WHERE id = 20", "UPDATE "+ddb+".a SET v = 0 WHERE id = 40",
+		"UPDATE "+ddb+".b SET v = 0 WHERE id = 1")
+	rep = run(t, e, Config{Selection: sel, OnlyPreviousDifferences: true, RecheckRounds: rounds(0), OutputDir: out}, t.TempDir())
+	got := strings.Join(diffKeys(t, filepath.Join(out, sdb+".a.diff")), "\n")
+	if got != "DIFFERENT id=10 columns=v\nDIFFERENT id=30 columns=v" || rep.Different != 2 {
+		t.Fatalf("re-verify reported %q, report %+v", got, rep.Tables)
+	}
+	for _, tr := range rep.Tables {
+		if tr.Table == sdb+".b" && tr.Method != MethodNotReverified {
+			t.Fatalf("table without previous differences: %+v", tr)
+		}
+	}
+}
+
+// TestResumeAfterPause: a run cancelled mid-way resumes from its state file and still reports
+// exactly the differences.
+func TestResumeAfterPause(t *testing.T) {
+	e := newEnv(t)
+	sdb, ddb := testenv.FreshDatabase(t, e.src, "rs"), testenv.FreshDatabase(t, e.dst, "rd")
+	for _, x := range []struct {
+		db *sql.DB
+		n  string
+	}{{e.src.DB(), sdb}, {e.dst.DB(), ddb}} {
+		exec(t, x.db, "CREATE TABLE "+x.n+".t (id INT PRIMARY KEY, v INT)", "INSERT INTO "+x.n+".t SELECT seq, seq FROM "+x.n+".seq_1_to_4000")
+	}
+	exec(t, e.dst.DB(), "UPDATE "+ddb+".t SET v = 0 WHERE id IN (50, 3950)")
+	sel := selection.Config{Tables: []selection.Rule{{DB: sdb, RenameDB: ddb}}}
+	work, out := t.TempDir(), t.TempDir()
+	// 2,000 rows/s: 4,000 rows take ~2 s; pause after the first chunks.
+	cfg := Config{Selection: sel, ChunkSize: 100, Concurrency: 1, RowsPerSecond: 2000, RecheckRounds: rounds(0), OutputDir: out}
+	cfg.Source, cfg.Target = conn(e.src), conn(e.dst)
+	v, err := New(cfg, work, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := v.Init(ctx); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- v.Run(ctx) }()
+	waitFor(t, "some chunks", time.Minute, func() bool { return v.Status().Metrics["chunks_done"] >= 5 })
+	cancel()
+	if err := <-done; err == nil || v.Status().State != "PAUSED" {
+		t.Fatalf("paused run returned %v, state %s", err, v.Status().State)
+	}
+	v.Close()
+	st, resumed, err := loadState(work, v.cfg.fingerprint())
+	if err != nil || !resumed || st.Tables[sdb+".t"].RowsDone < 500 || st.Tables[sdb+".t"].RowsDone >= 4000 {
+		t.Fatalf("state after pause: resumed=%v err=%v %+v", resumed, err, st.Tables[sdb+".t"])
+	}
+	rowsBefore := st.Tables[sdb+".t"].RowsDone
+	cfg.RowsPerSecond = 0
+	v2, wait := startVerifier(t, e, cfg, work)
+	rep, err := wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Different != 2 || rep.Compared != 4000 || rep.ChunksResumed < rowsBefore/100 {
+		t.Fatalf("resumed run (%d chunks from the state, %d rows before): %+v", rep.ChunksResumed, rowsBefore, rep.Tables)
+	}
+	_ = v2
+}
