@@ -1,0 +1,747 @@
+package deploy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/omsdev/oms/internal/config"
+)
+
+// WizardOptions are the deployment script's flags and the wizard's collaborators.
+type WizardOptions struct {
+	InstallDir    string // -o: default installation directory of every node
+	ConfigPath    string // -c: config file, cluster file or directory ("" when none)
+	HostIP        string // -i: this host's IP; its node is installed without SSH
+	Binary        string // -d: the oms binary to install
+	BinaryVersion func(path string) string
+	OutDir        string // where the wizard writes its config files
+	SSHUser       string // defaults offered for remote nodes
+	SSHKeyFile    string
+
+	// Probe connects to the MetaDB and returns which configured databases already exist.
+	Probe func(ctx context.Context, c config.Config) ([]string, error)
+	// TSDBProbe checks that the time-series database answers with these credentials (nil: skip).
+	TSDBProbe func(ctx context.Context, url, user string, password config.Secret) error
+	Deployer  Deployer
+}
+
+// Wizard asks the deployment guide's questions in its order, writes the config files and
+// deploys region after region through the Deployer.
+type Wizard struct {
+	p      *Prompter
+	opt    WizardOptions
+	multi  bool
+	prefix string // database-name prefix ("" when names came from a file and were not changed)
+	shared config.Config
+	// regions holds every region's own keys (cm_*, drc_cm_heartbeat_db); shared keys come from
+	// shared. deployed counts how many of them are already deployed.
+	regions  []config.Config
+	deployed int
+	admin    config.Secret
+}
+
+// NewWizard returns a wizard reading answers from p.
+func NewWizard(p *Prompter, opt WizardOptions) *Wizard {
+	if opt.InstallDir == "" {
+		opt.InstallDir = "/home/oms"
+	}
+	if opt.OutDir == "" {
+		opt.OutDir = "."
+	}
+	if opt.SSHUser == "" {
+		opt.SSHUser = "root"
+	}
+	return &Wizard{p: p, opt: opt}
+}
+
+// Regions returns the configs the wizard built, with shared keys filled in.
+func (w *Wizard) Regions() []config.Config {
+	out := make([]config.Config, len(w.regions))
+	for i, r := range w.regions {
+		out[i] = w.compose(r)
+	}
+	return out
+}
+
+func (w *Wizard) compose(r config.Config) config.Config {
+	c := w.shared
+	c.HeartbeatDB, c.CMURL, c.CMLocation, c.CMRegion, c.CMRegionCN = r.HeartbeatDB, r.CMURL, r.CMLocation, r.CMRegion, r.CMRegionCN
+	c.CMIsDefault, c.CMNodes = r.CMIsDefault, append([]string(nil), r.CMNodes...)
+	c.HTTPSKey, c.HTTPSCrt = r.HTTPSKey, r.HTTPSCrt
+	c.GhanaPort, c.ConsolePort, c.CMPort, c.SupervisorPort = r.GhanaPort, r.ConsolePort, r.CMPort, r.SupervisorPort
+	return c
+}
+
+// Run is the whole deployment procedure.
+func (w *Wizard) Run(ctx context.Context) error {
+	mode, err := w.p.Choose("Select a deployment mode:", []string{"Single region", "Multiple regions"})
+	if err != nil {
+		return err
+	}
+	w.multi = mode == 1
+	for {
+		task, err := w.p.Choose("Select a task:", []string{
+			"No configuration file: deploy OMS starting from configuration file generation",
+			"Use the configuration file given with option -c"})
+		if err != nil {
+			return err
+		}
+		if task == 0 {
+			if err := w.fresh(ctx); err != nil {
+				return err
+			}
+			break
+		}
+		if w.opt.ConfigPath == "" {
+			w.p.Printf("No configuration file was given with -c. Choose task 1, or run again with -c <file or directory>.\n")
+			continue
+		}
+		if err := w.fromFile(ctx); err != nil {
+			return err
+		}
+		break
+	}
+	if err := w.finalCheck(ctx); err != nil {
+		return err
+	}
+	if err := w.adminPassword(); err != nil {
+		return err
+	}
+	if err := w.write(); err != nil {
+		return err
+	}
+	for w.deployed < len(w.regions) {
+		if err := w.deployRegion(ctx, w.deployed); err != nil {
+			return err
+		}
+		w.deployed++
+	}
+	for w.multi {
+		var names []string
+		for _, r := range w.regions {
+			names = append(names, r.CMRegion)
+		}
+		more, err := w.p.Confirm(fmt.Sprintf("OMS has been deployed in regions [%s]. Deploy OMS in a new region?", strings.Join(names, ",")))
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
+		w.regions = append(w.regions, config.Config{})
+		if err := w.clusterSection(ctx, len(w.regions)-1, true); err != nil {
+			return err
+		}
+		if err := w.write(); err != nil {
+			return err
+		}
+		if err := w.deployRegion(ctx, w.deployed); err != nil {
+			return err
+		}
+		w.deployed++
+	}
+	w.p.Printf("Deployment finished. Config files are in %s.\n", w.opt.OutDir)
+	return nil
+}
+
+// fresh: the procedure without a configuration file.
+func (w *Wizard) fresh(ctx context.Context) error {
+	w.shared.TSDBService = config.DefaultTSDBService
+	w.regions = []config.Config{{}}
+	if err := w.metaSection(ctx); err != nil {
+		return err
+	}
+	if err := w.clusterSection(ctx, 0, false); err != nil {
+		return err
+	}
+	if err := w.tsdbSection(ctx); err != nil {
+		return err
+	}
+	return w.auditSection()
+}
+
+// fromFile: the procedure with a configuration file (-c).
+func (w *Wizard) fromFile(ctx context.Context) error {
+	cl, err := config.LoadCluster(w.opt.ConfigPath)
+	if err != nil {
+		return err
+	}
+	cs := cl.Configs()
+	if len(cs) > 1 && !w.multi {
+		w.p.Printf("%s holds %d regions: deploying in multiple-regions mode.\n", w.opt.ConfigPath, len(cs))
+		w.multi = true
+	}
+	w.shared = cs[0]
+	w.regions = cs
+	w.prefix = prefixOf(w.shared.RMDB)
+	if w.prefix != "" && w.shared.CMDB != w.prefix+"_cm" {
+		w.prefix = ""
+	}
+	for _, p := range cl.Problems() {
+		w.p.Printf("%s\n", p)
+	}
+	if cl.OK() {
+		if err := w.existingQuestion(ctx); errors.Is(err, errRedo) {
+			return w.metaSection(ctx)
+		} else if err != nil {
+			return err
+		}
+	}
+	return nil // finalCheck shows the failing settings and asks to modify them
+}
+
+// existingQuestion connects to the MetaDB and, when the databases exist, asks whether to go on.
+// It returns errRedo when the operator wants to change the MetaDB settings.
+func (w *Wizard) existingQuestion(ctx context.Context) error {
+	if w.opt.Probe == nil {
+		return nil
+	}
+	c := w.compose(w.regions[0])
+	names := []string{c.RMDB, c.CMDB}
+	for _, r := range w.regions {
+		names = append(names, r.HeartbeatDB)
+	}
+	c.HeartbeatDB = w.regions[len(w.regions)-1].HeartbeatDB
+	existing, err := w.opt.Probe(ctx, c)
+	if err != nil {
+		w.p.Printf("Cannot use the MetaDB: %v\n", err)
+		return errRedo
+	}
+	if len(existing) == 0 {
+		return nil
+	}
+	w.p.Printf("Existing databases: %s (repeated deployment or upgrade of OMS).\n", strings.Join(existing, ", "))
+	ok, err := w.p.Confirm("The specified database names already exist in the MetaDB. Are you sure that you want to continue?")
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return errRedo
+	}
+	return nil
+}
+
+var errRedo = errors.New("redo the section")
+
+func (w *Wizard) metaSection(ctx context.Context) error {
+	for {
+		s := &w.shared
+		host, err := w.p.Ask("MetaDB URL (IP address or host name)", s.MetaHost, checkHost)
+		if err != nil {
+			return err
+		}
+		port, err := w.p.Ask("MetaDB port", itoaOr(s.MetaPort, "3306"), checkPort)
+		if err != nil {
+			return err
+		}
+		user, err := w.p.Ask("MetaDB username", s.MetaUser, checkNotEmpty("MetaDB username"))
+		if err != nil {
+			return err
+		}
+		q := "MetaDB password"
+		if s.MetaPassword != "" {
+			q += " (empty: keep the current one)"
+		}
+		pw, err := w.p.Secret(q, nil)
+		if err != nil {
+			return err
+		}
+		def := w.prefix
+		if def == "" {
+			def = "oms"
+		}
+		prefix, err := w.p.Ask("Prefix for the names of the databases in the MetaDB", def, checkPrefix)
+		if err != nil {
+			return err
+		}
+		s.MetaHost, s.MetaUser = host, user
+		s.MetaPort, _ = strconv.Atoi(port)
+		if pw != "" || s.MetaPassword == "" {
+			s.MetaPassword = config.Secret(pw)
+		}
+		w.prefix = prefix
+		s.RMDB, s.CMDB, _, _ = config.DatabaseNames(prefix, 0, true)
+		for i := range w.regions {
+			w.deriveHeartbeat(i)
+		}
+		w.p.Printf("\nMetaDB settings:\n  oms_meta_host: %s\n  oms_meta_port: %d\n  oms_meta_user: %s\n  oms_meta_password: %s\n  drc_rm_db: %s\n  drc_cm_db: %s\n  drc_cm_heartbeat_db: %s\n",
+			s.MetaHost, s.MetaPort, s.MetaUser, config.Masked, s.RMDB, s.CMDB, w.regions[0].HeartbeatDB)
+		ok, err := w.p.Confirm("Are the MetaDB settings correct?")
+		if err != nil {
+			return err
+		}
+		if !ok {
+			continue
+		}
+		if err := w.existingQuestion(ctx); errors.Is(err, errRedo) {
+			continue
+		} else if err != nil {
+			return err
+		}
+		return nil
+	}
+}
+
+// deriveHeartbeat names region i's heartbeat database from the prefix (first region: _cm_hb,
+// others _cm_hb_<cm_location>), or from the first region's name when no prefix is known.
+func (w *Wizard) deriveHeartbeat(i int) {
+	r := &w.regions[i]
+	if w.prefix != "" {
+		_, _, hb, err := config.DatabaseNames(w.prefix, r.CMLocation, i == 0)
+		if err == nil {
+			r.HeartbeatDB = hb
+		}
+		return
+	}
+	if i > 0 && r.HeartbeatDB == "" {
+		r.HeartbeatDB = fmt.Sprintf("%s_%d", w.regions[0].HeartbeatDB, r.CMLocation)
+	}
+}
+
+// clusterSection asks region i's settings. A new region (after a deployment) is never the
+// default; existing names and IDs are shown so none is reused.
+func (w *Wizard) clusterSection(ctx context.Context, i int, isNew bool) error {
+	usedID, usedLoc, otherNodes, usedURL := map[string]int{}, map[int]string{}, map[string]string{}, map[string]string{}
+	for j, r := range w.regions {
+		if j == i {
+			continue
+		}
+		usedID[r.CMRegion] = r.CMLocation
+		usedLoc[r.CMLocation] = r.CMRegion
+		if h, p, err := splitCMURL(r.CMURL); err == nil {
+			usedURL[fmt.Sprintf("%s:%d", strings.ToLower(h), p)] = r.CMRegion
+		}
+		for _, n := range r.CMNodes {
+			otherNodes[n] = r.CMRegion
+		}
+	}
+	if len(usedID) > 0 {
+		var ex []string
+		for id, loc := range usedID {
+			ex = append(ex, fmt.Sprintf("%s (cm_location %d)", id, loc))
+		}
+		sort.Strings(ex)
+		w.p.Printf("Existing regions: %s. Do not reuse their names or IDs.\n", strings.Join(ex, ", "))
+	}
+	for {
+		r := w.regions[i]
+		region, err := w.p.Ask("Region ID (cm_region), for example cn-hangzhou", r.CMRegion, checkRegionID(usedID))
+		if err != nil {
+			return err
+		}
+		cn, err := w.p.Ask("cm_region_cn (the same as the region ID)", orDefault(r.CMRegionCN, region), checkRegionID(nil))
+		if err != nil {
+			return err
+		}
+		askURLNodes := func() error {
+			u, err := w.p.Ask("CM service URL: the VIP or domain name of all CM servers in the region (http:// optional; IP:port, or IP only)", r.CMURL, checkCMURL)
+			if err != nil {
+				return err
+			}
+			host, port, _ := splitCMURL(u)
+			if port == 0 {
+				ps, err := w.p.Ask("CM service port", strconv.Itoa(config.DefaultCMPort), cmPortCheck)
+				if err != nil {
+					return err
+				}
+				port, _ = strconv.Atoi(ps)
+			} else if _, err := cmPortCheck(strconv.Itoa(port)); err != nil {
+				w.p.Printf("  invalid: %v. Please enter it again.\n", err)
+				return errRedo
+			}
+			if other, ok := usedURL[fmt.Sprintf("%s:%d", strings.ToLower(host), port)]; ok {
+				w.p.Printf("  invalid: %s:%d is the CM URL of region %s; each region needs its own VIP. Please enter it again.\n", host, port, other)
+				return errRedo
+			}
+			r.CMURL = fmt.Sprintf("http://%s:%d", host, port)
+			nodes, err := w.p.Ask("IP addresses of all servers in the region, separated by commas", strings.Join(r.CMNodes, ","), checkNodes(otherNodes))
+			if err != nil {
+				return err
+			}
+			r.CMNodes = strings.Split(nodes, ",")
+			return nil
+		}
+		askLoc := func() error {
+			loc, err := w.p.Ask(fmt.Sprintf("Region code cm_location of this region, in [0,%d]", config.MaxCMLocation), itoaOr(r.CMLocation, itoaOr(i+1, "1")), checkLocation(usedLoc))
+			if err != nil {
+				return err
+			}
+			r.CMLocation, _ = strconv.Atoi(loc)
+			return nil
+		}
+		steps := []func() error{askURLNodes, askLoc} // the guide's order for the first region
+		if isNew {
+			steps = []func() error{askLoc, askURLNodes} // the guide's order for a new region
+		}
+		for _, st := range steps {
+			for {
+				err := st()
+				if errors.Is(err, errRedo) {
+					continue
+				}
+				if err != nil {
+					return err
+				}
+				break
+			}
+		}
+		r.CMRegion, r.CMRegionCN = region, cn
+		switch {
+		case isNew || i > 0:
+			r.CMIsDefault = false
+		case !w.multi:
+			r.CMIsDefault = true
+		default:
+			for {
+				def, err := w.p.Confirm("Access this region preferentially (cm_is_default)? Only one region may be the default")
+				if err != nil {
+					return err
+				}
+				if !def && !w.otherDefault(i) {
+					w.p.Printf("  invalid: exactly one region must be the default and regions added later never are: answer y.\n")
+					continue
+				}
+				r.CMIsDefault = def
+				break
+			}
+		}
+		w.regions[i] = r
+		w.deriveHeartbeat(i)
+		r = w.regions[i]
+		w.p.Printf("\nOMS cluster settings of region %s:\n  cm_region: %s\n  cm_region_cn: %s\n  cm_url: %s\n  cm_nodes: %s\n  cm_location: %d\n  cm_is_default: %t\n  drc_cm_heartbeat_db: %s\n",
+			r.CMRegion, r.CMRegion, r.CMRegionCN, r.CMURL, strings.Join(r.CMNodes, ", "), r.CMLocation, r.CMIsDefault, r.HeartbeatDB)
+		ok, err := w.p.Confirm("Are the OMS cluster settings correct?")
+		if err != nil {
+			return err
+		}
+		if ok {
+			return nil
+		}
+	}
+}
+
+func (w *Wizard) otherDefault(i int) bool {
+	for j, r := range w.regions {
+		if j != i && r.CMIsDefault {
+			return true
+		}
+	}
+	return false
+}
+
+func cmPortCheck(s string) (string, error) {
+	if s != strconv.Itoa(config.DefaultCMPort) {
+		return "", fmt.Errorf("port %s is not the CM port %d: the VIP must map port %d to the CM servers", s, config.DefaultCMPort, config.DefaultCMPort)
+	}
+	return s, nil
+}
+
+func (w *Wizard) tsdbSection(ctx context.Context) error {
+	s := &w.shared
+	for {
+		mon, err := w.p.Confirm("Monitor historical data of OMS (needs a time-series database)?")
+		if err != nil {
+			return err
+		}
+		if !mon {
+			s.TSDBEnabled = false
+			w.p.Printf("OMS will not monitor historical data.\n")
+			return nil
+		}
+		have, err := w.p.Confirm("Have you deployed a time-series database?")
+		if err != nil {
+			return err
+		}
+		if !have {
+			s.TSDBEnabled = false
+			w.p.Printf("OMS will not monitor historical data; deploy InfluxDB and run `oms config set tsdb_enabled true` later.\n")
+			return nil
+		}
+		typ, err := w.p.Ask("Type of the time-series database (only INFLUXDB is supported)", "INFLUXDB", checkTSDBType)
+		if err != nil {
+			return err
+		}
+		url, err := w.p.Ask("URL of the time-series database (host:port)", s.TSDBURL, checkHostPort)
+		if err != nil {
+			return err
+		}
+		user, err := w.p.Ask("Username of the time-series database", s.TSDBUsername, checkNotEmpty("username"))
+		if err != nil {
+			return err
+		}
+		pw, err := w.p.Secret("Password of the time-series database", checkNotEmpty("password"))
+		if err != nil {
+			return err
+		}
+		if w.opt.TSDBProbe != nil {
+			if err := w.opt.TSDBProbe(ctx, url, user, config.Secret(pw)); err != nil {
+				w.p.Printf("The time-series database does not answer with these settings: %v\n", err)
+				continue
+			}
+		}
+		w.p.Printf("\nTime-series database settings:\n  tsdb_enabled: true\n  tsdb_service: %s\n  tsdb_url: %s\n  tsdb_username: %s\n  tsdb_password: %s\n", typ, url, user, config.Masked)
+		ok, err := w.p.Confirm("Are the time-series database settings correct?")
+		if err != nil {
+			return err
+		}
+		if ok {
+			s.TSDBEnabled, s.TSDBService, s.TSDBURL, s.TSDBUsername, s.TSDBPassword = true, typ, url, user, config.Secret(pw)
+			return nil
+		}
+	}
+}
+
+func (w *Wizard) auditSection() error {
+	s := &w.shared
+	for {
+		on, err := w.p.Confirm("Enable the audit log feature and export audit records to an external sink?")
+		if err != nil {
+			return err
+		}
+		if !on {
+			s.AuditEnabled, s.AuditSink, s.AuditFile, s.AuditHTTPURL = false, "", "", ""
+			w.p.Printf("Audit records stay in the MetaDB only.\n")
+			return nil
+		}
+		sink, err := w.p.Ask("Audit sink: file or http", orDefault(s.AuditSink, config.AuditSinkFile), checkSink)
+		if err != nil {
+			return err
+		}
+		var file, url string
+		if sink == config.AuditSinkFile {
+			file, err = w.p.Ask("Audit file on each node (absolute path)", orDefault(s.AuditFile, w.opt.InstallDir+"/logs/audit.log"), checkAbsPath)
+		} else {
+			url, err = w.p.Ask("Audit HTTP endpoint (records are POSTed as JSON)", s.AuditHTTPURL, checkHTTPURL)
+		}
+		if err != nil {
+			return err
+		}
+		w.p.Printf("\nAudit settings:\n  audit_enabled: true\n  audit_sink: %s\n", sink)
+		if file != "" {
+			w.p.Printf("  audit_file: %s\n", file)
+		} else {
+			w.p.Printf("  audit_http_url: %s\n", url)
+		}
+		ok, err := w.p.Confirm("Are the audit settings correct?")
+		if err != nil {
+			return err
+		}
+		if ok {
+			s.AuditEnabled, s.AuditSink, s.AuditFile, s.AuditHTTPURL = true, sink, file, url
+			return nil
+		}
+	}
+}
+
+// finalCheck checks the generated config with the file rules and the cross-region rules, shows
+// every setting and asks "Modify any setting?"; failing settings must be modified.
+func (w *Wizard) finalCheck(ctx context.Context) error {
+	for {
+		cs := w.Regions()
+		cl := config.ParseCluster(config.FormatCluster(cs), "generated")
+		var errs []string
+		for _, p := range cl.Problems() {
+			if p.Severity == config.SevError {
+				errs = append(errs, p.String())
+			}
+		}
+		if w.opt.HostIP != "" && !w.hasNode(w.opt.HostIP) {
+			errs = append(errs, fmt.Sprintf("this host's IP %s (-i) is not in cm_nodes of any region: add it, or run without -i to install every node over SSH", w.opt.HostIP))
+		}
+		w.p.Printf("\nAll settings:\n")
+		for _, c := range cs {
+			w.p.Printf("--- region %s\n%s", c.CMRegion, c.String())
+		}
+		if len(errs) > 0 {
+			w.p.Printf("\nThe configuration fails the check:\n  %s\nModify the settings as prompted.\n", strings.Join(errs, "\n  "))
+		} else {
+			mod, err := w.p.Confirm("Modify any setting?")
+			if err != nil {
+				return err
+			}
+			if !mod {
+				return nil
+			}
+		}
+		if err := w.modify(ctx); err != nil {
+			return err
+		}
+	}
+}
+
+func (w *Wizard) hasNode(ip string) bool {
+	for _, r := range w.regions {
+		for _, n := range r.CMNodes {
+			if n == ip {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (w *Wizard) modify(ctx context.Context) error {
+	opts := []string{"MetaDB settings"}
+	for _, r := range w.regions {
+		opts = append(opts, "OMS cluster settings of region "+orDefault(r.CMRegion, "(new)"))
+	}
+	opts = append(opts, "Time-series database settings", "Audit settings")
+	k, err := w.p.Choose("Which settings do you want to modify?", opts)
+	if err != nil {
+		return err
+	}
+	switch {
+	case k == 0:
+		return w.metaSection(ctx)
+	case k <= len(w.regions):
+		return w.clusterSection(ctx, k-1, false)
+	case k == len(w.regions)+1:
+		return w.tsdbSection(ctx)
+	default:
+		return w.auditSection()
+	}
+}
+
+func (w *Wizard) adminPassword() error {
+	for {
+		a, err := w.p.Secret("Password of the console user admin (at least 8 characters, a letter and a digit)", checkAdminPassword)
+		if err != nil {
+			return err
+		}
+		b, err := w.p.Secret("Enter the admin password again", nil)
+		if err != nil {
+			return err
+		}
+		if a == b {
+			w.admin = config.Secret(a)
+			return nil
+		}
+		w.p.Printf("  invalid: the two passwords differ. Please enter them again.\n")
+	}
+}
+
+func (w *Wizard) write() error {
+	p, err := WriteConfigs(w.opt.OutDir, w.Regions())
+	if err != nil {
+		return err
+	}
+	w.p.Printf("Wrote %s (use it with `oms deploy -c %s` next time).\n", p, p)
+	return nil
+}
+
+// deployRegion runs the region's one-time set-up, then installs its nodes one after another.
+func (w *Wizard) deployRegion(ctx context.Context, i int) error {
+	c := w.compose(w.regions[i])
+	w.p.Printf("\nDeploying region %s (cm_location %d) on %d node(s).\n", c.CMRegion, c.CMLocation, len(c.CMNodes))
+	if w.opt.Deployer == nil {
+		return fmt.Errorf("deploy region %s: no deployer", c.CMRegion)
+	}
+	if err := w.opt.Deployer.SetupRegion(ctx, c); err != nil {
+		return fmt.Errorf("set up region %s: %w", c.CMRegion, err)
+	}
+	for _, ip := range c.CMNodes {
+		if err := w.deployNode(ctx, c, ip); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (w *Wizard) deployNode(ctx context.Context, c config.Config, ip string) error {
+	for {
+		n := Node{IP: ip, Config: c, Local: ip == w.opt.HostIP, Binary: w.opt.Binary, AdminPassword: w.admin}
+		where := "remote, over SSH"
+		if n.Local {
+			where = "this host"
+		}
+		w.p.Printf("\nNode %s of region %s (%s)\n", ip, c.CMRegion, where)
+		dir, err := w.p.Ask("Installation directory on the node (choose one with a large capacity)", w.opt.InstallDir, checkAbsPath)
+		if err != nil {
+			return err
+		}
+		n.InstallDir = dir
+		if !n.Local {
+			if n.SSH, err = w.askSSH(ip); err != nil {
+				return err
+			}
+		}
+		for {
+			ver := "unknown version"
+			if w.opt.BinaryVersion != nil {
+				ver = w.opt.BinaryVersion(n.Binary)
+			}
+			ok, err := w.p.Confirm(fmt.Sprintf("Install %s from %s?", ver, n.Binary))
+			if err != nil {
+				return err
+			}
+			if ok {
+				break
+			}
+			if n.Binary, err = w.p.Ask("Path of the oms binary to install", "", checkReadableFile); err != nil {
+				return err
+			}
+		}
+		tls, err := w.p.Confirm("Mount an SSL certificate for the console (https)?")
+		if err != nil {
+			return err
+		}
+		if tls {
+			if n.TLSKey, err = w.p.Ask("https_key file (private key)", "", checkReadableFile); err != nil {
+				return err
+			}
+			if n.TLSCrt, err = w.p.Ask("https_crt file (certificate)", "", checkReadableFile); err != nil {
+				return err
+			}
+		}
+		err = w.opt.Deployer.InstallNode(ctx, n)
+		if err == nil {
+			w.p.Printf("Node %s is running.\n", ip)
+			return nil
+		}
+		w.p.Printf("Deployment of node %s failed:\n%v\n", ip, err)
+		retry, cerr := w.p.Confirm("Retry this node?")
+		if cerr != nil {
+			return cerr
+		}
+		if !retry {
+			return fmt.Errorf("deploy node %s: %w", ip, err)
+		}
+	}
+}
+
+func (w *Wizard) askSSH(ip string) (SSHLogin, error) {
+	var l SSHLogin
+	var err error
+	if l.User, err = w.p.Ask("SSH user for "+ip+" (root, or a user with passwordless sudo)", w.opt.SSHUser, checkNotEmpty("user")); err != nil {
+		return l, err
+	}
+	pw, err := w.p.Secret("SSH password for "+l.User+"@"+ip+" (empty: log in with a private key)", nil)
+	if err != nil {
+		return l, err
+	}
+	l.Password = config.Secret(pw)
+	if pw == "" {
+		if l.KeyFile, err = w.p.Ask("SSH private key file", w.opt.SSHKeyFile, checkReadableFile); err != nil {
+			return l, err
+		}
+	}
+	return l, nil
+}
+
+func itoaOr(n int, def string) string {
+	if n == 0 {
+		return def
+	}
+	return strconv.Itoa(n)
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
