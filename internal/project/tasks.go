@@ -102,16 +102,17 @@ func queryTasks(ctx context.Context, db *sql.DB, q string, args ...any) ([]Task,
 	return out, rows.Err()
 }
 
-// ReportStatus records what a supervisor saw of its component; it changes nothing when the task
-// was reassigned meanwhile (host or epoch differ): a stale supervisor cannot overwrite the new
-// owner's report. It returns whether the row was still ours.
-func ReportStatus(ctx context.Context, db *sql.DB, cmDB, id, host string, epoch int64, state string, st *component.Status) (bool, error) {
+// ReportStatus records what a supervisor saw of its component (state, status, serving address;
+// an empty addr keeps the recorded one); it changes nothing when the task was reassigned meanwhile
+// (host or epoch differ): a stale supervisor cannot overwrite the new owner's report. It returns
+// whether the row was still ours.
+func ReportStatus(ctx context.Context, db *sql.DB, cmDB, id, host string, epoch int64, state, addr string, restarts int, st *component.Status) (bool, error) {
 	var raw []byte
 	if st != nil {
 		raw, _ = json.Marshal(st)
 	}
-	res, err := db.ExecContext(ctx, "UPDATE "+cmDB+".tasks SET state = ?, status = COALESCE(?, status) WHERE id = ? AND host = ? AND epoch = ?",
-		state, nullJSON(raw), id, host, epoch)
+	res, err := db.ExecContext(ctx, "UPDATE "+cmDB+".tasks SET state = ?, status = COALESCE(?, status), addr = IF(? = '', addr, ?), restarts = ? WHERE id = ? AND host = ? AND epoch = ?",
+		state, nullJSON(raw), addr, addr, restarts, id, host, epoch)
 	if err != nil {
 		return false, fmt.Errorf("report status of task %s: %w", id, err)
 	}

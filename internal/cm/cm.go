@@ -1,0 +1,411 @@
+// Package cm is the cluster manager of one region: the host registry (regions and hosts rows of
+// the cm database), host-down detection from the region's heartbeat database, placement of
+// component tasks on healthy hosts of the right region with the least load, failover of a dead
+// host's tasks to another host of the SAME region with a bumped epoch (the fencing token), and
+// leadership of these background loops through leases in the cm database.
+//
+// Every node of a region runs a CM; the leases make one of them the region's leader (placement,
+// host-down) and one node of all regions the project orchestrator. Each assignment is a
+// compare-and-set on the task's epoch, so even two nodes that both believe they lead cannot give a
+// task to two hosts. The CM serves GET /cm/health and GET /cm/hosts on its port (8088).
+package cm
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/omsdev/oms/internal/config"
+	"github.com/omsdev/oms/internal/metadb"
+	"github.com/omsdev/oms/internal/omserr"
+	"github.com/omsdev/oms/internal/sqlgen"
+)
+
+// Defaults of Options.
+const (
+	DefaultDownAfter = 15 * time.Second
+	DefaultInterval  = 2 * time.Second
+	DefaultLeaseTTL  = 10 * time.Second
+)
+
+// Host states.
+const (
+	HostOnline = "ONLINE"
+	HostDown   = "DOWN"
+)
+
+// Reconciler is the project orchestrator the CM leader drives (project.Service).
+type Reconciler interface {
+	Reconcile(ctx context.Context) error
+}
+
+// Options configure a CM.
+type Options struct {
+	Config    config.Config
+	HostIP    string
+	DataDir   string
+	Version   string
+	DownAfter time.Duration
+	Interval  time.Duration
+	LeaseTTL  time.Duration
+	// Ports actually served by this node (flags may override the config's).
+	ConsolePort, CMPort, SupervisorPort int
+}
+
+// CM is one node's cluster manager.
+type CM struct {
+	db     *sql.DB
+	opt    Options
+	cm, hb string // quoted database names
+	orch   Reconciler
+	log    *slog.Logger
+	mu     sync.Mutex
+	leader map[string]bool // lease name -> held, for /cm/health
+}
+
+func (c *CM) isLeader(name string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.leader[name]
+}
+
+// New returns a CM for the node; orch may be nil (no orchestration).
+func New(db *sql.DB, opt Options, orch Reconciler, log *slog.Logger) *CM {
+	if opt.DownAfter <= 0 {
+		opt.DownAfter = DefaultDownAfter
+	}
+	if opt.Interval <= 0 {
+		opt.Interval = DefaultInterval
+	}
+	if opt.LeaseTTL <= 0 {
+		opt.LeaseTTL = DefaultLeaseTTL
+	}
+	n := metadb.NamesFrom(opt.Config)
+	return &CM{db: db, opt: opt, cm: sqlgen.QuoteIdent(n.CM), hb: sqlgen.QuoteIdent(n.Heartbeat), orch: orch, log: log, leader: map[string]bool{}}
+}
+
+// Register writes this node's region and host rows (idempotent).
+func (c *CM) Register(ctx context.Context) error {
+	cfg := c.opt.Config
+	var region string
+	err := c.db.QueryRowContext(ctx, "SELECT region FROM "+c.cm+".regions WHERE cm_location = ?", cfg.CMLocation).Scan(&region)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		_, err = c.db.ExecContext(ctx, "INSERT INTO "+c.cm+".regions (cm_location, region, region_cn, cm_url, is_default, heartbeat_db) VALUES (?,?,?,?,?,?)",
+			cfg.CMLocation, cfg.CMRegion, cfg.CMRegionCN, cfg.CMURL, cfg.CMIsDefault, cfg.HeartbeatDB)
+		if err != nil {
+			return omserr.Wrap(err, "CM_REGION_CONFLICT", fmt.Sprintf("cannot register region %s (cm_location %d)", cfg.CMRegion, cfg.CMLocation),
+				"each region needs its own cm_region and cm_location; check the other regions' config.yaml")
+		}
+	case err != nil:
+		return fmt.Errorf("read region: %w", err)
+	case region != cfg.CMRegion:
+		return omserr.New("CM_REGION_CONFLICT", fmt.Sprintf("cm_location %d already belongs to region %s, not %s", cfg.CMLocation, region, cfg.CMRegion),
+			"use a cm_location no other region uses")
+	default:
+		if _, err := c.db.ExecContext(ctx, "UPDATE "+c.cm+".regions SET cm_url = ?, is_default = ?, heartbeat_db = ? WHERE cm_location = ?",
+			cfg.CMURL, cfg.CMIsDefault, cfg.HeartbeatDB, cfg.CMLocation); err != nil {
+			return fmt.Errorf("update region: %w", err)
+		}
+	}
+	_, err = c.db.ExecContext(ctx, `INSERT INTO `+c.cm+`.hosts (ip, region, cm_port, console_port, supervisor_port, state, version, data_dir) VALUES (?,?,?,?,?,?,?,?)
+		ON DUPLICATE KEY UPDATE region = VALUES(region), cm_port = VALUES(cm_port), console_port = VALUES(console_port),
+		supervisor_port = VALUES(supervisor_port), version = VALUES(version), data_dir = VALUES(data_dir)`,
+		c.opt.HostIP, cfg.CMRegion, c.opt.CMPort, c.opt.ConsolePort, c.opt.SupervisorPort, HostOnline, c.opt.Version, c.opt.DataDir)
+	if err != nil {
+		return fmt.Errorf("register host %s: %w", c.opt.HostIP, err)
+	}
+	return nil
+}
+
+// Run runs the background loops until ctx ends: each tick it renews or takes the region lease
+// (host-down detection, placement) and the orchestrator lease (projects).
+func (c *CM) Run(ctx context.Context) error {
+	t := time.NewTicker(c.opt.Interval)
+	defer t.Stop()
+	for {
+		c.tick(ctx)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+func (c *CM) regionLease() string { return "cm-leader:" + c.opt.Config.CMRegion }
+
+const orchestratorLease = "project-orchestrator"
+
+func (c *CM) tick(ctx context.Context) {
+	if ok := c.lead(ctx, c.regionLease()); ok {
+		if err := c.detectDown(ctx); err != nil {
+			c.log.Warn("host-down detection failed; retrying", "err", err)
+		}
+		if err := c.place(ctx); err != nil {
+			c.log.Warn("placement failed; retrying", "err", err)
+		}
+	}
+	if c.orch != nil && c.lead(ctx, orchestratorLease) {
+		if err := c.orch.Reconcile(ctx); err != nil && ctx.Err() == nil {
+			c.log.Warn("project orchestration failed; retrying", "err", err)
+		}
+	}
+}
+
+func (c *CM) lead(ctx context.Context, name string) bool {
+	epoch, ok, err := AcquireLease(ctx, c.db, c.cm, name, c.opt.HostIP, c.opt.LeaseTTL)
+	if err != nil {
+		if ctx.Err() == nil {
+			c.log.Warn("lease check failed", "lease", name, "err", err)
+		}
+		ok = false
+	}
+	c.mu.Lock()
+	was := c.leader[name]
+	c.leader[name] = ok
+	c.mu.Unlock()
+	if ok != was {
+		if ok {
+			c.log.Info("took lease", "lease", name, "epoch", epoch)
+		} else {
+			c.log.Info("lost lease", "lease", name)
+		}
+	}
+	return ok
+}
+
+// AcquireLease takes or renews the lease name for holder. It returns the lease's epoch (bumped
+// each time the holder changes) and whether holder now holds it. The MetaDB's clock decides
+// expiry, so node clocks do not matter.
+func AcquireLease(ctx context.Context, db *sql.DB, cmDB, name, holder string, ttl time.Duration) (int64, bool, error) {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, false, fmt.Errorf("lease %s: %w", name, err)
+	}
+	defer tx.Rollback() //nolint:errcheck // no-op after Commit
+	var cur string
+	var epoch int64
+	var live bool
+	us := ttl.Microseconds()
+	err = tx.QueryRowContext(ctx, "SELECT holder, epoch, expires_at > NOW(6) FROM "+cmDB+".leases WHERE name = ? FOR UPDATE", name).Scan(&cur, &epoch, &live)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		epoch = 1
+		if _, err := tx.ExecContext(ctx, "INSERT INTO "+cmDB+".leases (name, holder, epoch, expires_at) VALUES (?, ?, 1, NOW(6) + INTERVAL ? MICROSECOND)", name, holder, us); err != nil {
+			return 0, false, nil // another node inserted it first
+		}
+	case err != nil:
+		return 0, false, fmt.Errorf("read lease %s: %w", name, err)
+	case cur == holder:
+		if _, err := tx.ExecContext(ctx, "UPDATE "+cmDB+".leases SET expires_at = NOW(6) + INTERVAL ? MICROSECOND WHERE name = ?", us, name); err != nil {
+			return 0, false, fmt.Errorf("renew lease %s: %w", name, err)
+		}
+	case !live:
+		epoch++
+		if _, err := tx.ExecContext(ctx, "UPDATE "+cmDB+".leases SET holder = ?, epoch = ?, expires_at = NOW(6) + INTERVAL ? MICROSECOND WHERE name = ?", holder, epoch, us, name); err != nil {
+			return 0, false, fmt.Errorf("take lease %s: %w", name, err)
+		}
+	default:
+		return epoch, false, nil
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, false, fmt.Errorf("lease %s: %w", name, err)
+	}
+	return epoch, true, nil
+}
+
+// detectDown marks hosts of this region DOWN whose last heartbeat is older than DownAfter, and
+// ONLINE again when they beat.
+func (c *CM) detectDown(ctx context.Context) error {
+	rows, err := c.db.QueryContext(ctx, `SELECT h.ip, h.state, COALESCE(TIMESTAMPDIFF(MICROSECOND, b.beat_at, NOW(6)), -1)
+		FROM `+c.cm+`.hosts h LEFT JOIN `+c.hb+`.heartbeats b ON b.host_ip = h.ip WHERE h.region = ?`, c.opt.Config.CMRegion)
+	if err != nil {
+		return fmt.Errorf("read heartbeats: %w", err)
+	}
+	type change struct{ ip, state string }
+	var changes []change
+	for rows.Next() {
+		var ip, state string
+		var ageUS int64
+		if err := rows.Scan(&ip, &state, &ageUS); err != nil {
+			rows.Close()
+			return fmt.Errorf("read heartbeats: %w", err)
+		}
+		down := ageUS < 0 || time.Duration(ageUS)*time.Microsecond > c.opt.DownAfter
+		switch {
+		case down && state != HostDown:
+			changes = append(changes, change{ip, HostDown})
+		case !down && state != HostOnline:
+			changes = append(changes, change{ip, HostOnline})
+		}
+	}
+	rows.Close()
+	for _, ch := range changes {
+		if _, err := c.db.ExecContext(ctx, "UPDATE "+c.cm+".hosts SET state = ? WHERE ip = ?", ch.state, ch.ip); err != nil {
+			return fmt.Errorf("set host %s %s: %w", ch.ip, ch.state, err)
+		}
+		if ch.state == HostDown {
+			c.log.Warn("host down: no heartbeat", "host", ch.ip, "after", c.opt.DownAfter)
+		} else {
+			c.log.Info("host online", "host", ch.ip)
+		}
+	}
+	return nil
+}
+
+// place assigns this region's unplaced tasks, and the tasks of DOWN hosts, to the ONLINE host
+// with the least load (fewest tasks of the same project first, so a project's Store and
+// Incr-Sync land on different hosts when they can, then fewest active tasks, then lowest CPU).
+func (c *CM) place(ctx context.Context) error {
+	type cand struct {
+		ip      string
+		load    int
+		cpu     float64
+		project map[string]int
+	}
+	hrows, err := c.db.QueryContext(ctx, `SELECT h.ip, COALESCE(b.cpu_pct, 0) FROM `+c.cm+`.hosts h LEFT JOIN `+c.hb+`.heartbeats b ON b.host_ip = h.ip
+		WHERE h.region = ? AND h.state = ? ORDER BY h.ip`, c.opt.Config.CMRegion, HostOnline)
+	if err != nil {
+		return fmt.Errorf("read hosts: %w", err)
+	}
+	hosts := map[string]*cand{}
+	var order []string
+	for hrows.Next() {
+		h := &cand{project: map[string]int{}}
+		if err := hrows.Scan(&h.ip, &h.cpu); err != nil {
+			hrows.Close()
+			return err
+		}
+		hosts[h.ip] = h
+		order = append(order, h.ip)
+	}
+	hrows.Close()
+
+	type task struct {
+		id, project, host, desired, state string
+		epoch                             int64
+	}
+	trows, err := c.db.QueryContext(ctx, "SELECT id, project_id, host, desired_state, state, epoch FROM "+c.cm+".tasks WHERE region = ? ORDER BY id", c.opt.Config.CMRegion)
+	if err != nil {
+		return fmt.Errorf("read tasks: %w", err)
+	}
+	var todo []task
+	for trows.Next() {
+		var t task
+		if err := trows.Scan(&t.id, &t.project, &t.host, &t.desired, &t.state, &t.epoch); err != nil {
+			trows.Close()
+			return err
+		}
+		active := t.state != "FINISHED" && t.state != "RELEASED" && t.desired != "RELEASED"
+		if h, ok := hosts[t.host]; ok {
+			if active {
+				h.load++
+				h.project[t.project]++
+			}
+			continue
+		}
+		switch {
+		case t.desired == "RELEASED":
+			// Nobody runs it: released. The dead host's supervisor kills the orphan when it returns.
+			if _, err := c.db.ExecContext(ctx, "UPDATE "+c.cm+".tasks SET state = 'RELEASED' WHERE id = ? AND epoch = ?", t.id, t.epoch); err != nil {
+				trows.Close()
+				return err
+			}
+		case t.state == "FINISHED":
+		default:
+			todo = append(todo, t)
+		}
+	}
+	trows.Close()
+	for _, t := range todo {
+		var best *cand
+		for _, ip := range order {
+			h := hosts[ip]
+			if best == nil || h.project[t.project] < best.project[t.project] ||
+				(h.project[t.project] == best.project[t.project] && (h.load < best.load || (h.load == best.load && h.cpu < best.cpu))) {
+				best = h
+			}
+		}
+		if best == nil {
+			c.log.Warn("no online host in region for task", "task", t.id, "region", c.opt.Config.CMRegion)
+			return nil
+		}
+		res, err := c.db.ExecContext(ctx, "UPDATE "+c.cm+".tasks SET host = ?, epoch = epoch + 1, state = 'ASSIGNED', addr = '' WHERE id = ? AND host = ? AND epoch = ?",
+			best.ip, t.id, t.host, t.epoch)
+		if err != nil {
+			return fmt.Errorf("assign task %s: %w", t.id, err)
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			best.load++
+			best.project[t.project]++
+			if t.host == "" {
+				c.log.Info("task placed", "task", t.id, "host", best.ip, "epoch", t.epoch+1)
+			} else {
+				c.log.Warn("task moved off a down host", "task", t.id, "from", t.host, "to", best.ip, "epoch", t.epoch+1)
+			}
+		}
+	}
+	return nil
+}
+
+// Handler serves the CM's HTTP endpoints.
+func (c *CM) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /cm/health", func(w http.ResponseWriter, r *http.Request) {
+		err := c.db.PingContext(r.Context())
+		body := map[string]any{"status": "ok", "region": c.opt.Config.CMRegion, "host": c.opt.HostIP,
+			"leader": c.isLeader(c.regionLease()), "orchestrator": c.isLeader(orchestratorLease)}
+		code := http.StatusOK
+		if err != nil {
+			body["status"], body["error"] = "metadb unreachable", err.Error()
+			code = http.StatusServiceUnavailable
+		}
+		writeJSON(w, code, body)
+	})
+	mux.HandleFunc("GET /cm/hosts", func(w http.ResponseWriter, r *http.Request) {
+		hosts, err := c.Hosts(r.Context())
+		if err != nil {
+			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
+			return
+		}
+		writeJSON(w, http.StatusOK, hosts)
+	})
+	return mux
+}
+
+// HostRow is one host of this region.
+type HostRow struct {
+	IP    string `json:"ip"`
+	State string `json:"state"`
+}
+
+// Hosts lists this region's hosts.
+func (c *CM) Hosts(ctx context.Context) ([]HostRow, error) {
+	rows, err := c.db.QueryContext(ctx, "SELECT ip, state FROM "+c.cm+".hosts WHERE region = ? ORDER BY ip", c.opt.Config.CMRegion)
+	if err != nil {
+		return nil, fmt.Errorf("list hosts: %w", err)
+	}
+	defer rows.Close()
+	out := []HostRow{}
+	for rows.Next() {
+		var h HostRow
+		if err := rows.Scan(&h.IP, &h.State); err != nil {
+			return nil, err
+		}
+		out = append(out, h)
+	}
+	return out, rows.Err()
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}

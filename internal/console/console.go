@@ -1,0 +1,300 @@
+// Package console is the node's console service on port 8089: the OpenAPI `POST
+// /api/v2?Action=<Name>` (HTTP Basic auth against bcrypt-hashed users, OMS's response envelope,
+// an audit row for every state-changing call and every refused login) and GET /oms/health.
+//
+// It talks to the MetaDB (rm users and audit_log, cm hosts and the heartbeat database) and calls
+// project.Service for data sources and projects. One route table maps actions to handlers that
+// return (value, error); one wrapper encodes the envelope and maps omserr codes to HTTP status.
+package console
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/omsdev/oms/api"
+	"github.com/omsdev/oms/internal/metadb"
+	"github.com/omsdev/oms/internal/omserr"
+	"github.com/omsdev/oms/internal/project"
+	"github.com/omsdev/oms/internal/sqlgen"
+)
+
+// Codes of the HTTP edge.
+const (
+	CodeUnauthorized  = "API_UNAUTHORIZED"
+	CodeBadRequest    = "API_BAD_REQUEST"
+	CodeUnknownAction = "API_UNKNOWN_ACTION"
+	CodeInternal      = "API_INTERNAL_ERROR"
+)
+
+// maxBody bounds a request body: every OpenAPI request is a small JSON object.
+const maxBody = 1 << 20
+
+// authCacheTTL is how long a verified password is remembered (bcrypt costs ~50 ms a check; the
+// CLI and UI poll).
+const authCacheTTL = time.Minute
+
+// Server is the console of one node.
+type Server struct {
+	db       *sql.DB
+	rm       string
+	names    metadb.Names
+	projects *project.Service
+	host     string
+	log      *slog.Logger
+	routes   map[string]route
+
+	mu    sync.Mutex
+	cache map[string]time.Time // sha256(user, password, hash) -> expiry
+}
+
+// call is one request as a handler sees it.
+type call struct {
+	r     *http.Request
+	body  []byte
+	user  string
+	reqID string
+	// resource names the object for the audit row (set by handlers).
+	resource string
+	page     *paging
+}
+
+type paging struct{ number, size, total int }
+
+// decode reads the body strictly into v: bad JSON and unknown fields are 400.
+func (c *call) decode(v any) error {
+	if len(strings.TrimSpace(string(c.body))) == 0 {
+		c.body = []byte("{}")
+	}
+	dec := json.NewDecoder(strings.NewReader(string(c.body)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return omserr.Wrap(err, CodeBadRequest, "request body is not valid JSON of this action's shape", "send a JSON object with only the documented fields (see docs/openapi.md)")
+	}
+	if dec.More() {
+		return omserr.New(CodeBadRequest, "request body has data after the JSON object", "send exactly one JSON object")
+	}
+	return nil
+}
+
+type handler func(ctx context.Context, c *call) (any, error)
+
+type route struct {
+	h        handler
+	mutating bool // audited
+}
+
+// New returns a console server.
+func New(db *sql.DB, names metadb.Names, projects *project.Service, host string, log *slog.Logger) *Server {
+	s := &Server{db: db, rm: sqlgen.QuoteIdent(names.RM), names: names, projects: projects, host: host, log: log, cache: map[string]time.Time{}}
+	s.routes = s.routeTable()
+	return s
+}
+
+// EnsureAdmin creates the user admin with password on first start; an existing admin keeps its
+// password (change it through the console, not by restarting with another one).
+func (s *Server) EnsureAdmin(ctx context.Context, password string) (created bool, err error) {
+	var n int
+	if err := s.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+s.rm+".users WHERE username = 'admin'").Scan(&n); err != nil {
+		return false, fmt.Errorf("look up admin user: %w", err)
+	}
+	if n > 0 {
+		return false, nil
+	}
+	if password == "" {
+		return false, omserr.New("API_ADMIN_PASSWORD_MISSING", "no admin user exists yet and no admin password was given",
+			"start the first node with OMS_ADMIN_PASSWORD set or --admin-password-file pointing to a file with the password")
+	}
+	if len(password) < 8 {
+		return false, omserr.New("API_ADMIN_PASSWORD_WEAK", "the admin password is shorter than 8 characters", "choose a longer password")
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+	if err != nil {
+		return false, fmt.Errorf("hash admin password: %w", err)
+	}
+	res, err := s.db.ExecContext(ctx, "INSERT IGNORE INTO "+s.rm+".users (username, password_hash, role) VALUES ('admin', ?, 'admin')", string(hash))
+	if err != nil {
+		return false, fmt.Errorf("create admin user: %w", err)
+	}
+	n64, _ := res.RowsAffected()
+	return n64 == 1, nil
+}
+
+// Handler serves the console's endpoints.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /oms/health", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+		defer cancel()
+		body := map[string]any{"status": "ok", "host": s.host}
+		code := http.StatusOK
+		if err := s.db.PingContext(ctx); err != nil {
+			body["status"], body["error"] = "metadb unreachable", err.Error()
+			code = http.StatusServiceUnavailable
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(code)
+		_ = json.NewEncoder(w).Encode(body)
+	})
+	mux.HandleFunc("/api/v2", s.serveAPI)
+	return mux
+}
+
+func newRequestID() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	c := &call{r: r, reqID: newRequestID()}
+	action := r.URL.Query().Get("Action")
+	rt, known := s.routes[action]
+	var val any
+	err := func() error {
+		if r.Method != http.MethodPost {
+			return omserr.New(CodeBadRequest, "method "+r.Method+" is not allowed", "use POST /api/v2?Action=<Name>")
+		}
+		user, ok := s.authenticate(r)
+		c.user = user
+		if !ok {
+			return omserr.New(CodeUnauthorized, "missing or wrong credentials", "send HTTP Basic auth with a console user and password")
+		}
+		if !known {
+			return omserr.New(CodeUnknownAction, fmt.Sprintf("unknown Action %q", action), "see docs/openapi.md for the actions")
+		}
+		body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+		if err != nil {
+			return omserr.Wrap(err, CodeBadRequest, "cannot read request body", "retry")
+		}
+		if len(body) > maxBody {
+			return omserr.New(CodeBadRequest, "request body is larger than 1 MiB", "send a smaller request")
+		}
+		c.body = body
+		val, err = rt.h(r.Context(), c)
+		return err
+	}()
+	code := omserr.CodeOf(err)
+	if (known && rt.mutating) || code == CodeUnauthorized {
+		s.audit(c, action, err)
+	}
+	s.write(w, c, val, err, start)
+}
+
+// httpStatus is the one table mapping error codes to HTTP status codes.
+func httpStatus(code string) int {
+	switch code {
+	case "":
+		return http.StatusOK
+	case CodeUnauthorized:
+		return http.StatusUnauthorized
+	case CodeBadRequest, CodeUnknownAction, project.CodeInvalid:
+		return http.StatusBadRequest
+	case project.CodeNotFound:
+		return http.StatusNotFound
+	case project.CodeConflict, project.CodeExists:
+		return http.StatusConflict
+	}
+	return http.StatusInternalServerError
+}
+
+func (s *Server) write(w http.ResponseWriter, c *call, val any, err error, start time.Time) {
+	env := api.Envelope{Success: err == nil, RequestID: c.reqID, Cost: time.Since(start).Round(time.Millisecond).String()}
+	status := http.StatusOK
+	if err != nil {
+		var oe *omserr.Error
+		if !errors.As(err, &oe) {
+			s.log.Error("api call failed", "action", c.r.URL.Query().Get("Action"), "request_id", c.reqID, "err", err)
+			oe = omserr.New(CodeInternal, "internal error (request "+c.reqID+")", "see the node's log for this request id and retry")
+		}
+		status = httpStatus(oe.Code)
+		msg := oe.Message
+		if oe.Err != nil && oe.Code != CodeInternal {
+			msg += ": " + oe.Err.Error()
+		}
+		env.Code, env.Message, env.Advice = oe.Code, msg, oe.Advice
+		env.ErrorDetail = &api.ErrorDetail{Code: oe.Code, Level: "ERROR", Message: msg, Proposal: oe.Advice}
+		if status == http.StatusUnauthorized {
+			w.Header().Set("WWW-Authenticate", `Basic realm="oms"`)
+		}
+	} else {
+		raw, merr := json.Marshal(val)
+		if merr != nil {
+			s.log.Error("encode api response", "err", merr)
+		}
+		env.Data = raw
+		if c.page != nil {
+			env.PageNumber, env.PageSize, env.TotalCount = c.page.number, c.page.size, c.page.total
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(env)
+}
+
+func (s *Server) authenticate(r *http.Request) (string, bool) {
+	user, pw, ok := r.BasicAuth()
+	if !ok || user == "" {
+		return user, false
+	}
+	var hash string
+	if err := s.db.QueryRowContext(r.Context(), "SELECT password_hash FROM "+s.rm+".users WHERE username = ?", user).Scan(&hash); err != nil {
+		return user, false
+	}
+	sum := sha256.Sum256([]byte(user + "\x00" + pw + "\x00" + hash))
+	key := hex.EncodeToString(sum[:])
+	s.mu.Lock()
+	exp, hit := s.cache[key]
+	s.mu.Unlock()
+	if hit && time.Now().Before(exp) {
+		return user, true
+	}
+	if bcrypt.CompareHashAndPassword([]byte(hash), []byte(pw)) != nil {
+		return user, false
+	}
+	s.mu.Lock()
+	if len(s.cache) > 1000 {
+		s.cache = map[string]time.Time{}
+	}
+	s.cache[key] = time.Now().Add(authCacheTTL)
+	s.mu.Unlock()
+	return user, true
+}
+
+// audit writes one audit_log row; a failure to audit is logged (the call already happened).
+func (s *Server) audit(c *call, action string, err error) {
+	detail := ""
+	if err != nil {
+		detail = omserr.CodeOf(err)
+		if detail == "" {
+			detail = CodeInternal
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, aerr := s.db.ExecContext(ctx, "INSERT INTO "+s.rm+".audit_log (username, remote_addr, action, resource, success, detail, request_id) VALUES (?,?,?,?,?,?,?)",
+		truncate(c.user, 64), truncate(c.r.RemoteAddr, 128), truncate(action, 128), truncate(c.resource, 255), err == nil, detail, c.reqID); aerr != nil {
+		s.log.Error("cannot write audit row", "action", action, "err", aerr)
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}

@@ -1,0 +1,230 @@
+package supervisor
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/omsdev/oms/internal/component"
+)
+
+// proc is one child component process of a task at one epoch. Its fields other than the
+// mutex-guarded ones are only touched by the reconcile goroutine.
+type proc struct {
+	taskID, kind, hash, workDir string
+	epoch                       int64
+	restarts                    int
+	notBefore                   time.Time
+
+	mu       sync.Mutex
+	cmd      *exec.Cmd
+	done     chan struct{} // closed when the process was reaped
+	exitCode int
+	status   *component.Status
+	addr     string
+	client   http.Client
+}
+
+func (p *proc) started() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.cmd != nil
+}
+
+func (p *proc) pid() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd == nil || p.cmd.Process == nil {
+		return 0
+	}
+	return p.cmd.Process.Pid
+}
+
+// exited reports whether the started process ended, and its exit code.
+func (p *proc) exited() (int, bool) {
+	p.mu.Lock()
+	done := p.done
+	p.mu.Unlock()
+	if done == nil {
+		return 0, false
+	}
+	select {
+	case <-done:
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return p.exitCode, true
+	default:
+		return 0, false
+	}
+}
+
+// reset forgets the ended process so the next reconcile starts a new one after delay.
+func (p *proc) reset(delay time.Duration) {
+	p.mu.Lock()
+	p.cmd, p.done = nil, nil
+	p.mu.Unlock()
+	p.notBefore = time.Now().Add(delay)
+	_ = os.Remove(filepath.Join(p.workDir, "pid"))
+}
+
+func (p *proc) healthySince() {
+	// A component that reports RUNNING again has recovered: its crash count starts over.
+	p.restarts = 0
+}
+
+func (p *proc) lastStatus() *component.Status {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.status
+}
+
+// launch starts `oms component <kind> --spec path` in its own process group (a signal to the
+// node's terminal does not reach it; it outlives a killed node), logging to component.log.
+func (p *proc) launch(binary, specPath string) error {
+	logf, err := os.OpenFile(filepath.Join(p.workDir, "component.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("open component log: %w", err)
+	}
+	cmd := exec.Command(binary, "component", p.kind, "--spec", specPath)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.Dir = p.workDir
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return fmt.Errorf("start %s: %w", p.kind, err)
+	}
+	done := make(chan struct{})
+	p.mu.Lock()
+	p.cmd, p.done, p.status, p.addr = cmd, done, nil, ""
+	p.mu.Unlock()
+	_ = os.WriteFile(filepath.Join(p.workDir, "pid"), []byte(fmt.Sprintf("%d %d\n", cmd.Process.Pid, p.epoch)), 0o600)
+	// The reaper: Wait's error is the exit status, recorded for drive.
+	go func() {
+		err := cmd.Wait()
+		logf.Close()
+		code := 0
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			code = ee.ExitCode()
+		} else if err != nil {
+			code = -1
+		}
+		p.mu.Lock()
+		p.exitCode = code
+		p.mu.Unlock()
+		close(done)
+	}()
+	return nil
+}
+
+// stop sends SIGTERM (the component pauses at its checkpoint), then SIGKILL after stopGrace.
+func (p *proc) stop() {
+	p.mu.Lock()
+	cmd, done := p.cmd, p.done
+	p.mu.Unlock()
+	if cmd == nil || cmd.Process == nil {
+		return
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-done:
+	case <-time.After(stopGrace):
+		_ = cmd.Process.Kill()
+		<-done
+	}
+	_ = os.Remove(filepath.Join(p.workDir, "pid"))
+}
+
+// poll reads the component's /status; addr is where it serves consumers (serve.addr when the
+// component writes one, else its status address).
+func (p *proc) poll(ctx context.Context) (*component.Status, string) {
+	p.mu.Lock()
+	addr := p.addr
+	p.mu.Unlock()
+	if addr == "" {
+		raw, err := os.ReadFile(filepath.Join(p.workDir, "status.addr"))
+		if err != nil {
+			return nil, ""
+		}
+		addr = strings.TrimSpace(string(raw))
+	}
+	serve := addr
+	if raw, err := os.ReadFile(filepath.Join(p.workDir, "serve.addr")); err == nil {
+		serve = strings.TrimSpace(string(raw))
+	}
+	cctx, cancel := context.WithTimeout(ctx, statusTimeout)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(cctx, http.MethodGet, "http://"+addr+"/status", nil)
+	resp, err := p.client.Do(req)
+	if err != nil {
+		return p.lastStatus(), serve
+	}
+	defer resp.Body.Close()
+	var st component.Status
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		return p.lastStatus(), serve
+	}
+	p.mu.Lock()
+	p.status, p.addr = &st, addr
+	p.mu.Unlock()
+	return &st, serve
+}
+
+// killOrphans stops component processes recorded in the run dir by an earlier life of this node:
+// nothing in this process owns them, and the tasks they served were either moved (they are
+// fenced) or will be started again by reconcile from their checkpoints.
+func (s *Supervisor) killOrphans() {
+	entries, _ := os.ReadDir(s.runDir())
+	for _, e := range entries {
+		dir := filepath.Join(s.runDir(), e.Name())
+		raw, err := os.ReadFile(filepath.Join(dir, "pid"))
+		if err != nil {
+			continue
+		}
+		fields := strings.Fields(string(raw))
+		if len(fields) == 0 {
+			continue
+		}
+		pid, err := strconv.Atoi(fields[0])
+		if err != nil || !isComponentOf(pid, dir) {
+			_ = os.Remove(filepath.Join(dir, "pid"))
+			continue
+		}
+		s.log.Warn("killing orphan component left by an earlier run of this node", "pid", pid, "task", e.Name())
+		_ = syscall.Kill(pid, syscall.SIGTERM)
+		deadline := time.Now().Add(stopGrace)
+		for time.Now().Before(deadline) && isComponentOf(pid, dir) {
+			time.Sleep(100 * time.Millisecond)
+		}
+		if isComponentOf(pid, dir) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+		_ = os.Remove(filepath.Join(dir, "pid"))
+	}
+}
+
+// isComponentOf reports whether pid is alive and an `oms component ... --spec <dir>/spec.json`
+// (so a reused pid of an unrelated process is never killed).
+func isComponentOf(pid int, dir string) bool {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil {
+		return false
+	}
+	if st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
+		if i := strings.LastIndexByte(string(st), ')'); i > 0 && i+2 < len(st) && st[i+2] == 'Z' {
+			return false
+		}
+	}
+	args := strings.Split(string(raw), "\x00")
+	return len(args) > 3 && args[1] == "component" && strings.Contains(string(raw), filepath.Join(dir, "spec.json"))
+}

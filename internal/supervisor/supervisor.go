@@ -1,0 +1,379 @@
+// Package supervisor is a node's host agent: it writes the node's heartbeat (CPU, memory, disk and
+// its components) to the region's heartbeat database, runs the component tasks the CM assigned to
+// this host as child processes of the same binary (`oms component <kind> --spec FILE`, the spec
+// file 0600 with the passwords, never on argv), restarts a crashed component with backoff, reports
+// each component's /status into its task row, and kills processes it no longer owns.
+//
+// It talks to the MetaDB (cm tasks, heartbeat database) and to its children's status servers. A
+// component keeps running when the node process dies (the data path does not depend on the
+// control plane); fencing by epoch stops such an orphan from writing once its task has moved, and
+// the supervisor kills it when it comes back (see killOrphans).
+package supervisor
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/omsdev/oms/internal/component"
+	"github.com/omsdev/oms/internal/config"
+	"github.com/omsdev/oms/internal/metadb"
+	"github.com/omsdev/oms/internal/project"
+	"github.com/omsdev/oms/internal/sqlgen"
+)
+
+// Defaults of Options.
+const (
+	DefaultHeartbeatInterval = 3 * time.Second
+	DefaultPollInterval      = time.Second
+	// MaxRestarts is how many consecutive crashes make a task FAILED (the project shows the error;
+	// ResumeProject tries again).
+	MaxRestarts   = 8
+	maxBackoff    = 30 * time.Second
+	stopGrace     = 10 * time.Second
+	statusTimeout = 2 * time.Second
+)
+
+// Options configure a supervisor.
+type Options struct {
+	Config     config.Config
+	HostIP     string
+	DataDir    string // run/<task> holds each component's spec, pid, logs and files
+	Binary     string // the oms binary to re-execute (os.Executable)
+	Heartbeat  time.Duration
+	Poll       time.Duration
+	StatusHost string // address components serve /status on (default HostIP)
+}
+
+// Supervisor runs one host's components.
+type Supervisor struct {
+	db     *sql.DB
+	opt    Options
+	cm, hb string
+	keys   *project.Keyring
+	log    *slog.Logger
+
+	mu    sync.Mutex
+	procs map[string]*proc
+	cpu   cpuSampler
+}
+
+// New returns a supervisor.
+func New(db *sql.DB, opt Options, keys *project.Keyring, log *slog.Logger) *Supervisor {
+	if opt.Heartbeat <= 0 {
+		opt.Heartbeat = DefaultHeartbeatInterval
+	}
+	if opt.Poll <= 0 {
+		opt.Poll = DefaultPollInterval
+	}
+	if opt.StatusHost == "" {
+		opt.StatusHost = opt.HostIP
+	}
+	n := metadb.NamesFrom(opt.Config)
+	return &Supervisor{db: db, opt: opt, cm: sqlgen.QuoteIdent(n.CM), hb: sqlgen.QuoteIdent(n.Heartbeat), keys: keys, log: log, procs: map[string]*proc{}}
+}
+
+func (s *Supervisor) runDir() string { return filepath.Join(s.opt.DataDir, "run") }
+
+// Run kills orphans left by an earlier life of this node, then heartbeats and reconciles until ctx
+// ends; on the way out it stops its components (SIGTERM: they pause at their checkpoints).
+func (s *Supervisor) Run(ctx context.Context) error {
+	if err := os.MkdirAll(s.runDir(), 0o700); err != nil {
+		return fmt.Errorf("create run dir: %w", err)
+	}
+	s.killOrphans()
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return s.heartbeatLoop(gctx) })
+	g.Go(func() error { return s.reconcileLoop(gctx) })
+	err := g.Wait()
+	s.stopAll()
+	return err
+}
+
+func (s *Supervisor) reconcileLoop(ctx context.Context) error {
+	t := time.NewTicker(s.opt.Poll)
+	defer t.Stop()
+	for {
+		if err := s.reconcile(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("supervisor reconcile failed; retrying", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+func specHash(t project.Task) string {
+	h := sha256.Sum256(t.Spec.Config)
+	return hex.EncodeToString(h[:8])
+}
+
+// reconcile makes the children match the tasks assigned to this host.
+func (s *Supervisor) reconcile(ctx context.Context) error {
+	tasks, err := project.TasksOnHost(ctx, s.db, s.cm, s.opt.HostIP)
+	if err != nil {
+		return err
+	}
+	mine := map[string]project.Task{}
+	for _, t := range tasks {
+		mine[t.ID] = t
+	}
+	s.mu.Lock()
+	procs := make(map[string]*proc, len(s.procs))
+	for k, v := range s.procs {
+		procs[k] = v
+	}
+	s.mu.Unlock()
+
+	// Stop what we no longer own or should not run.
+	for id, p := range procs {
+		t, ok := mine[id]
+		switch {
+		case !ok || t.Epoch != p.epoch:
+			s.log.Info("task no longer ours: stopping its component", "task", id, "epoch", p.epoch)
+			p.stop()
+			s.forget(id)
+		case t.Desired != project.DesiredRunning || p.hash != specHash(t):
+			p.stop()
+			s.forget(id)
+		}
+	}
+	for _, t := range tasks {
+		switch t.Desired {
+		case project.DesiredReleased:
+			if t.State != project.TaskReleased {
+				_ = os.RemoveAll(filepath.Join(s.runDir(), t.ID))
+				s.report(ctx, t, project.TaskReleased, "", 0, nil)
+			}
+			continue
+		case project.DesiredStopped:
+			if t.State != project.TaskStopped && t.State != project.TaskFinished {
+				s.report(ctx, t, project.TaskStopped, "", 0, nil)
+			}
+			continue
+		}
+		if t.State == project.TaskFinished || t.State == project.TaskFailed {
+			continue
+		}
+		s.mu.Lock()
+		p := s.procs[t.ID]
+		s.mu.Unlock()
+		if p == nil {
+			p = &proc{taskID: t.ID, kind: t.Kind, epoch: t.Epoch, hash: specHash(t), workDir: filepath.Join(s.runDir(), t.ID)}
+			s.mu.Lock()
+			s.procs[t.ID] = p
+			s.mu.Unlock()
+		}
+		s.drive(ctx, t, p)
+	}
+	return nil
+}
+
+func (s *Supervisor) forget(id string) {
+	s.mu.Lock()
+	delete(s.procs, id)
+	s.mu.Unlock()
+}
+
+// drive starts, restarts and observes one component.
+func (s *Supervisor) drive(ctx context.Context, t project.Task, p *proc) {
+	if code, exited := p.exited(); exited {
+		if code == 0 {
+			st := p.lastStatus()
+			if st == nil || st.State != component.StatePaused {
+				s.report(ctx, t, project.TaskFinished, "", p.restarts, st)
+				s.log.Info("component finished", "task", t.ID, "kind", t.Kind)
+				return
+			}
+		}
+		p.restarts++
+		if p.restarts >= MaxRestarts {
+			st := p.lastStatus()
+			if st == nil {
+				st = &component.Status{Kind: t.Kind, TaskID: t.ID, Epoch: t.Epoch, State: component.StateFailed}
+			}
+			if st.Error == nil {
+				st.Error = &component.Error{Code: "COMPONENT_CRASHED", Message: fmt.Sprintf("%s exited %d times in a row (last exit code %d)", t.Kind, p.restarts, code),
+					Advice: "read " + filepath.Join(p.workDir, "component.log") + " on " + s.opt.HostIP + ", fix the cause, then resume the project"}
+			}
+			s.report(ctx, t, project.TaskFailed, "", p.restarts, st)
+			s.log.Error("component keeps failing; giving up", "task", t.ID, "kind", t.Kind, "restarts", p.restarts)
+			s.forget(t.ID)
+			return
+		}
+		p.reset(backoff(p.restarts))
+		s.log.Warn("component exited; restarting after backoff", "task", t.ID, "kind", t.Kind, "code", code, "restarts", p.restarts)
+		s.report(ctx, t, project.TaskAssigned, "", p.restarts, p.lastStatus())
+		return
+	}
+	if !p.started() {
+		if time.Now().Before(p.notBefore) {
+			return
+		}
+		if err := s.start(t, p); err != nil {
+			p.restarts++
+			p.notBefore = time.Now().Add(backoff(p.restarts))
+			s.log.Error("cannot start component", "task", t.ID, "kind", t.Kind, "err", err)
+			st := &component.Status{Kind: t.Kind, TaskID: t.ID, Epoch: t.Epoch, State: component.StateFailed,
+				Error: &component.Error{Code: "COMPONENT_START_FAILED", Message: err.Error(), Advice: "check that this oms binary has the component kind and the data dir is writable"}}
+			state := project.TaskAssigned
+			if p.restarts >= MaxRestarts {
+				state = project.TaskFailed
+				s.forget(t.ID)
+			}
+			s.report(ctx, t, state, "", p.restarts, st)
+		}
+		return
+	}
+	st, addr := p.poll(ctx)
+	state := project.TaskAssigned
+	if st != nil {
+		state = project.TaskRunning
+		if st.State == component.StateRunning || st.State == component.StateFinished {
+			p.healthySince()
+		}
+	}
+	if !s.report(ctx, t, state, addr, p.restarts, st) {
+		p.stop()
+		s.forget(t.ID)
+	}
+}
+
+func backoff(n int) time.Duration {
+	d := time.Second << min(n, 6)
+	return min(d, maxBackoff)
+}
+
+// report writes the task's state; false when the task is no longer ours (fenced).
+func (s *Supervisor) report(ctx context.Context, t project.Task, state, addr string, restarts int, st *component.Status) bool {
+	ok, err := project.ReportStatus(ctx, s.db, s.cm, t.ID, s.opt.HostIP, t.Epoch, state, addr, restarts, st)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.Warn("cannot report task status", "task", t.ID, "err", err)
+		}
+		return true
+	}
+	return ok
+}
+
+// start writes the spec file (0600, passwords opened) and starts the child.
+func (s *Supervisor) start(t project.Task, p *proc) error {
+	if err := os.MkdirAll(p.workDir, 0o700); err != nil {
+		return fmt.Errorf("create work dir: %w", err)
+	}
+	cfg, err := s.keys.OpenJSON(t.Spec.Config)
+	if err != nil {
+		return err
+	}
+	cfg = s.fillListen(cfg)
+	spec := component.Spec{Kind: t.Kind, TaskID: t.ID, Epoch: t.Epoch, StatusAddr: s.opt.StatusHost + ":0", WorkDir: p.workDir, Config: cfg}
+	raw, err := json.MarshalIndent(spec, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode spec: %w", err)
+	}
+	path := filepath.Join(p.workDir, "spec.json")
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, raw, 0o600); err != nil {
+		return fmt.Errorf("write spec: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("write spec: %w", err)
+	}
+	_ = os.Remove(filepath.Join(p.workDir, "status.addr"))
+	if err := p.launch(s.opt.Binary, path); err != nil {
+		return err
+	}
+	s.log.Info("component started", "task", t.ID, "kind", t.Kind, "epoch", t.Epoch, "pid", p.pid())
+	return nil
+}
+
+// fillListen gives a config's empty or host-less listen_addr this node's IP, so a Store serves
+// where Incr-Sync on another node can reach it.
+func (s *Supervisor) fillListen(cfg []byte) []byte {
+	var m map[string]any
+	if json.Unmarshal(cfg, &m) != nil {
+		return cfg
+	}
+	v, ok := m["listen_addr"]
+	if !ok {
+		return cfg
+	}
+	if str, _ := v.(string); str == "" || str[0] == ':' {
+		port := ":0"
+		if str != "" {
+			port = str
+		}
+		m["listen_addr"] = s.opt.StatusHost + port
+		out, err := json.Marshal(m)
+		if err == nil {
+			return out
+		}
+	}
+	return cfg
+}
+
+func (s *Supervisor) stopAll() {
+	s.mu.Lock()
+	procs := s.procs
+	s.procs = map[string]*proc{}
+	s.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, p := range procs {
+		wg.Add(1)
+		go func() { defer wg.Done(); p.stop() }()
+	}
+	wg.Wait()
+}
+
+// ComponentInfo is one child as /supervisor/components shows it.
+type ComponentInfo struct {
+	TaskID   string            `json:"task_id"`
+	Kind     string            `json:"kind"`
+	Epoch    int64             `json:"epoch"`
+	PID      int               `json:"pid"`
+	Restarts int               `json:"restarts"`
+	Status   *component.Status `json:"status,omitempty"`
+}
+
+// Components lists the children.
+func (s *Supervisor) Components() []ComponentInfo {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]ComponentInfo, 0, len(s.procs))
+	for _, p := range s.procs {
+		out = append(out, ComponentInfo{TaskID: p.taskID, Kind: p.kind, Epoch: p.epoch, PID: p.pid(), Restarts: p.restarts, Status: p.lastStatus()})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].TaskID < out[j].TaskID })
+	return out
+}
+
+// Handler serves GET /supervisor/health and GET /supervisor/components.
+func (s *Supervisor) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /supervisor/health", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, map[string]any{"status": "ok", "host": s.opt.HostIP, "components": len(s.Components())})
+	})
+	mux.HandleFunc("GET /supervisor/components", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, s.Components())
+	})
+	return mux
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(v)
+}
