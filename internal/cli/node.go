@@ -30,8 +30,8 @@ import (
 
 type nodeFlags struct {
 	config, hostIP, dataDir, adminPasswordFile string
-	consolePort, cmPort, supervisorPort      int
-	downAfter                                time.Duration
+	consolePort, cmPort, supervisorPort        int
+	downAfter                                  time.Duration
 }
 
 func newNodeCmd() *cobra.Command {

@@ -32,9 +32,9 @@ type Task struct {
 	Desired, State                    string
 	Spec                              TaskSpec
 	// Addr is where the component serves (the Store's consumers connect there).
-	Addr string
-	Status                            *component.Status
-	UpdatedAt                         time.Time
+	Addr      string
+	Status    *component.Status
+	UpdatedAt time.Time
 }
 
 // API converts a task to its wire form.
