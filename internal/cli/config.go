@@ -47,6 +47,7 @@ func newConfigCmd() *cobra.Command {
 	}
 	show.Flags().StringVarP(&path, "config", "c", "config.yaml", "config file")
 	cmd.AddCommand(check, show)
+	cmd.AddCommand(newConfigSetCmds()...)
 	return cmd
 }
 

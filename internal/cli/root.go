@@ -52,6 +52,7 @@ func newRoot(out, errOut io.Writer) *cobra.Command {
 		newConfigCmd(),
 		newMetaDBCmd(),
 		newComponentCmd(),
+		newDeployCmd(),
 		newNodeCmd(),
 	)
 	return root

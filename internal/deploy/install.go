@@ -117,6 +117,9 @@ func (in *Installer) InstallNode(ctx context.Context, n Node) error {
 		{"copy the binary", func() error { return putFile(ctx, r, n.Binary, path.Join(d, "bin/oms"), "0755") }},
 		{"write the config", func() error { return putBytes(ctx, r, nodeConfig(n), path.Join(d, "conf/config.yaml"), "0600") }},
 		{"write the admin password", func() error {
+			if n.AdminPassword == "" {
+				return nil // config apply: the node keeps the password file it has
+			}
 			return putBytes(ctx, r, []byte(n.AdminPassword.Reveal()), path.Join(d, "conf/admin_password"), "0600")
 		}},
 		{"copy the TLS key and certificate", func() error {
