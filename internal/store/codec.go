@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"math"
 	"time"
 
@@ -385,3 +386,5 @@ func (r *rd) image(n int) []any {
 // recordHeader is what precedes one record in a segment and in a wire frame body:
 // u32 payload length, u32 CRC-32C of the payload.
 const recordHeader = 8
+
+func crc32c(p []byte) uint32 { return crc32.Checksum(p, castagnoli) }

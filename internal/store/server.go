@@ -1,0 +1,408 @@
+package store
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/omsdev/oms/internal/binlog"
+	"github.com/omsdev/oms/internal/changelog"
+	"github.com/omsdev/oms/internal/omserr"
+)
+
+// Serving constants.
+const (
+	// frameTarget is the uncompressed size a read frame grows to before it is sent: large enough
+	// that a 200 ms RTT link is kept full by TCP alone (no per-record round trip), small enough
+	// to bound memory per consumer.
+	frameTarget = 2 << 20
+	// heartbeatEvery is how often an idle stream gets a heartbeat frame.
+	heartbeatEvery = time.Second
+)
+
+// Server serves the log to consumers over HTTP (see docs/store.md for the protocol).
+type Server struct {
+	log       *Log
+	consumers *Consumers
+	logger    *slog.Logger
+	// sourceTime returns the source time of the last captured event (unix s) for heartbeats.
+	sourceTime func() int64
+
+	srv     *http.Server
+	ln      net.Listener
+	streams atomic.Int64
+	sent    atomic.Int64
+	wg      sync.WaitGroup
+	stop    chan struct{}
+}
+
+// NewServer returns a server for log; Serve starts it.
+func NewServer(l *Log, consumers *Consumers, logger *slog.Logger, sourceTime func() int64) *Server {
+	s := &Server{log: l, consumers: consumers, logger: logger, sourceTime: sourceTime, stop: make(chan struct{})}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/read", s.handleRead)
+	mux.HandleFunc("POST /v1/ack", s.jsonHandler(s.ack))
+	mux.HandleFunc("POST /v1/unregister", s.jsonHandler(s.unregister))
+	mux.HandleFunc("GET /v1/consumers", s.jsonHandler(func(*http.Request) (any, error) { return s.consumers.List(), nil }))
+	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	return s
+}
+
+// Listen binds addr ("host:port", port 0 picks one).
+func (s *Server) Listen(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return omserr.Wrap(err, "STORE_LISTEN", "cannot listen for consumers on "+addr, "pick a free address in the store's listen setting")
+	}
+	s.ln = ln
+	return nil
+}
+
+// Addr is the bound address.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Serve serves until ctx ends, then closes every stream.
+func (s *Server) Serve(ctx context.Context) error {
+	errc := make(chan error, 1)
+	go func() { errc <- s.srv.Serve(s.ln) }()
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		return fmt.Errorf("serve consumers: %w", err)
+	}
+	close(s.stop)
+	sctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	_ = s.srv.Shutdown(sctx)
+	_ = s.srv.Close()
+	s.wg.Wait()
+	<-errc
+	return ctx.Err()
+}
+
+// httpStatus is the one table mapping error codes to HTTP status codes.
+func httpStatus(code string) int {
+	switch code {
+	case CodePurged:
+		return http.StatusGone
+	case CodeBadRequest:
+		return http.StatusBadRequest
+	case "":
+		return http.StatusInternalServerError
+	}
+	return http.StatusServiceUnavailable
+}
+
+func writeError(w http.ResponseWriter, err error) {
+	var e *omserr.Error
+	if !errors.As(err, &e) {
+		e = omserr.Wrap(err, CodeUnavailable, "store failed", "see the store's log")
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(httpStatus(e.Code))
+	_ = json.NewEncoder(w).Encode(map[string]string{"code": e.Code, "message": e.Message, "advice": e.Advice})
+}
+
+func (s *Server) jsonHandler(h func(*http.Request) (any, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		v, err := h(r)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(v)
+	}
+}
+
+func (s *Server) ack(r *http.Request) (any, error) {
+	var a ackRequest
+	if err := json.NewDecoder(r.Body).Decode(&a); err != nil || a.Consumer == "" {
+		return nil, omserr.New(CodeBadRequest, "ack needs a JSON body with consumer and gtid_set", "send {\"consumer\":..., \"gtid_set\":...}")
+	}
+	set, err := binlog.ParseGTIDSet(s.log.flavor, a.GTIDSet)
+	if err != nil {
+		return nil, omserr.Wrap(err, CodeBadRequest, "ack of consumer "+a.Consumer+" has a bad GTID set", "send the checkpoint as the store's flavor writes it")
+	}
+	if err := s.consumers.Ack(a.Consumer, set); err != nil {
+		return nil, err
+	}
+	return map[string]string{"status": "ok"}, nil
+}
+
+func (s *Server) unregister(r *http.Request) (any, error) {
+	var a ackRequest
+	if err := json.NewDecoder(r.Body).Decode(&a); err != nil || a.Consumer == "" {
+		return nil, omserr.New(CodeBadRequest, "unregister needs a JSON body with consumer", "send {\"consumer\":...}")
+	}
+	return map[string]string{"status": "ok"}, s.consumers.Remove(a.Consumer)
+}
+
+// filter is a parsed ReadRequest filter.
+type filter struct {
+	dbs, tables map[string]bool
+	ops         [4]bool
+	anyOp       bool
+}
+
+func (f *filter) none() bool { return len(f.dbs) == 0 && len(f.tables) == 0 && f.anyOp }
+
+func (f *filter) rowPasses(r *changelog.Row) bool {
+	if !f.anyOp && (int(r.Op) >= len(f.ops) || !f.ops[r.Op]) {
+		return false
+	}
+	return f.tablePasses(r.Table.DB, r.Table.Name)
+}
+
+func (f *filter) tablePasses(db, table string) bool {
+	if len(f.dbs) == 0 && len(f.tables) == 0 {
+		return true
+	}
+	return f.dbs[db] || f.tables[db+"."+table]
+}
+
+func (f *filter) ddlPasses(d *changelog.DDL) bool {
+	if len(f.dbs) == 0 && len(f.tables) == 0 {
+		return true
+	}
+	if f.dbs[d.DB] {
+		return true
+	}
+	for t := range f.tables {
+		if strings.HasPrefix(t, d.DB+".") {
+			return true
+		}
+	}
+	return false
+}
+
+func parseFilter(r *http.Request) (*filter, error) {
+	f := &filter{dbs: map[string]bool{}, tables: map[string]bool{}, anyOp: true}
+	q := r.URL.Query()
+	for _, d := range splitList(q.Get("db")) {
+		f.dbs[d] = true
+	}
+	for _, t := range splitList(q.Get("table")) {
+		f.tables[t] = true
+	}
+	for _, o := range splitList(q.Get("op")) {
+		op, err := changelog.ParseOp(o)
+		if err != nil {
+			return nil, omserr.Wrap(err, CodeBadRequest, "bad DML type filter "+o, "use INSERT, UPDATE, DELETE")
+		}
+		f.ops[op] = true
+		f.anyOp = false
+	}
+	return f, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func (s *Server) handleRead(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	consumer := q.Get("consumer")
+	if consumer == "" {
+		writeError(w, omserr.New(CodeBadRequest, "read without consumer id", "set consumer="))
+		return
+	}
+	flavor := q.Get("flavor")
+	if flavor == "" {
+		flavor = s.log.flavor
+	}
+	if flavor != s.log.flavor {
+		writeError(w, omserr.New(CodeBadRequest, fmt.Sprintf("consumer %s asks with a %s position, the store captures %s", consumer, flavor, s.log.flavor), "use the store's flavor"))
+		return
+	}
+	from, err := binlog.ParseGTIDSet(flavor, q.Get("from"))
+	if err != nil {
+		writeError(w, omserr.Wrap(err, CodeBadRequest, "consumer "+consumer+" sent a bad checkpoint", "send a GTID set"))
+		return
+	}
+	flt, err := parseFilter(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if !from.IsEmpty() {
+		if purged := s.log.Purged(); !from.ContainsSet(purged) {
+			writeError(w, purgedError(fmt.Sprintf("checkpoint %s of consumer %s: transactions up to %s", from, consumer, purged)))
+			return
+		}
+		if base := s.log.Base(); s.log.HasBase() && !from.ContainsSet(base) {
+			writeError(w, omserr.New(CodePurged,
+				fmt.Sprintf("checkpoint %s of consumer %s is before the store's start position %s", from, consumer, base),
+				"start the store from an earlier position, or the consumer from a newer checkpoint"))
+			return
+		}
+	}
+	reg := from
+	if reg.IsEmpty() {
+		reg = s.log.Base()
+		_ = reg.Union(s.log.Purged())
+	}
+	if err := s.consumers.Register(consumer, reg); err != nil {
+		writeError(w, err)
+		return
+	}
+	s.wg.Add(1)
+	defer s.wg.Done()
+	s.streams.Add(1)
+	defer s.streams.Add(-1)
+	s.logger.Info("consumer connected", "consumer", consumer, "from", from.String(), "remote", r.RemoteAddr)
+	err = s.stream(r.Context(), w, from, flt, q.Get("compress") != "0")
+	s.logger.Info("consumer disconnected", "consumer", consumer, "err", err)
+}
+
+// stream writes frames until the client goes away or the server stops.
+func (s *Server) stream(ctx context.Context, w http.ResponseWriter, from binlog.GTIDSet, flt *filter, compress bool) error {
+	w.Header().Set("Content-Type", "application/x-oms-store-stream")
+	w.WriteHeader(http.StatusOK)
+	fl, _ := w.(http.Flusher)
+	var enc *zstd.Encoder
+	if compress {
+		var err error
+		enc, err = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1), zstd.WithLowerEncoderMem(true))
+		if err != nil {
+			return err
+		}
+		defer enc.Close()
+	}
+	cur := newCursor(s.log, from)
+	defer cur.close()
+	dec := newDecoder()
+	var raw, out, body []byte
+	send := func(typ byte, data []byte) error {
+		payload := data
+		if enc != nil && len(data) > 512 {
+			body = enc.EncodeAll(data, body[:0])
+			if len(body) < len(data) {
+				payload = body
+			}
+		}
+		var hdr [frameHeader]byte
+		hdr[0] = typ
+		binary.LittleEndian.PutUint32(hdr[1:], uint32(len(data)))
+		binary.LittleEndian.PutUint32(hdr[5:], uint32(len(payload)))
+		if _, err := w.Write(hdr[:]); err != nil {
+			return err
+		}
+		if _, err := w.Write(payload); err != nil {
+			return err
+		}
+		s.sent.Add(int64(len(payload) + frameHeader))
+		if fl != nil {
+			fl.Flush()
+		}
+		return nil
+	}
+	sendErr := func(err error) error {
+		var e *omserr.Error
+		if !errors.As(err, &e) {
+			e = omserr.Wrap(err, CodeUnavailable, "store failed while reading its log", "see the store's log")
+		}
+		b, _ := json.Marshal(map[string]string{"code": e.Code, "message": e.Error(), "advice": e.Advice})
+		_ = send(frameError, b)
+		return err
+	}
+	lastSend := time.Now()
+	for {
+		wake := s.log.notify.wait()
+		var err error
+		raw, err = cur.read(raw[:0], frameTarget)
+		if err != nil {
+			return sendErr(err)
+		}
+		if len(raw) > 0 {
+			data := raw
+			if !flt.none() {
+				out, err = filterRecords(dec, flt, raw, out[:0])
+				if err != nil {
+					return sendErr(err)
+				}
+				data = out
+			}
+			if err := send(frameRecords, data); err != nil {
+				return err
+			}
+			lastSend = time.Now()
+			continue
+		}
+		if _, closed := s.log.view(); closed {
+			return sendErr(omserr.New(CodeUnavailable, "store is stopping", "dial again from your checkpoint"))
+		}
+		if time.Since(lastSend) >= heartbeatEvery {
+			b, _ := json.Marshal(heartbeatInfo{SourceTime: s.sourceTime(), CapturedSeq: s.log.Last().seq})
+			if err := send(frameHeartbeat, b); err != nil {
+				return err
+			}
+			lastSend = time.Now()
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.stop:
+			return sendErr(omserr.New(CodeUnavailable, "store is stopping", "dial again from your checkpoint"))
+		case <-wake:
+		case <-time.After(heartbeatEvery):
+		}
+	}
+}
+
+// filterRecords decodes records, drops rows (and DDL) the filter rejects and re-encodes. A
+// transaction left without rows is still sent (with no rows) so the consumer's checkpoint moves.
+func filterRecords(dec *decoder, f *filter, raw, out []byte) ([]byte, error) {
+	for off := 0; off < len(raw); {
+		n := int(binary.LittleEndian.Uint32(raw[off:]))
+		rec := raw[off : off+recordHeader+n]
+		off += recordHeader + n
+		t, err := dec.decode(rec[recordHeader:])
+		if err != nil {
+			return out, fmt.Errorf("filter record: %w", err)
+		}
+		kept := t.Rows[:0]
+		for i := range t.Rows {
+			if f.rowPasses(&t.Rows[i]) {
+				kept = append(kept, t.Rows[i])
+			}
+		}
+		changed := len(kept) != len(t.Rows)
+		t.Rows = kept
+		if t.DDL != nil && !f.ddlPasses(t.DDL) {
+			t.DDL = nil
+			changed = true
+		}
+		if !changed {
+			out = append(out, rec...)
+			continue
+		}
+		start := len(out)
+		out = append(out, make([]byte, recordHeader)...)
+		out, err = appendTxn(out, t)
+		if err != nil {
+			return out, err
+		}
+		p := out[start+recordHeader:]
+		binary.LittleEndian.PutUint32(out[start:], uint32(len(p)))
+		binary.LittleEndian.PutUint32(out[start+4:], crc32c(p))
+	}
+	return out, nil
+}

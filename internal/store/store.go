@@ -1,0 +1,632 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/omsdev/oms/internal/binlog"
+	"github.com/omsdev/oms/internal/component"
+	"github.com/omsdev/oms/internal/omserr"
+	"github.com/omsdev/oms/internal/schema"
+)
+
+// Kind is the component kind of the Store.
+const Kind = "store"
+
+// Config is the Store's part of a component spec (JSON, unknown fields rejected).
+type Config struct {
+	Source SourceConfig `json:"source"`
+	// ServerID is the replica server_id the store uses on the source (default: derived from the
+	// task id, in 1<<20..1<<31).
+	ServerID uint32      `json:"server_id,omitempty"`
+	Start    StartConfig `json:"start"`
+	// SegmentDir holds the log (default <work_dir>/segments).
+	SegmentDir string `json:"segment_dir,omitempty"`
+	// SegmentMB is the size at which a segment is rolled (default 256).
+	SegmentMB int `json:"segment_mb,omitempty"`
+	// RetentionHours (default 168 = 7 days), RetentionBytes (0 = no limit): what is kept for
+	// consumers. MaxRetentionHours/MaxRetentionBytes (0 = none): hard limits past which data goes
+	// even if a registered consumer has not read it.
+	RetentionHours    float64 `json:"retention_hours,omitempty"`
+	RetentionBytes    int64   `json:"retention_bytes,omitempty"`
+	MaxRetentionHours float64 `json:"max_retention_hours,omitempty"`
+	MaxRetentionBytes int64   `json:"max_retention_bytes,omitempty"`
+	// Listen is where consumers connect (default 0.0.0.0:0; the bound address is written to
+	// <work_dir>/store.addr).
+	Listen string `json:"listen,omitempty"`
+}
+
+// SourceConfig is the source database. Password is masked in logs.
+type SourceConfig struct {
+	Host     string `json:"host"`
+	Port     int    `json:"port"`
+	User     string `json:"user"`
+	Password string `json:"password"`
+	// Flavor is "mariadb" (default) or "mysql".
+	Flavor string `json:"flavor,omitempty"`
+}
+
+func (s SourceConfig) String() string {
+	return fmt.Sprintf("%s@%s flavor=%s password=******", s.User, net.JoinHostPort(s.Host, strconv.Itoa(s.Port)), s.Flavor)
+}
+
+// LogValue implements slog.LogValuer without the password.
+func (s SourceConfig) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+// StartConfig is where capture starts the first time (later runs resume from the log). At most
+// one of GTIDSet, File or Time; none = "now".
+type StartConfig struct {
+	GTIDSet string `json:"gtid_set,omitempty"`
+	File    string `json:"file,omitempty"`
+	Pos     uint32 `json:"pos,omitempty"`
+	// Time (RFC 3339): the first transaction committed at or after it.
+	Time string `json:"time,omitempty"`
+}
+
+func (c *Config) defaults(workDir, taskID string) error {
+	if c.Source.Flavor == "" {
+		c.Source.Flavor = binlog.FlavorMariaDB
+	}
+	if c.Source.Flavor != binlog.FlavorMariaDB && c.Source.Flavor != binlog.FlavorMySQL {
+		return omserr.New(CodeConfig, "source flavor "+c.Source.Flavor+" is unknown", "use mariadb or mysql")
+	}
+	if c.Source.Host == "" || c.Source.Port == 0 || c.Source.User == "" {
+		return omserr.New(CodeConfig, "store config needs source host, port and user", "set source.host, source.port, source.user")
+	}
+	n := 0
+	for _, s := range []bool{c.Start.GTIDSet != "", c.Start.File != "", c.Start.Time != ""} {
+		if s {
+			n++
+		}
+	}
+	if n > 1 {
+		return omserr.New(CodeConfig, "store start names more than one of gtid_set, file, time", "keep one (or none for now)")
+	}
+	if c.Start.Time != "" {
+		if _, err := time.Parse(time.RFC3339, c.Start.Time); err != nil {
+			return omserr.Wrap(err, CodeConfig, "store start time "+c.Start.Time+" is not RFC 3339", "write e.g. 2026-01-02T15:04:05Z")
+		}
+	}
+	if c.Start.GTIDSet != "" {
+		if _, err := binlog.ParseGTIDSet(c.Source.Flavor, c.Start.GTIDSet); err != nil {
+			return omserr.Wrap(err, CodeConfig, "store start gtid_set is invalid", "write it as the source prints @@gtid_binlog_pos / @@gtid_executed")
+		}
+	}
+	if c.ServerID == 0 {
+		h := fnv.New32a()
+		h.Write([]byte(taskID + "\x00" + workDir))
+		c.ServerID = 1<<20 + h.Sum32()%(1<<30)
+	}
+	if c.SegmentDir == "" {
+		c.SegmentDir = filepath.Join(workDir, "segments")
+	}
+	if c.SegmentMB <= 0 {
+		c.SegmentMB = 256
+	}
+	if c.RetentionHours == 0 {
+		c.RetentionHours = 168
+	}
+	if c.Listen == "" {
+		c.Listen = "0.0.0.0:0"
+	}
+	return nil
+}
+
+// captureQueue is the number of encoded transactions between capture and the writer: enough to
+// keep the writer's fsync batches large (a few MB) while capture keeps decoding.
+const captureQueue = 8192
+
+// Store is the log-capture component. It talks to one source database (as a replica and over
+// SQL for prechecks and schemas), owns the segment directory, and serves consumers.
+type Store struct {
+	cfg     Config
+	spec    component.Spec
+	logger  *slog.Logger
+	db      *sql.DB
+	log     *Log
+	cons    *Consumers
+	srv     *Server
+	tracker *schema.Tracker
+
+	mu        sync.Mutex
+	state     string
+	failure   *component.Error
+	rateAt    time.Time
+	rateTxns  int64
+	rateRows  int64
+	ratePerS  float64
+	rowsPerS  float64
+	forcedTot int64
+
+	txns, rows, bytes atomic.Int64
+	lastCommit        atomic.Int64 // unix s of the last durable txn
+	lastEvent         atomic.Int64 // unix s of the last source event seen
+	caughtUp          atomic.Bool
+}
+
+// New builds a Store from a component spec.
+func New(spec component.Spec, logger *slog.Logger) (*Store, error) {
+	var cfg Config
+	if err := spec.DecodeConfig(&cfg); err != nil {
+		return nil, err
+	}
+	return NewWithConfig(spec, cfg, logger)
+}
+
+// NewWithConfig builds a Store from a decoded config (tests run it in-process this way).
+func NewWithConfig(spec component.Spec, cfg Config, logger *slog.Logger) (*Store, error) {
+	if err := cfg.defaults(spec.WorkDir, spec.TaskID); err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = slog.Default()
+	}
+	return &Store{cfg: cfg, spec: spec, logger: logger, state: component.StateInit}, nil
+}
+
+// Addr is the consumer address (after Init).
+func (s *Store) Addr() string { return s.srv.Addr() }
+
+// Init implements component.Unit: connects to the source, runs the prechecks, opens the log
+// and binds the consumer listener.
+func (s *Store) Init(ctx context.Context) error {
+	s.logger.Info("store init", "source", s.cfg.Source, "server_id", s.cfg.ServerID, "segment_dir", s.cfg.SegmentDir)
+	mc := mysql.NewConfig()
+	mc.Net, mc.Addr, mc.User, mc.Passwd = "tcp", net.JoinHostPort(s.cfg.Source.Host, strconv.Itoa(s.cfg.Source.Port)), s.cfg.Source.User, s.cfg.Source.Password
+	mc.Timeout, mc.ReadTimeout = 10*time.Second, 60*time.Second
+	conn, err := mysql.NewConnector(mc)
+	if err != nil {
+		return s.fail(omserr.Wrap(err, CodeConfig, "bad source settings", "check source host/port/user"))
+	}
+	s.db = sql.OpenDB(conn)
+	s.db.SetMaxOpenConns(4)
+	if err := s.db.PingContext(ctx); err != nil {
+		return s.fail(omserr.Wrap(err, CodeSourceDown, "cannot connect to the source "+s.cfg.Source.String(), "check that it runs and the address, user and password are right"))
+	}
+	if s.log, err = OpenLog(s.cfg.SegmentDir, s.cfg.Source.Flavor, int64(s.cfg.SegmentMB)<<20); err != nil {
+		return s.fail(err)
+	}
+	resuming := s.log.HasBase()
+	if err := precheckSource(ctx, s.db, s.cfg.ServerID, resuming); err != nil {
+		return s.fail(err)
+	}
+	if resuming {
+		if end := s.log.End(); !end.IsEmpty() {
+			if err := precheckStartGTID(ctx, s.db, s.cfg.Source.Flavor, end); err != nil {
+				return s.fail(err)
+			}
+		}
+	} else if s.cfg.Start.GTIDSet != "" {
+		if err := precheckStartGTID(ctx, s.db, s.cfg.Source.Flavor, binlog.MustParseGTIDSet(s.cfg.Source.Flavor, s.cfg.Start.GTIDSet)); err != nil {
+			return s.fail(err)
+		}
+	} else if s.cfg.Start.File != "" {
+		if err := precheckStartFile(ctx, s.db, s.cfg.Start.File); err != nil {
+			return s.fail(err)
+		}
+	}
+	if s.cons, err = OpenConsumers(s.cfg.SegmentDir, s.cfg.Source.Flavor); err != nil {
+		return s.fail(err)
+	}
+	s.tracker = schema.NewTracker(s.db)
+	s.srv = NewServer(s.log, s.cons, s.logger, func() int64 {
+		if s.caughtUp.Load() {
+			return time.Now().Unix()
+		}
+		return s.lastCommit.Load()
+	})
+	if err := s.srv.Listen(s.cfg.Listen); err != nil {
+		return s.fail(err)
+	}
+	if s.spec.WorkDir != "" {
+		_ = os.MkdirAll(s.spec.WorkDir, 0o755)
+		tmp := filepath.Join(s.spec.WorkDir, ".store.addr.tmp")
+		if err := os.WriteFile(tmp, []byte(s.srv.Addr()), 0o644); err == nil {
+			_ = os.Rename(tmp, filepath.Join(s.spec.WorkDir, "store.addr"))
+		}
+	}
+	last := s.log.Last()
+	s.lastCommit.Store(last.time)
+	s.logger.Info("store ready", "consumers_addr", s.srv.Addr(), "resume", resuming, "captured", s.log.End().String(), "last_seq", last.seq)
+	return nil
+}
+
+func (s *Store) fail(err error) error {
+	var e *omserr.Error
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.state = component.StateFailed
+	if errors.As(err, &e) {
+		s.failure = &component.Error{Code: e.Code, Message: e.Message, Advice: e.Advice}
+	} else {
+		s.failure = &component.Error{Code: CodeCaptureFailure, Message: err.Error()}
+	}
+	return err
+}
+
+// Run implements component.Unit: capture, write, serve and apply retention until ctx ends.
+func (s *Store) Run(ctx context.Context) error {
+	s.mu.Lock()
+	s.state = component.StateRunning
+	s.failure = nil
+	s.mu.Unlock()
+	g, gctx := errgroup.WithContext(ctx)
+	recs := make(chan pendingRecord, captureQueue)
+	g.Go(func() error { return s.srv.Serve(gctx) })
+	g.Go(func() error { return s.writeLoop(gctx, recs) })
+	g.Go(func() error {
+		defer close(recs)
+		return s.captureLoop(gctx, recs)
+	})
+	g.Go(func() error { return s.housekeeping(gctx) })
+	err := g.Wait()
+	if ctx.Err() != nil {
+		s.mu.Lock()
+		s.state = component.StatePaused
+		s.mu.Unlock()
+		return ctx.Err()
+	}
+	if err != nil {
+		return s.fail(err)
+	}
+	return nil
+}
+
+// writeLoop appends what capture encoded, in fsync'd batches (group commit).
+func (s *Store) writeLoop(ctx context.Context, in <-chan pendingRecord) error {
+	const maxBatchBytes = 8 << 20
+	var batch []pendingRecord
+	for {
+		batch = batch[:0]
+		var size int
+		select {
+		case r, ok := <-in:
+			if !ok {
+				return nil
+			}
+			batch = append(batch, r)
+			size += len(r.payload)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	drain:
+		for size < maxBatchBytes {
+			select {
+			case r, ok := <-in:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, r)
+				size += len(r.payload)
+			default:
+				break drain
+			}
+		}
+		var rows int64
+		for _, r := range batch {
+			rows += int64(r.rows)
+		}
+		if err := s.log.Append(batch); err != nil {
+			return err
+		}
+		s.txns.Add(int64(len(batch)))
+		s.rows.Add(rows)
+		s.bytes.Add(int64(size))
+		s.lastCommit.Store(batch[len(batch)-1].meta.time)
+		for i := range batch {
+			batch[i] = pendingRecord{}
+		}
+	}
+}
+
+// captureLoop reads the source and encodes transactions. It reconnects after a connection
+// error, resuming after the last transaction it handed to the writer.
+func (s *Store) captureLoop(ctx context.Context, out chan<- pendingRecord) error {
+	flavor := s.cfg.Source.Flavor
+	seq := s.log.Last().seq
+	// handed is every GTID given to the writer (base included): where to reconnect from.
+	var handed binlog.GTIDSet
+	var skipBefore time.Time
+	var start binlog.Start
+	if s.log.HasBase() {
+		handed = s.log.End()
+		if handed.IsEmpty() && s.log.StartAt().File != "" {
+			start.At = s.log.StartAt()
+		} else if last := s.log.Last(); flavor == binlog.FlavorMySQL && last.seq > 0 && last.gtid == "" {
+			start.At = binlog.Position{File: last.file, Pos: last.pos}
+		} else {
+			h := handed.Clone()
+			start.GTIDSet = &h
+		}
+	} else {
+		var err error
+		handed, start, skipBefore, err = s.firstStart(ctx)
+		if err != nil {
+			return err
+		}
+		if skipBefore.IsZero() {
+			if err := s.log.SetBase(handed, start.At); err != nil {
+				return err
+			}
+		}
+	}
+	var buf []byte
+	backoff := time.Second
+	for {
+		c, err := binlog.Open(ctx, binlog.SourceConfig{Host: s.cfg.Source.Host, Port: uint16(s.cfg.Source.Port), User: s.cfg.Source.User,
+			Password: s.cfg.Source.Password, ServerID: s.cfg.ServerID, Flavor: flavor, Logger: quietLogger(s.logger)}, start, s.tracker)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return omserr.Wrap(err, CodeSourceDown, "cannot start the binlog dump from the source", "check the source and the store's user")
+		}
+		s.logger.Info("capture started", "from_gtid", gtidText(start.GTIDSet), "from_file", start.At.String())
+		err = func() error {
+			defer c.Close()
+			for {
+				t, err := c.Next(ctx)
+				if err != nil {
+					return err
+				}
+				if lt := c.LastEventTime(); !lt.IsZero() {
+					s.lastEvent.Store(lt.Unix())
+				}
+				if t.Heartbeat {
+					s.caughtUp.Store(len(out) == 0)
+					continue
+				}
+				s.caughtUp.Store(false)
+				if !skipBefore.IsZero() {
+					if t.CommitTime.Before(skipBefore) {
+						if t.GTID != "" {
+							_ = handed.Add(t.GTID)
+						}
+						continue
+					}
+					if err := s.log.SetBase(handed, binlog.Position{}); err != nil {
+						return err
+					}
+					skipBefore = time.Time{}
+				}
+				seq++
+				t.Seq = seq
+				buf, err = appendTxn(buf[:0], t)
+				if err != nil {
+					return err
+				}
+				rec := pendingRecord{payload: append([]byte(nil), buf...), rows: len(t.Rows),
+					meta: recordMeta{seq: seq, gtid: t.GTID, time: t.CommitTime.Unix(), file: t.File, pos: t.Pos}}
+				if t.GTID != "" {
+					if err := handed.Add(t.GTID); err != nil {
+						return fmt.Errorf("capture: %w", err)
+					}
+				}
+				start.At = binlog.Position{File: t.File, Pos: t.Pos}
+				select {
+				case out <- rec:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+		}()
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		var oe *omserr.Error
+		if errors.As(err, &oe) {
+			return err // schema unknown and the like: a person must act
+		}
+		if binlog.IsPurged(err) {
+			return omserr.Wrap(err, CodeSourcePurged, "the source no longer has the binlog the store needs (after "+handed.String()+")",
+				"start the store from a newer position (redo the full copy) and keep binlogs longer on the source")
+		}
+		s.logger.Warn("capture connection lost, reconnecting", "err", err, "backoff", backoff)
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		backoff = min(backoff*2, 30*time.Second)
+		if !handed.IsEmpty() {
+			h := handed.Clone()
+			start.GTIDSet = &h
+		}
+	}
+}
+
+func gtidText(g *binlog.GTIDSet) string {
+	if g == nil {
+		return ""
+	}
+	return g.String()
+}
+
+// quietLogger keeps go-mysql's per-connection chatter at Warn and above.
+func quietLogger(l *slog.Logger) *slog.Logger {
+	return slog.New(levelFilter{h: l.Handler(), min: slog.LevelWarn})
+}
+
+type levelFilter struct {
+	h   slog.Handler
+	min slog.Level
+}
+
+func (f levelFilter) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= f.min && f.h.Enabled(ctx, l)
+}
+func (f levelFilter) Handle(ctx context.Context, r slog.Record) error { return f.h.Handle(ctx, r) }
+func (f levelFilter) WithAttrs(a []slog.Attr) slog.Handler {
+	return levelFilter{h: f.h.WithAttrs(a), min: f.min}
+}
+func (f levelFilter) WithGroup(n string) slog.Handler {
+	return levelFilter{h: f.h.WithGroup(n), min: f.min}
+}
+
+// firstStart resolves the configured start of a fresh log: the GTID set before it, where to
+// dump from, and for a time start the time before which transactions are skipped.
+func (s *Store) firstStart(ctx context.Context) (binlog.GTIDSet, binlog.Start, time.Time, error) {
+	flavor := s.cfg.Source.Flavor
+	st := s.cfg.Start
+	empty, _ := binlog.NewGTIDSet(flavor)
+	switch {
+	case st.GTIDSet != "":
+		g := binlog.MustParseGTIDSet(flavor, st.GTIDSet)
+		c := g.Clone()
+		return g, binlog.Start{GTIDSet: &c}, time.Time{}, nil
+	case st.File != "":
+		pos := st.Pos
+		if pos < 4 {
+			pos = 4
+		}
+		base := empty
+		if flavor == binlog.FlavorMariaDB {
+			var g sql.NullString
+			if err := s.db.QueryRowContext(ctx, "SELECT BINLOG_GTID_POS(?, ?)", st.File, pos).Scan(&g); err == nil && g.Valid {
+				if b, err := binlog.ParseGTIDSet(flavor, g.String); err == nil {
+					base = b
+				}
+			}
+		}
+		return base, binlog.Start{At: binlog.Position{File: st.File, Pos: pos}}, time.Time{}, nil
+	case st.Time != "":
+		t, _ := time.Parse(time.RFC3339, st.Time)
+		first, err := oldestBinlog(ctx, s.db)
+		if err != nil {
+			return empty, binlog.Start{}, time.Time{}, err
+		}
+		base := empty
+		if flavor == binlog.FlavorMariaDB {
+			var g sql.NullString
+			if err := s.db.QueryRowContext(ctx, "SELECT BINLOG_GTID_POS(?, 4)", first).Scan(&g); err == nil && g.Valid {
+				if b, err := binlog.ParseGTIDSet(flavor, g.String); err == nil {
+					base = b
+				}
+			}
+		}
+		return base, binlog.Start{At: binlog.Position{File: first, Pos: 4}}, t, nil
+	}
+	// Now.
+	name := "gtid_binlog_pos"
+	if flavor == binlog.FlavorMySQL {
+		name = "gtid_executed"
+	}
+	v, err := variable(ctx, s.db, name)
+	if err != nil {
+		return empty, binlog.Start{}, time.Time{}, omserr.Wrap(err, CodeSourceDown, "cannot read the source's current position", "check the source")
+	}
+	g, err := binlog.ParseGTIDSet(flavor, v)
+	if err != nil {
+		return empty, binlog.Start{}, time.Time{}, fmt.Errorf("parse source @@%s: %w", name, err)
+	}
+	c := g.Clone()
+	return g, binlog.Start{GTIDSet: &c}, time.Time{}, nil
+}
+
+// housekeeping applies retention every retentionEvery and samples rates every second.
+func (s *Store) housekeeping(ctx context.Context) error {
+	const retentionEvery = 30 * time.Second
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	lastRetention := time.Time{}
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case now := <-tick.C:
+			s.sampleRates(now)
+			if now.Sub(lastRetention) >= retentionEvery {
+				lastRetention = now
+				if err := s.ApplyRetention(now); err != nil {
+					return err
+				}
+			}
+		}
+	}
+}
+
+// ApplyRetention runs retention once (the Store does it every 30 s).
+func (s *Store) ApplyRetention(now time.Time) error {
+	_, forced, err := s.log.Purge(RetentionPolicy{Hours: s.cfg.RetentionHours, Bytes: s.cfg.RetentionBytes,
+		MaxHours: s.cfg.MaxRetentionHours, MaxBytes: s.cfg.MaxRetentionBytes}, s.cons, s.logger, now)
+	if forced > 0 {
+		s.mu.Lock()
+		s.forcedTot += int64(forced)
+		s.mu.Unlock()
+	}
+	return err
+}
+
+func (s *Store) sampleRates(now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	txns, rows := s.txns.Load(), s.rows.Load()
+	if !s.rateAt.IsZero() {
+		dt := now.Sub(s.rateAt).Seconds()
+		if dt > 0 {
+			s.ratePerS = float64(txns-s.rateTxns) / dt
+			s.rowsPerS = float64(rows-s.rateRows) / dt
+		}
+	}
+	s.rateAt, s.rateTxns, s.rateRows = now, txns, rows
+}
+
+// Status implements component.Unit.
+func (s *Store) Status() component.Status {
+	s.mu.Lock()
+	st := component.Status{Kind: Kind, TaskID: s.spec.TaskID, Epoch: s.spec.Epoch, State: s.state, Error: s.failure, UpdatedAt: time.Now().UTC()}
+	m := map[string]float64{
+		"txns_per_sec": s.ratePerS, "rows_per_sec": s.rowsPerS, "retention_forced_total": float64(s.forcedTot),
+	}
+	s.mu.Unlock()
+	m["txns_total"] = float64(s.txns.Load())
+	m["rows_total"] = float64(s.rows.Load())
+	m["bytes_total"] = float64(s.bytes.Load())
+	if s.log != nil {
+		st.Position = s.log.End().String()
+		m["segment_disk_bytes"] = float64(s.log.DiskBytes())
+		m["captured_seq"] = float64(s.log.Last().seq)
+	}
+	if s.srv != nil {
+		m["consumer_streams"] = float64(s.srv.streams.Load())
+		m["sent_bytes_total"] = float64(s.srv.sent.Load())
+	}
+	if s.tracker != nil {
+		m["schema_mismatches_total"] = float64(s.tracker.Mismatches.Load())
+	}
+	if lc := s.lastCommit.Load(); lc > 0 && !s.caughtUp.Load() {
+		st.LagSeconds = max(0, time.Since(time.Unix(lc, 0)).Seconds())
+	}
+	m["source_time"] = float64(s.lastEvent.Load())
+	m["captured_commit_time"] = float64(s.lastCommit.Load())
+	st.Metrics = m
+	return st
+}
+
+// Close implements component.Unit.
+func (s *Store) Close() error {
+	var errs []error
+	if s.log != nil {
+		errs = append(errs, s.log.Close())
+	}
+	if s.db != nil {
+		errs = append(errs, s.db.Close())
+	}
+	return errors.Join(errs...)
+}
+
+var _ component.Unit = (*Store)(nil)
