@@ -282,23 +282,23 @@ func missingPrivs(grants, need []string) []string {
 }
 
 // sourceGTID reads the source's current binlog GTID position (MariaDB gtid_binlog_pos, MySQL
-// gtid_executed).
-func sourceGTID(ctx context.Context, e Endpoint) (string, error) {
+// gtid_executed) and its flavor ("mariadb" or "mysql").
+func sourceGTID(ctx context.Context, e Endpoint) (pos, flavor string, err error) {
 	db, err := openEndpoint(e)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	defer db.Close()
-	var version, pos string
+	var version string
 	if err := db.QueryRowContext(ctx, "SELECT VERSION()").Scan(&version); err != nil {
-		return "", fmt.Errorf("read source version: %w", err)
+		return "", "", fmt.Errorf("read source version: %w", err)
 	}
-	q := "SELECT @@GLOBAL.gtid_executed"
+	q, flavor := "SELECT @@GLOBAL.gtid_executed", "mysql"
 	if strings.Contains(strings.ToLower(version), "mariadb") {
-		q = "SELECT @@GLOBAL.gtid_binlog_pos"
+		q, flavor = "SELECT @@GLOBAL.gtid_binlog_pos", "mariadb"
 	}
 	if err := db.QueryRowContext(ctx, q).Scan(&pos); err != nil {
-		return "", fmt.Errorf("read source GTID position: %w", err)
+		return "", "", fmt.Errorf("read source GTID position: %w", err)
 	}
-	return strings.ReplaceAll(pos, "\n", ""), nil
+	return strings.ReplaceAll(pos, "\n", ""), flavor, nil
 }

@@ -176,8 +176,27 @@ func (s *Service) advance(ctx context.Context, p api.Project) error {
 
 	// TRANSFER_INCR_LOG_PULL: the Store starts before the copy so the binlog it needs is ours.
 	if x := st[api.StepIncrLogPull]; x.Status != api.StepSkipped {
+		// The incremental start position is taken once, before the Store is created: the Store
+		// captures from it and Incr-Sync applies from it; the copy starts after the Store runs.
+		start, _ := s.runtime(ctx, p.ID, "startGtid")
+		flavor, _ := s.runtime(ctx, p.ID, "flavor")
+		if flavor == "" {
+			pos, fl, err := sourceGTID(ctx, src)
+			if err != nil {
+				return s.failProject(ctx, p.ID, api.StepIncrLogPull, "INCR_SOURCE_POSITION", "cannot read the source's GTID position: "+err.Error())
+			}
+			if err := s.setRuntime(ctx, p.ID, "startGtid", pos); err != nil {
+				return err
+			}
+			if err := s.setRuntime(ctx, p.ID, "flavor", fl); err != nil {
+				return err
+			}
+			start, flavor = pos, fl
+		}
 		storeID := TaskID(p.ID, KindStore)
-		if err := ensureTask(ctx, s.db, s.cm, storeID, p.ID, KindStore, src.Region, storeConfig{Source: s.keys.conn(src)}); err != nil {
+		c := s.keys.conn(src)
+		cfg := storeConfig{Source: storeSource{Host: c.Host, Port: c.Port, User: c.User, Password: c.Password, Flavor: flavor}, Start: storeStart{GTIDSet: start}}
+		if err := ensureTask(ctx, s.db, s.cm, storeID, p.ID, KindStore, src.Region, cfg); err != nil {
 			return err
 		}
 		t, _, err := taskByID(ctx, s.db, s.cm, storeID)
@@ -192,16 +211,6 @@ func (s *Service) advance(ctx context.Context, p api.Project) error {
 		}
 		if err := s.stepUpdate(ctx, p.ID, api.StepIncrLogPull, api.StepMonitoring, 100, statusMetrics(t), "store on "+t.Host+" at "+t.Addr); err != nil {
 			return err
-		}
-		// The incremental start position: taken once, after the Store runs, before the copy.
-		if start, _ := s.runtime(ctx, p.ID, "startGtid"); start == "" && !done(st[api.StepFull].Status) {
-			pos, err := sourceGTID(ctx, src)
-			if err != nil {
-				return fmt.Errorf("read source position before full copy: %w", err)
-			}
-			if err := s.setRuntime(ctx, p.ID, "startGtid", pos); err != nil {
-				return err
-			}
 		}
 	}
 
@@ -222,7 +231,7 @@ func (s *Service) advance(ctx context.Context, p api.Project) error {
 
 	// INCR_TRANSFER
 	if x := st[api.StepIncr]; x.Status != api.StepSkipped {
-		if err := s.incrStep(ctx, p.ID, sel, dst); err != nil || !done(s.stepStatus(ctx, p.ID, api.StepIncr)) {
+		if err := s.incrStep(ctx, p.ID, dst); err != nil || !done(s.stepStatus(ctx, p.ID, api.StepIncr)) {
 			return err
 		}
 	}
@@ -286,7 +295,7 @@ func (s *Service) fullSteps(ctx context.Context, id string, st map[string]api.St
 	}
 	// The copy is complete: transactions up to here are applied idempotently by Incr-Sync.
 	if after, _ := s.runtime(ctx, id, "strictAfter"); after == "" {
-		pos, err := sourceGTID(ctx, src)
+		pos, _, err := sourceGTID(ctx, src)
 		if err != nil {
 			return fmt.Errorf("read source position after full copy: %w", err)
 		}
@@ -303,18 +312,19 @@ func (s *Service) fullSteps(ctx context.Context, id string, st map[string]api.St
 	return s.stepUpdate(ctx, id, api.StepFull, api.StepFinished, 100, m, "copied")
 }
 
-func (s *Service) incrStep(ctx context.Context, id string, sel any, dst Endpoint) error {
+func (s *Service) incrStep(ctx context.Context, id string, dst Endpoint) error {
 	storeT, ok, err := taskByID(ctx, s.db, s.cm, TaskID(id, KindStore))
 	if err != nil || !ok {
 		return err
 	}
 	start, _ := s.runtime(ctx, id, "startGtid")
 	after, _ := s.runtime(ctx, id, "strictAfter")
+	flavor, _ := s.runtime(ctx, id, "flavor")
 	spec, err := s.loadSpec(ctx, id)
 	if err != nil {
 		return err
 	}
-	cfg := incrSyncConfig{StoreAddr: storeT.Addr, Target: s.keys.conn(dst), Selection: SelectionConfig(spec.Mapping), StartGTID: start, StrictAfter: after}
+	cfg := incrSyncConfig{StoreAddr: storeT.Addr, Target: s.keys.conn(dst), Selection: SelectionConfig(spec.Mapping), StartGTID: start, StrictAfter: after, Flavor: flavor}
 	incrID := TaskID(id, KindIncrSync)
 	if err := ensureTask(ctx, s.db, s.cm, incrID, id, KindIncrSync, dst.Region, cfg); err != nil {
 		return err

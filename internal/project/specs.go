@@ -23,11 +23,23 @@ func (k *Keyring) conn(e Endpoint) connConfig {
 
 // storeConfig is internal/store's Config.
 type storeConfig struct {
-	Source connConfig `json:"source"`
-	// ListenAddr is where the Store serves its consumers; the supervisor replaces the host-less
-	// ":0" with the node's IP so Incr-Sync on another node reaches it.
-	ListenAddr string `json:"listen_addr,omitempty"`
-	StartGTID  string `json:"start_gtid,omitempty"`
+	Source storeSource `json:"source"`
+	Start  storeStart  `json:"start"`
+	// Listen is where the Store serves its consumers; the supervisor replaces an empty or
+	// host-less value with the node's IP so Incr-Sync on another node reaches it.
+	Listen string `json:"listen"`
+}
+
+type storeSource struct {
+	Host     string `json:"host"`
+	Port     int    `json:"port"`
+	User     string `json:"user"`
+	Password string `json:"password"`
+	Flavor   string `json:"flavor,omitempty"`
+}
+
+type storeStart struct {
+	GTIDSet string `json:"gtid_set,omitempty"`
 }
 
 // fullImportConfig is internal/fullimport's Config.
@@ -45,6 +57,7 @@ type incrSyncConfig struct {
 	Selection   selection.Config `json:"selection"`
 	StartGTID   string           `json:"start_gtid,omitempty"`
 	StrictAfter string           `json:"strict_after,omitempty"`
+	Flavor      string           `json:"flavor,omitempty"`
 }
 
 // verifyConfig is internal/verify's Config.

@@ -145,8 +145,8 @@ func (p *proc) stop() {
 	_ = os.Remove(filepath.Join(p.workDir, "pid"))
 }
 
-// poll reads the component's /status; addr is where it serves consumers (serve.addr when the
-// component writes one, else its status address).
+// poll reads the component's /status; addr is where it serves consumers (serve.addr or
+// store.addr when the component writes one, else its status address).
 func (p *proc) poll(ctx context.Context) (*component.Status, string) {
 	p.mu.Lock()
 	addr := p.addr
@@ -159,8 +159,10 @@ func (p *proc) poll(ctx context.Context) (*component.Status, string) {
 		addr = strings.TrimSpace(string(raw))
 	}
 	serve := addr
-	if raw, err := os.ReadFile(filepath.Join(p.workDir, "serve.addr")); err == nil {
-		serve = strings.TrimSpace(string(raw))
+	for _, f := range []string{"serve.addr", "store.addr"} {
+		if raw, err := os.ReadFile(filepath.Join(p.workDir, f)); err == nil {
+			serve = strings.TrimSpace(string(raw))
+		}
 	}
 	cctx, cancel := context.WithTimeout(ctx, statusTimeout)
 	defer cancel()

@@ -18,10 +18,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -301,29 +303,36 @@ func (s *Supervisor) start(t project.Task, p *proc) error {
 	return nil
 }
 
-// fillListen gives a config's empty or host-less listen_addr this node's IP, so a Store serves
-// where Incr-Sync on another node can reach it.
+// fillListen gives a config's empty or host-less listen address ("listen", "listen_addr") this
+// node's IP, so a Store serves where Incr-Sync on another node can reach it.
 func (s *Supervisor) fillListen(cfg []byte) []byte {
 	var m map[string]any
 	if json.Unmarshal(cfg, &m) != nil {
 		return cfg
 	}
-	v, ok := m["listen_addr"]
-	if !ok {
+	changed := false
+	for _, key := range []string{"listen", "listen_addr"} {
+		v, ok := m[key]
+		if !ok {
+			continue
+		}
+		if str, _ := v.(string); str == "" || str[0] == ':' || strings.HasPrefix(str, "0.0.0.0:") {
+			port := "0"
+			if i := strings.LastIndexByte(str, ':'); i >= 0 {
+				port = str[i+1:]
+			}
+			m[key] = net.JoinHostPort(s.opt.StatusHost, port)
+			changed = true
+		}
+	}
+	if !changed {
 		return cfg
 	}
-	if str, _ := v.(string); str == "" || str[0] == ':' {
-		port := ":0"
-		if str != "" {
-			port = str
-		}
-		m["listen_addr"] = s.opt.StatusHost + port
-		out, err := json.Marshal(m)
-		if err == nil {
-			return out
-		}
+	out, err := json.Marshal(m)
+	if err != nil {
+		return cfg
 	}
-	return cfg
+	return out
 }
 
 func (s *Supervisor) stopAll() {
