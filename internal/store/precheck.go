@@ -26,7 +26,7 @@ const (
 
 func variable(ctx context.Context, db *sql.DB, name string) (string, error) {
 	var v sql.NullString
-	err := db.QueryRowContext(ctx, "SELECT @@"+name).Scan(&v)
+	err := db.QueryRowContext(ctx, "SELECT @@GLOBAL."+name).Scan(&v)
 	if err != nil {
 		return "", fmt.Errorf("read @@%s: %w", name, err)
 	}

@@ -36,8 +36,10 @@ type Config struct {
 	Start    StartConfig `json:"start"`
 	// SegmentDir holds the log (default <work_dir>/segments).
 	SegmentDir string `json:"segment_dir,omitempty"`
-	// SegmentMB is the size at which a segment is rolled (default 256).
-	SegmentMB int `json:"segment_mb,omitempty"`
+	// SegmentMB is the size at which a segment is rolled (default 256). SegmentBytes, if set,
+	// overrides it (tests use small segments).
+	SegmentMB    int   `json:"segment_mb,omitempty"`
+	SegmentBytes int64 `json:"segment_bytes,omitempty"`
 	// RetentionHours (default 168 = 7 days), RetentionBytes (0 = no limit): what is kept for
 	// consumers. MaxRetentionHours/MaxRetentionBytes (0 = none): hard limits past which data goes
 	// even if a registered consumer has not read it.
@@ -116,6 +118,9 @@ func (c *Config) defaults(workDir, taskID string) error {
 	}
 	if c.SegmentMB <= 0 {
 		c.SegmentMB = 256
+	}
+	if c.SegmentBytes <= 0 {
+		c.SegmentBytes = int64(c.SegmentMB) << 20
 	}
 	if c.RetentionHours == 0 {
 		c.RetentionHours = 168
@@ -197,7 +202,7 @@ func (s *Store) Init(ctx context.Context) error {
 	if err := s.db.PingContext(ctx); err != nil {
 		return s.fail(omserr.Wrap(err, CodeSourceDown, "cannot connect to the source "+s.cfg.Source.String(), "check that it runs and the address, user and password are right"))
 	}
-	if s.log, err = OpenLog(s.cfg.SegmentDir, s.cfg.Source.Flavor, int64(s.cfg.SegmentMB)<<20); err != nil {
+	if s.log, err = OpenLog(s.cfg.SegmentDir, s.cfg.Source.Flavor, s.cfg.SegmentBytes); err != nil {
 		return s.fail(err)
 	}
 	resuming := s.log.HasBase()
