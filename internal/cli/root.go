@@ -51,9 +51,11 @@ func newRoot(out, errOut io.Writer) *cobra.Command {
 		newVersionCmd(),
 		newConfigCmd(),
 		newMetaDBCmd(),
-		newComponentCmd(),
+		withComponentList(newComponentCmd()),
 		newDeployCmd(),
 		newNodeCmd(),
+		newProjectCmd(),
+		newHostCmd(),
 	)
 	return root
 }
