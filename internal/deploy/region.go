@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/go-sql-driver/mysql"
+
 	"github.com/omsdev/oms/internal/config"
 	"github.com/omsdev/oms/internal/metadb"
 	"github.com/omsdev/oms/internal/omserr"
@@ -97,8 +99,9 @@ func hostRegistered(ctx context.Context, c config.Config, ip string) (bool, erro
 	defer db.Close()
 	var got string
 	err = db.QueryRowContext(ctx, "SELECT ip FROM "+sqlgen.Table(c.CMDB, "hosts")+" WHERE ip = ?", ip).Scan(&got)
-	if errors.Is(err, sql.ErrNoRows) {
-		return false, nil
+	var me *mysql.MySQLError
+	if errors.Is(err, sql.ErrNoRows) || (errors.As(err, &me) && (me.Number == 1146 || me.Number == 1049)) {
+		return false, nil // no such host, or the region is not set up yet
 	}
 	if err != nil {
 		return false, fmt.Errorf("look up host %s: %w", ip, err)
@@ -114,7 +117,12 @@ func unregisterHost(ctx context.Context, c config.Config, ip string) error {
 		return err
 	}
 	defer db.Close()
-	if _, err := db.ExecContext(ctx, "DELETE FROM "+sqlgen.Table(c.CMDB, "hosts")+" WHERE ip = ?", ip); err != nil {
+	_, err = db.ExecContext(ctx, "DELETE FROM "+sqlgen.Table(c.CMDB, "hosts")+" WHERE ip = ?", ip)
+	var me *mysql.MySQLError
+	if errors.As(err, &me) && (me.Number == 1146 || me.Number == 1049) {
+		return nil // the region was never set up: nothing registered
+	}
+	if err != nil {
 		return fmt.Errorf("unregister host %s: %w", ip, err)
 	}
 	return nil
