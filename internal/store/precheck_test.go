@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"strings"
 	"testing"
 	"time"
 
@@ -65,7 +66,7 @@ func TestPrechecks(t *testing.T) {
 	}
 	// The password never shows in what the store logs or reports about its config.
 	cfg := Config{Source: SourceConfig{Host: "h", Port: 1, User: "u", Password: "s3cret"}}
-	if s := cfg.Source.String(); contains(s, "s3cret") {
+	if s := cfg.Source.String(); strings.Contains(s, "s3cret") {
 		t.Errorf("password in %q", s)
 	}
 
@@ -111,13 +112,3 @@ func TestPrechecks(t *testing.T) {
 	_ = st.Close()
 }
 
-func contains(s, sub string) bool { return len(sub) > 0 && len(s) >= len(sub) && (s == sub || indexOf(s, sub) >= 0) }
-
-func indexOf(s, sub string) int {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if s[i:i+len(sub)] == sub {
-			return i
-		}
-	}
-	return -1
-}
