@@ -127,45 +127,23 @@ func (v *Verifier) run(ctx context.Context) error {
 	return nil
 }
 
-// chunkPhase plans and compares every chunk of every table, Concurrency chunks at a time.
+// chunkPhase plans and compares every chunk of every table.
 func (v *Verifier) chunkPhase(ctx context.Context) error {
+	if v.cfg.Mode == ModeRange {
+		return v.rangePipeline(ctx)
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	tasks := make(chan task, taskQueue)
 	g.Go(func() error {
 		defer close(tasks)
-		for _, p := range v.pairs {
-			tr := v.tables[p.Name]
-			v.mu.Lock()
-			ts := v.state.Tables[p.Name]
-			planned := ts.Planned
-			v.mu.Unlock()
-			if !planned {
-				cs, err := planChunks(gctx, v.src, p, v.cfg.ChunkSize)
-				if err != nil {
-					return err
-				}
-				v.mu.Lock()
-				ts.Chunks, ts.Done, ts.Planned = cs, make([]byte, len(cs)), true
-				v.mu.Unlock()
+		return v.produce(gctx, func(t task) error {
+			select {
+			case tasks <- t:
+				return nil
+			case <-gctx.Done():
+				return gctx.Err()
 			}
-			v.chunksAll.Add(int64(len(ts.Chunks)))
-			for i, c := range ts.Chunks {
-				v.mu.Lock()
-				done := isDone(ts, i)
-				v.mu.Unlock()
-				if done {
-					v.chunksDone.Add(1)
-					v.chunksResumed.Add(1)
-					continue
-				}
-				select {
-				case tasks <- task{tr: tr, i: i, c: c}:
-				case <-gctx.Done():
-					return gctx.Err()
-				}
-			}
-		}
-		return nil
+		})
 	})
 	for w := 0; w < v.cfg.Concurrency; w++ {
 		g.Go(func() error {
@@ -178,6 +156,42 @@ func (v *Verifier) chunkPhase(ctx context.Context) error {
 		})
 	}
 	return g.Wait()
+}
+
+// produce plans the chunks of every table (or takes the plan from the state) and hands each
+// chunk not yet done to send.
+func (v *Verifier) produce(ctx context.Context, send func(task) error) error {
+	for _, p := range v.pairs {
+		tr := v.tables[p.Name]
+		v.mu.Lock()
+		ts := v.state.Tables[p.Name]
+		planned := ts.Planned
+		v.mu.Unlock()
+		if !planned {
+			cs, err := planChunks(ctx, v.src, p, v.cfg.ChunkSize)
+			if err != nil {
+				return err
+			}
+			v.mu.Lock()
+			ts.Chunks, ts.Done, ts.Planned = cs, make([]byte, len(cs)), true
+			v.mu.Unlock()
+		}
+		v.chunksAll.Add(int64(len(ts.Chunks)))
+		for i, c := range ts.Chunks {
+			v.mu.Lock()
+			done := isDone(ts, i)
+			v.mu.Unlock()
+			if done {
+				v.chunksDone.Add(1)
+				v.chunksResumed.Add(1)
+				continue
+			}
+			if err := send(task{tr: tr, i: i, c: c}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func (v *Verifier) doTask(ctx context.Context, t task) error {
@@ -199,6 +213,15 @@ func (v *Verifier) doTask(ctx context.Context, t task) error {
 		}
 		return fmt.Errorf("compare chunk %d of %s: %w", t.i, p.Name, err)
 	}
+	if err := v.finishChunk(t, rows, cands); err != nil {
+		return err
+	}
+	return v.throttle.wait(ctx, rows)
+}
+
+// finishChunk records a compared chunk: done in the state, its candidates, the counters.
+func (v *Verifier) finishChunk(t task, rows int64, cands map[string][][]byte) error {
+	p := t.tr.p
 	v.mu.Lock()
 	ts := v.state.Tables[p.Name]
 	markDone(ts, t.i)
@@ -217,10 +240,7 @@ func (v *Verifier) doTask(ctx context.Context, t task) error {
 	t.tr.rowsDone.Add(rows)
 	v.rowsDone.Add(rows)
 	v.chunksDone.Add(1)
-	if err := v.saveState(false); err != nil {
-		return err
-	}
-	return v.throttle.wait(ctx, rows)
+	return v.saveState(false)
 }
 
 // sum is a chunk's aggregate on one side.
@@ -265,8 +285,13 @@ func (v *Verifier) compareChunkRange(ctx context.Context, p *pair, c chunk) (int
 	if sums[srcSide] == sums[dstSide] {
 		return sums[srcSide].count, nil, nil
 	}
+	return v.drillChunk(ctx, p, c)
+}
+
+// drillChunk fetches a chunk's rows from both sides and returns the keys that differ.
+func (v *Verifier) drillChunk(ctx context.Context, p *pair, c chunk) (int64, map[string][][]byte, error) {
 	var rows [2][][][]byte
-	err = bothSides(ctx, func(ctx context.Context, s side) error {
+	err := bothSides(ctx, func(ctx context.Context, s side) error {
 		q, a := p.rowsSQL(s, c)
 		var err error
 		rows[s], err = queryRows(ctx, v.db(s), q, a)

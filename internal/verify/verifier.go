@@ -156,9 +156,9 @@ func openDB(ctx context.Context, c Conn, name string, conc int) (*sql.DB, error)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", name, err)
 	}
-	// One connection per worker, plus the planner, plus re-check lookups.
-	db.SetMaxOpenConns(conc + 2)
-	db.SetMaxIdleConns(conc + 2)
+	// Checksum and drill-down workers, plus the planner and re-check lookups.
+	db.SetMaxOpenConns(2*conc + 2)
+	db.SetMaxIdleConns(2*conc + 2)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, omserr.Wrap(err, "VERIFY_CONNECT", "cannot connect to the "+name+" at "+c.String(),

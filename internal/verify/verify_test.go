@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"os"
+	osexec "os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -435,4 +437,40 @@ func TestResumeAfterPause(t *testing.T) {
 		t.Fatalf("resumed run (%d chunks from the state, %d rows before): %+v", rep.ChunksResumed, rowsBefore, rep.Tables)
 	}
 	_ = v2
+}
+
+// TestComponentCommand runs `oms component full-verify --spec FILE` as a real process.
+func TestComponentCommand(t *testing.T) {
+	e := newEnv(t)
+	sdb, ddb := testenv.FreshDatabase(t, e.src, "cs"), testenv.FreshDatabase(t, e.dst, "cd")
+	exec(t, e.src.DB(), "CREATE TABLE "+sdb+".t (id INT PRIMARY KEY, v VARCHAR(10))", "INSERT INTO "+sdb+".t VALUES (1,'a'),(2,'b')")
+	exec(t, e.dst.DB(), "CREATE TABLE "+ddb+".t (id INT PRIMARY KEY, v VARCHAR(10))", "INSERT INTO "+ddb+".t VALUES (1,'a'),(2,'B')")
+	bin := testenv.OMSBinary(t)
+	work := t.TempDir()
+	spec := fmt.Sprintf(`{"kind":"full-verify","task_id":"t1","epoch":1,"work_dir":%q,"config":{
+		"source":{"host":"127.0.0.1","port":%d,"user":"root"},"target":{"host":"127.0.0.1","port":%d,"user":"root"},
+		"selection":{"tables":[{"db":%q,"rename_db":%q}]},"recheck_rounds":1,"recheck_delay":"50ms"}}`,
+		work, e.src.Port, e.dst.Port, sdb, ddb)
+	specFile := filepath.Join(work, "spec.json")
+	if err := os.WriteFile(specFile, []byte(spec), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := osexec.Command(bin, "component", "full-verify", "--spec", specFile).CombinedOutput()
+	if err != nil {
+		t.Fatalf("oms component full-verify: %v\n%s", err, out)
+	}
+	rep, err := os.ReadFile(filepath.Join(work, "output", ReportFile))
+	if err != nil || !strings.Contains(string(rep), `"different": 1`) {
+		t.Fatalf("report: %s (%v)\n%s", rep, err, out)
+	}
+	// A spec with an unknown field is invalid input: exit code 3.
+	bad := strings.Replace(spec, `"recheck_rounds"`, `"recheck_roundz"`, 1)
+	if err := os.WriteFile(specFile, []byte(bad), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err = osexec.Command(bin, "component", "full-verify", "--spec", specFile).Run()
+	var ee *osexec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 3 {
+		t.Fatalf("invalid spec: %v, want exit code 3", err)
+	}
 }
