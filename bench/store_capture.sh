@@ -1,0 +1,105 @@
+#!/bin/bash
+# store_capture.sh - Store capture speed vs mariadb-binlog on the same binlog backlog.
+#
+#   bench/store_capture.sh
+#   DURATION=30 THREADS=8 bench/store_capture.sh
+#
+# 1. A MariaDB source (baselines' lib.sh instance on $SRC, durable settings), sysbench prepare,
+#    RESET MASTER, then sysbench oltp_write_only for DURATION s: the backlog (>= 500k row events
+#    with the defaults on this machine).
+# 2. mariadb-binlog --read-from-remote-server --verbose decodes the whole backlog to /dev/null.
+# 3. `oms component store` captures the same backlog from the first binlog file into fresh
+#    segments (fsync'd), timed from process start until its /status position covers the
+#    source's last GTID.
+# Prints row events/s and MB/s (binlog bytes / s) for both and the ratio; appends a line to
+# bench/results/store_capture.tsv.
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/.." && pwd)
+export BENCH_ROOT=${BENCH_ROOT:-/tmp/omsbench-store}
+export RESULTS_DIR=${RESULTS_DIR:-$HERE/results}
+. /work/shared/baselines/lib.sh
+
+SRC=${SRC:-13316}
+TABLES=${TABLES:-4}
+ROWS=${ROWS:-100000}
+DURATION=${DURATION:-90}
+THREADS=${THREADS:-8}
+WORK=$BENCH_ROOT/store-work
+KEEP=${KEEP:-0}  # KEEP=1 leaves the source running; SKIP_BACKLOG=1 then reuses its backlog
+
+cleanup() {
+    [ -n "${STORE_PID:-}" ] && kill "$STORE_PID" 2>/dev/null || true
+    if [ "$KEEP" != 1 ]; then mdb_stop "$SRC" || true; fi
+}
+trap cleanup EXIT
+
+log "building oms"
+(cd "$ROOT" && go build -o "$BENCH_ROOT/oms" ./cmd/oms)
+
+mdb_start "$SRC"
+if [ "${SKIP_BACKLOG:-0}" != 1 ]; then
+    prepare_sbtest "$SRC" "$TABLES" "$ROWS" > /dev/null
+    q "$SRC" "RESET MASTER"
+    # The backlog is produced with relaxed durability (faster on this shared 2-core machine); what is
+    # measured afterwards only reads it.
+    q "$SRC" "SET GLOBAL sync_binlog=0, GLOBAL innodb_flush_log_at_trx_commit=2"
+    log "sysbench oltp_write_only $THREADS threads x $DURATION s"
+    # shellcheck disable=SC2046
+    sysbench oltp_write_only $(sysbench_common "$SRC") --tables="$TABLES" --table-size="$ROWS" \
+        --threads="$THREADS" --time="$DURATION" run > "$RESULTS_DIR/store_sysbench.log" 2>&1
+fi
+q "$SRC" "SET GLOBAL sync_binlog=1, GLOBAL innodb_flush_log_at_trx_commit=1"
+LAST=$(binlog_gtid "$SRC")
+FIRST_FILE=$(mc "$SRC" -N -B -e "SHOW BINARY LOGS" | head -1 | cut -f1)
+BINLOG_BYTES=$(mc "$SRC" -N -B -e "SHOW BINARY LOGS" | awk '{s+=$2} END{print s}')
+log "backlog: last GTID $LAST, $BINLOG_BYTES binlog bytes from $FIRST_FILE"
+
+# --- mariadb-binlog -------------------------------------------------------------------------
+t0=$(now)
+mariadb-binlog --read-from-remote-server -h127.0.0.1 -P"$SRC" -uroot --verbose --to-last-log "$FIRST_FILE" > /dev/null
+t1=$(now)
+MB_SECS=$(echo "$t1 - $t0" | bc)
+log "mariadb-binlog: $MB_SECS s"
+
+# --- oms store ------------------------------------------------------------------------------
+rm -rf "$WORK"; mkdir -p "$WORK"
+cat > "$WORK/spec.json" <<EOF
+{"kind":"store","task_id":"bench","epoch":1,"status_addr":"127.0.0.1:0","work_dir":"$WORK",
+ "config":{"source":{"host":"127.0.0.1","port":$SRC,"user":"root","password":""},
+           "start":{"file":"$FIRST_FILE","pos":4},"listen":"127.0.0.1:0"}}
+EOF
+status() { curl -s "http://$(cat "$WORK/status.addr")/status"; }
+t0=$(now)
+"$BENCH_ROOT/oms" component store --spec "$WORK/spec.json" 2> "$WORK/component.log" &
+STORE_PID=$!
+for _ in $(seq 1 6000); do [ -f "$WORK/status.addr" ] && break; sleep 0.01; done
+while :; do
+    kill -0 "$STORE_PID" 2>/dev/null || { tail -20 "$WORK/component.log"; die "store exited"; }
+    pos=$(status | sed -n 's/.*"position":"\([^"]*\)".*/\1/p')
+    [ "$pos" = "$LAST" ] && break
+    sleep 0.02
+done
+t1=$(now)
+OMS_SECS=$(echo "$t1 - $t0" | bc)
+ST=$(status)
+ROW_EVENTS=$(echo "$ST" | sed -n 's/.*"rows_total":\([0-9.e+]*\).*/\1/p' | awk '{printf "%d", $1}')
+TXNS=$(echo "$ST" | sed -n 's/.*"txns_total":\([0-9.e+]*\).*/\1/p' | awk '{printf "%d", $1}')
+SEG_BYTES=$(du -sb "$WORK/segments" | cut -f1)
+CPU=$(awk '{print ($14+$15)/'"$(getconf CLK_TCK)"'}' /proc/$STORE_PID/stat)
+kill "$STORE_PID"; wait "$STORE_PID" 2>/dev/null || true; STORE_PID=
+
+OMS_RPS=$(echo "$ROW_EVENTS / $OMS_SECS" | bc)
+MB_RPS=$(echo "$ROW_EVENTS / $MB_SECS" | bc)
+OMS_MBS=$(echo "scale=1; $BINLOG_BYTES / 1048576 / $OMS_SECS" | bc)
+MB_MBS=$(echo "scale=1; $BINLOG_BYTES / 1048576 / $MB_SECS" | bc)
+RATIO=$(echo "scale=2; $MB_SECS / $OMS_SECS" | bc)
+
+printf '\n%-40s %10s %14s %10s\n' "tool" "seconds" "row events/s" "MB/s"
+printf '%-40s %10.2f %14s %10s\n' "mariadb-binlog --verbose > /dev/null" "$MB_SECS" "$MB_RPS" "$MB_MBS"
+printf '%-40s %10.2f %14s %10s\n' "oms component store (fsync'd segments)" "$OMS_SECS" "$OMS_RPS" "$OMS_MBS"
+echo "backlog: $TXNS transactions, $ROW_EVENTS row events, $BINLOG_BYTES binlog bytes; segments $SEG_BYTES bytes; store CPU ${CPU}s"
+echo "speed ratio oms/mariadb-binlog: ${RATIO}x"
+record store_capture.tsv "txns=$TXNS" "row_events=$ROW_EVENTS" "binlog_bytes=$BINLOG_BYTES" \
+    "mariadb_binlog_s=$MB_SECS" "oms_s=$OMS_SECS" "oms_rows_s=$OMS_RPS" "mariadb_binlog_rows_s=$MB_RPS" \
+    "ratio=$RATIO" "segment_bytes=$SEG_BYTES" "store_cpu_s=$CPU"
