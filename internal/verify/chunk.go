@@ -28,7 +28,7 @@ func planChunks(ctx context.Context, db *sql.DB, p *pair, size int) ([]chunk, er
 			return cs, err
 		}
 	}
-	return walkChunks(ctx, db, p, size)
+	return walkChunks(ctx, db, srcSide, p, size, chunk{})
 }
 
 // planIntChunks cuts [MIN, MAX] of a single integer key into ranges of size values. It declines
@@ -79,21 +79,28 @@ func wrap(v []byte) [][]byte {
 	return [][]byte{v}
 }
 
-// walkChunks reads every size-th key of the source's key index.
-func walkChunks(ctx context.Context, db *sql.DB, p *pair, size int) ([]chunk, error) {
-	names := p.keyNames()
-	order := sqlgen.ColumnList(names)
+// walkChunks reads every size-th key of one side's key index within the range of chunk within
+// (the whole table for chunk{}).
+func walkChunks(ctx context.Context, db *sql.DB, s side, p *pair, size int, within chunk) ([]chunk, error) {
+	order := sqlgen.ColumnList(p.keyNames())
 	var out []chunk
-	var prev [][]byte
+	prev := within.Lo
 	for {
-		q := "SELECT " + order + " FROM " + p.table(srcSide) + p.srcHint
+		var conds []string
 		var args []any
 		if prev != nil {
 			w, a := p.tupleCond(">=", prev)
-			q += " WHERE " + w
-			args = a
+			conds, args = append(conds, w), append(args, a...)
 		}
-		q += " ORDER BY " + strings.ReplaceAll(order, ",", " ,") + fmt.Sprintf(" LIMIT 1 OFFSET %d", size)
+		if within.Hi != nil {
+			w, a := p.tupleCond("<", within.Hi)
+			conds, args = append(conds, w), append(args, a...)
+		}
+		q := "SELECT " + order + " FROM " + p.table(s) + p.hint(s)
+		if len(conds) > 0 {
+			q += " WHERE " + strings.Join(conds, " AND ")
+		}
+		q += " ORDER BY " + order + fmt.Sprintf(" LIMIT 1 OFFSET %d", size)
 		rows, err := queryRows(ctx, db, q, args)
 		if err != nil {
 			return nil, fmt.Errorf("plan chunks of %s: %w", p.Name, err)
@@ -104,5 +111,5 @@ func walkChunks(ctx context.Context, db *sql.DB, p *pair, size int) ([]chunk, er
 		out = append(out, chunk{Lo: prev, Hi: rows[0]})
 		prev = rows[0]
 	}
-	return append(out, chunk{Lo: prev}), nil
+	return append(out, chunk{Lo: prev, Hi: within.Hi}), nil
 }

@@ -15,6 +15,11 @@ type sideResult struct {
 	sum sum
 }
 
+type drillTask struct {
+	t    task
+	sums [2]sum
+}
+
 type taskKey struct {
 	tr *tableRun
 	i  int
@@ -37,7 +42,7 @@ func (v *Verifier) rangePipeline(ctx context.Context) error {
 	// results holds what side workers produced and the collector has not paired yet; room for
 	// every worker's result keeps workers from blocking on a momentarily busy collector.
 	results := make(chan sideResult, 2*v.cfg.Concurrency)
-	drill := make(chan task, taskQueue)
+	drill := make(chan drillTask, taskQueue)
 
 	g.Go(func() error {
 		defer close(queues[srcSide])
@@ -114,7 +119,7 @@ func (v *Verifier) rangePipeline(ctx context.Context) error {
 				}
 			default:
 				select {
-				case drill <- r.t:
+				case drill <- drillTask{t: r.t, sums: [2]sum{src, dst}}:
 				case <-gctx.Done():
 					return gctx.Err()
 				}
@@ -124,8 +129,9 @@ func (v *Verifier) rangePipeline(ctx context.Context) error {
 	})
 	for w := 0; w < v.cfg.Concurrency; w++ {
 		g.Go(func() error {
-			for t := range drill {
-				rows, cands, err := v.drillChunk(gctx, t.tr.p, t.c)
+			for d := range drill {
+				t := d.t
+				rows, cands, err := v.drillChunk(gctx, t.tr.p, t.c, d.sums)
 				if err != nil {
 					if gctx.Err() != nil {
 						return gctx.Err()

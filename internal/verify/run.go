@@ -285,11 +285,46 @@ func (v *Verifier) compareChunkRange(ctx context.Context, p *pair, c chunk) (int
 	if sums[srcSide] == sums[dstSide] {
 		return sums[srcSide].count, nil, nil
 	}
-	return v.drillChunk(ctx, p, c)
+	return v.drillChunk(ctx, p, c, sums)
 }
 
-// drillChunk fetches a chunk's rows from both sides and returns the keys that differ.
-func (v *Verifier) drillChunk(ctx context.Context, p *pair, c chunk) (int64, map[string][][]byte, error) {
+// drillChunk compares the rows of a chunk whose aggregates differ. A chunk that holds many more
+// rows than planned on one side (a target full of rows beyond the source's last key, a source
+// grown since planning) is first cut again along that side's key, so no drill-down holds more
+// than about two chunks of rows in memory.
+func (v *Verifier) drillChunk(ctx context.Context, p *pair, c chunk, sums [2]sum) (int64, map[string][][]byte, error) {
+	limit := int64(2 * v.cfg.ChunkSize)
+	if big := max(sums[srcSide].count, sums[dstSide].count); big > limit {
+		s := srcSide
+		if sums[dstSide].count > sums[srcSide].count {
+			s = dstSide
+		}
+		subs, err := walkChunks(ctx, v.db(s), s, p, v.cfg.ChunkSize, c)
+		if err != nil {
+			return 0, nil, err
+		}
+		if len(subs) > 1 {
+			v.chunksSplit.Add(1)
+			var rows int64
+			cands := map[string][][]byte{}
+			for _, sc := range subs {
+				n, cs, err := v.compareChunkRange(ctx, p, sc)
+				if err != nil {
+					return 0, nil, err
+				}
+				rows += n
+				for id, k := range cs {
+					cands[id] = k
+				}
+			}
+			return rows, cands, nil
+		}
+	}
+	return v.fetchAndCompare(ctx, p, c)
+}
+
+// fetchAndCompare fetches a chunk's rows from both sides and returns the keys that differ.
+func (v *Verifier) fetchAndCompare(ctx context.Context, p *pair, c chunk) (int64, map[string][][]byte, error) {
 	var rows [2][][][]byte
 	err := bothSides(ctx, func(ctx context.Context, s side) error {
 		q, a := p.rowsSQL(s, c)

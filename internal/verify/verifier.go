@@ -70,6 +70,7 @@ type Verifier struct {
 	chunksDone    atomic.Int64
 	chunksAll     atomic.Int64
 	chunksResumed atomic.Int64
+	chunksSplit   atomic.Int64
 	started       time.Time
 	throttle      *throttle
 }
@@ -193,6 +194,7 @@ func (v *Verifier) Status() component.Status {
 	st.Metrics = map[string]float64{
 		"rows_compared": float64(done), "chunks_done": float64(v.chunksDone.Load()),
 		"chunks_total": float64(v.chunksAll.Load()), "candidate_rows": diffs,
+		"chunks_split": float64(v.chunksSplit.Load()),
 	}
 	if v.result != nil {
 		st.Metrics["rows_only_in_source"] = float64(v.result.OnlyInSource)

@@ -474,3 +474,38 @@ func TestComponentCommand(t *testing.T) {
 		t.Fatalf("invalid spec: %v, want exit code 3", err)
 	}
 }
+
+// TestTargetTailIsCutAgain: the target holds many rows beyond the source's last key (and a
+// source table is empty); the open last chunk is cut again along the target's key and every
+// extra row is reported.
+func TestTargetTailIsCutAgain(t *testing.T) {
+	e := newEnv(t)
+	sdb, ddb := testenv.FreshDatabase(t, e.src, "ts"), testenv.FreshDatabase(t, e.dst, "td")
+	for _, x := range []struct {
+		db *sql.DB
+		n  string
+	}{{e.src.DB(), sdb}, {e.dst.DB(), ddb}} {
+		exec(t, x.db, "CREATE TABLE "+x.n+".t (id INT PRIMARY KEY, v INT)", "INSERT INTO "+x.n+".t SELECT seq, seq FROM "+x.n+".seq_1_to_100",
+			"CREATE TABLE "+x.n+".empty (id VARCHAR(10) PRIMARY KEY)")
+	}
+	exec(t, e.dst.DB(), "INSERT INTO "+ddb+".t SELECT seq, seq FROM "+ddb+".seq_1000_to_3999",
+		"INSERT INTO "+ddb+".empty SELECT CONCAT('k', seq) FROM "+ddb+".seq_1_to_700")
+	sel := selection.Config{Tables: []selection.Rule{{DB: sdb, RenameDB: ddb}}}
+	out := t.TempDir()
+	v, wait := startVerifier(t, e, Config{Selection: sel, ChunkSize: 50, RecheckRounds: rounds(0), OutputDir: out}, t.TempDir())
+	rep, err := wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if split := v.Status().Metrics["chunks_split"]; split != 2 {
+		t.Errorf("%v chunks cut again, want 2 (the tail of t, the whole of empty)", split)
+	}
+	if rep.OnlyInTarget != 3000+700 || rep.Different != 0 || rep.OnlyInSource != 0 || rep.Compared != 100 {
+		t.Fatalf("report: %+v", rep.Tables)
+	}
+	applySQL(t, e.dst.DB(), filepath.Join(out, sdb+".t.sql"))
+	applySQL(t, e.dst.DB(), filepath.Join(out, sdb+".empty.sql"))
+	if rep := run(t, e, Config{Selection: sel, ChunkSize: 50, RecheckRounds: rounds(0), OutputDir: t.TempDir()}, t.TempDir()); !rep.Equal {
+		t.Fatalf("after correction: %+v", rep.Tables)
+	}
+}
