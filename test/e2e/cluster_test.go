@@ -1,0 +1,247 @@
+// Package e2e holds end-to-end scenarios that start the real oms binary: several `oms node`
+// processes on one MetaDB, real MariaDB sources and targets, the OpenAPI and the CLI.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/omsdev/oms/api"
+	"github.com/omsdev/oms/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+const adminPassword = "e2e-admin-pw"
+
+// node is one `oms node` process.
+type node struct {
+	ip                              string
+	consolePort, cmPort, supPort    int
+	dataDir, logPath, configPath    string
+	cmd                             *exec.Cmd
+	done                            chan struct{}
+}
+
+func (n *node) url() string { return fmt.Sprintf("http://%s:%d", n.ip, n.consolePort) }
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// writeConfig writes a one-region config.yaml for the nodes ips on MetaDB meta.
+func writeConfig(t *testing.T, dir string, meta *testenv.Instance, prefix string, ips []string) string {
+	t.Helper()
+	var b strings.Builder
+	fmt.Fprintf(&b, "oms_meta_host: 127.0.0.1\noms_meta_port: %d\noms_meta_user: root\noms_meta_password: ''\n", meta.Port)
+	fmt.Fprintf(&b, "drc_rm_db: %s_rm\ndrc_cm_db: %s_cm\ndrc_cm_heartbeat_db: %s_cm_hb\n", prefix, prefix, prefix)
+	b.WriteString("cm_url: http://127.0.0.1:8088\ncm_location: 1\ncm_region: cn-hangzhou\ncm_region_cn: cn-hangzhou\ncm_is_default: true\ncm_nodes:\n")
+	for _, ip := range ips {
+		fmt.Fprintf(&b, " - %s\n", ip)
+	}
+	path := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func newNode(t *testing.T, dir, configPath, ip string) *node {
+	t.Helper()
+	n := &node{ip: ip, consolePort: freePort(t), cmPort: freePort(t), supPort: freePort(t), configPath: configPath,
+		dataDir: filepath.Join(dir, "node-"+ip), logPath: filepath.Join(dir, "node-"+ip+".log")}
+	return n
+}
+
+// start runs the node and waits until its console and CM answer.
+func (n *node) start(t *testing.T) {
+	t.Helper()
+	logf, err := os.OpenFile(n.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(testenv.OMSBinary(t), "node", "-c", n.configPath, "--host-ip", n.ip, "--data-dir", n.dataDir,
+		"--console-port", strconv.Itoa(n.consolePort), "--cm-port", strconv.Itoa(n.cmPort), "--supervisor-port", strconv.Itoa(n.supPort))
+	cmd.Env = append(os.Environ(), "OMS_ADMIN_PASSWORD="+adminPassword)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	n.cmd, n.done = cmd, make(chan struct{})
+	go func() { _ = cmd.Wait(); logf.Close(); close(n.done) }()
+	t.Cleanup(func() { n.stop() })
+	waitFor(t, 60*time.Second, "node "+n.ip+" healthy", func() (bool, string) {
+		select {
+		case <-n.done:
+			t.Fatalf("node %s exited during start:\n%s", n.ip, n.logTail())
+		default:
+		}
+		for _, u := range []string{n.url() + "/oms/health", fmt.Sprintf("http://%s:%d/cm/health", n.ip, n.cmPort), fmt.Sprintf("http://%s:%d/supervisor/health", n.ip, n.supPort)} {
+			resp, err := http.Get(u)
+			if err != nil {
+				return false, err.Error()
+			}
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				return false, u + ": " + resp.Status
+			}
+		}
+		return true, ""
+	})
+}
+
+func (n *node) kill9() {
+	if n.cmd != nil && n.cmd.Process != nil {
+		_ = n.cmd.Process.Kill()
+		<-n.done
+	}
+}
+
+func (n *node) stop() {
+	if n.cmd == nil || n.cmd.Process == nil {
+		return
+	}
+	select {
+	case <-n.done:
+		return
+	default:
+	}
+	_ = n.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-n.done:
+	case <-time.After(20 * time.Second):
+		n.kill9()
+	}
+}
+
+func (n *node) logTail() string {
+	raw, _ := os.ReadFile(n.logPath)
+	s := string(raw)
+	if len(s) > 6000 {
+		s = s[len(s)-6000:]
+	}
+	return s
+}
+
+// killComponentsUnder kills every `oms component` process whose spec lies under dir (orphans of
+// killed nodes), so a test leaves nothing running.
+func killComponentsUnder(dir string) {
+	for _, pid := range componentPIDs(dir, "") {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+}
+
+// componentPIDs lists live `oms component [kind]` processes with a spec under dir.
+func componentPIDs(dir, kind string) []int {
+	var out []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		raw, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		if st, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat")); err == nil {
+			if i := bytes.LastIndexByte(st, ')'); i > 0 && i+2 < len(st) && st[i+2] == 'Z' {
+				continue
+			}
+		}
+		args := strings.Split(string(raw), "\x00")
+		if len(args) < 5 || args[1] != "component" || (kind != "" && args[2] != kind) {
+			continue
+		}
+		if strings.HasPrefix(args[4], dir+"/") {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, d time.Duration, what string, cond func() (bool, string)) time.Duration {
+	t.Helper()
+	start := time.Now()
+	last := ""
+	for time.Since(start) < d {
+		ok, why := cond()
+		if ok {
+			return time.Since(start)
+		}
+		last = why
+		time.Sleep(250 * time.Millisecond)
+	}
+	t.Fatalf("timed out after %s waiting for %s; last: %s", d, what, last)
+	return 0
+}
+
+// cluster is a MetaDB and two nodes of one region.
+type cluster struct {
+	dir   string
+	nodes []*node
+	cli   *api.Client
+}
+
+func startCluster(t *testing.T, meta *testenv.Instance, ips ...string) *cluster {
+	t.Helper()
+	dir := t.TempDir()
+	t.Cleanup(func() { killComponentsUnder(dir) })
+	prefix := fmt.Sprintf("e2e%d", time.Now().UnixNano()%1_000_000)
+	cfg := writeConfig(t, dir, meta, prefix, ips)
+	c := &cluster{dir: dir}
+	for _, ip := range ips {
+		n := newNode(t, dir, cfg, ip)
+		n.start(t)
+		c.nodes = append(c.nodes, n)
+	}
+	c.cli = api.NewClient(c.nodes[0].url(), "admin", adminPassword, false)
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, n := range c.nodes {
+				t.Logf("--- log of node %s ---\n%s", n.ip, n.logTail())
+			}
+		}
+	})
+	return c
+}
+
+func (c *cluster) nodeByIP(ip string) *node {
+	for _, n := range c.nodes {
+		if n.ip == ip {
+			return n
+		}
+	}
+	return nil
+}
+
+// runCLI runs the real binary with the cluster's credentials.
+func (c *cluster) runCLI(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command(testenv.OMSBinary(t), args...)
+	cmd.Env = append(os.Environ(), "OMS_SERVER="+c.nodes[0].url(), "OMS_USER=admin", "OMS_PASSWORD="+adminPassword)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+var _ = sync.Mutex{}
+var _ = context.Background
