@@ -31,7 +31,7 @@ type deployFlags struct {
 
 func (f *deployFlags) register(cmd *cobra.Command, withRegion bool) {
 	fs := cmd.Flags()
-	fs.StringVarP(&f.installDir, "install-dir", "o", "/home/oms", "installation directory on every node (bin, conf, logs, store, run)")
+	fs.StringVarP(&f.installDir, "install-dir", "o", "/home/oms", "installation directory on every node (bin, conf, logs, store, run); {ip} is replaced by the node's IP")
 	fs.StringVarP(&f.configPath, "config", "c", "", "config.yaml, a cluster file (one document per region) or a directory of them")
 	fs.StringVarP(&f.hostIP, "host-ip", "i", "", "this host's IP, one of cm_nodes: its node is installed without SSH (empty: every node over SSH)")
 	fs.StringVarP(&f.binary, "package", "d", "", "the oms binary to install (default: this binary)")
@@ -241,7 +241,7 @@ func newDeployAddNodeCmd() *cobra.Command {
 			if err := inst.SetupRegion(cmd.Context(), rc); err != nil {
 				return withCode(ExitFailure, err)
 			}
-			newNode := deploy.Node{IP: ip, Config: rc, InstallDir: t.InstallDir, Local: ip == t.HostIP, SSH: t.SSH, Binary: t.Binary, AdminPassword: t.AdminPassword}
+			newNode := deploy.Node{IP: ip, Config: rc, InstallDir: deploy.NodeDir(t.InstallDir, ip), Local: ip == t.HostIP, SSH: t.SSH, Binary: t.Binary, AdminPassword: t.AdminPassword}
 			if err := inst.InstallNode(cmd.Context(), newNode); err != nil {
 				return withCode(ExitFailure, fmt.Errorf("add node %s: %w (the cluster file is unchanged)", ip, err))
 			}
@@ -254,7 +254,7 @@ func newDeployAddNodeCmd() *cobra.Command {
 				if n == ip {
 					continue
 				}
-				node := deploy.Node{IP: n, Config: rc, InstallDir: t.InstallDir, Local: n == t.HostIP, SSH: t.SSH, Binary: t.Binary}
+				node := deploy.Node{IP: n, Config: rc, InstallDir: deploy.NodeDir(t.InstallDir, n), Local: n == t.HostIP, SSH: t.SSH, Binary: t.Binary}
 				if err := inst.InstallNode(cmd.Context(), node); err != nil {
 					return withCode(ExitFailure, fmt.Errorf("update node %s: %w", n, err))
 				}

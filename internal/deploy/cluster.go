@@ -27,7 +27,7 @@ type Target struct {
 }
 
 func (t Target) node(c config.Config, ip string) Node {
-	return Node{IP: ip, Config: c, InstallDir: t.InstallDir, Local: ip == t.HostIP, SSH: t.SSH,
+	return Node{IP: ip, Config: c, InstallDir: NodeDir(t.InstallDir, ip), Local: ip == t.HostIP, SSH: t.SSH,
 		Binary: t.Binary, AdminPassword: t.AdminPassword}
 }
 
@@ -106,6 +106,10 @@ func CheckCluster(ctx context.Context, cl *config.Cluster, t Target, needAdmin b
 	}
 	return probs
 }
+
+// NodeDir expands "{ip}" in an installation directory, for hosts that share one filesystem
+// (containers, network namespaces on one machine).
+func NodeDir(dir, ip string) string { return strings.ReplaceAll(dir, "{ip}", ip) }
 
 func hasRegion(cs []config.Config, r string) bool {
 	for _, c := range cs {

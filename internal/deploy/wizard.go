@@ -659,7 +659,7 @@ func (w *Wizard) deployNode(ctx context.Context, c config.Config, ip string) err
 			where = "this host"
 		}
 		w.p.Printf("\nNode %s of region %s (%s)\n", ip, c.CMRegion, where)
-		dir, err := w.p.Ask("Installation directory on the node (choose one with a large capacity)", w.opt.InstallDir, checkAbsPath)
+		dir, err := w.p.Ask("Installation directory on the node (choose one with a large capacity)", NodeDir(w.opt.InstallDir, ip), checkAbsPath)
 		if err != nil {
 			return err
 		}

@@ -21,6 +21,14 @@ type LatencyProxy struct {
 	mu     sync.Mutex
 	conns  map[net.Conn]struct{}
 	closed bool
+	n      int
+}
+
+// Accepted is how many connections the proxy has accepted.
+func (p *LatencyProxy) Accepted() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.n
 }
 
 // chunkQueue bounds how many delayed chunks one direction holds (at 32 KiB each, 8 MiB in
@@ -63,6 +71,7 @@ func (p *LatencyProxy) track(c net.Conn) bool {
 		return false
 	}
 	p.conns[c] = struct{}{}
+	p.n++
 	return true
 }
 
