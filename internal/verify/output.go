@@ -60,9 +60,12 @@ type TableResult struct {
 	OnlyInSource int64    `json:"only_in_source"`
 	OnlyInTarget int64    `json:"only_in_target"`
 	Different    int64    `json:"different"`
-	DiffFile     string   `json:"diff_file,omitempty"`
-	SQLFile      string   `json:"sql_file,omitempty"`
-	Note         string   `json:"note,omitempty"`
+	// Converged is the number of rows that differed at first and were equal in a re-check
+	// (in flight through Incr-Sync while compared).
+	Converged int64  `json:"converged,omitempty"`
+	DiffFile  string `json:"diff_file,omitempty"`
+	SQLFile   string `json:"sql_file,omitempty"`
+	Note      string `json:"note,omitempty"`
 }
 
 // previous is differences.json.
@@ -141,6 +144,9 @@ func (v *Verifier) writeReport(start time.Time) (*Report, error) {
 			res.Method = MethodIn
 		default:
 			res.Method = MethodRange
+		}
+		if p.hasKey() {
+			res.Converged = max(tr.initial-int64(len(tr.final)), 0)
 		}
 		pt := prevTable{}
 		for _, d := range tr.final {

@@ -21,6 +21,7 @@ func (v *Verifier) recheckPhase(ctx context.Context, onlyPrev bool) error {
 	}
 	pending := map[*tableRun]bool{}
 	for _, tr := range v.tables {
+		tr.initial = int64(len(tr.candidates))
 		if len(tr.candidates) > 0 {
 			pending[tr] = true
 		}

@@ -81,6 +81,7 @@ type tableRun struct {
 	rowsDone   atomic.Int64
 	candidates map[string][][]byte // identity -> raw key
 	final      []rowDiff           // after re-checks
+	initial    int64               // candidates when the re-checks started
 	result     TableResult
 }
 
