@@ -111,4 +111,3 @@ func TestPrechecks(t *testing.T) {
 	}
 	_ = st.Close()
 }
-
