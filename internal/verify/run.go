@@ -35,9 +35,11 @@ func (v *Verifier) Run(ctx context.Context) error {
 	switch {
 	case err == nil:
 		v.setPhase(component.StateFinished)
-	case ctx.Err() != nil && errors.Is(err, ctx.Err()):
+	case ctx.Err() != nil:
+		// Paused (a query cut by the cancellation may report itself as a broken connection).
 		_ = v.saveState(true)
 		v.setPhase(component.StatePaused)
+		return ctx.Err()
 	default:
 		v.mu.Lock()
 		v.phase = component.StateFailed
@@ -57,7 +59,13 @@ func (v *Verifier) run(ctx context.Context) error {
 	v.mu.Lock()
 	v.started = time.Now()
 	v.phase = component.StateRunning
+	v.lastErr = nil
 	v.mu.Unlock()
+	// A Run after a pause in the same process starts its counters from the state again.
+	v.rowsDone.Store(0)
+	v.chunksDone.Store(0)
+	v.chunksAll.Store(0)
+	v.chunksResumed.Store(0)
 	if err := os.MkdirAll(v.cfg.OutputDir, 0o755); err != nil {
 		return fmt.Errorf("create output dir: %w", err)
 	}

@@ -111,6 +111,10 @@ func writeFileAtomic(path string, data []byte) error {
 // saveState writes the state if force or the save interval has passed. Callers do not hold v.mu.
 func (v *Verifier) saveState(force bool) error {
 	v.mu.Lock()
+	if v.state == nil {
+		v.mu.Unlock()
+		return nil
+	}
 	if !force && time.Since(v.state.saved) < stateSaveInterval {
 		v.mu.Unlock()
 		return nil
