@@ -179,3 +179,80 @@ func TestStoreCaptureAndRead(t *testing.T) {
 		t.Fatalf("bad ack code %q", code)
 	}
 }
+
+// TestStartModes: a fresh store started "now", at a file position and at a time captures
+// exactly the transactions after that point.
+func TestStartModes(t *testing.T) {
+	inst := testenv.Shared(t, "store")
+	db := testenv.FreshDatabase(t, inst, "modes")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	exec := func(q string) {
+		t.Helper()
+		if _, err := inst.DB().ExecContext(ctx, fmt.Sprintf(q, db)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	exec("CREATE TABLE `%s`.t (id INT PRIMARY KEY)")
+	exec("INSERT INTO `%s`.t VALUES (1)")
+	var file string
+	var pos uint32
+	row := inst.DB().QueryRowContext(ctx, "SHOW MASTER STATUS")
+	cols := make([]any, 4)
+	for i := range cols {
+		cols[i] = new(any)
+	}
+	cols[0], cols[1] = &file, &pos
+	if err := row.Scan(cols...); err != nil {
+		t.Fatal(err)
+	}
+	// Binlog timestamps have second precision: the time start is the next full second.
+	startTime := time.Now().Truncate(time.Second).Add(time.Second)
+	for time.Now().Before(startTime) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	exec("INSERT INTO `%s`.t VALUES (2)")
+	now := startStore(t, Config{Source: sourceOf(inst)}, t.TempDir())
+	atFile := startStore(t, Config{Source: sourceOf(inst), Start: StartConfig{File: file, Pos: pos}}, t.TempDir())
+	atTime := startStore(t, Config{Source: sourceOf(inst), Start: StartConfig{Time: startTime.UTC().Format(time.RFC3339)}}, t.TempDir())
+	exec("INSERT INTO `%s`.t VALUES (3)")
+	firstID := func(st *runningStore) int64 {
+		r, err := Dial(ctx, st.Addr(), ReadRequest{ConsumerID: "m", Databases: []string{db}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		for {
+			txn := readN(t, ctx, r, 1)[0]
+			if len(txn.Rows) > 0 {
+				return txn.Rows[0].After[0].(int64)
+			}
+		}
+	}
+	if id := firstID(now); id != 3 {
+		t.Errorf("now start: first row %d, want 3", id)
+	}
+	if id := firstID(atFile); id != 2 {
+		t.Errorf("file start: first row %d, want 2", id)
+	}
+	if id := firstID(atTime); id != 2 {
+		t.Errorf("time start: first row %d, want 2", id)
+	}
+	// A DELETE-only filter sees only deletes.
+	exec("DELETE FROM `%s`.t WHERE id = 1")
+	r, err := Dial(ctx, now.Addr(), ReadRequest{ConsumerID: "del", Databases: []string{db}, Ops: []changelog.Op{changelog.OpDelete}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for _, txn := range readN(t, ctx, r, 2) {
+		for _, row := range txn.Rows {
+			if row.Op != changelog.OpDelete {
+				t.Fatalf("filtered stream has %v", row.Op)
+			}
+		}
+		if txn.Rows != nil && len(txn.Rows) == 1 && txn.Rows[0].Before[0] != int64(1) {
+			t.Fatalf("delete of %v", txn.Rows[0].Before)
+		}
+	}
+}
