@@ -12,8 +12,10 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 
 	"github.com/omsdev/oms/internal/binlog"
+	"github.com/omsdev/oms/internal/omserr"
 )
 
 // Log is the Store's durable change log: a directory of segment files. One goroutine appends
@@ -34,6 +36,7 @@ type Log struct {
 	notify *notifier
 	wbuf   []byte
 	closed bool
+	lock   *os.File // flock'd LOCK file: one writer per directory, released when the process dies
 }
 
 // logMeta is store.json: what the segments alone cannot tell.
@@ -55,7 +58,22 @@ func OpenLog(dir, flavor string, segBytes int64) (*Log, error) {
 		return nil, fmt.Errorf("create segment dir: %w", err)
 	}
 	l := &Log{dir: dir, flavor: flavor, segBytes: segBytes, notify: newNotifier()}
-	var err error
+	lock, err := os.OpenFile(filepath.Join(dir, "LOCK"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("open segment dir lock: %w", err)
+	}
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		lock.Close()
+		return nil, omserr.Wrap(err, CodeDirLocked, "segment dir "+dir+" is in use by another store process",
+			"stop the other store (or give this one its own segment_dir)")
+	}
+	l.lock = lock
+	ok := false
+	defer func() {
+		if !ok {
+			lock.Close()
+		}
+	}()
 	l.base, _ = binlog.NewGTIDSet(flavor)
 	l.purged, _ = binlog.NewGTIDSet(flavor)
 	if b, err := os.ReadFile(filepath.Join(dir, "store.json")); err == nil {
@@ -113,6 +131,7 @@ func OpenLog(dir, flavor string, segBytes int64) (*Log, error) {
 			l.last = recordMeta{seq: s.lastSeq, gtid: s.lastGTID, time: s.last, file: s.lastFile, pos: s.lastPos}
 		}
 	}
+	ok = true
 	return l, nil
 }
 
@@ -333,12 +352,16 @@ func (l *Log) Close() error {
 	l.closed = true
 	l.mu.Unlock()
 	l.notify.broadcast()
+	var err error
 	if l.active != nil {
-		err := l.active.Close()
+		err = l.active.Close()
 		l.active = nil
-		return err
 	}
-	return nil
+	if l.lock != nil {
+		l.lock.Close() // releases the flock
+		l.lock = nil
+	}
+	return err
 }
 
 // segView is a reader's copy of a segment's state.

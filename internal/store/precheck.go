@@ -22,6 +22,7 @@ const (
 	CodeConfig         = "STORE_CONFIG"
 	CodeSchemaUnknown  = "STORE_SCHEMA_UNKNOWN"
 	CodeCaptureFailure = "STORE_CAPTURE_FAILED"
+	CodeDirLocked      = "STORE_DIR_LOCKED"
 )
 
 func variable(ctx context.Context, db *sql.DB, name string) (string, error) {

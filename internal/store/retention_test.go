@@ -108,6 +108,9 @@ func TestLogTornTail(t *testing.T) {
 		}
 	}
 	appendN(l, 1, 10)
+	if _, err := OpenLog(dir, "mariadb", 1<<20); omserr.CodeOf(err) != CodeDirLocked {
+		t.Fatalf("second open of a log in use: %v", err)
+	}
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
