@@ -73,6 +73,17 @@ func (w *Wizard) compose(r config.Config) config.Config {
 	c.CMIsDefault, c.CMNodes = r.CMIsDefault, append([]string(nil), r.CMNodes...)
 	c.HTTPSKey, c.HTTPSCrt = r.HTTPSKey, r.HTTPSCrt
 	c.GhanaPort, c.ConsolePort, c.CMPort, c.SupervisorPort = r.GhanaPort, r.ConsolePort, r.CMPort, r.SupervisorPort
+	for _, p := range []struct {
+		v *int
+		d int
+	}{{&c.GhanaPort, config.DefaultGhanaPort}, {&c.ConsolePort, config.DefaultConsolePort}, {&c.CMPort, config.DefaultCMPort}, {&c.SupervisorPort, config.DefaultSupervisorPort}} {
+		if *p.v == 0 {
+			*p.v = p.d
+		}
+	}
+	if c.TSDBService == "" {
+		c.TSDBService = config.DefaultTSDBService
+	}
 	return c
 }
 

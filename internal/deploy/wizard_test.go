@@ -132,7 +132,7 @@ func TestWizardMultiRegionFromScratch(t *testing.T) {
 		t.Fatalf("deployed %d regions, %d nodes", len(rec.regions), len(rec.nodes))
 	}
 	if !rec.nodes[0].Local || rec.nodes[0].InstallDir != "/opt/oms" || rec.nodes[1].Local || rec.nodes[1].SSH.Password.Reveal() != "rootpw" ||
-		rec.nodes[3].Config.CMRegion != "cn-heilongjiang" || rec.nodes[0].AdminPassword.Reveal() != "secret123" {
+		rec.nodes[3].Config.CMRegion != "cn-heilongjiang" || rec.nodes[3].Config.ConsolePort != 8089 || rec.nodes[0].AdminPassword.Reveal() != "secret123" {
 		t.Fatalf("nodes: %+v", rec.nodes)
 	}
 	cl, err := config.LoadCluster(filepath.Join(out, ClusterFileName))
