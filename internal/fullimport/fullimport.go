@@ -1,0 +1,473 @@
+// Package fullimport is the full-import data component (OMS STRUCT_TRANSFER, FULL_TRANSFER and
+// INDEX_TRANSFER): it reads the selected tables of a source MySQL/MariaDB, creates them on the
+// target, copies their rows in parallel key-range chunks and then builds the deferred secondary
+// indexes.
+//
+// It talks to two databases and owns nothing else durable: the source (read-only: schema,
+// binlog position, rows) and the target (tables, rows, and the resume state in schema __oms).
+// See docs/full-import.md for the consistency argument with Incr-Sync and the resume design.
+//
+// Concurrency: Init, Run and Close are called by one goroutine (component.Host); Status is safe
+// from any goroutine. Run starts Concurrency copy workers (errgroup) and returns after they have
+// stopped; a cancelled Run leaves every chunk either committed with its done mark or rolled back.
+package fullimport
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/omsdev/oms/internal/component"
+	"github.com/omsdev/oms/internal/omserr"
+	"github.com/omsdev/oms/internal/selection"
+)
+
+// Kind is the component kind.
+const Kind = "full-import"
+
+// chunkRetries is how often a failing chunk is retried (deadlocks, lost connections) before its
+// table is marked failed.
+const chunkRetries = 3
+
+// Unit is the full-import component.
+type Unit struct {
+	cfg     Config
+	task    string
+	epoch   int64
+	workDir string
+	log     *slog.Logger
+	// BarOut, when set (a terminal), gets a progress bar redrawn twice a second during Run.
+	BarOut io.Writer
+
+	srcPlan, srcRaw, dst *sql.DB
+	sel                  *selection.Selector
+	state                *stateStore
+	tables               []*table
+	prog                 *progress
+
+	mu        sync.Mutex
+	stateName string
+	pos       position
+	objects   []ObjectStatus
+	runErr    *component.Error
+	baseRows  int64
+	baseBytes int64
+	planned   atomic.Bool
+}
+
+// New builds the component from its spec (config decoded strictly).
+func New(spec component.Spec, log *slog.Logger) (*Unit, error) {
+	var cfg Config
+	if err := spec.DecodeConfig(&cfg); err != nil {
+		return nil, err
+	}
+	return NewWithConfig(cfg, spec.TaskID, spec.Epoch, spec.WorkDir, log)
+}
+
+// NewWithConfig builds the component from a config value.
+func NewWithConfig(cfg Config, task string, epoch int64, workDir string, log *slog.Logger) (*Unit, error) {
+	cfg.setDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if task == "" {
+		return nil, omserr.New("CONFIG_FULL_INVALID", "full-import needs a task id", "set task_id in the spec")
+	}
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	u := &Unit{cfg: cfg, task: task, epoch: epoch, workDir: workDir, log: log, stateName: component.StateInit, prog: newProgress()}
+	u.sel, _ = selection.Compile(cfg.Selection) // validated above
+	return u, nil
+}
+
+// Init connects to both databases, creates the resume-state tables and lists the selected
+// source tables (refusing the ones without a usable key).
+func (u *Unit) Init(ctx context.Context) error {
+	var err error
+	open := func(c Conn, raw bool, extra map[string]string) (*sql.DB, error) {
+		db, err := sql.Open("mysql", c.dsn(raw, extra))
+		if err != nil {
+			return nil, err
+		}
+		db.SetMaxOpenConns(u.cfg.Concurrency + 2)
+		db.SetMaxIdleConns(u.cfg.Concurrency + 2)
+		if err := db.PingContext(ctx); err != nil {
+			db.Close()
+			return nil, omserr.Wrap(err, "FULL_CONNECT", "cannot connect to "+c.String(), "check host, port, user and password in the spec and that the server is up")
+		}
+		return db, nil
+	}
+	if u.srcPlan, err = open(u.cfg.Source, false, nil); err != nil {
+		return err
+	}
+	if u.srcRaw, err = open(u.cfg.Source, true, nil); err != nil {
+		return err
+	}
+	// Target sessions: no foreign key checks during the load (tables arrive in any order), zero
+	// dates and explicit 0 in AUTO_INCREMENT columns accepted as the source has them.
+	if u.dst, err = open(u.cfg.Target, false, map[string]string{
+		"foreign_key_checks": "0",
+		"sql_mode":           "'NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION'",
+	}); err != nil {
+		return err
+	}
+	u.state = &stateStore{db: u.dst, schema: u.cfg.MetaSchema, task: u.task}
+	if err := u.state.ensure(ctx); err != nil {
+		return err
+	}
+	tables, refused, err := discover(ctx, u.srcPlan, u.sel)
+	if err != nil {
+		return err
+	}
+	u.tables = tables
+	u.addObjects(refused...)
+	for _, r := range refused {
+		u.log.Warn("table refused by precheck", "table", r.Source, "reason", r.Error)
+	}
+	u.log.Info("full import initialised", "source", u.cfg.Source, "target", u.cfg.Target, "tables", len(tables), "refused", len(refused), "concurrency", u.cfg.Concurrency)
+	return nil
+}
+
+func (u *Unit) addObjects(s ...ObjectStatus) {
+	u.mu.Lock()
+	u.objects = append(u.objects, s...)
+	u.mu.Unlock()
+}
+
+func (u *Unit) setState(s string) {
+	u.mu.Lock()
+	u.stateName = s
+	u.mu.Unlock()
+}
+
+// Objects returns the per-object statuses so far (STRUCT_TRANSFER, precheck, INDEX_TRANSFER).
+func (u *Unit) Objects() []ObjectStatus {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return append([]ObjectStatus(nil), u.objects...)
+}
+
+// Run does STRUCT_TRANSFER (first run), plans the chunks, copies the missing ones and builds the
+// deferred indexes of every finished table.
+func (u *Unit) Run(ctx context.Context) error {
+	u.setState(component.StateRunning)
+	err := u.run(ctx)
+	switch {
+	case err == nil:
+		u.setState(component.StateFinished)
+	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
+		u.setState(component.StatePaused)
+	default:
+		u.mu.Lock()
+		u.stateName = component.StateFailed
+		var oe *omserr.Error
+		if errors.As(err, &oe) {
+			u.runErr = &component.Error{Code: oe.Code, Message: oe.Message, Advice: oe.Advice}
+		} else {
+			u.runErr = &component.Error{Code: "FULL_FAILED", Message: err.Error()}
+		}
+		u.mu.Unlock()
+	}
+	u.writeReport()
+	return err
+}
+
+func (u *Unit) run(ctx context.Context) error {
+	if u.BarOut != nil {
+		barCtx, stop := context.WithCancel(ctx)
+		defer stop()
+		var wg sync.WaitGroup
+		wg.Add(1)
+		defer wg.Wait()
+		go func() { // owns no error: drawing only
+			defer wg.Done()
+			t := time.NewTicker(500 * time.Millisecond)
+			defer t.Stop()
+			for {
+				select {
+				case <-barCtx.Done():
+					DrawBar(u.BarOut, u.Status())
+					fmt.Fprintln(u.BarOut)
+					return
+				case <-t.C:
+					DrawBar(u.BarOut, u.Status())
+				}
+			}
+		}()
+	}
+	pos, finished, havePlan, err := u.state.loadRun(ctx)
+	if err != nil {
+		return err
+	}
+	deferIdx := *u.cfg.DeferIndexes
+	var structFailed map[*table]bool
+	if !havePlan {
+		// The position comes first: every change after it is either in the copy or replayed by
+		// Incr-Sync (docs/full-import.md).
+		if pos, err = readPosition(ctx, u.srcPlan); err != nil {
+			return err
+		}
+	}
+	u.mu.Lock()
+	u.pos = pos
+	u.mu.Unlock()
+	if !u.cfg.SkipSchema {
+		st, failed, err := structTransfer(ctx, u.srcPlan, u.dst, u.tables, deferIdx)
+		if err != nil {
+			return err
+		}
+		structFailed = failed
+		u.addObjects(st...)
+		if !havePlan && u.cfg.NonEmptyTarget == NonEmptyStop {
+			var nonEmpty []string
+			for _, s := range st {
+				if s.Kind != "table" || s.Status != ObjSkippedExists {
+					continue
+				}
+				t := u.tableByDst(s.Target)
+				has, err := tableHasRows(ctx, u.dst, t.Target.DB, t.Target.Table)
+				if err != nil {
+					return err
+				}
+				if has {
+					nonEmpty = append(nonEmpty, s.Target)
+				}
+			}
+			if len(nonEmpty) > 0 {
+				return errNonEmpty(nonEmpty)
+			}
+		}
+	}
+	var chunks []*chunk
+	if havePlan {
+		var orphans int
+		if chunks, orphans, err = u.state.loadPlan(ctx, u.tables); err != nil {
+			return err
+		}
+		if orphans > 0 {
+			u.log.Warn("plan has chunks of tables no longer selected; they are not copied", "chunks", orphans)
+		}
+	} else {
+		for _, t := range u.tables {
+			cs, err := planTable(ctx, u.srcPlan, t, u.cfg.ChunkRows, u.cfg.ChunkBytes)
+			if err != nil {
+				return err
+			}
+			for _, c := range cs {
+				c.ID = len(chunks)
+				chunks = append(chunks, c)
+			}
+		}
+		if err := u.state.savePlan(ctx, pos, chunks); err != nil {
+			return err
+		}
+		u.log.Info("plan saved", "chunks", len(chunks), "position", pos.String())
+	}
+	u.prog.setPlan(u.tables, chunks)
+	u.mu.Lock()
+	u.baseRows, u.baseBytes = u.prog.rows.Load(), u.prog.bytes.Load()
+	u.mu.Unlock()
+	u.planned.Store(true)
+	if finished {
+		u.log.Info("full import already finished for this task", "position", pos.String())
+	}
+	return u.copyAll(ctx, chunks, structFailed, deferIdx)
+}
+
+func (u *Unit) tableByDst(dst string) *table {
+	for _, t := range u.tables {
+		if t.dst() == dst {
+			return t
+		}
+	}
+	return nil
+}
+
+// copyAll copies the chunks not yet done and builds each table's deferred indexes as soon as
+// its last chunk is committed, so index builds overlap with the copy of the next tables.
+func (u *Unit) copyAll(ctx context.Context, chunks []*chunk, structFailed map[*table]bool, deferIdx bool) error {
+	pending := map[*table]*atomic.Int64{}
+	for _, t := range u.tables {
+		pending[t] = new(atomic.Int64)
+	}
+	var todo []*chunk
+	for _, c := range chunks {
+		if !c.Done && !structFailed[c.T] {
+			pending[c.T].Add(1)
+			todo = append(todo, c)
+		}
+	}
+	var maxPacket int64 = insertStatementBytes
+	if u.cfg.WriteMethod == WriteInsert {
+		var mp int64
+		if err := u.dst.QueryRowContext(ctx, "SELECT @@max_allowed_packet").Scan(&mp); err == nil && mp/2 < maxPacket {
+			maxPacket = mp / 2
+		}
+	}
+	cp := &copier{src: u.srcRaw, dst: u.dst, state: u.state, method: u.cfg.WriteMethod, maxStmt: int(maxPacket),
+		throttle: newThrottle(u.cfg.RowsPerSec, u.cfg.BytesPerSec), prog: u.prog}
+
+	var failedMu sync.Mutex
+	dataFailed := map[*table]bool{}
+	indexes := func(ctx context.Context, t *table) error {
+		if !deferIdx || structFailed[t] {
+			return nil
+		}
+		failedMu.Lock()
+		bad := dataFailed[t]
+		failedMu.Unlock()
+		if bad {
+			return nil
+		}
+		st, err := indexTransfer(ctx, u.dst, t)
+		if err != nil {
+			return err
+		}
+		u.addObjects(st)
+		u.log.Info("deferred indexes", "table", t.dst(), "status", st.Status, "error", st.Error)
+		return nil
+	}
+	// Tables finished by earlier runs still need their indexes (idempotent if already there).
+	for _, t := range u.tables {
+		if pending[t].Load() == 0 {
+			if err := indexes(ctx, t); err != nil {
+				return err
+			}
+		}
+	}
+	work := make(chan *chunk) // unbuffered: a chunk is handed to a worker only when one is free
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		defer close(work)
+		for _, c := range todo {
+			select {
+			case work <- c:
+			case <-gctx.Done():
+				return gctx.Err()
+			}
+		}
+		return nil
+	})
+	for i := 0; i < u.cfg.Concurrency; i++ {
+		g.Go(func() error {
+			for c := range work {
+				failedMu.Lock()
+				skip := dataFailed[c.T]
+				failedMu.Unlock()
+				if skip {
+					continue
+				}
+				var err error
+				for attempt := 0; attempt < chunkRetries; attempt++ {
+					if err = cp.copyChunk(gctx, c); err == nil || gctx.Err() != nil {
+						break
+					}
+					u.log.Warn("chunk failed, retrying", "chunk", c.ID, "table", c.T.src(), "attempt", attempt+1, "err", err)
+				}
+				if gctx.Err() != nil {
+					return gctx.Err()
+				}
+				if err != nil {
+					failedMu.Lock()
+					dataFailed[c.T] = true
+					failedMu.Unlock()
+					u.addObjects(ObjectStatus{Kind: "data", Source: c.T.src(), Target: c.T.dst(), Status: ObjFailed, Error: err.Error()})
+					u.log.Error("table copy failed", "table", c.T.src(), "err", err)
+					continue
+				}
+				if pending[c.T].Add(-1) == 0 {
+					if err := indexes(gctx, c.T); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	var failedNames []string
+	for _, o := range u.Objects() {
+		if o.Status == ObjFailed || o.Status == ObjRefused {
+			failedNames = append(failedNames, o.Kind+" "+o.Source+": "+o.Error)
+		}
+	}
+	if len(failedNames) > 0 {
+		return omserr.New("FULL_OBJECTS_FAILED", fmt.Sprintf("%d object(s) were not migrated: %v", len(failedNames), failedNames),
+			"fix the named objects on the target or the selection, then run the task again: finished chunks are not copied again")
+	}
+	if err := u.state.markFinished(ctx); err != nil {
+		return err
+	}
+	u.log.Info("full import finished", "rows", u.prog.rows.Load(), "bytes", u.prog.bytes.Load(), "position", u.pos.String())
+	return nil
+}
+
+// Status reports state, the recorded binlog position and progress.
+func (u *Unit) Status() component.Status {
+	u.mu.Lock()
+	st := component.Status{Kind: Kind, TaskID: u.task, Epoch: u.epoch, State: u.stateName, Error: u.runErr, UpdatedAt: time.Now()}
+	if u.pos.GTID != "" || u.pos.File != "" {
+		st.Position = u.pos.String()
+	}
+	baseRows, baseBytes := u.baseRows, u.baseBytes
+	var failed int
+	for _, o := range u.objects {
+		if o.Status == ObjFailed || o.Status == ObjRefused {
+			failed++
+		}
+	}
+	u.mu.Unlock()
+	if u.planned.Load() {
+		st.Progress = u.prog.snapshot(baseRows, baseBytes)
+		st.Metrics = map[string]float64{
+			"rows_total":     float64(st.Progress.RowsDone),
+			"bytes_total":    float64(st.Progress.BytesDone),
+			"rows_per_sec":   st.Progress.RowsPerSec,
+			"eta_seconds":    st.Progress.ETASeconds,
+			"chunks_done":    float64(u.prog.chunks.Load()),
+			"chunks_total":   float64(u.prog.chunkTotal),
+			"objects_failed": float64(failed),
+		}
+	}
+	return st
+}
+
+// writeReport writes the object statuses and final status to WorkDir/full-import-report.json.
+func (u *Unit) writeReport() {
+	if u.workDir == "" {
+		return
+	}
+	rep := struct {
+		Status  component.Status `json:"status"`
+		Objects []ObjectStatus   `json:"objects"`
+	}{u.Status(), u.Objects()}
+	b, _ := json.MarshalIndent(rep, "", "  ")
+	tmp := filepath.Join(u.workDir, ".full-import-report.json.tmp")
+	if err := os.WriteFile(tmp, b, 0o644); err == nil {
+		_ = os.Rename(tmp, filepath.Join(u.workDir, "full-import-report.json"))
+	}
+}
+
+// Close releases the connections.
+func (u *Unit) Close() error {
+	for _, db := range []*sql.DB{u.srcPlan, u.srcRaw, u.dst} {
+		if db != nil {
+			db.Close()
+		}
+	}
+	return nil
+}
