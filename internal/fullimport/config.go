@@ -39,7 +39,7 @@ func (c Conn) dsn(rawResults bool, extra map[string]string) string {
 	cfg.Net, cfg.Addr, cfg.User, cfg.Passwd = "tcp", c.addr(), c.User, c.Password
 	cfg.AllowAllFiles = false
 	cfg.InterpolateParams = true // text protocol: values come back as exact text
-	cfg.MaxAllowedPacket = 0      // ask the server
+	cfg.MaxAllowedPacket = 0     // ask the server
 	cfg.Timeout = 10 * time.Second
 	cfg.Params = map[string]string{"time_zone": "'+00:00'"}
 	if rawResults {
