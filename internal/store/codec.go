@@ -15,7 +15,8 @@ import (
 // files and sent to consumers, so the server never re-encodes unless it filters.
 //
 //	u8 version(1) | uvarint seq | str gtid | uvarint server_id | varint commit unix s |
-//	str file | uvarint pos | u8 flags(1 heartbeat, 2 ddl) | [ddl: str db, str sql] |
+//	str file | uvarint pos | u8 flags(1 heartbeat, 2 ddl, 4 ddl tables) |
+//	[ddl: str db, str sql, [uvarint n, str db.table...]] |
 //	uvarint ntables, table... | uvarint nrows, row...
 //	table: str db | str name | uvarint ncols, (str name, str type, u8 flags, str charset)... |
 //	       uvarint npk, uvarint idx... | uvarint nuk, (uvarint n, uvarint idx...)...
@@ -38,6 +39,7 @@ const (
 const (
 	flagHeartbeat = 1
 	flagDDL       = 2
+	flagDDLTables = 4 // DDL carries its table list
 )
 
 var errCorrupt = errors.New("corrupt record")
@@ -57,11 +59,20 @@ func appendTxn(b []byte, t *changelog.Txn) ([]byte, error) {
 	}
 	if t.DDL != nil {
 		flags |= flagDDL
+		if len(t.DDL.Tables) > 0 {
+			flags |= flagDDLTables
+		}
 	}
 	b = append(b, flags)
 	if t.DDL != nil {
 		b = appendStr(b, t.DDL.DB)
 		b = appendStr(b, t.DDL.Statement)
+		if len(t.DDL.Tables) > 0 {
+			b = binary.AppendUvarint(b, uint64(len(t.DDL.Tables)))
+			for _, x := range t.DDL.Tables {
+				b = appendStr(b, x)
+			}
+		}
 	}
 	// Tables used by the rows, each once, in order of first use. Small linear search: a txn
 	// touches few tables.
@@ -260,6 +271,12 @@ func (d *decoder) decode(b []byte) (*changelog.Txn, error) {
 	t.Heartbeat = flags&flagHeartbeat != 0
 	if flags&flagDDL != 0 {
 		t.DDL = &changelog.DDL{DB: r.str(), Statement: r.str()}
+		if flags&flagDDLTables != 0 {
+			t.DDL.Tables = make([]string, r.count())
+			for i := range t.DDL.Tables {
+				t.DDL.Tables[i] = r.str()
+			}
+		}
 	}
 	nt := r.count()
 	tables := make([]*changelog.Table, nt)

@@ -25,7 +25,7 @@ func sampleTxn() *changelog.Txn {
 func TestCodecRoundTrip(t *testing.T) {
 	for _, in := range []*changelog.Txn{
 		sampleTxn(),
-		{GTID: "0-1-6", Seq: 8, CommitTime: time.Unix(1, 0).UTC(), DDL: &changelog.DDL{DB: "d", Statement: "ALTER TABLE t ADD c INT"}},
+		{GTID: "0-1-6", Seq: 8, CommitTime: time.Unix(1, 0).UTC(), DDL: &changelog.DDL{DB: "d", Statement: "ALTER TABLE t ADD c INT", Tables: []string{"d.t"}}},
 		{Heartbeat: true, CommitTime: time.Unix(2, 0).UTC()},
 	} {
 		b, err := appendTxn(nil, in)

@@ -176,12 +176,21 @@ func (f *filter) ddlPasses(d *changelog.DDL) bool {
 	if len(f.dbs) == 0 && len(f.tables) == 0 {
 		return true
 	}
-	if f.dbs[d.DB] {
-		return true
+	names := d.Tables
+	if len(names) == 0 {
+		names = []string{d.DB + "."}
 	}
-	for t := range f.tables {
-		if strings.HasPrefix(t, d.DB+".") {
+	for _, n := range names {
+		db, table, _ := strings.Cut(n, ".")
+		if f.dbs[db] || f.tables[n] {
 			return true
+		}
+		if table == "" { // a whole database: any table filter in it
+			for t := range f.tables {
+				if strings.HasPrefix(t, db+".") {
+					return true
+				}
+			}
 		}
 	}
 	return false

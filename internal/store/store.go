@@ -408,6 +408,9 @@ func (s *Store) captureLoop(ctx context.Context, out chan<- pendingRecord) error
 					}
 					skipBefore = time.Time{}
 				}
+				if t.DDL != nil {
+					t.DDL.Tables = schema.DDLTables(t.DDL.DB, t.DDL.Statement)
+				}
 				seq++
 				t.Seq = seq
 				buf, err = appendTxn(buf[:0], t)

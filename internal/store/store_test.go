@@ -256,3 +256,66 @@ func TestStartModes(t *testing.T) {
 		}
 	}
 }
+
+// TestStoreDDLStartedLate: the store starts after ADD and DROP COLUMN already ran; rows on both
+// sides of each DDL reach the consumer with the columns of their position.
+func TestStoreDDLStartedLate(t *testing.T) {
+	inst := testenv.Shared(t, "store")
+	db := testenv.FreshDatabase(t, inst, "ddl")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	start := gtidNow(t, inst)
+	for _, q := range []string{
+		"CREATE TABLE `%s`.t (id INT PRIMARY KEY, a VARCHAR(10), UNIQUE KEY ua (a))",
+		"INSERT INTO `%s`.t VALUES (1, 'one')",
+		"ALTER TABLE `%s`.t ADD COLUMN b INT NULL FIRST",
+		"UPDATE `%s`.t SET b = 11 WHERE id = 1",
+		"ALTER TABLE `%s`.t DROP COLUMN a",
+		"DELETE FROM `%s`.t WHERE id = 1",
+	} {
+		if _, err := inst.DB().ExecContext(ctx, fmt.Sprintf(q, db)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := startStore(t, Config{Source: sourceOf(inst), Start: StartConfig{GTIDSet: start}}, t.TempDir())
+	r, err := Dial(ctx, st.Addr(), ReadRequest{ConsumerID: "ddl", From: start, Databases: []string{db}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	txns := readN(t, ctx, r, 6)
+	cols := func(r changelog.Row) string {
+		s := ""
+		for _, c := range r.Table.Columns {
+			s += c.Name + " "
+		}
+		return s
+	}
+	ins, upd, del := txns[1].Rows[0], txns[3].Rows[0], txns[5].Rows[0]
+	// (Unique keys at a past position are not known once the live table lost them: the binlog
+	// carries only the primary key.)
+	if cols(ins) != "id a " || !reflect.DeepEqual(ins.After, []any{int64(1), []byte("one")}) || !reflect.DeepEqual(ins.Table.PrimaryKey, []int{0}) {
+		t.Errorf("insert before ADD COLUMN: %s %#v pk %v", cols(ins), ins.After, ins.Table.PrimaryKey)
+	}
+	if cols(upd) != "b id a " || !reflect.DeepEqual(upd.Before, []any{nil, int64(1), []byte("one")}) || !reflect.DeepEqual(upd.After, []any{int64(11), int64(1), []byte("one")}) {
+		t.Errorf("update between the DDLs: %s %#v -> %#v", cols(upd), upd.Before, upd.After)
+	}
+	if !reflect.DeepEqual(upd.Table.PrimaryKey, []int{1}) {
+		t.Errorf("pk after ADD COLUMN FIRST: %v", upd.Table.PrimaryKey)
+	}
+	if cols(del) != "b id " || !reflect.DeepEqual(del.Before, []any{int64(11), int64(1)}) || len(del.Table.UniqueKeys) != 0 {
+		t.Errorf("delete after DROP COLUMN: %s %#v uks %v", cols(del), del.Before, del.Table.UniqueKeys)
+	}
+	if !txns[2].IsDDL() || !reflect.DeepEqual(txns[2].DDL.Tables, []string{db + ".t"}) {
+		t.Errorf("DDL txn %+v", txns[2])
+	}
+	// Caught up: no lag, metrics present.
+	deadline := time.Now().Add(10 * time.Second)
+	for st.Status().LagSeconds != 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	s := st.Status()
+	if s.LagSeconds != 0 || s.Metrics["rows_total"] < 3 || s.Metrics["segment_disk_bytes"] <= 0 || s.Metrics["consumer_streams"] != 1 {
+		t.Errorf("status %+v", s)
+	}
+}
