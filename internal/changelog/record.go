@@ -89,6 +89,9 @@ type Row struct {
 type DDL struct {
 	DB        string `json:"db"` // default database of the statement
 	Statement string `json:"sql"`
+	// Tables are the tables the statement changes as "db.table" ("db." for a whole database),
+	// when the Store could tell; empty = unknown (treat as touching DB).
+	Tables []string `json:"tables,omitempty"`
 }
 
 // Txn is one source transaction (or a DDL, or a heartbeat), the unit of transfer and of
