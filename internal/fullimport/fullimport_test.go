@@ -8,7 +8,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,7 +18,11 @@ import (
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
-var taskSeq atomic.Int64
+// pair returns the package's shared source and target instances (tests use their own
+// databases and task ids on them).
+func pair(t testing.TB) (src, dst *testenv.Instance) {
+	return testenv.Shared(t, "source"), testenv.Shared(t, "target")
+}
 
 func connOf(inst *testenv.Instance) Conn {
 	return Conn{Host: "127.0.0.1", Port: inst.Port, User: "root"}
@@ -244,8 +247,7 @@ func compareDB(t *testing.T, src, dst *testenv.Instance, srcDB, dstDB string, ta
 }
 
 func TestFullImportAllTypes(t *testing.T) {
-	insts := testenv.StartN(t, 2)
-	src, dst := insts[0], insts[1]
+	src, dst := pair(t)
 	srcDB := testenv.FreshDatabase(t, src, "types")
 	tables := createTypesSchema(t, src.DB(), srcDB, 3000)
 	for _, method := range []string{WriteLoadData, WriteInsert} {
@@ -287,8 +289,7 @@ func TestFullImportAllTypes(t *testing.T) {
 }
 
 func TestSelectionRenameFilterColumns(t *testing.T) {
-	insts := testenv.StartN(t, 2)
-	src, dst := insts[0], insts[1]
+	src, dst := pair(t)
 	srcDB := testenv.FreshDatabase(t, src, "sel")
 	for _, tb := range []string{"log_1", "log_2", "log_x", "orders", "tmp_a"} {
 		mustExec(t, src.DB(), "CREATE TABLE `"+srcDB+"`."+tb+" (id INT PRIMARY KEY, amount INT, secret VARCHAR(10), KEY k_amount (amount))")
@@ -337,8 +338,7 @@ func TestSelectionRenameFilterColumns(t *testing.T) {
 }
 
 func TestNonEmptyTargetAndFailedObjects(t *testing.T) {
-	insts := testenv.StartN(t, 2)
-	src, dst := insts[0], insts[1]
+	src, dst := pair(t)
 	srcDB := testenv.FreshDatabase(t, src, "pol")
 	mustExec(t, src.DB(),
 		"CREATE TABLE `"+srcDB+"`.a (id INT PRIMARY KEY, v INT)",
