@@ -202,7 +202,10 @@ for p in %d %d %d; do
   if { command -v ss >/dev/null && ss -Hltn | awk '{print $4}' | grep -qxF -e "$ip:$p" -e "0.0.0.0:$p" -e "*:$p" -e "[::]:$p"; } || (exec 3<>"/dev/tcp/$ip/$p") 2>/dev/null; then
     if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then echo "port $p ours"; else echo "port $p busy"; fi
   fi
-done`, shellQuote(n.InstallDir), shellQuote(n.InstallDir), shellQuote(n.IP), c.CMPort, c.ConsolePort, c.SupervisorPort)
+done
+if timeout 5 bash -c 'exec 3<>"/dev/tcp/$0/$1"' %s %d 2>/dev/null; then echo "metadb ok"; else echo "metadb unreachable"; fi
+echo "clock $(date +%%s)"`, shellQuote(n.InstallDir), shellQuote(n.InstallDir), shellQuote(n.IP), c.CMPort, c.ConsolePort, c.SupervisorPort,
+		shellQuote(c.MetaHost), c.MetaPort)
 	out, err := r.Run(ctx, "bash -c "+shellQuote(script), nil)
 	if err != nil {
 		return &StepError{Host: n.IP, Step: "check the host", Err: err}
@@ -218,15 +221,47 @@ done`, shellQuote(n.InstallDir), shellQuote(n.InstallDir), shellQuote(n.IP), c.C
 		}
 	}
 	for _, l := range lines {
-		if strings.HasSuffix(l, " busy") {
+		switch {
+		case strings.HasSuffix(l, " busy"):
 			probs = append(probs, strings.TrimSuffix(l, " busy")+" is in use by another process")
+		case l == "metadb unreachable":
+			probs = append(probs, fmt.Sprintf("the node cannot connect to the MetaDB at %s:%d", c.MetaHost, c.MetaPort))
+		case strings.HasPrefix(l, "clock "):
+			if p := in.clockProblem(ctx, c, strings.TrimPrefix(l, "clock ")); p != "" {
+				probs = append(probs, p)
+			}
 		}
 	}
 	if len(probs) > 0 {
 		return &StepError{Host: n.IP, Step: "check the host", Err: omserr.New("DEPLOY_HOST_CHECK",
-			strings.Join(probs, "; "), "free the ports (8088 CM, 8089 console, 9000 supervisor) or change cm_server_port/nginx_server_port/supervisor_server_port")}
+			strings.Join(probs, "; "), "fix what is listed: free the ports (8088 CM, 8089 console, 9000 supervisor) or change cm_server_port/nginx_server_port/supervisor_server_port; open the node's route to the MetaDB; synchronise the clock (NTP)")}
 	}
 	return nil
+}
+
+// maxClockSkew is how far a node's clock may be from the MetaDB's: leases and heartbeats compare
+// times written by different hosts.
+const maxClockSkew = 5 * time.Second
+
+// clockProblem compares the node's clock (unix seconds) with the MetaDB's; "" when close enough
+// or when the MetaDB cannot be asked from here (the MetaDB check reports that).
+func (in *Installer) clockProblem(ctx context.Context, c config.Config, nodeUnix string) string {
+	node, err := strconv.ParseInt(strings.TrimSpace(nodeUnix), 10, 64)
+	if err != nil {
+		return ""
+	}
+	meta, err := metaUnix(ctx, c)
+	if err != nil {
+		return ""
+	}
+	skew := time.Duration(node-meta) * time.Second
+	if skew < 0 {
+		skew = -skew
+	}
+	if skew > maxClockSkew {
+		return fmt.Sprintf("the node's clock is %s off the MetaDB's (limit %s)", skew, maxClockSkew)
+	}
+	return ""
 }
 
 // minFreeKB is the free-disk warning threshold of the install directory (10 GiB).

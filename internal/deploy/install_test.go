@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -129,5 +130,27 @@ func TestSetupRegionConflicts(t *testing.T) {
 	c2.CMIsDefault = false
 	if _, err := SetupRegion(ctx, c2); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// The host check lists every problem at once: a busy port and a MetaDB the node cannot reach.
+func TestPreflightListsProblems(t *testing.T) {
+	inst := testenv.Shared(t, "metadb")
+	ip := loopbackIP()
+	n := localNode(t, inst, ip)
+	l, err := net.Listen("tcp", ip+":8089")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	n.Config.MetaPort = 1
+	err = (&Installer{}).preflight(context.Background(), LocalRunner{}, n)
+	for _, want := range []string{"port 8089 is in use by another process", "cannot connect to the MetaDB at 127.0.0.1:1"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("want %q in %v", want, err)
+		}
+	}
+	if strings.Contains(fmt.Sprint(err), "port 8088") {
+		t.Errorf("free port reported busy: %v", err)
 	}
 }

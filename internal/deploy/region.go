@@ -127,3 +127,17 @@ func unregisterHost(ctx context.Context, c config.Config, ip string) error {
 	}
 	return nil
 }
+
+// metaUnix is the MetaDB server's clock in unix seconds.
+func metaUnix(ctx context.Context, c config.Config) (int64, error) {
+	db, err := metadb.Open(ctx, c)
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	var t int64
+	if err := db.QueryRowContext(ctx, "SELECT UNIX_TIMESTAMP()").Scan(&t); err != nil {
+		return 0, fmt.Errorf("read metadb clock: %w", err)
+	}
+	return t, nil
+}
