@@ -89,11 +89,27 @@ func Host(ctx context.Context, spec Spec, unit Unit, log *slog.Logger) error {
 	if cerr := unit.Close(); cerr != nil && runErr == nil {
 		runErr = fmt.Errorf("close %s: %w", spec.Kind, cerr)
 	}
+	writeFinalStatus(spec, unit)
 	if errors.Is(runErr, context.Canceled) && ctx.Err() != nil {
 		log.Info("component paused", "kind", spec.Kind, "task", spec.TaskID)
 		return nil
 	}
 	return runErr
+}
+
+// FinalStatusFile is written to the work dir when Run has returned: the component's last Status
+// (final counts of a finished job), for the supervisor, which can no longer poll /status then.
+const FinalStatusFile = "status.final.json"
+
+func writeFinalStatus(spec Spec, unit Unit) {
+	raw, err := json.Marshal(unit.Status())
+	if err != nil {
+		return
+	}
+	tmp := filepath.Join(spec.WorkDir, "."+FinalStatusFile+".tmp")
+	if os.WriteFile(tmp, raw, 0o644) == nil {
+		_ = os.Rename(tmp, filepath.Join(spec.WorkDir, FinalStatusFile))
+	}
 }
 
 func serveStatus(spec Spec, unit Unit, log *slog.Logger) (*http.Server, error) {
