@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/omsdev/oms/api"
+	"github.com/omsdev/oms/internal/binlog"
 	"github.com/omsdev/oms/internal/omserr"
 )
 
@@ -352,10 +353,21 @@ func (s *Service) incrStep(ctx context.Context, id string, dst Endpoint) error {
 	switch {
 	case t.State == TaskFailed:
 		return s.failProject(ctx, id, api.StepIncr, taskErrCode(t), "incr-sync failed: "+taskErrMsg(t))
-	case t.State == TaskRunning && t.Status != nil && t.Status.State == "RUNNING" && t.Status.LagSeconds < CaughtUpLagSeconds:
+	case t.State == TaskRunning && t.Status != nil && t.Status.State == "RUNNING" && t.Status.LagSeconds < CaughtUpLagSeconds && pastCopy(flavor, t.Status.Position, after):
 		return s.stepUpdate(ctx, id, api.StepIncr, api.StepMonitoring, 100, m, fmt.Sprintf("caught up on %s (epoch %d), lag %.1fs", t.Host, t.Epoch, t.Status.LagSeconds))
 	}
 	return s.stepUpdate(ctx, id, api.StepIncr, api.StepRunning, 0, m, "incr-sync on "+orNone(t.Host))
+}
+
+// pastCopy reports whether Incr-Sync's applied position contains the source position taken at the
+// end of the full copy: only then can the target equal the source.
+func pastCopy(flavor, applied, strictAfter string) bool {
+	if strictAfter == "" {
+		return true
+	}
+	a, err1 := binlog.ParseGTIDSet(flavor, applied)
+	b, err2 := binlog.ParseGTIDSet(flavor, strictAfter)
+	return err1 == nil && err2 == nil && a.ContainsSet(b)
 }
 
 func statusMetrics(t Task) map[string]float64 {

@@ -82,6 +82,20 @@ func (p *proc) healthySince() {
 	p.restarts = 0
 }
 
+// readFinal takes the status the component wrote when its Run returned, if any.
+func (p *proc) readFinal() {
+	raw, err := os.ReadFile(filepath.Join(p.workDir, component.FinalStatusFile))
+	if err != nil {
+		return
+	}
+	var st component.Status
+	if json.Unmarshal(raw, &st) == nil {
+		p.mu.Lock()
+		p.status = &st
+		p.mu.Unlock()
+	}
+}
+
 func (p *proc) lastStatus() *component.Status {
 	p.mu.Lock()
 	defer p.mu.Unlock()

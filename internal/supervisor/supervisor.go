@@ -194,6 +194,7 @@ func (s *Supervisor) forget(id string) {
 // drive starts, restarts and observes one component.
 func (s *Supervisor) drive(ctx context.Context, t project.Task, p *proc) {
 	if code, exited := p.exited(); exited {
+		p.readFinal()
 		if code == 0 {
 			st := p.lastStatus()
 			if st == nil || st.State != component.StatePaused {
@@ -296,6 +297,7 @@ func (s *Supervisor) start(t project.Task, p *proc) error {
 		return fmt.Errorf("write spec: %w", err)
 	}
 	_ = os.Remove(filepath.Join(p.workDir, "status.addr"))
+	_ = os.Remove(filepath.Join(p.workDir, component.FinalStatusFile))
 	if err := p.launch(s.opt.Binary, path); err != nil {
 		return err
 	}
