@@ -39,12 +39,15 @@ type Server struct {
 	// sourceTime returns the source time of the last captured event (unix s) for heartbeats.
 	sourceTime func() int64
 
-	srv     *http.Server
-	ln      net.Listener
+	handler http.Handler
 	streams atomic.Int64
 	sent    atomic.Int64
 	wg      sync.WaitGroup
-	stop    chan struct{}
+
+	mu   sync.Mutex
+	addr string        // bound address, kept so a second Serve (resume) listens there again
+	ln   net.Listener  // nil between Serve calls
+	stop chan struct{} // closed when the current Serve ends
 }
 
 // NewServer returns a server for log; Serve starts it.
@@ -55,7 +58,7 @@ func NewServer(l *Log, consumers *Consumers, logger *slog.Logger, sourceTime fun
 	mux.HandleFunc("POST /v1/ack", s.jsonHandler(s.ack))
 	mux.HandleFunc("POST /v1/unregister", s.jsonHandler(s.unregister))
 	mux.HandleFunc("GET /v1/consumers", s.jsonHandler(func(*http.Request) (any, error) { return s.consumers.List(), nil }))
-	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	s.handler = mux
 	return s
 }
 
@@ -65,30 +68,63 @@ func (s *Server) Listen(addr string) error {
 	if err != nil {
 		return omserr.Wrap(err, "STORE_LISTEN", "cannot listen for consumers on "+addr, "pick a free address in the store's listen setting")
 	}
-	s.ln = ln
+	s.mu.Lock()
+	s.ln, s.addr = ln, ln.Addr().String()
+	s.mu.Unlock()
 	return nil
 }
 
 // Addr is the bound address.
-func (s *Server) Addr() string { return s.ln.Addr().String() }
+func (s *Server) Addr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.addr
+}
 
-// Serve serves until ctx ends, then closes every stream.
+// Serve serves until ctx ends, then closes every stream. It may be called again afterwards
+// (a resumed component); it then listens on the same address again.
 func (s *Server) Serve(ctx context.Context) error {
+	s.mu.Lock()
+	if s.ln == nil {
+		s.mu.Unlock()
+		if err := s.Listen(s.addr); err != nil {
+			return err
+		}
+		s.mu.Lock()
+	}
+	ln := s.ln
+	stop := make(chan struct{})
+	s.stop = stop
+	s.mu.Unlock()
+	srv := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
-	go func() { errc <- s.srv.Serve(s.ln) }()
+	go func() { errc <- srv.Serve(ln) }()
+	var err error
 	select {
 	case <-ctx.Done():
-	case err := <-errc:
-		return fmt.Errorf("serve consumers: %w", err)
+		err = ctx.Err()
+	case serr := <-errc:
+		err = fmt.Errorf("serve consumers: %w", serr)
 	}
-	close(s.stop)
+	close(stop)
 	sctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
-	_ = s.srv.Shutdown(sctx)
-	_ = s.srv.Close()
+	_ = srv.Shutdown(sctx)
+	_ = srv.Close()
 	s.wg.Wait()
-	<-errc
-	return ctx.Err()
+	if ctx.Err() != nil {
+		<-errc
+	}
+	s.mu.Lock()
+	s.ln = nil
+	s.mu.Unlock()
+	return err
+}
+
+func (s *Server) stopCh() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stop
 }
 
 // httpStatus is the one table mapping error codes to HTTP status codes.
@@ -295,6 +331,7 @@ func (s *Server) stream(ctx context.Context, w http.ResponseWriter, from binlog.
 		}
 		defer enc.Close()
 	}
+	stop := s.stopCh()
 	cur := newCursor(s.log, from)
 	defer cur.close()
 	dec := newDecoder()
@@ -334,6 +371,11 @@ func (s *Server) stream(ctx context.Context, w http.ResponseWriter, from binlog.
 	}
 	lastSend := time.Now()
 	for {
+		select {
+		case <-stop:
+			return sendErr(omserr.New(CodeUnavailable, "store is stopping", "dial again from your checkpoint"))
+		default:
+		}
 		wake := s.log.notify.wait()
 		var err error
 		raw, err = cur.read(raw[:0], frameTarget)
@@ -368,7 +410,7 @@ func (s *Server) stream(ctx context.Context, w http.ResponseWriter, from binlog.
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-s.stop:
+		case <-stop:
 			return sendErr(omserr.New(CodeUnavailable, "store is stopping", "dial again from your checkpoint"))
 		case <-wake:
 		case <-time.After(heartbeatEvery):

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -223,6 +224,11 @@ func (s *Store) Init(ctx context.Context) error {
 		if err := precheckStartFile(ctx, s.db, s.cfg.Start.File); err != nil {
 			return s.fail(err)
 		}
+	}
+	if meta, err := variable(ctx, s.db, "binlog_row_metadata"); err == nil && !strings.EqualFold(meta, "FULL") {
+		s.logger.Warn("source binlog_row_metadata is not FULL: row events are decoded with the live table definition, "+
+			"which fails (STORE_SCHEMA_UNKNOWN) if a table changed since the captured position",
+			"binlog_row_metadata", meta, "advice", "SET GLOBAL binlog_row_metadata=FULL and put it in my.cnf")
 	}
 	if s.cons, err = OpenConsumers(s.cfg.SegmentDir, s.cfg.Source.Flavor); err != nil {
 		return s.fail(err)
