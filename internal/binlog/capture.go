@@ -118,7 +118,7 @@ func Open(ctx context.Context, cfg SourceConfig, start Start, resolver TableReso
 		RenderJSONAsMySQLText:   true,
 		HeartbeatPeriod:         time.Second,
 		ReadTimeout:             30 * time.Second,
-		MaxReconnectAttempts:    0,
+		DisableRetrySync:        true, // the Store reconnects itself, after its last whole transaction
 		EventCacheCount:         eventQueue,
 		RecvBufferSize:          4 << 20,
 		Logger:                  log,

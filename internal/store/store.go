@@ -376,7 +376,8 @@ func (s *Store) captureLoop(ctx context.Context, out chan<- pendingRecord) error
 		}
 	}
 	var buf []byte
-	backoff := time.Second
+	const firstBackoff = 200 * time.Millisecond
+	backoff := firstBackoff
 	for {
 		c, err := binlog.Open(ctx, binlog.SourceConfig{Host: s.cfg.Source.Host, Port: uint16(s.cfg.Source.Port), User: s.cfg.Source.User,
 			Password: s.cfg.Source.Password, ServerID: s.cfg.ServerID, Flavor: flavor, Logger: quietLogger(s.logger)}, start, s.tracker)
@@ -397,6 +398,7 @@ func (s *Store) captureLoop(ctx context.Context, out chan<- pendingRecord) error
 				if lt := c.LastEventTime(); !lt.IsZero() {
 					s.lastEvent.Store(lt.Unix())
 				}
+				backoff = firstBackoff // this connection works: the next failure starts over
 				if t.Heartbeat {
 					s.caughtUp.Store(len(out) == 0)
 					continue
