@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	osexec "os/exec"
 	"path/filepath"
@@ -19,6 +20,8 @@ import (
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
+
+var quiet = slog.New(slog.DiscardHandler)
 
 // env is a source and a target server shared by the package's tests (each test uses its own
 // databases).
@@ -46,7 +49,7 @@ func exec(t *testing.T, db *sql.DB, stmts ...string) {
 func run(t *testing.T, e env, cfg Config, workDir string) *Report {
 	t.Helper()
 	cfg.Source, cfg.Target = conn(e.src), conn(e.dst)
-	v, err := New(cfg, workDir, nil, nil)
+	v, err := New(cfg, workDir, nil, quiet)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +192,7 @@ func TestFindsExactlyInjectedDifferences(t *testing.T) {
 func startVerifier(t *testing.T, e env, cfg Config, workDir string) (*Verifier, func() (*Report, error)) {
 	t.Helper()
 	cfg.Source, cfg.Target = conn(e.src), conn(e.dst)
-	v, err := New(cfg, workDir, nil, nil)
+	v, err := New(cfg, workDir, nil, quiet)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -405,7 +408,7 @@ func TestResumeAfterPause(t *testing.T) {
 	// 2,000 rows/s: 4,000 rows take ~2 s; pause after the first chunks.
 	cfg := Config{Selection: sel, ChunkSize: 100, Concurrency: 1, RowsPerSecond: 2000, RecheckRounds: rounds(0), OutputDir: out}
 	cfg.Source, cfg.Target = conn(e.src), conn(e.dst)
-	v, err := New(cfg, work, nil, nil)
+	v, err := New(cfg, work, nil, quiet)
 	if err != nil {
 		t.Fatal(err)
 	}
