@@ -30,7 +30,7 @@ type pair struct {
 }
 
 // newPair builds the comparison of src with dst over cols (nil = every source column).
-func newPair(ctx context.Context, srcDB, dstDB *sql.DB, src, dst *tableInfo, cols []string, where string) (*pair, error) {
+func newPair(src, dst *tableInfo, cols []string, where string) (*pair, error) {
 	p := &pair{Name: src.DB + "." + src.Name, src: src, dst: dst, where: where}
 	if len(cols) == 0 {
 		for _, c := range src.Cols {
@@ -95,7 +95,7 @@ func newPair(ctx context.Context, srcDB, dstDB *sql.DB, src, dst *tableInfo, col
 		}
 		p.intKey = len(p.keyPos) == 1 && kindOf(mustCol(src, src.KeyCols[0]).DataType) == kindInt
 		p.srcHint = " FORCE INDEX (" + sqlgen.QuoteIdent(src.KeyIndex) + ")"
-		if n := indexOn(ctx, dstDB, dst, src.KeyCols); n != "" {
+		if n := indexOn(dst, src.KeyCols); n != "" {
 			p.dstHint = " FORCE INDEX (" + sqlgen.QuoteIdent(n) + ")"
 		}
 	}

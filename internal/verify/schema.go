@@ -27,7 +27,8 @@ type tableInfo struct {
 	// KeyIndex is the index the chunks follow: "PRIMARY", a NOT NULL unique index, or "" (none).
 	KeyIndex string
 	KeyCols  []string
-	Rows     int64 // information_schema estimate
+	Rows     int64               // information_schema estimate
+	uniq     map[string][]string // unique indexes: name -> columns
 }
 
 func (t *tableInfo) col(name string) (column, bool) {
@@ -64,71 +65,121 @@ func listTables(ctx context.Context, db *sql.DB) ([][2]string, error) {
 	return out, rows.Err()
 }
 
-// loadTable reads the columns and the usable key of db.table.
-func loadTable(ctx context.Context, db *sql.DB, schema, table string) (*tableInfo, error) {
-	t := &tableInfo{DB: schema, Name: table, byName: map[string]int{}}
-	rows, err := db.QueryContext(ctx, `SELECT COLUMN_NAME, DATA_TYPE, IS_NULLABLE, COALESCE(CHARACTER_SET_NAME,''),
-		COALESCE(COLLATION_NAME,'') FROM information_schema.COLUMNS
-		WHERE TABLE_SCHEMA=? AND TABLE_NAME=? ORDER BY ORDINAL_POSITION`, schema, table)
+// catalog is the tables of some schemas of one server, read with one query per
+// information_schema view (not one per table: Init stays fast with thousands of tables).
+type catalog struct {
+	tables map[[2]string]*tableInfo
+}
+
+func inList(n int) string { return strings.TrimSuffix(strings.Repeat("?,", n), ",") }
+
+// loadCatalog reads columns, unique indexes, JSON checks and row estimates of every table of
+// the given schemas.
+func loadCatalog(ctx context.Context, db *sql.DB, schemas []string) (*catalog, error) {
+	c := &catalog{tables: map[[2]string]*tableInfo{}}
+	if len(schemas) == 0 {
+		return c, nil
+	}
+	args := make([]any, len(schemas))
+	for i, s := range schemas {
+		args[i] = s
+	}
+	in := inList(len(schemas))
+	rows, err := db.QueryContext(ctx, `SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME, DATA_TYPE, IS_NULLABLE,
+		COALESCE(CHARACTER_SET_NAME,''), COALESCE(COLLATION_NAME,'') FROM information_schema.COLUMNS
+		WHERE TABLE_SCHEMA IN (`+in+`) ORDER BY TABLE_SCHEMA, TABLE_NAME, ORDINAL_POSITION`, args...)
 	if err != nil {
-		return nil, fmt.Errorf("read columns of %s.%s: %w", schema, table, err)
+		return nil, fmt.Errorf("read columns: %w", err)
 	}
 	for rows.Next() {
-		var c column
-		var nullable string
-		if err := rows.Scan(&c.Name, &c.DataType, &nullable, &c.Charset, &c.Collation); err != nil {
+		var schema, table, nullable string
+		var col column
+		if err := rows.Scan(&schema, &table, &col.Name, &col.DataType, &nullable, &col.Charset, &col.Collation); err != nil {
 			rows.Close()
-			return nil, fmt.Errorf("read columns of %s.%s: %w", schema, table, err)
+			return nil, fmt.Errorf("read columns: %w", err)
 		}
-		c.DataType = strings.ToLower(c.DataType)
-		c.Nullable = nullable == "YES"
-		t.byName[strings.ToLower(c.Name)] = len(t.Cols)
-		t.Cols = append(t.Cols, c)
+		col.DataType = strings.ToLower(col.DataType)
+		col.Nullable = nullable == "YES"
+		k := [2]string{schema, table}
+		t := c.tables[k]
+		if t == nil {
+			t = &tableInfo{DB: schema, Name: table, byName: map[string]int{}, uniq: map[string][]string{}}
+			c.tables[k] = t
+		}
+		t.byName[strings.ToLower(col.Name)] = len(t.Cols)
+		t.Cols = append(t.Cols, col)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read columns of %s.%s: %w", schema, table, err)
+		return nil, fmt.Errorf("read columns: %w", err)
 	}
-	if len(t.Cols) == 0 {
+	if err := c.loadIndexes(ctx, db, in, args); err != nil {
+		return nil, err
+	}
+	c.markJSON(ctx, db, in, args)
+	if rows, err := db.QueryContext(ctx, `SELECT TABLE_SCHEMA, TABLE_NAME, COALESCE(TABLE_ROWS,0)
+		FROM information_schema.TABLES WHERE TABLE_SCHEMA IN (`+in+`)`, args...); err == nil {
+		for rows.Next() {
+			var schema, table string
+			var n int64
+			if rows.Scan(&schema, &table, &n) == nil {
+				if t := c.tables[[2]string{schema, table}]; t != nil {
+					t.Rows = n
+				}
+			}
+		}
+		rows.Close()
+	}
+	for _, t := range c.tables {
+		t.KeyIndex, t.KeyCols = pickKey(t, t.uniq)
+	}
+	return c, nil
+}
+
+// table returns db.table or an operator error when it does not exist.
+func (c *catalog) table(schema, table string) (*tableInfo, error) {
+	t := c.tables[[2]string{schema, table}]
+	if t == nil {
 		return nil, omserr.New("VERIFY_TABLE_MISSING", fmt.Sprintf("table %s.%s does not exist", schema, table),
 			"create the table (struct transfer) or remove it from the selection")
 	}
-	markJSON(ctx, db, t)
-	idx, err := uniqueIndexes(ctx, db, schema, table)
-	if err != nil {
-		return nil, err
-	}
-	t.KeyIndex, t.KeyCols = pickKey(t, idx)
-	_ = db.QueryRowContext(ctx, `SELECT COALESCE(TABLE_ROWS,0) FROM information_schema.TABLES
-		WHERE TABLE_SCHEMA=? AND TABLE_NAME=?`, schema, table).Scan(&t.Rows)
 	return t, nil
 }
 
-// uniqueIndexes returns the unique indexes of a table: name -> columns in index order.
-func uniqueIndexes(ctx context.Context, db *sql.DB, schema, table string) (map[string][]string, error) {
-	rows, err := db.QueryContext(ctx, `SELECT INDEX_NAME, COLUMN_NAME, SUB_PART FROM information_schema.STATISTICS
-		WHERE TABLE_SCHEMA=? AND TABLE_NAME=? AND NON_UNIQUE=0 ORDER BY INDEX_NAME, SEQ_IN_INDEX`, schema, table)
+// loadIndexes reads the unique indexes (prefix indexes left out: they do not identify values).
+func (c *catalog) loadIndexes(ctx context.Context, db *sql.DB, in string, args []any) error {
+	rows, err := db.QueryContext(ctx, `SELECT TABLE_SCHEMA, TABLE_NAME, INDEX_NAME, COLUMN_NAME, SUB_PART
+		FROM information_schema.STATISTICS WHERE TABLE_SCHEMA IN (`+in+`) AND NON_UNIQUE=0
+		ORDER BY TABLE_SCHEMA, TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX`, args...)
 	if err != nil {
-		return nil, fmt.Errorf("read indexes of %s.%s: %w", schema, table, err)
+		return fmt.Errorf("read indexes: %w", err)
 	}
 	defer rows.Close()
-	out := map[string][]string{}
-	prefix := map[string]bool{}
+	prefix := map[*tableInfo]map[string]bool{}
 	for rows.Next() {
-		var name, col string
+		var schema, table, name, col string
 		var sub sql.NullInt64
-		if err := rows.Scan(&name, &col, &sub); err != nil {
-			return nil, fmt.Errorf("read indexes of %s.%s: %w", schema, table, err)
+		if err := rows.Scan(&schema, &table, &name, &col, &sub); err != nil {
+			return fmt.Errorf("read indexes: %w", err)
 		}
-		out[name] = append(out[name], col)
+		t := c.tables[[2]string{schema, table}]
+		if t == nil {
+			continue
+		}
+		t.uniq[name] = append(t.uniq[name], col)
 		if sub.Valid {
-			prefix[name] = true // a prefix index does not identify full values
+			if prefix[t] == nil {
+				prefix[t] = map[string]bool{}
+			}
+			prefix[t][name] = true
 		}
 	}
-	for n := range prefix {
-		delete(out, n)
+	for t, names := range prefix {
+		for n := range names {
+			delete(t.uniq, n)
+		}
 	}
-	return out, rows.Err()
+	return rows.Err()
 }
 
 // pickKey prefers the primary key, then the unique index with all columns NOT NULL and the
@@ -162,22 +213,18 @@ func pickKey(t *tableInfo, idx map[string][]string) (string, []string) {
 }
 
 // indexOn returns the name of a unique index of t over exactly cols, or "".
-func indexOn(ctx context.Context, db *sql.DB, t *tableInfo, cols []string) string {
-	idx, err := uniqueIndexes(ctx, db, t.DB, t.Name)
-	if err != nil {
-		return ""
-	}
+func indexOn(t *tableInfo, cols []string) string {
 	want := strings.ToLower(strings.Join(cols, "\x00"))
-	names := make([]string, 0, len(idx))
-	for n := range idx {
+	if c, ok := t.uniq["PRIMARY"]; ok && strings.ToLower(strings.Join(c, "\x00")) == want {
+		return "PRIMARY"
+	}
+	names := make([]string, 0, len(t.uniq))
+	for n := range t.uniq {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	if c, ok := idx["PRIMARY"]; ok && strings.ToLower(strings.Join(c, "\x00")) == want {
-		return "PRIMARY"
-	}
 	for _, n := range names {
-		if strings.ToLower(strings.Join(idx[n], "\x00")) == want {
+		if strings.ToLower(strings.Join(t.uniq[n], "\x00")) == want {
 			return n
 		}
 	}
@@ -186,23 +233,24 @@ func indexOn(ctx context.Context, db *sql.DB, t *tableInfo, cols []string) strin
 
 // markJSON finds MariaDB's JSON columns: they are LONGTEXT with a json_valid(`col`) check
 // constraint, so DATA_TYPE alone does not tell. (MySQL reports DATA_TYPE json directly.)
-func markJSON(ctx context.Context, db *sql.DB, t *tableInfo) {
-	rows, err := db.QueryContext(ctx, `SELECT CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS
-		WHERE CONSTRAINT_SCHEMA=? AND TABLE_NAME=?`, t.DB, t.Name)
+func (c *catalog) markJSON(ctx context.Context, db *sql.DB, in string, args []any) {
+	rows, err := db.QueryContext(ctx, `SELECT CONSTRAINT_SCHEMA, TABLE_NAME, CHECK_CLAUSE
+		FROM information_schema.CHECK_CONSTRAINTS WHERE CONSTRAINT_SCHEMA IN (`+in+`)`, args...)
 	if err != nil {
 		return // no CHECK_CONSTRAINTS view (old servers): JSON compares as text
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var clause string
-		if rows.Scan(&clause) != nil {
+		var schema, table, clause string
+		if rows.Scan(&schema, &table, &clause) != nil {
 			return
 		}
-		c := strings.TrimSpace(clause)
-		if !strings.HasPrefix(strings.ToLower(c), "json_valid(`") || !strings.HasSuffix(c, "`)") {
+		t := c.tables[[2]string{schema, table}]
+		cl := strings.TrimSpace(clause)
+		if t == nil || !strings.HasPrefix(strings.ToLower(cl), "json_valid(`") || !strings.HasSuffix(cl, "`)") {
 			continue
 		}
-		name := strings.ReplaceAll(c[len("json_valid(`"):len(c)-2], "``", "`")
+		name := strings.ReplaceAll(cl[len("json_valid(`"):len(cl)-2], "``", "`")
 		if i, ok := t.byName[strings.ToLower(name)]; ok {
 			t.Cols[i].DataType = "json"
 		}

@@ -33,6 +33,7 @@ import (
 	"database/sql"
 	"fmt"
 	"log/slog"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -119,20 +120,36 @@ func (v *Verifier) Init(ctx context.Context) error {
 	if err != nil {
 		return omserr.Wrap(err, "VERIFY_SOURCE_UNREADABLE", "cannot list the source tables", "grant SELECT on information_schema")
 	}
+	type match struct {
+		src [2]string
+		tg  selection.Target
+	}
+	var matches []match
+	srcSchemas, dstSchemas := map[string]bool{}, map[string]bool{}
 	for _, st := range tables {
-		tg, ok := v.mapper.Match(st[0], st[1])
-		if !ok {
-			continue
+		if tg, ok := v.mapper.Match(st[0], st[1]); ok {
+			matches = append(matches, match{st, tg})
+			srcSchemas[st[0]], dstSchemas[tg.DB] = true, true
 		}
-		srcT, err := loadTable(ctx, v.src, st[0], st[1])
+	}
+	srcCat, err := loadCatalog(ctx, v.src, keys(srcSchemas))
+	if err != nil {
+		return omserr.Wrap(err, "VERIFY_SOURCE_UNREADABLE", "cannot read the source's table definitions", "grant SELECT on the selected schemas")
+	}
+	dstCat, err := loadCatalog(ctx, v.dst, keys(dstSchemas))
+	if err != nil {
+		return omserr.Wrap(err, "VERIFY_TARGET_UNREADABLE", "cannot read the target's table definitions", "grant SELECT on the target schemas")
+	}
+	for _, m := range matches {
+		srcT, err := srcCat.table(m.src[0], m.src[1])
 		if err != nil {
 			return err
 		}
-		dstT, err := loadTable(ctx, v.dst, tg.DB, tg.Table)
+		dstT, err := dstCat.table(m.tg.DB, m.tg.Table)
 		if err != nil {
-			return fmt.Errorf("target of %s.%s: %w", st[0], st[1], err)
+			return fmt.Errorf("target of %s.%s: %w", m.src[0], m.src[1], err)
 		}
-		p, err := newPair(ctx, v.src, v.dst, srcT, dstT, tg.Columns, tg.Where)
+		p, err := newPair(srcT, dstT, m.tg.Columns, m.tg.Where)
 		if err != nil {
 			return err
 		}
@@ -259,4 +276,13 @@ func (t *throttle) wait(ctx context.Context, n int64) error {
 	case <-tm.C:
 		return nil
 	}
+}
+
+func keys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
