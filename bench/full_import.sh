@@ -1,0 +1,130 @@
+#!/bin/bash
+# full_import.sh - oms full import vs mydumper+myloader vs the LOAD DATA write ceiling, same run.
+#
+#   bench/full_import.sh                       8 x 250,000 sysbench rows, 3 rounds
+#   ROWS=2500000 RUNS=1 bench/full_import.sh   the large data set
+#   METHODS="oms_load oms_insert" bench/full_import.sh
+#
+# Instances are started like the baselines (../shared/baselines/lib.sh: durable settings,
+# innodb_flush_log_at_trx_commit=1, sync_binlog=1, binlog ROW on both sides, 1G buffer pool),
+# on their own ports and directory so they do not disturb other benchmarks.
+# Methods (each timed from start to the last row committed on the target, schema included):
+#   loaddata_p2  plain LOAD DATA LOCAL INFILE of ready TSV, 2 streams, into pre-created tables
+#                (the write ceiling; the export to TSV is not timed)
+#   mydumper_t4  mydumper -t 4 to local files, then myloader -t 4 -e (binlog on at the target)
+#   oms_load     oms component full-import (write_method load_data, defaults otherwise)
+#   oms_insert   same with write_method insert (multi-row REPLACE), to compare the methods
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+BASELINES=${BASELINES:-$HERE/../../shared/baselines}
+[ -f "$BASELINES/lib.sh" ] || BASELINES=/work/shared/baselines
+export BENCH_ROOT=${BENCH_ROOT:-/tmp/omsbench_fullimport}
+export RESULTS_DIR=${RESULTS_DIR:-$BENCH_ROOT/results}
+. "$BASELINES/lib.sh"
+
+SRC=${SRC:-24316}
+DST=${DST:-24317}
+TABLES=${TABLES:-8}
+ROWS=${ROWS:-250000}
+RUNS=${RUNS:-3}
+METHODS=${METHODS:-"loaddata_p2 mydumper_t4 oms_load oms_insert"}
+OMS=$BENCH_ROOT/oms
+EXPORT=$BENCH_ROOT/export
+DUMPDIR=$BENCH_ROOT/dump
+LOGS=$RESULTS_DIR/logs; mkdir -p "$LOGS"
+TSV=$RESULTS_DIR/full_import.tsv
+
+log "building oms"
+(cd "$HERE/.." && go build -o "$OMS" ./cmd/oms)
+
+mdb_start "$SRC" "$DST"
+prepare_sbtest "$SRC" "$TABLES" "$ROWS" > /dev/null
+analyze_schema "$SRC" sbtest
+TBLS=$(q "$SRC" "SELECT table_name FROM information_schema.tables WHERE table_schema='sbtest' ORDER BY table_name")
+NROWS=$(schema_rows "$SRC" sbtest)
+DATA_BYTES=$(schema_data_bytes "$SRC" sbtest)
+log "source: $NROWS rows, data_length=$DATA_BYTES"
+SRC_SUM=$(q "$SRC" "CHECKSUM TABLE $(printf 'sbtest.%s,' $TBLS | sed 's/,$//')" | cut -f2 | paste -sd,)
+
+reset_target() {
+    q "$DST" "DROP DATABASE IF EXISTS sbtest; DROP DATABASE IF EXISTS __oms; RESET MASTER" > /dev/null
+    flush_dirty "$DST"
+}
+
+check_target() {  # same rows as the source: CHECKSUM TABLE of every table must match
+    local sum; sum=$(q "$DST" "CHECKSUM TABLE $(printf 'sbtest.%s,' $TBLS | sed 's/,$//')" | cut -f2 | paste -sd,)
+    [ "$sum" = "$SRC_SUM" ] || die "$1: target checksums $sum differ from source $SRC_SUM"
+}
+
+run_par() { printf '%s\n' $TBLS | xargs -P "$1" -I{} bash -c "$2"; }
+CLI="mariadb -h127.0.0.1 -u$MDB_USER ${MDB_PASS:+-p$MDB_PASS}"
+
+m_loaddata() {
+    if [ ! -f "$EXPORT/sbtest1.tsv" ]; then
+        rm -f "$EXPORT"/*.tsv
+        run_par 2 "$CLI -P$SRC -N -B -e \"SELECT * FROM sbtest.{} INTO OUTFILE '$EXPORT/{}.tsv'\""
+    fi
+    q "$DST" "CREATE DATABASE sbtest"
+    local t
+    for t in $TBLS; do mc "$SRC" -N -B -r -e "SHOW CREATE TABLE sbtest.$t" | cut -f2- | mc "$DST" sbtest; done
+    T0=$(now); res_begin "$SRC" "$DST"
+    run_par 2 "$CLI -P$DST --local-infile=1 sbtest -e \"LOAD DATA LOCAL INFILE '$EXPORT/{}.tsv' INTO TABLE {}\""
+}
+
+m_mydumper() {
+    rm -rf "$DUMPDIR"
+    T0=$(now); res_begin "$SRC" "$DST"
+    mydumper -h 127.0.0.1 -P "$SRC" -u "$MDB_USER" ${MDB_PASS:+-p "$MDB_PASS"} -B sbtest -t 4 \
+        --trx-consistency-only -o "$DUMPDIR" -v 2 > "$LOGS/mydumper.log" 2>&1
+    myloader -h 127.0.0.1 -P "$DST" -u "$MDB_USER" ${MDB_PASS:+-p "$MDB_PASS"} -d "$DUMPDIR" -t 4 -e -v 2 \
+        > "$LOGS/myloader.log" 2>&1
+}
+
+m_oms() {  # $1 = write method
+    local work=$BENCH_ROOT/oms-work spec=$BENCH_ROOT/oms-spec.json
+    rm -rf "$work"; mkdir -p "$work"
+    cat > "$spec" <<JSON
+{"kind":"full-import","task_id":"bench-$RUN-$1","epoch":1,"work_dir":"$work",
+ "config":{"source":{"host":"127.0.0.1","port":$SRC,"user":"$MDB_USER","password":"$MDB_PASS"},
+           "target":{"host":"127.0.0.1","port":$DST,"user":"$MDB_USER","password":"$MDB_PASS"},
+           "selection":{"tables":[{"db":"sbtest"}]},"write_method":"$1"${OMS_EXTRA:+,$OMS_EXTRA}}}
+JSON
+    chmod 600 "$spec"
+    T0=$(now); res_begin "$SRC" "$DST"
+    "$OMS" component full-import --spec "$spec" > "$LOGS/oms_$1.log" 2>&1 || { tail -5 "$LOGS/oms_$1.log"; die "oms failed"; }
+}
+
+declare -A SECS
+run_method() {
+    local m=$1 secs res
+    reset_target
+    case $m in
+        loaddata_p2) m_loaddata ;;
+        mydumper_t4) m_mydumper ;;
+        oms_load)    m_oms load_data ;;
+        oms_insert)  m_oms insert ;;
+        *) die "unknown method $m" ;;
+    esac
+    secs=$(echo "$(now) - $T0" | bc); res=$(res_end "$SRC" "$DST")
+    check_target "$m"
+    log "$m: $secs s  ($res)"
+    record full_import.tsv "method=$m" "dataset=${TABLES}x$ROWS" "run=$RUN" "rows=$NROWS" "secs=$secs" $res
+    SECS[$m]="${SECS[$m]:-} $secs"
+}
+
+for RUN in $(seq 1 "$RUNS"); do
+    for m in $METHODS; do run_method "$m"; done
+done
+
+median() { printf '%s\n' $1 | sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else printf "%.3f\n", (a[NR/2]+a[NR/2+1])/2}'; }
+echo
+echo "full copy ${TABLES}x$ROWS ($NROWS rows, $((DATA_BYTES / 1048576)) MiB data), $RUNS round(s), median seconds:"
+for m in $METHODS; do
+    printf '  %-12s %8.2f s   runs:%s\n' "$m" "$(median "${SECS[$m]}")" "${SECS[$m]}"
+done
+if [ -n "${SECS[oms_load]:-}" ]; then
+    o=$(median "${SECS[oms_load]}")
+    [ -n "${SECS[mydumper_t4]:-}" ] && printf '  mydumper+myloader / oms  = %.2fx  (target >= 1.80x)\n' "$(echo "$(median "${SECS[mydumper_t4]}") / $o" | bc -l)"
+    [ -n "${SECS[loaddata_p2]:-}" ] && printf '  oms / LOAD DATA ceiling  = %.2f   (target <= 1.15)\n' "$(echo "$o / $(median "${SECS[loaddata_p2]}")" | bc -l)"
+    [ -n "${SECS[oms_insert]:-}" ] && printf '  oms insert / oms load    = %.2f\n' "$(echo "$(median "${SECS[oms_insert]}") / $o" | bc -l)"
+fi
