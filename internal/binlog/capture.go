@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-mysql-org/go-mysql/mysql"
@@ -94,7 +95,16 @@ type Capture struct {
 	// lastEvent is the source timestamp of the last event seen (heartbeats have none).
 	lastEvent time.Time
 	tables    map[uint64]*resolvedCache
+	// seen is the unix nanotime of the last event received (read by the watchdog).
+	seen     atomic.Int64
+	stopDog  chan struct{}
+	dogDone  chan struct{}
+	timedOut atomic.Bool
 }
+
+// idleTimeout is how long a dump connection may stay silent (heartbeats come every second)
+// before the watchdog closes it and Next returns an error.
+var idleTimeout = 30 * time.Second // a variable for tests
 
 type resolvedCache struct {
 	ev  *replication.TableMapEvent
@@ -117,11 +127,13 @@ func Open(ctx context.Context, cfg SourceConfig, start Start, resolver TableReso
 		TimestampStringLocation: time.UTC,
 		RenderJSONAsMySQLText:   true,
 		HeartbeatPeriod:         time.Second,
-		ReadTimeout:             30 * time.Second,
-		DisableRetrySync:        true, // the Store reconnects itself, after its last whole transaction
-		EventCacheCount:         eventQueue,
-		RecvBufferSize:          4 << 20,
-		Logger:                  log,
+		// No per-packet read deadline (it costs a timer update per packet, a quarter of the
+		// reader's CPU): the watchdog closes a connection that has been silent for idleTimeout
+		// although the server sends a heartbeat every second.
+		DisableRetrySync: true, // the Store reconnects itself, after its last whole transaction
+		EventCacheCount:  eventQueue,
+		RecvBufferSize:   4 << 20,
+		Logger:           log,
 	}
 	c := &Capture{cfg: cfg, resolver: resolver, syncer: replication.NewBinlogSyncer(sc), tables: map[uint64]*resolvedCache{}}
 	var err error
@@ -145,11 +157,36 @@ func Open(ctx context.Context, cfg SourceConfig, start Start, resolver TableReso
 		c.syncer.Close()
 		return nil, fmt.Errorf("start binlog dump from %s: %w", cfg, err)
 	}
+	c.seen.Store(time.Now().UnixNano())
+	c.stopDog, c.dogDone = make(chan struct{}), make(chan struct{})
+	go c.watchdog()
 	return c, nil
 }
 
+func (c *Capture) watchdog() {
+	defer close(c.dogDone)
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.stopDog:
+			return
+		case now := <-t.C:
+			if now.Sub(time.Unix(0, c.seen.Load())) > idleTimeout {
+				c.timedOut.Store(true)
+				c.syncer.Close()
+				return
+			}
+		}
+	}
+}
+
 // Close stops the dump and closes the connection.
-func (c *Capture) Close() { c.syncer.Close() }
+func (c *Capture) Close() {
+	close(c.stopDog)
+	<-c.dogDone
+	c.syncer.Close()
+}
 
 // LastEventTime is the source timestamp of the last event read.
 func (c *Capture) LastEventTime() time.Time { return c.lastEvent }
@@ -162,8 +199,12 @@ func (c *Capture) Next(ctx context.Context) (*changelog.Txn, error) {
 	for len(c.pending) == 0 {
 		ev, err := c.stream.GetEvent(ctx)
 		if err != nil {
+			if c.timedOut.Load() {
+				return nil, fmt.Errorf("read binlog event: source silent for %v: %w", idleTimeout, err)
+			}
 			return nil, fmt.Errorf("read binlog event: %w", err)
 		}
+		c.seen.Store(time.Now().UnixNano())
 		if err := c.handle(ctx, ev); err != nil {
 			return nil, err
 		}

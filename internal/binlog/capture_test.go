@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"syscall"
 	"testing"
 	"time"
 
@@ -172,5 +173,40 @@ func TestCaptureDDLMidStream(t *testing.T) {
 		if !reflect.DeepEqual(r.Table.PrimaryKey, []int{0}) {
 			t.Errorf("txn %d: pk %v", ck.i, r.Table.PrimaryKey)
 		}
+	}
+}
+
+// TestCaptureWatchdog: a source that stops answering (SIGSTOP) makes Next fail after the idle
+// timeout instead of hanging, so the Store reconnects.
+func TestCaptureWatchdog(t *testing.T) {
+	defer binlog.SetIdleTimeout(2 * time.Second)()
+	inst := testenv.StartMariaDB(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := binlog.Open(ctx, sourceConfig(inst), binlog.Start{GTIDSet: gtidPos(t, inst)}, schema.NewTracker(inst.DB()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := syscall.Kill(inst.PID(), syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = syscall.Kill(inst.PID(), syscall.SIGCONT) }()
+	t0 := time.Now()
+	for {
+		txn, err := c.Next(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				t.Fatalf("Next hung until the test deadline: %v", err)
+			}
+			t.Logf("Next failed after %v: %v", time.Since(t0), err)
+			break
+		}
+		if !txn.Heartbeat {
+			t.Fatalf("unexpected txn %+v", txn)
+		}
+	}
+	if el := time.Since(t0); el > 10*time.Second {
+		t.Fatalf("watchdog took %v", el)
 	}
 }

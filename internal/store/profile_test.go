@@ -42,8 +42,28 @@ func TestCaptureProfile(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	el := time.Since(t0)
+	t.Logf("capture: %d txns, %d rows in %v: %.0f rows/s", st.txns.Load(), st.rows.Load(), el, float64(st.rows.Load())/el.Seconds())
+	// Read it all back through the client (compressed frames over loopback).
+	t0 = time.Now()
+	r, err := Dial(ctx, st.Addr(), ReadRequest{ConsumerID: "profile"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows, txns int64
+	for txns < st.txns.Load() {
+		txn, err := r.Next(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !txn.Heartbeat {
+			txns++
+			rows += int64(len(txn.Rows))
+		}
+	}
+	el = time.Since(t0)
+	t.Logf("read: %d txns, %d rows in %v: %.0f rows/s, %d bytes sent", txns, rows, el, float64(rows)/el.Seconds(), st.srv.sent.Load())
+	r.Close()
 	rcancel()
 	<-done
 	_ = st.Close()
-	t.Logf("%d txns, %d rows in %v: %.0f rows/s", st.txns.Load(), st.rows.Load(), el, float64(st.rows.Load())/el.Seconds())
 }
