@@ -305,6 +305,10 @@ func (s *Service) Resume(ctx context.Context, id string) error {
 	if _, err := s.db.ExecContext(ctx, "UPDATE "+s.rm+".project_steps SET status = ?, message = NULL WHERE project_id = ? AND status = ?", api.StepPending, id, api.StepFailed); err != nil {
 		return fmt.Errorf("reset failed steps of %s: %w", id, err)
 	}
+	// Components that gave up (FAILED) get another round of restarts.
+	if _, err := s.db.ExecContext(ctx, "UPDATE "+s.cm+".tasks SET state = ? WHERE project_id = ? AND state = ?", TaskAssigned, id, TaskFailed); err != nil {
+		return fmt.Errorf("reset failed tasks of %s: %w", id, err)
+	}
 	return s.setTasksDesired(ctx, id, DesiredRunning)
 }
 

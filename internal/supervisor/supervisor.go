@@ -169,6 +169,7 @@ func (s *Supervisor) reconcile(ctx context.Context) error {
 			continue
 		}
 		if t.State == project.TaskFinished || t.State == project.TaskFailed {
+			s.forget(t.ID) // the row says so: the exited child needs no more attention
 			continue
 		}
 		s.mu.Lock()
