@@ -5,6 +5,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"net/http"
@@ -28,11 +29,11 @@ const adminPassword = "e2e-admin-pw"
 
 // node is one `oms node` process.
 type node struct {
-	ip                              string
-	consolePort, cmPort, supPort    int
-	dataDir, logPath, configPath    string
-	cmd                             *exec.Cmd
-	done                            chan struct{}
+	ip                           string
+	consolePort, cmPort, supPort int
+	dataDir, logPath, configPath string
+	cmd                          *exec.Cmd
+	done                         chan struct{}
 }
 
 func (n *node) url() string { return fmt.Sprintf("http://%s:%d", n.ip, n.consolePort) }
@@ -72,30 +73,36 @@ func newNode(t *testing.T, dir, configPath, ip string) *node {
 }
 
 // start runs the node and waits until its console and CM answer.
-func (n *node) start(t *testing.T) {
+func (n *node) start(t *testing.T) { n.startWith(t, "http") }
+
+// startWith starts the node with extra flags; scheme is the console's (https with a certificate).
+func (n *node) startWith(t *testing.T, scheme string, extra ...string) {
 	t.Helper()
 	logf, err := os.OpenFile(n.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(testenv.OMSBinary(t), "node", "-c", n.configPath, "--host-ip", n.ip, "--data-dir", n.dataDir,
-		"--console-port", strconv.Itoa(n.consolePort), "--cm-port", strconv.Itoa(n.cmPort), "--supervisor-port", strconv.Itoa(n.supPort))
+	args := append([]string{"node", "-c", n.configPath, "--host-ip", n.ip, "--data-dir", n.dataDir,
+		"--console-port", strconv.Itoa(n.consolePort), "--cm-port", strconv.Itoa(n.cmPort), "--supervisor-port", strconv.Itoa(n.supPort)}, extra...)
+	cmd := exec.Command(testenv.OMSBinary(t), args...)
 	cmd.Env = append(os.Environ(), "OMS_ADMIN_PASSWORD="+adminPassword)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	n.cmd, n.done = cmd, make(chan struct{})
-	go func() { _ = cmd.Wait(); logf.Close(); close(n.done) }()
+	done := n.done
+	go func() { _ = cmd.Wait(); logf.Close(); close(done) }()
 	t.Cleanup(func() { n.stop() })
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // self-signed test certificate
 	waitFor(t, 60*time.Second, "node "+n.ip+" healthy", func() (bool, string) {
 		select {
-		case <-n.done:
+		case <-done:
 			t.Fatalf("node %s exited during start:\n%s", n.ip, n.logTail())
 		default:
 		}
-		for _, u := range []string{n.url() + "/oms/health", fmt.Sprintf("http://%s:%d/cm/health", n.ip, n.cmPort), fmt.Sprintf("http://%s:%d/supervisor/health", n.ip, n.supPort)} {
-			resp, err := http.Get(u)
+		for _, u := range []string{fmt.Sprintf("%s://%s:%d/oms/health", scheme, n.ip, n.consolePort), fmt.Sprintf("http://%s:%d/cm/health", n.ip, n.cmPort), fmt.Sprintf("http://%s:%d/supervisor/health", n.ip, n.supPort)} {
+			resp, err := client.Get(u)
 			if err != nil {
 				return false, err.Error()
 			}
@@ -219,6 +226,15 @@ func startCluster(t *testing.T, meta *testenv.Instance, ips ...string) *cluster 
 		if t.Failed() {
 			for _, n := range c.nodes {
 				t.Logf("--- log of node %s ---\n%s", n.ip, n.logTail())
+			}
+			logs, _ := filepath.Glob(filepath.Join(dir, "node-*", "run", "*", "component.log"))
+			for _, l := range logs {
+				raw, _ := os.ReadFile(l)
+				s := string(raw)
+				if len(s) > 4000 {
+					s = s[len(s)-4000:]
+				}
+				t.Logf("--- %s ---\n%s", strings.TrimPrefix(l, dir), s)
 			}
 		}
 	})

@@ -120,8 +120,10 @@ func healthy(addr string) error {
 // the console stays reachable when one node of region 2 stops.
 func TestMultiRegionDeployFromClusterFile(t *testing.T) {
 	c := newCluster(t, 2)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
+	src, dst := endpoint(t, c.n, 1), endpoint(t, c.n, 2) // the source in region 1, the target in region 2
+	seed(t, src.DB())
 	deployer := c.hosts[c.n.HostIP(1, 1)]
 	clusterFile := filepath.Join(c.dir, "oms-cluster.yaml")
 	// Region 2 listed first: the default region must still deploy first.
@@ -207,12 +209,17 @@ func TestMultiRegionDeployFromClusterFile(t *testing.T) {
 	if err := healthy(vip); err != nil {
 		t.Fatalf("region 2 VIP: %v", err)
 	}
-	// Stop one node of region 2: the console stays reachable through the VIP.
-	down := c.n.HostIP(2, 1)
-	pid, _ := os.ReadFile(filepath.Join(c.dir, "nodes", down, "run/oms.pid"))
-	if out, err := exec.Command("kill", "-KILL", "--", "-"+strings.TrimSpace(string(pid))).CombinedOutput(); err != nil {
-		t.Fatalf("stop node %s: %v %s", down, err, out)
-	}
+
+	// A project from region 1 to region 2 with live writes.
+	cli, pid, wl := crossRegionProject(t, c, src, dst)
+	defer wl.halt()
+	comps, _ := cli.DescribeProjectComponents(ctx, pid)
+	incr, _ := componentOf(comps, "incr-sync")
+
+	// The region-2 host running the Incr-Sync fails: the console stays reachable through the
+	// region's VIP and the Incr-Sync moves to the other region-2 node.
+	down := incr.Host
+	c.n.KillHost(c.hosts[down])
 	deadline := time.Now().Add(10 * time.Second)
 	for healthy(net.JoinHostPort(down, "8089")) == nil && time.Now().Before(deadline) {
 		time.Sleep(100 * time.Millisecond) // polling until the node is gone
@@ -229,8 +236,25 @@ func TestMultiRegionDeployFromClusterFile(t *testing.T) {
 		conn.Close()
 	}
 
-	t.Run("project across regions", func(t *testing.T) {
-		t.Skip("needs the control plane's cross-region placement: a project API that places the Store on a node of the source's region and the Incr-Sync on a node of the target's region, reports the host of each component, and moves the Incr-Sync to the other node of its region on host failure; write it against api.Client once internal/cm places by region")
+	other := c.n.HostIP(2, 1)
+	if other == down {
+		other = c.n.HostIP(2, 2)
+	}
+	moved := waitUntil(t, 60*time.Second, "incr-sync running on the other region-2 node", func() (bool, string) {
+		comps, err := cli.DescribeProjectComponents(ctx, pid)
+		if err != nil {
+			return false, err.Error()
+		}
+		cur, _ := componentOf(comps, "incr-sync")
+		return cur.Host == other && cur.State == "RUNNING" && cur.Epoch > incr.Epoch, fmt.Sprintf("%+v", cur)
+	})
+	t.Logf("incr-sync moved from %s to %s %.1fs after the host failed", down, other, moved.Seconds())
+	wl.halt()
+	t.Logf("live workload committed %d transactions", wl.txns.Load())
+	waitUntil(t, 60*time.Second, "target == source (row level)", func() (bool, string) {
+		a, err1 := digest(src.DB())
+		b, err2 := digest(dst.DB())
+		return err1 == nil && err2 == nil && a == b, fmt.Sprintf("source %s target %s %v %v", a, b, err1, err2)
 	})
 }
 

@@ -1,0 +1,514 @@
+package incrsync
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/omsdev/oms/internal/changelog"
+	"github.com/omsdev/oms/internal/omserr"
+	"github.com/omsdev/oms/internal/sqlgen"
+)
+
+// Statement size limits of the compacted path: rows per multi-row statement and an estimate of
+// its bytes, well under max_allowed_packet and small enough to keep lock hold times short.
+const (
+	stmtMaxRows  = 500
+	stmtMaxBytes = 4 << 20
+)
+
+var (
+	// errStrictMismatch: the compacted path saw a strict-mode conflict; the batch is redone row by
+	// row to name the row (or to succeed, when the conflict was in compaction's reckoning).
+	errStrictMismatch = errors.New("strict mode mismatch in compacted batch")
+	// errCommitUnknown wraps an error of COMMIT itself: the transaction may or may not be durable.
+	errCommitUnknown = errors.New("commit outcome unknown")
+)
+
+// worker applies batches on its own target connection (one at a time, from the pool).
+type worker struct {
+	id      int
+	db      *sql.DB
+	cp      *checkpointStore
+	sched   *scheduler
+	log     *slog.Logger
+	audit   bool
+	retry   time.Duration
+	pending map[string]bool // DDL GTIDs that a crash may have left half-done
+	seq     uint64
+}
+
+func (w *worker) run(ctx context.Context) error {
+	for {
+		b, err := w.sched.take(ctx, w.id)
+		if err != nil {
+			return err
+		}
+		err = w.applyWithRetry(ctx, b, false)
+		if errors.Is(err, errStrictMismatch) {
+			// a strict conflict in a merged batch: apply its source transactions one by one, row
+			// by row, so every transaction before the conflicting one is applied and the error
+			// names the exact row
+			for _, n := range b.nodes {
+				sub := &batch{worker: b.worker, nodes: []*node{n}, rows: n.rows}
+				if err := w.applyWithRetry(ctx, sub, true); err != nil {
+					return err
+				}
+				w.sched.commit(sub)
+			}
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		w.sched.commit(b)
+	}
+}
+
+// applyWithRetry applies a batch, retrying retryable target errors with exponential backoff
+// for up to the configured time. After an error in COMMIT it asks the checkpoint row whether
+// the transaction made it, so an ambiguous commit is never applied twice.
+// A strict-mode mismatch in a batch of several transactions returns errStrictMismatch for the
+// caller to split it.
+func (w *worker) applyWithRetry(ctx context.Context, b *batch, rowMode bool) error {
+	start := time.Now()
+	backoff := 100 * time.Millisecond
+	var token string
+	for attempt := 0; ; attempt++ {
+		var err error
+		if token != "" {
+			// the previous attempt failed in COMMIT: did it commit?
+			var ok bool
+			ok, err = w.cp.batchCommitted(ctx, w.db, w.id, token)
+			if err == nil && ok {
+				return nil
+			}
+			if err == nil {
+				token = ""
+			}
+		}
+		if err == nil {
+			w.seq++
+			tok := fmt.Sprintf("%d.%d.%d", w.id, time.Now().UnixNano(), w.seq)
+			if b.nodes[0].t.ddl != nil {
+				err = w.applyDDL(ctx, b, tok)
+			} else {
+				err = w.apply(ctx, b, tok, rowMode)
+			}
+			if err == nil {
+				return nil
+			}
+			if errors.Is(err, errCommitUnknown) {
+				token = tok
+			}
+		}
+		if errors.Is(err, errStrictMismatch) && !rowMode {
+			if len(b.nodes) > 1 {
+				return err
+			}
+			rowMode = true
+			continue
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if !retryable(err) {
+			return err
+		}
+		if time.Since(start) > w.retry {
+			return omserr.Wrap(err, "INCR_TARGET_UNAVAILABLE", fmt.Sprintf("target kept failing for %s while applying source GTID %s", time.Since(start).Round(time.Second), b.nodes[0].t.gtid),
+				"check the target database and the network to it, then resume the task")
+		}
+		w.log.Warn("retrying after a target error", "worker", w.id, "attempt", attempt+1, "gtid", b.nodes[0].t.gtid, "err", err, "backoff", backoff)
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
+// apply writes one batch and its checkpoint in one target transaction.
+func (w *worker) apply(ctx context.Context, b *batch, token string, rowMode bool) (err error) {
+	tx, err := w.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	if err := w.cp.checkFence(ctx, tx); err != nil {
+		return err
+	}
+	idem := false
+	for _, n := range b.nodes {
+		idem = idem || n.t.idempotent
+	}
+	if rowMode {
+		for _, n := range b.nodes {
+			for i := range n.t.rows {
+				if err := applyRow(ctx, tx, &n.t.rows[i], n.t.gtid, n.t.idempotent); err != nil {
+					return err
+				}
+			}
+		}
+	} else if err := applyCompacted(ctx, tx, b, idem); err != nil {
+		return err
+	}
+	if err := w.writeCheckpoint(ctx, tx, b, token, "", true); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit batch at GTID %s: %w: %w", b.nodes[len(b.nodes)-1].t.gtid, errCommitUnknown, err)
+	}
+	return nil
+}
+
+func (w *worker) writeCheckpoint(ctx context.Context, tx *sql.Tx, b *batch, token, pendingDDL string, includeBatch bool) error {
+	c := w.sched.checkpointFor(b, includeBatch)
+	last := b.nodes[len(b.nodes)-1].t
+	row := cpRow{worker: w.id, lw: c.lw, applied: encodeGTIDList(c.applied), lastGTID: last.gtid,
+		lastCommit: last.commit.Unix(), pendingDDL: pendingDDL, token: token}
+	if includeBatch {
+		row.txns = len(b.nodes)
+	}
+	if err := w.cp.write(ctx, tx, row); err != nil {
+		return err
+	}
+	if w.audit && includeBatch {
+		gtids := make([]string, 0, len(b.nodes))
+		for _, n := range b.nodes {
+			if n.t.gtid != "" {
+				gtids = append(gtids, n.t.gtid)
+			}
+		}
+		return w.cp.writeAudit(ctx, tx, w.id, gtids)
+	}
+	return nil
+}
+
+// tableChanges are the compacted changes of one table in a batch.
+type tableChanges struct {
+	ti     *tableInfo
+	states map[string]*keyState
+	order  []*keyState
+	plain  []rowRef // tables without identity: rows in order
+}
+
+type rowRef struct {
+	r    *mrow
+	gtid string
+	idem bool
+}
+
+// keyState is one identity key's fate in a batch: whether the row existed before the batch (as
+// its first change says) and its final image (nil: deleted).
+type keyState struct {
+	pre   bool
+	ident []any
+	final []any
+}
+
+// applyCompacted folds the batch per identity key and writes, per table, one DELETE of every
+// key that existed before and one INSERT (REPLACE when idempotent) of the final rows, as
+// multi-row statements. Deleting first makes unique-key swaps and primary key changes safe.
+func applyCompacted(ctx context.Context, tx *sql.Tx, b *batch, idem bool) error {
+	var tables []*tableChanges
+	byTable := map[*tableInfo]*tableChanges{}
+	for _, n := range b.nodes {
+		for i := range n.t.rows {
+			r := &n.t.rows[i]
+			tc := byTable[r.t]
+			if tc == nil {
+				tc = &tableChanges{ti: r.t, states: map[string]*keyState{}}
+				byTable[r.t] = tc
+				tables = append(tables, tc)
+			}
+			if r.t.ident == nil {
+				tc.plain = append(tc.plain, rowRef{r, n.t.gtid, n.t.idempotent})
+				continue
+			}
+			tc.fold(r)
+		}
+	}
+	for _, tc := range tables {
+		for _, p := range tc.plain {
+			if err := applyRow(ctx, tx, p.r, p.gtid, p.idem); err != nil {
+				return err
+			}
+		}
+		if err := tc.write(ctx, tx, idem); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (tc *tableChanges) get(img []any, existed bool) *keyState {
+	k := identString(tc.ti, img)
+	st := tc.states[k]
+	if st == nil {
+		st = &keyState{pre: existed, ident: pick(img, tc.ti.ident)}
+		tc.states[k] = st
+		tc.order = append(tc.order, st)
+	}
+	return st
+}
+
+func (tc *tableChanges) fold(r *mrow) {
+	switch r.op {
+	case changelog.OpInsert:
+		tc.get(r.after, false).final = r.after
+	case changelog.OpDelete:
+		tc.get(r.before, true).final = nil
+	case changelog.OpUpdate:
+		if identString(tc.ti, r.before) == identString(tc.ti, r.after) {
+			tc.get(r.before, true).final = r.after
+			return
+		}
+		tc.get(r.before, true).final = nil
+		tc.get(r.after, false).final = r.after
+	}
+}
+
+func pick(img []any, idx []int) []any {
+	out := make([]any, len(idx))
+	for i, c := range idx {
+		out[i] = img[c]
+	}
+	return out
+}
+
+func (tc *tableChanges) write(ctx context.Context, tx *sql.Tx, idem bool) error {
+	if len(tc.order) == 0 {
+		return nil
+	}
+	ti := tc.ti
+	var del [][]any
+	var ins [][]any
+	for _, st := range tc.order {
+		if idem || st.pre {
+			del = append(del, st.ident)
+		}
+		if st.final != nil {
+			ins = append(ins, st.final)
+		}
+	}
+	for start := 0; start < len(del); start += stmtMaxRows {
+		chunk := del[start:min(start+stmtMaxRows, len(del))]
+		q, args := deleteByKeys(ti, chunk)
+		res, err := tx.ExecContext(ctx, q, args...)
+		if err != nil {
+			return fmt.Errorf("delete %d rows of %s: %w", len(chunk), ti.quoted, err)
+		}
+		if !idem {
+			if n, _ := res.RowsAffected(); n != int64(len(chunk)) {
+				return errStrictMismatch
+			}
+		}
+	}
+	verb := "INSERT"
+	if idem {
+		verb = "REPLACE"
+	}
+	for start := 0; start < len(ins); {
+		end, size := start, 0
+		for end < len(ins) && end-start < stmtMaxRows && size < stmtMaxBytes {
+			size += approxSize(ins[end])
+			end++
+		}
+		chunk := ins[start:end]
+		q, args := insertRows(verb, ti, chunk)
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			if errNumber(err) == 1062 && !idem {
+				return errStrictMismatch
+			}
+			return fmt.Errorf("%s %d rows into %s: %w", strings.ToLower(verb), len(chunk), ti.quoted, err)
+		}
+		start = end
+	}
+	return nil
+}
+
+func approxSize(img []any) int {
+	n := 0
+	for _, v := range img {
+		switch x := v.(type) {
+		case []byte:
+			n += len(x) + 4
+		case string:
+			n += len(x) + 4
+		default:
+			n += 12
+		}
+	}
+	return n
+}
+
+func insertRows(verb string, ti *tableInfo, rows [][]any) (string, []any) {
+	var b strings.Builder
+	b.WriteString(verb)
+	b.WriteString(" INTO ")
+	b.WriteString(ti.quoted)
+	b.WriteString(" (")
+	b.WriteString(sqlgen.ColumnList(ti.names))
+	b.WriteString(") VALUES ")
+	one := "(" + sqlgen.Placeholders(len(ti.names)) + ")"
+	args := make([]any, 0, len(rows)*len(ti.names))
+	for i, r := range rows {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(one)
+		args = append(args, r...)
+	}
+	return b.String(), args
+}
+
+func deleteByKeys(ti *tableInfo, keys [][]any) (string, []any) {
+	var b strings.Builder
+	b.WriteString("DELETE FROM ")
+	b.WriteString(ti.quoted)
+	b.WriteString(" WHERE ")
+	args := make([]any, 0, len(keys)*len(ti.ident))
+	if len(ti.ident) == 1 {
+		b.WriteString(sqlgen.QuoteIdent(ti.names[ti.ident[0]]))
+		b.WriteString(" IN (")
+		b.WriteString(sqlgen.Placeholders(len(keys)))
+		b.WriteString(")")
+		for _, k := range keys {
+			args = append(args, k[0])
+		}
+		return b.String(), args
+	}
+	cond := identCond(ti)
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteString(" OR ")
+		}
+		b.WriteString(cond)
+		args = append(args, k...)
+	}
+	return b.String(), args
+}
+
+// identCond is "(`a` = ? AND `b` = ?)" over the identity key.
+func identCond(ti *tableInfo) string {
+	parts := make([]string, len(ti.ident))
+	for i, c := range ti.ident {
+		parts[i] = sqlgen.QuoteIdent(ti.names[c]) + " = ?"
+	}
+	return "(" + strings.Join(parts, " AND ") + ")"
+}
+
+// applyRow applies one row change with its own statement: the path of tables without a key,
+// of strict-mode diagnosis and of atomic single-row checks. Strict mode fails on an INSERT of an
+// existing row and an UPDATE or DELETE of a missing one; idempotent mode repairs.
+func applyRow(ctx context.Context, tx *sql.Tx, r *mrow, gtid string, idem bool) error {
+	ti := r.t
+	exec := func(q string, args ...any) (int64, error) {
+		res, err := tx.ExecContext(ctx, q, args...)
+		if err != nil {
+			return 0, err
+		}
+		n, _ := res.RowsAffected()
+		return n, nil
+	}
+	switch r.op {
+	case changelog.OpInsert:
+		verb := "INSERT"
+		if idem && ti.ident != nil {
+			verb = "REPLACE"
+		}
+		q, args := insertRows(verb, ti, [][]any{r.after})
+		if _, err := exec(q, args...); err != nil {
+			if errNumber(err) == 1062 && !idem {
+				return conflict(r, gtid, "the row already exists")
+			}
+			return wrapRowErr(err, r, gtid)
+		}
+	case changelog.OpUpdate:
+		where, wargs := rowWhere(ti, r.before)
+		q := "UPDATE " + ti.quoted + " SET " + setList(ti) + " WHERE " + where
+		args := append(append([]any{}, r.after...), wargs...)
+		n, err := exec(q, args...)
+		if err != nil && !(idem && errNumber(err) == 1062) {
+			return wrapRowErr(err, r, gtid)
+		}
+		if err == nil && n > 0 {
+			return nil
+		}
+		if !idem {
+			return conflict(r, gtid, "the row to update does not exist")
+		}
+		if ti.ident == nil {
+			q, args := insertRows("INSERT", ti, [][]any{r.after})
+			_, err = exec(q, args...)
+			return wrapRowErr(err, r, gtid)
+		}
+		// idempotent: make the row what the source says
+		if _, err := exec("DELETE FROM "+ti.quoted+" WHERE "+where, wargs...); err != nil {
+			return wrapRowErr(err, r, gtid)
+		}
+		q, args = insertRows("REPLACE", ti, [][]any{r.after})
+		_, err = exec(q, args...)
+		return wrapRowErr(err, r, gtid)
+	case changelog.OpDelete:
+		where, wargs := rowWhere(ti, r.before)
+		n, err := exec("DELETE FROM "+ti.quoted+" WHERE "+where, wargs...)
+		if err != nil {
+			return wrapRowErr(err, r, gtid)
+		}
+		if n == 0 && !idem {
+			return conflict(r, gtid, "the row to delete does not exist")
+		}
+	}
+	return nil
+}
+
+func wrapRowErr(err error, r *mrow, gtid string) error {
+	if err == nil {
+		return nil
+	}
+	if retryable(err) {
+		return err
+	}
+	return fatalRow(err, r, gtid)
+}
+
+func setList(ti *tableInfo) string {
+	parts := make([]string, len(ti.names))
+	for i, n := range ti.names {
+		parts[i] = sqlgen.QuoteIdent(n) + " = ?"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// rowWhere identifies a row by its identity key, or for tables without one by every column of
+// the before-image (NULL-safe; FLOAT/DOUBLE columns are left out because their binlog values do
+// not compare exactly) with LIMIT 1.
+func rowWhere(ti *tableInfo, img []any) (string, []any) {
+	if ti.ident != nil {
+		return identCond(ti), pick(img, ti.ident)
+	}
+	var parts []string
+	var args []any
+	for i, n := range ti.names {
+		if ti.approx[i] {
+			continue
+		}
+		parts = append(parts, sqlgen.QuoteIdent(n)+" <=> ?")
+		args = append(args, img[i])
+	}
+	if len(parts) == 0 {
+		parts = append(parts, "1=1")
+	}
+	return strings.Join(parts, " AND ") + " LIMIT 1", args
+}

@@ -1,0 +1,194 @@
+package incrsync
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/omsdev/oms/internal/binlog"
+	"github.com/omsdev/oms/internal/omserr"
+	"github.com/omsdev/oms/internal/selection"
+)
+
+// Config is the kind-specific part of an incr-sync component spec.
+type Config struct {
+	// StoreAddr is host:port of the Store that serves the change log.
+	StoreAddr string `json:"store_addr"`
+	// ConsumerID names this consumer at the Store (default "incr-<task_id>").
+	ConsumerID string `json:"consumer_id,omitempty"`
+	// Flavor of GTIDs: "mariadb" (default) or "mysql".
+	Flavor string `json:"flavor,omitempty"`
+
+	Target DBConfig `json:"target"`
+
+	// Selection is the project's object selection (rename, filters, DML kinds).
+	Selection selection.Config `json:"selection"`
+
+	// StartGTID is where to start when the target holds no checkpoint for the task yet: the
+	// position recorded before the full copy ("" = from the start of what the Store has).
+	StartGTID string `json:"start_gtid,omitempty"`
+	// StrictAfter is the GTID set at the end of the full copy: transactions contained in it are
+	// applied idempotently (INSERT of an existing row replaces it, UPDATE/DELETE of a missing row
+	// do not fail); later ones strictly (such a conflict stops the task naming table, key and
+	// position). Empty: strict from the start. Set IdempotentAlways to never be strict.
+	StrictAfter      string `json:"strict_after,omitempty"`
+	IdempotentAlways bool   `json:"idempotent_always,omitempty"`
+
+	// Workers is the number of parallel apply connections (default 4).
+	Workers int `json:"workers,omitempty"`
+	// MaxBatchRows caps the rows of one target transaction when merging source transactions
+	// (default 2000). MaxBatchTxns caps the source transactions merged into one (default 1000).
+	MaxBatchRows int `json:"max_batch_rows,omitempty"`
+	MaxBatchTxns int `json:"max_batch_txns,omitempty"`
+	// AtomicTxns keeps source transaction boundaries: each source transaction is exactly one
+	// target transaction (no merging, no compaction across transactions). Required for two-way
+	// sync; slower when behind.
+	AtomicTxns bool `json:"atomic_txns,omitempty"`
+	// Window caps the source transactions read ahead and not yet applied (default 20000).
+	Window int `json:"window,omitempty"`
+
+	// SkipDDL drops every DDL instead of applying it.
+	SkipDDL bool `json:"skip_ddl,omitempty"`
+	// SkipDDLGTIDs lists GTIDs of DDL statements to skip (the way to resume after an unsupported
+	// DDL stopped the task: the error names the GTID).
+	SkipDDLGTIDs []string `json:"skip_ddl_gtids,omitempty"`
+
+	// CheckpointSchema is the target schema of oms's own tables (default "__oms").
+	CheckpointSchema string `json:"checkpoint_schema,omitempty"`
+	// RecordApplied also inserts every applied source GTID into <schema>.incr_applied (primary
+	// key task, gtid) in the same transaction: a transaction applied twice fails loudly. For
+	// tests and audits; costs a little throughput.
+	RecordApplied bool `json:"record_applied,omitempty"`
+
+	// Heartbeat, when set, makes the component write a row to the SOURCE every second
+	// (<schema>.heartbeat there), so lag stays measurable when the source is idle. Usually the
+	// Store side runs it; it is here for deployments where the Incr-Sync may reach the source.
+	Heartbeat *DBConfig `json:"source_heartbeat,omitempty"`
+
+	// RetryMax is how long retryable target errors are retried before the task fails
+	// (default 10m).
+	RetryMax Duration `json:"retry_max,omitempty"`
+}
+
+// DBConfig is how to reach a MySQL/MariaDB server.
+type DBConfig struct {
+	Host     string `json:"host"`
+	Port     int    `json:"port"`
+	User     string `json:"user"`
+	Password string `json:"password,omitempty"`
+}
+
+// LogValue keeps the password out of logs.
+func (c DBConfig) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("host", c.Host), slog.Int("port", c.Port), slog.String("user", c.User), slog.String("password", "******"))
+}
+
+// Addr is host:port.
+func (c DBConfig) Addr() string { return net.JoinHostPort(c.Host, strconv.Itoa(c.Port)) }
+
+// DSN builds a go-sql-driver DSN. clientFoundRows makes UPDATE report matched rows, which the
+// strict mode relies on.
+func (c DBConfig) DSN() string {
+	cfg := mysql.NewConfig()
+	cfg.Net, cfg.Addr, cfg.User, cfg.Passwd = "tcp", c.Addr(), c.User, c.Password
+	cfg.InterpolateParams = true
+	cfg.ClientFoundRows = true
+	cfg.MaxAllowedPacket = 64 << 20
+	cfg.Timeout = 10 * time.Second
+	cfg.Params = map[string]string{
+		"time_zone":          "'+00:00'",
+		"foreign_key_checks": "0",
+		"sql_mode":           "'NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION'",
+	}
+	return cfg.FormatDSN()
+}
+
+// Duration is a time.Duration written as "10m" in JSON.
+type Duration time.Duration
+
+// UnmarshalJSON reads "90s" or a number of seconds.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	s := string(b)
+	if len(s) >= 2 && s[0] == '"' {
+		v, err := time.ParseDuration(s[1 : len(s)-1])
+		if err != nil {
+			return err
+		}
+		*d = Duration(v)
+		return nil
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return fmt.Errorf("duration %s: use \"90s\" or seconds", s)
+	}
+	*d = Duration(f * float64(time.Second))
+	return nil
+}
+
+// MarshalJSON writes "90s".
+func (d Duration) MarshalJSON() ([]byte, error) {
+	return []byte(strconv.Quote(time.Duration(d).String())), nil
+}
+
+func (c *Config) setDefaults(taskID string) {
+	if c.ConsumerID == "" {
+		c.ConsumerID = "incr-" + taskID
+	}
+	if c.Flavor == "" {
+		c.Flavor = binlog.FlavorMariaDB
+	}
+	if c.Workers <= 0 {
+		c.Workers = 4
+	}
+	if c.MaxBatchRows <= 0 {
+		c.MaxBatchRows = 2000
+	}
+	if c.MaxBatchTxns <= 0 {
+		c.MaxBatchTxns = 1000
+	}
+	if c.Window <= 0 {
+		c.Window = 20000
+	}
+	if c.CheckpointSchema == "" {
+		c.CheckpointSchema = "__oms"
+	}
+	if c.RetryMax <= 0 {
+		c.RetryMax = Duration(10 * time.Minute)
+	}
+	if c.AtomicTxns {
+		c.MaxBatchTxns = 1
+	}
+}
+
+// check validates a defaulted config; errors are INCR_CONFIG_INVALID naming the field.
+func (c *Config) check() error {
+	bad := func(field, msg string) error {
+		return omserr.New("INCR_CONFIG_INVALID", "incr-sync config: "+field+": "+msg, "fix the field in the task's spec")
+	}
+	if c.StoreAddr == "" {
+		return bad("store_addr", "is empty")
+	}
+	if c.Target.Host == "" || c.Target.Port == 0 || c.Target.User == "" {
+		return bad("target", "needs host, port and user")
+	}
+	if _, err := binlog.ParseGTIDSet(c.Flavor, c.StartGTID); err != nil {
+		return bad("start_gtid", err.Error())
+	}
+	if _, err := binlog.ParseGTIDSet(c.Flavor, c.StrictAfter); err != nil {
+		return bad("strict_after", err.Error())
+	}
+	if _, err := selection.Compile(c.Selection); err != nil {
+		return bad("selection", err.Error())
+	}
+	if c.Workers > 64 {
+		return bad("workers", "at most 64")
+	}
+	if c.Heartbeat != nil && (c.Heartbeat.Host == "" || c.Heartbeat.Port == 0) {
+		return bad("source_heartbeat", "needs host and port")
+	}
+	return nil
+}

@@ -1,0 +1,85 @@
+package incrsync
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/omsdev/oms/internal/omserr"
+)
+
+// ddlRedoTolerated are errors of a DDL that a crash may have left already applied: when the
+// checkpoint says the DDL was pending, they mean "done before" and are not failures.
+var ddlRedoTolerated = map[uint16]bool{
+	1050: true, // table already exists
+	1051: true, // unknown table
+	1054: true, // unknown column
+	1060: true, // duplicate column name
+	1061: true, // duplicate key name
+	1068: true, // multiple primary key
+	1091: true, // can't drop; check that it exists
+	1146: true, // table doesn't exist
+	1176: true, // key doesn't exist
+}
+
+// applyDDL runs a DDL barrier: a checkpoint row marks it pending (fenced), the statements run
+// (DDL commits implicitly, it cannot share a transaction with the checkpoint), then a second
+// checkpoint row marks it applied. A crash between the two redoes the DDL on restart,
+// tolerating the errors that mean it was already done.
+func (w *worker) applyDDL(ctx context.Context, b *batch, token string) error {
+	n := b.nodes[0]
+	plan := n.t.ddl
+	mark := func(pending string, include bool, tok string) error {
+		tx, err := w.db.BeginTx(ctx, nil)
+		if err != nil {
+			return fmt.Errorf("begin: %w", err)
+		}
+		if err := w.cp.checkFence(ctx, tx); err != nil {
+			_ = tx.Rollback()
+			return err
+		}
+		if err := w.writeCheckpoint(ctx, tx, b, tok, pending, include); err != nil {
+			_ = tx.Rollback()
+			return err
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("commit DDL checkpoint at GTID %s: %w: %w", n.t.gtid, errCommitUnknown, err)
+		}
+		return nil
+	}
+	if len(plan.stmts) > 0 {
+		if err := mark(n.t.gtid, false, ""); err != nil {
+			if omserr.CodeOf(err) == "" {
+				// an unknown outcome of the pending mark is harmless: the DDL just runs
+				if !retryable(err) {
+					return err
+				}
+				return err
+			}
+			return err
+		}
+		conn, err := w.db.Conn(ctx)
+		if err != nil {
+			return fmt.Errorf("connect for DDL: %w", err)
+		}
+		defer conn.Close()
+		redo := w.pending[n.t.gtid]
+		for _, stmt := range plan.stmts {
+			if _, err := conn.ExecContext(ctx, stmt); err != nil {
+				if redo && ddlRedoTolerated[errNumber(err)] {
+					w.log.Warn("DDL was already applied before a restart", "gtid", n.t.gtid, "stmt", stmt, "err", err)
+					continue
+				}
+				if retryable(err) {
+					// the pending mark is written: a retry redoes the DDL tolerantly
+					w.pending[n.t.gtid] = true
+					return err
+				}
+				return omserr.Wrap(err, "INCR_DDL_FAILED", fmt.Sprintf("DDL at source GTID %s failed on the target (error %d): %s", n.t.gtid, errNumber(err), stmt),
+					fmt.Sprintf("fix the target so the statement can run, or apply the change by hand and add %q to skip_ddl_gtids; then resume", n.t.gtid))
+			}
+		}
+		w.pending[n.t.gtid] = true // from here a retry of the final mark must not fail on redo
+		w.log.Info("DDL applied", "gtid", n.t.gtid, "kind", plan.kind)
+	}
+	return mark("", true, token)
+}

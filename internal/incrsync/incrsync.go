@@ -1,0 +1,333 @@
+package incrsync
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	_ "github.com/go-sql-driver/mysql" // target driver
+	"golang.org/x/sync/errgroup"
+
+	"github.com/omsdev/oms/internal/binlog"
+	"github.com/omsdev/oms/internal/changelog"
+	"github.com/omsdev/oms/internal/component"
+	"github.com/omsdev/oms/internal/omserr"
+	"github.com/omsdev/oms/internal/selection"
+)
+
+// Kind is the component kind.
+const Kind = "incr-sync"
+
+// TxnSource is what Incr-Sync needs from a Store read stream (store.Reader satisfies it).
+type TxnSource interface {
+	// Next returns the next transaction in log order; heartbeats have Heartbeat set and no GTID.
+	Next(ctx context.Context) (*changelog.Txn, error)
+	Close() error
+}
+
+// Acker is optionally implemented by a source: Ack tells the Store the consumer's durable
+// checkpoint so its retention can move on.
+type Acker interface {
+	Ack(ctx context.Context, gtidSet string) error
+}
+
+// SourceOpener opens a read stream from the given GTID set (text; "" = from the start).
+type SourceOpener func(ctx context.Context, from string) (TxnSource, error)
+
+// ackInterval is how often the durable watermark is acknowledged to the Store.
+const ackInterval = 5 * time.Second
+
+// Syncer is the Incr-Sync component. It talks to a Store (through a SourceOpener) and to the
+// target database; it owns the target connection pool and the checkpoint tables there.
+// Status is safe from any goroutine; Init, Run and Close follow component.Unit.
+type Syncer struct {
+	cfg    Config
+	taskID string
+	epoch  int64
+	log    *slog.Logger
+	open   SourceOpener
+
+	sel         *selection.Selector
+	strictAfter binlog.GTIDSet
+	skipDDL     map[string]bool
+	db          *sql.DB
+	cp          *checkpointStore
+
+	mu       sync.Mutex
+	state    string
+	err      *component.Error
+	sched    *scheduler
+	srcTime  time.Time // source time of the last heartbeat
+	rateMark struct {
+		at   time.Time
+		rows int64
+		rate float64
+	}
+}
+
+// New builds a Syncer from a component spec. open reads the change log (the CLI passes one
+// that dials the Store).
+func New(spec component.Spec, open SourceOpener, log *slog.Logger) (*Syncer, error) {
+	var cfg Config
+	if err := spec.DecodeConfig(&cfg); err != nil {
+		return nil, err
+	}
+	return NewFromConfig(cfg, spec.TaskID, spec.Epoch, open, log)
+}
+
+// NewFromConfig builds a Syncer from its config.
+func NewFromConfig(cfg Config, taskID string, epoch int64, open SourceOpener, log *slog.Logger) (*Syncer, error) {
+	if taskID == "" {
+		return nil, omserr.New("INCR_CONFIG_INVALID", "incr-sync needs a task id", "set task_id in the spec")
+	}
+	cfg.setDefaults(taskID)
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
+	sel, _ := selection.Compile(cfg.Selection)
+	strict, _ := binlog.ParseGTIDSet(cfg.Flavor, cfg.StrictAfter)
+	s := &Syncer{cfg: cfg, taskID: taskID, epoch: epoch, log: log, open: open, sel: sel, strictAfter: strict,
+		skipDDL: map[string]bool{}, state: component.StateInit}
+	for _, g := range cfg.SkipDDLGTIDs {
+		s.skipDDL[g] = true
+	}
+	return s, nil
+}
+
+// Init connects to the target, creates the checkpoint tables and registers the epoch (failing
+// with INCR_FENCED when a newer one exists).
+func (s *Syncer) Init(ctx context.Context) error {
+	db, err := sql.Open("mysql", s.cfg.Target.DSN())
+	if err != nil {
+		return fmt.Errorf("open target: %w", err)
+	}
+	db.SetMaxOpenConns(s.cfg.Workers + 4)
+	db.SetMaxIdleConns(s.cfg.Workers + 4)
+	db.SetConnMaxLifetime(time.Hour)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return omserr.Wrap(err, "INCR_TARGET_UNREACHABLE", "cannot connect to the target "+s.cfg.Target.Addr(), "check the target address, user and password in the task, and that the target runs")
+	}
+	s.db = db
+	s.cp = newCheckpointStore(s.cfg.CheckpointSchema, s.taskID, s.epoch)
+	if err := s.cp.setup(ctx, db); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Run applies the change log until ctx ends (returns ctx.Err(), state durable: every applied
+// batch committed with its checkpoint) or a fatal error.
+func (s *Syncer) Run(ctx context.Context) error {
+	err := s.run(ctx)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case err == nil || errors.Is(err, context.Canceled) && ctx.Err() != nil:
+		s.state = component.StatePaused
+	default:
+		s.state = component.StateFailed
+		ce := &component.Error{Code: CodeApplyFailed, Message: err.Error()}
+		var oe *omserr.Error
+		if errors.As(err, &oe) {
+			ce = &component.Error{Code: oe.Code, Message: oe.Message, Advice: oe.Advice}
+		}
+		s.err = ce
+	}
+	return err
+}
+
+func (s *Syncer) run(ctx context.Context) error {
+	rec, err := s.cp.load(ctx, s.db, s.cfg.Flavor)
+	if err != nil {
+		return err
+	}
+	from := rec.lw
+	if !rec.found {
+		from, _ = binlog.ParseGTIDSet(s.cfg.Flavor, s.cfg.StartGTID)
+	}
+	var recoveredList []string
+	for g := range rec.applied {
+		recoveredList = append(recoveredList, g)
+	}
+	sched := newScheduler(s.cfg.Workers, s.cfg.Window, s.cfg.MaxBatchRows, s.cfg.MaxBatchTxns, from, recoveredList)
+	s.mu.Lock()
+	s.sched = sched
+	s.state = component.StateRunning
+	s.err = nil
+	if rec.lastCommit > 0 {
+		sched.lwCommit = time.Unix(rec.lastCommit, 0)
+	}
+	s.mu.Unlock()
+	s.log.Info("incr-sync starting", "from", from.String(), "recovered_above_watermark", len(recoveredList),
+		"workers", s.cfg.Workers, "target", s.cfg.Target)
+
+	src, err := s.open(ctx, from.String())
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return s.read(gctx, src, sched, rec) })
+	for i := 0; i < s.cfg.Workers; i++ {
+		w := &worker{id: i, db: s.db, cp: s.cp, sched: sched, log: s.log, audit: s.cfg.RecordApplied,
+			retry: time.Duration(s.cfg.RetryMax), pending: rec.pendingDDL}
+		g.Go(func() error { return w.run(gctx) })
+	}
+	if a, ok := src.(Acker); ok {
+		g.Go(func() error { return s.ackLoop(gctx, a, sched) })
+	}
+	if s.cfg.Heartbeat != nil {
+		g.Go(func() error { return runHeartbeat(gctx, *s.cfg.Heartbeat, s.cfg.CheckpointSchema, s.log) })
+	}
+	return g.Wait()
+}
+
+// read is the read stage: Store -> mapping -> scheduler.
+func (s *Syncer) read(ctx context.Context, src TxnSource, sched *scheduler, rec *recovered) error {
+	m := newMapper(s.sel, s.db)
+	lw := from(sched)
+	var keys []string
+	for {
+		t, err := src.Next(ctx)
+		if err != nil {
+			return fmt.Errorf("read from store: %w", err)
+		}
+		if t.Heartbeat && t.GTID == "" {
+			s.mu.Lock()
+			s.srcTime = t.CommitTime
+			s.mu.Unlock()
+			continue
+		}
+		if t.GTID != "" {
+			if lw.Contains(t.GTID) {
+				continue // the Store sent what the checkpoint already covers
+			}
+			if _, done := rec.applied[t.GTID]; done {
+				delete(rec.applied, t.GTID)
+				if err := sched.add(ctx, &mtxn{gtid: t.GTID, commit: t.CommitTime, seq: t.Seq}, nil, false, true); err != nil {
+					return err
+				}
+				continue
+			}
+		}
+		if t.DDL != nil {
+			mt := &mtxn{gtid: t.GTID, commit: t.CommitTime, seq: t.Seq}
+			if s.cfg.SkipDDL || s.skipDDL[t.GTID] {
+				s.log.Info("DDL skipped by configuration", "gtid", t.GTID, "sql", truncate(t.DDL.Statement, 200))
+				if err := sched.add(ctx, mt, nil, false, true); err != nil {
+					return err
+				}
+				continue
+			}
+			plan, err := planDDL(s.sel, t.DDL, t.GTID)
+			if err != nil {
+				return err
+			}
+			if len(plan.stmts) == 0 {
+				s.log.Debug("DDL not applied", "gtid", t.GTID, "why", plan.skipped)
+				if err := sched.add(ctx, mt, nil, false, true); err != nil {
+					return err
+				}
+				continue
+			}
+			mt.ddl = plan
+			if err := sched.add(ctx, mt, nil, true, false); err != nil {
+				return err
+			}
+			m.invalidate()
+			continue
+		}
+		mt, err := m.mapTxn(ctx, t)
+		if err != nil {
+			return err
+		}
+		mt.idempotent = s.cfg.IdempotentAlways || (t.GTID != "" && s.strictAfter.Contains(t.GTID))
+		keys = keys[:0]
+		for i := range mt.rows {
+			keys = conflictKeys(&mt.rows[i], keys)
+		}
+		if err := sched.add(ctx, mt, append([]string(nil), keys...), false, len(mt.rows) == 0); err != nil {
+			return err
+		}
+	}
+}
+
+func from(s *scheduler) binlog.GTIDSet {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lw.Clone()
+}
+
+func (s *Syncer) ackLoop(ctx context.Context, a Acker, sched *scheduler) error {
+	t := time.NewTicker(ackInterval)
+	defer t.Stop()
+	last := ""
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		lw, _, _, _, _, _ := sched.snapshot()
+		if lw == last || lw == "" {
+			continue
+		}
+		if err := a.Ack(ctx, lw); err != nil {
+			s.log.Warn("cannot acknowledge the checkpoint to the store", "err", err)
+			continue
+		}
+		last = lw
+	}
+}
+
+// Status reports state, the low watermark as position, lag and counters.
+func (s *Syncer) Status() component.Status {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := component.Status{Kind: Kind, TaskID: s.taskID, Epoch: s.epoch, State: s.state, Error: s.err, UpdatedAt: time.Now().UTC()}
+	if s.sched == nil {
+		return st
+	}
+	lw, lwCommit, inflight, txns, rows, batches := s.sched.snapshot()
+	st.Position = lw
+	now := time.Now()
+	ref := lwCommit
+	if inflight == 0 && s.srcTime.After(ref) {
+		ref = s.srcTime
+	}
+	if !ref.IsZero() {
+		st.LagSeconds = max(0, now.Sub(ref).Seconds())
+	}
+	if s.rateMark.at.IsZero() || now.Sub(s.rateMark.at) >= time.Second {
+		if !s.rateMark.at.IsZero() {
+			s.rateMark.rate = float64(rows-s.rateMark.rows) / now.Sub(s.rateMark.at).Seconds()
+		}
+		s.rateMark.at, s.rateMark.rows = now, rows
+	}
+	st.Metrics = map[string]float64{
+		"applied_txns_total": float64(txns), "applied_rows_total": float64(rows), "target_commits_total": float64(batches),
+		"inflight_txns": float64(inflight), "rows_per_sec": s.rateMark.rate,
+	}
+	return st
+}
+
+// Close releases the target connections.
+func (s *Syncer) Close() error {
+	if s.db != nil {
+		return s.db.Close()
+	}
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "..."
+	}
+	return s
+}

@@ -1,0 +1,403 @@
+package incrsync
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/omsdev/oms/internal/changelog"
+	"github.com/omsdev/oms/internal/omserr"
+	"github.com/omsdev/oms/internal/selection"
+	"github.com/omsdev/oms/internal/sqlgen"
+)
+
+// tableInfo is a source table's schema mapped onto its target: which columns go, under which
+// names, and which of them identify a row.
+type tableInfo struct {
+	src      *changelog.Table
+	tgtDB    string
+	tgtTable string
+	quoted   string   // `db`.`table` on the target
+	cols     []int    // source column indexes written to the target, in order
+	names    []string // their names
+	// ident is the identity key (PK, else the first UK of NOT NULL columns) as indexes into
+	// the projected row; nil means the table has no usable key (row-by-row, full before-image).
+	ident []int
+	// keys are every unique key (identity first) as indexes into the projected row, for
+	// conflict detection.
+	keys  [][]int
+	// approx marks FLOAT/DOUBLE columns (projected), left out of before-image matches.
+	approx []bool
+	where  string
+	dml   selection.DMLOps
+}
+
+// mrow is one row change mapped to its target table; images are projected to tableInfo.cols.
+type mrow struct {
+	t      *tableInfo
+	op     changelog.Op
+	before []any
+	after  []any
+}
+
+// mtxn is a source transaction after selection and mapping.
+type mtxn struct {
+	gtid       string
+	commit     time.Time
+	seq        uint64
+	rows       []mrow
+	ddl        *ddlPlan
+	idempotent bool
+}
+
+// mapper applies the selection to source transactions. Not safe for concurrent use (the read
+// stage owns it).
+type mapper struct {
+	sel    *selection.Selector
+	tables map[string]*tableInfo // "db\x00table" -> mapping of its current schema
+	filter *sql.DB               // where row filters are evaluated (the target)
+}
+
+func newMapper(sel *selection.Selector, filterDB *sql.DB) *mapper {
+	return &mapper{sel: sel, tables: map[string]*tableInfo{}, filter: filterDB}
+}
+
+// table returns the mapping of a source table, or nil when it is not selected.
+func (m *mapper) table(t *changelog.Table) (*tableInfo, error) {
+	k := t.DB + "\x00" + t.Name
+	if ti, ok := m.tables[k]; ok {
+		if ti == nil {
+			return nil, nil
+		}
+		if ti.src == t || sameSchema(ti.src, t) {
+			ti.src = t
+			return ti, nil
+		}
+	}
+	tgt, ok := m.sel.Match(t.DB, t.Name)
+	if !ok {
+		m.tables[k] = nil
+		return nil, nil
+	}
+	ti, err := buildTableInfo(t, tgt)
+	if err != nil {
+		return nil, err
+	}
+	m.tables[k] = ti
+	return ti, nil
+}
+
+// invalidate forgets cached mappings (after DDL the Store sends new schemas anyway).
+func (m *mapper) invalidate() { m.tables = map[string]*tableInfo{} }
+
+func sameSchema(a, b *changelog.Table) bool {
+	if a == nil || b == nil || len(a.Columns) != len(b.Columns) || len(a.PrimaryKey) != len(b.PrimaryKey) || len(a.UniqueKeys) != len(b.UniqueKeys) {
+		return false
+	}
+	for i := range a.Columns {
+		if a.Columns[i].Name != b.Columns[i].Name || a.Columns[i].Nullable != b.Columns[i].Nullable {
+			return false
+		}
+	}
+	for i := range a.PrimaryKey {
+		if a.PrimaryKey[i] != b.PrimaryKey[i] {
+			return false
+		}
+	}
+	for i := range a.UniqueKeys {
+		if len(a.UniqueKeys[i]) != len(b.UniqueKeys[i]) {
+			return false
+		}
+		for j := range a.UniqueKeys[i] {
+			if a.UniqueKeys[i][j] != b.UniqueKeys[i][j] {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func buildTableInfo(t *changelog.Table, tgt selection.Target) (*tableInfo, error) {
+	ti := &tableInfo{src: t, tgtDB: tgt.DB, tgtTable: tgt.Table, quoted: sqlgen.Table(tgt.DB, tgt.Table), where: tgt.Where, dml: tgt.DML}
+	pos := map[int]int{} // source index -> projected index
+	if len(tgt.Columns) == 0 {
+		for i, c := range t.Columns {
+			pos[i] = len(ti.cols)
+			ti.cols = append(ti.cols, i)
+			ti.names = append(ti.names, c.Name)
+		}
+	} else {
+		want := map[string]bool{}
+		for _, c := range tgt.Columns {
+			want[c] = true
+		}
+		for i, c := range t.Columns {
+			if want[c.Name] {
+				pos[i] = len(ti.cols)
+				ti.cols = append(ti.cols, i)
+				ti.names = append(ti.names, c.Name)
+				delete(want, c.Name)
+			}
+		}
+		for c := range want {
+			return nil, omserr.New("INCR_COLUMN_UNKNOWN", fmt.Sprintf("selected column %q does not exist in source table %s.%s", c, t.DB, t.Name), "fix the columns list of the selection rule")
+		}
+	}
+	for _, c := range ti.cols {
+		ty := strings.ToLower(t.Columns[c].Type)
+		ti.approx = append(ti.approx, strings.HasPrefix(ty, "float") || strings.HasPrefix(ty, "double") || strings.HasPrefix(ty, "real"))
+	}
+	project := func(key []int) ([]int, bool) {
+		out := make([]int, len(key))
+		for i, k := range key {
+			p, ok := pos[k]
+			if !ok {
+				return nil, false
+			}
+			out[i] = p
+		}
+		return out, len(key) > 0
+	}
+	if len(t.PrimaryKey) > 0 {
+		k, ok := project(t.PrimaryKey)
+		if !ok {
+			return nil, omserr.New("INCR_COLUMNS_MISSING_KEY", fmt.Sprintf("the column subset of %s.%s leaves out primary key columns", t.DB, t.Name), "add every primary key column to the columns list")
+		}
+		ti.ident = k
+		ti.keys = append(ti.keys, k)
+	}
+	for _, uk := range t.UniqueKeys {
+		k, ok := project(uk)
+		if !ok {
+			continue // a UK not written to the target cannot conflict there
+		}
+		ti.keys = append(ti.keys, k)
+		if ti.ident == nil && allNotNull(t, uk) {
+			ti.ident = k
+		}
+	}
+	return ti, nil
+}
+
+func allNotNull(t *changelog.Table, key []int) bool {
+	for _, k := range key {
+		if t.Columns[k].Nullable {
+			return false
+		}
+	}
+	return true
+}
+
+func (ti *tableInfo) project(img []any) []any {
+	if img == nil {
+		return nil
+	}
+	if len(ti.cols) == len(img) {
+		return img
+	}
+	out := make([]any, len(ti.cols))
+	for i, c := range ti.cols {
+		if c < len(img) {
+			out[i] = img[c]
+		}
+	}
+	return out
+}
+
+// mapTxn applies selection to one source transaction. DDL is planned by planDDL.
+func (m *mapper) mapTxn(ctx context.Context, t *changelog.Txn) (*mtxn, error) {
+	out := &mtxn{gtid: t.GTID, commit: t.CommitTime, seq: t.Seq}
+	var filtered []int // indexes into out.rows whose table has a row filter
+	var filterRows []changelog.Row
+	for i := range t.Rows {
+		r := &t.Rows[i]
+		if r.Table == nil {
+			return nil, fmt.Errorf("map transaction %s: row %d has no table schema", t.GTID, i)
+		}
+		ti, err := m.table(r.Table)
+		if err != nil {
+			return nil, err
+		}
+		if ti == nil {
+			continue
+		}
+		mr := mrow{t: ti, op: r.Op, before: r.Before, after: r.After}
+		if ti.where != "" {
+			filtered = append(filtered, len(out.rows))
+			filterRows = append(filterRows, *r)
+		}
+		out.rows = append(out.rows, mr)
+	}
+	if len(filtered) > 0 {
+		if err := m.applyRowFilter(ctx, out, filtered, filterRows); err != nil {
+			return nil, err
+		}
+	}
+	// DML kinds, then projection.
+	kept := out.rows[:0]
+	for _, r := range out.rows {
+		if r.op == 0 {
+			continue // dropped by the row filter
+		}
+		if !r.t.dml.Has(opBit(r.op)) {
+			continue
+		}
+		r.before = r.t.project(r.before)
+		r.after = r.t.project(r.after)
+		kept = append(kept, r)
+	}
+	out.rows = kept
+	return out, nil
+}
+
+func opBit(op changelog.Op) selection.DMLOps {
+	switch op {
+	case changelog.OpInsert:
+		return selection.OpInsert
+	case changelog.OpUpdate:
+		return selection.OpUpdate
+	case changelog.OpDelete:
+		return selection.OpDelete
+	}
+	return 0
+}
+
+// applyRowFilter evaluates the rules' WHERE expressions on the target server (same SQL
+// semantics as Full-Import and Verify use) and rewrites each row: an UPDATE whose before-image
+// matches and after-image does not becomes a DELETE, the reverse an INSERT; a row matching
+// neither way is dropped (op 0).
+func (m *mapper) applyRowFilter(ctx context.Context, out *mtxn, idx []int, src []changelog.Row) error {
+	for n, i := range idx {
+		r := &out.rows[i]
+		var mb, ma bool
+		var err error
+		if r.before != nil {
+			if mb, err = m.matches(ctx, r.t, src[n].Table, r.before); err != nil {
+				return err
+			}
+		}
+		if r.after != nil {
+			if ma, err = m.matches(ctx, r.t, src[n].Table, r.after); err != nil {
+				return err
+			}
+		}
+		switch r.op {
+		case changelog.OpInsert:
+			if !ma {
+				r.op = 0
+			}
+		case changelog.OpDelete:
+			if !mb {
+				r.op = 0
+			}
+		case changelog.OpUpdate:
+			switch {
+			case mb && ma:
+			case mb:
+				r.op, r.after = changelog.OpDelete, nil
+			case ma:
+				r.op, r.before = changelog.OpInsert, nil
+			default:
+				r.op = 0
+			}
+		}
+	}
+	return nil
+}
+
+// matches evaluates ti.where over one full source image: SELECT (<where>) FROM (SELECT ? AS c1,
+// ...) AS t. One round trip per image; only rows of tables with a filter pay it.
+func (m *mapper) matches(ctx context.Context, ti *tableInfo, src *changelog.Table, img []any) (bool, error) {
+	var b strings.Builder
+	b.WriteString("SELECT COALESCE((")
+	b.WriteString(ti.where)
+	b.WriteString("), 0) <> 0 FROM (SELECT ")
+	for i, c := range src.Columns {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("? AS ")
+		b.WriteString(sqlgen.QuoteIdent(c.Name))
+	}
+	b.WriteString(") AS `__row`")
+	args := make([]any, len(src.Columns))
+	copy(args, img)
+	var ok bool
+	if err := m.filter.QueryRowContext(ctx, b.String(), args...).Scan(&ok); err != nil {
+		return false, omserr.Wrap(err, "INCR_ROW_FILTER", fmt.Sprintf("cannot evaluate the row filter %q of %s.%s", ti.where, src.DB, src.Name), "fix the where expression of the selection rule (it must be valid SQL over the source columns)")
+	}
+	return ok, nil
+}
+
+// conflictKeys returns the keys a row change touches: every unique key of its before and after
+// images, qualified by target table; a table without keys has one table-wide key, which puts
+// all its changes in order.
+func conflictKeys(r *mrow, dst []string) []string {
+	ti := r.t
+	if ti.ident == nil {
+		return append(dst, "T\x00"+ti.quoted)
+	}
+	for ki, key := range ti.keys {
+		for _, img := range [2][]any{r.before, r.after} {
+			if img == nil {
+				continue
+			}
+			if k, ok := keyString(ti, ki, key, img); ok {
+				dst = append(dst, k)
+			}
+		}
+	}
+	return dst
+}
+
+// keyString encodes one key value. Text is lower-cased and right-trimmed so that values equal
+// under case-insensitive PAD SPACE collations conflict (over-conflicting is safe, missing a
+// conflict is not). A key with a NULL part identifies nothing and returns false.
+func keyString(ti *tableInfo, ki int, key []int, img []any) (string, bool) {
+	var b strings.Builder
+	b.WriteString(ti.quoted)
+	b.WriteByte(0)
+	b.WriteString(strconv.Itoa(ki))
+	for _, c := range key {
+		b.WriteByte(0)
+		switch v := img[c].(type) {
+		case nil:
+			return "", false
+		case []byte:
+			b.WriteString(strings.ToLower(strings.TrimRight(string(v), " ")))
+		case string:
+			b.WriteString(strings.ToLower(strings.TrimRight(v, " ")))
+		case int64:
+			b.WriteString(strconv.FormatInt(v, 10))
+		case uint64:
+			b.WriteString(strconv.FormatUint(v, 10))
+		default:
+			fmt.Fprint(&b, v)
+		}
+	}
+	return b.String(), true
+}
+
+// identString is the exact identity key of an image, for compaction within a batch.
+func identString(ti *tableInfo, img []any) string {
+	var b strings.Builder
+	for _, c := range ti.ident {
+		switch v := img[c].(type) {
+		case []byte:
+			b.Write(v)
+		case string:
+			b.WriteString(v)
+		case int64:
+			b.WriteString(strconv.FormatInt(v, 10))
+		case uint64:
+			b.WriteString(strconv.FormatUint(v, 10))
+		default:
+			fmt.Fprint(&b, v)
+		}
+		b.WriteByte(0)
+	}
+	return b.String()
+}

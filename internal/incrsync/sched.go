@@ -1,0 +1,324 @@
+package incrsync
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/omsdev/oms/internal/binlog"
+)
+
+// The scheduler is the dependency graph of source transactions in flight. A transaction depends
+// on the last earlier transaction that touched each of its keys and is not applied yet (that
+// one depends on the ones before, so the order of every key is kept transitively); it becomes
+// ready when all its dependencies are applied. Workers take ready transactions; a worker may
+// also take a waiting transaction whose every pending dependency is already in the worker's own
+// batch, so a chain of transactions on a hot key is applied (and compacted) in one target
+// transaction instead of N. A DDL is a barrier: it depends on everything before it and
+// everything after it depends on it.
+//
+// The scheduler also keeps the low watermark: the GTID set of the longest prefix of the log
+// that is applied, which every checkpoint row carries.
+
+type nodeState uint8
+
+const (
+	stWaiting nodeState = iota
+	stReady
+	stTaken
+	stDone
+)
+
+type node struct {
+	idx        uint64 // arrival order
+	t          *mtxn
+	keys       []string
+	waiting    int // dependencies not yet applied
+	deps       []*node
+	dependents []*node
+	state      nodeState
+	batch      *batch
+	barrier    bool
+	rows       int
+}
+
+// batch is what one worker applies in one target transaction.
+type batch struct {
+	worker int
+	nodes  []*node
+	rows   int
+}
+
+// ckpt is the checkpoint content of a batch, taken just before it commits.
+type ckpt struct {
+	lw      string
+	applied []string
+	// lwCommit is the source commit time of the last transaction in the watermark.
+	lwCommit time.Time
+}
+
+type scheduler struct {
+	mu      sync.Mutex
+	changed chan struct{} // closed and replaced on every state change
+
+	last        map[string]*node
+	lastBarrier *node
+	ready       []*node
+	order       []*node // arrival order; the head is the first not-yet-applied transaction
+	inflight    int
+	window      int
+	nextIdx     uint64
+
+	lw        binlog.GTIDSet
+	lwCommit  time.Time
+	perWorker [][]*node // applied by each worker and not yet below the watermark
+	recovered []string  // applied before a restart, above the recovered watermark
+
+	maxRows, maxTxns int
+
+	// counters for status
+	appliedTxns, appliedRows, batches int64
+}
+
+func newScheduler(workers, window, maxRows, maxTxns int, lw binlog.GTIDSet, recovered []string) *scheduler {
+	return &scheduler{
+		changed: make(chan struct{}), last: map[string]*node{}, window: window,
+		lw: lw.Clone(), perWorker: make([][]*node, workers), recovered: recovered,
+		maxRows: maxRows, maxTxns: maxTxns,
+	}
+}
+
+func (s *scheduler) signalLocked() {
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+// wait blocks until the state changes or ctx ends. Call with s.mu held; it returns with it held.
+func (s *scheduler) waitLocked(ctx context.Context) error {
+	ch := s.changed
+	s.mu.Unlock()
+	select {
+	case <-ch:
+		s.mu.Lock()
+		return nil
+	case <-ctx.Done():
+		s.mu.Lock()
+		return ctx.Err()
+	}
+}
+
+// add puts a transaction into the graph; done marks one that needs no apply (filtered out,
+// heartbeat, or already applied before a restart). It blocks while the window is full.
+func (s *scheduler) add(ctx context.Context, t *mtxn, keys []string, barrier, done bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for s.inflight >= s.window {
+		if err := s.waitLocked(ctx); err != nil {
+			return err
+		}
+	}
+	n := &node{idx: s.nextIdx, t: t, keys: keys, barrier: barrier, rows: len(t.rows)}
+	s.nextIdx++
+	s.order = append(s.order, n)
+	if done {
+		n.state = stDone
+		s.advanceLocked()
+		return nil
+	}
+	s.inflight++
+	seen := map[*node]bool{}
+	dep := func(d *node) {
+		// d == n: a key listed twice (the before and after image of an UPDATE)
+		if d != nil && d != n && d.state != stDone && !seen[d] {
+			seen[d] = true
+			n.deps = append(n.deps, d)
+			d.dependents = append(d.dependents, n)
+		}
+	}
+	if barrier {
+		for _, o := range s.order[:len(s.order)-1] {
+			dep(o)
+		}
+		s.lastBarrier = n
+	} else {
+		dep(s.lastBarrier)
+		for _, k := range keys {
+			dep(s.last[k])
+			s.last[k] = n
+		}
+	}
+	n.waiting = len(n.deps)
+	if n.waiting == 0 {
+		n.state = stReady
+		s.ready = append(s.ready, n)
+		s.signalLocked()
+	}
+	return nil
+}
+
+// take blocks until there is ready work and returns a batch for the worker. Merging: it takes
+// more ready transactions (and the waiting ones that depend only on its own batch) up to the
+// batch limits; a barrier always goes alone, and idempotent (before the end of the copy) and
+// strict transactions never share a batch.
+func (s *scheduler) take(ctx context.Context, worker int) (*batch, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for len(s.ready) == 0 {
+		if err := s.waitLocked(ctx); err != nil {
+			return nil, err
+		}
+	}
+	b := &batch{worker: worker}
+	first := s.ready[0]
+	s.ready = s.ready[1:]
+	s.takeLocked(b, first)
+	if first.barrier {
+		return b, nil
+	}
+	for i := 0; i < len(b.nodes); i++ {
+		// absorb chains on the batch's own keys
+		for _, d := range b.nodes[i].dependents {
+			if !s.roomLocked(b) {
+				break
+			}
+			if d.state == stWaiting && !d.barrier && d.t.idempotent == first.t.idempotent && s.onlyDependsOn(d, b) {
+				s.takeLocked(b, d)
+			}
+		}
+		// then independent ready work (there is a backlog), whose chain the loop absorbs next
+		if i == len(b.nodes)-1 && s.roomLocked(b) && len(s.ready) > 0 && !s.ready[0].barrier &&
+			s.ready[0].t.idempotent == first.t.idempotent && b.rows+s.ready[0].rows <= s.maxRows {
+			r := s.ready[0]
+			s.ready = s.ready[1:]
+			s.takeLocked(b, r)
+		}
+	}
+	return b, nil
+}
+
+func (s *scheduler) roomLocked(b *batch) bool {
+	return len(b.nodes) < s.maxTxns && b.rows < s.maxRows
+}
+
+func (s *scheduler) takeLocked(b *batch, n *node) {
+	n.state = stTaken
+	n.batch = b
+	b.nodes = append(b.nodes, n)
+	b.rows += n.rows
+}
+
+func (s *scheduler) onlyDependsOn(d *node, b *batch) bool {
+	for _, x := range d.deps {
+		if x.state != stDone && !(x.state == stTaken && x.batch == b) {
+			return false
+		}
+	}
+	return true
+}
+
+// checkpointFor returns the checkpoint content of a batch about to commit.
+// includeBatch is false for the "DDL pending" row written before a DDL runs.
+func (s *scheduler) checkpointFor(b *batch, includeBatch bool) ckpt {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	lwIdx := s.nextIdx
+	if len(s.order) > 0 {
+		lwIdx = s.order[0].idx
+	}
+	mine := s.perWorker[b.worker][:0]
+	for _, n := range s.perWorker[b.worker] {
+		if n.idx >= lwIdx {
+			mine = append(mine, n)
+		}
+	}
+	s.perWorker[b.worker] = mine
+	c := ckpt{lw: s.lw.String(), lwCommit: s.lwCommit}
+	for _, n := range mine {
+		if n.t.gtid != "" {
+			c.applied = append(c.applied, n.t.gtid)
+		}
+	}
+	for _, n := range b.nodes {
+		if n.t.gtid != "" && includeBatch {
+			c.applied = append(c.applied, n.t.gtid)
+		}
+	}
+	if len(s.recovered) > 0 {
+		keep := s.recovered[:0]
+		for _, g := range s.recovered {
+			if !s.lw.Contains(g) {
+				keep = append(keep, g)
+			}
+		}
+		s.recovered = keep
+		c.applied = append(c.applied, keep...)
+	}
+	return c
+}
+
+// commit marks a batch applied: its dependents may become ready, the watermark may advance.
+func (s *scheduler) commit(b *batch) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, n := range b.nodes {
+		n.state = stDone
+		s.inflight--
+		s.appliedTxns++
+		s.appliedRows += int64(n.rows)
+		for _, k := range n.keys {
+			if s.last[k] == n {
+				delete(s.last, k)
+			}
+		}
+		if s.lastBarrier == n {
+			s.lastBarrier = nil
+		}
+		for _, d := range n.dependents {
+			d.waiting--
+			if d.waiting == 0 && d.state == stWaiting {
+				d.state = stReady
+				s.ready = append(s.ready, d)
+			}
+		}
+		n.dependents = nil
+		n.deps = nil
+		s.perWorker[b.worker] = append(s.perWorker[b.worker], n)
+	}
+	s.batches++
+	s.advanceLocked()
+	s.signalLocked()
+}
+
+// advanceLocked moves the watermark over the applied head of the log.
+func (s *scheduler) advanceLocked() {
+	i := 0
+	for i < len(s.order) && s.order[i].state == stDone {
+		n := s.order[i]
+		if n.t.gtid != "" {
+			_ = s.lw.Add(n.t.gtid) // GTIDs were validated when read
+		}
+		if !n.t.commit.IsZero() {
+			s.lwCommit = n.t.commit
+		}
+		s.order[i] = nil
+		i++
+	}
+	if i > 0 {
+		s.order = s.order[i:]
+		s.signalLocked()
+	}
+}
+
+// snapshot returns the watermark, its commit time and counters (for status).
+func (s *scheduler) snapshot() (lw string, lwCommit time.Time, inflight int, txns, rows, batches int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lw.String(), s.lwCommit, s.inflight, s.appliedTxns, s.appliedRows, s.batches
+}
+
+// idle reports whether nothing is in flight.
+func (s *scheduler) idle() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.inflight == 0
+}
