@@ -24,15 +24,15 @@ const (
 // retryableNumbers are server errors that go away by themselves: deadlock, lock wait timeout,
 // connection trouble, server shutting down, read-only during a failover.
 var retryableNumbers = map[uint16]bool{
-	1205: true, // lock wait timeout
-	1213: true, // deadlock
-	1040: true, // too many connections
-	1053: true, // server shutdown in progress
-	1077: true, // normal shutdown
+	1205: true,                                     // lock wait timeout
+	1213: true,                                     // deadlock
+	1040: true,                                     // too many connections
+	1053: true,                                     // server shutdown in progress
+	1077: true,                                     // normal shutdown
 	1158: true, 1159: true, 1160: true, 1161: true, // network read/write errors
-	1290: true, // --read-only (failover in progress)
-	1836: true, // read-only mode
-	1927: true, // connection was killed
+	1290: true,                                     // --read-only (failover in progress)
+	1836: true,                                     // read-only mode
+	1927: true,                                     // connection was killed
 	2002: true, 2003: true, 2006: true, 2013: true, // client: cannot connect, gone away, lost
 	4031: true, // disconnected by server (idle)
 }

@@ -28,11 +28,11 @@ type tableInfo struct {
 	ident []int
 	// keys are every unique key (identity first) as indexes into the projected row, for
 	// conflict detection.
-	keys  [][]int
+	keys [][]int
 	// approx marks FLOAT/DOUBLE columns (projected), left out of before-image matches.
 	approx []bool
 	where  string
-	dml   selection.DMLOps
+	dml    selection.DMLOps
 }
 
 // mrow is one row change mapped to its target table; images are projected to tableInfo.cols.
