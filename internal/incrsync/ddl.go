@@ -15,6 +15,9 @@ type ddlPlan struct {
 	kind    string   // "CREATE TABLE", "ALTER TABLE", ... or "" when skipped
 	stmts   []string // statements to run on the target, in order; empty: nothing to do
 	skipped string   // why nothing is done (for the log)
+	// fail is set for a statement that cannot be applied: the task stops with it once
+	// everything before the statement is applied.
+	fail error
 }
 
 // Codes of DDL errors.
@@ -348,12 +351,30 @@ func planDDL(sel *selection.Selector, d *changelog.DDL, gtid string) (*ddlPlan, 
 		}
 	}
 	if kind == "" {
-		if accountStatements[w(0)] || d.DB == "" || !sel.MayMatchDB(d.DB) {
+		if accountStatements[w(0)] || !mentionsSelectedDB(sel, toks, d.DB) {
 			return &ddlPlan{skipped: "statement concerns no selected database"}, nil
 		}
 		return nil, unsupported(d, gtid, "this kind of statement is not applied by Incr-Sync")
 	}
 	return rewrite(sel, kind, d, gtid, refs)
+}
+
+// mentionsSelectedDB reports whether a statement runs in a selected database (the session's
+// default one) or names an object `db`.`x` of one.
+func mentionsSelectedDB(sel *selection.Selector, toks []token, defaultDB string) bool {
+	if defaultDB != "" && sel.MayMatchDB(defaultDB) {
+		return true
+	}
+	for i := 0; i+2 < len(toks); i++ {
+		db, ok := toks[i].ident()
+		if !ok || toks[i+1].kind != 'p' || toks[i+1].text != "." {
+			continue
+		}
+		if _, ok := toks[i+2].ident(); ok && sel.MayMatchDB(db) {
+			return true
+		}
+	}
+	return false
 }
 
 // rewrite maps every table reference through the selection.

@@ -28,6 +28,9 @@ var ddlRedoTolerated = map[uint16]bool{
 func (w *worker) applyDDL(ctx context.Context, b *batch, token string) error {
 	n := b.nodes[0]
 	plan := n.t.ddl
+	if plan.fail != nil {
+		return plan.fail
+	}
 	mark := func(pending string, include bool, tok string) error {
 		tx, err := w.db.BeginTx(ctx, nil)
 		if err != nil {
@@ -47,14 +50,8 @@ func (w *worker) applyDDL(ctx context.Context, b *batch, token string) error {
 		return nil
 	}
 	if len(plan.stmts) > 0 {
+		// an unknown outcome of this pending mark is harmless: a retry writes it again
 		if err := mark(n.t.gtid, false, ""); err != nil {
-			if omserr.CodeOf(err) == "" {
-				// an unknown outcome of the pending mark is harmless: the DDL just runs
-				if !retryable(err) {
-					return err
-				}
-				return err
-			}
 			return err
 		}
 		conn, err := w.db.Conn(ctx)

@@ -226,6 +226,15 @@ func (s *Syncer) read(ctx context.Context, src TxnSource, sched *scheduler, rec 
 				continue
 			}
 			plan, err := planDDL(s.sel, t.DDL, t.GTID)
+			if omserr.CodeOf(err) == CodeDDLUnsupported {
+				// stop at the statement: a barrier applies everything before it, then fails
+				mt.ddl = &ddlPlan{fail: err}
+				if err := sched.add(ctx, mt, nil, true, false); err != nil {
+					return err
+				}
+				<-ctx.Done()
+				return nil
+			}
 			if err != nil {
 				return err
 			}
