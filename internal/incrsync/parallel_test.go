@@ -144,6 +144,13 @@ func ignoreNoRows(err error) error {
 	return err
 }
 
+// workloadRetry: a deadlock, a lock wait timeout or a unique value taken meanwhile, which an
+// application retries.
+func workloadRetry(err error) bool {
+	var me *mysql.MySQLError
+	return errors.As(err, &me) && (me.Number == 1213 || me.Number == 1205 || me.Number == 1062)
+}
+
 // run runs txns transactions on each of workers connections.
 func (w *hotWorkload) run(t *testing.T, workers, txns int) {
 	t.Helper()
@@ -158,9 +165,8 @@ func (w *hotWorkload) run(t *testing.T, workers, txns int) {
 			for n := 0; n < txns; n++ {
 				for {
 					err := w.txn(ctx, r)
-					var me *mysql.MySQLError
-					if errors.As(err, &me) && (me.Number == 1213 || me.Number == 1205 || me.Number == 1062) {
-						continue // deadlock, lock wait, a unique value taken meanwhile: retry
+					if workloadRetry(err) {
+						continue
 					}
 					if err != nil {
 						errs <- err
