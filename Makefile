@@ -15,9 +15,12 @@ build:
 deps:
 	@./scripts/install-deps.sh
 
-test: deps
+# test installs everything the tests use (MariaDB, and for the deployment scenarios sshd, haproxy
+# and influxd) and runs them strictly: a test that would skip for a missing dependency fails.
+test:
+	OMS_DEPLOY_DEPS=1 ./scripts/install-deps.sh
 	$(GO) vet ./...
-	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+	OMS_TEST_STRICT=1 $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 test-short:
 	$(GO) test -count=1 -short ./...

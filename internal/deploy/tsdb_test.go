@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/omsdev/oms/internal/omserr"
+	"github.com/omsdev/oms/internal/testenv"
 )
 
 func freePort(t *testing.T) int {
@@ -31,7 +32,7 @@ func freePort(t *testing.T) int {
 func startInfluxDB(t *testing.T, user, password string) string {
 	bin, err := exec.LookPath("influxd")
 	if err != nil {
-		t.Skip("influxd is not installed (Debian package influxdb; scripts/install-deps.sh installs it with OMS_DEPLOY_DEPS=1)")
+		testenv.SkipOrFail(t, "influxd is not installed (Debian package influxdb; scripts/install-deps.sh installs it with OMS_DEPLOY_DEPS=1)")
 	}
 	dir := t.TempDir()
 	httpAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))

@@ -189,3 +189,14 @@ func moduleRoot() string {
 	_, file, _, _ := runtime.Caller(0)
 	return filepath.Join(filepath.Dir(file), "..", "..")
 }
+
+// SkipOrFail skips a test whose environment lacks something (a package, root, netns), or,
+// when OMS_TEST_STRICT=1 (`make test` and CI set it, after installing everything), fails it:
+// there a missing dependency is a broken set-up, not a reason to pass quietly.
+func SkipOrFail(t testing.TB, why string) {
+	t.Helper()
+	if os.Getenv("OMS_TEST_STRICT") == "1" {
+		t.Fatalf("OMS_TEST_STRICT=1 but the test cannot run: %s", why)
+	}
+	t.Skip(why)
+}

@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/omsdev/oms/internal/testenv"
 )
 
 // Net is one test's set of namespaces and bridges.
@@ -59,7 +61,7 @@ func requirements() string {
 func New(t testing.TB) *Net {
 	t.Helper()
 	if why := requirements(); why != "" {
-		t.Skip("netns e2e: " + why)
+		testenv.SkipOrFail(t, "netns e2e: "+why)
 	}
 	n := &Net{t: t, id: strconv.Itoa(os.Getpid() % 100000), Dir: t.TempDir(), Octet: 100 + os.Getpid()%100}
 	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_forward"); err == nil {
@@ -175,7 +177,7 @@ func (n *Net) StartSSHD() SSH {
 	sshd, err := exec.LookPath("sshd")
 	if err != nil {
 		if _, e := os.Stat("/usr/sbin/sshd"); e != nil {
-			n.t.Skip("netns e2e: needs sshd (Debian package openssh-server)")
+			testenv.SkipOrFail(n.t, "netns e2e: needs sshd (Debian package openssh-server)")
 		}
 		sshd = "/usr/sbin/sshd"
 	}
