@@ -49,7 +49,7 @@ func under(p, name string) bool {
 }
 
 func TestImportRules(t *testing.T) {
-	dataPlane := []string{"store", "incrsync", "fullimport", "verify", "binlog", "schema", "changelog", "selection", "sqlgen"}
+	dataPlane := []string{"store", "incrsync", "fullimport", "verify", "binlog", "schema", "changelog", "selection", "sqlgen", "heartbeat"}
 	controlPlane := []string{"cm", "console", "supervisor", "deploy", "project"}
 	roles := []string{"cm", "console", "supervisor", "deploy"}
 	for _, p := range listPackages(t) {

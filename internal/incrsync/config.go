@@ -64,11 +64,6 @@ type Config struct {
 	// tests and audits; costs a little throughput.
 	RecordApplied bool `json:"record_applied,omitempty"`
 
-	// Heartbeat, when set, makes the component write a row to the SOURCE every second
-	// (<schema>.heartbeat there), so lag stays measurable when the source is idle. Usually the
-	// Store side runs it; it is here for deployments where the Incr-Sync may reach the source.
-	Heartbeat *DBConfig `json:"source_heartbeat,omitempty"`
-
 	// RetryMax is how long retryable target errors are retried before the task fails
 	// (default 10m).
 	RetryMax Duration `json:"retry_max,omitempty"`
@@ -186,9 +181,6 @@ func (c *Config) check() error {
 	}
 	if c.Workers > 64 {
 		return bad("workers", "at most 64")
-	}
-	if c.Heartbeat != nil && (c.Heartbeat.Host == "" || c.Heartbeat.Port == 0) {
-		return bad("source_heartbeat", "needs host and port")
 	}
 	return nil
 }

@@ -182,9 +182,6 @@ func (s *Syncer) run(ctx context.Context) error {
 	if a, ok := src.(Acker); ok {
 		g.Go(func() error { return s.ackLoop(gctx, a, sched) })
 	}
-	if s.cfg.Heartbeat != nil {
-		g.Go(func() error { return runHeartbeat(gctx, *s.cfg.Heartbeat, s.cfg.CheckpointSchema, s.log) })
-	}
 	return g.Wait()
 }
 

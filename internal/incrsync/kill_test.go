@@ -24,12 +24,13 @@ import (
 )
 
 // startTestStore runs a Store in-process on the source from the given GTID set.
-func startTestStore(t *testing.T, src *testenv.Instance, from string) *store.Store {
+func startTestStore(t *testing.T, src *testenv.Instance, from string, heartbeat bool) *store.Store {
 	t.Helper()
 	cfg := store.Config{
-		Source: store.SourceConfig{Host: "127.0.0.1", Port: src.Port, User: "root"},
-		Start:  store.StartConfig{GTIDSet: from},
-		Listen: "127.0.0.1:0",
+		Source:    store.SourceConfig{Host: "127.0.0.1", Port: src.Port, User: "root"},
+		Start:     store.StartConfig{GTIDSet: from},
+		Listen:    "127.0.0.1:0",
+		Heartbeat: heartbeat,
 	}
 	if from == "" { // a source without GTIDs yet: from its first binlog file ("" would mean now)
 		var file string
@@ -201,7 +202,7 @@ func TestKill9DuringWorkload(t *testing.T) {
 	}
 	p := newPair(t)
 	w := seedHot(t, p.src.DB(), p.db)
-	st := startTestStore(t, p.src, p.start)
+	st := startTestStore(t, p.src, p.start, false)
 	task := fmt.Sprintf("kill-%d", taskSeq.Add(1))
 	cfg := p.config()
 	cfg.StoreAddr = st.Addr()

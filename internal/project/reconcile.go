@@ -196,7 +196,7 @@ func (s *Service) advance(ctx context.Context, p api.Project) error {
 		}
 		storeID := TaskID(p.ID, KindStore)
 		c := s.keys.conn(src)
-		cfg := storeConfig{Source: storeSource{Host: c.Host, Port: c.Port, User: c.User, Password: c.Password, Flavor: flavor}, Start: storeStart{GTIDSet: start}}
+		cfg := storeConfig{Source: storeSource{Host: c.Host, Port: c.Port, User: c.User, Password: c.Password, Flavor: flavor}, Start: storeStart{GTIDSet: start}, Heartbeat: true}
 		if err := ensureTask(ctx, s.db, s.cm, storeID, p.ID, KindStore, src.Region, cfg); err != nil {
 			return err
 		}

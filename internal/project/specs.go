@@ -28,6 +28,9 @@ type storeConfig struct {
 	// Listen is where the Store serves its consumers; the supervisor replaces an empty or
 	// host-less value with the node's IP so Incr-Sync on another node reaches it.
 	Listen string `json:"listen"`
+	// Heartbeat: the Store writes a heartbeat row to the source every second (lag on an idle
+	// source); it only warns when the source user may not write it.
+	Heartbeat bool `json:"heartbeat,omitempty"`
 }
 
 type storeSource struct {

@@ -258,6 +258,9 @@ func quotedSemicolonOnly(s string) bool {
 
 // Match returns the target of source table db.table and whether it is selected.
 func (s *Selector) Match(db, table string) (Target, bool) {
+	if neverSelected(db) {
+		return Target{}, false
+	}
 	for i := range s.exclude {
 		if s.exclude[i].db.match(db) && s.exclude[i].table.match(table) {
 			return Target{}, false
@@ -284,6 +287,9 @@ func (s *Selector) Match(db, table string) (Target, bool) {
 // the source can skip databases early. Exclude rules whose table pattern is "*" are applied;
 // narrower exclusions are left to Match.
 func (s *Selector) MayMatchDB(db string) bool {
+	if neverSelected(db) {
+		return false
+	}
 	for i := range s.exclude {
 		if s.exclude[i].db.match(db) && s.exclude[i].table.src == "*" {
 			return false
@@ -296,6 +302,13 @@ func (s *Selector) MayMatchDB(db string) bool {
 	}
 	return false
 }
+
+// systemDBs are never migrated, whatever the rules say: the server's own schemas (copying
+// mysql.* would overwrite the target's users) and oms's own (checkpoints, heartbeats), which a
+// "*" rule would otherwise pick up.
+var systemDBs = map[string]bool{"mysql": true, "information_schema": true, "performance_schema": true, "sys": true, "__oms": true}
+
+func neverSelected(db string) bool { return systemDBs[strings.ToLower(db)] }
 
 // MatchPattern reports whether name matches a wildcard pattern with the syntax of this package.
 // An invalid pattern matches nothing and returns the parse error.

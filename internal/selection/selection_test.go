@@ -251,3 +251,20 @@ func FuzzMatchPattern(f *testing.F) {
 		_, _ = Compile(Config{Tables: []Rule{{DB: pattern, Table: name}}, Exclude: []Rule{{DB: name}}})
 	})
 }
+
+// TestSystemSchemasNeverSelected: a "*" rule (or even an explicit one) never takes the server's
+// own schemas or oms's, in any letter case.
+func TestSystemSchemasNeverSelected(t *testing.T) {
+	sel, err := Compile(Config{Tables: []Rule{{DB: "*"}, {DB: "mysql", Table: "user"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, db := range []string{"mysql", "information_schema", "INFORMATION_SCHEMA", "performance_schema", "sys", "__oms"} {
+		if _, ok := sel.Match(db, "user"); ok || sel.MayMatchDB(db) {
+			t.Errorf("%s is selected", db)
+		}
+	}
+	if _, ok := sel.Match("shop", "orders"); !ok || !sel.MayMatchDB("shop") {
+		t.Error("shop.orders is not selected")
+	}
+}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/omsdev/oms/internal/binlog"
 	"github.com/omsdev/oms/internal/component"
+	"github.com/omsdev/oms/internal/heartbeat"
 	"github.com/omsdev/oms/internal/omserr"
 	"github.com/omsdev/oms/internal/schema"
 )
@@ -51,6 +52,11 @@ type Config struct {
 	// Listen is where consumers connect (default 0.0.0.0:0; the bound address is written to
 	// <work_dir>/store.addr).
 	Listen string `json:"listen,omitempty"`
+	// Heartbeat makes the Store write a row to <heartbeat_schema>.heartbeat on the source every
+	// second (default schema "__oms"), so consumers measure lag on an idle source too. It needs
+	// CREATE and INSERT on that schema; without them it logs a warning and the Store runs on.
+	Heartbeat       bool   `json:"heartbeat,omitempty"`
+	HeartbeatSchema string `json:"heartbeat_schema,omitempty"`
 }
 
 // SourceConfig is the source database. Password is masked in logs.
@@ -284,6 +290,13 @@ func (s *Store) Run(ctx context.Context) error {
 		return s.captureLoop(gctx, recs)
 	})
 	g.Go(func() error { return s.housekeeping(gctx) })
+	if s.cfg.Heartbeat {
+		schema := s.cfg.HeartbeatSchema
+		if schema == "" {
+			schema = "__oms"
+		}
+		g.Go(func() error { return heartbeat.Run(gctx, s.db, schema, s.logger) })
+	}
 	err := g.Wait()
 	if ctx.Err() != nil {
 		s.mu.Lock()
