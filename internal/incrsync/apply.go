@@ -72,8 +72,8 @@ func (w *worker) run(ctx context.Context) error {
 // applyWithRetry applies a batch, retrying retryable target errors with exponential backoff
 // for up to the configured time. After an error in COMMIT it asks the checkpoint row whether
 // the transaction made it, so an ambiguous commit is never applied twice.
-// A strict-mode mismatch in a batch of several transactions returns errStrictMismatch for the
-// caller to split it.
+// A strict-mode mismatch or a fatal target error in a batch of several transactions returns
+// errStrictMismatch for the caller to split it.
 func (w *worker) applyWithRetry(ctx context.Context, b *batch, rowMode bool) error {
 	start := time.Now()
 	backoff := 100 * time.Millisecond
@@ -106,9 +106,12 @@ func (w *worker) applyWithRetry(ctx context.Context, b *batch, rowMode bool) err
 				token = tok
 			}
 		}
-		if errors.Is(err, errStrictMismatch) && !rowMode {
+		if !rowMode && (errors.Is(err, errStrictMismatch) || omserr.CodeOf(err) == "" && !retryable(err) && !errors.Is(err, errCommitUnknown) && ctx.Err() == nil) {
+			// a conflict or a fatal target error in the compacted statements: redo row by row
+			// (transaction by transaction for a merged batch) to apply what precedes it and
+			// name the row, table and GTID that fail
 			if len(b.nodes) > 1 {
-				return err
+				return errStrictMismatch
 			}
 			rowMode = true
 			continue

@@ -97,7 +97,7 @@ func (c DBConfig) DSN() string {
 	cfg.Params = map[string]string{
 		"time_zone":          "'+00:00'",
 		"foreign_key_checks": "0",
-		"sql_mode":           "'NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION'",
+		"sql_mode":           "'STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION'",
 	}
 	return cfg.FormatDSN()
 }
