@@ -6,10 +6,22 @@ COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -X github.com/omsdev/oms/internal/buildinfo.Version=$(VERSION) -X github.com/omsdev/oms/internal/buildinfo.Commit=$(COMMIT)
 TEST_TIMEOUT ?= 25m
 
-.PHONY: build deps test test-short demo vet fmt bench clean
+.PHONY: build dist deps test test-short demo vet fmt bench clean
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/oms ./cmd/oms
+
+# dist builds the installation package oms-<version>-linux-amd64.tar.gz (binary, the seed's
+# sample configs, the systemd unit, docs): `oms deploy -d PACKAGE` installs from it.
+PKG := oms-$(VERSION)-linux-amd64
+dist: build
+	rm -rf dist/$(PKG) && mkdir -p dist/$(PKG)/bin dist/$(PKG)/conf dist/$(PKG)/docs
+	cp bin/oms dist/$(PKG)/bin/oms
+	cp internal/config/testdata/seed-hangzhou.yaml internal/config/testdata/seed-heilongjiang.yaml dist/$(PKG)/conf/
+	./bin/oms deploy unit -o /opt/oms -i NODE_IP > dist/$(PKG)/conf/oms-node.service
+	cp README.md dist/$(PKG)/ && cp docs/deploy.md docs/config.md dist/$(PKG)/docs/
+	tar -C dist -czf dist/$(PKG).tar.gz $(PKG)
+	@echo "built dist/$(PKG).tar.gz"
 
 # deps installs what the tests and the demo need on a fresh Debian machine (as root).
 deps:
@@ -35,4 +47,4 @@ fmt:
 	gofmt -w $$(git ls-files '*.go')
 
 clean:
-	rm -rf bin
+	rm -rf bin dist

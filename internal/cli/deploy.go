@@ -34,7 +34,7 @@ func (f *deployFlags) register(cmd *cobra.Command, withRegion bool) {
 	fs.StringVarP(&f.installDir, "install-dir", "o", "/home/oms", "installation directory on every node (bin, conf, logs, store, run); {ip} is replaced by the node's IP")
 	fs.StringVarP(&f.configPath, "config", "c", "", "config.yaml, a cluster file (one document per region) or a directory of them")
 	fs.StringVarP(&f.hostIP, "host-ip", "i", "", "this host's IP, one of cm_nodes: its node is installed without SSH (empty: every node over SSH)")
-	fs.StringVarP(&f.binary, "package", "d", "", "the oms binary to install (default: this binary)")
+	fs.StringVarP(&f.binary, "package", "d", "", "the oms package (oms-<version>-linux-amd64.tar.gz from make dist) or binary to install (default: this binary)")
 	fs.StringVar(&f.sshUser, "ssh-user", "root", "SSH user on remote nodes (not root: needs passwordless sudo)")
 	fs.StringVar(&f.sshKey, "ssh-key", "", "SSH private key file")
 	fs.StringVar(&f.sshPasswordFile, "ssh-password-file", "", "file holding the SSH password (or set OMS_SSH_PASSWORD)")
@@ -55,6 +55,15 @@ func (f *deployFlags) target() (deploy.Target, error) {
 			return deploy.Target{}, withCode(ExitUsage, fmt.Errorf("-d: cannot find this binary: %w", err))
 		}
 		bin = exe
+	}
+	if deploy.IsPackage(bin) {
+		dir, err := os.MkdirTemp("", "oms-package-")
+		if err != nil {
+			return deploy.Target{}, err
+		}
+		if bin, err = deploy.BinaryFromPackage(bin, dir); err != nil {
+			return deploy.Target{}, withCode(ExitInvalid, err)
+		}
 	}
 	sshPW, err := secretFrom(f.sshPasswordFile, "OMS_SSH_PASSWORD")
 	if err != nil {
@@ -161,7 +170,7 @@ idempotent (a rolling restart).`,
 	cmd.Flags().BoolVar(&wizard, "wizard", false, "run the wizard even with -c (its task 2 uses the -c file)")
 	cmd.Flags().StringVar(&outDir, "out", "", "where the wizard writes oms-cluster.yaml and config-<region>.yaml (default: -c's directory or .)")
 	cmd.Flags().BoolVar(&checkOnly, "check", false, "with -c: run every check and stop")
-	cmd.AddCommand(newDeployAddNodeCmd())
+	cmd.AddCommand(newDeployAddNodeCmd(), newDeployUnitCmd())
 	return cmd
 }
 
@@ -282,4 +291,25 @@ func loadClusterFile(path string) (*config.Cluster, error) {
 		return nil, withCode(ExitInvalid, err)
 	}
 	return cl, nil
+}
+
+// newDeployUnitCmd prints the systemd unit deploy installs on nodes that run systemd (make dist
+// puts one in the package for people who install by hand).
+func newDeployUnitCmd() *cobra.Command {
+	var dir, ip string
+	cmd := &cobra.Command{
+		Use:   "unit -o INSTALL_DIR -i HOST_IP",
+		Short: "Print the oms-node systemd unit that deploy installs where systemd runs",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if dir == "" || ip == "" {
+				return withCode(ExitUsage, fmt.Errorf("give the install directory (-o) and the node's IP (-i)"))
+			}
+			fmt.Fprint(cmd.OutOrStdout(), deploy.SystemdUnit(dir, ip, dir+"/logs/oms-node.log"))
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&dir, "install-dir", "o", "", "installation directory of the node")
+	cmd.Flags().StringVarP(&ip, "ip", "i", "", "the node's IP (one of cm_nodes)")
+	return cmd
 }

@@ -292,6 +292,9 @@ func putFile(ctx context.Context, r Runner, src, dst, mode string) error {
 // 20 s before SIGKILL. No pid file or a dead pid is not an error.
 func stopNode(ctx context.Context, r Runner, dir string) error {
 	script := fmt.Sprintf(`pf=%s/run/oms.pid
+if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1 && systemctl is-active -q oms-node 2>/dev/null; then
+  systemctl stop oms-node
+fi
 [ -f "$pf" ] || exit 0
 pid=$(cat "$pf")
 if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
@@ -304,16 +307,49 @@ rm -f "$pf"`, shellQuote(dir))
 	return err
 }
 
-// startNode starts `oms node` detached (its own session, so it outlives the SSH session) with its
-// output in logs/init-<time>.log, and returns the log's path.
+// startNode starts `oms node` with its output in logs/init-<time>.log and returns the log's
+// path. Where systemd runs, as the unit oms-node (restarted on failure, started at boot);
+// elsewhere detached in its own session, so it outlives the SSH session.
 func startNode(ctx context.Context, r Runner, n Node) (string, error) {
 	d := n.InstallDir
 	logName := path.Join(d, "logs", "init-"+time.Now().UTC().Format("20060102T150405")+".log")
-	script := fmt.Sprintf(`cd %[1]s && pwf= && { [ ! -f conf/admin_password ] || pwf="--admin-password-file conf/admin_password"; } &&
-setsid nohup ./bin/oms node -c conf/config.yaml --host-ip %[2]s --data-dir %[1]s $pwf > %[3]s 2>&1 < /dev/null &
-echo $! > %[1]s/run/oms.pid`, shellQuote(d), shellQuote(n.IP), shellQuote(logName))
+	script := fmt.Sprintf(`cd %[1]s || exit 1
+if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+  cat > /etc/systemd/system/oms-node.service <<'OMS_UNIT_END'
+%[4]sOMS_UNIT_END
+  systemctl daemon-reload && systemctl enable -q oms-node && systemctl restart oms-node &&
+  systemctl show -p MainPID --value oms-node > %[1]s/run/oms.pid
+else
+  pwf=; [ ! -f conf/admin_password ] || pwf="--admin-password-file conf/admin_password"
+  setsid nohup ./bin/oms node -c conf/config.yaml --host-ip %[2]s --data-dir %[1]s $pwf > %[3]s 2>&1 < /dev/null &
+  echo $! > %[1]s/run/oms.pid
+fi`, shellQuote(d), shellQuote(n.IP), shellQuote(logName), SystemdUnit(d, n.IP, logName))
 	_, err := r.Run(ctx, script, nil)
 	return logName, err
+}
+
+// SystemdUnit is the oms-node service of an installation. The admin password file is passed
+// only while it exists (the first start creates the admin user, then deploy removes the file).
+func SystemdUnit(installDir, hostIP, logPath string) string {
+	return fmt.Sprintf(`[Unit]
+Description=oms node (console, CM, supervisor) of %[1]s
+After=network-online.target
+Wants=network-online.target
+
+[Service]
+Type=simple
+WorkingDirectory=%[1]s
+ExecStart=/bin/sh -c 'pwf=; [ ! -f conf/admin_password ] || pwf="--admin-password-file conf/admin_password"; exec ./bin/oms node -c conf/config.yaml --host-ip %[2]s --data-dir %[1]s $pwf'
+StandardOutput=append:%[3]s
+StandardError=append:%[3]s
+KillMode=control-group
+Restart=on-failure
+RestartSec=2
+LimitNOFILE=65536
+
+[Install]
+WantedBy=multi-user.target
+`, installDir, hostIP, logPath)
 }
 
 func (in *Installer) healthAddr(n Node) string {

@@ -1,6 +1,8 @@
 package netns
 
 import (
+	"archive/tar"
+	"compress/gzip"
 	"context"
 	"fmt"
 	"io"
@@ -36,6 +38,7 @@ type cluster struct {
 	proxy   *LatencyProxy
 	ssh     SSH
 	bin     string
+	pkg     string // installation package built from bin (deployFlags)
 	dir     string
 	regions []config.Config
 }
@@ -96,8 +99,13 @@ func (c *cluster) oms(ctx context.Context, h *Host, args ...string) (string, err
 	return string(out), err
 }
 
+// deployFlags install from an installation package laid out like `make dist`'s, so the
+// package path of -d is what the scenario deploys.
 func (c *cluster) deployFlags(h *Host) []string {
-	return []string{"-i", h.IP, "-o", filepath.Join(c.dir, "nodes", "{ip}"), "-d", c.bin,
+	if c.pkg == "" {
+		c.pkg = buildPackage(c.n.t, c.bin, c.dir)
+	}
+	return []string{"-i", h.IP, "-o", filepath.Join(c.dir, "nodes", "{ip}"), "-d", c.pkg,
 		"--ssh-key", c.ssh.KeyFile, "--admin-password-file", filepath.Join(c.dir, "admin_password"), "--health-timeout", "60s"}
 }
 
@@ -291,4 +299,41 @@ func exitCode(err error) int {
 		return ee.ExitCode()
 	}
 	return -1
+}
+
+// buildPackage writes oms-e2e-linux-amd64.tar.gz with <top>/bin/oms, as make dist does.
+func buildPackage(t testing.TB, bin, dir string) string {
+	t.Helper()
+	raw, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, "oms-e2e-linux-amd64.tar.gz")
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw := gzip.NewWriter(f)
+	tw := tar.NewWriter(zw)
+	for _, e := range []struct {
+		name string
+		body []byte
+	}{{"oms-e2e-linux-amd64/README.md", []byte("oms")}, {"oms-e2e-linux-amd64/bin/oms", raw}} {
+		if err := tw.WriteHeader(&tar.Header{Name: e.name, Mode: 0o755, Size: int64(len(e.body)), Typeflag: tar.TypeReg}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.Write(e.body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
