@@ -224,7 +224,10 @@ func AcquireLease(ctx context.Context, db *sql.DB, cmDB, name, holder string, tt
 // detectDown marks hosts of this region DOWN whose last heartbeat is older than DownAfter, and
 // ONLINE again when they beat.
 func (c *CM) detectDown(ctx context.Context) error {
-	rows, err := c.db.QueryContext(ctx, `SELECT h.ip, h.state, COALESCE(TIMESTAMPDIFF(MICROSECOND, b.beat_at, NOW(6)), -1)
+	// A host that has not beaten yet is aged from its registration (it gets DownAfter to start
+	// beating); a beat committed while this query runs can make the age slightly negative,
+	// which is "just now", not "no heartbeat".
+	rows, err := c.db.QueryContext(ctx, `SELECT h.ip, h.state, GREATEST(0, TIMESTAMPDIFF(MICROSECOND, COALESCE(b.beat_at, h.registered_at), NOW(6)))
 		FROM `+c.cm+`.hosts h LEFT JOIN `+c.hb+`.heartbeats b ON b.host_ip = h.ip WHERE h.region = ?`, c.opt.Config.CMRegion)
 	if err != nil {
 		return fmt.Errorf("read heartbeats: %w", err)
@@ -238,7 +241,7 @@ func (c *CM) detectDown(ctx context.Context) error {
 			rows.Close()
 			return fmt.Errorf("read heartbeats: %w", err)
 		}
-		down := ageUS < 0 || time.Duration(ageUS)*time.Microsecond > c.opt.DownAfter
+		down := time.Duration(ageUS)*time.Microsecond > c.opt.DownAfter
 		switch {
 		case down && state != HostDown:
 			changes = append(changes, change{ip, HostDown})
