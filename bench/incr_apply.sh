@@ -1,0 +1,260 @@
+#!/bin/bash
+# incr_apply.sh - apply speed of oms Incr-Sync vs MariaDB native parallel replication, both
+# applying the SAME binlog backlog to identical targets, in the same run.
+#
+#   bench/incr_apply.sh
+#   DURATION=20 WORKLOADS=oltp_insert bench/incr_apply.sh          # quick debug run
+#   TABLES=8 ROWS=250000 DURATION=60 THREADS=8 NATIVE_THREADS=4 OMS_WORKERS=4 bench/incr_apply.sh
+#
+# Instances (baselines' lib.sh, durable settings: sync_binlog=1, innodb_flush_log_at_trx_commit=1,
+# binlog on, log_slave_updates on), all under $BENCH_ROOT (default /tmp/omsbench-incr, wiped at
+# start):
+#   SRC  (13326) source, sysbench prepare TABLES x ROWS
+#   REPL (13328) native replica of SRC (GTID auto-position)
+#   TGT  (13329) first a replica of SRC too; once caught up STOP SLAVE; RESET SLAVE ALL, so it is a
+#                standalone target holding exactly the same rows (its own binlog stays on)
+# The oms Store (`oms component store`) is started at the source's GTID position right after the
+# prepare, BEFORE any workload, so it captures the backlog as it is written (like production).
+#
+# Per workload in WORKLOADS:
+#   1. REPL: STOP SLAVE; slave_parallel_threads=NATIVE_THREADS, optimistic; START SLAVE IO_THREAD
+#      (the IO thread keeps fetching, nothing is applied).
+#   2. sysbench WORKLOAD, THREADS threads, DURATION s on SRC. Recorded: last source GTID g1,
+#      transactions (GTID seq difference), rows changed (source Handler_write+update+delete).
+#   3. Wait until REPL's IO thread has g1 and the Store's /status position covers g1.
+#   4. native: START SLAVE SQL_THREAD on REPL, timed until MASTER_GTID_WAIT(g1).
+#   5. oms: `oms component incr-sync` against TGT reading from the Store, timed from process start
+#      until its /status position covers g1, then SIGTERM. The first workload starts at the GTID
+#      where the Store started (start_gtid); later ones resume from the task's checkpoint in TGT
+#      (same task_id).
+#   Printed per workload: seconds, rows/s and trx/s of both, ratio oms/native, and oms (and native)
+#   rows/s vs the source's live rate during sysbench (rows / DURATION): > 1 means it keeps up.
+# Finally CHECKSUM TABLE sbtest.sbtestN on REPL and TGT must match (the script fails otherwise).
+# One line per workload is appended to bench/results/incr_apply.tsv; logs (sysbench, store,
+# incr-sync component logs, final statuses) stay under $BENCH_ROOT and $RESULTS_DIR/incr_logs.
+#
+# Fairness notes: both appliers run one after the other (never concurrently) on the same 2-core
+# machine; before each the source's (and for oms the replica's) dirty pages are flushed so
+# neither pays for background flushing of the other's writes. The native time starts at
+# START SLAVE SQL_THREAD (relay log already local); the oms time starts at process start
+# (includes connecting, checkpoint setup, reading from the Store over TCP).
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/.." && pwd)
+export BENCH_ROOT=${BENCH_ROOT:-/tmp/omsbench-incr}
+export RESULTS_DIR=${RESULTS_DIR:-$HERE/results}
+. /work/shared/baselines/lib.sh
+
+SRC=${SRC:-13326}
+REPL=${REPL:-13328}
+TGT=${TGT:-13329}
+TABLES=${TABLES:-8}
+ROWS=${ROWS:-250000}
+DURATION=${DURATION:-60}
+THREADS=${THREADS:-8}
+WORKLOADS=${WORKLOADS:-"oltp_write_only oltp_insert"}
+NATIVE_THREADS=${NATIVE_THREADS:-4}   # slave_parallel_threads of the native replica
+OMS_WORKERS=${OMS_WORKERS:-4}         # incr-sync "workers"
+APPLY_TIMEOUT=${APPLY_TIMEOUT:-3600}  # s, per applier and workload
+KEEP=${KEEP:-0}                       # KEEP=1 leaves the instances running at exit
+TASK=bench
+SWORK=$BENCH_ROOT/store-work
+IWORK=$BENCH_ROOT/incr-work
+LOGS=$RESULTS_DIR/incr_logs
+OMS=$BENCH_ROOT/oms
+
+STORE_PID= INCR_PID=
+cleanup() {
+    local rc=$?
+    [ -n "$INCR_PID" ] && { kill "$INCR_PID" 2>/dev/null || true; wait "$INCR_PID" 2>/dev/null || true; }
+    [ -n "$STORE_PID" ] && { kill "$STORE_PID" 2>/dev/null || true; wait "$STORE_PID" 2>/dev/null || true; }
+    if [ "$KEEP" != 1 ]; then mdb_stop "$SRC" "$REPL" "$TGT" 2>/dev/null || true; fi
+    exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+rows_changed() { q "$1" "SELECT SUM(variable_value) FROM information_schema.global_status
+    WHERE variable_name IN ('HANDLER_WRITE','HANDLER_UPDATE','HANDLER_DELETE')"; }
+io_pos() { mc "$1" -e "SHOW SLAVE STATUS\G" | awk '/Gtid_IO_Pos:/{print $2}'; }
+# seq of domain 0 in a MariaDB GTID set text ("0-13326-12345[,1-...]"); empty if none
+seq0() { echo "$1" | tr -d ' \n' | tr ',' '\n' | awk -F- '$1=="0"{print $3}'; }
+covers() { local a; a=$(seq0 "$1"); [ -n "$a" ] && [ "$a" -ge "$(seq0 "$2")" ]; }
+jget() {  # jget JSON KEY -> top-level field or metrics.KEY of a component status ("" if absent)
+    echo "$1" | jq -r --arg k "$2" '(.[$k] // .metrics[$k] // empty) | tostring' 2>/dev/null || true; }
+status_of() { curl -s --max-time 5 "http://$(cat "$1/status.addr")/status"; }
+pid_cpu() { awk '{printf "%.1f", ($14+$15)/'"$CLK_TCK"'}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+set_durability() {  # set_durability SB FLUSH PORT...
+    local sb=$1 fl=$2 p; shift 2
+    for p in "$@"; do q "$p" "SET GLOBAL sync_binlog=$sb, GLOBAL innodb_flush_log_at_trx_commit=$fl"; done
+}
+
+# --- setup ------------------------------------------------------------------------------------
+mdb_wipe
+mkdir -p "$BENCH_ROOT" "$LOGS"
+REV=$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)
+DIRTY=$(cd "$ROOT" && git status --porcelain -- internal cmd 2>/dev/null | wc -l)
+log "building oms (rev $REV, $DIRTY modified Go paths in the work tree)"
+(cd "$ROOT" && go build -o "$OMS" ./cmd/oms)
+
+mdb_start "$SRC" "$REPL" "$TGT"
+# Prepare and the initial catch-up are not measured: relaxed durability to get there faster.
+set_durability 0 2 "$SRC" "$REPL" "$TGT"
+prepare_sbtest "$SRC" "$TABLES" "$ROWS" > /dev/null
+q "$REPL" "SET GLOBAL slave_parallel_threads=4"
+q "$TGT" "SET GLOBAL slave_parallel_threads=4; SET GLOBAL gtid_slave_pos='';
+          CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=$SRC, MASTER_USER='$MDB_USER',
+            MASTER_PASSWORD='$MDB_PASS', MASTER_USE_GTID=slave_pos; START SLAVE;"
+setup_replica "$SRC" "$REPL"
+setup_replica "$SRC" "$TGT"   # already configured and running above: just waits for catch-up
+q "$TGT" "STOP SLAVE; RESET SLAVE ALL"
+set_durability 1 1 "$SRC" "$REPL" "$TGT"
+G_START=$(binlog_gtid "$SRC")
+[ "$(q "$TGT" "SELECT @@gtid_current_pos")" = "$G_START" ] || log "note: TGT gtid_current_pos $(q "$TGT" "SELECT @@gtid_current_pos") vs source $G_START"
+log "TGT is standalone with the source's data at $G_START"
+
+# --- store ------------------------------------------------------------------------------------
+mkdir -p "$SWORK"
+cat > "$SWORK/spec.json" <<EOF
+{"kind":"store","task_id":"$TASK","epoch":1,"status_addr":"127.0.0.1:0","work_dir":"$SWORK",
+ "config":{"source":{"host":"127.0.0.1","port":$SRC,"user":"$MDB_USER","password":"$MDB_PASS"},
+           "start":{"gtid_set":"$G_START"},"listen":"127.0.0.1:0"}}
+EOF
+"$OMS" component store --spec "$SWORK/spec.json" 2> "$SWORK/component.log" &
+STORE_PID=$!
+for _ in $(seq 1 3000); do [ -f "$SWORK/store.addr" ] && [ -f "$SWORK/status.addr" ] && break
+    kill -0 "$STORE_PID" 2>/dev/null || { tail -20 "$SWORK/component.log"; die "store exited"; }; sleep 0.02; done
+[ -f "$SWORK/store.addr" ] || { tail -20 "$SWORK/component.log"; die "store did not write store.addr"; }
+STORE_ADDR=$(cat "$SWORK/store.addr")
+for _ in $(seq 1 500); do [ "$(jget "$(status_of "$SWORK")" state)" = RUNNING ] && break; sleep 0.02; done
+log "store up at $STORE_ADDR from $G_START (status $(jget "$(status_of "$SWORK")" state))"
+
+mkdir -p "$IWORK"
+cat > "$IWORK/spec.json" <<EOF
+{"kind":"incr-sync","task_id":"$TASK","epoch":1,"status_addr":"127.0.0.1:0","work_dir":"$IWORK",
+ "config":{"store_addr":"$STORE_ADDR",
+           "target":{"host":"127.0.0.1","port":$TGT,"user":"$MDB_USER","password":"$MDB_PASS"},
+           "selection":{"tables":[{"db":"sbtest"}]},
+           "start_gtid":"$G_START","workers":$OMS_WORKERS}}
+EOF
+
+# --- per workload -----------------------------------------------------------------------------
+declare -a TABLE_LINES=()
+one_workload() {
+    local wl=$1
+    wait_gtid "$REPL" "$(binlog_gtid "$SRC")"
+    flush_dirty "$SRC"; flush_dirty "$REPL"; flush_dirty "$TGT"
+    q "$REPL" "STOP SLAVE; SET GLOBAL slave_parallel_threads=$NATIVE_THREADS;
+               SET GLOBAL slave_parallel_mode='optimistic'; START SLAVE IO_THREAD"
+
+    local g0 r0 g1 r1 slog=$LOGS/sysbench_$wl.log
+    g0=$(binlog_gtid "$SRC"); r0=$(rows_changed "$SRC")
+    log "$wl: sysbench $THREADS threads x $DURATION s on the source (from $g0)"
+    # shellcheck disable=SC2046
+    sysbench "$wl" $(sysbench_common "$SRC") --tables="$TABLES" --table-size="$ROWS" \
+        --threads="$THREADS" --time="$DURATION" --report-interval=10 run > "$slog" 2>&1 \
+        || { tail -20 "$slog"; die "sysbench $wl failed"; }
+    g1=$(binlog_gtid "$SRC"); r1=$(rows_changed "$SRC")
+    local trx=$(( $(gtid_seq "$g1") - $(gtid_seq "$g0") )) rows=$((r1 - r0))
+    local src_tps; src_tps=$(awk '/transactions:/{gsub(/[(]/,"",$3); print $3}' "$slog")
+    log "$wl: backlog $trx transactions, $rows rows, last GTID $g1"
+
+    local i pos
+    for i in $(seq 1 1200); do [ "$(io_pos "$REPL")" = "$g1" ] && break; sleep 0.5; done
+    [ "$(io_pos "$REPL")" = "$g1" ] || die "REPL IO thread did not reach $g1"
+    for i in $(seq 1 1200); do
+        kill -0 "$STORE_PID" 2>/dev/null || { tail -20 "$SWORK/component.log"; die "store exited"; }
+        pos=$(jget "$(status_of "$SWORK")" position)
+        covers "$pos" "$g1" && break; sleep 0.5
+    done
+    covers "$pos" "$g1" || { tail -20 "$SWORK/component.log"; die "store position $pos does not cover $g1"; }
+    log "$wl: REPL IO thread and store have $g1"
+
+    # --- native ---
+    flush_dirty "$SRC"
+    local t0 t1 n_secs
+    res_begin "$REPL"
+    t0=$(now)
+    q "$REPL" "START SLAVE SQL_THREAD"
+    wait_gtid "$REPL" "$g1" "$APPLY_TIMEOUT"
+    t1=$(now); n_secs=$(echo "$t1 - $t0" | bc)
+    local n_res; n_res=$(res_end "$REPL")
+    q "$REPL" "START SLAVE" 2>/dev/null || true
+    log "$wl: native ($NATIVE_THREADS parallel threads) applied in $n_secs s ($n_res)"
+
+    # --- oms ---
+    flush_dirty "$REPL"
+    local ilog=$IWORK/component_$wl.log st state o_secs o_cpu
+    rm -f "$IWORK/status.addr"
+    res_begin "$TGT"
+    t0=$(now)
+    "$OMS" component incr-sync --spec "$IWORK/spec.json" 2> "$ilog" &
+    INCR_PID=$!
+    while :; do
+        if ! kill -0 "$INCR_PID" 2>/dev/null; then
+            tail -30 "$ilog"; wait "$INCR_PID" 2>/dev/null || true; INCR_PID=; die "incr-sync exited during $wl"
+        fi
+        if [ -f "$IWORK/status.addr" ]; then
+            st=$(status_of "$IWORK" || true)
+            pos=$(jget "$st" position); state=$(jget "$st" state)
+            covers "$pos" "$g1" && break
+            [ "$state" = FAILED ] && { echo "$st"; tail -30 "$ilog"; die "incr-sync FAILED during $wl"; }
+        fi
+        [ "$(echo "$(now) - $t0 > $APPLY_TIMEOUT" | bc)" = 1 ] && { echo "$st"; die "incr-sync did not reach $g1 in $APPLY_TIMEOUT s"; }
+        sleep 0.05
+    done
+    t1=$(now); o_secs=$(echo "$t1 - $t0" | bc)
+    local o_res; o_res=$(res_end "$TGT")
+    o_cpu=$(pid_cpu "$INCR_PID")
+    st=$(status_of "$IWORK")
+    echo "$st" > "$LOGS/incr_status_$wl.json"
+    kill "$INCR_PID"; wait "$INCR_PID" 2>/dev/null || true; INCR_PID=
+    cp "$ilog" "$LOGS/" 2>/dev/null || true
+    local a_rows a_txns commits
+    a_rows=$(jget "$st" applied_rows_total | awk '{printf "%d", $1}')
+    a_txns=$(jget "$st" applied_txns_total | awk '{printf "%d", $1}')
+    commits=$(jget "$st" target_commits_total | awk '{printf "%d", $1}')
+    log "$wl: oms ($OMS_WORKERS workers) applied in $o_secs s; position $pos; cpu ${o_cpu}s;" \
+        "applied_txns_total=$a_txns applied_rows_total=$a_rows target_commits_total=$commits ($o_res)"
+
+    local n_rps n_tps o_rps o_tps ratio live o_live n_live
+    n_rps=$(echo "$rows / $n_secs" | bc); n_tps=$(echo "$trx / $n_secs" | bc)
+    o_rps=$(echo "$rows / $o_secs" | bc); o_tps=$(echo "$trx / $o_secs" | bc)
+    ratio=$(echo "scale=2; $n_secs / $o_secs" | bc)
+    live=$(echo "$rows / $DURATION" | bc)
+    o_live=$(echo "scale=2; $o_rps / $live" | bc); n_live=$(echo "scale=2; $n_rps / $live" | bc)
+    TABLE_LINES+=("$(printf '%-16s %8s %9s | %8.1f %9s %7s | %8.1f %9s %7s | %6sx | %9s %6sx %6sx' \
+        "$wl" "$trx" "$rows" "$n_secs" "$n_rps" "$n_tps" "$o_secs" "$o_rps" "$o_tps" "$ratio" "$live" "$n_live" "$o_live")")
+    record incr_apply.tsv "bench=oms_vs_native" "workload=$wl" "rev=$REV" "tables=$TABLES" "rows_per_table=$ROWS" \
+        "threads=$THREADS" "duration=$DURATION" "src_tps=$src_tps" "trx=$trx" "rows=$rows" "src_rows_s=$live" \
+        "native_threads=$NATIVE_THREADS" "native_s=$n_secs" "native_rows_s=$n_rps" "native_tps=$n_tps" \
+        "oms_workers=$OMS_WORKERS" "oms_s=$o_secs" "oms_rows_s=$o_rps" "oms_tps=$o_tps" "ratio_oms_native=$ratio" \
+        "oms_vs_live=$o_live" "native_vs_live=$n_live" "oms_applied_txns=$a_txns" "oms_applied_rows=$a_rows" \
+        "oms_target_commits=$commits" "oms_cpu_s=$o_cpu" \
+        $(for kv in $n_res; do echo "native_$kv"; done) $(for kv in $o_res; do echo "oms_$kv"; done)
+}
+
+for wl in $WORKLOADS; do one_workload "$wl"; done
+
+# --- correctness ------------------------------------------------------------------------------
+wait_gtid "$REPL" "$(binlog_gtid "$SRC")"
+MISMATCH=0
+CHECK_LINES=()
+for t in $(q "$REPL" "SELECT table_name FROM information_schema.tables WHERE table_schema='sbtest' ORDER BY table_name"); do
+    a=$(q "$REPL" "CHECKSUM TABLE sbtest.$t" | cut -f2)
+    b=$(q "$TGT" "CHECKSUM TABLE sbtest.$t" | cut -f2)
+    if [ "$a" = "$b" ]; then CHECK_LINES+=("sbtest.$t match ($a)")
+    else CHECK_LINES+=("sbtest.$t MISMATCH repl=$a tgt=$b"); MISMATCH=$((MISMATCH+1)); fi
+done
+
+echo
+echo "incr apply: $TABLES x $ROWS rows, sysbench $THREADS threads x $DURATION s; native slave_parallel_threads=$NATIVE_THREADS optimistic, oms workers=$OMS_WORKERS; oms rev $REV"
+printf '%-16s %8s %9s | %8s %9s %7s | %8s %9s %7s | %7s | %9s %7s %7s\n' \
+    "workload" "trx" "rows" "native_s" "rows/s" "trx/s" "oms_s" "rows/s" "trx/s" "oms/nat" "src_rows/s" "nat/src" "oms/src"
+for l in "${TABLE_LINES[@]}"; do echo "$l"; done
+echo "(oms/src, nat/src: applier rows/s vs the source's live rate during sysbench; >1 = keeps up)"
+echo "checksum REPL vs TGT:"
+for l in "${CHECK_LINES[@]}"; do echo "  $l"; done
+record incr_apply.tsv "bench=oms_vs_native_checksum" "rev=$REV" "tables_checked=${#CHECK_LINES[@]}" "mismatches=$MISMATCH"
+[ "$MISMATCH" = 0 ] || die "$MISMATCH table(s) differ between the native replica and the oms target"
+log "incr_apply done; results in $RESULTS_DIR/incr_apply.tsv"
