@@ -25,6 +25,13 @@ const (
 	ModeIn               = "in"
 	NoKeyMultiset        = "multiset"
 	NoKeySkip            = "skip"
+	TableChecksumAuto    = "auto"
+	TableChecksumAlways  = "always"
+	TableChecksumOff     = "off"
+	// tableChecksumMinRows: in "auto", a table of at most this many (estimated) rows may
+	// always take the table checksum; a larger one only while it is not more than its share of
+	// all rows (see tableChecksumPlan).
+	tableChecksumMinRows = 1_000_000
 )
 
 // Config is the full-verify component's part of the spec.
@@ -56,6 +63,13 @@ type Config struct {
 	// and the table has at most NoKeyMaxRows rows) or "skip".
 	NoKeyTables  string `json:"no_key_tables,omitempty"`
 	NoKeyMaxRows int64  `json:"no_key_max_rows,omitempty"`
+	// TableChecksum is the table-level first pass: for a table mapped whole (no row filter, no
+	// column subset, the same columns and types on both sides), CHECKSUM TABLE and the row count
+	// on both sides; equal, the table is verified without chunk queries, else it is compared by
+	// chunks as usual. "auto" (default): on, except under rows_per_second and for a table too
+	// large to be checksummed by one thread while the others wait; "always": every table mapped
+	// whole; "off": never.
+	TableChecksum string `json:"table_checksum,omitempty"`
 }
 
 // Conn is a MySQL-protocol endpoint.
@@ -138,6 +152,14 @@ func (c Config) withDefaults(workDir string) (Config, error) {
 	}
 	if c.NoKeyTables != NoKeyMultiset && c.NoKeyTables != NoKeySkip {
 		return c, omserr.New("VERIFY_CONFIG_INVALID", "no_key_tables "+strconv.Quote(c.NoKeyTables)+" is unknown", `use "multiset" or "skip"`)
+	}
+	if c.TableChecksum == "" {
+		c.TableChecksum = TableChecksumAuto
+	}
+	switch c.TableChecksum {
+	case TableChecksumAuto, TableChecksumAlways, TableChecksumOff:
+	default:
+		return c, omserr.New("VERIFY_CONFIG_INVALID", "table_checksum "+strconv.Quote(c.TableChecksum)+" is unknown", `use "auto", "always" or "off"`)
 	}
 	if c.NoKeyMaxRows <= 0 {
 		c.NoKeyMaxRows = DefaultNoKeyMaxRows

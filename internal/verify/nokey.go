@@ -19,6 +19,7 @@ func (v *Verifier) checksumWhole(ctx context.Context, p *pair) (int64, map[strin
 	err := bothSides(ctx, func(ctx context.Context, s side) error {
 		q, a := p.checksumSQL(s, chunk{})
 		var err error
+		v.chunkQueries.Add(1)
 		sums[s], err = querySum(ctx, v.db(s), q, a)
 		return err
 	})

@@ -32,6 +32,9 @@ const (
 	MethodMultiset      = "multiset"
 	MethodSkipped       = "skipped"
 	MethodNotReverified = "not_reverified"
+	// MethodTableChecksum: CHECKSUM TABLE and the row count were equal on both sides, no chunk
+	// was compared.
+	MethodTableChecksum = "table_checksum"
 )
 
 // Report is the result of a run (report.json).
@@ -65,7 +68,10 @@ type TableResult struct {
 	Converged int64  `json:"converged,omitempty"`
 	DiffFile  string `json:"diff_file,omitempty"`
 	SQLFile   string `json:"sql_file,omitempty"`
-	Note      string `json:"note,omitempty"`
+	// TableChecksum is the outcome of the table-level first pass: "equal" (verified by it),
+	// "different" or "unavailable" (compared by chunks); empty when not taken.
+	TableChecksum string `json:"table_checksum,omitempty"`
+	Note          string `json:"note,omitempty"`
 }
 
 // previous is differences.json.
@@ -133,8 +139,11 @@ func (v *Verifier) writeReport(start time.Time) (*Report, error) {
 		res.Table, res.Target = p.Name, p.dst.DB+"."+p.dst.Name
 		res.Key = p.keyNames()
 		res.Compared = tr.rowsDone.Load()
+		res.TableChecksum = tr.tc
 		switch {
 		case res.Method != "":
+		case tr.tc == tcEqual:
+			res.Method = MethodTableChecksum
 		case !p.hasKey():
 			res.Method = MethodMultiset
 			if res.Note == "" {
@@ -144,6 +153,13 @@ func (v *Verifier) writeReport(start time.Time) (*Report, error) {
 			res.Method = MethodIn
 		default:
 			res.Method = MethodRange
+		}
+		if tr.tcNote != "" {
+			if res.Note == "" {
+				res.Note = tr.tcNote
+			} else {
+				res.Note += "; " + tr.tcNote
+			}
 		}
 		if p.hasKey() {
 			res.Converged = max(tr.initial-int64(len(tr.final)), 0)

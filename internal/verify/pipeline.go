@@ -4,15 +4,18 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 )
 
-// sideResult is one side's aggregate of one chunk.
+// sideResult is one side's aggregate of one chunk, or its table checksum (a tableTask).
 type sideResult struct {
 	t   task
 	s   side
 	sum sum
+	tab tableSum
+	at  time.Time // tableTask: when the checksum started
 }
 
 type drillTask struct {
@@ -29,7 +32,9 @@ type taskKey struct {
 // taking the same chunks in the same order, so the two servers compute the aggregates of a chunk
 // at about the same time but neither waits for the other after every chunk (a per-chunk barrier
 // left each server idle while the other finished). A collector pairs the two aggregates of a
-// chunk; chunks that differ go to drill-down workers that fetch and compare their rows.
+// chunk; chunks that differ go to drill-down workers that fetch and compare their rows. A table
+// checksum (tableTask) takes the same path: each side's worker runs it, the collector pairs
+// the two and resolves the table (done, or back to the producer to be chunked).
 //
 //	produce -> srcQ -> src workers \
 //	        -> dstQ -> dst workers -> results -> collector -> drill -> drill workers
@@ -65,7 +70,26 @@ func (v *Verifier) rangePipeline(ctx context.Context) error {
 			g.Go(func() error {
 				defer wg.Done()
 				for t := range queues[s] {
+					if t.i == tableTask {
+						at := time.Now()
+						ts, err := v.tableChecksum(gctx, side(s), t.tr.p)
+						if err != nil {
+							return err
+						}
+						select {
+						case results <- sideResult{t: t, s: side(s), tab: ts, at: at}:
+						case <-gctx.Done():
+							return gctx.Err()
+						}
+						if side(s) == srcSide && ts.ok {
+							if err := v.throttle.wait(gctx, ts.rows); err != nil {
+								return err
+							}
+						}
+						continue
+					}
 					q, a := t.tr.p.checksumSQL(side(s), t.c)
+					v.chunkQueries.Add(1)
 					sm, err := querySum(gctx, v.db(side(s)), q, a)
 					if err != nil {
 						if gctx.Err() != nil {
@@ -104,6 +128,20 @@ func (v *Verifier) rangePipeline(ctx context.Context) error {
 				continue
 			}
 			delete(pending, k)
+			if r.t.i == tableTask {
+				a, b := o, r
+				if a.s == dstSide {
+					a, b = b, a
+				}
+				at := a.at
+				if b.at.Before(at) {
+					at = b.at
+				}
+				if err := v.resolveTableChecksum(r.t.tr, [2]tableSum{a.tab, b.tab}, time.Since(at)); err != nil {
+					return err
+				}
+				continue
+			}
 			src, dst := r.sum, o.sum
 			if r.s == dstSide {
 				src, dst = o.sum, r.sum

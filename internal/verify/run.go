@@ -66,6 +66,9 @@ func (v *Verifier) run(ctx context.Context) error {
 	v.chunksDone.Store(0)
 	v.chunksAll.Store(0)
 	v.chunksResumed.Store(0)
+	v.chunkQueries.Store(0)
+	v.tableChecksums.Store(0)
+	v.tablesChecksumEqual.Store(0)
 	if err := os.MkdirAll(v.cfg.OutputDir, 0o755); err != nil {
 		return fmt.Errorf("create output dir: %w", err)
 	}
@@ -88,6 +91,10 @@ func (v *Verifier) run(ctx context.Context) error {
 		}
 		if ts.WholeTable {
 			tr.candidates[""] = nil
+		}
+		tr.tc, tr.tcNote = ts.TableChecksum, ts.TableChecksumNote
+		if ts.TableChecksum == tcEqual {
+			v.tablesChecksumEqual.Add(1)
 		}
 	}
 	v.mu.Unlock()
@@ -135,8 +142,15 @@ func (v *Verifier) run(ctx context.Context) error {
 	return nil
 }
 
-// chunkPhase plans and compares every chunk of every table.
+// chunkPhase compares every table: by its table checksum where it takes one and that proves it
+// equal, else by planning and comparing its chunks.
 func (v *Verifier) chunkPhase(ctx context.Context) error {
+	v.tcPlan, v.fb = v.tableChecksumPlan(), newFallbacks()
+	for tr, why := range v.tcPlan {
+		if why != "" {
+			v.log.Debug("no table checksum", "table", tr.p.Name, "reason", why)
+		}
+	}
 	if v.cfg.Mode == ModeRange {
 		return v.rangePipeline(ctx)
 	}
@@ -166,37 +180,59 @@ func (v *Verifier) chunkPhase(ctx context.Context) error {
 	return g.Wait()
 }
 
-// produce plans the chunks of every table (or takes the plan from the state) and hands each
-// chunk not yet done to send.
+// produce hands out, table by table, a table checksum (tables that take one, see
+// tablechecksum.go) or the chunks not yet done (planned now or taken from the state); tables
+// whose checksum did not prove them equal come back and are chunked.
 func (v *Verifier) produce(ctx context.Context, send func(task) error) error {
 	for _, p := range v.pairs {
 		tr := v.tables[p.Name]
-		v.mu.Lock()
-		ts := v.state.Tables[p.Name]
-		planned := ts.Planned
-		v.mu.Unlock()
-		if !planned {
-			cs, err := planChunks(ctx, v.src, p, v.cfg.ChunkSize)
-			if err != nil {
+		if v.takeTableChecksum(tr) {
+			v.fb.start()
+			if err := send(task{tr: tr, i: tableTask}); err != nil {
 				return err
 			}
-			v.mu.Lock()
-			ts.Chunks, ts.Done, ts.Planned = cs, make([]byte, len(cs)), true
-			v.mu.Unlock()
+		} else if err := v.sendChunks(ctx, tr, send); err != nil {
+			return err
 		}
-		v.chunksAll.Add(int64(len(ts.Chunks)))
-		for i, c := range ts.Chunks {
-			v.mu.Lock()
-			done := isDone(ts, i)
-			v.mu.Unlock()
-			if done {
-				v.chunksDone.Add(1)
-				v.chunksResumed.Add(1)
-				continue
-			}
-			if err := send(task{tr: tr, i: i, c: c}); err != nil {
-				return err
-			}
+		if err := v.sendFallbacks(ctx, send, false); err != nil {
+			return err
+		}
+	}
+	return v.sendFallbacks(ctx, send, true)
+}
+
+// sendChunks plans a table's chunks (or takes the plan from the state) and hands each chunk not
+// yet done to send.
+func (v *Verifier) sendChunks(ctx context.Context, tr *tableRun, send func(task) error) error {
+	p := tr.p
+	v.mu.Lock()
+	ts := v.state.Tables[p.Name]
+	planned := ts.Planned
+	v.mu.Unlock()
+	if !planned {
+		cs, err := planChunks(ctx, v.src, p, v.cfg.ChunkSize)
+		if err != nil {
+			return err
+		}
+		v.mu.Lock()
+		ts.Chunks, ts.Done, ts.Planned = cs, make([]byte, len(cs)), true
+		v.mu.Unlock()
+	}
+	v.mu.Lock()
+	n := len(ts.Chunks)
+	v.mu.Unlock()
+	v.chunksAll.Add(int64(n))
+	for i := 0; i < n; i++ {
+		v.mu.Lock()
+		c, done := ts.Chunks[i], isDone(ts, i)
+		v.mu.Unlock()
+		if done {
+			v.chunksDone.Add(1)
+			v.chunksResumed.Add(1)
+			continue
+		}
+		if err := send(task{tr: tr, i: i, c: c}); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -204,6 +240,17 @@ func (v *Verifier) produce(ctx context.Context, send func(task) error) error {
 
 func (v *Verifier) doTask(ctx context.Context, t task) error {
 	p := t.tr.p
+	if t.i == tableTask {
+		start := time.Now()
+		sums, err := v.tableChecksumBoth(ctx, p)
+		if err != nil {
+			return err
+		}
+		if err := v.resolveTableChecksum(t.tr, sums, time.Since(start)); err != nil {
+			return err
+		}
+		return v.throttle.wait(ctx, sums[srcSide].rows)
+	}
 	var rows int64
 	var cands map[string][][]byte
 	var err error
@@ -284,6 +331,7 @@ func (v *Verifier) compareChunkRange(ctx context.Context, p *pair, c chunk) (int
 	err := bothSides(ctx, func(ctx context.Context, s side) error {
 		q, a := p.checksumSQL(s, c)
 		var err error
+		v.chunkQueries.Add(1)
 		sums[s], err = querySum(ctx, v.db(s), q, a)
 		return err
 	})
@@ -337,6 +385,7 @@ func (v *Verifier) fetchAndCompare(ctx context.Context, p *pair, c chunk) (int64
 	err := bothSides(ctx, func(ctx context.Context, s side) error {
 		q, a := p.rowsSQL(s, c)
 		var err error
+		v.chunkQueries.Add(1)
 		rows[s], err = queryRows(ctx, v.db(s), q, a)
 		return err
 	})
@@ -356,6 +405,7 @@ func (v *Verifier) compareChunkIn(ctx context.Context, p *pair, c chunk) (int64,
 	var dstSum sum
 	err := bothSides(ctx, func(ctx context.Context, s side) error {
 		var err error
+		v.chunkQueries.Add(1)
 		if s == srcSide {
 			q, a := p.rowsSQL(s, c)
 			srcRows, err = queryRows(ctx, v.src, q, a)

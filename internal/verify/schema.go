@@ -17,6 +17,8 @@ type column struct {
 	Nullable  bool
 	Charset   string // "" for non-character columns
 	Collation string
+	Type      string // COLUMN_TYPE, lower case: int(11) unsigned, enum('a','b'), decimal(10,2)
+	Virtual   bool   // a VIRTUAL generated column (not stored)
 }
 
 // tableInfo is a table's columns and the key chunks are cut along.
@@ -27,8 +29,11 @@ type tableInfo struct {
 	// KeyIndex is the index the chunks follow: "PRIMARY", a NOT NULL unique index, or "" (none).
 	KeyIndex string
 	KeyCols  []string
-	Rows     int64               // information_schema estimate
-	uniq     map[string][]string // unique indexes: name -> columns
+	Rows     int64  // information_schema estimate
+	Engine   string // ENGINE, lower case
+	// Partitioned: CREATE_OPTIONS says "partitioned".
+	Partitioned bool
+	uniq        map[string][]string // unique indexes: name -> columns
 }
 
 func (t *tableInfo) col(name string) (column, bool) {
@@ -86,20 +91,23 @@ func loadCatalog(ctx context.Context, db *sql.DB, schemas []string) (*catalog, e
 	}
 	in := inList(len(schemas))
 	rows, err := db.QueryContext(ctx, `SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME, DATA_TYPE, IS_NULLABLE,
-		COALESCE(CHARACTER_SET_NAME,''), COALESCE(COLLATION_NAME,'') FROM information_schema.COLUMNS
+		COALESCE(CHARACTER_SET_NAME,''), COALESCE(COLLATION_NAME,''), COLUMN_TYPE, COALESCE(EXTRA,'')
+		FROM information_schema.COLUMNS
 		WHERE TABLE_SCHEMA IN (`+in+`) ORDER BY TABLE_SCHEMA, TABLE_NAME, ORDINAL_POSITION`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read columns: %w", err)
 	}
 	for rows.Next() {
-		var schema, table, nullable string
+		var schema, table, nullable, extra string
 		var col column
-		if err := rows.Scan(&schema, &table, &col.Name, &col.DataType, &nullable, &col.Charset, &col.Collation); err != nil {
+		if err := rows.Scan(&schema, &table, &col.Name, &col.DataType, &nullable, &col.Charset, &col.Collation, &col.Type, &extra); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("read columns: %w", err)
 		}
 		col.DataType = strings.ToLower(col.DataType)
 		col.Nullable = nullable == "YES"
+		col.Type = strings.ToLower(col.Type)
+		col.Virtual = strings.Contains(strings.ToUpper(extra), "VIRTUAL")
 		k := [2]string{schema, table}
 		t := c.tables[k]
 		if t == nil {
@@ -117,14 +125,16 @@ func loadCatalog(ctx context.Context, db *sql.DB, schemas []string) (*catalog, e
 		return nil, err
 	}
 	c.markJSON(ctx, db, in, args)
-	if rows, err := db.QueryContext(ctx, `SELECT TABLE_SCHEMA, TABLE_NAME, COALESCE(TABLE_ROWS,0)
+	if rows, err := db.QueryContext(ctx, `SELECT TABLE_SCHEMA, TABLE_NAME, COALESCE(TABLE_ROWS,0),
+		COALESCE(ENGINE,''), COALESCE(CREATE_OPTIONS,'')
 		FROM information_schema.TABLES WHERE TABLE_SCHEMA IN (`+in+`)`, args...); err == nil {
 		for rows.Next() {
-			var schema, table string
+			var schema, table, engine, opts string
 			var n int64
-			if rows.Scan(&schema, &table, &n) == nil {
+			if rows.Scan(&schema, &table, &n, &engine, &opts) == nil {
 				if t := c.tables[[2]string{schema, table}]; t != nil {
-					t.Rows = n
+					t.Rows, t.Engine = n, strings.ToLower(engine)
+					t.Partitioned = strings.Contains(strings.ToLower(opts), "partitioned")
 				}
 			}
 		}

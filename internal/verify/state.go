@@ -43,6 +43,11 @@ type tableState struct {
 	RowsDone   int64      `json:"rows_done,omitempty"`
 	Candidates [][][]byte `json:"candidates,omitempty"`
 	WholeTable bool       `json:"whole_table,omitempty"` // key-less table whose checksums differ
+	// TableChecksum is the outcome of the table checksum (tcEqual: the table is done, no chunks;
+	// tcDifferent, tcUnavailable: compared by chunks, the checksum is not taken again on resume)
+	// and TableChecksumNote its report note.
+	TableChecksum     string `json:"table_checksum,omitempty"`
+	TableChecksumNote string `json:"table_checksum_note,omitempty"`
 }
 
 // fingerprint identifies what a state belongs to: a state of another comparison is not resumed.

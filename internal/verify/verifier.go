@@ -8,6 +8,10 @@
 //
 // How a table is compared (range mode, the default):
 //
+//  0. A table mapped whole (no row filter, no column subset, the same columns and types on both
+//     sides) first gets a table checksum (tablechecksum.go): CHECKSUM TABLE and the row count on
+//     both sides at the same time. Equal: the table is done, no chunk is planned or compared.
+//     Anything else: the steps below, unchanged.
 //  1. The table is cut into chunks of ChunkSize key values along its primary key (or a NOT NULL
 //     unique key): arithmetically for a single integer key, else by walking the key index.
 //  2. For each chunk both servers compute, at the same time, COUNT(*) and
@@ -74,6 +78,14 @@ type Verifier struct {
 	chunksSplit   atomic.Int64
 	started       time.Time
 	throttle      *throttle
+	// chunkQueries counts chunk checksum and row queries (each side), tableChecksums the table
+	// checksums run (each side), tablesChecksumEqual the tables their checksum proved equal.
+	chunkQueries        atomic.Int64
+	tableChecksums      atomic.Int64
+	tablesChecksumEqual atomic.Int64
+	mariaDB             [2]bool              // per side: the server is MariaDB
+	tcPlan              map[*tableRun]string // per table: "" takes a table checksum, else why not
+	fb                  *fallbacks           // tables whose checksum did not prove them equal
 }
 
 // tableRun is the in-memory progress and findings of one table.
@@ -84,6 +96,7 @@ type tableRun struct {
 	final      []rowDiff           // after re-checks
 	initial    int64               // candidates when the re-checks started
 	result     TableResult
+	tc, tcNote string // table checksum outcome (tcEqual, ...) and note; "" not taken
 }
 
 // New builds a Verifier from its config. mapper nil means: compile cfg.Selection.
@@ -116,6 +129,7 @@ func (v *Verifier) Init(ctx context.Context) error {
 	if v.dst, err = openDB(ctx, v.cfg.Target, "target", v.cfg.Concurrency); err != nil {
 		return err
 	}
+	v.mariaDB = [2]bool{isMariaDB(ctx, v.src), isMariaDB(ctx, v.dst)}
 	tables, err := listTables(ctx, v.src)
 	if err != nil {
 		return omserr.Wrap(err, "VERIFY_SOURCE_UNREADABLE", "cannot list the source tables", "grant SELECT on information_schema")
@@ -212,7 +226,8 @@ func (v *Verifier) Status() component.Status {
 	st.Metrics = map[string]float64{
 		"rows_compared": float64(done), "chunks_done": float64(v.chunksDone.Load()),
 		"chunks_total": float64(v.chunksAll.Load()), "candidate_rows": diffs,
-		"chunks_split": float64(v.chunksSplit.Load()),
+		"chunks_split": float64(v.chunksSplit.Load()), "chunk_queries": float64(v.chunkQueries.Load()),
+		"table_checksums": float64(v.tableChecksums.Load()), "tables_checksum_equal": float64(v.tablesChecksumEqual.Load()),
 	}
 	if v.result != nil {
 		st.Metrics["rows_only_in_source"] = float64(v.result.OnlyInSource)
