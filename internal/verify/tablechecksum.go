@@ -15,7 +15,7 @@ import (
 // checksums and equal counts: the table is verified, no chunk is planned or compared. Anything
 // else (different, NULL, an error) hands the table to the chunk pass unchanged, so the table
 // checksum can only save work, never hide a difference the chunks would find (beyond a checksum
-// collision, 2^-32 as for a chunk's BIT_XOR(CRC32)).
+// collision, 2^-32 as for a chunk's SUM(CRC32)).
 //
 // CHECKSUM TABLE hashes the stored bytes of every column in table order (plus the NULL bits), so
 // it is only taken when both sides have the same columns in the same order with the same

@@ -15,7 +15,7 @@
 //  1. The table is cut into chunks of ChunkSize key values along its primary key (or a NOT NULL
 //     unique key): arithmetically for a single integer key, else by walking the key index.
 //  2. For each chunk both servers compute, at the same time, COUNT(*) and
-//     BIT_XOR(CRC32(CONCAT_WS('#', columns..., null markers))). Equal aggregates: the chunk is
+//     SUM(CRC32(CONCAT_WS('#', columns..., null markers))) (SUM: a swap cannot cancel out). Equal aggregates: the chunk is
 //     equal, no row crosses the network.
 //  3. A chunk whose aggregates differ is fetched row by row from both sides and compared column by
 //     column with type-aware equality (compare.go). Differing keys become candidates.
