@@ -4,6 +4,7 @@
 #
 #   bench/incr_apply.sh
 #   DURATION=20 WORKLOADS=oltp_insert bench/incr_apply.sh          # quick debug run
+#   OMS_ATOMIC=1 bench/incr_apply.sh      # oms keeps source transaction boundaries too
 #   TABLES=8 ROWS=250000 DURATION=60 THREADS=8 NATIVE_THREADS=4 OMS_WORKERS=4 bench/incr_apply.sh
 #
 # Instances (baselines' lib.sh, durable settings: sync_binlog=1, innodb_flush_log_at_trx_commit=1,
@@ -55,6 +56,8 @@ THREADS=${THREADS:-8}
 WORKLOADS=${WORKLOADS:-"oltp_write_only oltp_insert"}
 NATIVE_THREADS=${NATIVE_THREADS:-4}   # slave_parallel_threads of the native replica
 OMS_WORKERS=${OMS_WORKERS:-4}         # incr-sync "workers"
+OMS_ATOMIC=${OMS_ATOMIC:-0}           # 1: incr-sync "atomic_txns" (one target txn per source txn,
+                                      # like the native replica; default merges source txns)
 APPLY_TIMEOUT=${APPLY_TIMEOUT:-3600}  # s, per applier and workload
 KEEP=${KEEP:-0}                       # KEEP=1 leaves the instances running at exit
 TASK=bench
@@ -135,7 +138,7 @@ cat > "$IWORK/spec.json" <<EOF
  "config":{"store_addr":"$STORE_ADDR",
            "target":{"host":"127.0.0.1","port":$TGT,"user":"$MDB_USER","password":"$MDB_PASS"},
            "selection":{"tables":[{"db":"sbtest"}]},
-           "start_gtid":"$G_START","workers":$OMS_WORKERS}}
+           "start_gtid":"$G_START","workers":$OMS_WORKERS$([ "$OMS_ATOMIC" = 1 ] && echo ',"atomic_txns":true')}}
 EOF
 
 # --- per workload -----------------------------------------------------------------------------
@@ -228,7 +231,7 @@ one_workload() {
     record incr_apply.tsv "bench=oms_vs_native" "workload=$wl" "rev=$REV" "tables=$TABLES" "rows_per_table=$ROWS" \
         "threads=$THREADS" "duration=$DURATION" "src_tps=$src_tps" "trx=$trx" "rows=$rows" "src_rows_s=$live" \
         "native_threads=$NATIVE_THREADS" "native_s=$n_secs" "native_rows_s=$n_rps" "native_tps=$n_tps" \
-        "oms_workers=$OMS_WORKERS" "oms_s=$o_secs" "oms_rows_s=$o_rps" "oms_tps=$o_tps" "ratio_oms_native=$ratio" \
+        "oms_workers=$OMS_WORKERS" "oms_atomic_txns=$OMS_ATOMIC" "oms_s=$o_secs" "oms_rows_s=$o_rps" "oms_tps=$o_tps" "ratio_oms_native=$ratio" \
         "oms_vs_live=$o_live" "native_vs_live=$n_live" "oms_applied_txns=$a_txns" "oms_applied_rows=$a_rows" \
         "oms_target_commits=$commits" "oms_cpu_s=$o_cpu" \
         $(for kv in $n_res; do echo "native_$kv"; done) $(for kv in $o_res; do echo "oms_$kv"; done)
@@ -248,7 +251,7 @@ for t in $(q "$REPL" "SELECT table_name FROM information_schema.tables WHERE tab
 done
 
 echo
-echo "incr apply: $TABLES x $ROWS rows, sysbench $THREADS threads x $DURATION s; native slave_parallel_threads=$NATIVE_THREADS optimistic, oms workers=$OMS_WORKERS; oms rev $REV"
+echo "incr apply: $TABLES x $ROWS rows, sysbench $THREADS threads x $DURATION s; native slave_parallel_threads=$NATIVE_THREADS optimistic, oms workers=$OMS_WORKERS atomic_txns=$OMS_ATOMIC; oms rev $REV"
 printf '%-16s %8s %9s | %8s %9s %7s | %8s %9s %7s | %7s | %9s %7s %7s\n' \
     "workload" "trx" "rows" "native_s" "rows/s" "trx/s" "oms_s" "rows/s" "trx/s" "oms/nat" "src_rows/s" "nat/src" "oms/src"
 for l in "${TABLE_LINES[@]}"; do echo "$l"; done
