@@ -1,6 +1,7 @@
 package incrsync
 
 import (
+	"container/heap"
 	"context"
 	"sync"
 	"time"
@@ -63,8 +64,8 @@ type scheduler struct {
 
 	last        map[string]*node
 	lastBarrier *node
-	ready       []*node
-	order       []*node // arrival order; the head is the first not-yet-applied transaction
+	ready       readyQueue // oldest first: keeps the low watermark close behind the head
+	order       []*node    // arrival order; the head is the first not-yet-applied transaction
 	inflight    int
 	window      int
 	nextIdx     uint64
@@ -150,7 +151,7 @@ func (s *scheduler) add(ctx context.Context, t *mtxn, keys []string, barrier, do
 	n.waiting = len(n.deps)
 	if n.waiting == 0 {
 		n.state = stReady
-		s.ready = append(s.ready, n)
+		heap.Push(&s.ready, n)
 		s.signalLocked()
 	}
 	return nil
@@ -169,8 +170,7 @@ func (s *scheduler) take(ctx context.Context, worker int) (*batch, error) {
 		}
 	}
 	b := &batch{worker: worker}
-	first := s.ready[0]
-	s.ready = s.ready[1:]
+	first := heap.Pop(&s.ready).(*node)
 	s.takeLocked(b, first)
 	if first.barrier {
 		return b, nil
@@ -188,8 +188,7 @@ func (s *scheduler) take(ctx context.Context, worker int) (*batch, error) {
 		// then independent ready work (there is a backlog), whose chain the loop absorbs next
 		if i == len(b.nodes)-1 && s.roomLocked(b) && len(s.ready) > 0 && !s.ready[0].barrier &&
 			s.ready[0].t.idempotent == first.t.idempotent && b.rows+s.ready[0].rows <= s.maxRows {
-			r := s.ready[0]
-			s.ready = s.ready[1:]
+			r := heap.Pop(&s.ready).(*node)
 			s.takeLocked(b, r)
 		}
 	}
@@ -277,7 +276,7 @@ func (s *scheduler) commit(b *batch) {
 			d.waiting--
 			if d.waiting == 0 && d.state == stWaiting {
 				d.state = stReady
-				s.ready = append(s.ready, d)
+				heap.Push(&s.ready, d)
 			}
 		}
 		n.dependents = nil
@@ -321,4 +320,22 @@ func (s *scheduler) idle() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.inflight == 0
+}
+
+// readyQueue is a min-heap of ready transactions by arrival order. Oldest first matters: a
+// transaction freed late by its dependency must not queue behind thousands of read-ahead ones,
+// or the low watermark trails far behind what is applied and every checkpoint row has to list
+// all the GTIDs applied above it.
+type readyQueue []*node
+
+func (q readyQueue) Len() int           { return len(q) }
+func (q readyQueue) Less(i, j int) bool { return q[i].idx < q[j].idx }
+func (q readyQueue) Swap(i, j int)      { q[i], q[j] = q[j], q[i] }
+func (q *readyQueue) Push(x any)        { *q = append(*q, x.(*node)) }
+func (q *readyQueue) Pop() any {
+	old := *q
+	n := old[len(old)-1]
+	old[len(old)-1] = nil
+	*q = old[:len(old)-1]
+	return n
 }
