@@ -9,6 +9,7 @@ import (
 	"sort"
 	"syscall"
 
+	"github.com/go-sql-driver/mysql"
 	"github.com/spf13/cobra"
 
 	"github.com/omsdev/oms/internal/component"
@@ -59,6 +60,9 @@ func runComponent(kind, specPath string, f componentFactory) error {
 		return withCode(ExitInvalid, fmt.Errorf("spec %s is for kind %q, not %q", specPath, spec.Kind, kind))
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil)).With("kind", kind, "task", spec.TaskID, "epoch", spec.Epoch)
+	// the MySQL driver's own messages (a lost connection while retrying) go to the component
+	// log as structured lines, not bare text on stderr
+	_ = mysql.SetLogger(driverLog{log})
 	unit, err := f(spec, log)
 	if err != nil {
 		return withCode(ExitInvalid, err)
@@ -67,3 +71,8 @@ func runComponent(kind, specPath string, f componentFactory) error {
 	defer stop()
 	return withCode(ExitFailure, component.Host(ctx, spec, unit, log))
 }
+
+// driverLog adapts slog to the MySQL driver's logger.
+type driverLog struct{ log *slog.Logger }
+
+func (d driverLog) Print(v ...any) { d.log.Warn("mysql driver", "msg", fmt.Sprint(v...)) }
