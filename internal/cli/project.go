@@ -230,7 +230,7 @@ func showProject(ctx context.Context, c *api.Client, out io.Writer, id string) e
 		if v, ok := s.Metrics["rows_done"]; ok && s.Name == api.StepFull {
 			detail = fmt.Sprintf("%.0f/%.0f rows; %s", v, s.Metrics["rows_total"], detail)
 		}
-		if v, ok := s.Metrics["lag_seconds"]; ok && s.Name == api.StepIncr && !strings.Contains(detail, "lag ") {
+		if v, ok := s.Metrics["lag_seconds"]; ok && s.Name == api.StepIncr {
 			detail = fmt.Sprintf("lag %.1fs; %s", v, detail)
 		}
 		if v, ok := s.Metrics["differences"]; ok && s.Name == api.StepFullVerifier {

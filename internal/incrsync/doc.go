@@ -3,9 +3,10 @@
 // (database/table filter, rename mapping, DML kinds, row filter, column subset) and writes the
 // changes to a MySQL/MariaDB target, exactly once and in parallel.
 //
-// It talks to two things: a Store (through the small TxnSource interface; Dial in source.go
-// adapts internal/store's client) and the target database (database/sql). It owns the
-// checkpoint schema on the target (`__oms` by default): tables incr_checkpoint and incr_fence.
+// It talks to two things: a Store (through the small TxnSource interface; the CLI's
+// component_incr_sync.go adapts internal/store's client) and the target database
+// (database/sql). It owns the checkpoint schema on the target (`__oms` by default): tables
+// incr_checkpoint, incr_fence and, with record_applied, incr_applied.
 //
 // Pipeline (house rule 12), each stage a goroutine of one errgroup:
 //

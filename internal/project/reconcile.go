@@ -354,7 +354,7 @@ func (s *Service) incrStep(ctx context.Context, id string, dst Endpoint) error {
 	case t.State == TaskFailed:
 		return s.failProject(ctx, id, api.StepIncr, taskErrCode(t), "incr-sync failed: "+taskErrMsg(t))
 	case t.State == TaskRunning && t.Status != nil && t.Status.State == "RUNNING" && t.Status.LagSeconds < CaughtUpLagSeconds && pastCopy(flavor, t.Status.Position, after):
-		return s.stepUpdate(ctx, id, api.StepIncr, api.StepMonitoring, 100, m, fmt.Sprintf("caught up on %s (epoch %d), lag %.1fs", t.Host, t.Epoch, t.Status.LagSeconds))
+		return s.stepUpdate(ctx, id, api.StepIncr, api.StepMonitoring, 100, m, fmt.Sprintf("caught up on %s (epoch %d)", t.Host, t.Epoch)) // the lag is in the metrics
 	}
 	return s.stepUpdate(ctx, id, api.StepIncr, api.StepRunning, 0, m, "incr-sync on "+orNone(t.Host))
 }
