@@ -42,6 +42,9 @@ type worker struct {
 	seq     uint64
 }
 
+// run applies batches until ctx ends or the scheduler is drained after a failure. A failed
+// batch is reported to the scheduler, not returned: the other workers (and this one) still
+// apply everything that arrived before it, so a stop leaves the target at a clean prefix.
 func (w *worker) run(ctx context.Context) error {
 	for {
 		b, err := w.sched.take(ctx, w.id)
@@ -53,20 +56,35 @@ func (w *worker) run(ctx context.Context) error {
 			// a strict conflict in a merged batch: apply its source transactions one by one, row
 			// by row, so every transaction before the conflicting one is applied and the error
 			// names the exact row
-			for _, n := range b.nodes {
+			for i, n := range b.nodes {
 				sub := &batch{worker: b.worker, nodes: []*node{n}, rows: n.rows}
-				if err := w.applyWithRetry(ctx, sub, true); err != nil {
-					return err
+				if err = w.applyWithRetry(ctx, sub, true); err != nil {
+					b.nodes = b.nodes[i:]
+					break
 				}
 				w.sched.commit(sub)
 			}
-			continue
+			if err == nil {
+				continue
+			}
 		}
 		if err != nil {
-			return err
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			w.sched.fail(minIdx(b.nodes), err)
+			continue
 		}
 		w.sched.commit(b)
 	}
+}
+
+func minIdx(nodes []*node) uint64 {
+	m := nodes[0].idx
+	for _, n := range nodes[1:] {
+		m = min(m, n.idx)
+	}
+	return m
 }
 
 // applyWithRetry applies a batch, retrying retryable target errors with exponential backoff

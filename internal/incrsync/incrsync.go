@@ -172,17 +172,43 @@ func (s *Syncer) run(ctx context.Context) error {
 	}
 	defer src.Close()
 
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return s.read(gctx, src, sched, rec) })
+	// The read stage stops at the first failure; the workers drain what arrived before it
+	// (see scheduler.fail) and then return the failure; a cancelled ctx stops everything.
+	readCtx, stopRead := context.WithCancel(ctx)
+	defer stopRead()
+	sched.mu.Lock()
+	sched.onFail = stopRead
+	sched.mu.Unlock()
+	var g errgroup.Group
+	g.Go(func() error {
+		if err := s.read(readCtx, src, sched, rec); err != nil {
+			sched.fail(failAll, err)
+		}
+		return nil
+	})
 	for i := 0; i < s.cfg.Workers; i++ {
 		w := &worker{id: i, db: s.db, cp: s.cp, sched: sched, log: s.log, audit: s.cfg.RecordApplied,
 			retry: time.Duration(s.cfg.RetryMax), pending: rec.pendingDDL}
-		g.Go(func() error { return w.run(gctx) })
+		g.Go(func() error { return w.run(ctx) })
 	}
-	if a, ok := src.(Acker); ok {
-		g.Go(func() error { return s.ackLoop(gctx, a, sched) })
+	ackCtx, stopAck := context.WithCancel(ctx)
+	acked := make(chan struct{})
+	go func() {
+		defer close(acked)
+		if a, ok := src.(Acker); ok {
+			s.ackLoop(ackCtx, a, sched)
+		}
+	}()
+	werr := g.Wait()
+	stopAck()
+	<-acked
+	if ctx.Err() != nil {
+		return ctx.Err()
 	}
-	return g.Wait()
+	if err := sched.failure(); err != nil {
+		return err
+	}
+	return werr
 }
 
 // read is the read stage: Store -> mapping -> scheduler.
@@ -270,14 +296,14 @@ func from(s *scheduler) binlog.GTIDSet {
 	return s.lw.Clone()
 }
 
-func (s *Syncer) ackLoop(ctx context.Context, a Acker, sched *scheduler) error {
+func (s *Syncer) ackLoop(ctx context.Context, a Acker, sched *scheduler) {
 	t := time.NewTicker(ackInterval)
 	defer t.Stop()
 	last := ""
 	for {
 		select {
 		case <-ctx.Done():
-			return nil
+			return
 		case <-t.C:
 		}
 		lw, _, _, _, _, _ := sched.snapshot()

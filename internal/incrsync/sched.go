@@ -77,6 +77,13 @@ type scheduler struct {
 
 	maxRows, maxTxns int
 
+	// failure drains the graph: once a transaction fails, everything that arrived before it is
+	// still applied (it cannot depend on the failed one), nothing after it is started, and then
+	// every worker stops with the first failure's error.
+	failErr error
+	failIdx uint64
+	onFail  func() // stops the read stage
+
 	// counters for status
 	appliedTxns, appliedRows, batches int64
 }
@@ -108,15 +115,58 @@ func (s *scheduler) waitLocked(ctx context.Context) error {
 	}
 }
 
+// fail records the failure of the transaction with arrival index idx (failAll: of the read
+// stage, after everything read so far). The earliest failure wins.
+func (s *scheduler) fail(idx uint64, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if idx == failAll {
+		idx = s.nextIdx
+	}
+	if s.failErr != nil && s.failIdx <= idx {
+		return
+	}
+	first := s.failErr == nil
+	s.failErr, s.failIdx = err, idx
+	if first && s.onFail != nil {
+		s.onFail()
+	}
+	s.signalLocked()
+}
+
+// failAll as the index of a failure means: after every transaction read so far.
+const failAll = ^uint64(0)
+
+// failure returns the recorded failure, if any.
+func (s *scheduler) failure() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.failErr
+}
+
+// below reports whether n may still be started: no failure, or n arrived before the failed one.
+func (s *scheduler) belowLocked(n *node) bool {
+	return s.failErr == nil || n.idx < s.failIdx
+}
+
+// drainedLocked reports whether, after a failure, everything before the failed transaction is
+// applied.
+func (s *scheduler) drainedLocked() bool {
+	return s.failErr != nil && (len(s.order) == 0 || s.order[0].idx >= s.failIdx)
+}
+
 // add puts a transaction into the graph; done marks one that needs no apply (filtered out,
 // heartbeat, or already applied before a restart). It blocks while the window is full.
 func (s *scheduler) add(ctx context.Context, t *mtxn, keys []string, barrier, done bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for s.inflight >= s.window {
+	for s.inflight >= s.window && s.failErr == nil {
 		if err := s.waitLocked(ctx); err != nil {
 			return err
 		}
+	}
+	if s.failErr != nil {
+		return s.failErr
 	}
 	n := &node{idx: s.nextIdx, t: t, keys: keys, barrier: barrier, rows: len(t.rows)}
 	s.nextIdx++
@@ -160,11 +210,15 @@ func (s *scheduler) add(ctx context.Context, t *mtxn, keys []string, barrier, do
 // take blocks until there is ready work and returns a batch for the worker. Merging: it takes
 // more ready transactions (and the waiting ones that depend only on its own batch) up to the
 // batch limits; a barrier always goes alone, and idempotent (before the end of the copy) and
-// strict transactions never share a batch.
+// strict transactions never share a batch. After a failure it hands out only what arrived
+// before the failed transaction and returns the failure once that is applied.
 func (s *scheduler) take(ctx context.Context, worker int) (*batch, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for len(s.ready) == 0 {
+	for len(s.ready) == 0 || !s.belowLocked(s.ready[0]) {
+		if s.drainedLocked() {
+			return nil, s.failErr
+		}
 		if err := s.waitLocked(ctx); err != nil {
 			return nil, err
 		}
@@ -181,12 +235,12 @@ func (s *scheduler) take(ctx context.Context, worker int) (*batch, error) {
 			if !s.roomLocked(b) {
 				break
 			}
-			if d.state == stWaiting && !d.barrier && d.t.idempotent == first.t.idempotent && s.onlyDependsOn(d, b) {
+			if d.state == stWaiting && !d.barrier && d.t.idempotent == first.t.idempotent && s.belowLocked(d) && s.onlyDependsOn(d, b) {
 				s.takeLocked(b, d)
 			}
 		}
 		// then independent ready work (there is a backlog), whose chain the loop absorbs next
-		if i == len(b.nodes)-1 && s.roomLocked(b) && len(s.ready) > 0 && !s.ready[0].barrier &&
+		if i == len(b.nodes)-1 && s.roomLocked(b) && len(s.ready) > 0 && !s.ready[0].barrier && s.belowLocked(s.ready[0]) &&
 			s.ready[0].t.idempotent == first.t.idempotent && b.rows+s.ready[0].rows <= s.maxRows {
 			r := heap.Pop(&s.ready).(*node)
 			s.takeLocked(b, r)
