@@ -69,7 +69,9 @@ type Config struct {
 	Target    Conn             `json:"target"`
 	Selection selection.Config `json:"selection"`
 	// Concurrency is the number of chunks copied at once (each uses one source and one target
-	// connection). Default: NumCPU, at least 2, at most 16.
+	// connection). Default: 2 x NumCPU, at least 4, at most 32: a chunk's stream waits on
+	// the source read, the binlog cache and the commit fsync, so one stream per core leaves the
+	// target's CPUs idle (measured: 4 streams 20% faster than 2 on 2 cores, 6 no better).
 	Concurrency int `json:"concurrency,omitempty"`
 	// ChunkRows and ChunkBytes bound a chunk (whichever is reached first). Defaults 100000 rows,
 	// 64 MiB (estimated from the table's average row length).
@@ -94,7 +96,7 @@ type Config struct {
 
 func (c *Config) setDefaults() {
 	if c.Concurrency <= 0 {
-		c.Concurrency = min(max(runtime.NumCPU(), 2), 16)
+		c.Concurrency = min(max(2*runtime.NumCPU(), 4), 32)
 	}
 	if c.ChunkRows <= 0 {
 		c.ChunkRows = 100_000

@@ -207,30 +207,23 @@ func (t *table) loadSQL(reader string) string {
 	return q
 }
 
+// tsvEscape maps the bytes LOAD DATA needs escaped to their escape letter (0: copied as is; NUL itself maps to '0').
+var tsvEscape = [256]byte{'\\': '\\', '\t': 't', '\n': 'n', 0: '0'}
+
 // appendTSV appends v in LOAD DATA's default escaping: \N for NULL; backslash, tab, newline
-// and NUL escaped.
+// and NUL escaped. Runs without such bytes are copied in one append (this loop is the copy's
+// hottest code in oms).
 func appendTSV(buf []byte, v sql.RawBytes) []byte {
 	if v == nil {
 		return append(buf, '\\', 'N')
 	}
 	start := 0
-	for i := 0; i < len(v); i++ {
-		var esc byte
-		switch v[i] {
-		case '\\':
-			esc = '\\'
-		case '\t':
-			esc = 't'
-		case '\n':
-			esc = 'n'
-		case 0:
-			esc = '0'
-		default:
-			continue
+	for i, b := range v {
+		if esc := tsvEscape[b]; esc != 0 {
+			buf = append(buf, v[start:i]...)
+			buf = append(buf, '\\', esc)
+			start = i + 1
 		}
-		buf = append(buf, v[start:i]...)
-		buf = append(buf, '\\', esc)
-		start = i + 1
 	}
 	return append(buf, v[start:]...)
 }
