@@ -29,7 +29,7 @@ ROWS=${ROWS:-250000}
 RUNS=${RUNS:-3}
 METHODS=${METHODS:-"loaddata_p2 mydumper_t4 oms_load oms_insert"}
 OMS=$BENCH_ROOT/oms
-EXPORT=$BENCH_ROOT/export
+EXPORT=$BENCH_ROOT/export  # lib.sh makes it the secure_file_priv directory
 DUMPDIR=$BENCH_ROOT/dump
 LOGS=$RESULTS_DIR/logs; mkdir -p "$LOGS"
 TSV=$RESULTS_DIR/full_import.tsv
@@ -38,6 +38,11 @@ log "building oms"
 (cd "$HERE/.." && go build -o "$OMS" ./cmd/oms)
 
 mdb_start "$SRC" "$DST"
+# prepare_sbtest keeps an existing sbtest; drop it when it is another data set
+if [ "$(q "$SRC" "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema='sbtest'")" != "$TABLES" ] ||
+   [ "$(q "$SRC" "SELECT COUNT(*) FROM sbtest.sbtest1" 2>/dev/null)" != "$ROWS" ]; then
+    q "$SRC" "DROP DATABASE IF EXISTS sbtest" > /dev/null
+fi
 prepare_sbtest "$SRC" "$TABLES" "$ROWS" > /dev/null
 analyze_schema "$SRC" sbtest
 TBLS=$(q "$SRC" "SELECT table_name FROM information_schema.tables WHERE table_schema='sbtest' ORDER BY table_name")
@@ -60,9 +65,11 @@ run_par() { printf '%s\n' $TBLS | xargs -P "$1" -I{} bash -c "$2"; }
 CLI="mariadb -h127.0.0.1 -u$MDB_USER ${MDB_PASS:+-p$MDB_PASS}"
 
 m_loaddata() {
-    if [ ! -f "$EXPORT/sbtest1.tsv" ]; then
-        rm -f "$EXPORT"/*.tsv
+    # the export is reused while it holds the source's current rows (stamp: source checksums)
+    if [ "$(cat "$EXPORT/source.sum" 2>/dev/null)" != "$SRC_SUM" ]; then
+        rm -f "$EXPORT"/*.tsv "$EXPORT/source.sum"
         run_par 2 "$CLI -P$SRC -N -B -e \"SELECT * FROM sbtest.{} INTO OUTFILE '$EXPORT/{}.tsv'\""
+        echo "$SRC_SUM" > "$EXPORT/source.sum"
     fi
     q "$DST" "CREATE DATABASE sbtest"
     local t
@@ -122,9 +129,10 @@ echo "full copy ${TABLES}x$ROWS ($NROWS rows, $((DATA_BYTES / 1048576)) MiB data
 for m in $METHODS; do
     printf '  %-12s %8.2f s   runs:%s\n' "$m" "$(median "${SECS[$m]}")" "${SECS[$m]}"
 done
-if [ -n "${SECS[oms_load]:-}" ]; then
-    o=$(median "${SECS[oms_load]}")
-    [ -n "${SECS[mydumper_t4]:-}" ] && printf '  mydumper+myloader / oms  = %.2fx  (target >= 1.80x)\n' "$(echo "$(median "${SECS[mydumper_t4]}") / $o" | bc -l)"
-    [ -n "${SECS[loaddata_p2]:-}" ] && printf '  oms / LOAD DATA ceiling  = %.2f   (target <= 1.15)\n' "$(echo "$o / $(median "${SECS[loaddata_p2]}")" | bc -l)"
-    [ -n "${SECS[oms_insert]:-}" ] && printf '  oms insert / oms load    = %.2f\n' "$(echo "$(median "${SECS[oms_insert]}") / $o" | bc -l)"
-fi
+ratio() {  # ratio LABEL NUM_METHOD DEN_METHOD FORMAT: printed when both ran
+    [ -n "${SECS[$2]:-}" ] && [ -n "${SECS[$3]:-}" ] || return 0
+    printf "  %-24s = $4\n" "$1" "$(echo "$(median "${SECS[$2]}") / $(median "${SECS[$3]}")" | bc -l)"
+}
+ratio "mydumper+myloader / oms" mydumper_t4 oms_load '%.2fx  (target >= 1.80x)'
+ratio "oms / LOAD DATA ceiling" oms_load loaddata_p2 '%.2f   (target <= 1.15)'
+ratio "oms insert / oms load" oms_insert oms_load '%.2f'
