@@ -109,7 +109,7 @@ trap 'exit 130' INT TERM
 start_mariadb() {
   local dir=$1 port=$2 sid=$3; shift 3
   mkdir -p "$dir/data" "$dir/tmp" "$dir/binlog"
-  mariadb-install-db --no-defaults --user=root --datadir="$dir/data" \
+  mariadb-install-db --no-defaults --user=root --datadir="$dir/data" --tmpdir="$dir/tmp" \
     --auth-root-authentication-method=normal --skip-test-db > "$dir/install.log" 2>&1
   setsid mariadbd --no-defaults --user=root --datadir="$dir/data" --tmpdir="$dir/tmp" --port="$port" \
     --bind-address=127.0.0.1 --socket="$dir/mysql.sock" --pid-file="$dir/mariadbd.pid" \

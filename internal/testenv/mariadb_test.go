@@ -79,3 +79,15 @@ func TestKillAndRestart(t *testing.T) {
 	}
 	t.Logf("restart took %v", time.Since(start))
 }
+
+// TestParallelStarts: instances installed at the same moment do not break each other (with a
+// shared tmpdir the bootstrap servers crashed on each other's temporary tables, about one in
+// six with four at once).
+func TestParallelStarts(t *testing.T) {
+	for _, inst := range StartN(t, 6) {
+		var one int
+		if err := inst.DB().QueryRow("SELECT 1").Scan(&one); err != nil || one != 1 {
+			t.Fatalf("instance %d: %v", inst.Port, err)
+		}
+	}
+}

@@ -158,7 +158,6 @@ func TestMigrationFailoverAndFencing(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end scenario")
 	}
-	// One at a time: parallel mariadb-install-db runs sometimes fail on a loaded machine.
 	meta, src, dst := testenv.StartMariaDB(t), testenv.StartMariaDB(t), testenv.StartMariaDB(t)
 	seedSource(t, src)
 	c := startCluster(t, meta, "127.0.0.2", "127.0.0.3")
