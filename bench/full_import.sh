@@ -16,11 +16,9 @@
 #   oms_insert   same with write_method insert (multi-row REPLACE), to compare the methods
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-BASELINES=${BASELINES:-$HERE/../../shared/baselines}
-[ -f "$BASELINES/lib.sh" ] || BASELINES=/work/shared/baselines
 export BENCH_ROOT=${BENCH_ROOT:-/tmp/omsbench_fullimport}
 export RESULTS_DIR=${RESULTS_DIR:-$BENCH_ROOT/results}
-. "$BASELINES/lib.sh"
+. "$HERE/baselines.sh"
 
 SRC=${SRC:-24316}
 DST=${DST:-24317}

@@ -18,7 +18,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
 export BENCH_ROOT=${BENCH_ROOT:-/tmp/omsbench-store}
 export RESULTS_DIR=${RESULTS_DIR:-$HERE/results}
-. /work/shared/baselines/lib.sh
+. "$HERE/baselines.sh"
 
 SRC=${SRC:-13316}
 TABLES=${TABLES:-4}

@@ -176,9 +176,7 @@ func (s *Syncer) run(ctx context.Context) error {
 	// (see scheduler.fail) and then return the failure; a cancelled ctx stops everything.
 	readCtx, stopRead := context.WithCancel(ctx)
 	defer stopRead()
-	sched.mu.Lock()
-	sched.onFail = stopRead
-	sched.mu.Unlock()
+	sched.onFail = stopRead // before any goroutine can call fail
 	var g errgroup.Group
 	g.Go(func() error {
 		if err := s.read(readCtx, src, sched, rec); err != nil {
@@ -199,16 +197,13 @@ func (s *Syncer) run(ctx context.Context) error {
 			s.ackLoop(ackCtx, a, sched)
 		}
 	}()
-	werr := g.Wait()
+	_ = g.Wait() // a worker ends only with ctx's error or the scheduler's failure, read here
 	stopAck()
 	<-acked
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	if err := sched.failure(); err != nil {
-		return err
-	}
-	return werr
+	return sched.failure()
 }
 
 // read is the read stage: Store -> mapping -> scheduler.

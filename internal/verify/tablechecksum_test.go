@@ -44,10 +44,7 @@ func tableResult(t *testing.T, rep *Report, name string) TableResult {
 // resumed run takes the outcome from the state and does not checksum again.
 func TestTableChecksumEqualTables(t *testing.T) {
 	e := newEnv(t)
-	sdb, ddb := testenv.FreshDatabase(t, e.src, "tcs"), testenv.FreshDatabase(t, e.dst, "tcd")
-	const n = 3000
-	exec(t, e.src.DB(), fmt.Sprintf(allTypesDDL, sdb), fmt.Sprintf(allTypesFill, sdb, sdb, n))
-	exec(t, e.dst.DB(), fmt.Sprintf(allTypesDDL, ddb), fmt.Sprintf(allTypesFill, ddb, ddb, n))
+	sdb, ddb := allTypesPair(t, e, "tcs", "tcd")
 	both(t, e, sdb, ddb,
 		"CREATE TABLE %[1]s.k (name VARCHAR(20) NOT NULL, n INT NOT NULL, v INT, PRIMARY KEY (name, n)) CHARSET utf8mb4",
 		"INSERT INTO %[1]s.k SELECT CONCAT('name', seq %% 37), seq, IF(seq %% 5 = 0, NULL, seq) FROM %[1]s.seq_1_to_1234",
@@ -66,7 +63,7 @@ func TestTableChecksumEqualTables(t *testing.T) {
 		{DB: sdb, Table: "src_name", RenameDB: ddb, RenameTable: "dst_name"},
 		{DB: sdb, RenameDB: ddb},
 	}}
-	wantRows := map[string]int64{"t": n, "k": 1234 - 124, "nokey": 4, "part": 777, "aria": 99, "empty": 0, "src_name": 50}
+	wantRows := map[string]int64{"t": allTypesRows, "k": 1234 - 124, "nokey": 4, "part": 777, "aria": 99, "empty": 0, "src_name": 50}
 	for _, mode := range []string{ModeRange, ModeIn} {
 		t.Run(mode, func(t *testing.T) {
 			work := t.TempDir()

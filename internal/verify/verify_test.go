@@ -122,10 +122,7 @@ const allTypesFill = `INSERT INTO %s.t SELECT seq, seq %% 128, seq * 1000003, se
 // SQL makes the next verification report zero.
 func TestFindsExactlyInjectedDifferences(t *testing.T) {
 	e := newEnv(t)
-	sdb, ddb := testenv.FreshDatabase(t, e.src, "vs"), testenv.FreshDatabase(t, e.dst, "vd")
-	const n = 3000
-	exec(t, e.src.DB(), fmt.Sprintf(allTypesDDL, sdb), fmt.Sprintf(allTypesFill, sdb, sdb, n))
-	exec(t, e.dst.DB(), fmt.Sprintf(allTypesDDL, ddb), fmt.Sprintf(allTypesFill, ddb, ddb, n))
+	sdb, ddb := allTypesPair(t, e, "vs", "vd")
 	exec(t, e.src.DB(),
 		"UPDATE "+sdb+".t SET vc = NULL WHERE id = 100",
 		"UPDATE "+sdb+".t SET vc = '' WHERE id = 101",
@@ -166,7 +163,7 @@ func TestFindsExactlyInjectedDifferences(t *testing.T) {
 			out := t.TempDir()
 			rep := run(t, e, Config{Selection: sel, ChunkSize: 500, Mode: mode, RecheckRounds: rounds(1),
 				RecheckDelay: Duration(10 * time.Millisecond), OutputDir: out}, t.TempDir())
-			if rep.OnlyInSource != 2 || rep.OnlyInTarget != 2 || rep.Different != 14 || rep.Compared != n {
+			if rep.OnlyInSource != 2 || rep.OnlyInTarget != 2 || rep.Different != 14 || rep.Compared != allTypesRows {
 				t.Errorf("counts: %+v", rep.Tables)
 			}
 			if rep.Tables[0].TableChecksum != tcDifferent {
@@ -187,7 +184,7 @@ func TestFindsExactlyInjectedDifferences(t *testing.T) {
 	rep = run(t, e, Config{Selection: sel, ChunkSize: 500, RecheckRounds: rounds(0), OutputDir: t.TempDir()}, t.TempDir())
 	// Equal values, not equal bytes (the JSON of id 900 is another text of the same document):
 	// the table checksum differs, the chunks find no difference.
-	if !rep.Equal || rep.Compared != n || rep.Tables[0].TableChecksum != tcDifferent {
+	if !rep.Equal || rep.Compared != allTypesRows || rep.Tables[0].TableChecksum != tcDifferent {
 		b, _ := os.ReadFile(filepath.Join(out, sdb+".t.sql"))
 		t.Fatalf("after applying the correction SQL: %+v\n%s", rep.Tables, b)
 	}
@@ -522,4 +519,17 @@ func TestTargetTailIsCutAgain(t *testing.T) {
 	if rep := run(t, e, Config{Selection: sel, ChunkSize: 50, RecheckRounds: rounds(0), OutputDir: t.TempDir()}, t.TempDir()); !rep.Equal {
 		t.Fatalf("after correction: %+v", rep.Tables)
 	}
+}
+
+// allTypesRows is how many rows allTypesPair puts in each side's table t.
+const allTypesRows = 3000
+
+// allTypesPair creates a fresh database on each side holding the same table t of every common
+// column type, filled with the same allTypesRows rows.
+func allTypesPair(t *testing.T, e env, srcPrefix, dstPrefix string) (sdb, ddb string) {
+	t.Helper()
+	sdb, ddb = testenv.FreshDatabase(t, e.src, srcPrefix), testenv.FreshDatabase(t, e.dst, dstPrefix)
+	exec(t, e.src.DB(), fmt.Sprintf(allTypesDDL, sdb), fmt.Sprintf(allTypesFill, sdb, sdb, allTypesRows))
+	exec(t, e.dst.DB(), fmt.Sprintf(allTypesDDL, ddb), fmt.Sprintf(allTypesFill, ddb, ddb, allTypesRows))
+	return sdb, ddb
 }
