@@ -25,6 +25,7 @@ import (
 	"github.com/omsdev/oms/internal/metadb"
 	"github.com/omsdev/oms/internal/omserr"
 	"github.com/omsdev/oms/internal/project"
+	"github.com/omsdev/oms/internal/secret"
 	"github.com/omsdev/oms/internal/supervisor"
 )
 
@@ -109,7 +110,7 @@ func runNode(parent context.Context, f nodeFlags) error {
 		}
 		return withCode(code, err)
 	}
-	keys, err := project.LoadKeyring(ctx, db, names.CM)
+	keys, err := secret.Load(ctx, db, names.CM)
 	if err != nil {
 		return withCode(ExitFailure, err)
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/omsdev/oms/internal/metadb"
 	"github.com/omsdev/oms/internal/omserr"
 	"github.com/omsdev/oms/internal/sqlgen"
+	"github.com/omsdev/oms/internal/task"
 )
 
 // Defaults of Options.
@@ -63,6 +64,7 @@ type CM struct {
 	db     *sql.DB
 	opt    Options
 	cm, hb string // quoted database names
+	tasks  *task.Table
 	orch   Reconciler
 	log    *slog.Logger
 	mu     sync.Mutex
@@ -87,7 +89,7 @@ func New(db *sql.DB, opt Options, orch Reconciler, log *slog.Logger) *CM {
 		opt.LeaseTTL = DefaultLeaseTTL
 	}
 	n := metadb.NamesFrom(opt.Config)
-	return &CM{db: db, opt: opt, cm: sqlgen.QuoteIdent(n.CM), hb: sqlgen.QuoteIdent(n.Heartbeat), orch: orch, log: log, leader: map[string]bool{}}
+	return &CM{db: db, opt: opt, cm: sqlgen.QuoteIdent(n.CM), hb: sqlgen.QuoteIdent(n.Heartbeat), tasks: task.NewTable(db, n.CM), orch: orch, log: log, leader: map[string]bool{}}
 }
 
 // Register writes this node's region and host rows (idempotent).
@@ -291,67 +293,56 @@ func (c *CM) place(ctx context.Context) error {
 	}
 	hrows.Close()
 
-	type task struct {
-		id, project, host, desired, state string
-		epoch                             int64
-	}
-	trows, err := c.db.QueryContext(ctx, "SELECT id, project_id, host, desired_state, state, epoch FROM "+c.cm+".tasks WHERE region = ? ORDER BY id", c.opt.Config.CMRegion)
+	tasks, err := c.tasks.InRegion(ctx, c.opt.Config.CMRegion)
 	if err != nil {
-		return fmt.Errorf("read tasks: %w", err)
+		return err
 	}
-	var todo []task
-	for trows.Next() {
-		var t task
-		if err := trows.Scan(&t.id, &t.project, &t.host, &t.desired, &t.state, &t.epoch); err != nil {
-			trows.Close()
-			return err
-		}
-		active := t.state != "FINISHED" && t.state != "RELEASED" && t.desired != "RELEASED"
-		if h, ok := hosts[t.host]; ok {
-			if active {
+	var todo []task.Task
+	for _, t := range tasks {
+		if h, ok := hosts[t.Host]; ok {
+			if t.Active() {
 				h.load++
-				h.project[t.project]++
+				h.project[t.ProjectID]++
 			}
 			continue
 		}
 		switch {
-		case t.desired == "RELEASED":
+		case t.Desired == task.DesiredReleased:
 			// Nobody runs it: released. The dead host's supervisor kills the orphan when it returns.
-			if _, err := c.db.ExecContext(ctx, "UPDATE "+c.cm+".tasks SET state = 'RELEASED' WHERE id = ? AND epoch = ?", t.id, t.epoch); err != nil {
-				trows.Close()
-				return err
+			if t.State != task.Released {
+				if _, err := c.tasks.MarkReleased(ctx, t); err != nil {
+					return err
+				}
 			}
-		case t.state == "FINISHED":
+		case t.State == task.Finished:
 		default:
 			todo = append(todo, t)
 		}
 	}
-	trows.Close()
 	for _, t := range todo {
 		var best *cand
 		for _, ip := range order {
 			h := hosts[ip]
-			if best == nil || h.project[t.project] < best.project[t.project] ||
-				(h.project[t.project] == best.project[t.project] && (h.load < best.load || (h.load == best.load && h.cpu < best.cpu))) {
+			if best == nil || h.project[t.ProjectID] < best.project[t.ProjectID] ||
+				(h.project[t.ProjectID] == best.project[t.ProjectID] && (h.load < best.load || (h.load == best.load && h.cpu < best.cpu))) {
 				best = h
 			}
 		}
 		if best == nil {
-			c.log.Warn("no online host in region for task", "task", t.id, "region", c.opt.Config.CMRegion)
+			c.log.Warn("no online host in region for task", "task", t.ID, "region", c.opt.Config.CMRegion)
 			return nil
 		}
-		res, err := c.db.ExecContext(ctx, "UPDATE "+c.cm+".tasks SET host = ?, epoch = epoch + 1, state = 'ASSIGNED', addr = '' WHERE id = ? AND host = ? AND epoch = ?",
-			best.ip, t.id, t.host, t.epoch)
+		epoch, ok, err := c.tasks.Assign(ctx, t, best.ip)
 		if err != nil {
-			return fmt.Errorf("assign task %s: %w", t.id, err)
+			return err
 		}
-		if n, _ := res.RowsAffected(); n == 1 {
+		if ok {
 			best.load++
-			best.project[t.project]++
-			if t.host == "" {
-				c.log.Info("task placed", "task", t.id, "host", best.ip, "epoch", t.epoch+1)
+			best.project[t.ProjectID]++
+			if t.Host == "" {
+				c.log.Info("task placed", "task", t.ID, "host", best.ip, "epoch", epoch)
 			} else {
-				c.log.Warn("task moved off a down host", "task", t.id, "from", t.host, "to", best.ip, "epoch", t.epoch+1)
+				c.log.Warn("task moved off a down host", "task", t.ID, "from", t.Host, "to", best.ip, "epoch", epoch)
 			}
 		}
 	}

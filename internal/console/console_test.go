@@ -19,6 +19,7 @@ import (
 	"github.com/omsdev/oms/internal/console"
 	"github.com/omsdev/oms/internal/metadb"
 	"github.com/omsdev/oms/internal/project"
+	"github.com/omsdev/oms/internal/secret"
 	"github.com/omsdev/oms/internal/testenv"
 )
 
@@ -54,7 +55,7 @@ func newFixture(t *testing.T) *fixture {
 			_, _ = db.Exec("DROP DATABASE IF EXISTS `" + n + "`")
 		}
 	})
-	keys, err := project.LoadKeyring(ctx, db, names.CM)
+	keys, err := secret.Load(ctx, db, names.CM)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/omsdev/oms/api"
 	"github.com/omsdev/oms/internal/sqlgen"
+	"github.com/omsdev/oms/internal/task"
 )
 
 // listHosts joins every region's hosts with that region's heartbeat database.
@@ -26,18 +27,24 @@ func (s *Server) listHosts(ctx context.Context) ([]api.Host, error) {
 		regions[r] = hb
 	}
 	rows.Close()
-	rows, err = s.db.QueryContext(ctx, `SELECT h.ip, h.region, h.state, h.cm_port, h.console_port, h.supervisor_port, h.version,
-		(SELECT COUNT(*) FROM `+cm+`.tasks t WHERE t.host = h.ip AND t.state NOT IN ('FINISHED','RELEASED')) FROM `+cm+`.hosts h ORDER BY h.region, h.ip`)
+	// The table holds no state: build it here rather than in every Server.
+	perHost, err := task.NewTable(s.db, s.names.CM).CountByHost(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rows, err = s.db.QueryContext(ctx, `SELECT h.ip, h.region, h.state, h.cm_port, h.console_port, h.supervisor_port, h.version
+		FROM `+cm+`.hosts h ORDER BY h.region, h.ip`)
 	if err != nil {
 		return nil, fmt.Errorf("list hosts: %w", err)
 	}
 	out := []api.Host{}
 	for rows.Next() {
 		var h api.Host
-		if err := rows.Scan(&h.IP, &h.Region, &h.State, &h.CMPort, &h.ConsolePort, &h.SupervisorPort, &h.Version, &h.Components); err != nil {
+		if err := rows.Scan(&h.IP, &h.Region, &h.State, &h.CMPort, &h.ConsolePort, &h.SupervisorPort, &h.Version); err != nil {
 			rows.Close()
 			return nil, err
 		}
+		h.Components = perHost[h.IP]
 		out = append(out, h)
 	}
 	rows.Close()

@@ -10,7 +10,9 @@ import (
 
 	"github.com/omsdev/oms/api"
 	"github.com/omsdev/oms/internal/binlog"
+	"github.com/omsdev/oms/internal/component"
 	"github.com/omsdev/oms/internal/omserr"
+	"github.com/omsdev/oms/internal/task"
 )
 
 // CaughtUpLagSeconds is the Incr-Sync lag under which INCR_TRANSFER counts as caught up
@@ -58,17 +60,14 @@ func (s *Service) markSuspended(ctx context.Context, id string) error {
 }
 
 func (s *Service) finishRelease(ctx context.Context, id string) error {
-	var open int
-	if err := s.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+s.cm+".tasks WHERE project_id = ? AND host <> '' AND state NOT IN (?, ?)", id, TaskReleased, TaskPending).Scan(&open); err != nil {
-		return fmt.Errorf("count open tasks: %w", err)
+	open, err := s.tasks.CountPlacedUnreleased(ctx, id)
+	if err != nil || open > 0 {
+		return err
 	}
-	if open > 0 {
-		return nil
+	if err := s.tasks.DeleteProject(ctx, id); err != nil {
+		return err
 	}
-	if _, err := s.db.ExecContext(ctx, "DELETE FROM "+s.cm+".tasks WHERE project_id = ?", id); err != nil {
-		return fmt.Errorf("delete tasks: %w", err)
-	}
-	_, err := s.db.ExecContext(ctx, "UPDATE "+s.rm+".projects SET state = ? WHERE id = ? AND state = ?", api.StateReleased, id, api.StateReleasing)
+	_, err = s.db.ExecContext(ctx, "UPDATE "+s.rm+".projects SET state = ? WHERE id = ? AND state = ?", api.StateReleased, id, api.StateReleasing)
 	return err
 }
 
@@ -194,20 +193,20 @@ func (s *Service) advance(ctx context.Context, p api.Project) error {
 			}
 			start, flavor = pos, fl
 		}
-		storeID := TaskID(p.ID, KindStore)
-		c := s.keys.conn(src)
+		storeID := TaskID(p.ID, task.KindStore)
+		c := s.conn(src)
 		cfg := storeConfig{Source: storeSource{Host: c.Host, Port: c.Port, User: c.User, Password: c.Password, Flavor: flavor}, Start: storeStart{GTIDSet: start}, Heartbeat: true}
-		if err := ensureTask(ctx, s.db, s.cm, storeID, p.ID, KindStore, src.Region, cfg); err != nil {
+		if err := s.tasks.Ensure(ctx, storeID, p.ID, task.KindStore, src.Region, cfg); err != nil {
 			return err
 		}
-		t, _, err := taskByID(ctx, s.db, s.cm, storeID)
+		t, _, err := s.tasks.Get(ctx, storeID)
 		if err != nil {
 			return err
 		}
-		if t.State == TaskFailed {
+		if t.State == task.Failed {
 			return s.failProject(ctx, p.ID, api.StepIncrLogPull, taskErrCode(t), "store failed: "+taskErrMsg(t))
 		}
-		if t.State != TaskRunning || t.Addr == "" {
+		if t.State != task.Running || t.Addr == "" {
 			return s.stepUpdate(ctx, p.ID, api.StepIncrLogPull, api.StepRunning, 0, nil, "waiting for the store on "+orNone(t.Host))
 		}
 		if err := s.stepUpdate(ctx, p.ID, api.StepIncrLogPull, api.StepMonitoring, 100, statusMetrics(t), "store on "+t.Host+" at "+t.Addr); err != nil {
@@ -218,12 +217,12 @@ func (s *Service) advance(ctx context.Context, p api.Project) error {
 	// STRUCT_TRANSFER, FULL_TRANSFER, INDEX_TRANSFER: the full-import component creates the
 	// schema, copies the rows and adds the deferred indexes.
 	if x := st[api.StepFull]; x.Status != api.StepSkipped && !done(x.Status) {
-		fullID := TaskID(p.ID, KindFullImport)
-		cfg := fullImportConfig{Source: s.keys.conn(src), Target: s.keys.conn(dst), Selection: sel, SkipSchema: !spec.EnableStruct}
-		if err := ensureTask(ctx, s.db, s.cm, fullID, p.ID, KindFullImport, dst.Region, cfg); err != nil {
+		fullID := TaskID(p.ID, task.KindFullImport)
+		cfg := fullImportConfig{Source: s.conn(src), Target: s.conn(dst), Selection: sel, SkipSchema: !spec.EnableStruct}
+		if err := s.tasks.Ensure(ctx, fullID, p.ID, task.KindFullImport, dst.Region, cfg); err != nil {
 			return err
 		}
-		t, _, err := taskByID(ctx, s.db, s.cm, fullID)
+		t, _, err := s.tasks.Get(ctx, fullID)
 		if err != nil {
 			return err
 		}
@@ -239,11 +238,11 @@ func (s *Service) advance(ctx context.Context, p api.Project) error {
 
 	// FULL_VERIFIER
 	if x := st[api.StepFullVerifier]; x.Status != api.StepSkipped && x.Status != api.StepFinished {
-		id := TaskID(p.ID, KindFullVerify)
-		if err := ensureTask(ctx, s.db, s.cm, id, p.ID, KindFullVerify, dst.Region, verifyConfig{Source: s.keys.conn(src), Target: s.keys.conn(dst), Selection: sel}); err != nil {
+		id := TaskID(p.ID, task.KindFullVerify)
+		if err := s.tasks.Ensure(ctx, id, p.ID, task.KindFullVerify, dst.Region, verifyConfig{Source: s.conn(src), Target: s.conn(dst), Selection: sel}); err != nil {
 			return err
 		}
-		t, _, err := taskByID(ctx, s.db, s.cm, id)
+		t, _, err := s.tasks.Get(ctx, id)
 		if err != nil {
 			return err
 		}
@@ -251,9 +250,9 @@ func (s *Service) advance(ctx context.Context, p api.Project) error {
 		diffs := m["rows_only_in_source"] + m["rows_only_in_target"] + m["rows_different"]
 		m["differences"] = diffs
 		switch t.State {
-		case TaskFailed:
+		case task.Failed:
 			return s.failProject(ctx, p.ID, api.StepFullVerifier, taskErrCode(t), "full-verify failed: "+taskErrMsg(t))
-		case TaskFinished:
+		case task.Finished:
 			msg := "source and target are identical"
 			if diffs > 0 {
 				msg = fmt.Sprintf("%.0f rows differ; see the report in the full-verify work dir on %s", diffs, t.Host)
@@ -275,15 +274,15 @@ func (s *Service) stepStatus(ctx context.Context, id, step string) string {
 	return v
 }
 
-func (s *Service) fullSteps(ctx context.Context, id string, st map[string]api.Step, t Task, src Endpoint) error {
+func (s *Service) fullSteps(ctx context.Context, id string, st map[string]api.Step, t task.Task, src Endpoint) error {
 	m := statusMetrics(t)
 	progress := pct(t)
-	if t.State == TaskFailed {
+	if t.State == task.Failed {
 		return s.failProject(ctx, id, api.StepFull, taskErrCode(t), "full-import failed: "+taskErrMsg(t))
 	}
 	structOn := st[api.StepStruct].Status != api.StepSkipped
 	indexOn := st[api.StepIndex].Status != api.StepSkipped
-	if t.State != TaskFinished {
+	if t.State != task.Finished {
 		msg := "full import on " + orNone(t.Host)
 		if structOn {
 			ss := api.StepRunning
@@ -314,7 +313,7 @@ func (s *Service) fullSteps(ctx context.Context, id string, st map[string]api.St
 }
 
 func (s *Service) incrStep(ctx context.Context, id string, dst Endpoint) error {
-	storeT, ok, err := taskByID(ctx, s.db, s.cm, TaskID(id, KindStore))
+	storeT, ok, err := s.tasks.Get(ctx, TaskID(id, task.KindStore))
 	if err != nil || !ok {
 		return err
 	}
@@ -325,12 +324,12 @@ func (s *Service) incrStep(ctx context.Context, id string, dst Endpoint) error {
 	if err != nil {
 		return err
 	}
-	cfg := incrSyncConfig{StoreAddr: storeT.Addr, Target: s.keys.conn(dst), Selection: SelectionConfig(spec.Mapping), StartGTID: start, StrictAfter: after, Flavor: flavor}
-	incrID := TaskID(id, KindIncrSync)
-	if err := ensureTask(ctx, s.db, s.cm, incrID, id, KindIncrSync, dst.Region, cfg); err != nil {
+	cfg := incrSyncConfig{StoreAddr: storeT.Addr, Target: s.conn(dst), Selection: SelectionConfig(spec.Mapping), StartGTID: start, StrictAfter: after, Flavor: flavor}
+	incrID := TaskID(id, task.KindIncrSync)
+	if err := s.tasks.Ensure(ctx, incrID, id, task.KindIncrSync, dst.Region, cfg); err != nil {
 		return err
 	}
-	t, _, err := taskByID(ctx, s.db, s.cm, incrID)
+	t, _, err := s.tasks.Get(ctx, incrID)
 	if err != nil {
 		return err
 	}
@@ -341,8 +340,7 @@ func (s *Service) incrStep(ctx context.Context, id string, dst Endpoint) error {
 	if json.Unmarshal(t.Spec.Config, &cur) == nil && cur.StoreAddr != storeT.Addr && storeT.Addr != "" {
 		cur.StoreAddr = storeT.Addr
 		raw, _ := json.Marshal(cur)
-		spec, _ := json.Marshal(TaskSpec{Config: raw})
-		if _, err := s.db.ExecContext(ctx, "UPDATE "+s.cm+".tasks SET spec = ? WHERE id = ?", spec, incrID); err != nil {
+		if err := s.tasks.SetSpec(ctx, incrID, task.Spec{Config: raw}); err != nil {
 			return fmt.Errorf("update incr-sync store address: %w", err)
 		}
 	}
@@ -351,9 +349,9 @@ func (s *Service) incrStep(ctx context.Context, id string, dst Endpoint) error {
 		m["lag_seconds"] = t.Status.LagSeconds
 	}
 	switch {
-	case t.State == TaskFailed:
+	case t.State == task.Failed:
 		return s.failProject(ctx, id, api.StepIncr, taskErrCode(t), "incr-sync failed: "+taskErrMsg(t))
-	case t.State == TaskRunning && t.Status != nil && t.Status.State == "RUNNING" && t.Status.LagSeconds < CaughtUpLagSeconds && pastCopy(flavor, t.Status.Position, after):
+	case t.State == task.Running && t.Status != nil && t.Status.State == component.StateRunning && t.Status.LagSeconds < CaughtUpLagSeconds && pastCopy(flavor, t.Status.Position, after):
 		return s.stepUpdate(ctx, id, api.StepIncr, api.StepMonitoring, 100, m, fmt.Sprintf("caught up on %s (epoch %d)", t.Host, t.Epoch)) // the lag is in the metrics
 	}
 	return s.stepUpdate(ctx, id, api.StepIncr, api.StepRunning, 0, m, "incr-sync on "+orNone(t.Host))
@@ -370,7 +368,7 @@ func pastCopy(flavor, applied, strictAfter string) bool {
 	return err1 == nil && err2 == nil && a.ContainsSet(b)
 }
 
-func statusMetrics(t Task) map[string]float64 {
+func statusMetrics(t task.Task) map[string]float64 {
 	m := map[string]float64{}
 	if t.Status == nil {
 		return m
@@ -384,8 +382,8 @@ func statusMetrics(t Task) map[string]float64 {
 	return m
 }
 
-func pct(t Task) float64 {
-	if t.State == TaskFinished {
+func pct(t task.Task) float64 {
+	if t.State == task.Finished {
 		return 100
 	}
 	if t.Status == nil || t.Status.Progress == nil || t.Status.Progress.RowsTotal <= 0 {
@@ -394,14 +392,14 @@ func pct(t Task) float64 {
 	return min(99, 100*float64(t.Status.Progress.RowsDone)/float64(t.Status.Progress.RowsTotal))
 }
 
-func taskErrCode(t Task) string {
+func taskErrCode(t task.Task) string {
 	if t.Status != nil && t.Status.Error != nil {
 		return t.Status.Error.Code
 	}
 	return "COMPONENT_FAILED"
 }
 
-func taskErrMsg(t Task) string {
+func taskErrMsg(t task.Task) string {
 	if t.Status != nil && t.Status.Error != nil {
 		return t.Status.Error.Message + " (" + t.Status.Error.Advice + ")"
 	}

@@ -25,8 +25,10 @@ import (
 	"github.com/omsdev/oms/api"
 	"github.com/omsdev/oms/internal/metadb"
 	"github.com/omsdev/oms/internal/omserr"
+	"github.com/omsdev/oms/internal/secret"
 	"github.com/omsdev/oms/internal/selection"
 	"github.com/omsdev/oms/internal/sqlgen"
+	"github.com/omsdev/oms/internal/task"
 )
 
 // Error codes this package returns; the console maps them to HTTP status codes.
@@ -40,36 +42,19 @@ const (
 // Steps in order.
 var Steps = []string{api.StepPrecheck, api.StepStruct, api.StepIncrLogPull, api.StepFull, api.StepIndex, api.StepIncr, api.StepFullVerifier}
 
-// Task desired states (cm.tasks.desired_state).
-const (
-	DesiredRunning  = "RUNNING"
-	DesiredStopped  = "STOPPED"
-	DesiredReleased = "RELEASED"
-)
-
-// Task states (cm.tasks.state), written by the CM (PENDING, ASSIGNED) and the supervisor.
-const (
-	TaskPending  = "PENDING"
-	TaskAssigned = "ASSIGNED"
-	TaskRunning  = "RUNNING"
-	TaskStopped  = "STOPPED"
-	TaskFinished = "FINISHED"
-	TaskFailed   = "FAILED"
-	TaskReleased = "RELEASED"
-)
-
 // Service is the project API over the MetaDB.
 type Service struct {
 	db            *sql.DB
-	rm, cm        string // quoted database names
-	keys          *Keyring
+	rm            string // quoted database name
+	tasks         *task.Table
+	keys          *secret.Keyring
 	defaultRegion string
 	log           *slog.Logger
 }
 
 // NewService returns a Service; defaultRegion is used for data sources created without one.
-func NewService(db *sql.DB, names metadb.Names, keys *Keyring, defaultRegion string, log *slog.Logger) *Service {
-	return &Service{db: db, rm: sqlgen.QuoteIdent(names.RM), cm: sqlgen.QuoteIdent(names.CM), keys: keys, defaultRegion: defaultRegion, log: log}
+func NewService(db *sql.DB, names metadb.Names, keys *secret.Keyring, defaultRegion string, log *slog.Logger) *Service {
+	return &Service{db: db, rm: sqlgen.QuoteIdent(names.RM), tasks: task.NewTable(db, names.CM), keys: keys, defaultRegion: defaultRegion, log: log}
 }
 
 func newID(prefix string) string {
@@ -276,14 +261,6 @@ func (s *Service) transition(ctx context.Context, id, to string, from ...string)
 		"check the project's state with DescribeProject")
 }
 
-func (s *Service) setTasksDesired(ctx context.Context, projectID, desired string) error {
-	_, err := s.db.ExecContext(ctx, "UPDATE "+s.cm+".tasks SET desired_state = ? WHERE project_id = ?", desired, projectID)
-	if err != nil {
-		return fmt.Errorf("set tasks of %s to %s: %w", projectID, desired, err)
-	}
-	return nil
-}
-
 // Start runs an INIT project.
 func (s *Service) Start(ctx context.Context, id string) error {
 	return s.transition(ctx, id, api.StateRunning, api.StateInit)
@@ -294,7 +271,7 @@ func (s *Service) Stop(ctx context.Context, id string) error {
 	if err := s.transition(ctx, id, api.StateSuspend, api.StateRunning); err != nil {
 		return err
 	}
-	return s.setTasksDesired(ctx, id, DesiredStopped)
+	return s.tasks.SetDesired(ctx, id, task.DesiredStopped)
 }
 
 // Resume continues a suspended or failed project from its checkpoints; failed steps are retried.
@@ -306,10 +283,10 @@ func (s *Service) Resume(ctx context.Context, id string) error {
 		return fmt.Errorf("reset failed steps of %s: %w", id, err)
 	}
 	// Components that gave up (FAILED) get another round of restarts.
-	if _, err := s.db.ExecContext(ctx, "UPDATE "+s.cm+".tasks SET state = ? WHERE project_id = ? AND state = ?", TaskAssigned, id, TaskFailed); err != nil {
-		return fmt.Errorf("reset failed tasks of %s: %w", id, err)
+	if err := s.tasks.RetryFailed(ctx, id); err != nil {
+		return err
 	}
-	return s.setTasksDesired(ctx, id, DesiredRunning)
+	return s.tasks.SetDesired(ctx, id, task.DesiredRunning)
 }
 
 // Release stops and removes a project's components; the orchestrator finishes it (RELEASED).
@@ -317,7 +294,7 @@ func (s *Service) Release(ctx context.Context, id string) error {
 	if err := s.transition(ctx, id, api.StateReleasing, api.StateRunning, api.StateSuspend, api.StateFailed, api.StateFinished, api.StateInit); err != nil {
 		return err
 	}
-	return s.setTasksDesired(ctx, id, DesiredReleased)
+	return s.tasks.SetDesired(ctx, id, task.DesiredReleased)
 }
 
 // Delete marks a project that never ran or is released as DELETED.
@@ -453,7 +430,7 @@ func (s *Service) Progress(ctx context.Context, id string) (api.Progress, error)
 		return pr, err
 	}
 	for _, c := range comps {
-		if c.Kind == KindIncrSync {
+		if c.Kind == task.KindIncrSync {
 			pr.IncrPosition = c.Position
 		}
 	}
@@ -467,7 +444,7 @@ func (s *Service) Components(ctx context.Context, id string) ([]api.Component, e
 			return nil, err
 		}
 	}
-	tasks, err := ListTasks(ctx, s.db, s.cm, id)
+	tasks, err := s.tasks.List(ctx, id)
 	if err != nil {
 		return nil, err
 	}

@@ -17,8 +17,9 @@ type connConfig struct {
 	Password string `json:"password,omitempty"`
 }
 
-func (k *Keyring) conn(e Endpoint) connConfig {
-	return connConfig{Host: e.Host, Port: e.Port, User: e.User, Password: k.SealString(e.Password)}
+// conn is e as a component config, its password sealed.
+func (s *Service) conn(e Endpoint) connConfig {
+	return connConfig{Host: e.Host, Port: e.Port, User: e.User, Password: s.keys.SealString(e.Password)}
 }
 
 // storeConfig is internal/store's Config.

@@ -32,8 +32,9 @@ import (
 	"github.com/omsdev/oms/internal/component"
 	"github.com/omsdev/oms/internal/config"
 	"github.com/omsdev/oms/internal/metadb"
-	"github.com/omsdev/oms/internal/project"
+	"github.com/omsdev/oms/internal/secret"
 	"github.com/omsdev/oms/internal/sqlgen"
+	"github.com/omsdev/oms/internal/task"
 )
 
 // Defaults of Options.
@@ -61,11 +62,12 @@ type Options struct {
 
 // Supervisor runs one host's components.
 type Supervisor struct {
-	db     *sql.DB
-	opt    Options
-	cm, hb string
-	keys   *project.Keyring
-	log    *slog.Logger
+	db    *sql.DB
+	opt   Options
+	hb    string
+	tasks *task.Table
+	keys  *secret.Keyring
+	log   *slog.Logger
 
 	mu    sync.Mutex
 	procs map[string]*proc
@@ -73,7 +75,7 @@ type Supervisor struct {
 }
 
 // New returns a supervisor.
-func New(db *sql.DB, opt Options, keys *project.Keyring, log *slog.Logger) *Supervisor {
+func New(db *sql.DB, opt Options, keys *secret.Keyring, log *slog.Logger) *Supervisor {
 	if opt.Heartbeat <= 0 {
 		opt.Heartbeat = DefaultHeartbeatInterval
 	}
@@ -84,7 +86,7 @@ func New(db *sql.DB, opt Options, keys *project.Keyring, log *slog.Logger) *Supe
 		opt.StatusHost = opt.HostIP
 	}
 	n := metadb.NamesFrom(opt.Config)
-	return &Supervisor{db: db, opt: opt, cm: sqlgen.QuoteIdent(n.CM), hb: sqlgen.QuoteIdent(n.Heartbeat), keys: keys, log: log, procs: map[string]*proc{}}
+	return &Supervisor{db: db, opt: opt, hb: sqlgen.QuoteIdent(n.Heartbeat), tasks: task.NewTable(db, n.CM), keys: keys, log: log, procs: map[string]*proc{}}
 }
 
 func (s *Supervisor) runDir() string { return filepath.Join(s.opt.DataDir, "run") }
@@ -119,18 +121,18 @@ func (s *Supervisor) reconcileLoop(ctx context.Context) error {
 	}
 }
 
-func specHash(t project.Task) string {
+func specHash(t task.Task) string {
 	h := sha256.Sum256(t.Spec.Config)
 	return hex.EncodeToString(h[:8])
 }
 
 // reconcile makes the children match the tasks assigned to this host.
 func (s *Supervisor) reconcile(ctx context.Context) error {
-	tasks, err := project.TasksOnHost(ctx, s.db, s.cm, s.opt.HostIP)
+	tasks, err := s.tasks.OnHost(ctx, s.opt.HostIP)
 	if err != nil {
 		return err
 	}
-	mine := map[string]project.Task{}
+	mine := map[string]task.Task{}
 	for _, t := range tasks {
 		mine[t.ID] = t
 	}
@@ -149,26 +151,26 @@ func (s *Supervisor) reconcile(ctx context.Context) error {
 			s.log.Info("task no longer ours: stopping its component", "task", id, "epoch", p.epoch)
 			p.stop()
 			s.forget(id)
-		case t.Desired != project.DesiredRunning || p.hash != specHash(t):
+		case t.Desired != task.DesiredRunning || p.hash != specHash(t):
 			p.stop()
 			s.forget(id)
 		}
 	}
 	for _, t := range tasks {
 		switch t.Desired {
-		case project.DesiredReleased:
-			if t.State != project.TaskReleased {
+		case task.DesiredReleased:
+			if t.State != task.Released {
 				_ = os.RemoveAll(filepath.Join(s.runDir(), t.ID))
-				s.report(ctx, t, project.TaskReleased, "", 0, nil)
+				s.report(ctx, t, task.Released, "", 0, nil)
 			}
 			continue
-		case project.DesiredStopped:
-			if t.State != project.TaskStopped && t.State != project.TaskFinished {
-				s.report(ctx, t, project.TaskStopped, "", 0, nil)
+		case task.DesiredStopped:
+			if t.State != task.Stopped && t.State != task.Finished {
+				s.report(ctx, t, task.Stopped, "", 0, nil)
 			}
 			continue
 		}
-		if t.State == project.TaskFinished || t.State == project.TaskFailed {
+		if t.State == task.Finished || t.State == task.Failed {
 			s.forget(t.ID) // the row says so: the exited child needs no more attention
 			continue
 		}
@@ -193,13 +195,13 @@ func (s *Supervisor) forget(id string) {
 }
 
 // drive starts, restarts and observes one component.
-func (s *Supervisor) drive(ctx context.Context, t project.Task, p *proc) {
+func (s *Supervisor) drive(ctx context.Context, t task.Task, p *proc) {
 	if code, exited := p.exited(); exited {
 		p.readFinal()
 		if code == 0 {
 			st := p.lastStatus()
 			if st == nil || st.State != component.StatePaused {
-				s.report(ctx, t, project.TaskFinished, "", p.restarts, st)
+				s.report(ctx, t, task.Finished, "", p.restarts, st)
 				s.log.Info("component finished", "task", t.ID, "kind", t.Kind)
 				return
 			}
@@ -214,14 +216,14 @@ func (s *Supervisor) drive(ctx context.Context, t project.Task, p *proc) {
 				st.Error = &component.Error{Code: "COMPONENT_CRASHED", Message: fmt.Sprintf("%s exited %d times in a row (last exit code %d)", t.Kind, p.restarts, code),
 					Advice: "read " + filepath.Join(p.workDir, "component.log") + " on " + s.opt.HostIP + ", fix the cause, then resume the project"}
 			}
-			s.report(ctx, t, project.TaskFailed, "", p.restarts, st)
+			s.report(ctx, t, task.Failed, "", p.restarts, st)
 			s.log.Error("component keeps failing; giving up", "task", t.ID, "kind", t.Kind, "restarts", p.restarts)
 			s.forget(t.ID)
 			return
 		}
 		p.reset(backoff(p.restarts))
 		s.log.Warn("component exited; restarting after backoff", "task", t.ID, "kind", t.Kind, "code", code, "restarts", p.restarts)
-		s.report(ctx, t, project.TaskAssigned, "", p.restarts, p.lastStatus())
+		s.report(ctx, t, task.Assigned, "", p.restarts, p.lastStatus())
 		return
 	}
 	if !p.started() {
@@ -234,9 +236,9 @@ func (s *Supervisor) drive(ctx context.Context, t project.Task, p *proc) {
 			s.log.Error("cannot start component", "task", t.ID, "kind", t.Kind, "err", err)
 			st := &component.Status{Kind: t.Kind, TaskID: t.ID, Epoch: t.Epoch, State: component.StateFailed,
 				Error: &component.Error{Code: "COMPONENT_START_FAILED", Message: err.Error(), Advice: "check that this oms binary has the component kind and the data dir is writable"}}
-			state := project.TaskAssigned
+			state := task.Assigned
 			if p.restarts >= MaxRestarts {
-				state = project.TaskFailed
+				state = task.Failed
 				s.forget(t.ID)
 			}
 			s.report(ctx, t, state, "", p.restarts, st)
@@ -244,9 +246,9 @@ func (s *Supervisor) drive(ctx context.Context, t project.Task, p *proc) {
 		return
 	}
 	st, addr := p.poll(ctx)
-	state := project.TaskAssigned
+	state := task.Assigned
 	if st != nil {
-		state = project.TaskRunning
+		state = task.Running
 		if st.State == component.StateRunning || st.State == component.StateFinished {
 			p.healthySince()
 		}
@@ -263,8 +265,8 @@ func backoff(n int) time.Duration {
 }
 
 // report writes the task's state; false when the task is no longer ours (fenced).
-func (s *Supervisor) report(ctx context.Context, t project.Task, state, addr string, restarts int, st *component.Status) bool {
-	ok, err := project.ReportStatus(ctx, s.db, s.cm, t.ID, s.opt.HostIP, t.Epoch, state, addr, restarts, st)
+func (s *Supervisor) report(ctx context.Context, t task.Task, state task.State, addr string, restarts int, st *component.Status) bool {
+	ok, err := s.tasks.Report(ctx, t.ID, s.opt.HostIP, t.Epoch, state, addr, restarts, st)
 	if err != nil {
 		if ctx.Err() == nil {
 			s.log.Warn("cannot report task status", "task", t.ID, "err", err)
@@ -275,7 +277,7 @@ func (s *Supervisor) report(ctx context.Context, t project.Task, state, addr str
 }
 
 // start writes the spec file (0600, passwords opened) and starts the child.
-func (s *Supervisor) start(t project.Task, p *proc) error {
+func (s *Supervisor) start(t task.Task, p *proc) error {
 	if err := os.MkdirAll(p.workDir, 0o700); err != nil {
 		return fmt.Errorf("create work dir: %w", err)
 	}

@@ -1,4 +1,10 @@
-package project
+// Package secret seals data-source passwords with AES-256-GCM under one key kept in the MetaDB.
+//
+// It is its own package, not part of project or task, because two roles need it without needing
+// each other: project seals passwords (rm.data_sources, and the "enc:v1:" strings inside cm.tasks
+// specs) and the supervisor opens task specs when it writes a component's 0600 spec file. It
+// knows neither projects nor tasks, only the key row and the sealed format.
+package secret
 
 import (
 	"context"
@@ -27,9 +33,9 @@ const encPrefix = "enc:v1:"
 // Keyring encrypts and decrypts data-source passwords with AES-256-GCM.
 type Keyring struct{ aead cipher.AEAD }
 
-// LoadKeyring reads the key from cmDB's config table, creating it on first use (INSERT IGNORE, so
+// Load reads the key from cmDB's config table, creating it on first use (INSERT IGNORE, so
 // two nodes starting at once agree on one key).
-func LoadKeyring(ctx context.Context, db *sql.DB, cmDB string) (*Keyring, error) {
+func Load(ctx context.Context, db *sql.DB, cmDB string) (*Keyring, error) {
 	tbl := sqlgen.QuoteIdent(cmDB) + ".config"
 	k := make([]byte, 32)
 	if _, err := rand.Read(k); err != nil {
@@ -47,11 +53,11 @@ func LoadKeyring(ctx context.Context, db *sql.DB, cmDB string) (*Keyring, error)
 	if err != nil || len(raw) != 32 {
 		return nil, errors.New("read data source key: config row datasource_key is not a base64 32-byte key")
 	}
-	return NewKeyring(raw)
+	return New(raw)
 }
 
-// NewKeyring builds a keyring from a 32-byte key.
-func NewKeyring(key []byte) (*Keyring, error) {
+// New builds a keyring from a 32-byte key.
+func New(key []byte) (*Keyring, error) {
 	block, err := aes.NewCipher(key)
 	if err != nil {
 		return nil, fmt.Errorf("data source key: %w", err)
