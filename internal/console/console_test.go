@@ -15,9 +15,9 @@ import (
 	"testing"
 
 	"github.com/omsdev/oms/api"
-	"github.com/omsdev/oms/internal/config"
 	"github.com/omsdev/oms/internal/console"
 	"github.com/omsdev/oms/internal/metadb"
+	"github.com/omsdev/oms/internal/metadb/metadbtest"
 	"github.com/omsdev/oms/internal/project"
 	"github.com/omsdev/oms/internal/secret"
 	"github.com/omsdev/oms/internal/testenv"
@@ -38,23 +38,8 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	inst := testenv.Shared(t, "meta")
-	prefix := testenv.FreshDatabase(t, inst, "oms")
-	names := metadb.Names{RM: prefix + "_rm", CM: prefix + "_cm", Heartbeat: prefix + "_cm_hb"}
-	ctx := context.Background()
-	db, err := metadb.Open(ctx, config.Config{MetaHost: "127.0.0.1", MetaPort: inst.Port, MetaUser: "root"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if _, err := metadb.Init(ctx, db, names); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		for _, n := range []string{names.RM, names.CM, names.Heartbeat} {
-			_, _ = db.Exec("DROP DATABASE IF EXISTS `" + n + "`")
-		}
-	})
+	m := metadbtest.Fresh(t)
+	db, names, inst, ctx := m.DB, m.Names, m.Inst, context.Background()
 	keys, err := secret.Load(ctx, db, names.CM)
 	if err != nil {
 		t.Fatal(err)

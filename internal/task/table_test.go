@@ -9,8 +9,7 @@ import (
 	"testing"
 
 	"github.com/omsdev/oms/internal/component"
-	"github.com/omsdev/oms/internal/config"
-	"github.com/omsdev/oms/internal/metadb"
+	"github.com/omsdev/oms/internal/metadb/metadbtest"
 	"github.com/omsdev/oms/internal/task"
 	"github.com/omsdev/oms/internal/testenv"
 )
@@ -20,24 +19,8 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 // newTable returns a tasks table in a fresh cm database built by the real migrations.
 func newTable(t *testing.T) *task.Table {
 	t.Helper()
-	inst := testenv.Shared(t, "meta")
-	prefix := testenv.FreshDatabase(t, inst, "task")
-	names := metadb.Names{RM: prefix + "_rm", CM: prefix + "_cm", Heartbeat: prefix + "_cm_hb"}
-	ctx := context.Background()
-	db, err := metadb.Open(ctx, config.Config{MetaHost: "127.0.0.1", MetaPort: inst.Port, MetaUser: "root"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if _, err := metadb.Init(ctx, db, names); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		for _, n := range []string{names.RM, names.CM, names.Heartbeat} {
-			_, _ = inst.DB().Exec("DROP DATABASE IF EXISTS `" + n + "`")
-		}
-	})
-	return task.NewTable(db, names.CM)
+	m := metadbtest.Fresh(t)
+	return task.NewTable(m.DB, m.Names.CM)
 }
 
 func get(t *testing.T, tb *task.Table, id string) task.Task {
