@@ -194,15 +194,12 @@ func (c *Capture) LastEventTime() time.Time { return c.lastEvent }
 // Next returns the next whole transaction (rows or DDL), or a heartbeat (Heartbeat set, no GTID)
 // when the source is idle. Errors from the source connection are returned as they are; a purged
 // start position comes back as an *omserr.Error from the caller's precheck or as the server's
-// error 1236 here (see IsPurged).
+// error 1236 here (errors.Is(err, ErrPurged)).
 func (c *Capture) Next(ctx context.Context) (*changelog.Txn, error) {
 	for len(c.pending) == 0 {
 		ev, err := c.stream.GetEvent(ctx)
 		if err != nil {
-			if c.timedOut.Load() {
-				return nil, fmt.Errorf("read binlog event: source silent for %v: %w", idleTimeout, err)
-			}
-			return nil, fmt.Errorf("read binlog event: %w", err)
+			return nil, readEventErr(err, c.timedOut.Load())
 		}
 		c.seen.Store(time.Now().UnixNano())
 		if err := c.handle(ctx, ev); err != nil {
@@ -215,14 +212,20 @@ func (c *Capture) Next(ctx context.Context) (*changelog.Txn, error) {
 	return t, nil
 }
 
-// IsPurged reports whether err is the server saying the requested binlog position is gone.
-func IsPurged(err error) bool {
+// ErrPurged is in the chain of Next's error when the server says the requested binlog position
+// is gone (error 1236, a fatal error reading the binlog: purged, or never written).
+var ErrPurged = errors.New("the source cannot send the binlog from the requested position")
+
+// readEventErr names what failed reading an event; the server's 1236 gets ErrPurged in the chain.
+func readEventErr(err error, timedOut bool) error {
 	var me *mysql.MyError
-	if errors.As(err, &me) {
-		return me.Code == 1236
+	switch {
+	case errors.As(err, &me) && me.Code == mysql.ER_MASTER_FATAL_ERROR_READING_BINLOG:
+		return fmt.Errorf("read binlog event: %w: %w", ErrPurged, err)
+	case timedOut:
+		return fmt.Errorf("read binlog event: source silent for %v: %w", idleTimeout, err)
 	}
-	s := err.Error()
-	return strings.Contains(s, "1236") || strings.Contains(s, "purged")
+	return fmt.Errorf("read binlog event: %w", err)
 }
 
 func (c *Capture) emit(t *changelog.Txn) { c.pending = append(c.pending, t) }

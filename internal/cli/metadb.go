@@ -43,7 +43,7 @@ func newMetaDBCmd() *cobra.Command {
 			rep, err := metadb.Init(ctx, db, names)
 			if err != nil {
 				code := ExitFailure
-				if omserr.CodeOf(err) == "METADB_SCHEMA_NEWER" || omserr.CodeOf(err) == "METADB_UNSUPPORTED_VERSION" {
+				if omserr.CodeOf(err) == omserr.MetaDBSchemaNewer || omserr.CodeOf(err) == omserr.MetaDBUnsupportedVersion {
 					code = ExitConflict
 				}
 				return withCode(code, err)

@@ -66,10 +66,10 @@ func runNode(parent context.Context, f nodeFlags) error {
 	}
 	cfg := r.Config
 	if f.hostIP == "" {
-		return withCode(ExitInvalid, omserr.New("NODE_HOST_IP_MISSING", "this host's IP is not set", "pass --host-ip or set OMS_HOST_IP to one of cm_nodes: "+strings.Join(cfg.CMNodes, ", ")))
+		return withCode(ExitInvalid, omserr.New(omserr.NodeHostIPMissing, "this host's IP is not set", "pass --host-ip or set OMS_HOST_IP to one of cm_nodes: "+strings.Join(cfg.CMNodes, ", ")))
 	}
 	if !slices.Contains(cfg.CMNodes, f.hostIP) {
-		return withCode(ExitInvalid, omserr.New("NODE_HOST_IP_UNKNOWN", fmt.Sprintf("host IP %s is not one of cm_nodes (%s)", f.hostIP, strings.Join(cfg.CMNodes, ", ")),
+		return withCode(ExitInvalid, omserr.New(omserr.NodeHostIPUnknown, fmt.Sprintf("host IP %s is not one of cm_nodes (%s)", f.hostIP, strings.Join(cfg.CMNodes, ", ")),
 			"add it to cm_nodes in "+f.config+" or pass the right --host-ip"))
 	}
 	ports := map[string]*int{"console": &cfg.ConsolePort, "cm": &cfg.CMPort, "supervisor": &cfg.SupervisorPort}
@@ -105,7 +105,7 @@ func runNode(parent context.Context, f nodeFlags) error {
 	names := metadb.NamesFrom(cfg)
 	if _, err := metadb.Init(ctx, db, names); err != nil {
 		code := ExitFailure
-		if c := omserr.CodeOf(err); c == "METADB_SCHEMA_NEWER" || c == "METADB_UNSUPPORTED_VERSION" {
+		if c := omserr.CodeOf(err); c == omserr.MetaDBSchemaNewer || c == omserr.MetaDBUnsupportedVersion {
 			code = ExitConflict
 		}
 		return withCode(code, err)
@@ -134,7 +134,7 @@ func runNode(parent context.Context, f nodeFlags) error {
 	if cfg.HTTPSKey != "" && cfg.HTTPSCrt != "" {
 		cert, err := tls.LoadX509KeyPair(cfg.HTTPSCrt, cfg.HTTPSKey)
 		if err != nil {
-			return withCode(ExitInvalid, omserr.Wrap(err, "NODE_TLS_INVALID", "cannot load https_crt/https_key", "point https_crt and https_key at a PEM certificate and its key"))
+			return withCode(ExitInvalid, omserr.Wrap(err, omserr.NodeTLSInvalid, "cannot load https_crt/https_key", "point https_crt and https_key at a PEM certificate and its key"))
 		}
 		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
@@ -153,7 +153,7 @@ func runNode(parent context.Context, f nodeFlags) error {
 		addr := net.JoinHostPort(f.hostIP, strconv.Itoa(s.port))
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
-			return withCode(ExitFailure, omserr.Wrap(err, "NODE_LISTEN", "cannot listen on "+addr+" for the "+s.name, "free the port or choose another with --"+s.name+"-port"))
+			return withCode(ExitFailure, omserr.Wrap(err, omserr.NodeListen, "cannot listen on "+addr+" for the "+s.name, "free the port or choose another with --"+s.name+"-port"))
 		}
 		if s.tls != nil {
 			ln = tls.NewListener(ln, s.tls)

@@ -102,13 +102,13 @@ func (c *CM) Register(ctx context.Context) error {
 		_, err = c.db.ExecContext(ctx, "INSERT INTO "+c.cm+".regions (cm_location, region, region_cn, cm_url, is_default, heartbeat_db) VALUES (?,?,?,?,?,?)",
 			cfg.CMLocation, cfg.CMRegion, cfg.CMRegionCN, cfg.CMURL, cfg.CMIsDefault, cfg.HeartbeatDB)
 		if err != nil {
-			return omserr.Wrap(err, "CM_REGION_CONFLICT", fmt.Sprintf("cannot register region %s (cm_location %d)", cfg.CMRegion, cfg.CMLocation),
+			return omserr.Wrap(err, omserr.CMRegionConflict, fmt.Sprintf("cannot register region %s (cm_location %d)", cfg.CMRegion, cfg.CMLocation),
 				"each region needs its own cm_region and cm_location; check the other regions' config.yaml")
 		}
 	case err != nil:
 		return fmt.Errorf("read region: %w", err)
 	case region != cfg.CMRegion:
-		return omserr.New("CM_REGION_CONFLICT", fmt.Sprintf("cm_location %d already belongs to region %s, not %s", cfg.CMLocation, region, cfg.CMRegion),
+		return omserr.New(omserr.CMRegionConflict, fmt.Sprintf("cm_location %d already belongs to region %s, not %s", cfg.CMLocation, region, cfg.CMRegion),
 			"use a cm_location no other region uses")
 	default:
 		if _, err := c.db.ExecContext(ctx, "UPDATE "+c.cm+".regions SET cm_url = ?, is_default = ?, heartbeat_db = ? WHERE cm_location = ?",

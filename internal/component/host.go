@@ -40,16 +40,16 @@ func ReadSpec(path string) (Spec, error) {
 	var s Spec
 	f, err := os.Open(path)
 	if err != nil {
-		return s, omserr.Wrap(err, "SPEC_UNREADABLE", "cannot read component spec "+path, "check the --spec path")
+		return s, omserr.Wrap(err, omserr.SpecUnreadable, "cannot read component spec "+path, "check the --spec path")
 	}
 	defer f.Close()
 	dec := json.NewDecoder(f)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&s); err != nil {
-		return s, omserr.Wrap(err, "SPEC_INVALID", "component spec "+path+" is not valid JSON of the spec shape", "fix the file; the supervisor writes it from the task")
+		return s, omserr.Wrap(err, omserr.SpecInvalid, "component spec "+path+" is not valid JSON of the spec shape", "fix the file; the supervisor writes it from the task")
 	}
 	if s.Kind == "" || s.WorkDir == "" {
-		return s, omserr.New("SPEC_INVALID", "component spec "+path+" needs kind and work_dir", "set both")
+		return s, omserr.New(omserr.SpecInvalid, "component spec "+path+" needs kind and work_dir", "set both")
 	}
 	return s, nil
 }
@@ -57,12 +57,12 @@ func ReadSpec(path string) (Spec, error) {
 // DecodeConfig decodes the kind-specific part strictly into v.
 func (s Spec) DecodeConfig(v any) error {
 	if len(s.Config) == 0 {
-		return omserr.New("SPEC_INVALID", "component spec has no config for kind "+s.Kind, "add a config object")
+		return omserr.New(omserr.SpecInvalid, "component spec has no config for kind "+s.Kind, "add a config object")
 	}
 	dec := json.NewDecoder(bytesReader(s.Config))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return omserr.Wrap(err, "SPEC_INVALID", "config of "+s.Kind+" spec is invalid", "fix the named field")
+		return omserr.Wrap(err, omserr.SpecInvalid, "config of "+s.Kind+" spec is invalid", "fix the named field")
 	}
 	return nil
 }
@@ -119,7 +119,7 @@ func serveStatus(spec Spec, unit Unit, log *slog.Logger) (*http.Server, error) {
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, omserr.Wrap(err, "STATUS_LISTEN", "cannot listen on status address "+addr, "pick a free address or 127.0.0.1:0")
+		return nil, omserr.Wrap(err, omserr.StatusListen, "cannot listen on status address "+addr, "pick a free address or 127.0.0.1:0")
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(&statusCollector{unit: unit, kind: spec.Kind, task: spec.TaskID})

@@ -202,3 +202,28 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestCMURLHostPort(t *testing.T) {
+	for _, tc := range []struct {
+		in      string
+		host    string
+		port    int
+		wantErr bool
+	}{
+		{"10.0.0.1", "10.0.0.1", 0, false},
+		{"http://cm.example:8088/", "cm.example", 8088, false},
+		{"https://10.0.0.1:8088", "10.0.0.1", 8088, false},
+		{"[::1]", "[::1]", 0, false},
+		{"[::1]:8088", "::1", 8088, false},
+		{"", "", 0, false},
+		{"::1", "", 0, true},
+		{"cm:0", "cm", 0, true},
+		{"cm:x", "cm", 0, true},
+		{"cm:8088/path", "", 0, true},
+	} {
+		h, p, err := CMURLHostPort(tc.in)
+		if (err != nil) != tc.wantErr || h != tc.host || p != tc.port {
+			t.Errorf("CMURLHostPort(%q) = %q, %d, %v; want %q, %d, error %v", tc.in, h, p, err, tc.host, tc.port, tc.wantErr)
+		}
+	}
+}

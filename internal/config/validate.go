@@ -143,11 +143,11 @@ func CMURLHostPort(u string) (host string, port int, err error) {
 	if strings.Contains(s, "/") {
 		return "", 0, fmt.Errorf("has a path")
 	}
+	if !strings.Contains(s, ":") || strings.HasPrefix(s, "[") && strings.HasSuffix(s, "]") {
+		return s, 0, nil // no port: a name, an IPv4 address or a bracketed IPv6 address
+	}
 	h, ps, splitErr := net.SplitHostPort(s)
 	if splitErr != nil {
-		if strings.Contains(splitErr.Error(), "missing port") {
-			return s, 0, nil
-		}
 		return "", 0, splitErr
 	}
 	n, convErr := strconv.Atoi(ps)

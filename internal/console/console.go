@@ -32,14 +32,6 @@ import (
 	"github.com/omsdev/oms/internal/sqlgen"
 )
 
-// Codes of the HTTP edge.
-const (
-	CodeUnauthorized  = "API_UNAUTHORIZED"
-	CodeBadRequest    = "API_BAD_REQUEST"
-	CodeUnknownAction = "API_UNKNOWN_ACTION"
-	CodeInternal      = "API_INTERNAL_ERROR"
-)
-
 // maxBody bounds a request body: every OpenAPI request is a small JSON object.
 const maxBody = 1 << 20
 
@@ -82,10 +74,10 @@ func (c *call) decode(v any) error {
 	dec := json.NewDecoder(strings.NewReader(string(c.body)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return omserr.Wrap(err, CodeBadRequest, "request body is not valid JSON of this action's shape", "send a JSON object with only the documented fields (see docs/openapi.md)")
+		return omserr.Wrap(err, omserr.APIBadRequest, "request body is not valid JSON of this action's shape", "send a JSON object with only the documented fields (see docs/openapi.md)")
 	}
 	if dec.More() {
-		return omserr.New(CodeBadRequest, "request body has data after the JSON object", "send exactly one JSON object")
+		return omserr.New(omserr.APIBadRequest, "request body has data after the JSON object", "send exactly one JSON object")
 	}
 	return nil
 }
@@ -115,11 +107,11 @@ func (s *Server) EnsureAdmin(ctx context.Context, password string) (created bool
 		return false, nil
 	}
 	if password == "" {
-		return false, omserr.New("API_ADMIN_PASSWORD_MISSING", "no admin user exists yet and no admin password was given",
+		return false, omserr.New(omserr.APIAdminPasswordMissing, "no admin user exists yet and no admin password was given",
 			"start the first node with OMS_ADMIN_PASSWORD set or --admin-password-file pointing to a file with the password")
 	}
 	if len(password) < 8 {
-		return false, omserr.New("API_ADMIN_PASSWORD_WEAK", "the admin password is shorter than 8 characters", "choose a longer password")
+		return false, omserr.New(omserr.APIAdminPasswordWeak, "the admin password is shorter than 8 characters", "choose a longer password")
 	}
 	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
 	if err != nil {
@@ -167,49 +159,32 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	var val any
 	err := func() error {
 		if r.Method != http.MethodPost {
-			return omserr.New(CodeBadRequest, "method "+r.Method+" is not allowed", "use POST /api/v2?Action=<Name>")
+			return omserr.New(omserr.APIBadRequest, "method "+r.Method+" is not allowed", "use POST /api/v2?Action=<Name>")
 		}
 		user, ok := s.authenticate(r)
 		c.user = user
 		if !ok {
-			return omserr.New(CodeUnauthorized, "missing or wrong credentials", "send HTTP Basic auth with a console user and password")
+			return omserr.New(omserr.APIUnauthorized, "missing or wrong credentials", "send HTTP Basic auth with a console user and password")
 		}
 		if !known {
-			return omserr.New(CodeUnknownAction, fmt.Sprintf("unknown Action %q", action), "see docs/openapi.md for the actions")
+			return omserr.New(omserr.APIUnknownAction, fmt.Sprintf("unknown Action %q", action), "see docs/openapi.md for the actions")
 		}
 		body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
 		if err != nil {
-			return omserr.Wrap(err, CodeBadRequest, "cannot read request body", "retry")
+			return omserr.Wrap(err, omserr.APIBadRequest, "cannot read request body", "retry")
 		}
 		if len(body) > maxBody {
-			return omserr.New(CodeBadRequest, "request body is larger than 1 MiB", "send a smaller request")
+			return omserr.New(omserr.APIBadRequest, "request body is larger than 1 MiB", "send a smaller request")
 		}
 		c.body = body
 		val, err = rt.h(r.Context(), c)
 		return err
 	}()
 	code := omserr.CodeOf(err)
-	if (known && rt.mutating) || code == CodeUnauthorized {
+	if (known && rt.mutating) || code == omserr.APIUnauthorized {
 		s.audit(c, action, err)
 	}
 	s.write(w, c, val, err, start)
-}
-
-// httpStatus is the one table mapping error codes to HTTP status codes.
-func httpStatus(code string) int {
-	switch code {
-	case "":
-		return http.StatusOK
-	case CodeUnauthorized:
-		return http.StatusUnauthorized
-	case CodeBadRequest, CodeUnknownAction, project.CodeInvalid:
-		return http.StatusBadRequest
-	case project.CodeNotFound:
-		return http.StatusNotFound
-	case project.CodeConflict, project.CodeExists:
-		return http.StatusConflict
-	}
-	return http.StatusInternalServerError
 }
 
 func (s *Server) write(w http.ResponseWriter, c *call, val any, err error, start time.Time) {
@@ -219,11 +194,11 @@ func (s *Server) write(w http.ResponseWriter, c *call, val any, err error, start
 		var oe *omserr.Error
 		if !errors.As(err, &oe) {
 			s.log.Error("api call failed", "action", c.r.URL.Query().Get("Action"), "request_id", c.reqID, "err", err)
-			oe = omserr.New(CodeInternal, "internal error (request "+c.reqID+")", "see the node's log for this request id and retry")
+			oe = omserr.New(omserr.APIInternalError, "internal error (request "+c.reqID+")", "see the node's log for this request id and retry")
 		}
-		status = httpStatus(oe.Code)
+		status = omserr.HTTPStatus(oe.Code)
 		msg := oe.Message
-		if oe.Err != nil && oe.Code != CodeInternal {
+		if oe.Err != nil && oe.Code != omserr.APIInternalError {
 			msg += ": " + oe.Err.Error()
 		}
 		env.Code, env.Message, env.Advice = oe.Code, msg, oe.Advice
@@ -281,7 +256,7 @@ func (s *Server) audit(c *call, action string, err error) {
 	if err != nil {
 		detail = omserr.CodeOf(err)
 		if detail == "" {
-			detail = CodeInternal
+			detail = omserr.APIInternalError
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

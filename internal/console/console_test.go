@@ -18,6 +18,7 @@ import (
 	"github.com/omsdev/oms/internal/console"
 	"github.com/omsdev/oms/internal/metadb"
 	"github.com/omsdev/oms/internal/metadb/metadbtest"
+	"github.com/omsdev/oms/internal/omserr"
 	"github.com/omsdev/oms/internal/project"
 	"github.com/omsdev/oms/internal/secret"
 	"github.com/omsdev/oms/internal/testenv"
@@ -98,10 +99,10 @@ func TestAuthRequiredAndAudited(t *testing.T) {
 	ctx := context.Background()
 	wrong := api.NewClient(f.srv.URL, "admin", "wrong-password", false)
 	_, err := wrong.ListProjects(ctx, api.ListProjectsRequest{})
-	apiErr(t, err, 401, console.CodeUnauthorized)
+	apiErr(t, err, 401, omserr.APIUnauthorized)
 	nobody := api.NewClient(f.srv.URL, "mallory", adminPW, false)
 	_, err = nobody.CreateMysqlDataSource(ctx, api.CreateMysqlDataSourceRequest{Name: "x"})
-	apiErr(t, err, 401, console.CodeUnauthorized)
+	apiErr(t, err, 401, omserr.APIUnauthorized)
 	// No credentials at all.
 	resp, err := http.Post(f.srv.URL+"/api/v2?Action=ListProjects", "application/json", strings.NewReader("{}"))
 	if err != nil {
@@ -111,7 +112,7 @@ func TestAuthRequiredAndAudited(t *testing.T) {
 	if resp.StatusCode != 401 || resp.Header.Get("WWW-Authenticate") == "" {
 		t.Fatalf("no credentials: HTTP %d, WWW-Authenticate %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
 	}
-	if n := f.auditCount(t, "success = 0 AND detail = ?", console.CodeUnauthorized); n != 3 {
+	if n := f.auditCount(t, "success = 0 AND detail = ?", omserr.APIUnauthorized); n != 3 {
 		t.Fatalf("audit rows of refused logins: %d, want 3", n)
 	}
 	if n := f.auditCount(t, "username = 'mallory' AND action = 'CreateMysqlDataSource'"); n != 1 {
@@ -146,13 +147,13 @@ func TestBadRequests(t *testing.T) {
 		status             int
 		code               string
 	}{
-		{"bad json", "CreateMysqlDataSource", `{"name": `, 400, console.CodeBadRequest},
-		{"unknown field", "CreateMysqlDataSource", `{"name":"a","hostt":"x"}`, 400, console.CodeBadRequest},
-		{"wrong type", "StartProject", `{"id": 5}`, 400, console.CodeBadRequest},
-		{"trailing data", "StartProject", `{"id":"a"} {}`, 400, console.CodeBadRequest},
-		{"unknown action", "NoSuchAction", `{}`, 400, console.CodeUnknownAction},
-		{"missing id", "DescribeProject", `{}`, 400, project.CodeInvalid},
-		{"unknown project", "DescribeProject", `{"id":"np_none"}`, 404, project.CodeNotFound},
+		{"bad json", "CreateMysqlDataSource", `{"name": `, 400, omserr.APIBadRequest},
+		{"unknown field", "CreateMysqlDataSource", `{"name":"a","hostt":"x"}`, 400, omserr.APIBadRequest},
+		{"wrong type", "StartProject", `{"id": 5}`, 400, omserr.APIBadRequest},
+		{"trailing data", "StartProject", `{"id":"a"} {}`, 400, omserr.APIBadRequest},
+		{"unknown action", "NoSuchAction", `{}`, 400, omserr.APIUnknownAction},
+		{"missing id", "DescribeProject", `{}`, 400, omserr.APIInvalidArgument},
+		{"unknown project", "DescribeProject", `{"id":"np_none"}`, 404, omserr.APINotFound},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -162,7 +163,7 @@ func TestBadRequests(t *testing.T) {
 			}
 		})
 	}
-	if n := f.auditCount(t, "action = 'CreateMysqlDataSource' AND success = 0 AND detail = ?", console.CodeBadRequest); n != 2 {
+	if n := f.auditCount(t, "action = 'CreateMysqlDataSource' AND success = 0 AND detail = ?", omserr.APIBadRequest); n != 2 {
 		t.Fatalf("audit rows of rejected CreateMysqlDataSource: %d, want 2", n)
 	}
 	req, _ := http.NewRequest(http.MethodGet, f.srv.URL+"/api/v2?Action=ListProjects", nil)
@@ -200,11 +201,11 @@ func TestDataSources(t *testing.T) {
 		t.Fatalf("regions: %+v %+v", src, dst)
 	}
 	_, err := f.cli.CreateMysqlDataSource(ctx, api.CreateMysqlDataSourceRequest{Name: "src", Host: "h", Port: 1, UserName: "u"})
-	apiErr(t, err, 409, project.CodeExists)
+	apiErr(t, err, 409, omserr.APIAlreadyExists)
 	_, err = f.cli.CreateMysqlDataSource(ctx, api.CreateMysqlDataSourceRequest{Name: "x", Port: 1, UserName: "u"})
-	apiErr(t, err, 400, project.CodeInvalid)
+	apiErr(t, err, 400, omserr.APIInvalidArgument)
 	_, err = f.cli.CreateMysqlDataSource(ctx, api.CreateMysqlDataSourceRequest{Name: "x", Host: "h", Port: 70000, UserName: "u"})
-	apiErr(t, err, 400, project.CodeInvalid)
+	apiErr(t, err, 400, omserr.APIInvalidArgument)
 	list, err := f.cli.ListDataSource(ctx, api.ListDataSourceRequest{})
 	if err != nil || len(list) != 2 {
 		t.Fatalf("list: %v %+v", err, list)
@@ -233,14 +234,14 @@ func TestProjectLifecycle(t *testing.T) {
 	mapping := api.TransferMapping{Tables: []api.TableRule{{DB: "shop", Table: "*"}}}
 
 	_, err := f.cli.CreateProject(ctx, api.CreateProjectRequest{Name: "p", SourceEndpointID: src.ID, SinkEndpointID: dst.ID})
-	apiErr(t, err, 400, project.CodeInvalid)
+	apiErr(t, err, 400, omserr.APIInvalidArgument)
 	_, err = f.cli.CreateProject(ctx, api.CreateProjectRequest{Name: "p", SourceEndpointID: "ds_none", SinkEndpointID: dst.ID, TransferMapping: mapping})
-	apiErr(t, err, 404, project.CodeNotFound)
+	apiErr(t, err, 404, omserr.APINotFound)
 	_, err = f.cli.CreateProject(ctx, api.CreateProjectRequest{Name: "p", SourceEndpointID: src.ID, SinkEndpointID: src.ID, TransferMapping: mapping})
-	apiErr(t, err, 400, project.CodeInvalid)
+	apiErr(t, err, 400, omserr.APIInvalidArgument)
 	_, err = f.cli.CreateProject(ctx, api.CreateProjectRequest{Name: "p", SourceEndpointID: src.ID, SinkEndpointID: dst.ID,
 		TransferMapping: api.TransferMapping{Tables: []api.TableRule{{DB: "shop", Table: "t", Where: "1; DROP TABLE x"}}}})
-	apiErr(t, err, 400, project.CodeInvalid)
+	apiErr(t, err, 400, omserr.APIInvalidArgument)
 
 	p, err := f.cli.CreateProject(ctx, api.CreateProjectRequest{Name: "p1", SourceEndpointID: src.ID, SinkEndpointID: dst.ID, TransferMapping: mapping})
 	if err != nil {
@@ -260,14 +261,14 @@ func TestProjectLifecycle(t *testing.T) {
 	}
 
 	// State machine.
-	apiErr(t, f.cli.StopProject(ctx, p.ID), 409, project.CodeConflict)
-	apiErr(t, f.cli.ResumeProject(ctx, p.ID), 409, project.CodeConflict)
-	apiErr(t, f.cli.StartProject(ctx, "np_none"), 404, project.CodeNotFound)
+	apiErr(t, f.cli.StopProject(ctx, p.ID), 409, omserr.APIStateConflict)
+	apiErr(t, f.cli.ResumeProject(ctx, p.ID), 409, omserr.APIStateConflict)
+	apiErr(t, f.cli.StartProject(ctx, "np_none"), 404, omserr.APINotFound)
 	if err := f.cli.StartProject(ctx, p.ID); err != nil {
 		t.Fatal(err)
 	}
-	apiErr(t, f.cli.StartProject(ctx, p.ID), 409, project.CodeConflict)
-	apiErr(t, f.cli.DeleteProject(ctx, p.ID), 409, project.CodeConflict)
+	apiErr(t, f.cli.StartProject(ctx, p.ID), 409, omserr.APIStateConflict)
+	apiErr(t, f.cli.DeleteProject(ctx, p.ID), 409, omserr.APIStateConflict)
 	if err := f.cli.StopProject(ctx, p.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -280,7 +281,7 @@ func TestProjectLifecycle(t *testing.T) {
 	if err := f.cli.ReleaseProject(ctx, p.ID); err != nil {
 		t.Fatal(err)
 	}
-	apiErr(t, f.cli.ReleaseProject(ctx, p.ID), 409, project.CodeConflict)
+	apiErr(t, f.cli.ReleaseProject(ctx, p.ID), 409, omserr.APIStateConflict)
 	// The orchestrator finishes the release (no components were placed).
 	if err := f.ps.Reconcile(ctx); err != nil {
 		t.Fatal(err)
@@ -292,7 +293,7 @@ func TestProjectLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = f.cli.DescribeProject(ctx, p.ID)
-	apiErr(t, err, 404, project.CodeNotFound)
+	apiErr(t, err, 404, omserr.APINotFound)
 
 	list, err := f.cli.ListProjects(ctx, api.ListProjectsRequest{})
 	if err != nil || len(list) != 1 || list[0].ID != p2.ID {
@@ -311,7 +312,7 @@ func TestProjectLifecycle(t *testing.T) {
 		t.Fatalf("components: %v %+v", err, comps)
 	}
 	_, err = f.cli.DescribeProjectComponents(ctx, p.ID)
-	apiErr(t, err, 404, project.CodeNotFound)
+	apiErr(t, err, 404, omserr.APINotFound)
 	hosts, err := f.cli.ListHosts(ctx)
 	if err != nil || len(hosts) != 0 {
 		t.Fatalf("hosts: %v %+v", err, hosts)
@@ -321,7 +322,7 @@ func TestProjectLifecycle(t *testing.T) {
 			t.Errorf("audit rows of %s %s: %d, want 1", a, p.ID, n)
 		}
 	}
-	if n := f.auditCount(t, "action = 'StopProject' AND success = 0 AND detail = ?", project.CodeConflict); n != 1 {
+	if n := f.auditCount(t, "action = 'StopProject' AND success = 0 AND detail = ?", omserr.APIStateConflict); n != 1 {
 		t.Errorf("audit row of refused StopProject: %d", n)
 	}
 	if n := f.auditCount(t, "action LIKE 'Describe%' OR action LIKE 'List%'"); n != 0 {

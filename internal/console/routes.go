@@ -6,7 +6,6 @@ import (
 
 	"github.com/omsdev/oms/api"
 	"github.com/omsdev/oms/internal/omserr"
-	"github.com/omsdev/oms/internal/project"
 )
 
 // routeTable is every OpenAPI action.
@@ -114,7 +113,7 @@ func projectID(c *call) (string, error) {
 		return "", err
 	}
 	if strings.TrimSpace(req.ID) == "" {
-		return "", omserr.New(project.CodeInvalid, "id is required", `send {"id": "<project id>"}`)
+		return "", omserr.New(omserr.APIInvalidArgument, "id is required", `send {"id": "<project id>"}`)
 	}
 	c.resource = req.ID
 	return req.ID, nil

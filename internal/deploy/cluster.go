@@ -144,7 +144,7 @@ func DeployCluster(ctx context.Context, d Deployer, cs []config.Config, t Target
 			fmt.Fprintf(out, "Node %s is running.\n", ip)
 		}
 		if ok == 0 {
-			return omserr.New("DEPLOY_REGION_DOWN", fmt.Sprintf("region %s has no running node:\n%s", c.CMRegion, strings.Join(failed, "\n")),
+			return omserr.New(omserr.DeployRegionDown, fmt.Sprintf("region %s has no running node:\n%s", c.CMRegion, strings.Join(failed, "\n")),
 				"fix the failing step shown for each host and run the same command again (it is idempotent)")
 		}
 	}

@@ -233,7 +233,7 @@ echo "clock $(date +%%s)"`, shellQuote(n.InstallDir), shellQuote(n.InstallDir), 
 		}
 	}
 	if len(probs) > 0 {
-		return &StepError{Host: n.IP, Step: "check the host", Err: omserr.New("DEPLOY_HOST_CHECK",
+		return &StepError{Host: n.IP, Step: "check the host", Err: omserr.New(omserr.DeployHostCheck,
 			strings.Join(probs, "; "), "fix what is listed: free the ports (8088 CM, 8089 console, 9000 supervisor) or change cm_server_port/nginx_server_port/supervisor_server_port; open the node's route to the MetaDB; synchronise the clock (NTP)")}
 	}
 	return nil

@@ -28,7 +28,7 @@ const maxBinaryBytes = 512 << 20
 // people reading the package.
 func BinaryFromPackage(pkg, dir string) (string, error) {
 	bad := func(why string) error {
-		return omserr.New("DEPLOY_PACKAGE_INVALID", fmt.Sprintf("-d %s: %s", pkg, why),
+		return omserr.New(omserr.DeployPackageInvalid, fmt.Sprintf("-d %s: %s", pkg, why),
 			"pass the oms-<version>-linux-amd64.tar.gz that `make dist` builds, or the oms binary itself")
 	}
 	f, err := os.Open(pkg)

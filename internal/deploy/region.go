@@ -64,16 +64,16 @@ func upsertRegion(ctx context.Context, db *sql.DB, c config.Config) error {
 		}
 		switch {
 		case name == c.CMRegion:
-			return omserr.New("DEPLOY_REGION_CONFLICT", fmt.Sprintf("region %s is registered with cm_location %d, not %d", name, loc, c.CMLocation),
+			return omserr.New(omserr.DeployRegionConflict, fmt.Sprintf("region %s is registered with cm_location %d, not %d", name, loc, c.CMLocation),
 				fmt.Sprintf("keep cm_location: %d for region %s", loc, name))
 		case loc == c.CMLocation:
-			return omserr.New("DEPLOY_REGION_CONFLICT", fmt.Sprintf("cm_location %d is already used by region %s", loc, name),
+			return omserr.New(omserr.DeployRegionConflict, fmt.Sprintf("cm_location %d is already used by region %s", loc, name),
 				"choose a cm_location no other region uses (the registered regions are in the cm database's regions table)")
 		case hb == c.HeartbeatDB:
-			return omserr.New("DEPLOY_REGION_CONFLICT", fmt.Sprintf("heartbeat database %s is already used by region %s", hb, name),
+			return omserr.New(omserr.DeployRegionConflict, fmt.Sprintf("heartbeat database %s is already used by region %s", hb, name),
 				"give this region its own drc_cm_heartbeat_db")
 		case def && c.CMIsDefault:
-			return omserr.New("DEPLOY_REGION_CONFLICT", fmt.Sprintf("region %s is already the default region (cm_is_default)", name),
+			return omserr.New(omserr.DeployRegionConflict, fmt.Sprintf("region %s is already the default region (cm_is_default)", name),
 				"set cm_is_default: false for this region; only one region may be the default")
 		}
 	}

@@ -31,17 +31,17 @@ func CheckInfluxDB(ctx context.Context, addr, user string, password config.Secre
 	req.SetBasicAuth(user, password.Reveal())
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return omserr.Wrap(err, "DEPLOY_TSDB_UNREACHABLE", fmt.Sprintf("the time-series database at %s does not answer", addr),
+		return omserr.Wrap(err, omserr.DeployTSDBUnreachable, fmt.Sprintf("the time-series database at %s does not answer", addr),
 			"check tsdb_url and that InfluxDB listens there and accepts connections from this host")
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 	switch {
 	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
-		return omserr.New("DEPLOY_TSDB_AUTH", fmt.Sprintf("InfluxDB at %s refuses user %q: %s", addr, user, strings.TrimSpace(string(body))),
+		return omserr.New(omserr.DeployTSDBAuth, fmt.Sprintf("InfluxDB at %s refuses user %q: %s", addr, user, strings.TrimSpace(string(body))),
 			"check tsdb_username and tsdb_password (create the user in InfluxDB first)")
 	case resp.StatusCode != http.StatusOK:
-		return omserr.New("DEPLOY_TSDB_ERROR", fmt.Sprintf("InfluxDB at %s answered %s: %s", addr, resp.Status, strings.TrimSpace(string(body))),
+		return omserr.New(omserr.DeployTSDBError, fmt.Sprintf("InfluxDB at %s answered %s: %s", addr, resp.Status, strings.TrimSpace(string(body))),
 			"check that tsdb_url points at InfluxDB 1.x's HTTP API (port 8086)")
 	}
 	var r struct {
@@ -51,10 +51,10 @@ func CheckInfluxDB(ctx context.Context, addr, user string, password config.Secre
 		Error string `json:"error"`
 	}
 	if err := json.Unmarshal(body, &r); err != nil {
-		return omserr.New("DEPLOY_TSDB_ERROR", fmt.Sprintf("%s does not answer like InfluxDB: %.200s", addr, body), "check tsdb_url")
+		return omserr.New(omserr.DeployTSDBError, fmt.Sprintf("%s does not answer like InfluxDB: %.200s", addr, body), "check tsdb_url")
 	}
 	if r.Error != "" || (len(r.Results) > 0 && r.Results[0].Error != "") {
-		return omserr.New("DEPLOY_TSDB_ERROR", fmt.Sprintf("InfluxDB at %s: %s%s", addr, r.Error, firstErr(r.Results)), "check the user's privileges")
+		return omserr.New(omserr.DeployTSDBError, fmt.Sprintf("InfluxDB at %s: %s%s", addr, r.Error, firstErr(r.Results)), "check the user's privileges")
 	}
 	return nil
 }

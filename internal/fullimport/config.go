@@ -129,7 +129,7 @@ func (c *Config) setDefaults() {
 
 func (c *Config) validate() error {
 	bad := func(field, msg string) error {
-		return omserr.New("CONFIG_FULL_INVALID", "full-import config: "+field+" "+msg, "fix "+field+" in the spec")
+		return omserr.New(omserr.ConfigFullInvalid, "full-import config: "+field+" "+msg, "fix "+field+" in the spec")
 	}
 	if c.Source.User == "" {
 		return bad("source.user", "is empty")
@@ -147,7 +147,7 @@ func (c *Config) validate() error {
 		return bad("rows_per_sec/bytes_per_sec", "is negative")
 	}
 	if _, err := selection.Compile(c.Selection); err != nil {
-		return omserr.Wrap(err, "CONFIG_FULL_SELECTION", "full-import config: selection is invalid", "fix the named rule")
+		return omserr.Wrap(err, omserr.ConfigFullSelection, "full-import config: selection is invalid", "fix the named rule")
 	}
 	return nil
 }

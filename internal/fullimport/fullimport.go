@@ -82,7 +82,7 @@ func NewWithConfig(cfg Config, task string, epoch int64, workDir string, log *sl
 		return nil, err
 	}
 	if task == "" {
-		return nil, omserr.New("CONFIG_FULL_INVALID", "full-import needs a task id", "set task_id in the spec")
+		return nil, omserr.New(omserr.ConfigFullInvalid, "full-import needs a task id", "set task_id in the spec")
 	}
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -105,7 +105,7 @@ func (u *Unit) Init(ctx context.Context) error {
 		db.SetMaxIdleConns(u.cfg.Concurrency + 2)
 		if err := db.PingContext(ctx); err != nil {
 			db.Close()
-			return nil, omserr.Wrap(err, "FULL_CONNECT", "cannot connect to "+c.String(), "check host, port, user and password in the spec and that the server is up")
+			return nil, omserr.Wrap(err, omserr.FullConnect, "cannot connect to "+c.String(), "check host, port, user and password in the spec and that the server is up")
 		}
 		return db, nil
 	}
@@ -176,7 +176,7 @@ func (u *Unit) Run(ctx context.Context) error {
 		if errors.As(err, &oe) {
 			u.runErr = &component.Error{Code: oe.Code, Message: oe.Message, Advice: oe.Advice}
 		} else {
-			u.runErr = &component.Error{Code: "FULL_FAILED", Message: err.Error()}
+			u.runErr = &component.Error{Code: omserr.FullFailed, Message: err.Error()}
 		}
 		u.mu.Unlock()
 	}
@@ -406,7 +406,7 @@ func (u *Unit) copyAll(ctx context.Context, chunks []*chunk, structFailed map[*t
 		}
 	}
 	if len(failedNames) > 0 {
-		return omserr.New("FULL_OBJECTS_FAILED", fmt.Sprintf("%d object(s) were not migrated: %v", len(failedNames), failedNames),
+		return omserr.New(omserr.FullObjectsFailed, fmt.Sprintf("%d object(s) were not migrated: %v", len(failedNames), failedNames),
 			"fix the named objects on the target or the selection, then run the task again: finished chunks are not copied again")
 	}
 	if err := u.state.markFinished(ctx); err != nil {

@@ -377,7 +377,7 @@ func targetError(err error) string {
 }
 
 func errNonEmpty(tables []string) error {
-	return omserr.New("FULL_TARGET_NOT_EMPTY",
+	return omserr.New(omserr.FullTargetNotEmpty,
 		"target tables already have rows: "+strings.Join(tables, ", "),
 		"empty them, leave them out of the selection, or set non_empty_target: continue (rows with the same key are overwritten)")
 }

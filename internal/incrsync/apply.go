@@ -141,7 +141,7 @@ func (w *worker) applyWithRetry(ctx context.Context, b *batch, rowMode bool) err
 			return err
 		}
 		if time.Since(start) > w.retry {
-			return omserr.Wrap(err, "INCR_TARGET_UNAVAILABLE", fmt.Sprintf("target kept failing for %s while applying source GTID %s", time.Since(start).Round(time.Second), b.nodes[0].t.gtid),
+			return omserr.Wrap(err, omserr.IncrTargetUnavailable, fmt.Sprintf("target kept failing for %s while applying source GTID %s", time.Since(start).Round(time.Second), b.nodes[0].t.gtid),
 				"check the target database and the network to it, then resume the task")
 		}
 		w.log.Warn("retrying after a target error", "worker", w.id, "attempt", attempt+1, "gtid", b.nodes[0].t.gtid, "err", err, "backoff", backoff)

@@ -136,8 +136,8 @@ func TestStrictConflict(t *testing.T) {
 	r := start(t, cfg, fmt.Sprintf("strict-%d", taskSeq.Add(1)), 1, captureSource(p.src))
 	err := r.waitFailed(t, 30*time.Second)
 	var oe *omserr.Error
-	if omserr.CodeOf(err) != CodeRowConflict || !asErr(err, &oe) {
-		t.Fatalf("want %s, got %v", CodeRowConflict, err)
+	if omserr.CodeOf(err) != omserr.IncrRowConflict || !asErr(err, &oe) {
+		t.Fatalf("want %s, got %v", omserr.IncrRowConflict, err)
 	}
 	for _, want := range []string{tb, "id=7", bad} {
 		if !contains(oe.Message, want) {

@@ -14,10 +14,6 @@ import (
 	"github.com/omsdev/oms/internal/sqlgen"
 )
 
-// CodeFenced is the error of a writer whose epoch is older than the task's current one: another
-// assignment of the task owns the target now, and this one must stop.
-const CodeFenced = "INCR_FENCED"
-
 // checkpointStore reads and writes oms's own tables on the target:
 //
 //	incr_fence       (task_id, epoch): the highest epoch that ever started the task
@@ -69,7 +65,7 @@ func (c *checkpointStore) setup(ctx context.Context, db *sql.DB) error {
 	}
 	for _, s := range stmts {
 		if _, err := db.ExecContext(ctx, s); err != nil {
-			return omserr.Wrap(err, "INCR_CHECKPOINT_SETUP", "cannot create the checkpoint tables in target schema "+c.schema, "grant the target user CREATE on "+c.schema+" and check the target is writable")
+			return omserr.Wrap(err, omserr.IncrCheckpointSetup, "cannot create the checkpoint tables in target schema "+c.schema, "grant the target user CREATE on "+c.schema+" and check the target is writable")
 		}
 	}
 	if _, err := db.ExecContext(ctx, "INSERT INTO "+q+".`incr_fence` (task_id, epoch) VALUES (?, ?)"+
@@ -87,7 +83,7 @@ func (c *checkpointStore) setup(ctx context.Context, db *sql.DB) error {
 }
 
 func (c *checkpointStore) fencedErr(cur int64) error {
-	return omserr.New(CodeFenced, fmt.Sprintf("task %s: this incr-sync has epoch %d but epoch %d owns the target now", c.task, c.epoch, cur),
+	return omserr.New(omserr.IncrFenced, fmt.Sprintf("task %s: this incr-sync has epoch %d but epoch %d owns the target now", c.task, c.epoch, cur),
 		"nothing to do here: a newer assignment of the task runs elsewhere; this process stops without writing")
 }
 
@@ -172,12 +168,12 @@ func (c *checkpointStore) load(ctx context.Context, db *sql.DB, flavor string) (
 		rec.found = true
 		set, err := binlog.ParseGTIDSet(flavor, lw)
 		if err != nil {
-			return nil, omserr.Wrap(err, "INCR_CHECKPOINT_CORRUPT", fmt.Sprintf("checkpoint of task %s worker %d has a bad low watermark %q", c.task, w, lw), "restore the checkpoint table or restart the task from a full copy")
+			return nil, omserr.Wrap(err, omserr.IncrCheckpointCorrupt, fmt.Sprintf("checkpoint of task %s worker %d has a bad low watermark %q", c.task, w, lw), "restore the checkpoint table or restart the task from a full copy")
 		}
 		sets = append(sets, set)
 		list, err := decodeGTIDList(applied)
 		if err != nil {
-			return nil, omserr.Wrap(err, "INCR_CHECKPOINT_CORRUPT", fmt.Sprintf("checkpoint of task %s worker %d has a bad applied list", c.task, w), "restore the checkpoint table or restart the task from a full copy")
+			return nil, omserr.Wrap(err, omserr.IncrCheckpointCorrupt, fmt.Sprintf("checkpoint of task %s worker %d has a bad applied list", c.task, w), "restore the checkpoint table or restart the task from a full copy")
 		}
 		for _, g := range list {
 			rec.applied[g] = struct{}{}

@@ -162,7 +162,7 @@ func (c *Config) setDefaults(taskID string) {
 // check validates a defaulted config; errors are INCR_CONFIG_INVALID naming the field.
 func (c *Config) check() error {
 	bad := func(field, msg string) error {
-		return omserr.New("INCR_CONFIG_INVALID", "incr-sync config: "+field+": "+msg, "fix the field in the task's spec")
+		return omserr.New(omserr.IncrConfigInvalid, "incr-sync config: "+field+": "+msg, "fix the field in the task's spec")
 	}
 	if c.StoreAddr == "" {
 		return bad("store_addr", "is empty")

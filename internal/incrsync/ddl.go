@@ -20,11 +20,6 @@ type ddlPlan struct {
 	fail error
 }
 
-// Codes of DDL errors.
-const (
-	CodeDDLUnsupported = "INCR_DDL_UNSUPPORTED"
-)
-
 // tokens of a statement: enough lexing to find table names safely (comments, quoted strings
 // and identifiers are never mistaken for keywords).
 type token struct {
@@ -463,7 +458,7 @@ func unsupported(d *changelog.DDL, gtid, why string) error {
 	if len(stmt) > 300 {
 		stmt = stmt[:300] + "..."
 	}
-	return omserr.New(CodeDDLUnsupported,
+	return omserr.New(omserr.IncrDDLUnsupported,
 		fmt.Sprintf("DDL at GTID %s cannot be applied (%s): %s", gtid, why, stmt),
 		fmt.Sprintf("apply the change to the target by hand if it is needed, then add %q to skip_ddl_gtids in the task spec and resume; or set skip_ddl to drop every DDL", gtid))
 }

@@ -71,7 +71,7 @@ func (w *worker) applyDDL(ctx context.Context, b *batch, token string) error {
 					w.pending[n.t.gtid] = true
 					return err
 				}
-				return omserr.Wrap(err, "INCR_DDL_FAILED", fmt.Sprintf("DDL at source GTID %s failed on the target (error %d): %s", n.t.gtid, errNumber(err), stmt),
+				return omserr.Wrap(err, omserr.IncrDDLFailed, fmt.Sprintf("DDL at source GTID %s failed on the target (error %d): %s", n.t.gtid, errNumber(err), stmt),
 					fmt.Sprintf("fix the target so the statement can run, or apply the change by hand and add %q to skip_ddl_gtids; then resume", n.t.gtid))
 			}
 		}

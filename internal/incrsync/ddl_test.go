@@ -116,8 +116,8 @@ func TestUnsupportedDDLStopsThenSkip(t *testing.T) {
 	r := start(t, cfg, task, 1, captureSource(p.src))
 	err := r.waitFailed(t, 30*time.Second)
 	var oe *omserr.Error
-	if omserr.CodeOf(err) != CodeDDLUnsupported || !asErr(err, &oe) {
-		t.Fatalf("want %s, got %v", CodeDDLUnsupported, err)
+	if omserr.CodeOf(err) != omserr.IncrDDLUnsupported || !asErr(err, &oe) {
+		t.Fatalf("want %s, got %v", omserr.IncrDDLUnsupported, err)
 	}
 	if !contains(oe.Message, bad) || !contains(oe.Message, "VIEW `"+p.db+"`.`v`") || !contains(oe.Advice, "skip_ddl_gtids") {
 		t.Fatalf("error does not name the GTID %s, the statement and the way out: %+v", bad, oe)

@@ -15,12 +15,6 @@ import (
 	"github.com/omsdev/oms/internal/omserr"
 )
 
-// Error codes of the apply path.
-const (
-	CodeRowConflict = "INCR_ROW_CONFLICT" // strict mode: INSERT of an existing row, UPDATE/DELETE of a missing one
-	CodeApplyFailed = "INCR_APPLY_FAILED" // a fatal target error
-)
-
 // retryableNumbers are server errors that go away by themselves: deadlock, lock wait timeout,
 // connection trouble, server shutting down, read-only during a failover.
 var retryableNumbers = map[uint16]bool{
@@ -72,13 +66,13 @@ func fatalRow(err error, r *mrow, gtid string) error {
 		return err
 	}
 	num := errNumber(err)
-	return omserr.Wrap(err, CodeApplyFailed,
+	return omserr.Wrap(err, omserr.IncrApplyFailed,
 		fmt.Sprintf("applying %s on %s key %s (source GTID %s) failed with target error %d", r.op, r.t.quoted, keyText(r), gtid, num),
 		"fix the cause on the target (schema, privileges, data), then resume the task; the transaction is retried from its start")
 }
 
 func conflict(r *mrow, gtid, what string) error {
-	return omserr.New(CodeRowConflict,
+	return omserr.New(omserr.IncrRowConflict,
 		fmt.Sprintf("strict mode: %s on %s key %s at source GTID %s: %s", r.op, r.t.quoted, keyText(r), gtid, what),
 		"the target differs from the source: compare the row, repair it (or restart the full copy), then resume; set strict_after to a later position only if the full copy really ended later")
 }

@@ -59,8 +59,8 @@ func TestFatalTargetErrorNamesRow(t *testing.T) {
 	r := start(t, cfg, fmt.Sprintf("fatal-%d", taskSeq.Add(1)), 1, captureSource(p.src))
 	err := r.waitFailed(t, 30*time.Second)
 	var oe *omserr.Error
-	if omserr.CodeOf(err) != CodeApplyFailed || !asErr(err, &oe) {
-		t.Fatalf("want %s, got %v", CodeApplyFailed, err)
+	if omserr.CodeOf(err) != omserr.IncrApplyFailed || !asErr(err, &oe) {
+		t.Fatalf("want %s, got %v", omserr.IncrApplyFailed, err)
 	}
 	for _, want := range []string{tb, "id=2", bad, "1264"} {
 		if !contains(oe.Message, want) {

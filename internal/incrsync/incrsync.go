@@ -82,7 +82,7 @@ func New(spec component.Spec, open SourceOpener, log *slog.Logger) (*Syncer, err
 // NewFromConfig builds a Syncer from its config.
 func NewFromConfig(cfg Config, taskID string, epoch int64, open SourceOpener, log *slog.Logger) (*Syncer, error) {
 	if taskID == "" {
-		return nil, omserr.New("INCR_CONFIG_INVALID", "incr-sync needs a task id", "set task_id in the spec")
+		return nil, omserr.New(omserr.IncrConfigInvalid, "incr-sync needs a task id", "set task_id in the spec")
 	}
 	cfg.setDefaults(taskID)
 	if err := cfg.check(); err != nil {
@@ -110,7 +110,7 @@ func (s *Syncer) Init(ctx context.Context) error {
 	db.SetConnMaxLifetime(time.Hour)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
-		return omserr.Wrap(err, "INCR_TARGET_UNREACHABLE", "cannot connect to the target "+s.cfg.Target.Addr(), "check the target address, user and password in the task, and that the target runs")
+		return omserr.Wrap(err, omserr.IncrTargetUnreachable, "cannot connect to the target "+s.cfg.Target.Addr(), "check the target address, user and password in the task, and that the target runs")
 	}
 	s.db = db
 	s.cp = newCheckpointStore(s.cfg.CheckpointSchema, s.taskID, s.epoch)
@@ -131,7 +131,7 @@ func (s *Syncer) Run(ctx context.Context) error {
 		s.state = component.StatePaused
 	default:
 		s.state = component.StateFailed
-		ce := &component.Error{Code: CodeApplyFailed, Message: err.Error()}
+		ce := &component.Error{Code: omserr.IncrApplyFailed, Message: err.Error()}
 		var oe *omserr.Error
 		if errors.As(err, &oe) {
 			ce = &component.Error{Code: oe.Code, Message: oe.Message, Advice: oe.Advice}
@@ -244,7 +244,7 @@ func (s *Syncer) read(ctx context.Context, src TxnSource, sched *scheduler, rec 
 				continue
 			}
 			plan, err := planDDL(s.sel, t.DDL, t.GTID)
-			if omserr.CodeOf(err) == CodeDDLUnsupported {
+			if omserr.CodeOf(err) == omserr.IncrDDLUnsupported {
 				// stop at the statement: a barrier applies everything before it, then fails
 				mt.ddl = &ddlPlan{fail: err}
 				if err := sched.add(ctx, mt, nil, true, false); err != nil {

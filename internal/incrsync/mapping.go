@@ -143,7 +143,7 @@ func buildTableInfo(t *changelog.Table, tgt selection.Target) (*tableInfo, error
 			}
 		}
 		for c := range want {
-			return nil, omserr.New("INCR_COLUMN_UNKNOWN", fmt.Sprintf("selected column %q does not exist in source table %s.%s", c, t.DB, t.Name), "fix the columns list of the selection rule")
+			return nil, omserr.New(omserr.IncrColumnUnknown, fmt.Sprintf("selected column %q does not exist in source table %s.%s", c, t.DB, t.Name), "fix the columns list of the selection rule")
 		}
 	}
 	for _, c := range ti.cols {
@@ -164,7 +164,7 @@ func buildTableInfo(t *changelog.Table, tgt selection.Target) (*tableInfo, error
 	if len(t.PrimaryKey) > 0 {
 		k, ok := project(t.PrimaryKey)
 		if !ok {
-			return nil, omserr.New("INCR_COLUMNS_MISSING_KEY", fmt.Sprintf("the column subset of %s.%s leaves out primary key columns", t.DB, t.Name), "add every primary key column to the columns list")
+			return nil, omserr.New(omserr.IncrColumnsMissingKey, fmt.Sprintf("the column subset of %s.%s leaves out primary key columns", t.DB, t.Name), "add every primary key column to the columns list")
 		}
 		ti.ident = k
 		ti.keys = append(ti.keys, k)
@@ -327,7 +327,7 @@ func (m *mapper) matches(ctx context.Context, ti *tableInfo, src *changelog.Tabl
 	copy(args, img)
 	var ok bool
 	if err := m.filter.QueryRowContext(ctx, b.String(), args...).Scan(&ok); err != nil {
-		return false, omserr.Wrap(err, "INCR_ROW_FILTER", fmt.Sprintf("cannot evaluate the row filter %q of %s.%s", ti.where, src.DB, src.Name), "fix the where expression of the selection rule (it must be valid SQL over the source columns)")
+		return false, omserr.Wrap(err, omserr.IncrRowFilter, fmt.Sprintf("cannot evaluate the row filter %q of %s.%s", ti.where, src.DB, src.Name), "fix the where expression of the selection rule (it must be valid SQL over the source columns)")
 	}
 	return ok, nil
 }

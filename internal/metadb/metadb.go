@@ -77,7 +77,7 @@ func Open(ctx context.Context, c config.Config) (*sql.DB, error) {
 	defer cancel()
 	if err := db.PingContext(pctx); err != nil {
 		db.Close()
-		return nil, omserr.Wrap(err, "METADB_UNREACHABLE",
+		return nil, omserr.Wrap(err, omserr.MetaDBUnreachable,
 			fmt.Sprintf("cannot connect to the MetaDB at %s as %s", mc.Addr, c.MetaUser),
 			"check oms_meta_host/oms_meta_port/oms_meta_user/oms_meta_password and that the server accepts connections from this host")
 	}
@@ -122,7 +122,7 @@ func ParseServerVersion(version, comment string) (ServerInfo, error) {
 			return info, nil
 		}
 	}
-	return info, omserr.New("METADB_UNSUPPORTED_VERSION",
+	return info, omserr.New(omserr.MetaDBUnsupportedVersion,
 		fmt.Sprintf("MetaDB server %q (%s %d.%d) is not supported", version, info.Product, info.Major, info.Minor),
 		"use "+Supported)
 }
@@ -199,7 +199,7 @@ func Init(ctx context.Context, db *sql.DB, n Names) (Report, error) {
 	defer conn.Close()
 	var got sql.NullInt64
 	if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK(?, 60)", initLock).Scan(&got); err != nil || !got.Valid || got.Int64 != 1 {
-		return rep, omserr.Wrap(err, "METADB_LOCKED", "another node is initialising the MetaDB and did not finish within 60 s", "retry; if it persists, look for a hung `oms metadb init`")
+		return rep, omserr.Wrap(err, omserr.MetaDBLocked, "another node is initialising the MetaDB and did not finish within 60 s", "retry; if it persists, look for a hung `oms metadb init`")
 	}
 	defer conn.ExecContext(context.Background(), "SELECT RELEASE_LOCK(?)", initLock) //nolint:errcheck // released with the session anyway
 
@@ -243,7 +243,7 @@ func migrate(ctx context.Context, conn *sql.Conn, k Kind, name string, existed b
 	steps := Migrations(k)
 	latest := steps[len(steps)-1].Version
 	if r.FromVersion > latest {
-		return r, omserr.New("METADB_SCHEMA_NEWER",
+		return r, omserr.New(omserr.MetaDBSchemaNewer,
 			fmt.Sprintf("database %s has schema version %d, newer than this binary's %d", name, r.FromVersion, latest),
 			"run a newer oms binary (the MetaDB was upgraded by one); never downgrade the MetaDB")
 	}
@@ -256,7 +256,7 @@ func migrate(ctx context.Context, conn *sql.Conn, k Kind, name string, existed b
 				return r, fmt.Errorf("use %s: %w", name, err)
 			}
 			if _, err := conn.ExecContext(ctx, stmt); err != nil {
-				return r, omserr.Wrap(err, "METADB_MIGRATION_FAILED",
+				return r, omserr.Wrap(err, omserr.MetaDBMigrationFailed,
 					fmt.Sprintf("migration %d (%s) of %s failed", m.Version, m.Name, name),
 					"fix the cause and run `oms metadb init` again; migrations are idempotent")
 			}
@@ -274,7 +274,7 @@ func migrate(ctx context.Context, conn *sql.Conn, k Kind, name string, existed b
 func notWritable(err error, name string) error {
 	var me *mysql.MySQLError
 	if errors.As(err, &me) && (me.Number == 1044 || me.Number == 1045 || me.Number == 1142 || me.Number == 1227 || me.Number == 1290) {
-		return omserr.Wrap(err, "METADB_NOT_WRITABLE",
+		return omserr.Wrap(err, omserr.MetaDBNotWritable,
 			fmt.Sprintf("the MetaDB user cannot create or write database %s", name),
 			fmt.Sprintf("GRANT ALL ON `%s`.* TO the oms_meta_user, or create the database for it", name))
 	}

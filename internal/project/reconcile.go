@@ -169,7 +169,7 @@ func (s *Service) advance(ctx context.Context, p api.Project) error {
 			for i, f := range failed {
 				msgs[i] = f.String()
 			}
-			return s.failProject(ctx, p.ID, api.StepPrecheck, "PRECHECK_FAILED", strings.Join(msgs, "; "))
+			return s.failProject(ctx, p.ID, api.StepPrecheck, omserr.PrecheckFailed, strings.Join(msgs, "; "))
 		}
 		return s.stepUpdate(ctx, p.ID, api.StepPrecheck, api.StepFinished, 100, map[string]float64{"items_passed": float64(len(res))}, res.Summary())
 	}
@@ -183,7 +183,7 @@ func (s *Service) advance(ctx context.Context, p api.Project) error {
 		if flavor == "" {
 			pos, fl, err := sourceGTID(ctx, src)
 			if err != nil {
-				return s.failProject(ctx, p.ID, api.StepIncrLogPull, "INCR_SOURCE_POSITION", "cannot read the source's GTID position: "+err.Error())
+				return s.failProject(ctx, p.ID, api.StepIncrLogPull, omserr.IncrSourcePosition, "cannot read the source's GTID position: "+err.Error())
 			}
 			if err := s.setRuntime(ctx, p.ID, "startGtid", pos); err != nil {
 				return err
@@ -396,7 +396,7 @@ func taskErrCode(t task.Task) string {
 	if t.Status != nil && t.Status.Error != nil {
 		return t.Status.Error.Code
 	}
-	return "COMPONENT_FAILED"
+	return omserr.ComponentFailed
 }
 
 func taskErrMsg(t task.Task) string {

@@ -31,14 +31,6 @@ import (
 	"github.com/omsdev/oms/internal/task"
 )
 
-// Error codes this package returns; the console maps them to HTTP status codes.
-const (
-	CodeInvalid  = "API_INVALID_ARGUMENT"
-	CodeNotFound = "API_NOT_FOUND"
-	CodeConflict = "API_STATE_CONFLICT"
-	CodeExists   = "API_ALREADY_EXISTS"
-)
-
 // Steps in order.
 var Steps = []string{api.StepPrecheck, api.StepStruct, api.StepIncrLogPull, api.StepFull, api.StepIndex, api.StepIncr, api.StepFullVerifier}
 
@@ -63,7 +55,7 @@ func newID(prefix string) string {
 	return prefix + hex.EncodeToString(b)
 }
 
-func invalid(msg, advice string) error { return omserr.New(CodeInvalid, msg, advice) }
+func invalid(msg, advice string) error { return omserr.New(omserr.APIInvalidArgument, msg, advice) }
 
 // CreateDataSource stores a MySQL/MariaDB endpoint with its password sealed.
 func (s *Service) CreateDataSource(ctx context.Context, r api.CreateMysqlDataSourceRequest) (api.DataSource, error) {
@@ -85,7 +77,7 @@ func (s *Service) CreateDataSource(ctx context.Context, r api.CreateMysqlDataSou
 	_, err := s.db.ExecContext(ctx, "INSERT INTO "+s.rm+".data_sources (id, name, type, host, port, username, password_enc, region, description) VALUES (?,?,?,?,?,?,?,?,?)",
 		ds.ID, ds.Name, ds.Type, ds.Host, ds.Port, ds.UserName, s.keys.Seal(r.Password), ds.Region, ds.Description)
 	if isDuplicate(err) {
-		return api.DataSource{}, omserr.New(CodeExists, fmt.Sprintf("data source %q already exists", r.Name), "choose another name or use the existing data source")
+		return api.DataSource{}, omserr.New(omserr.APIAlreadyExists, fmt.Sprintf("data source %q already exists", r.Name), "choose another name or use the existing data source")
 	}
 	if err != nil {
 		return api.DataSource{}, fmt.Errorf("insert data source: %w", err)
@@ -126,7 +118,7 @@ func (s *Service) endpoint(ctx context.Context, id string) (Endpoint, error) {
 	err := s.db.QueryRowContext(ctx, "SELECT id, name, host, port, username, password_enc, region FROM "+s.rm+".data_sources WHERE id = ?", id).
 		Scan(&e.ID, &e.Name, &e.Host, &e.Port, &e.User, &sealed, &e.Region)
 	if errors.Is(err, sql.ErrNoRows) {
-		return e, omserr.New(CodeNotFound, fmt.Sprintf("data source %q does not exist", id), "list data sources with ListDataSource and use one of their ids")
+		return e, omserr.New(omserr.APINotFound, fmt.Sprintf("data source %q does not exist", id), "list data sources with ListDataSource and use one of their ids")
 	}
 	if err != nil {
 		return e, fmt.Errorf("read data source %s: %w", id, err)
@@ -174,7 +166,7 @@ func (s *Service) CreateProject(ctx context.Context, r api.CreateProjectRequest)
 		return api.Project{}, invalid("transferMapping.tables is empty", "select at least one table, e.g. {db: shop, table: '*'}")
 	}
 	if _, err := selection.Compile(SelectionConfig(r.TransferMapping)); err != nil {
-		return api.Project{}, omserr.Wrap(err, CodeInvalid, "transferMapping is invalid", "fix the named rule")
+		return api.Project{}, omserr.Wrap(err, omserr.APIInvalidArgument, "transferMapping is invalid", "fix the named rule")
 	}
 	if r.SourceEndpointID == r.SinkEndpointID {
 		return api.Project{}, invalid("source and sink are the same data source", "use two different data sources")
@@ -252,12 +244,12 @@ func (s *Service) transition(ctx context.Context, id, to string, from ...string)
 	var cur string
 	err = s.db.QueryRowContext(ctx, "SELECT state FROM "+s.rm+".projects WHERE id = ?", id).Scan(&cur)
 	if errors.Is(err, sql.ErrNoRows) || cur == api.StateDeleted {
-		return omserr.New(CodeNotFound, fmt.Sprintf("project %q does not exist", id), "list projects with ListProjects")
+		return omserr.New(omserr.APINotFound, fmt.Sprintf("project %q does not exist", id), "list projects with ListProjects")
 	}
 	if err != nil {
 		return fmt.Errorf("read project %s: %w", id, err)
 	}
-	return omserr.New(CodeConflict, fmt.Sprintf("project %s is %s; it can become %s only from %s", id, cur, to, strings.Join(from, ", ")),
+	return omserr.New(omserr.APIStateConflict, fmt.Sprintf("project %s is %s; it can become %s only from %s", id, cur, to, strings.Join(from, ", ")),
 		"check the project's state with DescribeProject")
 }
 
@@ -358,7 +350,7 @@ func (s *Service) List(ctx context.Context, r api.ListProjectsRequest) ([]api.Pr
 func (s *Service) Describe(ctx context.Context, id string) (api.Project, error) {
 	p, err := scanProject(s.db.QueryRowContext(ctx, "SELECT "+projectCols+" FROM "+s.rm+".projects WHERE id = ? AND state <> 'DELETED'", id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return p, omserr.New(CodeNotFound, fmt.Sprintf("project %q does not exist", id), "list projects with ListProjects")
+		return p, omserr.New(omserr.APINotFound, fmt.Sprintf("project %q does not exist", id), "list projects with ListProjects")
 	}
 	if err != nil {
 		return p, fmt.Errorf("read project %s: %w", id, err)

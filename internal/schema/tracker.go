@@ -85,13 +85,13 @@ func (tr *Tracker) ResolveTable(ctx context.Context, tm *binlog.TableMap) (*binl
 		if live != nil {
 			have = fmt.Sprintf("has %d columns now, the binlog %d", len(live.Columns), len(tm.Types))
 		}
-		return nil, omserr.New("STORE_SCHEMA_UNKNOWN",
+		return nil, omserr.New(omserr.StoreSchemaUnknown,
 			fmt.Sprintf("cannot tell the columns of %s.%s at this binlog position: the table %s and the binlog has no column names", tm.DB, tm.Name, have),
 			"set binlog_row_metadata=FULL on the source (MariaDB 10.5+, MySQL 8.0+) and start the store from a position after that")
 	}
 	for i, c := range live.Columns {
 		if !compatible(c.Type, tm.Types[i]) {
-			return nil, omserr.New("STORE_SCHEMA_UNKNOWN",
+			return nil, omserr.New(omserr.StoreSchemaUnknown,
 				fmt.Sprintf("column %d (%s) of %s.%s is %s now but %s in the binlog", i+1, c.Name, tm.DB, tm.Name, c.Type, tm.Types[i]),
 				"set binlog_row_metadata=FULL on the source and start the store from a position after that")
 		}

@@ -40,13 +40,6 @@ type ReadRequest struct {
 	Ops []changelog.Op
 }
 
-// Error codes a consumer sees.
-const (
-	CodePurged      = "STORE_POSITION_PURGED"
-	CodeBadRequest  = "STORE_BAD_REQUEST"
-	CodeUnavailable = "STORE_UNAVAILABLE"
-)
-
 // Frame types of the read stream (see docs/store.md).
 const (
 	frameRecords   byte = 1
@@ -85,7 +78,7 @@ type Reader struct {
 // Dial opens a read stream on the Store serving at addr (host:port).
 func Dial(ctx context.Context, addr string, req ReadRequest) (*Reader, error) {
 	if req.ConsumerID == "" {
-		return nil, omserr.New(CodeBadRequest, "read request has no consumer id", "set ReadRequest.ConsumerID")
+		return nil, omserr.New(omserr.StoreBadRequest, "read request has no consumer id", "set ReadRequest.ConsumerID")
 	}
 	q := url.Values{}
 	q.Set("consumer", req.ConsumerID)
@@ -119,7 +112,7 @@ func Dial(ctx context.Context, addr string, req ReadRequest) (*Reader, error) {
 	stop()
 	if err != nil {
 		cancel()
-		return nil, omserr.Wrap(err, CodeUnavailable, "cannot reach the store at "+addr, "check that the store runs and the address and network path are right")
+		return nil, omserr.Wrap(err, omserr.StoreUnavailable, "cannot reach the store at "+addr, "check that the store runs and the address and network path are right")
 	}
 	if resp.StatusCode != http.StatusOK {
 		defer resp.Body.Close()
@@ -154,7 +147,7 @@ func decodeHTTPError(resp *http.Response) error {
 	if json.Unmarshal(body, &e) == nil && e.Code != "" {
 		return omserr.New(e.Code, e.Message, e.Advice)
 	}
-	return omserr.New(CodeUnavailable, fmt.Sprintf("store answered %s: %s", resp.Status, strings.TrimSpace(string(body))), "check the store's log")
+	return omserr.New(omserr.StoreUnavailable, fmt.Sprintf("store answered %s: %s", resp.Status, strings.TrimSpace(string(body))), "check the store's log")
 }
 
 // readLoop reads frames, decompresses and decodes them and queues the transactions.
@@ -173,7 +166,7 @@ func (r *Reader) readLoop(ctx context.Context) error {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			return omserr.Wrap(err, CodeUnavailable, "read stream from store "+r.addr+" broke", "dial again from your checkpoint")
+			return omserr.Wrap(err, omserr.StoreUnavailable, "read stream from store "+r.addr+" broke", "dial again from your checkpoint")
 		}
 		typ := hdr[0]
 		rawLen := binary.LittleEndian.Uint32(hdr[1:5])
@@ -183,7 +176,7 @@ func (r *Reader) readLoop(ctx context.Context) error {
 		}
 		body = grow(body, int(bodyLen))
 		if _, err := io.ReadFull(br, body); err != nil {
-			return omserr.Wrap(err, CodeUnavailable, "read stream from store "+r.addr+" broke", "dial again from your checkpoint")
+			return omserr.Wrap(err, omserr.StoreUnavailable, "read stream from store "+r.addr+" broke", "dial again from your checkpoint")
 		}
 		data := body
 		if rawLen != bodyLen {
@@ -262,7 +255,7 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // Next returns the next transaction in log order. When the stream is idle the Store sends
 // heartbeats: a Txn with Heartbeat set, no GTID, CommitTime = the source time of the last event
 // the Store captured (for lag) and Seq = the Store's last durable transaction. Next blocks until
-// a transaction arrives, ctx ends, or the stream fails (an *omserr.Error; CodePurged when the
+// a transaction arrives, ctx ends, or the stream fails (an *omserr.Error; omserr.StorePositionPurged when the
 // requested position is no longer kept).
 func (r *Reader) Next(ctx context.Context) (*changelog.Txn, error) {
 	for len(r.cur) == 0 {
@@ -274,7 +267,7 @@ func (r *Reader) Next(ctx context.Context) (*changelog.Txn, error) {
 			if !ok {
 				r.err = r.g.Wait()
 				if r.err == nil {
-					r.err = omserr.New(CodeUnavailable, "store "+r.addr+" closed the read stream", "dial again from your checkpoint")
+					r.err = omserr.New(omserr.StoreUnavailable, "store "+r.addr+" closed the read stream", "dial again from your checkpoint")
 				}
 				return nil, r.err
 			}
@@ -321,7 +314,7 @@ func postJSON(ctx context.Context, addr, path string, body []byte) error {
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return omserr.Wrap(err, CodeUnavailable, "cannot reach the store at "+addr, "check that the store runs")
+		return omserr.Wrap(err, omserr.StoreUnavailable, "cannot reach the store at "+addr, "check that the store runs")
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
@@ -337,7 +330,7 @@ func (r *Reader) Close() error {
 	err := r.g.Wait()
 	r.resp.Body.Close()
 	r.client.CloseIdleConnections()
-	if err != nil && !errors.Is(err, context.Canceled) && omserr.CodeOf(err) != CodeUnavailable {
+	if err != nil && !errors.Is(err, context.Canceled) && omserr.CodeOf(err) != omserr.StoreUnavailable {
 		return err
 	}
 	return nil

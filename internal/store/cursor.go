@@ -35,7 +35,7 @@ func (c *cursor) close() {
 }
 
 func purgedError(what string) error {
-	return omserr.New(CodePurged, what+" is no longer kept by the store (retention removed it)",
+	return omserr.New(omserr.StorePositionPurged, what+" is no longer kept by the store (retention removed it)",
 		"start the consumer from a newer checkpoint (a new full copy), or raise the store's retention")
 }
 

@@ -64,7 +64,7 @@ func OpenLog(dir, flavor string, segBytes int64) (*Log, error) {
 	}
 	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		lock.Close()
-		return nil, omserr.Wrap(err, CodeDirLocked, "segment dir "+dir+" is in use by another store process",
+		return nil, omserr.Wrap(err, omserr.StoreDirLocked, "segment dir "+dir+" is in use by another store process",
 			"stop the other store (or give this one its own segment_dir)")
 	}
 	l.lock = lock

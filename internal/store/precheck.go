@@ -10,21 +10,6 @@ import (
 	"github.com/omsdev/oms/internal/omserr"
 )
 
-// Precheck error codes (docs/store.md lists them with advice).
-const (
-	CodeBinlogOff      = "STORE_BINLOG_OFF"
-	CodeBinlogFormat   = "STORE_BINLOG_FORMAT"
-	CodeRowImage       = "STORE_ROW_IMAGE"
-	CodePrivilege      = "STORE_PRIVILEGE"
-	CodeServerIDClash  = "STORE_SERVER_ID_CLASH"
-	CodeSourcePurged   = "STORE_SOURCE_PURGED"
-	CodeSourceDown     = "STORE_SOURCE_UNREACHABLE"
-	CodeConfig         = "STORE_CONFIG"
-	CodeSchemaUnknown  = "STORE_SCHEMA_UNKNOWN"
-	CodeCaptureFailure = "STORE_CAPTURE_FAILED"
-	CodeDirLocked      = "STORE_DIR_LOCKED"
-)
-
 func variable(ctx context.Context, db *sql.DB, name string) (string, error) {
 	var v sql.NullString
 	err := db.QueryRowContext(ctx, "SELECT @@GLOBAL."+name).Scan(&v)
@@ -40,22 +25,22 @@ func variable(ctx context.Context, db *sql.DB, name string) (string, error) {
 func precheckSource(ctx context.Context, db *sql.DB, serverID uint32, resuming bool) error {
 	logBin, err := variable(ctx, db, "log_bin")
 	if err != nil {
-		return omserr.Wrap(err, CodeSourceDown, "cannot query the source", "check host, port, user and password of the source")
+		return omserr.Wrap(err, omserr.StoreSourceUnreachable, "cannot query the source", "check host, port, user and password of the source")
 	}
 	if logBin != "1" && !strings.EqualFold(logBin, "ON") {
-		return omserr.New(CodeBinlogOff, "the source has no binary log (log_bin is OFF)",
+		return omserr.New(omserr.StoreBinlogOff, "the source has no binary log (log_bin is OFF)",
 			"enable it: log_bin=ON (and server_id) in the source's my.cnf, then restart the source")
 	}
 	if f, err := variable(ctx, db, "binlog_format"); err != nil {
 		return err
 	} else if !strings.EqualFold(f, "ROW") {
-		return omserr.New(CodeBinlogFormat, "the source's binlog_format is "+f+", not ROW",
+		return omserr.New(omserr.StoreBinlogFormat, "the source's binlog_format is "+f+", not ROW",
 			"SET GLOBAL binlog_format=ROW and put binlog_format=ROW in my.cnf; sessions opened before keep the old format")
 	}
 	if f, err := variable(ctx, db, "binlog_row_image"); err != nil {
 		return err
 	} else if !strings.EqualFold(f, "FULL") {
-		return omserr.New(CodeRowImage, "the source's binlog_row_image is "+f+", not FULL",
+		return omserr.New(omserr.StoreRowImage, "the source's binlog_row_image is "+f+", not FULL",
 			"SET GLOBAL binlog_row_image=FULL and put it in my.cnf")
 	}
 	if err := checkGrants(ctx, db); err != nil {
@@ -66,7 +51,7 @@ func precheckSource(ctx context.Context, db *sql.DB, serverID uint32, resuming b
 		return err
 	}
 	if sid == fmt.Sprint(serverID) {
-		return omserr.New(CodeServerIDClash, fmt.Sprintf("the store's server_id %d is the source's own server_id", serverID),
+		return omserr.New(omserr.StoreServerIDClash, fmt.Sprintf("the store's server_id %d is the source's own server_id", serverID),
 			"set a different server_id in the store config")
 	}
 	if !resuming {
@@ -85,7 +70,7 @@ func precheckSource(ctx context.Context, db *sql.DB, serverID uint32, resuming b
 				}
 				for i, c := range cols {
 					if strings.EqualFold(c, "Server_id") && string(vals[i]) == fmt.Sprint(serverID) {
-						return omserr.New(CodeServerIDClash, fmt.Sprintf("another replica with server_id %d is connected to the source", serverID),
+						return omserr.New(omserr.StoreServerIDClash, fmt.Sprintf("another replica with server_id %d is connected to the source", serverID),
 							"give this store a server_id no other replica of the source uses")
 					}
 				}
@@ -99,7 +84,7 @@ func precheckSource(ctx context.Context, db *sql.DB, serverID uint32, resuming b
 func checkGrants(ctx context.Context, db *sql.DB) error {
 	rows, err := db.QueryContext(ctx, "SHOW GRANTS")
 	if err != nil {
-		return omserr.Wrap(err, CodePrivilege, "cannot read the grants of the source user", "grant REPLICATION SLAVE, REPLICATION CLIENT ON *.*")
+		return omserr.Wrap(err, omserr.StorePrivilege, "cannot read the grants of the source user", "grant REPLICATION SLAVE, REPLICATION CLIENT ON *.*")
 	}
 	defer rows.Close()
 	var all string
@@ -123,7 +108,7 @@ func checkGrants(ctx context.Context, db *sql.DB) error {
 		missing = append(missing, "REPLICATION CLIENT")
 	}
 	if len(missing) > 0 {
-		return omserr.New(CodePrivilege, "the source user lacks "+strings.Join(missing, " and "),
+		return omserr.New(omserr.StorePrivilege, "the source user lacks "+strings.Join(missing, " and "),
 			"GRANT "+strings.Join(missing, ", ")+" ON *.* TO the store's user")
 	}
 	return nil
@@ -141,7 +126,7 @@ func precheckStartGTID(ctx context.Context, db *sql.DB, flavor string, start bin
 			return fmt.Errorf("parse source gtid_purged: %w", err)
 		}
 		if !start.ContainsSet(purged) {
-			return omserr.New(CodeSourcePurged, fmt.Sprintf("the source purged transactions after %s (gtid_purged %s)", start, purged),
+			return omserr.New(omserr.StoreSourcePurged, fmt.Sprintf("the source purged transactions after %s (gtid_purged %s)", start, purged),
 				"start the store from a newer position, i.e. redo the full copy")
 		}
 		return nil
@@ -159,7 +144,7 @@ func precheckStartGTID(ctx context.Context, db *sql.DB, flavor string, start bin
 		return nil
 	}
 	if !start.ContainsSet(before) {
-		return omserr.New(CodeSourcePurged,
+		return omserr.New(omserr.StoreSourcePurged,
 			fmt.Sprintf("the source's oldest binlog %s starts after %s, the store needs everything after %s", first, list, start),
 			"start the store from a newer position (redo the full copy), or keep binlogs longer on the source")
 	}
@@ -169,7 +154,7 @@ func precheckStartGTID(ctx context.Context, db *sql.DB, flavor string, start bin
 func oldestBinlog(ctx context.Context, db *sql.DB) (string, error) {
 	rows, err := db.QueryContext(ctx, "SHOW BINARY LOGS")
 	if err != nil {
-		return "", omserr.Wrap(err, CodePrivilege, "cannot list the source's binary logs", "grant REPLICATION CLIENT (BINLOG MONITOR) to the store's user")
+		return "", omserr.Wrap(err, omserr.StorePrivilege, "cannot list the source's binary logs", "grant REPLICATION CLIENT (BINLOG MONITOR) to the store's user")
 	}
 	defer rows.Close()
 	cols, _ := rows.Columns()
@@ -191,7 +176,7 @@ func oldestBinlog(ctx context.Context, db *sql.DB) (string, error) {
 func precheckStartFile(ctx context.Context, db *sql.DB, file string) error {
 	rows, err := db.QueryContext(ctx, "SHOW BINARY LOGS")
 	if err != nil {
-		return omserr.Wrap(err, CodePrivilege, "cannot list the source's binary logs", "grant REPLICATION CLIENT to the store's user")
+		return omserr.Wrap(err, omserr.StorePrivilege, "cannot list the source's binary logs", "grant REPLICATION CLIENT to the store's user")
 	}
 	defer rows.Close()
 	cols, _ := rows.Columns()
@@ -208,6 +193,6 @@ func precheckStartFile(ctx context.Context, db *sql.DB, file string) error {
 			return nil
 		}
 	}
-	return omserr.New(CodeSourcePurged, "binlog file "+file+" is not on the source (purged or never existed)",
+	return omserr.New(omserr.StoreSourcePurged, "binlog file "+file+" is not on the source (purged or never existed)",
 		"start from a position the source still has (SHOW BINARY LOGS)")
 }

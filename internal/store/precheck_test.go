@@ -22,7 +22,7 @@ func TestPrechecks(t *testing.T) {
 	inst := testenv.Shared(t, "store")
 	const sid = 4242
 
-	if err := precheckSource(ctx, noBinlog.DB(), sid, false); omserr.CodeOf(err) != CodeBinlogOff {
+	if err := precheckSource(ctx, noBinlog.DB(), sid, false); omserr.CodeOf(err) != omserr.StoreBinlogOff {
 		t.Errorf("no binlog: %v", err)
 	}
 	if err := precheckSource(ctx, inst.DB(), sid, false); err != nil {
@@ -36,17 +36,17 @@ func TestPrechecks(t *testing.T) {
 		t.Cleanup(func() { _, _ = inst.DB().Exec("SET GLOBAL " + name + " = '" + restore + "'") })
 	}
 	setGlobal("binlog_format", "STATEMENT", "ROW")
-	if err := precheckSource(ctx, inst.DB(), sid, false); omserr.CodeOf(err) != CodeBinlogFormat {
+	if err := precheckSource(ctx, inst.DB(), sid, false); omserr.CodeOf(err) != omserr.StoreBinlogFormat {
 		t.Errorf("statement format: %v", err)
 	}
 	_, _ = inst.DB().Exec("SET GLOBAL binlog_format = 'ROW'")
 	setGlobal("binlog_row_image", "MINIMAL", "FULL")
-	if err := precheckSource(ctx, inst.DB(), sid, false); omserr.CodeOf(err) != CodeRowImage {
+	if err := precheckSource(ctx, inst.DB(), sid, false); omserr.CodeOf(err) != omserr.StoreRowImage {
 		t.Errorf("minimal row image: %v", err)
 	}
 	_, _ = inst.DB().Exec("SET GLOBAL binlog_row_image = 'FULL'")
 
-	if err := precheckSource(ctx, inst.DB(), inst.ServerID, false); omserr.CodeOf(err) != CodeServerIDClash {
+	if err := precheckSource(ctx, inst.DB(), inst.ServerID, false); omserr.CodeOf(err) != omserr.StoreServerIDClash {
 		t.Errorf("own server id: %v", err)
 	}
 
@@ -61,7 +61,7 @@ func TestPrechecks(t *testing.T) {
 	weak := sql.OpenDB(conn)
 	defer weak.Close()
 	err := precheckSource(ctx, weak, sid, false)
-	if omserr.CodeOf(err) != CodePrivilege {
+	if omserr.CodeOf(err) != omserr.StorePrivilege {
 		t.Errorf("weak user: %v", err)
 	}
 	// The password never shows in what the store logs or reports about its config.
@@ -98,7 +98,7 @@ func TestPrechecks(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = precheckStartGTID(ctx, inst.DB(), "mariadb", binlog.MustParseGTIDSet("mariadb", old))
-	if omserr.CodeOf(err) != CodeSourcePurged {
+	if omserr.CodeOf(err) != omserr.StoreSourcePurged {
 		t.Errorf("purged start: %v", err)
 	}
 	// The whole component reports it as a failed Init with the code in its status.
@@ -106,7 +106,7 @@ func TestPrechecks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.Init(ctx); omserr.CodeOf(err) != CodeSourcePurged || st.Status().Error == nil || st.Status().Error.Code != CodeSourcePurged {
+	if err := st.Init(ctx); omserr.CodeOf(err) != omserr.StoreSourcePurged || st.Status().Error == nil || st.Status().Error.Code != omserr.StoreSourcePurged {
 		t.Errorf("init from purged position: %v, status %+v", err, st.Status().Error)
 	}
 	_ = st.Close()

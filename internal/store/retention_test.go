@@ -72,7 +72,7 @@ func TestRetentionHonoursConsumers(t *testing.T) {
 	}
 	r2.Close()
 	// A new consumer from the start asks for purged data.
-	if _, err := Dial(ctx, st.Addr(), ReadRequest{ConsumerID: "late", From: start}); omserr.CodeOf(err) != CodePurged {
+	if _, err := Dial(ctx, st.Addr(), ReadRequest{ConsumerID: "late", From: start}); omserr.CodeOf(err) != omserr.StorePositionPurged {
 		t.Fatalf("dial from a purged position: %v", err)
 	}
 	// Hard maximum: data goes although "slow" has not read it, and it is counted.
@@ -80,7 +80,7 @@ func TestRetentionHonoursConsumers(t *testing.T) {
 	if err != nil || forced == 0 || removed != forced {
 		t.Fatalf("hard max purge removed %d forced %d err %v", removed, forced, err)
 	}
-	if _, err := Dial(ctx, st.Addr(), ReadRequest{ConsumerID: "slow", From: ack.String()}); omserr.CodeOf(err) != CodePurged {
+	if _, err := Dial(ctx, st.Addr(), ReadRequest{ConsumerID: "slow", From: ack.String()}); omserr.CodeOf(err) != omserr.StorePositionPurged {
 		t.Fatalf("dial behind a forced purge: %v", err)
 	}
 }
@@ -108,7 +108,7 @@ func TestLogTornTail(t *testing.T) {
 		}
 	}
 	appendN(l, 1, 10)
-	if _, err := OpenLog(dir, "mariadb", 1<<20); omserr.CodeOf(err) != CodeDirLocked {
+	if _, err := OpenLog(dir, "mariadb", 1<<20); omserr.CodeOf(err) != omserr.StoreDirLocked {
 		t.Fatalf("second open of a log in use: %v", err)
 	}
 	if err := l.Close(); err != nil {

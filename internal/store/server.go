@@ -66,7 +66,7 @@ func NewServer(l *Log, consumers *Consumers, logger *slog.Logger, sourceTime fun
 func (s *Server) Listen(addr string) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return omserr.Wrap(err, "STORE_LISTEN", "cannot listen for consumers on "+addr, "pick a free address in the store's listen setting")
+		return omserr.Wrap(err, omserr.StoreListen, "cannot listen for consumers on "+addr, "pick a free address in the store's listen setting")
 	}
 	s.mu.Lock()
 	s.ln, s.addr = ln, ln.Addr().String()
@@ -127,26 +127,13 @@ func (s *Server) stopCh() <-chan struct{} {
 	return s.stop
 }
 
-// httpStatus is the one table mapping error codes to HTTP status codes.
-func httpStatus(code string) int {
-	switch code {
-	case CodePurged:
-		return http.StatusGone
-	case CodeBadRequest:
-		return http.StatusBadRequest
-	case "":
-		return http.StatusInternalServerError
-	}
-	return http.StatusServiceUnavailable
-}
-
 func writeError(w http.ResponseWriter, err error) {
 	var e *omserr.Error
 	if !errors.As(err, &e) {
-		e = omserr.Wrap(err, CodeUnavailable, "store failed", "see the store's log")
+		e = omserr.Wrap(err, omserr.StoreUnavailable, "store failed", "see the store's log")
 	}
 	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(httpStatus(e.Code))
+	w.WriteHeader(omserr.HTTPStatus(e.Code))
 	_ = json.NewEncoder(w).Encode(map[string]string{"code": e.Code, "message": e.Message, "advice": e.Advice})
 }
 
@@ -165,11 +152,11 @@ func (s *Server) jsonHandler(h func(*http.Request) (any, error)) http.HandlerFun
 func (s *Server) ack(r *http.Request) (any, error) {
 	var a ackRequest
 	if err := json.NewDecoder(r.Body).Decode(&a); err != nil || a.Consumer == "" {
-		return nil, omserr.New(CodeBadRequest, "ack needs a JSON body with consumer and gtid_set", "send {\"consumer\":..., \"gtid_set\":...}")
+		return nil, omserr.New(omserr.StoreBadRequest, "ack needs a JSON body with consumer and gtid_set", "send {\"consumer\":..., \"gtid_set\":...}")
 	}
 	set, err := binlog.ParseGTIDSet(s.log.flavor, a.GTIDSet)
 	if err != nil {
-		return nil, omserr.Wrap(err, CodeBadRequest, "ack of consumer "+a.Consumer+" has a bad GTID set", "send the checkpoint as the store's flavor writes it")
+		return nil, omserr.Wrap(err, omserr.StoreBadRequest, "ack of consumer "+a.Consumer+" has a bad GTID set", "send the checkpoint as the store's flavor writes it")
 	}
 	if err := s.consumers.Ack(a.Consumer, set); err != nil {
 		return nil, err
@@ -180,7 +167,7 @@ func (s *Server) ack(r *http.Request) (any, error) {
 func (s *Server) unregister(r *http.Request) (any, error) {
 	var a ackRequest
 	if err := json.NewDecoder(r.Body).Decode(&a); err != nil || a.Consumer == "" {
-		return nil, omserr.New(CodeBadRequest, "unregister needs a JSON body with consumer", "send {\"consumer\":...}")
+		return nil, omserr.New(omserr.StoreBadRequest, "unregister needs a JSON body with consumer", "send {\"consumer\":...}")
 	}
 	return map[string]string{"status": "ok"}, s.consumers.Remove(a.Consumer)
 }
@@ -244,7 +231,7 @@ func parseFilter(r *http.Request) (*filter, error) {
 	for _, o := range splitList(q.Get("op")) {
 		op, err := changelog.ParseOp(o)
 		if err != nil {
-			return nil, omserr.Wrap(err, CodeBadRequest, "bad DML type filter "+o, "use INSERT, UPDATE, DELETE")
+			return nil, omserr.Wrap(err, omserr.StoreBadRequest, "bad DML type filter "+o, "use INSERT, UPDATE, DELETE")
 		}
 		f.ops[op] = true
 		f.anyOp = false
@@ -266,7 +253,7 @@ func (s *Server) handleRead(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	consumer := q.Get("consumer")
 	if consumer == "" {
-		writeError(w, omserr.New(CodeBadRequest, "read without consumer id", "set consumer="))
+		writeError(w, omserr.New(omserr.StoreBadRequest, "read without consumer id", "set consumer="))
 		return
 	}
 	flavor := q.Get("flavor")
@@ -274,12 +261,12 @@ func (s *Server) handleRead(w http.ResponseWriter, r *http.Request) {
 		flavor = s.log.flavor
 	}
 	if flavor != s.log.flavor {
-		writeError(w, omserr.New(CodeBadRequest, fmt.Sprintf("consumer %s asks with a %s position, the store captures %s", consumer, flavor, s.log.flavor), "use the store's flavor"))
+		writeError(w, omserr.New(omserr.StoreBadRequest, fmt.Sprintf("consumer %s asks with a %s position, the store captures %s", consumer, flavor, s.log.flavor), "use the store's flavor"))
 		return
 	}
 	from, err := binlog.ParseGTIDSet(flavor, q.Get("from"))
 	if err != nil {
-		writeError(w, omserr.Wrap(err, CodeBadRequest, "consumer "+consumer+" sent a bad checkpoint", "send a GTID set"))
+		writeError(w, omserr.Wrap(err, omserr.StoreBadRequest, "consumer "+consumer+" sent a bad checkpoint", "send a GTID set"))
 		return
 	}
 	flt, err := parseFilter(r)
@@ -293,7 +280,7 @@ func (s *Server) handleRead(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if base := s.log.Base(); s.log.HasBase() && !from.ContainsSet(base) {
-			writeError(w, omserr.New(CodePurged,
+			writeError(w, omserr.New(omserr.StorePositionPurged,
 				fmt.Sprintf("checkpoint %s of consumer %s is before the store's start position %s", from, consumer, base),
 				"start the store from an earlier position, or the consumer from a newer checkpoint"))
 			return
@@ -363,7 +350,7 @@ func (s *Server) stream(ctx context.Context, w http.ResponseWriter, from binlog.
 	sendErr := func(err error) error {
 		var e *omserr.Error
 		if !errors.As(err, &e) {
-			e = omserr.Wrap(err, CodeUnavailable, "store failed while reading its log", "see the store's log")
+			e = omserr.Wrap(err, omserr.StoreUnavailable, "store failed while reading its log", "see the store's log")
 		}
 		b, _ := json.Marshal(map[string]string{"code": e.Code, "message": e.Error(), "advice": e.Advice})
 		_ = send(frameError, b)
@@ -373,7 +360,7 @@ func (s *Server) stream(ctx context.Context, w http.ResponseWriter, from binlog.
 	for {
 		select {
 		case <-stop:
-			return sendErr(omserr.New(CodeUnavailable, "store is stopping", "dial again from your checkpoint"))
+			return sendErr(omserr.New(omserr.StoreUnavailable, "store is stopping", "dial again from your checkpoint"))
 		default:
 		}
 		wake := s.log.notify.wait()
@@ -398,7 +385,7 @@ func (s *Server) stream(ctx context.Context, w http.ResponseWriter, from binlog.
 			continue
 		}
 		if _, closed := s.log.view(); closed {
-			return sendErr(omserr.New(CodeUnavailable, "store is stopping", "dial again from your checkpoint"))
+			return sendErr(omserr.New(omserr.StoreUnavailable, "store is stopping", "dial again from your checkpoint"))
 		}
 		if time.Since(lastSend) >= heartbeatEvery {
 			b, _ := json.Marshal(heartbeatInfo{SourceTime: s.sourceTime(), CapturedSeq: s.log.Last().seq})
@@ -411,7 +398,7 @@ func (s *Server) stream(ctx context.Context, w http.ResponseWriter, from binlog.
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-stop:
-			return sendErr(omserr.New(CodeUnavailable, "store is stopping", "dial again from your checkpoint"))
+			return sendErr(omserr.New(omserr.StoreUnavailable, "store is stopping", "dial again from your checkpoint"))
 		case <-wake:
 		case <-time.After(heartbeatEvery):
 		}

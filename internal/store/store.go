@@ -91,10 +91,10 @@ func (c *Config) defaults(workDir, taskID string) error {
 		c.Source.Flavor = binlog.FlavorMariaDB
 	}
 	if c.Source.Flavor != binlog.FlavorMariaDB && c.Source.Flavor != binlog.FlavorMySQL {
-		return omserr.New(CodeConfig, "source flavor "+c.Source.Flavor+" is unknown", "use mariadb or mysql")
+		return omserr.New(omserr.StoreConfig, "source flavor "+c.Source.Flavor+" is unknown", "use mariadb or mysql")
 	}
 	if c.Source.Host == "" || c.Source.Port == 0 || c.Source.User == "" {
-		return omserr.New(CodeConfig, "store config needs source host, port and user", "set source.host, source.port, source.user")
+		return omserr.New(omserr.StoreConfig, "store config needs source host, port and user", "set source.host, source.port, source.user")
 	}
 	n := 0
 	for _, s := range []bool{c.Start.GTIDSet != "", c.Start.File != "", c.Start.Time != ""} {
@@ -103,16 +103,16 @@ func (c *Config) defaults(workDir, taskID string) error {
 		}
 	}
 	if n > 1 {
-		return omserr.New(CodeConfig, "store start names more than one of gtid_set, file, time", "keep one (or none for now)")
+		return omserr.New(omserr.StoreConfig, "store start names more than one of gtid_set, file, time", "keep one (or none for now)")
 	}
 	if c.Start.Time != "" {
 		if _, err := time.Parse(time.RFC3339, c.Start.Time); err != nil {
-			return omserr.Wrap(err, CodeConfig, "store start time "+c.Start.Time+" is not RFC 3339", "write e.g. 2026-01-02T15:04:05Z")
+			return omserr.Wrap(err, omserr.StoreConfig, "store start time "+c.Start.Time+" is not RFC 3339", "write e.g. 2026-01-02T15:04:05Z")
 		}
 	}
 	if c.Start.GTIDSet != "" {
 		if _, err := binlog.ParseGTIDSet(c.Source.Flavor, c.Start.GTIDSet); err != nil {
-			return omserr.Wrap(err, CodeConfig, "store start gtid_set is invalid", "write it as the source prints @@gtid_binlog_pos / @@gtid_executed")
+			return omserr.Wrap(err, omserr.StoreConfig, "store start gtid_set is invalid", "write it as the source prints @@gtid_binlog_pos / @@gtid_executed")
 		}
 	}
 	if c.ServerID == 0 {
@@ -202,12 +202,12 @@ func (s *Store) Init(ctx context.Context) error {
 	mc.Timeout, mc.ReadTimeout = 10*time.Second, 60*time.Second
 	conn, err := mysql.NewConnector(mc)
 	if err != nil {
-		return s.fail(omserr.Wrap(err, CodeConfig, "bad source settings", "check source host/port/user"))
+		return s.fail(omserr.Wrap(err, omserr.StoreConfig, "bad source settings", "check source host/port/user"))
 	}
 	s.db = sql.OpenDB(conn)
 	s.db.SetMaxOpenConns(4)
 	if err := s.db.PingContext(ctx); err != nil {
-		return s.fail(omserr.Wrap(err, CodeSourceDown, "cannot connect to the source "+s.cfg.Source.String(), "check that it runs and the address, user and password are right"))
+		return s.fail(omserr.Wrap(err, omserr.StoreSourceUnreachable, "cannot connect to the source "+s.cfg.Source.String(), "check that it runs and the address, user and password are right"))
 	}
 	if s.log, err = OpenLog(s.cfg.SegmentDir, s.cfg.Source.Flavor, s.cfg.SegmentBytes); err != nil {
 		return s.fail(err)
@@ -270,7 +270,7 @@ func (s *Store) fail(err error) error {
 	if errors.As(err, &e) {
 		s.failure = &component.Error{Code: e.Code, Message: e.Message, Advice: e.Advice}
 	} else {
-		s.failure = &component.Error{Code: CodeCaptureFailure, Message: err.Error()}
+		s.failure = &component.Error{Code: omserr.StoreCaptureFailed, Message: err.Error()}
 	}
 	return err
 }
@@ -398,7 +398,7 @@ func (s *Store) captureLoop(ctx context.Context, out chan<- pendingRecord) error
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			return omserr.Wrap(err, CodeSourceDown, "cannot start the binlog dump from the source", "check the source and the store's user")
+			return omserr.Wrap(err, omserr.StoreSourceUnreachable, "cannot start the binlog dump from the source", "check the source and the store's user")
 		}
 		s.logger.Info("capture started", "from_gtid", gtidText(start.GTIDSet), "from_file", start.At.String())
 		err = func() error {
@@ -460,8 +460,8 @@ func (s *Store) captureLoop(ctx context.Context, out chan<- pendingRecord) error
 		if errors.As(err, &oe) {
 			return err // schema unknown and the like: a person must act
 		}
-		if binlog.IsPurged(err) {
-			return omserr.Wrap(err, CodeSourcePurged, "the source no longer has the binlog the store needs (after "+handed.String()+")",
+		if errors.Is(err, binlog.ErrPurged) {
+			return omserr.Wrap(err, omserr.StoreSourcePurged, "the source no longer has the binlog the store needs (after "+handed.String()+")",
 				"start the store from a newer position (redo the full copy) and keep binlogs longer on the source")
 		}
 		s.logger.Warn("capture connection lost, reconnecting", "err", err, "backoff", backoff)
@@ -556,7 +556,7 @@ func (s *Store) firstStart(ctx context.Context) (binlog.GTIDSet, binlog.Start, t
 	}
 	v, err := variable(ctx, s.db, name)
 	if err != nil {
-		return empty, binlog.Start{}, time.Time{}, omserr.Wrap(err, CodeSourceDown, "cannot read the source's current position", "check the source")
+		return empty, binlog.Start{}, time.Time{}, omserr.Wrap(err, omserr.StoreSourceUnreachable, "cannot read the source's current position", "check the source")
 	}
 	g, err := binlog.ParseGTIDSet(flavor, v)
 	if err != nil {

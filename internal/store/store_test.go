@@ -175,7 +175,7 @@ func TestStoreCaptureAndRead(t *testing.T) {
 	if err := r.Ack(ctx, txns[24].GTID); err != nil {
 		t.Fatal(err)
 	}
-	if code := omserr.CodeOf(r.Ack(ctx, "junk")); code != CodeBadRequest {
+	if code := omserr.CodeOf(r.Ack(ctx, "junk")); code != omserr.StoreBadRequest {
 		t.Fatalf("bad ack code %q", code)
 	}
 }

@@ -32,6 +32,7 @@ import (
 	"github.com/omsdev/oms/internal/component"
 	"github.com/omsdev/oms/internal/config"
 	"github.com/omsdev/oms/internal/metadb"
+	"github.com/omsdev/oms/internal/omserr"
 	"github.com/omsdev/oms/internal/secret"
 	"github.com/omsdev/oms/internal/sqlgen"
 	"github.com/omsdev/oms/internal/task"
@@ -213,7 +214,7 @@ func (s *Supervisor) drive(ctx context.Context, t task.Task, p *proc) {
 				st = &component.Status{Kind: t.Kind, TaskID: t.ID, Epoch: t.Epoch, State: component.StateFailed}
 			}
 			if st.Error == nil {
-				st.Error = &component.Error{Code: "COMPONENT_CRASHED", Message: fmt.Sprintf("%s exited %d times in a row (last exit code %d)", t.Kind, p.restarts, code),
+				st.Error = &component.Error{Code: omserr.ComponentCrashed, Message: fmt.Sprintf("%s exited %d times in a row (last exit code %d)", t.Kind, p.restarts, code),
 					Advice: "read " + filepath.Join(p.workDir, "component.log") + " on " + s.opt.HostIP + ", fix the cause, then resume the project"}
 			}
 			s.report(ctx, t, task.Failed, "", p.restarts, st)
@@ -235,7 +236,7 @@ func (s *Supervisor) drive(ctx context.Context, t task.Task, p *proc) {
 			p.notBefore = time.Now().Add(backoff(p.restarts))
 			s.log.Error("cannot start component", "task", t.ID, "kind", t.Kind, "err", err)
 			st := &component.Status{Kind: t.Kind, TaskID: t.ID, Epoch: t.Epoch, State: component.StateFailed,
-				Error: &component.Error{Code: "COMPONENT_START_FAILED", Message: err.Error(), Advice: "check that this oms binary has the component kind and the data dir is writable"}}
+				Error: &component.Error{Code: omserr.ComponentStartFailed, Message: err.Error(), Advice: "check that this oms binary has the component kind and the data dir is writable"}}
 			state := task.Assigned
 			if p.restarts >= MaxRestarts {
 				state = task.Failed

@@ -136,7 +136,7 @@ func (c Config) withDefaults(workDir string) (Config, error) {
 		c.RecheckRounds = &n
 	}
 	if *c.RecheckRounds < 0 {
-		return c, omserr.New("VERIFY_CONFIG_INVALID", "recheck_rounds is negative", "use 0 (no re-check) or more")
+		return c, omserr.New(omserr.VerifyConfigInvalid, "recheck_rounds is negative", "use 0 (no re-check) or more")
 	}
 	if c.RecheckDelay == 0 {
 		c.RecheckDelay = Duration(DefaultRecheckDelay)
@@ -145,13 +145,13 @@ func (c Config) withDefaults(workDir string) (Config, error) {
 		c.Mode = ModeRange
 	}
 	if c.Mode != ModeRange && c.Mode != ModeIn {
-		return c, omserr.New("VERIFY_CONFIG_INVALID", "mode "+strconv.Quote(c.Mode)+" is unknown", `use "range" or "in"`)
+		return c, omserr.New(omserr.VerifyConfigInvalid, "mode "+strconv.Quote(c.Mode)+" is unknown", `use "range" or "in"`)
 	}
 	if c.NoKeyTables == "" {
 		c.NoKeyTables = NoKeyMultiset
 	}
 	if c.NoKeyTables != NoKeyMultiset && c.NoKeyTables != NoKeySkip {
-		return c, omserr.New("VERIFY_CONFIG_INVALID", "no_key_tables "+strconv.Quote(c.NoKeyTables)+" is unknown", `use "multiset" or "skip"`)
+		return c, omserr.New(omserr.VerifyConfigInvalid, "no_key_tables "+strconv.Quote(c.NoKeyTables)+" is unknown", `use "multiset" or "skip"`)
 	}
 	if c.TableChecksum == "" {
 		c.TableChecksum = TableChecksumAuto
@@ -159,7 +159,7 @@ func (c Config) withDefaults(workDir string) (Config, error) {
 	switch c.TableChecksum {
 	case TableChecksumAuto, TableChecksumAlways, TableChecksumOff:
 	default:
-		return c, omserr.New("VERIFY_CONFIG_INVALID", "table_checksum "+strconv.Quote(c.TableChecksum)+" is unknown", `use "auto", "always" or "off"`)
+		return c, omserr.New(omserr.VerifyConfigInvalid, "table_checksum "+strconv.Quote(c.TableChecksum)+" is unknown", `use "auto", "always" or "off"`)
 	}
 	if c.NoKeyMaxRows <= 0 {
 		c.NoKeyMaxRows = DefaultNoKeyMaxRows
@@ -168,10 +168,10 @@ func (c Config) withDefaults(workDir string) (Config, error) {
 		c.OutputDir = workDir + "/output"
 	}
 	if c.Source.Host == "" || c.Target.Host == "" || c.Source.Port == 0 || c.Target.Port == 0 {
-		return c, omserr.New("VERIFY_CONFIG_INVALID", "source and target need host and port", "set source.host/port and target.host/port")
+		return c, omserr.New(omserr.VerifyConfigInvalid, "source and target need host and port", "set source.host/port and target.host/port")
 	}
 	if len(c.Selection.Tables) == 0 {
-		return c, omserr.New("VERIFY_CONFIG_INVALID", "selection has no tables rule", `add e.g. {"tables":[{"db":"shop"}]}`)
+		return c, omserr.New(omserr.VerifyConfigInvalid, "selection has no tables rule", `add e.g. {"tables":[{"db":"shop"}]}`)
 	}
 	return c, nil
 }

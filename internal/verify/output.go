@@ -89,7 +89,7 @@ type prevTable struct {
 func (v *Verifier) loadPrevious() error {
 	b, err := os.ReadFile(filepath.Join(v.cfg.OutputDir, DifferencesFile))
 	if errors.Is(err, fs.ErrNotExist) {
-		return omserr.New("VERIFY_NO_PREVIOUS", "only_previous_differences is set but "+filepath.Join(v.cfg.OutputDir, DifferencesFile)+" does not exist",
+		return omserr.New(omserr.VerifyNoPrevious, "only_previous_differences is set but "+filepath.Join(v.cfg.OutputDir, DifferencesFile)+" does not exist",
 			"run a full verification first, or unset only_previous_differences")
 	}
 	if err != nil {

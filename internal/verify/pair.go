@@ -41,12 +41,12 @@ func newPair(src, dst *tableInfo, cols []string, where string) (*pair, error) {
 	for _, name := range cols {
 		sc, ok := src.col(name)
 		if !ok {
-			return nil, omserr.New("VERIFY_COLUMN_MISSING", fmt.Sprintf("column %s is not in source table %s", name, p.Name),
+			return nil, omserr.New(omserr.VerifyColumnMissing, fmt.Sprintf("column %s is not in source table %s", name, p.Name),
 				"fix the column list of the selection")
 		}
 		dc, ok := dst.col(name)
 		if !ok {
-			return nil, omserr.New("VERIFY_COLUMN_MISSING",
+			return nil, omserr.New(omserr.VerifyColumnMissing,
 				fmt.Sprintf("column %s of %s is missing in target table %s.%s", name, p.Name, dst.DB, dst.Name),
 				"add the column to the target (struct transfer) or exclude it from the selection")
 		}
@@ -80,7 +80,7 @@ func newPair(src, dst *tableInfo, cols []string, where string) (*pair, error) {
 				}
 			}
 			if pos < 0 {
-				return nil, omserr.New("VERIFY_KEY_NOT_COMPARED", fmt.Sprintf("key column %s of %s is not in the compared columns", k, p.Name),
+				return nil, omserr.New(omserr.VerifyKeyNotCompared, fmt.Sprintf("key column %s of %s is not in the compared columns", k, p.Name),
 					"include every key column in the selection's column list")
 			}
 			p.keyPos = append(p.keyPos, pos)

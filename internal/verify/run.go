@@ -43,7 +43,7 @@ func (v *Verifier) Run(ctx context.Context) error {
 	default:
 		v.mu.Lock()
 		v.phase = component.StateFailed
-		e := &component.Error{Code: "VERIFY_FAILED", Message: err.Error()}
+		e := &component.Error{Code: omserr.VerifyFailed, Message: err.Error()}
 		var oe *omserr.Error
 		if errors.As(err, &oe) {
 			e = &component.Error{Code: oe.Code, Message: oe.Message, Advice: oe.Advice}

@@ -150,7 +150,7 @@ func loadCatalog(ctx context.Context, db *sql.DB, schemas []string) (*catalog, e
 func (c *catalog) table(schema, table string) (*tableInfo, error) {
 	t := c.tables[[2]string{schema, table}]
 	if t == nil {
-		return nil, omserr.New("VERIFY_TABLE_MISSING", fmt.Sprintf("table %s.%s does not exist", schema, table),
+		return nil, omserr.New(omserr.VerifyTableMissing, fmt.Sprintf("table %s.%s does not exist", schema, table),
 			"create the table (struct transfer) or remove it from the selection")
 	}
 	return t, nil

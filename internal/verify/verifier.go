@@ -108,7 +108,7 @@ func New(cfg Config, workDir string, mapper Mapper, log *slog.Logger) (*Verifier
 	if mapper == nil {
 		sel, err := selection.Compile(cfg.Selection)
 		if err != nil {
-			return nil, omserr.Wrap(err, "VERIFY_CONFIG_INVALID", "the selection of the verify spec is invalid", "fix the named rule")
+			return nil, omserr.Wrap(err, omserr.VerifyConfigInvalid, "the selection of the verify spec is invalid", "fix the named rule")
 		}
 		mapper = sel
 	}
@@ -132,7 +132,7 @@ func (v *Verifier) Init(ctx context.Context) error {
 	v.mariaDB = [2]bool{isMariaDB(ctx, v.src), isMariaDB(ctx, v.dst)}
 	tables, err := listTables(ctx, v.src)
 	if err != nil {
-		return omserr.Wrap(err, "VERIFY_SOURCE_UNREADABLE", "cannot list the source tables", "grant SELECT on information_schema")
+		return omserr.Wrap(err, omserr.VerifySourceUnreadable, "cannot list the source tables", "grant SELECT on information_schema")
 	}
 	type match struct {
 		src [2]string
@@ -148,11 +148,11 @@ func (v *Verifier) Init(ctx context.Context) error {
 	}
 	srcCat, err := loadCatalog(ctx, v.src, keys(srcSchemas))
 	if err != nil {
-		return omserr.Wrap(err, "VERIFY_SOURCE_UNREADABLE", "cannot read the source's table definitions", "grant SELECT on the selected schemas")
+		return omserr.Wrap(err, omserr.VerifySourceUnreadable, "cannot read the source's table definitions", "grant SELECT on the selected schemas")
 	}
 	dstCat, err := loadCatalog(ctx, v.dst, keys(dstSchemas))
 	if err != nil {
-		return omserr.Wrap(err, "VERIFY_TARGET_UNREADABLE", "cannot read the target's table definitions", "grant SELECT on the target schemas")
+		return omserr.Wrap(err, omserr.VerifyTargetUnreadable, "cannot read the target's table definitions", "grant SELECT on the target schemas")
 	}
 	for _, m := range matches {
 		srcT, err := srcCat.table(m.src[0], m.src[1])
@@ -177,7 +177,7 @@ func (v *Verifier) Init(ctx context.Context) error {
 		v.rowsTotal.Add(srcT.Rows)
 	}
 	if len(v.pairs) == 0 && len(v.skipped) == 0 {
-		return omserr.New("VERIFY_NOTHING_SELECTED", "the selection matches no source table", "check the selection's db and table patterns")
+		return omserr.New(omserr.VerifyNothingSelected, "the selection matches no source table", "check the selection's db and table patterns")
 	}
 	v.log.Info("full verification initialised", "tables", len(v.pairs), "skipped", len(v.skipped),
 		"source", v.cfg.Source.String(), "target", v.cfg.Target.String(), "mode", v.cfg.Mode)
@@ -194,7 +194,7 @@ func openDB(ctx context.Context, c Conn, name string, conc int) (*sql.DB, error)
 	db.SetMaxIdleConns(2*conc + 2)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
-		return nil, omserr.Wrap(err, "VERIFY_CONNECT", "cannot connect to the "+name+" at "+c.String(),
+		return nil, omserr.Wrap(err, omserr.VerifyConnect, "cannot connect to the "+name+" at "+c.String(),
 			"check host, port, user and password of the "+name+" in the spec")
 	}
 	return db, nil

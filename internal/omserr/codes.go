@@ -1,0 +1,252 @@
+package omserr
+
+import "net/http"
+
+// The error codes: stable strings that operators, scripts and the console match on. Every code
+// oms returns is a constant here and an entry of the list below (its area, the HTTP status an
+// HTTP edge answers with, and what it means); docs/errors.md is generated from that list
+// (TestErrorsDoc, OMS_UPDATE_DOCS=1 to rewrite it). Never write a code as a string literal
+// elsewhere: TestNoCodeLiterals fails.
+const (
+	APIAdminPasswordMissing = "API_ADMIN_PASSWORD_MISSING"
+	APIAdminPasswordWeak    = "API_ADMIN_PASSWORD_WEAK"
+	APIAlreadyExists        = "API_ALREADY_EXISTS"
+	APIBadRequest           = "API_BAD_REQUEST"
+	APIInternalError        = "API_INTERNAL_ERROR"
+	APIInvalidArgument      = "API_INVALID_ARGUMENT"
+	APINotFound             = "API_NOT_FOUND"
+	APIStateConflict        = "API_STATE_CONFLICT"
+	APIUnauthorized         = "API_UNAUTHORIZED"
+	APIUnknownAction        = "API_UNKNOWN_ACTION"
+
+	CMRegionConflict = "CM_REGION_CONFLICT"
+
+	ComponentCrashed     = "COMPONENT_CRASHED"
+	ComponentFailed      = "COMPONENT_FAILED"
+	ComponentStartFailed = "COMPONENT_START_FAILED"
+
+	ConfigFullInvalid   = "CONFIG_FULL_INVALID"
+	ConfigFullSelection = "CONFIG_FULL_SELECTION"
+
+	DeployHostCheck       = "DEPLOY_HOST_CHECK"
+	DeployPackageInvalid  = "DEPLOY_PACKAGE_INVALID"
+	DeployRegionConflict  = "DEPLOY_REGION_CONFLICT"
+	DeployRegionDown      = "DEPLOY_REGION_DOWN"
+	DeployTSDBAuth        = "DEPLOY_TSDB_AUTH"
+	DeployTSDBError       = "DEPLOY_TSDB_ERROR"
+	DeployTSDBUnreachable = "DEPLOY_TSDB_UNREACHABLE"
+
+	FullConnect        = "FULL_CONNECT"
+	FullFailed         = "FULL_FAILED"
+	FullObjectsFailed  = "FULL_OBJECTS_FAILED"
+	FullTargetNotEmpty = "FULL_TARGET_NOT_EMPTY"
+
+	IncrApplyFailed       = "INCR_APPLY_FAILED"
+	IncrCheckpointCorrupt = "INCR_CHECKPOINT_CORRUPT"
+	IncrCheckpointSetup   = "INCR_CHECKPOINT_SETUP"
+	IncrColumnsMissingKey = "INCR_COLUMNS_MISSING_KEY"
+	IncrColumnUnknown     = "INCR_COLUMN_UNKNOWN"
+	IncrConfigInvalid     = "INCR_CONFIG_INVALID"
+	IncrDDLFailed         = "INCR_DDL_FAILED"
+	IncrDDLUnsupported    = "INCR_DDL_UNSUPPORTED"
+	IncrFenced            = "INCR_FENCED"
+	IncrRowConflict       = "INCR_ROW_CONFLICT"
+	IncrRowFilter         = "INCR_ROW_FILTER"
+	IncrSourcePosition    = "INCR_SOURCE_POSITION"
+	IncrTargetUnavailable = "INCR_TARGET_UNAVAILABLE"
+	IncrTargetUnreachable = "INCR_TARGET_UNREACHABLE"
+
+	MetaDBLocked             = "METADB_LOCKED"
+	MetaDBMigrationFailed    = "METADB_MIGRATION_FAILED"
+	MetaDBNotWritable        = "METADB_NOT_WRITABLE"
+	MetaDBSchemaNewer        = "METADB_SCHEMA_NEWER"
+	MetaDBUnreachable        = "METADB_UNREACHABLE"
+	MetaDBUnsupportedVersion = "METADB_UNSUPPORTED_VERSION"
+
+	NodeHostIPMissing = "NODE_HOST_IP_MISSING"
+	NodeHostIPUnknown = "NODE_HOST_IP_UNKNOWN"
+	NodeListen        = "NODE_LISTEN"
+	NodeTLSInvalid    = "NODE_TLS_INVALID"
+
+	PrecheckFailed = "PRECHECK_FAILED"
+
+	SpecInvalid    = "SPEC_INVALID"
+	SpecUnreadable = "SPEC_UNREADABLE"
+	StatusListen   = "STATUS_LISTEN"
+
+	StoreBadRequest        = "STORE_BAD_REQUEST"
+	StoreBinlogFormat      = "STORE_BINLOG_FORMAT"
+	StoreBinlogOff         = "STORE_BINLOG_OFF"
+	StoreCaptureFailed     = "STORE_CAPTURE_FAILED"
+	StoreConfig            = "STORE_CONFIG"
+	StoreDirLocked         = "STORE_DIR_LOCKED"
+	StoreListen            = "STORE_LISTEN"
+	StorePositionPurged    = "STORE_POSITION_PURGED"
+	StorePrivilege         = "STORE_PRIVILEGE"
+	StoreRowImage          = "STORE_ROW_IMAGE"
+	StoreSchemaUnknown     = "STORE_SCHEMA_UNKNOWN"
+	StoreServerIDClash     = "STORE_SERVER_ID_CLASH"
+	StoreSourcePurged      = "STORE_SOURCE_PURGED"
+	StoreSourceUnreachable = "STORE_SOURCE_UNREACHABLE"
+	StoreUnavailable       = "STORE_UNAVAILABLE"
+
+	VerifyColumnMissing    = "VERIFY_COLUMN_MISSING"
+	VerifyConfigInvalid    = "VERIFY_CONFIG_INVALID"
+	VerifyConnect          = "VERIFY_CONNECT"
+	VerifyFailed           = "VERIFY_FAILED"
+	VerifyKeyNotCompared   = "VERIFY_KEY_NOT_COMPARED"
+	VerifyNothingSelected  = "VERIFY_NOTHING_SELECTED"
+	VerifyNoPrevious       = "VERIFY_NO_PREVIOUS"
+	VerifySourceUnreadable = "VERIFY_SOURCE_UNREADABLE"
+	VerifyTableMissing     = "VERIFY_TABLE_MISSING"
+	VerifyTargetUnreadable = "VERIFY_TARGET_UNREADABLE"
+)
+
+// Areas are the code prefixes: the part of oms that returns the code.
+var Areas = map[string]string{
+	"API":       "the console's OpenAPI and the other HTTP edges",
+	"CM":        "the cluster manager (regions, hosts, task placement)",
+	"COMPONENT": "a data component process as its supervisor sees it",
+	"CONFIG":    "a component's kind-specific configuration",
+	"DEPLOY":    "oms deploy: hosts, packages, regions, the time-series database",
+	"FULL":      "full-import",
+	"INCR":      "incr-sync",
+	"METADB":    "the MetaDB",
+	"NODE":      "oms node start-up",
+	"PRECHECK":  "a project's precheck",
+	"SPEC":      "a component spec file",
+	"STATUS":    "a component's status server",
+	"STORE":     "the Store (binlog capture and its consumer stream)",
+	"VERIFY":    "full-verify",
+}
+
+// Info is one code of the list.
+type Info struct {
+	Code    string
+	Area    string
+	Status  int    // HTTP status an HTTP edge answers with
+	Meaning string // one line
+}
+
+const s500 = http.StatusInternalServerError
+
+var codes = []Info{
+	{APIAdminPasswordMissing, "API", s500, "the first node started without an admin password"},
+	{APIAdminPasswordWeak, "API", s500, "the admin password given at first start is shorter than 8 characters"},
+	{APIAlreadyExists, "API", http.StatusConflict, "an object with this name already exists"},
+	{APIBadRequest, "API", http.StatusBadRequest, "the request is malformed: method, body, JSON shape or unknown field"},
+	{APIInternalError, "API", s500, "an unexpected failure; the node's log has the request id"},
+	{APIInvalidArgument, "API", http.StatusBadRequest, "a field of the request has an invalid value"},
+	{APINotFound, "API", http.StatusNotFound, "the named object does not exist"},
+	{APIStateConflict, "API", http.StatusConflict, "the object's state does not allow this action now"},
+	{APIUnauthorized, "API", http.StatusUnauthorized, "missing or wrong credentials"},
+	{APIUnknownAction, "API", http.StatusBadRequest, "the Action parameter names no known action"},
+
+	{CMRegionConflict, "CM", s500, "the region's cm_location or name clashes with one already registered"},
+
+	{ComponentCrashed, "COMPONENT", s500, "a component process exited again and again; the supervisor gave up restarting it"},
+	{ComponentFailed, "COMPONENT", s500, "a component failed without reporting an error of its own"},
+	{ComponentStartFailed, "COMPONENT", s500, "the supervisor could not start a component process"},
+
+	{ConfigFullInvalid, "CONFIG", s500, "the full-import config is invalid"},
+	{ConfigFullSelection, "CONFIG", s500, "the full-import selection is invalid"},
+
+	{DeployHostCheck, "DEPLOY", s500, "a host failed the pre-install check (ports, tools, disk)"},
+	{DeployPackageInvalid, "DEPLOY", s500, "the package given with -d is not an oms package"},
+	{DeployRegionConflict, "DEPLOY", s500, "the deploy config clashes with a region already registered"},
+	{DeployRegionDown, "DEPLOY", s500, "no node of the region runs after the deploy"},
+	{DeployTSDBAuth, "DEPLOY", s500, "the time-series database refuses the configured user"},
+	{DeployTSDBError, "DEPLOY", s500, "the time-series database answered with an error"},
+	{DeployTSDBUnreachable, "DEPLOY", s500, "the time-series database does not answer"},
+
+	{FullConnect, "FULL", s500, "full-import cannot connect to the source or the target"},
+	{FullFailed, "FULL", s500, "full-import failed without a more specific code"},
+	{FullObjectsFailed, "FULL", s500, "some schema objects were not migrated"},
+	{FullTargetNotEmpty, "FULL", s500, "target tables already hold rows"},
+
+	{IncrApplyFailed, "INCR", s500, "the target refused a change in a way retrying cannot fix"},
+	{IncrCheckpointCorrupt, "INCR", s500, "the checkpoint row in the target cannot be read"},
+	{IncrCheckpointSetup, "INCR", s500, "the checkpoint tables cannot be created in the target"},
+	{IncrColumnsMissingKey, "INCR", s500, "a column subset leaves out key columns"},
+	{IncrColumnUnknown, "INCR", s500, "a selected column does not exist in the source table"},
+	{IncrConfigInvalid, "INCR", s500, "the incr-sync config is invalid"},
+	{IncrDDLFailed, "INCR", s500, "a replicated DDL statement failed on the target"},
+	{IncrDDLUnsupported, "INCR", s500, "a DDL statement cannot be replicated under the table mapping"},
+	{IncrFenced, "INCR", s500, "a newer epoch owns the target; this incr-sync must stop"},
+	{IncrRowConflict, "INCR", s500, "strict mode: an insert found the row, or an update/delete did not"},
+	{IncrRowFilter, "INCR", s500, "a row filter cannot be evaluated on a row"},
+	{IncrSourcePosition, "INCR", s500, "the source's current GTID position cannot be read"},
+	{IncrTargetUnavailable, "INCR", s500, "the target kept failing for longer than the retry budget"},
+	{IncrTargetUnreachable, "INCR", s500, "incr-sync cannot connect to the target"},
+
+	{MetaDBLocked, "METADB", s500, "another node holds the MetaDB initialisation lock"},
+	{MetaDBMigrationFailed, "METADB", s500, "a MetaDB schema migration failed"},
+	{MetaDBNotWritable, "METADB", s500, "the MetaDB user cannot create or write an oms database"},
+	{MetaDBSchemaNewer, "METADB", s500, "the MetaDB schema is newer than this binary"},
+	{MetaDBUnreachable, "METADB", s500, "the MetaDB server cannot be reached"},
+	{MetaDBUnsupportedVersion, "METADB", s500, "the MetaDB server's product or version is not supported"},
+
+	{NodeHostIPMissing, "NODE", s500, "this host's IP is not set"},
+	{NodeHostIPUnknown, "NODE", s500, "this host's IP is not one of cm_nodes"},
+	{NodeListen, "NODE", s500, "a node server cannot listen on its port"},
+	{NodeTLSInvalid, "NODE", s500, "the HTTPS certificate or key cannot be loaded"},
+
+	{PrecheckFailed, "PRECHECK", s500, "a project's precheck found problems"},
+
+	{SpecInvalid, "SPEC", s500, "a component spec is not valid"},
+	{SpecUnreadable, "SPEC", s500, "a component spec file cannot be read"},
+	{StatusListen, "STATUS", s500, "a component cannot listen on its status address"},
+
+	{StoreBadRequest, "STORE", http.StatusBadRequest, "a consumer's request to the Store is malformed"},
+	{StoreBinlogFormat, "STORE", s500, "the source's binlog_format is not ROW"},
+	{StoreBinlogOff, "STORE", s500, "the source has no binary log"},
+	{StoreCaptureFailed, "STORE", s500, "the Store's capture failed without a more specific code"},
+	{StoreConfig, "STORE", s500, "the Store config is invalid"},
+	{StoreDirLocked, "STORE", s500, "another Store process uses the segment directory"},
+	{StoreListen, "STORE", s500, "the Store cannot listen for consumers"},
+	{StorePositionPurged, "STORE", http.StatusGone, "the Store no longer keeps the position a consumer asks for"},
+	{StorePrivilege, "STORE", s500, "the source user lacks replication privileges"},
+	{StoreRowImage, "STORE", s500, "the source's binlog_row_image is not FULL"},
+	{StoreSchemaUnknown, "STORE", s500, "the columns of a table at a binlog position cannot be told"},
+	{StoreServerIDClash, "STORE", s500, "the Store's server_id is used by the source or another replica"},
+	{StoreSourcePurged, "STORE", s500, "the source no longer has the binlog the Store needs"},
+	{StoreSourceUnreachable, "STORE", s500, "the Store cannot connect to or query the source"},
+	{StoreUnavailable, "STORE", http.StatusServiceUnavailable, "the Store cannot serve now (stopping, failed, unreachable)"},
+
+	{VerifyColumnMissing, "VERIFY", s500, "a compared column is missing on one side"},
+	{VerifyConfigInvalid, "VERIFY", s500, "the full-verify config is invalid"},
+	{VerifyConnect, "VERIFY", s500, "full-verify cannot connect to the source or the target"},
+	{VerifyFailed, "VERIFY", s500, "full-verify failed without a more specific code"},
+	{VerifyKeyNotCompared, "VERIFY", s500, "a key column is left out of the compared columns"},
+	{VerifyNothingSelected, "VERIFY", s500, "the selection matches no source table"},
+	{VerifyNoPrevious, "VERIFY", s500, "only_previous_differences is set but there is no previous run"},
+	{VerifySourceUnreadable, "VERIFY", s500, "the source's tables or definitions cannot be read"},
+	{VerifyTableMissing, "VERIFY", s500, "a selected table does not exist on the target"},
+	{VerifyTargetUnreadable, "VERIFY", s500, "the target's table definitions cannot be read"},
+}
+
+var byCode = func() map[string]Info {
+	m := make(map[string]Info, len(codes))
+	for _, c := range codes {
+		m[c.Code] = c
+	}
+	return m
+}()
+
+// Codes returns the list, in its order.
+func Codes() []Info { return append([]Info(nil), codes...) }
+
+// Lookup returns the list's entry for code.
+func Lookup(code string) (Info, bool) {
+	i, ok := byCode[code]
+	return i, ok
+}
+
+// HTTPStatus is the status an HTTP edge answers an error with code: the list's entry, 500 for a
+// code not in it (or no code).
+func HTTPStatus(code string) int {
+	if i, ok := byCode[code]; ok {
+		return i.Status
+	}
+	return s500
+}
