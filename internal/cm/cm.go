@@ -13,7 +13,6 @@ package cm
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -22,6 +21,7 @@ import (
 	"time"
 
 	"github.com/omsdev/oms/internal/config"
+	"github.com/omsdev/oms/internal/httpx"
 	"github.com/omsdev/oms/internal/metadb"
 	"github.com/omsdev/oms/internal/omserr"
 	"github.com/omsdev/oms/internal/sqlgen"
@@ -361,16 +361,11 @@ func (c *CM) Handler() http.Handler {
 			body["status"], body["error"] = "metadb unreachable", err.Error()
 			code = http.StatusServiceUnavailable
 		}
-		writeJSON(w, code, body)
+		httpx.WriteJSON(w, code, body)
 	})
-	mux.HandleFunc("GET /cm/hosts", func(w http.ResponseWriter, r *http.Request) {
-		hosts, err := c.Hosts(r.Context())
-		if err != nil {
-			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
-			return
-		}
-		writeJSON(w, http.StatusOK, hosts)
-	})
+	mux.HandleFunc("GET /cm/hosts", httpx.Server{Internal: func(_ *http.Request, err error) *omserr.Error {
+		return omserr.Wrap(err, omserr.APIInternalError, "cannot list hosts: "+err.Error(), "check the MetaDB")
+	}}.Handle(func(r *http.Request) (any, error) { return c.Hosts(r.Context()) }))
 	return mux
 }
 
@@ -396,10 +391,4 @@ func (c *CM) Hosts(ctx context.Context) ([]HostRow, error) {
 		out = append(out, h)
 	}
 	return out, rows.Err()
-}
-
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
 }

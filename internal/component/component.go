@@ -9,6 +9,8 @@
 //	           ctx.Err() after making its state durable: this is Pause), or a fatal error.
 //	           Calling Run again after a cancelled Run resumes from the durable state.
 //	Status()   safe to call from any goroutine at any time, also before Init and after Close.
+//	           It reports INIT or RUNNING and the unit's own figures; Host sets the final state and
+//	           error from what Init and Run returned (Outcome).
 //	Close()    releases everything Init opened; called once, after Run has returned.
 //
 // A killed process (kill -9) is the same as a cancelled Run for correctness: every component
@@ -17,7 +19,10 @@ package component
 
 import (
 	"context"
+	"errors"
 	"time"
+
+	"github.com/omsdev/oms/internal/omserr"
 )
 
 // Unit is a data component.
@@ -46,9 +51,9 @@ type Status struct {
 	// Position is the component's checkpoint in its own terms (a GTID set, chunk counts, ...).
 	Position string `json:"position,omitempty"`
 	// LagSeconds is source commit time vs now for streaming components.
-	LagSeconds float64   `json:"lag_seconds,omitempty"`
-	Progress   *Progress `json:"progress,omitempty"`
-	Error      *Error    `json:"error,omitempty"`
+	LagSeconds float64       `json:"lag_seconds,omitempty"`
+	Progress   *Progress     `json:"progress,omitempty"`
+	Error      *omserr.Error `json:"error,omitempty"`
 	// Metrics are named counters and gauges (records_total, bytes_total, rows_per_sec...).
 	Metrics   map[string]float64 `json:"metrics,omitempty"`
 	UpdatedAt time.Time          `json:"updated_at"`
@@ -66,9 +71,21 @@ type Progress struct {
 	Tables map[string]*Progress `json:"tables,omitempty"`
 }
 
-// Error is an operator-facing failure (see internal/omserr).
-type Error struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-	Advice  string `json:"advice,omitempty"`
+// FailureCoder is implemented by a unit whose failures without an *omserr.Error in the chain get
+// a code of its kind (FULL_FAILED...); other units' get COMPONENT_FAILED.
+type FailureCoder interface {
+	FailureCode() string
+}
+
+// Outcome is the state and error a unit's Run result err (under ctx) stands for: FINISHED for
+// nil, PAUSED when ctx was cancelled and Run returned the cancellation, else FAILED with the
+// *omserr.Error in err's chain, or one of code fallback carrying err's text.
+func Outcome(ctx context.Context, err error, fallback string) (string, *omserr.Error) {
+	switch {
+	case err == nil:
+		return StateFinished, nil
+	case ctx.Err() != nil && errors.Is(err, context.Canceled):
+		return StatePaused, nil
+	}
+	return StateFailed, omserr.From(err, fallback)
 }

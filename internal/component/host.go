@@ -10,11 +10,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/omsdev/oms/internal/httpx"
 	"github.com/omsdev/oms/internal/omserr"
 )
 
@@ -68,12 +70,17 @@ func (s Spec) DecodeConfig(v any) error {
 }
 
 // Host runs unit through its lifecycle, serving its status while it runs, until Run returns or
-// ctx is cancelled (SIGTERM in the process). It returns Run's error (nil when finished).
+// ctx is cancelled (SIGTERM in the process). It returns Run's error (nil when finished or paused).
+// The state and error it serves and writes once Init or Run returned are Outcome's.
 func Host(ctx context.Context, spec Spec, unit Unit, log *slog.Logger) error {
 	if err := os.MkdirAll(spec.WorkDir, 0o755); err != nil {
 		return fmt.Errorf("create work dir: %w", err)
 	}
-	srv, err := serveStatus(spec, unit, log)
+	h := &hosted{unit: unit, fallback: omserr.ComponentFailed}
+	if fc, ok := unit.(FailureCoder); ok {
+		h.fallback = fc.FailureCode()
+	}
+	srv, err := serveStatus(spec, h, log)
 	if err != nil {
 		return err
 	}
@@ -83,26 +90,57 @@ func Host(ctx context.Context, spec Spec, unit Unit, log *slog.Logger) error {
 		_ = srv.Shutdown(sctx)
 	}()
 	if err := unit.Init(ctx); err != nil {
+		h.end(ctx, err)
 		return fmt.Errorf("init %s: %w", spec.Kind, err)
 	}
 	runErr := unit.Run(ctx)
 	if cerr := unit.Close(); cerr != nil && runErr == nil {
 		runErr = fmt.Errorf("close %s: %w", spec.Kind, cerr)
 	}
-	writeFinalStatus(spec, unit)
-	if errors.Is(runErr, context.Canceled) && ctx.Err() != nil {
+	if h.end(ctx, runErr) == StatePaused {
+		writeFinalStatus(spec, h.Status())
 		log.Info("component paused", "kind", spec.Kind, "task", spec.TaskID)
 		return nil
 	}
+	writeFinalStatus(spec, h.Status())
 	return runErr
+}
+
+// hosted is the unit as Host serves it: its Status with the outcome set once there is one.
+type hosted struct {
+	unit     Unit
+	fallback string
+
+	mu    sync.Mutex
+	state string // "" while Init or Run is under way
+	err   *omserr.Error
+}
+
+func (h *hosted) end(ctx context.Context, err error) string {
+	state, e := Outcome(ctx, err, h.fallback)
+	h.mu.Lock()
+	h.state, h.err = state, e
+	h.mu.Unlock()
+	return state
+}
+
+// Status is the unit's, with the outcome's state and error once Init or Run returned.
+func (h *hosted) Status() Status {
+	st := h.unit.Status()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.state != "" {
+		st.State, st.Error = h.state, h.err
+	}
+	return st
 }
 
 // FinalStatusFile is written to the work dir when Run has returned: the component's last Status
 // (final counts of a finished job), for the supervisor, which can no longer poll /status then.
 const FinalStatusFile = "status.final.json"
 
-func writeFinalStatus(spec Spec, unit Unit) {
-	raw, err := json.Marshal(unit.Status())
+func writeFinalStatus(spec Spec, st Status) {
+	raw, err := json.Marshal(st)
 	if err != nil {
 		return
 	}
@@ -112,7 +150,7 @@ func writeFinalStatus(spec Spec, unit Unit) {
 	}
 }
 
-func serveStatus(spec Spec, unit Unit, log *slog.Logger) (*http.Server, error) {
+func serveStatus(spec Spec, h *hosted, log *slog.Logger) (*http.Server, error) {
 	addr := spec.StatusAddr
 	if addr == "" {
 		addr = "127.0.0.1:0"
@@ -122,12 +160,9 @@ func serveStatus(spec Spec, unit Unit, log *slog.Logger) (*http.Server, error) {
 		return nil, omserr.Wrap(err, omserr.StatusListen, "cannot listen on status address "+addr, "pick a free address or 127.0.0.1:0")
 	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(&statusCollector{unit: unit, kind: spec.Kind, task: spec.TaskID})
+	reg.MustRegister(&statusCollector{status: h.Status, kind: spec.Kind, task: spec.TaskID})
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /status", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(unit.Status())
-	})
+	mux.HandleFunc("GET /status", httpx.Server{}.Handle(func(*http.Request) (any, error) { return h.Status(), nil }))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
@@ -145,14 +180,14 @@ func serveStatus(spec Spec, unit Unit, log *slog.Logger) (*http.Server, error) {
 
 // statusCollector exports Status.Metrics as Prometheus gauges at scrape time.
 type statusCollector struct {
-	unit       Unit
+	status     func() Status
 	kind, task string
 }
 
 func (c *statusCollector) Describe(chan<- *prometheus.Desc) {} // unchecked collector
 
 func (c *statusCollector) Collect(ch chan<- prometheus.Metric) {
-	st := c.unit.Status()
+	st := c.status()
 	labels := prometheus.Labels{"kind": c.kind, "task": c.task}
 	for name, v := range st.Metrics {
 		d := prometheus.NewDesc("oms_component_"+name, "component metric "+name, nil, labels)

@@ -14,26 +14,21 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/omsdev/oms/api"
+	"github.com/omsdev/oms/internal/httpx"
 	"github.com/omsdev/oms/internal/metadb"
 	"github.com/omsdev/oms/internal/omserr"
 	"github.com/omsdev/oms/internal/project"
 	"github.com/omsdev/oms/internal/sqlgen"
 )
-
-// maxBody bounds a request body: every OpenAPI request is a small JSON object.
-const maxBody = 1 << 20
 
 // authCacheTTL is how long a verified password is remembered (bcrypt costs ~50 ms a check; the
 // CLI and UI poll).
@@ -67,20 +62,7 @@ type call struct {
 type paging struct{ number, size, total int }
 
 // decode reads the body strictly into v: bad JSON and unknown fields are 400.
-func (c *call) decode(v any) error {
-	if len(strings.TrimSpace(string(c.body))) == 0 {
-		c.body = []byte("{}")
-	}
-	dec := json.NewDecoder(strings.NewReader(string(c.body)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return omserr.Wrap(err, omserr.APIBadRequest, "request body is not valid JSON of this action's shape", "send a JSON object with only the documented fields (see docs/openapi.md)")
-	}
-	if dec.More() {
-		return omserr.New(omserr.APIBadRequest, "request body has data after the JSON object", "send exactly one JSON object")
-	}
-	return nil
-}
+func (c *call) decode(v any) error { return httpx.DecodeStrict(c.body, v) }
 
 type handler func(ctx context.Context, c *call) (any, error)
 
@@ -137,9 +119,7 @@ func (s *Server) Handler() http.Handler {
 			body["status"], body["error"] = "metadb unreachable", err.Error()
 			code = http.StatusServiceUnavailable
 		}
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(code)
-		_ = json.NewEncoder(w).Encode(body)
+		httpx.WriteJSON(w, code, body)
 	})
 	mux.HandleFunc("/api/v2", s.serveAPI)
 	return mux
@@ -169,12 +149,9 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		if !known {
 			return omserr.New(omserr.APIUnknownAction, fmt.Sprintf("unknown Action %q", action), "see docs/openapi.md for the actions")
 		}
-		body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+		body, err := httpx.ReadBody(r)
 		if err != nil {
-			return omserr.Wrap(err, omserr.APIBadRequest, "cannot read request body", "retry")
-		}
-		if len(body) > maxBody {
-			return omserr.New(omserr.APIBadRequest, "request body is larger than 1 MiB", "send a smaller request")
+			return err
 		}
 		c.body = body
 		val, err = rt.h(r.Context(), c)
@@ -191,11 +168,10 @@ func (s *Server) write(w http.ResponseWriter, c *call, val any, err error, start
 	env := api.Envelope{Success: err == nil, RequestID: c.reqID, Cost: time.Since(start).Round(time.Millisecond).String()}
 	status := http.StatusOK
 	if err != nil {
-		var oe *omserr.Error
-		if !errors.As(err, &oe) {
-			s.log.Error("api call failed", "action", c.r.URL.Query().Get("Action"), "request_id", c.reqID, "err", err)
-			oe = omserr.New(omserr.APIInternalError, "internal error (request "+c.reqID+")", "see the node's log for this request id and retry")
-		}
+		oe := httpx.Server{Internal: func(r *http.Request, err error) *omserr.Error {
+			s.log.Error("api call failed", "action", r.URL.Query().Get("Action"), "request_id", c.reqID, "err", err)
+			return omserr.New(omserr.APIInternalError, "internal error (request "+c.reqID+")", "see the node's log for this request id and retry")
+		}}.Operator(c.r, err)
 		status = omserr.HTTPStatus(oe.Code)
 		msg := oe.Message
 		if oe.Err != nil && oe.Code != omserr.APIInternalError {
@@ -216,9 +192,7 @@ func (s *Server) write(w http.ResponseWriter, c *call, val any, err error, start
 			env.PageNumber, env.PageSize, env.TotalCount = c.page.number, c.page.size, c.page.total
 		}
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(env)
+	httpx.WriteJSON(w, status, env)
 }
 
 func (s *Server) authenticate(r *http.Request) (string, bool) {

@@ -151,6 +151,7 @@ func TestBadRequests(t *testing.T) {
 		{"unknown field", "CreateMysqlDataSource", `{"name":"a","hostt":"x"}`, 400, omserr.APIBadRequest},
 		{"wrong type", "StartProject", `{"id": 5}`, 400, omserr.APIBadRequest},
 		{"trailing data", "StartProject", `{"id":"a"} {}`, 400, omserr.APIBadRequest},
+		{"body over 1 MiB", "StartProject", `{"id":"` + strings.Repeat("a", 1<<20) + `"}`, 413, omserr.APIBodyTooLarge},
 		{"unknown action", "NoSuchAction", `{}`, 400, omserr.APIUnknownAction},
 		{"missing id", "DescribeProject", `{}`, 400, omserr.APIInvalidArgument},
 		{"unknown project", "DescribeProject", `{"id":"np_none"}`, 404, omserr.APINotFound},

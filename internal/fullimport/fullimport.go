@@ -16,7 +16,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -60,7 +59,7 @@ type Unit struct {
 	stateName string
 	pos       position
 	objects   []ObjectStatus
-	runErr    *component.Error
+	runErr    *omserr.Error
 	baseRows  int64
 	baseBytes int64
 	planned   atomic.Bool
@@ -164,25 +163,15 @@ func (u *Unit) Objects() []ObjectStatus {
 func (u *Unit) Run(ctx context.Context) error {
 	u.setState(component.StateRunning)
 	err := u.run(ctx)
-	switch {
-	case err == nil:
-		u.setState(component.StateFinished)
-	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
-		u.setState(component.StatePaused)
-	default:
-		u.mu.Lock()
-		u.stateName = component.StateFailed
-		var oe *omserr.Error
-		if errors.As(err, &oe) {
-			u.runErr = &component.Error{Code: oe.Code, Message: oe.Message, Advice: oe.Advice}
-		} else {
-			u.runErr = &component.Error{Code: omserr.FullFailed, Message: err.Error()}
-		}
-		u.mu.Unlock()
-	}
+	u.mu.Lock()
+	u.stateName, u.runErr = component.Outcome(ctx, err, u.FailureCode())
+	u.mu.Unlock()
 	u.writeReport()
 	return err
 }
+
+// FailureCode implements component.FailureCoder.
+func (u *Unit) FailureCode() string { return omserr.FullFailed }
 
 func (u *Unit) run(ctx context.Context) error {
 	if u.BarOut != nil {

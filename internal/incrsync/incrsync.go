@@ -3,7 +3,6 @@ package incrsync
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -59,7 +58,7 @@ type Syncer struct {
 
 	mu       sync.Mutex
 	state    string
-	err      *component.Error
+	err      *omserr.Error
 	sched    *scheduler
 	srcTime  time.Time // source time of the last heartbeat
 	rateMark struct {
@@ -126,20 +125,12 @@ func (s *Syncer) Run(ctx context.Context) error {
 	err := s.run(ctx)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	switch {
-	case err == nil || errors.Is(err, context.Canceled) && ctx.Err() != nil:
-		s.state = component.StatePaused
-	default:
-		s.state = component.StateFailed
-		ce := &component.Error{Code: omserr.IncrApplyFailed, Message: err.Error()}
-		var oe *omserr.Error
-		if errors.As(err, &oe) {
-			ce = &component.Error{Code: oe.Code, Message: oe.Message, Advice: oe.Advice}
-		}
-		s.err = ce
-	}
+	s.state, s.err = component.Outcome(ctx, err, s.FailureCode())
 	return err
 }
+
+// FailureCode implements component.FailureCoder.
+func (s *Syncer) FailureCode() string { return omserr.IncrApplyFailed }
 
 func (s *Syncer) run(ctx context.Context) error {
 	rec, err := s.cp.load(ctx, s.db, s.cfg.Flavor)

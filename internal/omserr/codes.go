@@ -12,6 +12,7 @@ const (
 	APIAdminPasswordWeak    = "API_ADMIN_PASSWORD_WEAK"
 	APIAlreadyExists        = "API_ALREADY_EXISTS"
 	APIBadRequest           = "API_BAD_REQUEST"
+	APIBodyTooLarge         = "API_BODY_TOO_LARGE"
 	APIInternalError        = "API_INTERNAL_ERROR"
 	APIInvalidArgument      = "API_INVALID_ARGUMENT"
 	APINotFound             = "API_NOT_FOUND"
@@ -135,6 +136,7 @@ var codes = []Info{
 	{APIAdminPasswordWeak, "API", s500, "the admin password given at first start is shorter than 8 characters"},
 	{APIAlreadyExists, "API", http.StatusConflict, "an object with this name already exists"},
 	{APIBadRequest, "API", http.StatusBadRequest, "the request is malformed: method, body, JSON shape or unknown field"},
+	{APIBodyTooLarge, "API", http.StatusRequestEntityTooLarge, "the request body is larger than 1 MiB"},
 	{APIInternalError, "API", s500, "an unexpected failure; the node's log has the request id"},
 	{APIInvalidArgument, "API", http.StatusBadRequest, "a field of the request has an invalid value"},
 	{APINotFound, "API", http.StatusNotFound, "the named object does not exist"},

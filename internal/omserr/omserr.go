@@ -9,11 +9,13 @@ import (
 )
 
 // Error is an operator-facing error.
+// Its JSON, {"code","message","advice"}, is what HTTP edges answer and what a component's Status
+// carries; the cause stays in the process (logs), it is not sent.
 type Error struct {
-	Code    string // stable, e.g. "STORE_BINLOG_OFF"; documented in docs/errors.md
-	Message string // what is wrong, naming the object (key, table, position...)
-	Advice  string // what to do about it
-	Err     error  // underlying cause, if any
+	Code    string `json:"code"`             // stable, a constant of codes.go; listed in docs/errors.md
+	Message string `json:"message"`          // what is wrong, naming the object (key, table, position...)
+	Advice  string `json:"advice,omitempty"` // what to do about it
+	Err     error  `json:"-"`                // underlying cause, if any
 }
 
 // New returns an *Error without a cause.
@@ -46,6 +48,19 @@ func CodeOf(err error) string {
 		return e.Code
 	}
 	return ""
+}
+
+// From is the *Error in err's chain, or, for an error without one, a new *Error of code
+// fallback whose message is err's text; nil for nil.
+func From(err error, fallback string) *Error {
+	if err == nil {
+		return nil
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return &Error{Code: fallback, Message: err.Error(), Err: err}
 }
 
 // Errorf is fmt.Errorf for messages; kept here so callers need one import for both.

@@ -18,6 +18,7 @@ import (
 
 	"github.com/omsdev/oms/internal/binlog"
 	"github.com/omsdev/oms/internal/changelog"
+	"github.com/omsdev/oms/internal/httpx"
 	"github.com/omsdev/oms/internal/omserr"
 )
 
@@ -55,9 +56,9 @@ func NewServer(l *Log, consumers *Consumers, logger *slog.Logger, sourceTime fun
 	s := &Server{log: l, consumers: consumers, logger: logger, sourceTime: sourceTime, stop: make(chan struct{})}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/read", s.handleRead)
-	mux.HandleFunc("POST /v1/ack", s.jsonHandler(s.ack))
-	mux.HandleFunc("POST /v1/unregister", s.jsonHandler(s.unregister))
-	mux.HandleFunc("GET /v1/consumers", s.jsonHandler(func(*http.Request) (any, error) { return s.consumers.List(), nil }))
+	mux.HandleFunc("POST /v1/ack", control.Handle(s.ack))
+	mux.HandleFunc("POST /v1/unregister", control.Handle(s.unregister))
+	mux.HandleFunc("GET /v1/consumers", control.Handle(func(*http.Request) (any, error) { return s.consumers.List(), nil }))
 	s.handler = mux
 	return s
 }
@@ -127,32 +128,32 @@ func (s *Server) stopCh() <-chan struct{} {
 	return s.stop
 }
 
-func writeError(w http.ResponseWriter, err error) {
-	var e *omserr.Error
-	if !errors.As(err, &e) {
-		e = omserr.Wrap(err, omserr.StoreUnavailable, "store failed", "see the store's log")
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(omserr.HTTPStatus(e.Code))
-	_ = json.NewEncoder(w).Encode(map[string]string{"code": e.Code, "message": e.Message, "advice": e.Advice})
-}
+// control answers the control endpoints and the read path's refusals; an unexpected failure is
+// STORE_UNAVAILABLE (503): the consumer dials again.
+var control = httpx.Server{Internal: func(_ *http.Request, err error) *omserr.Error {
+	return omserr.Wrap(err, omserr.StoreUnavailable, "store failed", "see the store's log")
+}}
 
-func (s *Server) jsonHandler(h func(*http.Request) (any, error)) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		v, err := h(r)
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(v)
+func writeError(w http.ResponseWriter, err error) { control.WriteError(w, nil, err) }
+
+// consumerRequest decodes an ack or unregister body; a bad one is STORE_BAD_REQUEST with message
+// and advice (a body over httpx.MaxBody stays 413).
+func consumerRequest(r *http.Request, message, advice string) (ackRequest, error) {
+	var a ackRequest
+	err := httpx.Decode(r, &a)
+	switch {
+	case omserr.CodeOf(err) == omserr.APIBodyTooLarge:
+		return a, err
+	case err != nil || a.Consumer == "":
+		return a, omserr.Wrap(err, omserr.StoreBadRequest, message, advice)
 	}
+	return a, nil
 }
 
 func (s *Server) ack(r *http.Request) (any, error) {
-	var a ackRequest
-	if err := json.NewDecoder(r.Body).Decode(&a); err != nil || a.Consumer == "" {
-		return nil, omserr.New(omserr.StoreBadRequest, "ack needs a JSON body with consumer and gtid_set", "send {\"consumer\":..., \"gtid_set\":...}")
+	a, err := consumerRequest(r, "ack needs a JSON body with consumer and gtid_set", "send {\"consumer\":..., \"gtid_set\":...}")
+	if err != nil {
+		return nil, err
 	}
 	set, err := binlog.ParseGTIDSet(s.log.flavor, a.GTIDSet)
 	if err != nil {
@@ -165,9 +166,9 @@ func (s *Server) ack(r *http.Request) (any, error) {
 }
 
 func (s *Server) unregister(r *http.Request) (any, error) {
-	var a ackRequest
-	if err := json.NewDecoder(r.Body).Decode(&a); err != nil || a.Consumer == "" {
-		return nil, omserr.New(omserr.StoreBadRequest, "unregister needs a JSON body with consumer", "send {\"consumer\":...}")
+	a, err := consumerRequest(r, "unregister needs a JSON body with consumer", "send {\"consumer\":...}")
+	if err != nil {
+		return nil, err
 	}
 	return map[string]string{"status": "ok"}, s.consumers.Remove(a.Consumer)
 }

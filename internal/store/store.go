@@ -156,7 +156,7 @@ type Store struct {
 
 	mu        sync.Mutex
 	state     string
-	failure   *component.Error
+	failure   *omserr.Error
 	rateAt    time.Time
 	rateTxns  int64
 	rateRows  int64
@@ -262,18 +262,16 @@ func (s *Store) Init(ctx context.Context) error {
 	return nil
 }
 
+// fail records an Init failure in the status.
 func (s *Store) fail(err error) error {
-	var e *omserr.Error
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.state = component.StateFailed
-	if errors.As(err, &e) {
-		s.failure = &component.Error{Code: e.Code, Message: e.Message, Advice: e.Advice}
-	} else {
-		s.failure = &component.Error{Code: omserr.StoreCaptureFailed, Message: err.Error()}
-	}
+	s.state, s.failure = component.StateFailed, omserr.From(err, s.FailureCode())
 	return err
 }
+
+// FailureCode implements component.FailureCoder.
+func (s *Store) FailureCode() string { return omserr.StoreCaptureFailed }
 
 // Run implements component.Unit: capture, write, serve and apply retention until ctx ends.
 func (s *Store) Run(ctx context.Context) error {

@@ -31,6 +31,7 @@ import (
 
 	"github.com/omsdev/oms/internal/component"
 	"github.com/omsdev/oms/internal/config"
+	"github.com/omsdev/oms/internal/httpx"
 	"github.com/omsdev/oms/internal/metadb"
 	"github.com/omsdev/oms/internal/omserr"
 	"github.com/omsdev/oms/internal/secret"
@@ -214,8 +215,8 @@ func (s *Supervisor) drive(ctx context.Context, t task.Task, p *proc) {
 				st = &component.Status{Kind: t.Kind, TaskID: t.ID, Epoch: t.Epoch, State: component.StateFailed}
 			}
 			if st.Error == nil {
-				st.Error = &component.Error{Code: omserr.ComponentCrashed, Message: fmt.Sprintf("%s exited %d times in a row (last exit code %d)", t.Kind, p.restarts, code),
-					Advice: "read " + filepath.Join(p.workDir, "component.log") + " on " + s.opt.HostIP + ", fix the cause, then resume the project"}
+				st.Error = omserr.New(omserr.ComponentCrashed, fmt.Sprintf("%s exited %d times in a row (last exit code %d)", t.Kind, p.restarts, code),
+					"read "+filepath.Join(p.workDir, "component.log")+" on "+s.opt.HostIP+", fix the cause, then resume the project")
 			}
 			s.report(ctx, t, task.Failed, "", p.restarts, st)
 			s.log.Error("component keeps failing; giving up", "task", t.ID, "kind", t.Kind, "restarts", p.restarts)
@@ -236,7 +237,7 @@ func (s *Supervisor) drive(ctx context.Context, t task.Task, p *proc) {
 			p.notBefore = time.Now().Add(backoff(p.restarts))
 			s.log.Error("cannot start component", "task", t.ID, "kind", t.Kind, "err", err)
 			st := &component.Status{Kind: t.Kind, TaskID: t.ID, Epoch: t.Epoch, State: component.StateFailed,
-				Error: &component.Error{Code: omserr.ComponentStartFailed, Message: err.Error(), Advice: "check that this oms binary has the component kind and the data dir is writable"}}
+				Error: omserr.New(omserr.ComponentStartFailed, err.Error(), "check that this oms binary has the component kind and the data dir is writable")}
 			state := task.Assigned
 			if p.restarts >= MaxRestarts {
 				state = task.Failed
@@ -379,16 +380,11 @@ func (s *Supervisor) Components() []ComponentInfo {
 // Handler serves GET /supervisor/health and GET /supervisor/components.
 func (s *Supervisor) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /supervisor/health", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, map[string]any{"status": "ok", "host": s.opt.HostIP, "components": len(s.Components())})
-	})
-	mux.HandleFunc("GET /supervisor/components", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, s.Components())
-	})
+	mux.HandleFunc("GET /supervisor/health", httpx.Server{}.Handle(func(*http.Request) (any, error) {
+		return map[string]any{"status": "ok", "host": s.opt.HostIP, "components": len(s.Components())}, nil
+	}))
+	mux.HandleFunc("GET /supervisor/components", httpx.Server{}.Handle(func(*http.Request) (any, error) {
+		return s.Components(), nil
+	}))
 	return mux
-}
-
-func writeJSON(w http.ResponseWriter, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(v)
 }

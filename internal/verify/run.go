@@ -3,7 +3,6 @@ package verify
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -42,18 +41,15 @@ func (v *Verifier) Run(ctx context.Context) error {
 		return ctx.Err()
 	default:
 		v.mu.Lock()
-		v.phase = component.StateFailed
-		e := &component.Error{Code: omserr.VerifyFailed, Message: err.Error()}
-		var oe *omserr.Error
-		if errors.As(err, &oe) {
-			e = &component.Error{Code: oe.Code, Message: oe.Message, Advice: oe.Advice}
-		}
-		v.lastErr = e
+		v.phase, v.lastErr = component.Outcome(ctx, err, v.FailureCode())
 		v.mu.Unlock()
 		_ = v.saveState(true)
 	}
 	return err
 }
+
+// FailureCode implements component.FailureCoder.
+func (v *Verifier) FailureCode() string { return omserr.VerifyFailed }
 
 func (v *Verifier) run(ctx context.Context) error {
 	v.mu.Lock()

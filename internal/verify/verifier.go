@@ -67,7 +67,7 @@ type Verifier struct {
 	state   *state
 	tables  map[string]*tableRun
 	phase   string
-	lastErr *component.Error
+	lastErr *omserr.Error
 	result  *Report
 
 	rowsDone      atomic.Int64
