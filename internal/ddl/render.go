@@ -1,0 +1,147 @@
+package ddl
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/pingcap/tidb/pkg/parser/ast"
+	"github.com/pingcap/tidb/pkg/parser/format"
+)
+
+// Mapper maps source names to target names (the project's selection and renames).
+type Mapper interface {
+	// Table returns the target of source table db.name; ok is false when it is not selected.
+	Table(db, name string) (tdb, tname string, ok bool)
+	// Database returns the target of a whole source database; ok is false when the database is
+	// not selected as a whole.
+	Database(db string) (tdb string, ok bool)
+}
+
+// Target is a statement ready for the target database.
+type Target struct {
+	SQL string
+	// UseDB is the default database the statement needs on the target ("" when every name in
+	// SQL is qualified).
+	UseDB string
+}
+
+// restoreFlags render keywords upper case, names in backquotes, strings in single quotes with
+// backslashes escaped (MySQL's default sql_mode reads them so), and charset introducers only
+// where the source wrote one.
+const restoreFlags = format.RestoreStringSingleQuotes | format.RestoreKeyWordUppercase | format.RestoreNameBackQuotes |
+	format.RestoreStringEscapeBackslash | format.RestoreStringWithoutDefaultCharset
+
+// Render returns the target's statement. A parsed statement is rendered from its parse tree with
+// every table name mapped (selected tables to their target, others qualified with their source
+// database) and database names mapped through Database; the result needs no default database.
+// A statement the parser could not read is passed verbatim, to run in its source default
+// database, when no identifier in it (nor the default database) is renamed by m; otherwise
+// Render fails: such a statement cannot be rewritten safely.
+func (s *Stmt) Render(m Mapper) (Target, error) {
+	if !s.Parsed {
+		return s.verbatim(m)
+	}
+	node, err := parseOne(s.Text) // a fresh tree: renaming changes it in place
+	if err != nil {
+		return Target{}, fmt.Errorf("parse again: %w", err)
+	}
+	switch n := node.(type) {
+	case *ast.CreateDatabaseStmt:
+		n.Name = mapDB(m, n.Name)
+	case *ast.AlterDatabaseStmt:
+		if n.AlterDefaultDatabase || n.Name.O == "" {
+			n.Name, n.AlterDefaultDatabase = ast.NewCIStr(s.DefaultDB), false
+		}
+		n.Name = mapDB(m, n.Name)
+	case *ast.DropDatabaseStmt:
+		n.Name = mapDB(m, n.Name)
+	}
+	names := tableNames(node)
+	for _, t := range names {
+		src := s.qualify(t)
+		if src.DB == "" {
+			continue
+		}
+		if tdb, tn, ok := m.Table(src.DB, src.Name); ok {
+			t.Schema, t.Name = ast.NewCIStr(tdb), ast.NewCIStr(tn)
+		} else {
+			t.Schema = ast.NewCIStr(src.DB)
+		}
+	}
+	node.Accept(&columnMapper{s: s, m: m})
+	var b strings.Builder
+	if err := node.Restore(format.NewRestoreCtx(restoreFlags, &b)); err != nil {
+		return Target{}, fmt.Errorf("render: %w", err)
+	}
+	return Target{SQL: b.String()}, nil
+}
+
+func mapDB(m Mapper, name ast.CIStr) ast.CIStr {
+	if t, ok := m.Database(name.O); ok {
+		return ast.NewCIStr(t)
+	}
+	return name
+}
+
+// columnMapper renames the table part of qualified column references (t.c, db.t.c).
+type columnMapper struct {
+	s *Stmt
+	m Mapper
+}
+
+func (c *columnMapper) Enter(n ast.Node) (ast.Node, bool) {
+	col, ok := n.(*ast.ColumnName)
+	if !ok || col.Table.O == "" {
+		return n, false
+	}
+	db := col.Schema.O
+	if db == "" {
+		db = c.s.DefaultDB
+	}
+	if tdb, tn, ok := c.m.Table(db, col.Table.O); ok {
+		col.Table = ast.NewCIStr(tn)
+		if col.Schema.O != "" {
+			col.Schema = ast.NewCIStr(tdb)
+		}
+	}
+	return n, false
+}
+
+func (c *columnMapper) Leave(n ast.Node) (ast.Node, bool) { return n, true }
+
+// verbatim passes an unparsed statement through when the mapping renames nothing it may name.
+func (s *Stmt) verbatim(m Mapper) (Target, error) {
+	toks, ok := scan(s.Text)
+	if !ok {
+		return Target{}, fmt.Errorf("cannot read the statement (%v), and it is not even complete for a scan", s.ParseErr)
+	}
+	renamed := func(db, name string) bool {
+		tdb, tn, ok := m.Table(db, name)
+		return ok && (tdb != db || tn != name)
+	}
+	dbRenamed := func(db string) bool {
+		t, ok := m.Database(db)
+		return ok && t != db
+	}
+	refuse := func(what string) (Target, error) {
+		return Target{}, fmt.Errorf("the SQL parser cannot read the statement (%v) and it may name %s, which the project's mapping renames: it cannot be rewritten safely", s.ParseErr, what)
+	}
+	if s.DefaultDB != "" && dbRenamed(s.DefaultDB) {
+		return refuse("objects of the default database " + s.DefaultDB)
+	}
+	for i, t := range toks {
+		if !t.ident() {
+			continue
+		}
+		if dbRenamed(t.text) {
+			return refuse("database " + t.text)
+		}
+		if s.DefaultDB != "" && renamed(s.DefaultDB, t.text) {
+			return refuse("table " + s.DefaultDB + "." + t.text)
+		}
+		if i+2 < len(toks) && toks[i+1].kind == 'p' && toks[i+1].text == "." && toks[i+2].ident() && renamed(t.text, toks[i+2].text) {
+			return refuse("table " + t.text + "." + toks[i+2].text)
+		}
+	}
+	return Target{SQL: s.Text, UseDB: s.DefaultDB}, nil
+}
