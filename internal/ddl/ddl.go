@@ -14,6 +14,7 @@ package ddl
 import (
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/pingcap/tidb/pkg/parser"
 	"github.com/pingcap/tidb/pkg/parser/ast"
@@ -157,6 +158,11 @@ func parseOne(text string) (ast.StmtNode, error) {
 	// string only costs the fallback).
 	if strings.Contains(text, "/*M!") {
 		return nil, errMariaDBComment
+	}
+	// The text is in the source session's client charset; the parser reads UTF-8 and turns other
+	// bytes of names into '?'. Only the verbatim path is safe for such text.
+	if !utf8.ValidString(text) {
+		return nil, errNotUTF8
 	}
 	p := NewParser()
 	defer ReleaseParser(p)

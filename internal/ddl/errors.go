@@ -4,5 +4,6 @@ import "errors"
 
 var (
 	errMariaDBComment = errors.New("MariaDB executable comment /*M! */ (the parser would drop it)")
+	errNotUTF8        = errors.New("the statement is not valid UTF-8 (a client charset other than utf8)")
 	errNotOne         = errors.New("not exactly one statement")
 )
