@@ -73,7 +73,32 @@ func (s *Stmt) Render(m Mapper) (Target, error) {
 	if err := node.Restore(format.NewRestoreCtx(restoreFlags, &b)); err != nil {
 		return Target{}, fmt.Errorf("render: %w", err)
 	}
-	return Target{SQL: b.String()}, nil
+	return Target{SQL: dropEnforced(b.String())}, nil
+}
+
+// dropEnforced removes the " ENFORCED" the parser writes after every CHECK (...) constraint:
+// MySQL 8 accepts it, MariaDB does not, and it is the default anyway. (NOT ENFORCED stays: only
+// MySQL has it.) The text is the parser's own rendering, so a word token is never inside a string
+// or a quoted name.
+func dropEnforced(sql string) string {
+	if !strings.Contains(sql, " ENFORCED") {
+		return sql
+	}
+	toks, _ := scan(sql)
+	var b strings.Builder
+	last := 0
+	for i, t := range toks {
+		if t.is("ENFORCED") && i > 0 && toks[i-1].kind == 'p' && toks[i-1].text == ")" {
+			start := t.pos - len(t.text)
+			if start > 0 && sql[start-1] == ' ' {
+				start--
+			}
+			b.WriteString(sql[last:start])
+			last = t.pos
+		}
+	}
+	b.WriteString(sql[last:])
+	return b.String()
 }
 
 func mapDB(m Mapper, name ast.CIStr) ast.CIStr {

@@ -59,6 +59,9 @@ func TestRender(t *testing.T) {
 		if err != nil || got.SQL != c.want {
 			t.Errorf("Render(%q) = %q, %v\n  want %q", c.stmt, got.SQL, err, c.want)
 		}
+		if st := Parse(c.db, c.stmt); !st.Parsed && got.UseDB != c.db || st.Parsed && got.UseDB != "" {
+			t.Errorf("Render(%q): default database %q", c.stmt, got.UseDB)
+		}
 	}
 }
 

@@ -8,6 +8,7 @@ import "strings"
 type token struct {
 	kind byte // 'w' word, 'q' quoted identifier (`x` or "x"), 's' 'string', 'p' punctuation
 	text string
+	pos  int // byte offset of the token's end in the scanned text
 }
 
 func (t token) is(word string) bool { return t.kind == 'w' && strings.EqualFold(t.text, word) }
@@ -43,7 +44,10 @@ func scan(s string) (toks []token, ok bool) {
 					return append(toks, inner...), false
 				}
 				inner, ok := scan(s[j : j+end])
-				toks = append(toks, inner...)
+				for _, t := range inner {
+					t.pos += j
+					toks = append(toks, t)
+				}
 				if !ok {
 					return toks, false
 				}
@@ -64,18 +68,18 @@ func scan(s string) (toks []token, ok bool) {
 			if c == '\'' {
 				kind = 's'
 			}
-			toks = append(toks, token{kind: kind, text: text})
 			i += n
+			toks = append(toks, token{kind: kind, text: text, pos: i})
 		case isWordByte(c):
 			j := i
 			for j < len(s) && isWordByte(s[j]) {
 				j++
 			}
-			toks = append(toks, token{kind: 'w', text: s[i:j]})
+			toks = append(toks, token{kind: 'w', text: s[i:j], pos: j})
 			i = j
 		default:
-			toks = append(toks, token{kind: 'p', text: s[i : i+1]})
 			i++
+			toks = append(toks, token{kind: 'p', text: s[i-1 : i], pos: i})
 		}
 	}
 	return toks, true
