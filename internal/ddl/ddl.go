@@ -54,7 +54,10 @@ const (
 	CreateSequence  Kind = "CREATE SEQUENCE"
 	AlterSequence   Kind = "ALTER SEQUENCE"
 	DropSequence    Kind = "DROP SEQUENCE"
-	Other           Kind = ""
+	// Admin statements change no schema object's definition or data: account management,
+	// FLUSH, ANALYZE/OPTIMIZE/REPAIR/CHECK/CHECKSUM TABLE, SET, INSTALL/UNINSTALL.
+	Admin Kind = "ADMIN"
+	Other Kind = ""
 )
 
 // TableLevel reports whether statements of the kind change tables (and only tables): the kinds
@@ -109,13 +112,53 @@ type Stmt struct {
 	node ast.StmtNode
 }
 
-// Tables is the Store's list of what the statement changes: "db.table", "db." for a whole
-// database. Nil when nothing is known (the caller treats it as touching DefaultDB).
+// Tables is the Store's list of what the statement changes: "db.table" for the table-level
+// kinds, "db." (a whole database) for databases and for views, routines, triggers, events and
+// sequences. Nil when nothing is known (the caller treats it as touching DefaultDB).
 func (s *Stmt) Tables() []string {
 	var out []string
+	seen := map[string]bool{}
 	for _, o := range s.Changes {
-		if o.DB != "" {
-			out = append(out, o.String())
+		if o.DB == "" {
+			continue
+		}
+		n := o.DB + "."
+		if s.Kind.TableLevel() {
+			n = o.String()
+		}
+		if !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// Databases lists every database the statement names or runs in (its default database first
+// when set): the objects it changes and reads, and, when it was not parsed, every qualifier
+// "db." in its text.
+func (s *Stmt) Databases() []string {
+	var out []string
+	seen := map[string]bool{}
+	add := func(db string) {
+		if db != "" && !seen[db] {
+			seen[db] = true
+			out = append(out, db)
+		}
+	}
+	add(s.DefaultDB)
+	for _, o := range s.Changes {
+		add(o.DB)
+	}
+	for _, o := range s.Reads {
+		add(o.DB)
+	}
+	if !s.Parsed {
+		toks, _ := scan(s.Text)
+		for i := 0; i+2 < len(toks); i++ {
+			if toks[i].ident() && toks[i+1].kind == 'p' && toks[i+1].text == "." && toks[i+2].ident() {
+				add(toks[i].text)
+			}
 		}
 	}
 	return out

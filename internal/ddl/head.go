@@ -80,7 +80,14 @@ func (s *Stmt) fromHead() {
 			s.Kind, s.Changes = TruncateTable, []Object{o}
 		}
 		return
+	case "GRANT", "REVOKE", "FLUSH", "ANALYZE", "OPTIMIZE", "REPAIR", "CHECK", "CHECKSUM", "SET", "INSTALL", "UNINSTALL":
+		s.Kind = Admin
+		return
 	case "CREATE", "ALTER", "DROP":
+		if at("USER") || at("ROLE") || at("SERVER") {
+			s.Kind = Admin
+			return
+		}
 	default:
 		return
 	}

@@ -1,6 +1,7 @@
 package ddl
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -37,13 +38,18 @@ const restoreFlags = format.RestoreStringSingleQuotes | format.RestoreKeyWordUpp
 // A statement the parser could not read is passed verbatim, to run in its source default
 // database, when no identifier in it (nor the default database) is renamed by m; otherwise
 // Render fails: such a statement cannot be rewritten safely.
-func (s *Stmt) Render(m Mapper) (Target, error) {
+func (s *Stmt) Render(m Mapper, opts ...Option) (Target, error) {
 	if !s.Parsed {
 		return s.verbatim(m)
 	}
 	node, err := parseOne(s.Text) // a fresh tree: renaming changes it in place
 	if err != nil {
 		return Target{}, fmt.Errorf("parse again: %w", err)
+	}
+	for _, o := range opts {
+		if err := o(node, s, m); err != nil {
+			return Target{}, err
+		}
 	}
 	switch n := node.(type) {
 	case *ast.CreateDatabaseStmt:
@@ -99,6 +105,64 @@ func dropEnforced(sql string) string {
 	}
 	b.WriteString(sql[last:])
 	return b.String()
+}
+
+// Option changes the parse tree before it is rendered.
+type Option func(ast.StmtNode, *Stmt, Mapper) error
+
+// Tolerant adds IF NOT EXISTS to CREATE DATABASE/TABLE/INDEX/SEQUENCE and IF EXISTS to DROP
+// DATABASE/TABLE/VIEW/INDEX/SEQUENCE: on a target that already is (or is not) in the state the
+// statement makes, it is a no-op instead of an error.
+func Tolerant() Option {
+	return func(node ast.StmtNode, _ *Stmt, _ Mapper) error {
+		switch n := node.(type) {
+		case *ast.CreateDatabaseStmt:
+			n.IfNotExists = true
+		case *ast.CreateTableStmt:
+			n.IfNotExists = true
+		case *ast.CreateIndexStmt:
+			n.IfNotExists = true
+		case *ast.CreateSequenceStmt:
+			n.IfNotExists = true
+		case *ast.DropDatabaseStmt:
+			n.IfExists = true
+		case *ast.DropTableStmt:
+			n.IfExists = true
+		case *ast.DropIndexStmt:
+			n.IfExists = true
+		case *ast.DropSequenceStmt:
+			n.IfExists = true
+		}
+		return nil
+	}
+}
+
+// OnlyMapped keeps, in DROP TABLE/VIEW/SEQUENCE, only the names the mapping selects (a multi-
+// table DROP of which only some are selected); it fails when none is.
+func OnlyMapped() Option {
+	return func(node ast.StmtNode, s *Stmt, m Mapper) error {
+		keep := func(ts []*ast.TableName) ([]*ast.TableName, error) {
+			var out []*ast.TableName
+			for _, t := range ts {
+				src := s.qualify(t)
+				if _, _, ok := m.Table(src.DB, src.Name); ok {
+					out = append(out, t)
+				}
+			}
+			if len(out) == 0 {
+				return nil, errors.New("no name of the statement is selected")
+			}
+			return out, nil
+		}
+		var err error
+		switch n := node.(type) {
+		case *ast.DropTableStmt:
+			n.Tables, err = keep(n.Tables)
+		case *ast.DropSequenceStmt:
+			n.Sequences, err = keep(n.Sequences)
+		}
+		return err
+	}
 }
 
 func mapDB(m Mapper, name ast.CIStr) ast.CIStr {

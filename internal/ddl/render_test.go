@@ -65,6 +65,25 @@ func TestRender(t *testing.T) {
 	}
 }
 
+func TestRenderOptions(t *testing.T) {
+	cases := []struct{ stmt, want string }{
+		{"DROP TABLE a, x.t, other.o", "DROP TABLE IF EXISTS `d2`.`a`, `y`.`u`"},
+		{"CREATE DATABASE d CHARACTER SET latin2", "CREATE DATABASE IF NOT EXISTS `d2` CHARACTER SET = latin2"},
+		{"CREATE TABLE t (a INT)", "CREATE TABLE IF NOT EXISTS `d2`.`t` (`a` INT)"},
+		{"CREATE INDEX i ON t (a)", "CREATE INDEX IF NOT EXISTS `i` ON `d2`.`t` (`a`)"},
+		{"DROP INDEX i ON x.t", "DROP INDEX IF EXISTS `i` ON `y`.`u`"},
+	}
+	for _, c := range cases {
+		got, err := Parse("d", c.stmt).Render(testMapper{}, Tolerant(), OnlyMapped())
+		if err != nil || got.SQL != c.want {
+			t.Errorf("Render(%q) = %q, %v\n  want %q", c.stmt, got.SQL, err, c.want)
+		}
+	}
+	if _, err := Parse("d", "DROP TABLE other.o").Render(testMapper{}, OnlyMapped()); err == nil {
+		t.Error("DROP TABLE of nothing selected rendered")
+	}
+}
+
 // TestRenderRefusesRenamedFallback: a statement the parser cannot read is never passed through
 // when it may name a renamed object; the error says why.
 func TestRenderRefusesRenamedFallback(t *testing.T) {

@@ -76,6 +76,11 @@ func (s *Stmt) fromTree() {
 	case *ast.DropProcedureStmt:
 		s.Kind, s.IfExists = DropProcedure, n.IfExists
 		changed = []*ast.TableName{n.ProcedureName}
+	case *ast.GrantStmt, *ast.RevokeStmt, *ast.GrantRoleStmt, *ast.RevokeRoleStmt, *ast.GrantProxyStmt,
+		*ast.CreateUserStmt, *ast.AlterUserStmt, *ast.DropUserStmt, *ast.RenameUserStmt, *ast.SetPwdStmt,
+		*ast.SetDefaultRoleStmt, *ast.SetRoleStmt, *ast.FlushStmt, *ast.AnalyzeTableStmt, *ast.OptimizeTableStmt,
+		*ast.RepairTableStmt, *ast.AdminStmt, *ast.SetStmt:
+		s.Kind = Admin
 	}
 	isChanged := map[*ast.TableName]bool{}
 	for _, t := range changed {
