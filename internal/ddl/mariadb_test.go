@@ -118,7 +118,10 @@ func TestRenderOnMariaDB(t *testing.T) {
 
 	// CREATE DATABASE keeps its charset and collation.
 	sdb, ddb := src+"_l2", dst+"_l2"
-	t.Cleanup(func() { _, _ = inst.DB().Exec("DROP DATABASE IF EXISTS `" + sdb + "`"); _, _ = inst.DB().Exec("DROP DATABASE IF EXISTS `" + ddb + "`") })
+	t.Cleanup(func() {
+		_, _ = inst.DB().Exec("DROP DATABASE IF EXISTS `" + sdb + "`")
+		_, _ = inst.DB().Exec("DROP DATABASE IF EXISTS `" + ddb + "`")
+	})
 	create := "CREATE DATABASE `" + sdb + "` /*!40100 DEFAULT CHARACTER SET latin2 COLLATE latin2_czech_cs */"
 	tgt, err := Parse("", create).Render(renameDB{sdb, ddb})
 	if err != nil {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/omsdev/oms/internal/binlog"
 	"github.com/omsdev/oms/internal/component"
+	"github.com/omsdev/oms/internal/ddl"
 	"github.com/omsdev/oms/internal/heartbeat"
 	"github.com/omsdev/oms/internal/omserr"
 	"github.com/omsdev/oms/internal/schema"
@@ -428,7 +429,7 @@ func (s *Store) captureLoop(ctx context.Context, out chan<- pendingRecord) error
 					skipBefore = time.Time{}
 				}
 				if t.DDL != nil {
-					t.DDL.Tables = schema.DDLTables(t.DDL.DB, t.DDL.Statement)
+					t.DDL.Tables = ddl.Parse(t.DDL.DB, t.DDL.Statement).Tables()
 				}
 				seq++
 				t.Seq = seq
