@@ -1,6 +1,7 @@
 package incrsync
 
 import (
+	"database/sql"
 	"fmt"
 	"regexp"
 	"testing"
@@ -129,4 +130,50 @@ func TestUnsupportedDDLStopsThenSkip(t *testing.T) {
 	r2 := start(t, cfg, task, 1, captureSource(p.src))
 	r2.waitCaughtUp(t, p.src, 30*time.Second)
 	sameRows(t, s, p.dst.DB(), tb, tb)
+}
+
+// TestCreateDatabaseKeepsCharset: a database Incr-Sync creates keeps the source's default
+// charset and collation, so a table created in it without a charset is the same on the target
+// (issue 21: it was created with the target's default); a MariaDB-only CREATE OR REPLACE ...
+// WITH SYSTEM VERSIONING, which the SQL parser cannot read, reaches the target verbatim.
+func TestCreateDatabaseKeepsCharset(t *testing.T) {
+	p := newPair(t)
+	s := p.src.DB()
+	db := p.db + "_l2"
+	for _, inst := range []*sql.DB{s, p.dst.DB()} {
+		t.Cleanup(func() { _, _ = inst.Exec("DROP DATABASE IF EXISTS `" + db + "`") })
+	}
+	tb, sv := q(db, "t"), q(db, "sv")
+	execAll(t, s,
+		"CREATE DATABASE `"+db+"` /*!40100 DEFAULT CHARACTER SET latin2 COLLATE latin2_czech_cs */",
+		"CREATE TABLE "+tb+" (id INT PRIMARY KEY, v VARCHAR(10))",
+		"INSERT INTO "+tb+" VALUES (1, 'Łódź'), (2, 'Žluťoučký')",
+	)
+	conn, err := s.Conn(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for _, stmt := range []string{"USE `" + db + "`", "CREATE OR REPLACE TABLE sv (id INT PRIMARY KEY) WITH SYSTEM VERSIONING"} {
+		if _, err := conn.ExecContext(t.Context(), stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	cfg := p.config()
+	cfg.Selection.Tables = append(cfg.Selection.Tables, selection.Rule{DB: db})
+	r := start(t, cfg, fmt.Sprintf("dbcs-%d", taskSeq.Add(1)), 1, captureSource(p.src))
+	r.waitCaughtUp(t, p.src, 30*time.Second)
+	var cs, coll string
+	if err := p.dst.DB().QueryRow("SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?", db).Scan(&cs, &coll); err != nil {
+		t.Fatal(err)
+	}
+	if cs != "latin2" || coll != "latin2_czech_cs" {
+		t.Errorf("target database is %s/%s, want latin2/latin2_czech_cs", cs, coll)
+	}
+	sameRows(t, s, p.dst.DB(), tb, tb)
+	for _, x := range []string{tb, sv} {
+		if a, b := createOf(t, p, false, x), createOf(t, p, true, x); a != b {
+			t.Errorf("definition of %s differs:\nsource %s\ntarget %s", x, a, b)
+		}
+	}
 }
