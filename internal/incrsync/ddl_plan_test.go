@@ -53,7 +53,7 @@ func TestPlanDDL(t *testing.T) {
 		got := "skip"
 		switch {
 		case err != nil:
-			if omserr.CodeOf(err) != CodeDDLUnsupported {
+			if omserr.CodeOf(err) != omserr.IncrDDLUnsupported {
 				t.Errorf("%q: %v", c.stmt, err)
 				continue
 			}
