@@ -15,6 +15,7 @@ import (
 
 	"github.com/omsdev/oms/internal/config"
 	"github.com/omsdev/oms/internal/deploy"
+	"github.com/omsdev/oms/internal/tsdb"
 )
 
 // deployFlags are the deployment script's flags (-o, -c, -i, -d) plus the SSH login and the
@@ -178,7 +179,7 @@ func runWizard(ctx context.Context, cmd *cobra.Command, f *deployFlags, t deploy
 	w := deploy.NewWizard(p, deploy.WizardOptions{
 		InstallDir: t.InstallDir, ConfigPath: f.configPath, HostIP: t.HostIP, Binary: t.Binary,
 		BinaryVersion: binaryVersion, OutDir: outDir, SSHUser: t.SSH.User, SSHKeyFile: t.SSH.KeyFile,
-		Probe: deploy.ProbeMetaDB, TSDBProbe: deploy.CheckInfluxDB, Deployer: f.installer(cmd.OutOrStdout()),
+		Probe: deploy.ProbeMetaDB, TSDBProbe: tsdb.Check, Deployer: f.installer(cmd.OutOrStdout()),
 	})
 	if err := w.Run(ctx); err != nil {
 		return withCode(ExitFailure, err)

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/omsdev/oms/internal/httpx"
+	"github.com/omsdev/oms/internal/metrics"
 	"github.com/omsdev/oms/internal/omserr"
 )
 
@@ -161,6 +162,9 @@ func serveStatus(spec Spec, h *hosted, log *slog.Logger) (*http.Server, error) {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(&statusCollector{status: h.Status, kind: spec.Kind, task: spec.TaskID})
+	if in, ok := h.unit.(Instrumented); ok {
+		prometheus.WrapRegistererWith(prometheus.Labels{metrics.LabelTask: spec.TaskID}, reg).MustRegister(in.Collectors()...)
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /status", httpx.Server{}.Handle(func(*http.Request) (any, error) { return h.Status(), nil }))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
@@ -178,7 +182,8 @@ func serveStatus(spec Spec, h *hosted, log *slog.Logger) (*http.Server, error) {
 	return srv, nil
 }
 
-// statusCollector exports Status.Metrics as Prometheus gauges at scrape time.
+// statusCollector exports Status.Metrics and the lag under the names of internal/metrics at
+// scrape time; the node adds the project, region and host labels when it aggregates.
 type statusCollector struct {
 	status     func() Status
 	kind, task string
@@ -188,11 +193,24 @@ func (c *statusCollector) Describe(chan<- *prometheus.Desc) {} // unchecked coll
 
 func (c *statusCollector) Collect(ch chan<- prometheus.Metric) {
 	st := c.status()
-	labels := prometheus.Labels{"kind": c.kind, "task": c.task}
-	for name, v := range st.Metrics {
-		d := prometheus.NewDesc("oms_component_"+name, "component metric "+name, nil, labels)
-		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v)
+	labels := prometheus.Labels{metrics.LabelTask: c.task}
+	emit := func(s metrics.Series, v float64) {
+		typ := prometheus.GaugeValue
+		if s.Counter {
+			typ = prometheus.CounterValue
+		}
+		ch <- prometheus.MustNewConstMetric(prometheus.NewDesc(s.Name, s.Help, nil, labels), typ, v)
 	}
-	d := prometheus.NewDesc("oms_component_lag_seconds", "source commit time vs now", nil, labels)
-	ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, st.LagSeconds)
+	for name, v := range st.Metrics {
+		if s, ok := metrics.StatusSeries(c.kind, name); ok {
+			emit(s, v)
+		}
+	}
+	emit(metrics.LagSeries(c.kind), st.LagSeconds)
+}
+
+// Instrumented is a Unit with Prometheus collectors of its own (histograms, per-table counters)
+// that its /metrics serves beside the Status figures.
+type Instrumented interface {
+	Collectors() []prometheus.Collector
 }

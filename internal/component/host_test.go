@@ -129,7 +129,7 @@ func TestHostServesStatusAndPausesOnCancel(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if !strings.Contains(string(body), `oms_component_records_total{kind="count",task="t1"}`) {
+	if !strings.Contains(string(body), `oms_count_records_total{task="t1"}`) {
 		t.Fatalf("metrics:\n%s", body)
 	}
 	cancel()

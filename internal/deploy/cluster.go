@@ -13,6 +13,7 @@ import (
 
 	"github.com/omsdev/oms/internal/config"
 	"github.com/omsdev/oms/internal/omserr"
+	"github.com/omsdev/oms/internal/tsdb"
 )
 
 // Target is how every node of a cluster is installed when no wizard asks per node: the seed
@@ -82,7 +83,7 @@ func CheckCluster(ctx context.Context, cl *config.Cluster, t Target, needAdmin b
 		probs = append(probs, "MetaDB: "+err.Error())
 	}
 	if c := cs[0]; c.TSDBEnabled {
-		if err := CheckInfluxDB(ctx, c.TSDBURL, c.TSDBUsername, c.TSDBPassword); err != nil {
+		if err := tsdb.Check(ctx, c.TSDBURL, c.TSDBUsername, c.TSDBPassword); err != nil {
 			probs = append(probs, "time-series database: "+err.Error())
 		}
 	}

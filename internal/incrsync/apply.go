@@ -39,6 +39,7 @@ type worker struct {
 	audit   bool
 	retry   time.Duration
 	pending map[string]bool // DDL GTIDs that a crash may have left half-done
+	ins     *instruments
 	seq     uint64
 }
 
@@ -51,6 +52,7 @@ func (w *worker) run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		start := time.Now()
 		err = w.applyWithRetry(ctx, b, false)
 		if errors.Is(err, errStrictMismatch) {
 			// a strict conflict in a merged batch: apply its source transactions one by one, row
@@ -62,6 +64,7 @@ func (w *worker) run(ctx context.Context) error {
 					b.nodes = b.nodes[i:]
 					break
 				}
+				w.ins.applied(sub, time.Since(start))
 				w.sched.commit(sub)
 			}
 			if err == nil {
@@ -72,9 +75,11 @@ func (w *worker) run(ctx context.Context) error {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
+			w.ins.failed(false)
 			w.sched.fail(minIdx(b.nodes), err)
 			continue
 		}
+		w.ins.applied(b, time.Since(start))
 		w.sched.commit(b)
 	}
 }
@@ -144,6 +149,7 @@ func (w *worker) applyWithRetry(ctx context.Context, b *batch, rowMode bool) err
 			return omserr.Wrap(err, omserr.IncrTargetUnavailable, fmt.Sprintf("target kept failing for %s while applying source GTID %s", time.Since(start).Round(time.Second), b.nodes[0].t.gtid),
 				"check the target database and the network to it, then resume the task")
 		}
+		w.ins.failed(true)
 		w.log.Warn("retrying after a target error", "worker", w.id, "attempt", attempt+1, "gtid", b.nodes[0].t.gtid, "err", err, "backoff", backoff)
 		select {
 		case <-time.After(backoff):

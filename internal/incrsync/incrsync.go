@@ -55,6 +55,7 @@ type Syncer struct {
 	skipDDL     map[string]bool
 	db          *sql.DB
 	cp          *checkpointStore
+	ins         *instruments
 
 	mu       sync.Mutex
 	state    string
@@ -90,7 +91,7 @@ func NewFromConfig(cfg Config, taskID string, epoch int64, open SourceOpener, lo
 	sel, _ := selection.Compile(cfg.Selection)
 	strict, _ := binlog.ParseGTIDSet(cfg.Flavor, cfg.StrictAfter)
 	s := &Syncer{cfg: cfg, taskID: taskID, epoch: epoch, log: log, open: open, sel: sel, strictAfter: strict,
-		skipDDL: map[string]bool{}, state: component.StateInit}
+		skipDDL: map[string]bool{}, state: component.StateInit, ins: newInstruments()}
 	for _, g := range cfg.SkipDDLGTIDs {
 		s.skipDDL[g] = true
 	}
@@ -176,7 +177,7 @@ func (s *Syncer) run(ctx context.Context) error {
 		return nil
 	})
 	for i := 0; i < s.cfg.Workers; i++ {
-		w := &worker{id: i, db: s.db, cp: s.cp, sched: sched, log: s.log, audit: s.cfg.RecordApplied,
+		w := &worker{id: i, db: s.db, cp: s.cp, sched: sched, log: s.log, audit: s.cfg.RecordApplied, ins: s.ins,
 			retry: time.Duration(s.cfg.RetryMax), pending: rec.pendingDDL}
 		g.Go(func() error { return w.run(ctx) })
 	}
@@ -254,7 +255,7 @@ func (s *Syncer) read(ctx context.Context, src TxnSource, sched *scheduler, rec 
 				}
 				continue
 			}
-			mt.ddl = plan
+			mt.ddl, mt.ddlTables = plan, t.DDL.Tables
 			if err := sched.add(ctx, mt, nil, true, false); err != nil {
 				return err
 			}
@@ -322,6 +323,10 @@ func (s *Syncer) Status() component.Status {
 	if !ref.IsZero() {
 		st.LagSeconds = max(0, now.Sub(ref).Seconds())
 	}
+	cpAge := 0.0
+	if !lwCommit.IsZero() {
+		cpAge = max(0, now.Sub(lwCommit).Seconds())
+	}
 	if s.rateMark.at.IsZero() || now.Sub(s.rateMark.at) >= time.Second {
 		if !s.rateMark.at.IsZero() {
 			s.rateMark.rate = float64(rows-s.rateMark.rows) / now.Sub(s.rateMark.at).Seconds()
@@ -330,7 +335,7 @@ func (s *Syncer) Status() component.Status {
 	}
 	st.Metrics = map[string]float64{
 		"applied_txns_total": float64(txns), "applied_rows_total": float64(rows), "target_commits_total": float64(batches),
-		"inflight_txns": float64(inflight), "rows_per_sec": s.rateMark.rate,
+		"inflight_txns": float64(inflight), "rows_per_sec": s.rateMark.rate, "checkpoint_age_seconds": cpAge,
 	}
 	return st
 }

@@ -50,6 +50,7 @@ type mtxn struct {
 	seq        uint64
 	rows       []mrow
 	ddl        *ddlPlan
+	ddlTables  []string // "db.table" the DDL changes, for the per-table counts
 	idempotent bool
 }
 

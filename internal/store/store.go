@@ -628,6 +628,8 @@ func (s *Store) Status() component.Status {
 		st.Position = s.log.End().String()
 		m["segment_disk_bytes"] = float64(s.log.DiskBytes())
 		m["captured_seq"] = float64(s.log.Last().seq)
+		m["retention_headroom_seconds"] = retentionHeadroom(s.log, s.cons, RetentionPolicy{Hours: s.cfg.RetentionHours,
+			MaxHours: s.cfg.MaxRetentionHours}, time.Now()).Seconds()
 	}
 	if s.srv != nil {
 		m["consumer_streams"] = float64(s.srv.streams.Load())

@@ -21,10 +21,10 @@ import (
 // proc is one child component process of a task at one epoch. Its fields other than the
 // mutex-guarded ones are only touched by the reconcile goroutine.
 type proc struct {
-	taskID, kind, hash, workDir string
-	epoch                       int64
-	restarts                    int
-	notBefore                   time.Time
+	taskID, project, kind, hash, workDir string
+	epoch                                int64
+	restarts                             int
+	notBefore                            time.Time
 
 	mu       sync.Mutex
 	cmd      *exec.Cmd

@@ -74,6 +74,7 @@ type Supervisor struct {
 	mu    sync.Mutex
 	procs map[string]*proc
 	cpu   cpuSampler
+	host  hostSample // the last heartbeat's figures, for the host collector
 }
 
 // New returns a supervisor.
@@ -180,7 +181,7 @@ func (s *Supervisor) reconcile(ctx context.Context) error {
 		p := s.procs[t.ID]
 		s.mu.Unlock()
 		if p == nil {
-			p = &proc{taskID: t.ID, kind: t.Kind, epoch: t.Epoch, hash: specHash(t), workDir: filepath.Join(s.runDir(), t.ID)}
+			p = &proc{taskID: t.ID, project: t.ProjectID, kind: t.Kind, epoch: t.Epoch, hash: specHash(t), workDir: filepath.Join(s.runDir(), t.ID)}
 			s.mu.Lock()
 			s.procs[t.ID] = p
 			s.mu.Unlock()

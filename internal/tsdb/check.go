@@ -1,4 +1,4 @@
-package deploy
+package tsdb
 
 import (
 	"context"
@@ -14,17 +14,23 @@ import (
 	"github.com/omsdev/oms/internal/omserr"
 )
 
-// CheckInfluxDB asks the InfluxDB at addr (host:port, http:// optional) to list its databases
-// with the given credentials: it must answer, and accept them.
-func CheckInfluxDB(ctx context.Context, addr, user string, password config.Secret) error {
+// BaseURL is tsdb_url as an HTTP base URL: the guide writes it as host:port, http:// optional.
+func BaseURL(addr string) string {
 	base := addr
 	if !strings.Contains(base, "://") {
 		base = "http://" + base
 	}
+	return strings.TrimRight(base, "/")
+}
+
+// Check asks the InfluxDB at addr (host:port, http:// optional) to list its databases with the
+// given credentials: it must answer, and accept them. The deployment wizard and checks use it.
+func Check(ctx context.Context, addr, user string, password config.Secret) error {
+	base := BaseURL(addr)
 	q := url.Values{"q": {"SHOW DATABASES"}}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(base, "/")+"/query?"+q.Encode(), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/query?"+q.Encode(), nil)
 	if err != nil {
 		return fmt.Errorf("check time-series database %s: %w", addr, err)
 	}

@@ -1,0 +1,107 @@
+package testenv
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Influx is a real influxd (Debian package influxdb, 1.x) started for one test, with HTTP
+// authentication on and one admin user.
+type Influx struct {
+	Addr           string // host:port of the HTTP API
+	User, Password string
+	cmd            *exec.Cmd
+	done           chan struct{}
+}
+
+// FreePort returns a TCP port nobody listens on right now.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// StartInfluxDB runs influxd on random ports with its own config and directories, creates the
+// admin user, and stops it when the test ends; it skips (or fails under OMS_TEST_STRICT) when
+// influxd is not installed.
+func StartInfluxDB(t testing.TB, user, password string) *Influx {
+	t.Helper()
+	bin, err := exec.LookPath("influxd")
+	if err != nil {
+		SkipOrFail(t, "influxd is not installed (Debian package influxdb; scripts/install-deps.sh installs it with OMS_DEPLOY_DEPS=1)")
+	}
+	dir := t.TempDir()
+	httpAddr := fmt.Sprintf("127.0.0.1:%d", FreePort(t))
+	cfg := fmt.Sprintf(`reporting-disabled = true
+bind-address = "127.0.0.1:%d"
+[meta]
+  dir = "%[2]s/meta"
+[data]
+  dir = "%[2]s/data"
+  wal-dir = "%[2]s/wal"
+  query-log-enabled = false
+[http]
+  bind-address = "%[3]s"
+  auth-enabled = true
+  log-enabled = false
+`, FreePort(t), dir, httpAddr)
+	p := filepath.Join(dir, "influxdb.conf")
+	if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	logf, err := os.Create(filepath.Join(dir, "influxd.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-config", p)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	in := &Influx{Addr: httpAddr, User: user, Password: password, cmd: cmd, done: make(chan struct{})}
+	go func() { _ = cmd.Wait(); logf.Close(); close(in.done) }()
+	t.Cleanup(in.Stop)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get("http://" + httpAddr + "/ping")
+		if err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			b, _ := os.ReadFile(filepath.Join(dir, "influxd.log"))
+			t.Fatalf("influxd did not start: %v\n%s", err, b)
+		}
+		time.Sleep(100 * time.Millisecond) // polling start-up
+	}
+	// With auth on and no user yet, InfluxDB accepts creating the first admin.
+	q := url.Values{"q": {fmt.Sprintf("CREATE USER %s WITH PASSWORD '%s' WITH ALL PRIVILEGES", user, password)}}
+	resp, err := http.PostForm("http://"+httpAddr+"/query", q)
+	if err != nil {
+		t.Fatalf("create influx user: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("create influx user: HTTP %s", resp.Status)
+	}
+	return in
+}
+
+// Stop kills influxd and waits for it (idempotent).
+func (in *Influx) Stop() {
+	_ = in.cmd.Process.Kill()
+	<-in.done
+}
