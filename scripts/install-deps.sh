@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what oms's tests, benchmarks and demo need on Debian 12, only when missing.
 # Needs root (apt-get). Set OMS_BENCH_DEPS=1 to add the baseline tools used by bench/,
-# OMS_DEPLOY_DEPS=1 for the deployment tests (openssh-server, haproxy, influxdb).
+# OMS_DEPLOY_DEPS=1 for the deployment and monitoring tests (openssh-server, haproxy, influxdb,
+# prometheus with promtool).
 set -euo pipefail
 need=()
 command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ] || need+=(mariadb-server)
@@ -12,10 +13,12 @@ if [ "${OMS_BENCH_DEPS:-0}" = 1 ]; then
   command -v pt-table-checksum >/dev/null 2>&1 || need+=(percona-toolkit)
 fi
 if [ "${OMS_DEPLOY_DEPS:-0}" = 1 ]; then
-  # deployment tests: sshd in network namespaces, haproxy as region VIP, influxd for tsdb checks
+  # deployment tests: sshd in network namespaces, haproxy as region VIP, influxd for tsdb checks;
+  # monitoring tests: a real Prometheus scraping nodes, promtool checking the shipped rules
   [ -x /usr/sbin/sshd ] || need+=(openssh-server)
   [ -x /usr/sbin/haproxy ] || need+=(haproxy)
   command -v influxd >/dev/null 2>&1 || need+=(influxdb)
+  command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 fi
 command -v go >/dev/null 2>&1 || [ -x /usr/local/go/bin/go ] || { echo "Go is required: install Go 1.26 (https://go.dev/dl) and put it on PATH" >&2; exit 1; }
 if [ ${#need[@]} -gt 0 ]; then

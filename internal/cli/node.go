@@ -23,6 +23,7 @@ import (
 	"github.com/omsdev/oms/internal/cm"
 	"github.com/omsdev/oms/internal/console"
 	"github.com/omsdev/oms/internal/metadb"
+	"github.com/omsdev/oms/internal/metrics"
 	"github.com/omsdev/oms/internal/omserr"
 	"github.com/omsdev/oms/internal/project"
 	"github.com/omsdev/oms/internal/secret"
@@ -32,7 +33,7 @@ import (
 type nodeFlags struct {
 	config, hostIP, dataDir, adminPasswordFile string
 	consolePort, cmPort, supervisorPort        int
-	downAfter                                  time.Duration
+	downAfter, metricsInterval                 time.Duration
 }
 
 func newNodeCmd() *cobra.Command {
@@ -56,6 +57,8 @@ given by --admin-password-file (never on the command line).`,
 	fl.IntVar(&f.cmPort, "cm-port", 0, "CM port (default cm_server_port, 8088)")
 	fl.IntVar(&f.supervisorPort, "supervisor-port", 0, "supervisor port (default supervisor_server_port, 9000)")
 	fl.DurationVar(&f.downAfter, "host-down-after", cm.DefaultDownAfter, "a host whose last heartbeat is older than this is down and its tasks move")
+	fl.DurationVar(&f.metricsInterval, "metrics-interval", metrics.SampleInterval, "how often the node samples its series into its recent window and InfluxDB")
+	_ = fl.MarkHidden("metrics-interval") // tests shorten it
 	return cmd
 }
 
@@ -129,6 +132,7 @@ func runNode(parent context.Context, f nodeFlags) error {
 		return withCode(ExitFailure, err)
 	}
 	sup := supervisor.New(db, supervisor.Options{Config: cfg, HostIP: f.hostIP, DataDir: f.dataDir, Binary: bin}, keys, log)
+	mon := newNodeMonitor(cfg, f.hostIP, f.metricsInterval, sup, log)
 
 	var tlsCfg *tls.Config
 	if cfg.HTTPSKey != "" && cfg.HTTPSCrt != "" {
@@ -146,7 +150,7 @@ func runNode(parent context.Context, f nodeFlags) error {
 	}{
 		{"console", cfg.ConsolePort, con.Handler(), tlsCfg},
 		{"cm", cfg.CMPort, mgr.Handler(), nil},
-		{"supervisor", cfg.SupervisorPort, sup.Handler(), nil},
+		{"supervisor", cfg.SupervisorPort, mon.handler(sup.Handler()), nil},
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	for _, s := range servers {
@@ -175,6 +179,7 @@ func runNode(parent context.Context, f nodeFlags) error {
 	}
 	g.Go(func() error { return mgr.Run(gctx) })
 	g.Go(func() error { return sup.Run(gctx) })
+	g.Go(func() error { return mon.run(gctx) })
 	log.Info("node started", "region", cfg.CMRegion, "version", buildinfo.Version)
 	if err := g.Wait(); err != nil {
 		return withCode(ExitFailure, err)

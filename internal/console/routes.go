@@ -97,6 +97,7 @@ func (s *Server) routeTable() map[string]route {
 			}
 			return p.Components(ctx, req.ProjectID)
 		}},
+		api.ActionDescribeProjectMetrics: {h: s.describeProjectMetrics},
 		api.ActionListHosts: {h: func(ctx context.Context, c *call) (any, error) {
 			var req api.Empty
 			if err := c.decode(&req); err != nil {

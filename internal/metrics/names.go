@@ -18,6 +18,7 @@ const (
 	LabelClass   = "class" // retryable, fatal
 	LabelRule    = "rule"
 	LabelSink    = "sink"
+	LabelKind    = "kind" // component kind on oms_component_* series
 )
 
 // Op label values of the per-table change counters.

@@ -65,9 +65,9 @@ func (s *Supervisor) Gatherer() prometheus.Gatherer {
 		wg.Wait()
 		reg := prometheus.NewRegistry()
 		upG := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: metrics.ComponentUp, Help: "1 while the component's status server answers"},
-			[]string{metrics.LabelProject, metrics.LabelTask, "kind", metrics.LabelRegion, metrics.LabelHost})
+			[]string{metrics.LabelProject, metrics.LabelTask, metrics.LabelKind, metrics.LabelRegion, metrics.LabelHost})
 		restartsG := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: metrics.ComponentRestarts, Help: "consecutive restarts of the component"},
-			[]string{metrics.LabelProject, metrics.LabelTask, "kind", metrics.LabelRegion, metrics.LabelHost})
+			[]string{metrics.LabelProject, metrics.LabelTask, metrics.LabelKind, metrics.LabelRegion, metrics.LabelHost})
 		reg.MustRegister(upG, restartsG)
 		for i, k := range kids {
 			lv := []string{k.project, k.task, k.kind, s.opt.Config.CMRegion, s.opt.HostIP}

@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -104,4 +105,38 @@ bind-address = "127.0.0.1:%d"
 func (in *Influx) Stop() {
 	_ = in.cmd.Process.Kill()
 	<-in.done
+}
+
+// InfluxSeries is one series of an InfluxQL answer.
+type InfluxSeries struct {
+	Name    string            `json:"name"`
+	Tags    map[string]string `json:"tags"`
+	Columns []string          `json:"columns"`
+	Values  [][]any           `json:"values"`
+}
+
+// Query runs an InfluxQL query in database db as the admin user and returns the first
+// statement's series (none when InfluxDB does not answer: callers poll).
+func (in *Influx) Query(t testing.TB, db, q string) []InfluxSeries {
+	t.Helper()
+	u := "http://" + in.Addr + "/query?" + url.Values{"db": {db}, "q": {q}}.Encode()
+	req, err := http.NewRequest(http.MethodGet, u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.SetBasicAuth(in.User, in.Password)
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	if err != nil {
+		return nil
+	}
+	defer resp.Body.Close()
+	var r struct {
+		Results []struct {
+			Series []InfluxSeries `json:"series"`
+		} `json:"results"`
+	}
+	if json.NewDecoder(resp.Body).Decode(&r) != nil || len(r.Results) == 0 {
+		return nil
+	}
+	return r.Results[0].Series
 }

@@ -2,13 +2,11 @@ package tsdb
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -29,13 +27,13 @@ func TestLine(t *testing.T) {
 		p    metrics.Point
 		want string
 	}{
-		"gauge": {metrics.Point{Name: "oms_incr_sync_lag_seconds", Tags: []metrics.Tag{{"host", "10.0.0.1"}, {"task", "t1"}},
-			Fields: []metrics.Field{{"value", 1.5}}, Time: at}, `oms_incr_sync_lag_seconds,host=10.0.0.1,task=t1 value=1.5 1700000000123`},
-		"escapes": {metrics.Point{Name: "m x", Tags: []metrics.Tag{{"table", "d b.t,=x"}}, Fields: []metrics.Field{{"value", 2}}, Time: at},
+		"gauge": {metrics.Point{Name: "oms_incr_sync_lag_seconds", Tags: []metrics.Tag{{Key: "host", Value: "10.0.0.1"}, {Key: "task", Value: "t1"}},
+			Fields: []metrics.Field{{Key: "value", Value: 1.5}}, Time: at}, `oms_incr_sync_lag_seconds,host=10.0.0.1,task=t1 value=1.5 1700000000123`},
+		"escapes": {metrics.Point{Name: "m x", Tags: []metrics.Tag{{Key: "table", Value: "d b.t,=x"}}, Fields: []metrics.Field{{Key: "value", Value: 2}}, Time: at},
 			`m\ x,table=d\ b.t\,\=x value=2 1700000000123`},
-		"empty tag dropped, histogram fields": {metrics.Point{Name: "h", Tags: []metrics.Tag{{"project", ""}, {"task", "t"}},
-			Fields: []metrics.Field{{"count", 3}, {"sum", 0.25}}, Time: at}, `h,task=t count=3,sum=0.25 1700000000123`},
-		"newline in a value": {metrics.Point{Name: "m", Tags: []metrics.Tag{{"table", "a\nb"}}, Fields: []metrics.Field{{"value", 1}}, Time: at},
+		"empty tag dropped, histogram fields": {metrics.Point{Name: "h", Tags: []metrics.Tag{{Key: "project", Value: ""}, {Key: "task", Value: "t"}},
+			Fields: []metrics.Field{{Key: "count", Value: 3}, {Key: "sum", Value: 0.25}}, Time: at}, `h,task=t count=3,sum=0.25 1700000000123`},
+		"newline in a value": {metrics.Point{Name: "m", Tags: []metrics.Tag{{Key: "table", Value: "a\nb"}}, Fields: []metrics.Field{{Key: "value", Value: 1}}, Time: at},
 			`m,table=a\ b value=1 1700000000123`},
 	} {
 		if got := string(Line(tc.p)); got != tc.want {
@@ -66,51 +64,6 @@ func TestCheck(t *testing.T) {
 	}
 }
 
-// Query runs an InfluxQL query against the test's influxd and returns the first result's series.
-func Query(t *testing.T, in *testenv.Influx, db, q string) []struct {
-	Name    string            `json:"name"`
-	Tags    map[string]string `json:"tags"`
-	Columns []string          `json:"columns"`
-	Values  [][]any           `json:"values"`
-} {
-	t.Helper()
-	u := "http://" + in.Addr + "/query?" + url.Values{"db": {db}, "q": {q}}.Encode()
-	req, _ := http.NewRequest(http.MethodGet, u, nil)
-	req.SetBasicAuth(in.User, in.Password)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var r struct {
-		Results []struct {
-			Series []struct {
-				Name    string            `json:"name"`
-				Tags    map[string]string `json:"tags"`
-				Columns []string          `json:"columns"`
-				Values  [][]any           `json:"values"`
-			} `json:"series"`
-			Error string `json:"error"`
-		} `json:"results"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
-		t.Fatal(err)
-	}
-	if len(r.Results) == 0 {
-		return nil
-	}
-	out := make([]struct {
-		Name    string            `json:"name"`
-		Tags    map[string]string `json:"tags"`
-		Columns []string          `json:"columns"`
-		Values  [][]any           `json:"values"`
-	}, len(r.Results[0].Series))
-	for i, s := range r.Results[0].Series {
-		out[i].Name, out[i].Tags, out[i].Columns, out[i].Values = s.Name, s.Tags, s.Columns, s.Values
-	}
-	return out
-}
-
 // The writer creates its database and writes batches a real InfluxDB stores with their tags.
 func TestWriterRealInfluxDB(t *testing.T) {
 	in := testenv.StartInfluxDB(t, "omsmon", "Influx-pw-1")
@@ -121,13 +74,13 @@ func TestWriterRealInfluxDB(t *testing.T) {
 	now := time.Now()
 	var pts []metrics.Point
 	for i := range 20 {
-		pts = append(pts, metrics.Point{Name: metrics.IncrRowsTotal, Tags: []metrics.Tag{{"host", "10.0.0.1"}, {"project", "p1"}, {"region", "r1"}, {"task", "p1-incr"}},
-			Fields: []metrics.Field{{"value", float64(i)}}, Time: now.Add(time.Duration(i-20) * time.Second)})
+		pts = append(pts, metrics.Point{Name: metrics.IncrRowsTotal, Tags: []metrics.Tag{{Key: "host", Value: "10.0.0.1"}, {Key: "project", Value: "p1"}, {Key: "region", Value: "r1"}, {Key: "task", Value: "p1-incr"}},
+			Fields: []metrics.Field{{Key: "value", Value: float64(i)}}, Time: now.Add(time.Duration(i-20) * time.Second)})
 	}
 	w.Add(pts)
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		s := Query(t, in, DefaultDatabase, `SELECT count(value) FROM `+metrics.IncrRowsTotal+` GROUP BY *`)
+		s := in.Query(t, DefaultDatabase, `SELECT count(value) FROM `+metrics.IncrRowsTotal+` GROUP BY *`)
 		if len(s) == 1 && len(s[0].Values) == 1 && s[0].Values[0][1] == float64(20) {
 			if s[0].Tags["project"] != "p1" || s[0].Tags["task"] != "p1-incr" || s[0].Tags["region"] != "r1" || s[0].Tags["host"] != "10.0.0.1" {
 				t.Fatalf("tags: %v", s[0].Tags)
@@ -200,7 +153,7 @@ func TestWriterDownOrSlowNeverBlocks(t *testing.T) {
 func points(n int) []metrics.Point {
 	out := make([]metrics.Point, n)
 	for i := range out {
-		out[i] = metrics.Point{Name: "m", Fields: []metrics.Field{{"value", float64(i)}}, Time: time.Now()}
+		out[i] = metrics.Point{Name: "m", Fields: []metrics.Field{{Key: "value", Value: float64(i)}}, Time: time.Now()}
 	}
 	return out
 }

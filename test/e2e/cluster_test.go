@@ -32,6 +32,7 @@ type node struct {
 	ip                           string
 	consolePort, cmPort, supPort int
 	dataDir, logPath, configPath string
+	flags                        []string // extra flags of every start
 	cmd                          *exec.Cmd
 	done                         chan struct{}
 }
@@ -83,7 +84,7 @@ func (n *node) startWith(t *testing.T, scheme string, extra ...string) {
 		t.Fatal(err)
 	}
 	args := append([]string{"node", "-c", n.configPath, "--host-ip", n.ip, "--data-dir", n.dataDir,
-		"--console-port", strconv.Itoa(n.consolePort), "--cm-port", strconv.Itoa(n.cmPort), "--supervisor-port", strconv.Itoa(n.supPort)}, extra...)
+		"--console-port", strconv.Itoa(n.consolePort), "--cm-port", strconv.Itoa(n.cmPort), "--supervisor-port", strconv.Itoa(n.supPort)}, append(n.flags, extra...)...)
 	cmd := exec.Command(testenv.OMSBinary(t), args...)
 	cmd.Env = append(os.Environ(), "OMS_ADMIN_PASSWORD="+adminPassword)
 	cmd.Stdout, cmd.Stderr = logf, logf
@@ -211,13 +212,33 @@ type cluster struct {
 
 func startCluster(t *testing.T, meta *testenv.Instance, ips ...string) *cluster {
 	t.Helper()
+	return startClusterWith(t, meta, clusterOpts{}, ips...)
+}
+
+// clusterOpts adds lines to the nodes' config.yaml and flags to every node start.
+type clusterOpts struct {
+	config string
+	flags  []string
+}
+
+func startClusterWith(t *testing.T, meta *testenv.Instance, o clusterOpts, ips ...string) *cluster {
+	t.Helper()
 	dir := t.TempDir()
 	t.Cleanup(func() { killComponentsUnder(dir) })
 	prefix := fmt.Sprintf("e2e%d", time.Now().UnixNano()%1_000_000)
 	cfg := writeConfig(t, dir, meta, prefix, ips)
+	if o.config != "" {
+		f, err := os.OpenFile(cfg, os.O_APPEND|os.O_WRONLY, 0o600)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = f.WriteString(o.config)
+		f.Close()
+	}
 	c := &cluster{dir: dir}
 	for _, ip := range ips {
 		n := newNode(t, dir, cfg, ip)
+		n.flags = o.flags
 		n.start(t)
 		c.nodes = append(c.nodes, n)
 	}

@@ -184,22 +184,7 @@ func TestMigrationFailoverAndFencing(t *testing.T) {
 	wl := startWorkload(src.DB(), 2)
 	defer wl.halt()
 
-	projectYAML := filepath.Join(c.dir, "project.yaml")
-	if err := os.WriteFile(projectYAML, []byte(fmt.Sprintf(`name: e2e-shop
-source: {name: e2e-src, host: 127.0.0.1, port: %d, userName: root, password: ""}
-sink: {name: e2e-dst, host: 127.0.0.1, port: %d, userName: root, password: ""}
-transferMapping:
-  tables:
-    - {db: shop, table: "sbtest*"}
-start: true
-`, src.Port, dst.Port)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	out, err := c.runCLI(t, "project", "create", "-f", projectYAML)
-	if err != nil {
-		t.Fatalf("oms project create: %v\n%s", err, out)
-	}
-	pid := strings.Fields(out)[0]
+	pid := createShopProject(t, c, src, dst)
 	t.Logf("project %s created and started", pid)
 
 	// Every step runs: the copy, then Incr-Sync catches up past the end of the copy.
@@ -328,4 +313,26 @@ start: true
 		pids := componentPIDs(c.dir, "")
 		return len(pids) == 0, fmt.Sprint(pids)
 	})
+}
+
+// createShopProject creates and starts a project copying shop.sbtest* from src to dst with the
+// CLI and returns its id.
+func createShopProject(t *testing.T, c *cluster, src, dst *testenv.Instance) string {
+	t.Helper()
+	projectYAML := filepath.Join(c.dir, "project.yaml")
+	if err := os.WriteFile(projectYAML, []byte(fmt.Sprintf(`name: e2e-shop
+source: {name: e2e-src, host: 127.0.0.1, port: %d, userName: root, password: ""}
+sink: {name: e2e-dst, host: 127.0.0.1, port: %d, userName: root, password: ""}
+transferMapping:
+  tables:
+    - {db: shop, table: "sbtest*"}
+start: true
+`, src.Port, dst.Port)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := c.runCLI(t, "project", "create", "-f", projectYAML)
+	if err != nil {
+		t.Fatalf("oms project create: %v\n%s", err, out)
+	}
+	return strings.Fields(out)[0]
 }

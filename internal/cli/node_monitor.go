@@ -1,0 +1,63 @@
+package cli
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/omsdev/oms/internal/config"
+	"github.com/omsdev/oms/internal/metrics"
+	"github.com/omsdev/oms/internal/supervisor"
+	"github.com/omsdev/oms/internal/tsdb"
+)
+
+// nodeMonitor is a node's monitoring wiring: its own series (host, TSDB writer, audit and alert
+// figures, labelled region and host) and its components' (scraped by the supervisor), sampled
+// every interval into the recent window and, with tsdb_enabled, InfluxDB.
+type nodeMonitor struct {
+	reg      prometheus.Registerer
+	gather   prometheus.Gatherer
+	window   *metrics.Window
+	writer   *tsdb.Writer // nil without tsdb_enabled
+	interval time.Duration
+	log      *slog.Logger
+}
+
+func newNodeMonitor(cfg config.Config, hostIP string, interval time.Duration, sup *supervisor.Supervisor, log *slog.Logger) *nodeMonitor {
+	reg := prometheus.NewRegistry()
+	m := &nodeMonitor{reg: prometheus.WrapRegistererWith(prometheus.Labels{metrics.LabelRegion: cfg.CMRegion, metrics.LabelHost: hostIP}, reg),
+		gather: prometheus.Gatherers{reg, sup.Gatherer()}, window: metrics.NewWindow(), interval: interval, log: log}
+	m.reg.MustRegister(sup.HostCollector())
+	if cfg.TSDBEnabled {
+		wc := tsdb.FromConfig(cfg)
+		wc.Interval = min(interval, tsdb.DefaultInterval)
+		m.writer = tsdb.NewWriter(wc, log)
+		m.reg.MustRegister(m.writer.Collectors()...)
+	}
+	return m
+}
+
+// handler adds /metrics and the window to the supervisor's endpoints.
+func (m *nodeMonitor) handler(sup http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	own := metrics.Handler(m.gather, m.window)
+	mux.Handle("GET /metrics", own)
+	mux.Handle("GET "+metrics.WindowPath, own)
+	mux.Handle("/", sup)
+	return mux
+}
+
+func (m *nodeMonitor) run(ctx context.Context) error {
+	g, gctx := errgroup.WithContext(ctx)
+	sinks := []metrics.Sink{m.window}
+	if m.writer != nil {
+		sinks = append(sinks, m.writer)
+		g.Go(func() error { return m.writer.Run(gctx) })
+	}
+	g.Go(func() error { return metrics.RunSampler(gctx, m.gather, m.interval, m.log, sinks...) })
+	return g.Wait()
+}

@@ -1,0 +1,189 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/omsdev/oms/api"
+	"github.com/omsdev/oms/internal/metrics"
+	"github.com/omsdev/oms/internal/testenv"
+	"github.com/omsdev/oms/internal/tsdb"
+)
+
+// TestMonitoring runs a project on two nodes with tsdb_enabled and checks the three ways its
+// series leave the nodes: each node's /metrics (scraped by a real Prometheus), InfluxDB (a real
+// influxd holds points of every metric with project, task, region and host tags), and the
+// DescribeProjectMetrics action from the nodes' recent window. Then InfluxDB stops and Incr-Sync
+// keeps applying.
+func TestMonitoring(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end scenario")
+	}
+	influx := testenv.StartInfluxDB(t, "omsmon", "Influx-pw-1")
+	meta, src, dst := testenv.StartMariaDB(t), testenv.StartMariaDB(t), testenv.StartMariaDB(t)
+	seedSource(t, src)
+	c := startClusterWith(t, meta, clusterOpts{
+		config: fmt.Sprintf("tsdb_enabled: true\ntsdb_service: INFLUXDB\ntsdb_url: '%s'\ntsdb_username: omsmon\ntsdb_password: 'Influx-pw-1'\n", influx.Addr),
+		flags:  []string{"--metrics-interval", "1s"},
+	}, "127.0.0.2", "127.0.0.3")
+	ctx := context.Background()
+	wl := startWorkload(src.DB(), 2)
+	defer wl.halt()
+	pid := createShopProject(t, c, src, dst)
+	waitFor(t, 90*time.Second, "incremental transfer caught up", func() (bool, string) {
+		p, err := c.cli.DescribeProject(ctx, pid)
+		if err != nil {
+			return false, err.Error()
+		}
+		if p.Status == api.StateFailed {
+			t.Fatalf("project failed: %s %s", p.ErrorCode, p.ErrorMessage)
+		}
+		return stepOf(p, api.StepIncr).Status == api.StepMonitoring, fmt.Sprintf("%+v", p.Steps)
+	})
+	comps, err := c.cli.DescribeProjectComponents(ctx, pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	incr, _ := component(comps, "incr-sync")
+	store, _ := component(comps, "store")
+
+	// /metrics of each node: host series on both, each component's series on its node with the
+	// labels the node adds.
+	want := map[string][]string{ // node ip -> series that must be there
+		incr.Host: {
+			fmt.Sprintf(`%s{host="%s",project="%s",region="cn-hangzhou",task="%s"}`, metrics.IncrLagSeconds, incr.Host, pid, incr.ID),
+			metrics.IncrApplyLatencySeconds + "_bucket{",
+			fmt.Sprintf(`%s{host="%s",op="update",project="%s",region="cn-hangzhou",table="shop.sbtest1",task="%s"}`, metrics.IncrChangesTotal, incr.Host, pid, incr.ID),
+			metrics.IncrRowsTotal + "{", metrics.IncrQueueDepthTxns + "{", metrics.IncrCheckpointAgeSeconds + "{",
+		},
+		store.Host: {metrics.StoreRowsTotal + "{", metrics.StoreBytesTotal + "{", metrics.StoreDiskBytes + "{", metrics.StoreRetentionHeadroomSeconds + "{"},
+	}
+	for _, n := range c.nodes {
+		want[n.ip] = append(want[n.ip], fmt.Sprintf(`%s{host="%s",region="cn-hangzhou"}`, metrics.HostCPUPercent, n.ip), metrics.HostDiskTotalBytes+"{", metrics.ComponentUp+"{")
+		waitFor(t, 30*time.Second, "series on "+n.ip+"'s /metrics", func() (bool, string) {
+			body, err := httpGet(fmt.Sprintf("http://%s:%d/metrics", n.ip, n.supPort))
+			if err != nil {
+				return false, err.Error()
+			}
+			for _, w := range want[n.ip] {
+				if !strings.Contains(body, w) {
+					return false, "missing " + w + " in\n" + body
+				}
+			}
+			return true, ""
+		})
+	}
+
+	// A real Prometheus scrapes both nodes.
+	prom := testenv.StartPrometheus(t, []string{fmt.Sprintf("%s:%d", c.nodes[0].ip, c.nodes[0].supPort), fmt.Sprintf("%s:%d", c.nodes[1].ip, c.nodes[1].supPort)}, "")
+	waitFor(t, 30*time.Second, "Prometheus has both nodes' host series and the project's lag", func() (bool, string) {
+		hosts := promQuery(t, prom, metrics.HostCPUPercent)
+		lag := promQuery(t, prom, fmt.Sprintf(`%s{project=%q}`, metrics.IncrLagSeconds, pid))
+		seen := map[string]bool{}
+		for _, r := range hosts {
+			seen[r["host"]] = true
+		}
+		return len(seen) == 2 && len(lag) == 1 && lag[0]["task"] == incr.ID, fmt.Sprintf("hosts %v lag %v", hosts, lag)
+	})
+
+	// InfluxDB holds points of every metric, tagged.
+	measurements := []string{metrics.IncrLagSeconds, metrics.IncrRowsTotal, metrics.IncrApplyLatencySeconds, metrics.IncrChangesTotal,
+		metrics.IncrQueueDepthTxns, metrics.IncrCheckpointAgeSeconds, metrics.StoreRowsTotal, metrics.StoreBytesTotal, metrics.StoreDiskBytes,
+		metrics.StoreRetentionHeadroomSeconds, metrics.ComponentUp, metrics.HostCPUPercent, metrics.HostMemoryUsedBytes, metrics.HostDiskUsedBytes,
+		metrics.TSDBPointsTotal}
+	for _, m := range measurements {
+		waitFor(t, 40*time.Second, "InfluxDB points of "+m, func() (bool, string) {
+			series := influx.Query(t, tsdb.DefaultDatabase, fmt.Sprintf(`SELECT count(*) FROM %q GROUP BY *`, m))
+			for _, s := range series {
+				if s.Tags["region"] != "cn-hangzhou" || s.Tags["host"] == "" {
+					return false, fmt.Sprintf("tags %v", s.Tags)
+				}
+				if strings.HasPrefix(m, "oms_incr_sync") && (s.Tags["project"] != pid || s.Tags["task"] != incr.ID) {
+					return false, fmt.Sprintf("tags %v", s.Tags)
+				}
+			}
+			return len(series) > 0, fmt.Sprintf("%+v", series)
+		})
+	}
+
+	// The console's window: the project's series from the node that runs them.
+	waitFor(t, 20*time.Second, "DescribeProjectMetrics", func() (bool, string) {
+		pm, err := c.cli.DescribeProjectMetrics(ctx, api.DescribeProjectMetricsRequest{ID: pid, Names: []string{metrics.IncrLagSeconds, metrics.StoreRowsTotal}})
+		if err != nil {
+			return false, err.Error()
+		}
+		names := map[string]int{}
+		for _, s := range pm.Series {
+			names[s.Name] = len(s.Samples)
+			if s.Labels["project"] != pid {
+				return false, fmt.Sprintf("foreign series %+v", s)
+			}
+		}
+		return names[metrics.IncrLagSeconds] >= 2 && names[metrics.StoreRowsTotal] >= 2 && len(pm.UnreachableHosts) == 0, fmt.Sprintf("%+v", pm)
+	})
+
+	// InfluxDB stops: Incr-Sync keeps applying and the node keeps serving.
+	influx.Stop()
+	before := appliedRows(t, c, pid)
+	waitFor(t, 30*time.Second, "Incr-Sync applies with InfluxDB stopped", func() (bool, string) {
+		now := appliedRows(t, c, pid)
+		return now > before+100, fmt.Sprintf("applied rows %v -> %v", before, now)
+	})
+	wl.halt()
+	waitFor(t, 60*time.Second, "source == target (row level)", func() (bool, string) { return sameData(src.DB(), dst.DB()) })
+}
+
+func appliedRows(t *testing.T, c *cluster, pid string) float64 {
+	t.Helper()
+	comps, err := c.cli.DescribeProjectComponents(context.Background(), pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	incr, _ := component(comps, "incr-sync")
+	return incr.Metrics["applied_rows_total"]
+}
+
+func httpGet(u string) (string, error) {
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Get(u)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return string(b), fmt.Errorf("GET %s: %s", u, resp.Status)
+	}
+	return string(b), err
+}
+
+// promQuery runs an instant query and returns each result's labels.
+func promQuery(t *testing.T, addr, q string) []map[string]string {
+	t.Helper()
+	body, err := httpGet("http://" + addr + "/api/v1/query?" + url.Values{"query": {q}}.Encode())
+	if err != nil {
+		return nil
+	}
+	var r struct {
+		Data struct {
+			Result []struct {
+				Metric map[string]string `json:"metric"`
+			} `json:"result"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal([]byte(body), &r); err != nil {
+		t.Fatalf("prometheus answer %s: %v", body, err)
+	}
+	out := make([]map[string]string, len(r.Data.Result))
+	for i, x := range r.Data.Result {
+		out[i] = x.Metric
+	}
+	return out
+}
+
