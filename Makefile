@@ -12,14 +12,16 @@ build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/oms ./cmd/oms
 
 # dist builds the installation package oms-<version>-linux-amd64.tar.gz (binary, the seed's
-# sample configs, the systemd unit, docs): `oms deploy -d PACKAGE` installs from it.
+# sample configs, the systemd unit, docs, the Prometheus alert rules and Grafana dashboard):
+# `oms deploy -d PACKAGE` installs from it.
 PKG := oms-$(VERSION)-linux-amd64
 dist: build
-	rm -rf dist/$(PKG) && mkdir -p dist/$(PKG)/bin dist/$(PKG)/conf dist/$(PKG)/docs
+	rm -rf dist/$(PKG) && mkdir -p dist/$(PKG)/bin dist/$(PKG)/conf dist/$(PKG)/docs dist/$(PKG)/monitoring
 	cp bin/oms dist/$(PKG)/bin/oms
 	cp internal/config/testdata/seed-hangzhou.yaml internal/config/testdata/seed-heilongjiang.yaml dist/$(PKG)/conf/
 	./bin/oms deploy unit -o /opt/oms -i NODE_IP > dist/$(PKG)/conf/oms-node.service
 	cp README.md dist/$(PKG)/ && cp docs/deploy.md docs/config.md dist/$(PKG)/docs/
+	cp deploy/prometheus/oms-rules.yml deploy/grafana/oms-dashboard.json dist/$(PKG)/monitoring/
 	tar -C dist -czf dist/$(PKG).tar.gz $(PKG)
 	@echo "built dist/$(PKG).tar.gz"
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -81,8 +82,9 @@ func TestMonitoring(t *testing.T) {
 		})
 	}
 
-	// A real Prometheus scrapes both nodes.
-	prom := testenv.StartPrometheus(t, []string{fmt.Sprintf("%s:%d", c.nodes[0].ip, c.nodes[0].supPort), fmt.Sprintf("%s:%d", c.nodes[1].ip, c.nodes[1].supPort)}, "")
+	// A real Prometheus scrapes both nodes, with the shipped alert rules loaded.
+	rules, _ := filepath.Abs("../../deploy/prometheus/oms-rules.yml")
+	prom := testenv.StartPrometheus(t, []string{fmt.Sprintf("%s:%d", c.nodes[0].ip, c.nodes[0].supPort), fmt.Sprintf("%s:%d", c.nodes[1].ip, c.nodes[1].supPort)}, rules)
 	waitFor(t, 30*time.Second, "Prometheus has both nodes' host series and the project's lag", func() (bool, string) {
 		hosts := promQuery(t, prom, metrics.HostCPUPercent)
 		lag := promQuery(t, prom, fmt.Sprintf(`%s{project=%q}`, metrics.IncrLagSeconds, pid))
@@ -92,6 +94,10 @@ func TestMonitoring(t *testing.T) {
 		}
 		return len(seen) == 2 && len(lag) == 1 && lag[0]["task"] == incr.ID, fmt.Sprintf("hosts %v lag %v", hosts, lag)
 	})
+
+	if body, err := httpGet("http://" + prom + "/api/v1/rules"); err != nil || !strings.Contains(body, "OMSIncrSyncLagHigh") {
+		t.Fatalf("Prometheus did not load the shipped rules: %v %.500s", err, body)
+	}
 
 	// InfluxDB holds points of every metric, tagged.
 	measurements := []string{metrics.IncrLagSeconds, metrics.IncrRowsTotal, metrics.IncrApplyLatencySeconds, metrics.IncrChangesTotal,
