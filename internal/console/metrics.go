@@ -16,7 +16,6 @@ import (
 	"github.com/omsdev/oms/api"
 	"github.com/omsdev/oms/internal/metrics"
 	"github.com/omsdev/oms/internal/omserr"
-	"github.com/omsdev/oms/internal/project"
 	"github.com/omsdev/oms/internal/sqlgen"
 )
 
@@ -31,7 +30,7 @@ func (s *Server) describeProjectMetrics(ctx context.Context, c *call) (any, erro
 		return nil, err
 	}
 	if strings.TrimSpace(req.ID) == "" {
-		return nil, omserr.New(project.CodeInvalid, "id is required", `send {"id": "<project id>"}`)
+		return nil, omserr.New(omserr.APIInvalidArgument, "id is required", `send {"id": "<project id>"}`)
 	}
 	since := req.SinceSeconds
 	if since <= 0 {
