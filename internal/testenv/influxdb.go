@@ -19,8 +19,7 @@ import (
 type Influx struct {
 	Addr           string // host:port of the HTTP API
 	User, Password string
-	cmd            *exec.Cmd
-	done           chan struct{}
+	stop           func()
 }
 
 // FreePort returns a TCP port nobody listens on right now.
@@ -62,32 +61,8 @@ bind-address = "127.0.0.1:%d"
 	if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	logf, err := os.Create(filepath.Join(dir, "influxd.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "-config", p)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	in := &Influx{Addr: httpAddr, User: user, Password: password, cmd: cmd, done: make(chan struct{})}
-	go func() { _ = cmd.Wait(); logf.Close(); close(in.done) }()
-	t.Cleanup(in.Stop)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get("http://" + httpAddr + "/ping")
-		if err == nil {
-			resp.Body.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			b, _ := os.ReadFile(filepath.Join(dir, "influxd.log"))
-			t.Fatalf("influxd did not start: %v\n%s", err, b)
-		}
-		time.Sleep(100 * time.Millisecond) // polling start-up
-	}
+	stop := startDaemon(t, dir, "influxd", exec.Command(bin, "-config", p), "http://"+httpAddr+"/ping")
+	in := &Influx{Addr: httpAddr, User: user, Password: password, stop: stop}
 	// With auth on and no user yet, InfluxDB accepts creating the first admin.
 	q := url.Values{"q": {fmt.Sprintf("CREATE USER %s WITH PASSWORD '%s' WITH ALL PRIVILEGES", user, password)}}
 	resp, err := http.PostForm("http://"+httpAddr+"/query", q)
@@ -102,9 +77,42 @@ bind-address = "127.0.0.1:%d"
 }
 
 // Stop kills influxd and waits for it (idempotent).
-func (in *Influx) Stop() {
-	_ = in.cmd.Process.Kill()
-	<-in.done
+func (in *Influx) Stop() { in.stop() }
+
+// startDaemon starts cmd in its own process group with its output in dir/<name>.log, kills it
+// when the test ends, and polls readyURL until it answers 2xx (30 s, then the log is shown).
+// It returns an idempotent stop.
+func startDaemon(t testing.TB, dir, name string, cmd *exec.Cmd, readyURL string) func() {
+	t.Helper()
+	logPath := filepath.Join(dir, name+".log")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); logf.Close(); close(done) }()
+	stop := func() { _ = cmd.Process.Kill(); <-done }
+	t.Cleanup(stop)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(readyURL)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode/100 == 2 {
+				return stop
+			}
+		}
+		if time.Now().After(deadline) {
+			b, _ := os.ReadFile(logPath)
+			t.Fatalf("%s did not start: %v\n%s", name, err, b)
+		}
+		time.Sleep(100 * time.Millisecond) // polling start-up
+	}
 }
 
 // InfluxSeries is one series of an InfluxQL answer.

@@ -7,7 +7,6 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -39,16 +38,6 @@ type node struct {
 
 func (n *node) url() string { return fmt.Sprintf("http://%s:%d", n.ip, n.consolePort) }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // writeConfig writes a one-region config.yaml for the nodes ips on MetaDB meta.
 func writeConfig(t *testing.T, dir string, meta *testenv.Instance, prefix string, ips []string) string {
 	t.Helper()
@@ -68,7 +57,7 @@ func writeConfig(t *testing.T, dir string, meta *testenv.Instance, prefix string
 
 func newNode(t *testing.T, dir, configPath, ip string) *node {
 	t.Helper()
-	n := &node{ip: ip, consolePort: freePort(t), cmPort: freePort(t), supPort: freePort(t), configPath: configPath,
+	n := &node{ip: ip, consolePort: testenv.FreePort(t), cmPort: testenv.FreePort(t), supPort: testenv.FreePort(t), configPath: configPath,
 		dataDir: filepath.Join(dir, "node-"+ip), logPath: filepath.Join(dir, "node-"+ip+".log")}
 	return n
 }

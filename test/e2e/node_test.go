@@ -77,7 +77,7 @@ func TestNodeStartTLSAndRefusals(t *testing.T) {
 	if exitCode(err) != 3 || !strings.Contains(string(out), "NODE_HOST_IP_UNKNOWN") {
 		t.Fatalf("host ip outside cm_nodes: exit %d\n%s", exitCode(err), out)
 	}
-	cmd := exec.Command(bin, "node", "-c", cfg, "--host-ip", ip, "--data-dir", dir, "--console-port", strconv.Itoa(freePort(t)))
+	cmd := exec.Command(bin, "node", "-c", cfg, "--host-ip", ip, "--data-dir", dir, "--console-port", strconv.Itoa(testenv.FreePort(t)))
 	cmd.Env = append(os.Environ(), "OMS_ADMIN_PASSWORD=")
 	out, err = cmd.CombinedOutput()
 	if exitCode(err) != 3 || !strings.Contains(string(out), "API_ADMIN_PASSWORD_MISSING") || !strings.Contains(string(out), "OMS_ADMIN_PASSWORD") {
