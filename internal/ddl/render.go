@@ -40,7 +40,10 @@ const restoreFlags = format.RestoreStringSingleQuotes | format.RestoreKeyWordUpp
 // Render fails: such a statement cannot be rewritten safely.
 func (s *Stmt) Render(m Mapper, opts ...Option) (Target, error) {
 	if !s.Parsed {
-		return s.verbatim(m)
+		return s.verbatim(m, s.ParseErr)
+	}
+	if dropsWords(s.Text) {
+		return s.verbatim(m, errLossy)
 	}
 	node, err := parseOne(s.Text) // a fresh tree: renaming changes it in place
 	if err != nil {
@@ -79,8 +82,30 @@ func (s *Stmt) Render(m Mapper, opts ...Option) (Target, error) {
 	if err := node.Restore(format.NewRestoreCtx(restoreFlags, &b)); err != nil {
 		return Target{}, fmt.Errorf("render: %w", err)
 	}
-	return Target{SQL: dropEnforced(b.String())}, nil
+	out := b.String()
+	if strings.Contains(out, lossMark) {
+		// the parser read an option it cannot write back (STATS_PERSISTENT=0, PACK_KEYS=1,
+		// ALTER TABLE ... FORCE): the tree is not the statement
+		return s.verbatim(m, errLossy)
+	}
+	return Target{SQL: dropEnforced(out)}, nil
 }
+
+// dropsWords reports whether the statement has a word the parser reads but does not keep in its
+// tree, without a trace in the rendering: NATIONAL / NCHAR / NVARCHAR (the utf8mb3 charset of a
+// national character type is lost).
+func dropsWords(text string) bool {
+	toks, _ := scan(text)
+	for _, t := range toks {
+		if t.is("NATIONAL") || t.is("NCHAR") || t.is("NVARCHAR") {
+			return true
+		}
+	}
+	return false
+}
+
+// lossMark is what the parser writes in place of an option it parsed but does not keep.
+const lossMark = "is not supported */"
 
 // dropEnforced removes the " ENFORCED" the parser writes after every CHECK (...) constraint:
 // MySQL 8 accepts it, MariaDB does not, and it is the default anyway. (NOT ENFORCED stays: only
@@ -198,11 +223,12 @@ func (c *columnMapper) Enter(n ast.Node) (ast.Node, bool) {
 
 func (c *columnMapper) Leave(n ast.Node) (ast.Node, bool) { return n, true }
 
-// verbatim passes an unparsed statement through when the mapping renames nothing it may name.
-func (s *Stmt) verbatim(m Mapper) (Target, error) {
+// verbatim passes a statement that cannot be rendered from a tree (why) through when the mapping
+// renames nothing it may name.
+func (s *Stmt) verbatim(m Mapper, why error) (Target, error) {
 	toks, ok := scan(s.Text)
 	if !ok {
-		return Target{}, fmt.Errorf("cannot read the statement (%v), and it is not even complete for a scan", s.ParseErr)
+		return Target{}, fmt.Errorf("cannot read the statement (%v), and it is not even complete for a scan", why)
 	}
 	renamed := func(db, name string) bool {
 		tdb, tn, ok := m.Table(db, name)
@@ -213,7 +239,7 @@ func (s *Stmt) verbatim(m Mapper) (Target, error) {
 		return ok && t != db
 	}
 	refuse := func(what string) (Target, error) {
-		return Target{}, fmt.Errorf("the SQL parser cannot read the statement (%v) and it may name %s, which the project's mapping renames: it cannot be rewritten safely", s.ParseErr, what)
+		return Target{}, fmt.Errorf("the statement cannot be rendered from a parse tree (%v) and it may name %s, which the project's mapping renames: it cannot be rewritten safely", why, what)
 	}
 	if s.DefaultDB != "" && dbRenamed(s.DefaultDB) {
 		return refuse("objects of the default database " + s.DefaultDB)

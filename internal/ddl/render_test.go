@@ -53,13 +53,14 @@ func TestRender(t *testing.T) {
 		// not parsed, nothing renamed: verbatim in its default database
 		{"x", "CREATE OR REPLACE TABLE keep (a INT) WITH SYSTEM VERSIONING", "CREATE OR REPLACE TABLE keep (a INT) WITH SYSTEM VERSIONING"},
 		{"other", "CREATE TRIGGER tr BEFORE INSERT ON x.keep FOR EACH ROW SET NEW.a = 1", "CREATE TRIGGER tr BEFORE INSERT ON x.keep FOR EACH ROW SET NEW.a = 1"},
+		{"x", "ALTER TABLE keep FORCE", "ALTER TABLE keep FORCE"},
 	}
 	for _, c := range cases {
 		got, err := Parse(c.db, c.stmt).Render(testMapper{})
 		if err != nil || got.SQL != c.want {
 			t.Errorf("Render(%q) = %q, %v\n  want %q", c.stmt, got.SQL, err, c.want)
 		}
-		if st := Parse(c.db, c.stmt); !st.Parsed && got.UseDB != c.db || st.Parsed && got.UseDB != "" {
+		if verbatim := got.SQL == c.stmt; verbatim && got.UseDB != c.db || !verbatim && got.UseDB != "" {
 			t.Errorf("Render(%q): default database %q", c.stmt, got.UseDB)
 		}
 	}
@@ -94,6 +95,10 @@ func TestRenderRefusesRenamedFallback(t *testing.T) {
 		{"other", "CREATE TRIGGER tr BEFORE INSERT ON `x`.`t` FOR EACH ROW SET NEW.a = 1", "table x.t"},
 		{"other", "CREATE TABLE o (a INT) /*M!100000 UNION=(d.z) */", "database d"},
 		{"other", "CREATE OR REPLACE TABLE o (g GEOMETRY) COMMENT 'unterminated", "not even complete"},
+		// parsed, but the tree drops an option: treated like an unparsed statement
+		{"d", "CREATE TABLE t (a INT) STATS_PERSISTENT=0", "default database d"},
+		{"x", "ALTER TABLE t PACK_KEYS=1", "table x.t"},
+		{"x", "ALTER TABLE t ADD c NATIONAL VARCHAR(3)", "table x.t"},
 	} {
 		_, err := Parse(c.db, c.stmt).Render(testMapper{})
 		if err == nil || !strings.Contains(err.Error(), c.names) {
