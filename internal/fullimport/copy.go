@@ -45,8 +45,8 @@ func (t *table) selectSQL(c *chunk) (string, []any) {
 	}
 	q := "SELECT " + strings.Join(cols, ", ") + " FROM " + sqlgen.Table(t.SrcDB, t.SrcTable)
 	where, args := t.rangeCond(c.Lower, c.Upper)
-	if t.Target.Where != "" {
-		where = "(" + where + ") AND (" + t.Target.Where + ")"
+	if t.where != "" {
+		where = "(" + where + ") AND (" + t.where + ")"
 	}
 	return q + " WHERE " + where + " ORDER BY " + orderBy(t.Key), args
 }

@@ -50,6 +50,7 @@ type table struct {
 	Rows, Bytes     int64 // estimates from information_schema.TABLES
 	AvgRow          int64
 	create          string // source SHOW CREATE TABLE
+	where           string // row filter rendered from its parse tree over the real columns; "" = all rows
 }
 
 func (t *table) src() string { return t.SrcDB + "." + t.SrcTable }
@@ -116,6 +117,7 @@ func loadTable(ctx context.Context, db *sql.DB, t *table) (string, error) {
 	nullable := map[string]bool{}
 	colType := map[string]string{}
 	var all []column
+	var names []string // every column, generated ones too: the row filter may use them
 	for rows.Next() {
 		var c column
 		var ctype, isNull, gen string
@@ -127,6 +129,7 @@ func loadTable(ctx context.Context, db *sql.DB, t *table) (string, error) {
 		c.Bit = c.DataType == "bit"
 		nullable[c.Name] = isNull == "YES"
 		colType[c.Name] = strings.ToLower(ctype)
+		names = append(names, c.Name)
 		if gen == "ALWAYS" {
 			continue
 		}
@@ -135,6 +138,11 @@ func loadTable(ctx context.Context, db *sql.DB, t *table) (string, error) {
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return "", fmt.Errorf("read columns of %s: %w", t.src(), err)
+	}
+	if f := t.Target.Filter; f != nil {
+		if t.where, err = f.Bind(t.src(), names); err != nil {
+			return "", err
+		}
 	}
 	if t.Target.Columns != nil {
 		have := map[string]column{}

@@ -31,7 +31,7 @@ type tableInfo struct {
 	keys [][]int
 	// approx marks FLOAT/DOUBLE columns (projected), left out of before-image matches.
 	approx []bool
-	where  string
+	where  string // row filter rendered from its parse tree over src's columns; "" = all rows
 	dml    selection.DMLOps
 }
 
@@ -122,7 +122,17 @@ func sameSchema(a, b *changelog.Table) bool {
 }
 
 func buildTableInfo(t *changelog.Table, tgt selection.Target) (*tableInfo, error) {
-	ti := &tableInfo{src: t, tgtDB: tgt.DB, tgtTable: tgt.Table, quoted: sqlgen.Table(tgt.DB, tgt.Table), where: tgt.Where, dml: tgt.DML}
+	ti := &tableInfo{src: t, tgtDB: tgt.DB, tgtTable: tgt.Table, quoted: sqlgen.Table(tgt.DB, tgt.Table), dml: tgt.DML}
+	if tgt.Filter != nil {
+		names := make([]string, len(t.Columns))
+		for i, c := range t.Columns {
+			names[i] = c.Name
+		}
+		var err error
+		if ti.where, err = tgt.Filter.Bind(t.DB+"."+t.Name, names); err != nil {
+			return nil, err
+		}
+	}
 	pos := map[int]int{} // source index -> projected index
 	if len(tgt.Columns) == 0 {
 		for i, c := range t.Columns {
@@ -328,7 +338,7 @@ func (m *mapper) matches(ctx context.Context, ti *tableInfo, src *changelog.Tabl
 	copy(args, img)
 	var ok bool
 	if err := m.filter.QueryRowContext(ctx, b.String(), args...).Scan(&ok); err != nil {
-		return false, omserr.Wrap(err, omserr.IncrRowFilter, fmt.Sprintf("cannot evaluate the row filter %q of %s.%s", ti.where, src.DB, src.Name), "fix the where expression of the selection rule (it must be valid SQL over the source columns)")
+		return false, omserr.Wrap(err, omserr.IncrRowFilter, fmt.Sprintf("cannot evaluate the row filter %s of %s.%s", ti.where, src.DB, src.Name), "fix the where expression of the selection rule (it must be valid SQL over the source columns)")
 	}
 	return ok, nil
 }

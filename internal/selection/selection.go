@@ -45,9 +45,11 @@
 //
 // # Row filter, columns, DML kinds
 //
-// Where is a SQL boolean expression over the source table's columns (without the WHERE keyword),
-// used as is by Full-Import and Verify in `SELECT ... WHERE (<where>)`, and by Incr-Sync for row
-// events it can evaluate. Columns is the subset of columns to move (empty: all); the primary key
+// Where is a SQL boolean expression over the source table's columns (without the WHERE keyword).
+// Compile parses it with internal/rowfilter, which refuses anything but one expression over
+// columns, literals, operators and deterministic functions; Full-Import, Verify and Incr-Sync run
+// the SQL rendered from the parsed tree (Target.Filter), never the text, after checking its
+// columns against the real table. Columns is the subset of columns to move (empty: all); the primary key
 // must be in the subset (the consumer checks that against the real table). DML lists the change
 // kinds Incr-Sync applies: INSERT, UPDATE, DELETE in any case (empty: all three). Exclude rules
 // take only DB and Table; anything else in an exclude rule is an error, not silently ignored.
@@ -56,6 +58,8 @@ package selection
 import (
 	"fmt"
 	"strings"
+
+	"github.com/omsdev/oms/internal/rowfilter"
 )
 
 // Config is the object selection of a project (spec and project files, JSON or YAML).
@@ -109,8 +113,8 @@ func (d DMLOps) String() string {
 type Target struct {
 	DB      string
 	Table   string
-	Where   string   // row filter; empty: all rows
-	Columns []string // subset; nil: all columns (do not modify: shared between calls)
+	Filter  *rowfilter.Filter // row filter; nil: all rows
+	Columns []string          // subset; nil: all columns (do not modify: shared between calls)
 	DML     DMLOps
 	Rule    int // index of the include rule that matched (for messages)
 }
@@ -126,6 +130,7 @@ type compiled struct {
 	rule      Rule
 	dml       DMLOps
 	columns   []string
+	filter    *rowfilter.Filter
 }
 
 // Compile checks cfg and compiles its patterns. Errors name the rule ("tables[2]") and the field.
@@ -183,8 +188,10 @@ func compileRule(r Rule, exclude bool) (compiled, error) {
 	if err := checkName("rename_table", r.RenameTable); err != nil {
 		return c, err
 	}
-	if strings.Contains(r.Where, ";") && !quotedSemicolonOnly(r.Where) {
-		return c, fmt.Errorf("where %q contains ';': give one boolean expression, not statements", r.Where)
+	if r.Where != "" {
+		if c.filter, err = rowfilter.Parse(r.Where); err != nil {
+			return c, fmt.Errorf("where: %w", err)
+		}
 	}
 	seen := map[string]bool{}
 	for j, col := range r.Columns {
@@ -234,28 +241,6 @@ func checkName(field, v string) error {
 	return nil
 }
 
-// quotedSemicolonOnly reports whether every ';' in s is inside a '...' or "..." literal.
-func quotedSemicolonOnly(s string) bool {
-	var quote rune
-	esc := false
-	for _, r := range s {
-		switch {
-		case esc:
-			esc = false
-		case quote != 0 && r == '\\':
-			esc = true
-		case quote != 0 && r == quote:
-			quote = 0
-		case quote != 0:
-		case r == '\'' || r == '"':
-			quote = r
-		case r == ';':
-			return false
-		}
-	}
-	return true
-}
-
 // Match returns the target of source table db.table and whether it is selected.
 func (s *Selector) Match(db, table string) (Target, bool) {
 	if neverSelected(db) {
@@ -271,7 +256,7 @@ func (s *Selector) Match(db, table string) (Target, bool) {
 		if !c.db.match(db) || !c.table.match(table) {
 			continue
 		}
-		t := Target{DB: db, Table: table, Where: c.rule.Where, Columns: c.columns, DML: c.dml, Rule: i}
+		t := Target{DB: db, Table: table, Filter: c.filter, Columns: c.columns, DML: c.dml, Rule: i}
 		if c.rule.RenameDB != "" {
 			t.DB = c.rule.RenameDB
 		}

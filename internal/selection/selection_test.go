@@ -92,7 +92,7 @@ func TestSelectorMatch(t *testing.T) {
 		ok        bool
 		want      Target
 	}{
-		{"shop", "orders", true, Target{DB: "shop", Table: "orders_v2", Where: "created_at >= '2024-01-01'", Columns: []string{"id", "total"}, DML: OpInsert | OpUpdate, Rule: 0}},
+		{"shop", "orders", true, Target{DB: "shop", Table: "orders_v2", Filter: s.include[0].filter, Columns: []string{"id", "total"}, DML: OpInsert | OpUpdate, Rule: 0}},
 		{"shop", "items", true, Target{DB: "shop_copy", Table: "items", DML: AllDML, Rule: 1}},
 		{"shop", "tmp_x", false, Target{}}, // exclude wins over rule 1
 		{"Shop", "items", false, Target{}}, // case-sensitive
@@ -102,6 +102,9 @@ func TestSelectorMatch(t *testing.T) {
 		{"shard_1", "t", true, Target{DB: "merged", Table: "t", DML: AllDML, Rule: 3}},
 		{"shard_9", "t", false, Target{}},
 		{"other", "t", false, Target{}},
+	}
+	if f := s.include[0].filter; f == nil || f.SQL() != "(`created_at` >= '2024-01-01')" {
+		t.Fatalf("rule 0 filter = %v", f)
 	}
 	for _, c := range cases {
 		got, ok := s.Match(c.db, c.table)
@@ -132,6 +135,8 @@ func TestCompileErrors(t *testing.T) {
 		{"dup column", Config{Tables: []Rule{{DB: "a", Columns: []string{"x", "x"}}}}, "twice"},
 		{"empty column", Config{Tables: []Rule{{DB: "a", Columns: []string{""}}}}, "columns[0]"},
 		{"where statements", Config{Tables: []Rule{{DB: "a", Where: "1=1; DROP TABLE x"}}}, "';'"},
+		{"where union", Config{Tables: []Rule{{DB: "a", Where: "1=0) UNION ALL SELECT 1 FROM mysql.user WHERE (1=1"}}}, "tables[0] (db \"a\", table \"\"): where: FILTER_UNION"},
+		{"where subquery", Config{Tables: []Rule{{DB: "a", Where: "(SELECT 1)"}}}, "FILTER_SUBQUERY"},
 		{"exclude with rename", Config{Tables: []Rule{{DB: "a"}}, Exclude: []Rule{{DB: "a", RenameDB: "b"}}}, "exclude[0]"},
 		{"exclude bad pattern", Config{Tables: []Rule{{DB: "a"}}, Exclude: []Rule{{DB: "a", Table: "[z-a]"}}}, "reversed"},
 	}

@@ -36,6 +36,14 @@ type tableInfo struct {
 	uniq        map[string][]string // unique indexes: name -> columns
 }
 
+func (t *tableInfo) colNames() []string {
+	out := make([]string, len(t.Cols))
+	for i, c := range t.Cols {
+		out[i] = c.Name
+	}
+	return out
+}
+
 func (t *tableInfo) col(name string) (column, bool) {
 	i, ok := t.byName[strings.ToLower(name)]
 	if !ok {

@@ -44,6 +44,7 @@ import (
 
 	"github.com/omsdev/oms/internal/component"
 	"github.com/omsdev/oms/internal/omserr"
+	"github.com/omsdev/oms/internal/rowfilter"
 	"github.com/omsdev/oms/internal/selection"
 )
 
@@ -163,7 +164,11 @@ func (v *Verifier) Init(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("target of %s.%s: %w", m.src[0], m.src[1], err)
 		}
-		p, err := newPair(srcT, dstT, m.tg.Columns, m.tg.Where)
+		where, err := bindFilter(m.tg.Filter, srcT, dstT)
+		if err != nil {
+			return err
+		}
+		p, err := newPair(srcT, dstT, m.tg.Columns, where)
 		if err != nil {
 			return err
 		}
@@ -300,4 +305,20 @@ func keys(m map[string]bool) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// bindFilter renders the selection's row filter from its parse tree over the source table's
+// columns; the filter runs on both sides, so the target must have them too. nil: all rows.
+func bindFilter(f *rowfilter.Filter, src, dst *tableInfo) (string, error) {
+	if f == nil {
+		return "", nil
+	}
+	where, err := f.Bind(src.DB+"."+src.Name, src.colNames())
+	if err != nil {
+		return "", err
+	}
+	if _, err := f.Bind(dst.DB+"."+dst.Name, dst.colNames()); err != nil {
+		return "", err
+	}
+	return where, nil
 }
