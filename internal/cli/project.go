@@ -14,6 +14,8 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/omsdev/oms/api"
+	"github.com/omsdev/oms/internal/project"
+	"github.com/omsdev/oms/internal/selection"
 )
 
 // clientFlags are how the CLI reaches a node's OpenAPI. The password comes from OMS_PASSWORD or
@@ -93,6 +95,11 @@ func readProjectFile(path string) (projectFile, error) {
 	}
 	if (pf.Source == nil) == (pf.SourceEndpointID == "") || (pf.Sink == nil) == (pf.SinkEndpointID == "") {
 		return pf, withCode(ExitInvalid, fmt.Errorf("project file %s: give exactly one of source / sourceEndpointId and of sink / sinkEndpointId", path))
+	}
+	// The server checks the selection too; checking here first means a refused row filter
+	// creates nothing, not even the inline data sources.
+	if _, err := selection.Compile(project.SelectionConfig(pf.TransferMapping)); err != nil {
+		return pf, withCode(ExitInvalid, fmt.Errorf("project file %s: transferMapping: %w", path, err))
 	}
 	return pf, nil
 }
