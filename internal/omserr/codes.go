@@ -37,6 +37,19 @@ const (
 	DeployTSDBError       = "DEPLOY_TSDB_ERROR"
 	DeployTSDBUnreachable = "DEPLOY_TSDB_UNREACHABLE"
 
+	FilterClause        = "FILTER_CLAUSE"
+	FilterColumnUnknown = "FILTER_COLUMN_UNKNOWN"
+	FilterComment       = "FILTER_COMMENT"
+	FilterFunction      = "FILTER_FUNCTION"
+	FilterInto          = "FILTER_INTO"
+	FilterNotAllowed    = "FILTER_NOT_ALLOWED"
+	FilterStatements    = "FILTER_STATEMENTS"
+	FilterSubquery      = "FILTER_SUBQUERY"
+	FilterSyntax        = "FILTER_SYNTAX"
+	FilterTooLong       = "FILTER_TOO_LONG"
+	FilterUnion         = "FILTER_UNION"
+	FilterVariable      = "FILTER_VARIABLE"
+
 	FullConnect        = "FULL_CONNECT"
 	FullFailed         = "FULL_FAILED"
 	FullObjectsFailed  = "FULL_OBJECTS_FAILED"
@@ -110,6 +123,7 @@ var Areas = map[string]string{
 	"COMPONENT": "a data component process as its supervisor sees it",
 	"CONFIG":    "a component's kind-specific configuration",
 	"DEPLOY":    "oms deploy: hosts, packages, regions, the time-series database",
+	"FILTER":    "a selection rule's row filter (where), at project creation and component start",
 	"FULL":      "full-import",
 	"INCR":      "incr-sync",
 	"METADB":    "the MetaDB",
@@ -161,6 +175,18 @@ var codes = []Info{
 	{DeployTSDBError, "DEPLOY", s500, "the time-series database answered with an error"},
 	{DeployTSDBUnreachable, "DEPLOY", s500, "the time-series database does not answer"},
 
+	{FilterClause, "FILTER", http.StatusBadRequest, "the row filter has a clause after the expression: ORDER BY, LIMIT, GROUP BY or FOR UPDATE"},
+	{FilterColumnUnknown, "FILTER", http.StatusBadRequest, "the row filter names a column the source table does not have"},
+	{FilterComment, "FILTER", http.StatusBadRequest, "the row filter holds a comment (/* */, -- or #) or an optimizer hint"},
+	{FilterFunction, "FILTER", http.StatusBadRequest, "the row filter calls a function not on the allow-list (e.g. SLEEP, BENCHMARK, NOW, RAND, CAST or a stored function)"},
+	{FilterInto, "FILTER", http.StatusBadRequest, "the row filter holds INTO (OUTFILE, DUMPFILE, variables)"},
+	{FilterNotAllowed, "FILTER", http.StatusBadRequest, "the row filter holds a construct not allowed in a filter (e.g. a qualified column, a placeholder or ILIKE)"},
+	{FilterStatements, "FILTER", http.StatusBadRequest, "the row filter holds a ';' outside quotes: more than one statement"},
+	{FilterSubquery, "FILTER", http.StatusBadRequest, "the row filter holds a subquery, EXISTS or WITH"},
+	{FilterSyntax, "FILTER", http.StatusBadRequest, "the row filter is empty or not a valid MySQL expression"},
+	{FilterTooLong, "FILTER", http.StatusBadRequest, "the row filter is longer than 4096 bytes"},
+	{FilterUnion, "FILTER", http.StatusBadRequest, "the row filter holds a UNION, EXCEPT or INTERSECT"},
+	{FilterVariable, "FILTER", http.StatusBadRequest, "the row filter reads a user or system variable (@x, @@x)"},
 	{FullConnect, "FULL", s500, "full-import cannot connect to the source or the target"},
 	{FullFailed, "FULL", s500, "full-import failed without a more specific code"},
 	{FullObjectsFailed, "FULL", s500, "some schema objects were not migrated"},

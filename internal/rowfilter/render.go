@@ -12,6 +12,7 @@ import (
 	"github.com/pingcap/tidb/pkg/parser/opcode"
 	driver "github.com/pingcap/tidb/pkg/parser/test_driver"
 
+	"github.com/omsdev/oms/internal/omserr"
 	"github.com/omsdev/oms/internal/sqlgen"
 )
 
@@ -91,7 +92,7 @@ func (r *renderer) expr(n ast.ExprNode) error {
 		return r.expr(e.Expr)
 	case *ast.ColumnNameExpr:
 		if e.Name.Schema.O != "" || e.Name.Table.O != "" {
-			return refuse(CodeNotAllowed, r.text, fmt.Sprintf("qualified column %q: name the column alone", e.Name.OrigColName()))
+			return refuse(omserr.FilterNotAllowed, r.text, fmt.Sprintf("qualified column %q: name the column alone", e.Name.OrigColName()))
 		}
 		name := e.Name.Name.O
 		if r.seen != nil && !r.seen[strings.ToLower(name)] {
@@ -103,13 +104,13 @@ func (r *renderer) expr(n ast.ExprNode) error {
 		}
 		w.WriteString(sqlgen.QuoteIdent(name))
 	case ast.ParamMarkerExpr: // before ValueExpr: a marker is one
-		return refuse(CodeNotAllowed, r.text, "placeholders (?) are not allowed")
+		return refuse(omserr.FilterNotAllowed, r.text, "placeholders (?) are not allowed")
 	case *driver.ValueExpr:
 		return r.value(e)
 	case *ast.BinaryOperationExpr:
 		op, ok := binaryOps[e.Op]
 		if !ok {
-			return refuse(CodeNotAllowed, r.text, fmt.Sprintf("operator %s is not allowed", e.Op))
+			return refuse(omserr.FilterNotAllowed, r.text, fmt.Sprintf("operator %s is not allowed", e.Op))
 		}
 		return r.wrap(func() error {
 			if err := r.expr(e.L); err != nil {
@@ -121,7 +122,7 @@ func (r *renderer) expr(n ast.ExprNode) error {
 	case *ast.UnaryOperationExpr:
 		op, ok := unaryOps[e.Op]
 		if !ok {
-			return refuse(CodeNotAllowed, r.text, fmt.Sprintf("operator %s is not allowed", e.Op))
+			return refuse(omserr.FilterNotAllowed, r.text, fmt.Sprintf("operator %s is not allowed", e.Op))
 		}
 		return r.wrap(func() error { w.WriteString(op); return r.expr(e.V) })
 	case *ast.IsNullExpr:
@@ -155,7 +156,7 @@ func (r *renderer) expr(n ast.ExprNode) error {
 		})
 	case *ast.PatternInExpr:
 		if e.Sel != nil {
-			return refuse(CodeSubquery, r.text, "a subquery in IN (...) is not allowed")
+			return refuse(omserr.FilterSubquery, r.text, "a subquery in IN (...) is not allowed")
 		}
 		return r.wrap(func() error {
 			if err := r.expr(e.Expr); err != nil {
@@ -170,7 +171,7 @@ func (r *renderer) expr(n ast.ExprNode) error {
 		})
 	case *ast.PatternLikeOrIlikeExpr:
 		if !e.IsLike {
-			return refuse(CodeNotAllowed, r.text, "ILIKE is not MySQL: use LIKE (case follows the column's collation)")
+			return refuse(omserr.FilterNotAllowed, r.text, "ILIKE is not MySQL: use LIKE (case follows the column's collation)")
 		}
 		return r.wrap(func() error {
 			if err := r.expr(e.Expr); err != nil {
@@ -203,7 +204,7 @@ func (r *renderer) expr(n ast.ExprNode) error {
 		w.WriteString(")")
 	case *ast.SetCollationExpr:
 		if !collationName.MatchString(e.Collate) {
-			return refuse(CodeNotAllowed, r.text, fmt.Sprintf("collation %q is not a collation name", e.Collate))
+			return refuse(omserr.FilterNotAllowed, r.text, fmt.Sprintf("collation %q is not a collation name", e.Collate))
 		}
 		return r.wrap(func() error {
 			if err := r.expr(e.Expr); err != nil {
@@ -217,21 +218,21 @@ func (r *renderer) expr(n ast.ExprNode) error {
 	case *ast.TimeUnitExpr:
 		w.WriteString(e.Unit.String())
 	case *ast.SubqueryExpr, *ast.ExistsSubqueryExpr, *ast.CompareSubqueryExpr:
-		return refuse(CodeSubquery, r.text, "subqueries are not allowed")
+		return refuse(omserr.FilterSubquery, r.text, "subqueries are not allowed")
 	case *ast.VariableExpr:
 		v := "@" + e.Name
 		if e.IsSystem {
 			v = "@@" + e.Name
 		}
-		return refuse(CodeVariable, r.text, fmt.Sprintf("variable %s is not allowed", v))
+		return refuse(omserr.FilterVariable, r.text, fmt.Sprintf("variable %s is not allowed", v))
 	case *ast.AggregateFuncExpr:
-		return refuse(CodeFunction, r.text, fmt.Sprintf("aggregate function %s is not allowed", strings.ToUpper(e.F)))
+		return refuse(omserr.FilterFunction, r.text, fmt.Sprintf("aggregate function %s is not allowed", strings.ToUpper(e.F)))
 	case *ast.WindowFuncExpr:
-		return refuse(CodeFunction, r.text, fmt.Sprintf("window function %s is not allowed", strings.ToUpper(e.Name)))
+		return refuse(omserr.FilterFunction, r.text, fmt.Sprintf("window function %s is not allowed", strings.ToUpper(e.Name)))
 	case *ast.FuncCastExpr:
-		return refuse(CodeFunction, r.text, "CAST/CONVERT is not allowed: compare with a literal of the column's type instead")
+		return refuse(omserr.FilterFunction, r.text, "CAST/CONVERT is not allowed: compare with a literal of the column's type instead")
 	default:
-		return refuse(CodeNotAllowed, r.text, fmt.Sprintf("%T is not allowed in a row filter", n))
+		return refuse(omserr.FilterNotAllowed, r.text, fmt.Sprintf("%T is not allowed in a row filter", n))
 	}
 	return nil
 }
@@ -282,18 +283,18 @@ func (r *renderer) call(e *ast.FuncCallExpr) error {
 		return r.expr(e.Args[0])
 	}
 	if e.Schema.O != "" {
-		return refuse(CodeFunction, r.text, fmt.Sprintf("stored function %s.%s is not allowed", e.Schema.O, e.FnName.O))
+		return refuse(omserr.FilterFunction, r.text, fmt.Sprintf("stored function %s.%s is not allowed", e.Schema.O, e.FnName.O))
 	}
 	if !functions[name] {
-		return refuse(CodeFunction, r.text, fmt.Sprintf("function %s is not allowed (only deterministic functions without side effects are)", strings.ToUpper(e.FnName.O)))
+		return refuse(omserr.FilterFunction, r.text, fmt.Sprintf("function %s is not allowed (only deterministic functions without side effects are)", strings.ToUpper(e.FnName.O)))
 	}
 	for _, a := range e.Args {
 		if _, ok := a.(*ast.TrimDirectionExpr); ok {
-			return refuse(CodeFunction, r.text, "TRIM(BOTH/LEADING/TRAILING ...) is not allowed: use TRIM(x), LTRIM(x) or RTRIM(x)")
+			return refuse(omserr.FilterFunction, r.text, "TRIM(BOTH/LEADING/TRAILING ...) is not allowed: use TRIM(x), LTRIM(x) or RTRIM(x)")
 		}
 	}
 	if name == "trim" && len(e.Args) != 1 {
-		return refuse(CodeFunction, r.text, "TRIM(... FROM x) is not allowed: use TRIM(x), LTRIM(x) or RTRIM(x)")
+		return refuse(omserr.FilterFunction, r.text, "TRIM(... FROM x) is not allowed: use TRIM(x), LTRIM(x) or RTRIM(x)")
 	}
 	w.WriteString(strings.ToUpper(name) + "(")
 	switch _, unit := lastArg(e).(*ast.TimeUnitExpr); {
@@ -359,7 +360,7 @@ func (r *renderer) value(v *driver.ValueExpr) error {
 		}
 		w.WriteString("X'" + hex.EncodeToString(v.GetBytes()) + "'")
 	default:
-		return refuse(CodeNotAllowed, r.text, "a literal of this kind is not allowed")
+		return refuse(omserr.FilterNotAllowed, r.text, "a literal of this kind is not allowed")
 	}
 	return nil
 }

@@ -22,22 +22,6 @@ import (
 	"github.com/omsdev/oms/internal/omserr"
 )
 
-// Error codes: each names the part of the filter that was refused.
-const (
-	CodeSyntax        = "FILTER_SYNTAX"         // not a valid MySQL expression
-	CodeTooLong       = "FILTER_TOO_LONG"       // longer than MaxLen
-	CodeStatements    = "FILTER_STATEMENTS"     // a ';' outside quotes: more than one statement
-	CodeComment       = "FILTER_COMMENT"        // /* */, -- or #
-	CodeUnion         = "FILTER_UNION"          // UNION / EXCEPT / INTERSECT
-	CodeInto          = "FILTER_INTO"           // SELECT ... INTO OUTFILE/DUMPFILE/@var
-	CodeSubquery      = "FILTER_SUBQUERY"       // (SELECT ...), EXISTS, IN (SELECT ...)
-	CodeVariable      = "FILTER_VARIABLE"       // @x, @@x
-	CodeFunction      = "FILTER_FUNCTION"       // a function not on the allow-list
-	CodeClause        = "FILTER_CLAUSE"         // ORDER BY, LIMIT, GROUP BY, FOR UPDATE... after the expression
-	CodeNotAllowed    = "FILTER_NOT_ALLOWED"    // any other construct (placeholders, DEFAULT, MATCH...)
-	CodeColumnUnknown = "FILTER_COLUMN_UNKNOWN" // a column the table does not have
-)
-
 // MaxLen bounds the text of a filter (the parser's work and the SQL it lands in).
 const MaxLen = 4096
 
@@ -51,40 +35,40 @@ type Filter struct {
 }
 
 // Parse parses and checks a row filter. The error is an *omserr.Error whose code names the part
-// refused (see the Code constants) and whose message quotes it.
+// refused (omserr.Filter*) and whose message quotes it.
 func Parse(text string) (*Filter, error) {
 	if strings.TrimSpace(text) == "" {
-		return nil, refuse(CodeSyntax, text, "it is empty")
+		return nil, refuse(omserr.FilterSyntax, text, "it is empty")
 	}
 	if len(text) > MaxLen {
-		return nil, refuse(CodeTooLong, text[:64]+"...", fmt.Sprintf("it is %d bytes long, more than %d", len(text), MaxLen))
+		return nil, refuse(omserr.FilterTooLong, text[:64]+"...", fmt.Sprintf("it is %d bytes long, more than %d", len(text), MaxLen))
 	}
 	if hasOutsideQuotes(text, ";") {
-		return nil, refuse(CodeStatements, text, "';' outside quotes would start another statement")
+		return nil, refuse(omserr.FilterStatements, text, "';' outside quotes would start another statement")
 	}
 	p := parser.New()
 	stmts, _, err := p.Parse("SELECT 1 FROM `__oms_filter` WHERE ("+text+")", "", "")
 	if err != nil {
 		if c := findComment(text); c != "" {
-			return nil, refuse(CodeComment, text, fmt.Sprintf("comments (%s) are not allowed", c))
+			return nil, refuse(omserr.FilterComment, text, fmt.Sprintf("comments (%s) are not allowed", c))
 		}
-		return nil, &omserr.Error{Code: CodeSyntax, Message: fmt.Sprintf("row filter %q is not a valid expression", text), Advice: advice, Err: stripSQL(err)}
+		return nil, &omserr.Error{Code: omserr.FilterSyntax, Message: fmt.Sprintf("row filter %q is not a valid expression", text), Advice: advice, Err: stripSQL(err)}
 	}
 	if len(stmts) != 1 {
-		return nil, refuse(CodeStatements, text, "it makes more than one statement")
+		return nil, refuse(omserr.FilterStatements, text, "it makes more than one statement")
 	}
 	sel, ok := stmts[0].(*ast.SelectStmt)
 	if !ok {
 		if _, union := stmts[0].(*ast.SetOprStmt); union {
-			return nil, refuse(CodeUnion, text, "UNION (or EXCEPT/INTERSECT) is not allowed")
+			return nil, refuse(omserr.FilterUnion, text, "UNION (or EXCEPT/INTERSECT) is not allowed")
 		}
-		return nil, refuse(CodeNotAllowed, text, "it is not an expression")
+		return nil, refuse(omserr.FilterNotAllowed, text, "it is not an expression")
 	}
 	if err := checkSelect(text, sel); err != nil {
 		return nil, err
 	}
 	if c := findComment(text); c != "" {
-		return nil, refuse(CodeComment, text, fmt.Sprintf("comments (%s) are not allowed", c))
+		return nil, refuse(omserr.FilterComment, text, fmt.Sprintf("comments (%s) are not allowed", c))
 	}
 	f := &Filter{text: text, expr: sel.Where}
 	r := &renderer{text: text, seen: map[string]bool{}}
@@ -99,23 +83,23 @@ func Parse(text string) (*Filter, error) {
 func checkSelect(text string, s *ast.SelectStmt) error {
 	switch {
 	case s.SelectIntoOpt != nil:
-		return refuse(CodeInto, text, "INTO (OUTFILE, DUMPFILE or variables) is not allowed")
+		return refuse(omserr.FilterInto, text, "INTO (OUTFILE, DUMPFILE or variables) is not allowed")
 	case s.With != nil:
-		return refuse(CodeSubquery, text, "WITH is not allowed")
+		return refuse(omserr.FilterSubquery, text, "WITH is not allowed")
 	case s.Where == nil:
-		return refuse(CodeSyntax, text, "there is no expression")
+		return refuse(omserr.FilterSyntax, text, "there is no expression")
 	case s.GroupBy != nil, s.Having != nil:
-		return refuse(CodeClause, text, "GROUP BY/HAVING is not allowed")
+		return refuse(omserr.FilterClause, text, "GROUP BY/HAVING is not allowed")
 	case s.OrderBy != nil, s.Limit != nil:
-		return refuse(CodeClause, text, "ORDER BY/LIMIT is not allowed")
+		return refuse(omserr.FilterClause, text, "ORDER BY/LIMIT is not allowed")
 	case s.LockInfo != nil:
-		return refuse(CodeClause, text, "FOR UPDATE/LOCK IN SHARE MODE is not allowed")
+		return refuse(omserr.FilterClause, text, "FOR UPDATE/LOCK IN SHARE MODE is not allowed")
 	case len(s.WindowSpecs) > 0:
-		return refuse(CodeClause, text, "WINDOW is not allowed")
+		return refuse(omserr.FilterClause, text, "WINDOW is not allowed")
 	case len(s.TableHints) > 0:
-		return refuse(CodeComment, text, "optimizer hints are not allowed")
+		return refuse(omserr.FilterComment, text, "optimizer hints are not allowed")
 	case s.Distinct, s.From == nil, s.Fields == nil || len(s.Fields.Fields) != 1:
-		return refuse(CodeNotAllowed, text, "it is not one expression")
+		return refuse(omserr.FilterNotAllowed, text, "it is not one expression")
 	}
 	return nil
 }
@@ -144,7 +128,7 @@ func (f *Filter) Bind(table string, cols []string) (string, error) {
 	}
 	for _, c := range f.columns {
 		if _, ok := spelled[strings.ToLower(c)]; !ok {
-			return "", omserr.New(CodeColumnUnknown,
+			return "", omserr.New(omserr.FilterColumnUnknown,
 				fmt.Sprintf("row filter %q of %s names column %q, which the table does not have", f.text, table, c),
 				"fix the where expression of the selection rule: it may use only the source table's own columns")
 		}

@@ -54,40 +54,40 @@ func TestParseRenders(t *testing.T) {
 
 func TestParseRefuses(t *testing.T) {
 	for _, tc := range []struct{ in, code, names string }{
-		{"1=0) UNION ALL SELECT user, password FROM mysql.user WHERE (1=1", CodeUnion, "UNION"},
-		{"1=1) INTO OUTFILE '/tmp/x' -- ", CodeInto, "INTO"},
-		{"1=1) INTO DUMPFILE '/tmp/x' #", CodeComment, "#"},
-		{"1=1 `;` DROP TABLE t", CodeSyntax, "near \"`;` DROP"},
-		{"id=1; DROP TABLE t", CodeStatements, "';'"},
-		{"(SELECT 1)", CodeSubquery, "subqueries"},
-		{"id IN (SELECT id FROM mysql.user)", CodeSubquery, "subquery"},
-		{"EXISTS (SELECT 1)", CodeSubquery, "subqueries"},
-		{"id = ANY (SELECT 1)", CodeSubquery, "subqueries"},
-		{"SLEEP(1)", CodeFunction, "SLEEP"},
-		{"BENCHMARK(1000000, MD5('a')) = 0", CodeFunction, "BENCHMARK"},
-		{"LOAD_FILE('/etc/passwd') IS NOT NULL", CodeFunction, "LOAD_FILE"},
-		{"created_at < NOW()", CodeFunction, "NOW"},
-		{"RAND() < 0.5", CodeFunction, "RAND"},
-		{"USER() = 'root'", CodeFunction, "USER"},
-		{"mydb.f(id) = 1", CodeFunction, "mydb.f"},
-		{"COUNT(*) > 0", CodeFunction, "COUNT"},
-		{"@@version LIKE '10%'", CodeVariable, "@@version"},
-		{"@x = 1", CodeVariable, "@x"},
-		{"id = 1 /* */", CodeComment, "/*"},
-		{"/*!50000 1=1 */ id = 1", CodeComment, "/*"},
-		{"id = 1 -- x", CodeComment, "--"},
-		{"id = 1 # x", CodeComment, "#"},
-		{"id = 1) ORDER BY (id", CodeClause, "ORDER BY"},
-		{"id = 1) LIMIT 1 -- ", CodeClause, "LIMIT"},
-		{"id = 1) FOR UPDATE -- ", CodeClause, "FOR UPDATE"},
-		{"id = 1) GROUP BY (id", CodeClause, "GROUP BY"},
-		{"t.id = 1", CodeNotAllowed, "t.id"},
-		{"id = ?", CodeNotAllowed, "placeholder"},
-		{"CAST(id AS CHAR) = '1'", CodeFunction, "CAST"},
-		{"id = ", CodeSyntax, "not a valid expression"},
-		{"", CodeSyntax, "empty"},
-		{"id = 1)) OR ((1", CodeSyntax, "not a valid expression"},
-		{strings.Repeat("a", MaxLen+1), CodeTooLong, "more than"},
+		{"1=0) UNION ALL SELECT user, password FROM mysql.user WHERE (1=1", omserr.FilterUnion, "UNION"},
+		{"1=1) INTO OUTFILE '/tmp/x' -- ", omserr.FilterInto, "INTO"},
+		{"1=1) INTO DUMPFILE '/tmp/x' #", omserr.FilterComment, "#"},
+		{"1=1 `;` DROP TABLE t", omserr.FilterSyntax, "near \"`;` DROP"},
+		{"id=1; DROP TABLE t", omserr.FilterStatements, "';'"},
+		{"(SELECT 1)", omserr.FilterSubquery, "subqueries"},
+		{"id IN (SELECT id FROM mysql.user)", omserr.FilterSubquery, "subquery"},
+		{"EXISTS (SELECT 1)", omserr.FilterSubquery, "subqueries"},
+		{"id = ANY (SELECT 1)", omserr.FilterSubquery, "subqueries"},
+		{"SLEEP(1)", omserr.FilterFunction, "SLEEP"},
+		{"BENCHMARK(1000000, MD5('a')) = 0", omserr.FilterFunction, "BENCHMARK"},
+		{"LOAD_FILE('/etc/passwd') IS NOT NULL", omserr.FilterFunction, "LOAD_FILE"},
+		{"created_at < NOW()", omserr.FilterFunction, "NOW"},
+		{"RAND() < 0.5", omserr.FilterFunction, "RAND"},
+		{"USER() = 'root'", omserr.FilterFunction, "USER"},
+		{"mydb.f(id) = 1", omserr.FilterFunction, "mydb.f"},
+		{"COUNT(*) > 0", omserr.FilterFunction, "COUNT"},
+		{"@@version LIKE '10%'", omserr.FilterVariable, "@@version"},
+		{"@x = 1", omserr.FilterVariable, "@x"},
+		{"id = 1 /* */", omserr.FilterComment, "/*"},
+		{"/*!50000 1=1 */ id = 1", omserr.FilterComment, "/*"},
+		{"id = 1 -- x", omserr.FilterComment, "--"},
+		{"id = 1 # x", omserr.FilterComment, "#"},
+		{"id = 1) ORDER BY (id", omserr.FilterClause, "ORDER BY"},
+		{"id = 1) LIMIT 1 -- ", omserr.FilterClause, "LIMIT"},
+		{"id = 1) FOR UPDATE -- ", omserr.FilterClause, "FOR UPDATE"},
+		{"id = 1) GROUP BY (id", omserr.FilterClause, "GROUP BY"},
+		{"t.id = 1", omserr.FilterNotAllowed, "t.id"},
+		{"id = ?", omserr.FilterNotAllowed, "placeholder"},
+		{"CAST(id AS CHAR) = '1'", omserr.FilterFunction, "CAST"},
+		{"id = ", omserr.FilterSyntax, "not a valid expression"},
+		{"", omserr.FilterSyntax, "empty"},
+		{"id = 1)) OR ((1", omserr.FilterSyntax, "not a valid expression"},
+		{strings.Repeat("a", MaxLen+1), omserr.FilterTooLong, "more than"},
 	} {
 		f, err := Parse(tc.in)
 		if err == nil {
@@ -113,7 +113,7 @@ func TestBind(t *testing.T) {
 		t.Fatalf("Bind = %s, %v", got, err)
 	}
 	_, err = f.Bind("shop.orders", []string{"id", "total"})
-	if omserr.CodeOf(err) != CodeColumnUnknown || !strings.Contains(err.Error(), `"Name"`) || !strings.Contains(err.Error(), "shop.orders") {
+	if omserr.CodeOf(err) != omserr.FilterColumnUnknown || !strings.Contains(err.Error(), `"Name"`) || !strings.Contains(err.Error(), "shop.orders") {
 		t.Fatalf("Bind with a missing column: %v", err)
 	}
 	// A backquoted ';' is a column name: syntax allows it, the table does not have it.
@@ -121,7 +121,7 @@ func TestBind(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.Bind("shop.orders", []string{"id"}); omserr.CodeOf(err) != CodeColumnUnknown {
+	if _, err := f.Bind("shop.orders", []string{"id"}); omserr.CodeOf(err) != omserr.FilterColumnUnknown {
 		t.Fatalf("Bind of `;`: %v", err)
 	}
 }
