@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/omsdev/oms/api"
-	"github.com/omsdev/oms/internal/project"
+	"github.com/omsdev/oms/internal/omserr"
 	"github.com/omsdev/oms/internal/testenv"
 )
 
@@ -38,7 +38,7 @@ func TestRowFilterInjectionRefused(t *testing.T) {
 	} {
 		_, err := f.cli.CreateProject(ctx, api.CreateProjectRequest{Name: "inj", SourceEndpointID: src.ID, SinkEndpointID: dst.ID, StartImmediately: true,
 			TransferMapping: api.TransferMapping{Tables: []api.TableRule{{DB: srcDB, RenameDB: dstDB, Where: tc.where}}}})
-		apiErr(t, err, 400, project.CodeInvalid)
+		apiErr(t, err, 400, omserr.APIInvalidArgument)
 		if !strings.Contains(err.Error(), tc.names) {
 			t.Errorf("where %q: error does not name %q: %v", tc.where, tc.names, err)
 		}

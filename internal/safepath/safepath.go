@@ -77,8 +77,14 @@ func Inside(dir, path string) error {
 	return nil
 }
 
-// File is Name(s) + ext confirmed inside dir: the path of a file named after s.
-func File(dir, s, ext string) (string, error) {
-	p := filepath.Join(dir, Name(s)+ext)
+// File is the path of a file in dir named after one or more names: each encoded by Name, joined
+// with '.', then ext (File(dir, ".diff", "shop", "orders") is dir/shop.orders.diff), confirmed
+// inside dir. Name never keeps a '.', so the parts cannot run into each other.
+func File(dir, ext string, names ...string) (string, error) {
+	enc := make([]string, len(names))
+	for i, n := range names {
+		enc[i] = Name(n)
+	}
+	p := filepath.Join(dir, strings.Join(enc, ".")+ext)
 	return p, Inside(dir, p)
 }

@@ -47,7 +47,7 @@ func TestNameDistinctAndContained(t *testing.T) {
 		if Name(n) != enc {
 			t.Errorf("Name(%q) is not stable", n)
 		}
-		p, err := File(dir, n, ".diff")
+		p, err := File(dir, ".diff", n)
 		if err != nil {
 			t.Fatalf("File(%q): %v", n, err)
 		}
@@ -81,6 +81,12 @@ func TestInside(t *testing.T) {
 		if err := Inside(tc.dir, tc.path); (err == nil) != tc.ok {
 			t.Errorf("Inside(%q, %q) = %v, want ok=%v", tc.dir, tc.path, err, tc.ok)
 		}
+	}
+	if p, err := File("/out", ".sql", "a.b", "c"); err != nil || p != "/out/a%2Eb.c.sql" {
+		t.Errorf("File = %q, %v", p, err)
+	}
+	if p, err := File("/out", ".sql", "a", "b.c"); err != nil || p != "/out/a.b%2Ec.sql" {
+		t.Errorf("File = %q, %v", p, err)
 	}
 	p, err := Join("/run", "np_1", "../../etc")
 	if err != nil || p != "/run/np_1/%2E%2E%2F%2E%2E%2Fetc" {

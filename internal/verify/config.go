@@ -55,7 +55,8 @@ type Config struct {
 	// OnlyPreviousDifferences re-verifies only the rows (and key-less tables) that differed in
 	// the previous run's result in OutputDir.
 	OnlyPreviousDifferences bool `json:"only_previous_differences,omitempty"`
-	// OutputDir receives report.json, report.txt and per table <db>.<table>.diff/.sql
+	// OutputDir receives report.json, report.txt and per table <db>.<table>.diff/.sql, the names
+	// encoded by safepath.Name (shop.orders.diff; Orders~<hash>, %2F for a slash)
 	// (default <work_dir>/output).
 	OutputDir string `json:"output_dir,omitempty"`
 	// NoKeyTables says what to do with tables without a primary key or NOT NULL unique key:

@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/omsdev/oms/internal/omserr"
+	"github.com/omsdev/oms/internal/safepath"
 	"github.com/omsdev/oms/internal/sqlgen"
 )
 
@@ -182,12 +183,20 @@ func (v *Verifier) writeReport(start time.Time) (*Report, error) {
 		}
 		if len(tr.final) > 0 {
 			prev.Tables[p.Name] = pt
-			base := p.Name
-			res.DiffFile, res.SQLFile = base+".diff", base+".sql"
-			if err := writeDiff(filepath.Join(dir, res.DiffFile), p, tr.final); err != nil {
+			// Named after the source table, encoded: a table called x/../../y stays in dir.
+			diffPath, err := safepath.File(dir, ".diff", p.src.DB, p.src.Name)
+			if err != nil {
+				return nil, fmt.Errorf("name the diff file of %s: %w", p.Name, err)
+			}
+			sqlPath, err := safepath.File(dir, ".sql", p.src.DB, p.src.Name)
+			if err != nil {
+				return nil, fmt.Errorf("name the SQL file of %s: %w", p.Name, err)
+			}
+			res.DiffFile, res.SQLFile = filepath.Base(diffPath), filepath.Base(sqlPath)
+			if err := writeDiff(diffPath, p, tr.final); err != nil {
 				return nil, err
 			}
-			if err := writeSQL(filepath.Join(dir, res.SQLFile), p, tr.final); err != nil {
+			if err := writeSQL(sqlPath, p, tr.final); err != nil {
 				return nil, err
 			}
 		}
