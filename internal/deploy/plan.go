@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/omsdev/oms/internal/config"
+	"github.com/omsdev/oms/internal/safepath"
 )
 
 // SSHLogin is how to log in to a remote node. A user other than root needs passwordless sudo.
@@ -63,7 +64,10 @@ func WriteConfigs(dir string, cs []config.Config) (string, error) {
 		return "", fmt.Errorf("write config files: %w", err)
 	}
 	for _, c := range cs {
-		p := filepath.Join(dir, "config-"+c.CMRegion+".yaml")
+		p, err := safepath.File(dir, ".yaml", "config-"+c.CMRegion) // the region is validated; encoded anyway
+		if err != nil {
+			return "", fmt.Errorf("write config files: %w", err)
+		}
 		if err := writeFileAtomic(p, config.Format(c), 0o600); err != nil {
 			return "", err
 		}

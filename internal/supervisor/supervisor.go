@@ -34,6 +34,7 @@ import (
 	"github.com/omsdev/oms/internal/httpx"
 	"github.com/omsdev/oms/internal/metadb"
 	"github.com/omsdev/oms/internal/omserr"
+	"github.com/omsdev/oms/internal/safepath"
 	"github.com/omsdev/oms/internal/secret"
 	"github.com/omsdev/oms/internal/sqlgen"
 	"github.com/omsdev/oms/internal/task"
@@ -93,6 +94,10 @@ func New(db *sql.DB, opt Options, keys *secret.Keyring, log *slog.Logger) *Super
 }
 
 func (s *Supervisor) runDir() string { return filepath.Join(s.opt.DataDir, "run") }
+
+// taskDir is a task's work directory: its id (from the MetaDB) encoded as one path element
+// under the run dir, so no id can name (or remove) anything outside it.
+func (s *Supervisor) taskDir(id string) (string, error) { return safepath.Join(s.runDir(), id) }
 
 // Run kills orphans left by an earlier life of this node, then heartbeats and reconciles until ctx
 // ends; on the way out it stops its components (SIGTERM: they pause at their checkpoints).
@@ -163,7 +168,9 @@ func (s *Supervisor) reconcile(ctx context.Context) error {
 		switch t.Desired {
 		case task.DesiredReleased:
 			if t.State != task.Released {
-				_ = os.RemoveAll(filepath.Join(s.runDir(), t.ID))
+				if dir, err := s.taskDir(t.ID); err == nil {
+					_ = os.RemoveAll(dir)
+				}
 				s.report(ctx, t, task.Released, "", 0, nil)
 			}
 			continue
@@ -181,7 +188,12 @@ func (s *Supervisor) reconcile(ctx context.Context) error {
 		p := s.procs[t.ID]
 		s.mu.Unlock()
 		if p == nil {
-			p = &proc{taskID: t.ID, project: t.ProjectID, kind: t.Kind, epoch: t.Epoch, hash: specHash(t), workDir: filepath.Join(s.runDir(), t.ID)}
+			dir, err := s.taskDir(t.ID)
+			if err != nil {
+				s.log.Error("task id unusable as a directory name", "task", t.ID, "err", err)
+				continue
+			}
+			p = &proc{taskID: t.ID, project: t.ProjectID, kind: t.Kind, epoch: t.Epoch, hash: specHash(t), workDir: dir}
 			s.mu.Lock()
 			s.procs[t.ID] = p
 			s.mu.Unlock()
