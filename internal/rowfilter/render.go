@@ -112,88 +112,42 @@ func (r *renderer) expr(n ast.ExprNode) error {
 		if !ok {
 			return refuse(omserr.FilterNotAllowed, r.text, fmt.Sprintf("operator %s is not allowed", e.Op))
 		}
-		return r.wrap(func() error {
-			if err := r.expr(e.L); err != nil {
-				return err
-			}
-			w.WriteString(" " + op + " ")
-			return r.expr(e.R)
-		})
+		return r.wrap(e.L, " "+op+" ", e.R)
 	case *ast.UnaryOperationExpr:
 		op, ok := unaryOps[e.Op]
 		if !ok {
 			return refuse(omserr.FilterNotAllowed, r.text, fmt.Sprintf("operator %s is not allowed", e.Op))
 		}
-		return r.wrap(func() error { w.WriteString(op); return r.expr(e.V) })
+		return r.wrap(op, e.V)
 	case *ast.IsNullExpr:
-		return r.wrap(func() error {
-			if err := r.expr(e.Expr); err != nil {
-				return err
-			}
-			w.WriteString(map[bool]string{false: " IS NULL", true: " IS NOT NULL"}[e.Not])
-			return nil
-		})
+		return r.wrap(e.Expr, pick(e.Not, " IS NOT NULL", " IS NULL"))
 	case *ast.IsTruthExpr:
-		return r.wrap(func() error {
-			if err := r.expr(e.Expr); err != nil {
-				return err
-			}
-			w.WriteString(map[bool]string{false: " IS ", true: " IS NOT "}[e.Not])
-			w.WriteString(map[bool]string{false: "FALSE", true: "TRUE"}[e.True > 0])
-			return nil
-		})
+		return r.wrap(e.Expr, pick(e.Not, " IS NOT ", " IS "), pick(e.True > 0, "TRUE", "FALSE"))
 	case *ast.BetweenExpr:
-		return r.wrap(func() error {
-			if err := r.expr(e.Expr); err != nil {
-				return err
-			}
-			w.WriteString(map[bool]string{false: " BETWEEN ", true: " NOT BETWEEN "}[e.Not])
-			if err := r.expr(e.Left); err != nil {
-				return err
-			}
-			w.WriteString(" AND ")
-			return r.expr(e.Right)
-		})
+		return r.wrap(e.Expr, pick(e.Not, " NOT BETWEEN ", " BETWEEN "), e.Left, " AND ", e.Right)
 	case *ast.PatternInExpr:
 		if e.Sel != nil {
 			return refuse(omserr.FilterSubquery, r.text, "a subquery in IN (...) is not allowed")
 		}
-		return r.wrap(func() error {
-			if err := r.expr(e.Expr); err != nil {
-				return err
-			}
-			w.WriteString(map[bool]string{false: " IN (", true: " NOT IN ("}[e.Not])
-			if err := r.list(e.List); err != nil {
-				return err
-			}
-			w.WriteString(")")
-			return nil
-		})
+		w.WriteString("(")
+		if err := r.seq(e.Expr, pick(e.Not, " NOT IN (", " IN (")); err != nil {
+			return err
+		}
+		if err := r.list(e.List); err != nil {
+			return err
+		}
+		w.WriteString("))")
 	case *ast.PatternLikeOrIlikeExpr:
 		if !e.IsLike {
 			return refuse(omserr.FilterNotAllowed, r.text, "ILIKE is not MySQL: use LIKE (case follows the column's collation)")
 		}
-		return r.wrap(func() error {
-			if err := r.expr(e.Expr); err != nil {
-				return err
-			}
-			w.WriteString(map[bool]string{false: " LIKE ", true: " NOT LIKE "}[e.Not])
-			if err := r.expr(e.Pattern); err != nil {
-				return err
-			}
-			if e.EscapeExplicit {
-				w.WriteString(" ESCAPE " + quoteString(string([]byte{e.Escape})))
-			}
-			return nil
-		})
+		escape := ""
+		if e.EscapeExplicit {
+			escape = " ESCAPE " + quoteString(string([]byte{e.Escape}))
+		}
+		return r.wrap(e.Expr, pick(e.Not, " NOT LIKE ", " LIKE "), e.Pattern, escape)
 	case *ast.PatternRegexpExpr:
-		return r.wrap(func() error {
-			if err := r.expr(e.Expr); err != nil {
-				return err
-			}
-			w.WriteString(map[bool]string{false: " REGEXP ", true: " NOT REGEXP "}[e.Not])
-			return r.expr(e.Pattern)
-		})
+		return r.wrap(e.Expr, pick(e.Not, " NOT REGEXP ", " REGEXP "), e.Pattern)
 	case *ast.CaseExpr:
 		return r.caseExpr(e)
 	case *ast.RowExpr:
@@ -206,13 +160,7 @@ func (r *renderer) expr(n ast.ExprNode) error {
 		if !collationName.MatchString(e.Collate) {
 			return refuse(omserr.FilterNotAllowed, r.text, fmt.Sprintf("collation %q is not a collation name", e.Collate))
 		}
-		return r.wrap(func() error {
-			if err := r.expr(e.Expr); err != nil {
-				return err
-			}
-			w.WriteString(" COLLATE " + e.Collate)
-			return nil
-		})
+		return r.wrap(e.Expr, " COLLATE "+e.Collate)
 	case *ast.FuncCallExpr:
 		return r.call(e)
 	case *ast.TimeUnitExpr:
@@ -237,42 +185,50 @@ func (r *renderer) expr(n ast.ExprNode) error {
 	return nil
 }
 
-func (r *renderer) wrap(inner func() error) error {
+// seq writes parts in order: strings as they are, expressions rendered.
+func (r *renderer) seq(parts ...any) error {
+	for _, p := range parts {
+		switch v := p.(type) {
+		case string:
+			r.b.WriteString(v)
+		case ast.ExprNode:
+			if err := r.expr(v); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// wrap is seq in parentheses.
+func (r *renderer) wrap(parts ...any) error {
 	r.b.WriteString("(")
-	if err := inner(); err != nil {
+	if err := r.seq(parts...); err != nil {
 		return err
 	}
 	r.b.WriteString(")")
 	return nil
 }
 
+func pick(cond bool, yes, no string) string {
+	if cond {
+		return yes
+	}
+	return no
+}
+
 func (r *renderer) caseExpr(e *ast.CaseExpr) error {
-	w := &r.b
-	w.WriteString("(CASE")
+	parts := []any{"(CASE"}
 	if e.Value != nil {
-		w.WriteString(" ")
-		if err := r.expr(e.Value); err != nil {
-			return err
-		}
+		parts = append(parts, " ", e.Value)
 	}
 	for _, c := range e.WhenClauses {
-		w.WriteString(" WHEN ")
-		if err := r.expr(c.Expr); err != nil {
-			return err
-		}
-		w.WriteString(" THEN ")
-		if err := r.expr(c.Result); err != nil {
-			return err
-		}
+		parts = append(parts, " WHEN ", c.Expr, " THEN ", c.Result)
 	}
 	if e.ElseClause != nil {
-		w.WriteString(" ELSE ")
-		if err := r.expr(e.ElseClause); err != nil {
-			return err
-		}
+		parts = append(parts, " ELSE ", e.ElseClause)
 	}
-	w.WriteString(" END)")
-	return nil
+	return r.seq(append(parts, " END)")...)
 }
 
 func (r *renderer) call(e *ast.FuncCallExpr) error {
@@ -297,31 +253,17 @@ func (r *renderer) call(e *ast.FuncCallExpr) error {
 		return refuse(omserr.FilterFunction, r.text, "TRIM(... FROM x) is not allowed: use TRIM(x), LTRIM(x) or RTRIM(x)")
 	}
 	w.WriteString(strings.ToUpper(name) + "(")
+	var err error
 	switch _, unit := lastArg(e).(*ast.TimeUnitExpr); {
 	case (name == "date_add" || name == "date_sub" || name == "adddate" || name == "subdate") && len(e.Args) == 3 && unit:
-		if err := r.expr(e.Args[0]); err != nil {
-			return err
-		}
-		w.WriteString(", INTERVAL ")
-		if err := r.expr(e.Args[1]); err != nil {
-			return err
-		}
-		w.WriteString(" ")
-		if err := r.expr(e.Args[2]); err != nil {
-			return err
-		}
+		err = r.seq(e.Args[0], ", INTERVAL ", e.Args[1], " ", e.Args[2])
 	case name == "extract" && len(e.Args) == 2:
-		if err := r.expr(e.Args[0]); err != nil {
-			return err
-		}
-		w.WriteString(" FROM ")
-		if err := r.expr(e.Args[1]); err != nil {
-			return err
-		}
+		err = r.seq(e.Args[0], " FROM ", e.Args[1])
 	default:
-		if err := r.list(e.Args); err != nil {
-			return err
-		}
+		err = r.list(e.Args)
+	}
+	if err != nil {
+		return err
 	}
 	w.WriteString(")")
 	return nil
