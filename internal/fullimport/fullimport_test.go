@@ -398,3 +398,32 @@ func TestNonEmptyTargetAndFailedObjects(t *testing.T) {
 	}
 	_ = strconv.Itoa
 }
+
+// A row filter naming a column the source table lacks stops Full-Import at start: nothing is
+// created or copied.
+func TestFilterUnknownColumnRefusedAtStart(t *testing.T) {
+	src, dst := pair(t)
+	srcDB := testenv.FreshDatabase(t, src, "fcol")
+	mustExec(t, src.DB(), "CREATE TABLE `"+srcDB+"`.t (id INT PRIMARY KEY, amount INT)", "INSERT INTO `"+srcDB+"`.t VALUES (1, 10)")
+	dstDB := srcDB + "_dst"
+	cfg := Config{Source: connOf(src), Target: connOf(dst),
+		Selection: selection.Config{Tables: []selection.Rule{{DB: srcDB, RenameDB: dstDB, Where: "amount > 1 AND nope = 1"}}}}
+	u, err := NewWithConfig(cfg, "fcol", 1, t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	err = u.Init(ctx)
+	if err == nil {
+		err = u.Run(ctx)
+	}
+	u.Close()
+	if omserr.CodeOf(err) != omserr.FilterColumnUnknown || !strings.Contains(err.Error(), `"nope"`) {
+		t.Fatalf("start = %v, want %s naming nope", err, omserr.FilterColumnUnknown)
+	}
+	var n int
+	if err := dst.DB().QueryRow("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?", dstDB).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("target database created: %d %v", n, err)
+	}
+}

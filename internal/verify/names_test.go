@@ -1,12 +1,14 @@
 package verify
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 
+	"github.com/omsdev/oms/internal/omserr"
 	"github.com/omsdev/oms/internal/selection"
 	"github.com/omsdev/oms/internal/sqlgen"
 	"github.com/omsdev/oms/internal/testenv"
@@ -73,5 +75,31 @@ func TestDiffFilesStayInOutputFolder(t *testing.T) {
 	}
 	if len(files) != 2*len(names) {
 		t.Errorf("%d files for %d tables", len(files), len(names))
+	}
+}
+
+// A row filter naming a column the table lacks stops the verification at start, before any
+// comparison, with the code that says so.
+func TestFilterUnknownColumnRefusedAtStart(t *testing.T) {
+	e := newEnv(t)
+	sdb, ddb := testenv.FreshDatabase(t, e.src, "fs"), testenv.FreshDatabase(t, e.dst, "fd")
+	exec(t, e.src.DB(), "CREATE TABLE "+sqlgen.Table(sdb, "t")+" (id INT PRIMARY KEY, v INT)")
+	exec(t, e.dst.DB(), "CREATE TABLE "+sqlgen.Table(ddb, "t")+" (id INT PRIMARY KEY)")
+	for _, tc := range []struct{ where, names string }{
+		{"nope = 1", `"nope"`},
+		{"`;` = 1", `";"`},
+		{"v > 1", ddb + ".t"}, // the filter runs on the target too, which lacks v
+	} {
+		cfg := Config{Selection: selection.Config{Tables: []selection.Rule{{DB: sdb, RenameDB: ddb, Where: tc.where}}}, OutputDir: t.TempDir()}
+		cfg.Source, cfg.Target = conn(e.src), conn(e.dst)
+		v, err := New(cfg, t.TempDir(), nil, quiet)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = v.Init(context.Background())
+		v.Close()
+		if omserr.CodeOf(err) != omserr.FilterColumnUnknown || !strings.Contains(err.Error(), tc.names) {
+			t.Errorf("where %q: Init = %v, want %s naming %s", tc.where, err, omserr.FilterColumnUnknown, tc.names)
+		}
 	}
 }
