@@ -4,7 +4,6 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"crypto/tls"
 	"fmt"
 	"net/http"
@@ -13,13 +12,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/omsdev/oms/api"
 	"github.com/omsdev/oms/internal/testenv"
+	"github.com/omsdev/oms/internal/testenv/scenario"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -85,7 +84,7 @@ func (n *node) startWith(t *testing.T, scheme string, extra ...string) {
 	go func() { _ = cmd.Wait(); logf.Close(); close(done) }()
 	t.Cleanup(func() { n.stop() })
 	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // self-signed test certificate
-	waitFor(t, 60*time.Second, "node "+n.ip+" healthy", func() (bool, string) {
+	scenario.WaitFor(t, 60*time.Second, "node "+n.ip+" healthy", func() (bool, string) {
 		select {
 		case <-done:
 			t.Fatalf("node %s exited during start:\n%s", n.ip, n.logTail())
@@ -129,14 +128,7 @@ func (n *node) stop() {
 	}
 }
 
-func (n *node) logTail() string {
-	raw, _ := os.ReadFile(n.logPath)
-	s := string(raw)
-	if len(s) > 6000 {
-		s = s[len(s)-6000:]
-	}
-	return s
-}
+func (n *node) logTail() string { return scenario.Tail(n.logPath, 6000) }
 
 // killComponentsUnder kills every `oms component` process whose spec lies under dir (orphans of
 // killed nodes), so a test leaves nothing running.
@@ -173,23 +165,6 @@ func componentPIDs(dir, kind string) []int {
 		}
 	}
 	return out
-}
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() (bool, string)) time.Duration {
-	t.Helper()
-	start := time.Now()
-	last := ""
-	for time.Since(start) < d {
-		ok, why := cond()
-		if ok {
-			return time.Since(start)
-		}
-		last = why
-		time.Sleep(250 * time.Millisecond)
-	}
-	t.Fatalf("timed out after %s waiting for %s; last: %s", d, what, last)
-	return 0
 }
 
 // cluster is a MetaDB and two nodes of one region.
@@ -232,22 +207,7 @@ func startClusterWith(t *testing.T, meta *testenv.Instance, o clusterOpts, ips .
 		c.nodes = append(c.nodes, n)
 	}
 	c.cli = api.NewClient(c.nodes[0].url(), "admin", adminPassword, false)
-	t.Cleanup(func() {
-		if t.Failed() {
-			for _, n := range c.nodes {
-				t.Logf("--- log of node %s ---\n%s", n.ip, n.logTail())
-			}
-			logs, _ := filepath.Glob(filepath.Join(dir, "node-*", "run", "*", "component.log"))
-			for _, l := range logs {
-				raw, _ := os.ReadFile(l)
-				s := string(raw)
-				if len(s) > 4000 {
-					s = s[len(s)-4000:]
-				}
-				t.Logf("--- %s ---\n%s", strings.TrimPrefix(l, dir), s)
-			}
-		}
-	})
+	scenario.LogsOnFailure(t, 4000, filepath.Join(dir, "node-*.log"), filepath.Join(dir, "node-*", "run", "*", "component.log"))
 	return c
 }
 
@@ -268,6 +228,3 @@ func (c *cluster) runCLI(t *testing.T, args ...string) (string, error) {
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
-
-var _ = sync.Mutex{}
-var _ = context.Background

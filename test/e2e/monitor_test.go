@@ -15,6 +15,7 @@ import (
 	"github.com/omsdev/oms/api"
 	"github.com/omsdev/oms/internal/metrics"
 	"github.com/omsdev/oms/internal/testenv"
+	"github.com/omsdev/oms/internal/testenv/scenario"
 	"github.com/omsdev/oms/internal/tsdb"
 )
 
@@ -29,16 +30,16 @@ func TestMonitoring(t *testing.T) {
 	}
 	influx := testenv.StartInfluxDB(t, "omsmon", "Influx-pw-1")
 	meta, src, dst := testenv.StartMariaDB(t), testenv.StartMariaDB(t), testenv.StartMariaDB(t)
-	seedSource(t, src)
+	shop.Seed(t, src.DB())
 	c := startClusterWith(t, meta, clusterOpts{
 		config: fmt.Sprintf("tsdb_enabled: true\ntsdb_service: INFLUXDB\ntsdb_url: '%s'\ntsdb_username: omsmon\ntsdb_password: 'Influx-pw-1'\n", influx.Addr),
 		flags:  []string{"--metrics-interval", "1s"},
 	}, "127.0.0.2", "127.0.0.3")
 	ctx := context.Background()
-	wl := startWorkload(src.DB(), 2)
-	defer wl.halt()
+	wl := shop.StartWorkload(src.DB(), 2, workloadPause)
+	defer wl.Halt()
 	pid := createShopProject(t, c, src, dst)
-	waitFor(t, 90*time.Second, "incremental transfer caught up", func() (bool, string) {
+	scenario.WaitFor(t, 90*time.Second, "incremental transfer caught up", func() (bool, string) {
 		p, err := c.cli.DescribeProject(ctx, pid)
 		if err != nil {
 			return false, err.Error()
@@ -46,14 +47,14 @@ func TestMonitoring(t *testing.T) {
 		if p.Status == api.StateFailed {
 			t.Fatalf("project failed: %s %s", p.ErrorCode, p.ErrorMessage)
 		}
-		return stepOf(p, api.StepIncr).Status == api.StepMonitoring, fmt.Sprintf("%+v", p.Steps)
+		return scenario.Step(p, api.StepIncr).Status == api.StepMonitoring, fmt.Sprintf("%+v", p.Steps)
 	})
 	comps, err := c.cli.DescribeProjectComponents(ctx, pid)
 	if err != nil {
 		t.Fatal(err)
 	}
-	incr, _ := component(comps, "incr-sync")
-	store, _ := component(comps, "store")
+	incr, _ := scenario.Component(comps, "incr-sync")
+	store, _ := scenario.Component(comps, "store")
 
 	// /metrics of each node: host series on both, each component's series on its node with the
 	// labels the node adds.
@@ -68,7 +69,7 @@ func TestMonitoring(t *testing.T) {
 	}
 	for _, n := range c.nodes {
 		want[n.ip] = append(want[n.ip], fmt.Sprintf(`%s{host="%s",region="cn-hangzhou"}`, metrics.HostCPUPercent, n.ip), metrics.HostDiskTotalBytes+"{", metrics.ComponentUp+"{")
-		waitFor(t, 30*time.Second, "series on "+n.ip+"'s /metrics", func() (bool, string) {
+		scenario.WaitFor(t, 30*time.Second, "series on "+n.ip+"'s /metrics", func() (bool, string) {
 			body, err := httpGet(fmt.Sprintf("http://%s:%d/metrics", n.ip, n.supPort))
 			if err != nil {
 				return false, err.Error()
@@ -85,7 +86,7 @@ func TestMonitoring(t *testing.T) {
 	// A real Prometheus scrapes both nodes, with the shipped alert rules loaded.
 	rules, _ := filepath.Abs("../../deploy/prometheus/oms-rules.yml")
 	prom := testenv.StartPrometheus(t, []string{fmt.Sprintf("%s:%d", c.nodes[0].ip, c.nodes[0].supPort), fmt.Sprintf("%s:%d", c.nodes[1].ip, c.nodes[1].supPort)}, rules)
-	waitFor(t, 30*time.Second, "Prometheus has both nodes' host series and the project's lag", func() (bool, string) {
+	scenario.WaitFor(t, 30*time.Second, "Prometheus has both nodes' host series and the project's lag", func() (bool, string) {
 		hosts := promQuery(t, prom, metrics.HostCPUPercent)
 		lag := promQuery(t, prom, fmt.Sprintf(`%s{project=%q}`, metrics.IncrLagSeconds, pid))
 		seen := map[string]bool{}
@@ -105,7 +106,7 @@ func TestMonitoring(t *testing.T) {
 		metrics.StoreRetentionHeadroomSeconds, metrics.ComponentUp, metrics.HostCPUPercent, metrics.HostMemoryUsedBytes, metrics.HostDiskUsedBytes,
 		metrics.TSDBPointsTotal}
 	for _, m := range measurements {
-		waitFor(t, 40*time.Second, "InfluxDB points of "+m, func() (bool, string) {
+		scenario.WaitFor(t, 40*time.Second, "InfluxDB points of "+m, func() (bool, string) {
 			series := influx.Query(t, tsdb.DefaultDatabase, fmt.Sprintf(`SELECT count(*) FROM %q GROUP BY *`, m))
 			for _, s := range series {
 				if s.Tags["region"] != "cn-hangzhou" || s.Tags["host"] == "" {
@@ -120,7 +121,7 @@ func TestMonitoring(t *testing.T) {
 	}
 
 	// The console's window: the project's series from the node that runs them.
-	waitFor(t, 20*time.Second, "DescribeProjectMetrics", func() (bool, string) {
+	scenario.WaitFor(t, 20*time.Second, "DescribeProjectMetrics", func() (bool, string) {
 		pm, err := c.cli.DescribeProjectMetrics(ctx, api.DescribeProjectMetricsRequest{ID: pid, Names: []string{metrics.IncrLagSeconds, metrics.StoreRowsTotal}})
 		if err != nil {
 			return false, err.Error()
@@ -138,12 +139,12 @@ func TestMonitoring(t *testing.T) {
 	// InfluxDB stops: Incr-Sync keeps applying and the node keeps serving.
 	influx.Stop()
 	before := appliedRows(t, c, pid)
-	waitFor(t, 30*time.Second, "Incr-Sync applies with InfluxDB stopped", func() (bool, string) {
+	scenario.WaitFor(t, 30*time.Second, "Incr-Sync applies with InfluxDB stopped", func() (bool, string) {
 		now := appliedRows(t, c, pid)
 		return now > before+100, fmt.Sprintf("applied rows %v -> %v", before, now)
 	})
-	wl.halt()
-	waitFor(t, 60*time.Second, "source == target (row level)", func() (bool, string) { return sameData(src.DB(), dst.DB()) })
+	wl.Halt()
+	scenario.WaitFor(t, 60*time.Second, "source == target (row level)", func() (bool, string) { return shop.Same(src.DB(), dst.DB()) })
 }
 
 func appliedRows(t *testing.T, c *cluster, pid string) float64 {
@@ -152,7 +153,7 @@ func appliedRows(t *testing.T, c *cluster, pid string) float64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	incr, _ := component(comps, "incr-sync")
+	incr, _ := scenario.Component(comps, "incr-sync")
 	return incr.Metrics["applied_rows_total"]
 }
 
@@ -192,4 +193,3 @@ func promQuery(t *testing.T, addr, q string) []map[string]string {
 	}
 	return out
 }
-

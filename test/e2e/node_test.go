@@ -4,14 +4,11 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
-	"errors"
 	"math/big"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,6 +18,7 @@ import (
 	"time"
 
 	"github.com/omsdev/oms/internal/testenv"
+	"github.com/omsdev/oms/internal/testenv/scenario"
 )
 
 // selfSignedCert writes a certificate and key for ip into dir.
@@ -44,17 +42,6 @@ func selfSignedCert(t *testing.T, dir, ip string) (crt, key string) {
 	return crt, key
 }
 
-func exitCode(err error) int {
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		return ee.ExitCode()
-	}
-	if err != nil {
-		return -1
-	}
-	return 0
-}
-
 // TestNodeStartTLSAndRefusals checks `oms node` on its own: refusals with clear messages and exit
 // code 3 (host IP not in cm_nodes, no admin password on first start), HTTPS console with the
 // configured certificate, the CLI over it, and an idempotent restart.
@@ -74,14 +61,14 @@ func TestNodeStartTLSAndRefusals(t *testing.T) {
 	bin := testenv.OMSBinary(t)
 
 	out, err := exec.Command(bin, "node", "-c", cfg, "--host-ip", "127.0.0.9", "--data-dir", dir).CombinedOutput()
-	if exitCode(err) != 3 || !strings.Contains(string(out), "NODE_HOST_IP_UNKNOWN") {
-		t.Fatalf("host ip outside cm_nodes: exit %d\n%s", exitCode(err), out)
+	if scenario.ExitCode(err) != 3 || !strings.Contains(string(out), "NODE_HOST_IP_UNKNOWN") {
+		t.Fatalf("host ip outside cm_nodes: exit %d\n%s", scenario.ExitCode(err), out)
 	}
 	cmd := exec.Command(bin, "node", "-c", cfg, "--host-ip", ip, "--data-dir", dir, "--console-port", strconv.Itoa(testenv.FreePort(t)))
 	cmd.Env = append(os.Environ(), "OMS_ADMIN_PASSWORD=")
 	out, err = cmd.CombinedOutput()
-	if exitCode(err) != 3 || !strings.Contains(string(out), "API_ADMIN_PASSWORD_MISSING") || !strings.Contains(string(out), "OMS_ADMIN_PASSWORD") {
-		t.Fatalf("first start without admin password: exit %d\n%s", exitCode(err), out)
+	if scenario.ExitCode(err) != 3 || !strings.Contains(string(out), "API_ADMIN_PASSWORD_MISSING") || !strings.Contains(string(out), "OMS_ADMIN_PASSWORD") {
+		t.Fatalf("first start without admin password: exit %d\n%s", scenario.ExitCode(err), out)
 	}
 
 	n := newNode(t, dir, cfg, ip)
@@ -99,8 +86,8 @@ func TestNodeStartTLSAndRefusals(t *testing.T) {
 	cli = exec.Command(bin, "project", "list", "--server", "https://"+ip+":"+strconv.Itoa(n.consolePort), "--insecure")
 	cli.Env = append(os.Environ(), "OMS_PASSWORD=wrong-password")
 	out, err = cli.CombinedOutput()
-	if exitCode(err) != 1 || !strings.Contains(string(out), "API_UNAUTHORIZED") {
-		t.Fatalf("wrong password: exit %d\n%s", exitCode(err), out)
+	if scenario.ExitCode(err) != 1 || !strings.Contains(string(out), "API_UNAUTHORIZED") {
+		t.Fatalf("wrong password: exit %d\n%s", scenario.ExitCode(err), out)
 	}
 
 	// Restart: MetaDB init changes nothing, the admin keeps its password.
@@ -111,15 +98,7 @@ func TestNodeStartTLSAndRefusals(t *testing.T) {
 	if out, err := cli.CombinedOutput(); err != nil || !strings.Contains(string(out), "COMPONENT") {
 		t.Fatalf("oms component list after restart: %v\n%s", err, out)
 	}
-	if strings.Count(readFile(n.logPath), "created the admin user") != 1 {
+	if strings.Count(scenario.Tail(n.logPath, 1<<30), "created the admin user") != 1 {
 		t.Fatalf("admin created more than once:\n%s", n.logTail())
 	}
 }
-
-func readFile(p string) string {
-	raw, _ := os.ReadFile(p)
-	return string(raw)
-}
-
-var _ = tls.VersionTLS12
-var _ = http.MethodGet

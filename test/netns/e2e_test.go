@@ -18,6 +18,7 @@ import (
 
 	"github.com/omsdev/oms/internal/config"
 	"github.com/omsdev/oms/internal/testenv"
+	"github.com/omsdev/oms/internal/testenv/scenario"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -131,7 +132,7 @@ func TestMultiRegionDeployFromClusterFile(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	src, dst := endpoint(t, c.n, 1), endpoint(t, c.n, 2) // the source in region 1, the target in region 2
-	seed(t, src.DB())
+	shop.Seed(t, src.DB())
 	deployer := c.hosts[c.n.HostIP(1, 1)]
 	clusterFile := filepath.Join(c.dir, "oms-cluster.yaml")
 	// Region 2 listed first: the default region must still deploy first.
@@ -145,7 +146,7 @@ func TestMultiRegionDeployFromClusterFile(t *testing.T) {
 	badFile := filepath.Join(c.dir, "bad.yaml")
 	os.WriteFile(badFile, config.FormatCluster([]config.Config{c.regions[0], bad}), 0o600)
 	out, err := c.oms(ctx, deployer, append([]string{"deploy", "-c", badFile}, c.deployFlags(deployer)...)...)
-	if code := exitCode(err); code != 3 {
+	if code := scenario.ExitCode(err); code != 3 {
 		t.Fatalf("bad cluster file: exit %d, want 3\n%s", code, out)
 	}
 	for _, want := range []string{"cm_is_default is true in 2 regions", `"1" is also used by region`, "is also listed in region", "nothing was changed"} {
@@ -220,9 +221,9 @@ func TestMultiRegionDeployFromClusterFile(t *testing.T) {
 
 	// A project from region 1 to region 2 with live writes.
 	cli, pid, wl := crossRegionProject(t, c, src, dst)
-	defer wl.halt()
+	defer wl.Halt()
 	comps, _ := cli.DescribeProjectComponents(ctx, pid)
-	incr, _ := componentOf(comps, "incr-sync")
+	incr, _ := scenario.Component(comps, "incr-sync")
 
 	// The region-2 host running the Incr-Sync fails: the console stays reachable through the
 	// region's VIP and the Incr-Sync moves to the other region-2 node.
@@ -248,21 +249,19 @@ func TestMultiRegionDeployFromClusterFile(t *testing.T) {
 	if other == down {
 		other = c.n.HostIP(2, 2)
 	}
-	moved := waitUntil(t, 60*time.Second, "incr-sync running on the other region-2 node", func() (bool, string) {
+	moved := scenario.WaitFor(t, 60*time.Second, "incr-sync running on the other region-2 node", func() (bool, string) {
 		comps, err := cli.DescribeProjectComponents(ctx, pid)
 		if err != nil {
 			return false, err.Error()
 		}
-		cur, _ := componentOf(comps, "incr-sync")
+		cur, _ := scenario.Component(comps, "incr-sync")
 		return cur.Host == other && cur.State == "RUNNING" && cur.Epoch > incr.Epoch, fmt.Sprintf("%+v", cur)
 	})
 	t.Logf("incr-sync moved from %s to %s %.1fs after the host failed", down, other, moved.Seconds())
-	wl.halt()
-	t.Logf("live workload committed %d transactions", wl.txns.Load())
-	waitUntil(t, 60*time.Second, "target == source (row level)", func() (bool, string) {
-		a, err1 := digest(src.DB())
-		b, err2 := digest(dst.DB())
-		return err1 == nil && err2 == nil && a == b, fmt.Sprintf("source %s target %s %v %v", a, b, err1, err2)
+	wl.Halt()
+	t.Logf("live workload committed %d transactions", wl.Txns())
+	scenario.WaitFor(t, 60*time.Second, "target == source (row level)", func() (bool, string) {
+		return shop.Same(src.DB(), dst.DB())
 	})
 }
 
@@ -289,16 +288,6 @@ defaults
 		}
 	}
 	return b.String()
-}
-
-func exitCode(err error) int {
-	if err == nil {
-		return 0
-	}
-	if ee, ok := err.(*exec.ExitError); ok {
-		return ee.ExitCode()
-	}
-	return -1
 }
 
 // buildPackage writes oms-e2e-linux-amd64.tar.gz with <top>/bin/oms, as make dist does.
