@@ -64,65 +64,6 @@ func rawDB(t testing.TB, inst *testenv.Instance) *sql.DB {
 	return db
 }
 
-// dumpRows returns every row of query as raw bytes (NULL distinct from empty).
-func dumpRows(t testing.TB, db *sql.DB, query string) [][][]byte {
-	t.Helper()
-	rows, err := db.Query(query)
-	if err != nil {
-		t.Fatalf("%s: %v", query, err)
-	}
-	defer rows.Close()
-	cols, _ := rows.Columns()
-	var out [][][]byte
-	for rows.Next() {
-		vals := make([]sql.RawBytes, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			t.Fatal(err)
-		}
-		row := make([][]byte, len(cols))
-		for i, v := range vals {
-			if v != nil {
-				row[i] = append([]byte{}, v...)
-			}
-		}
-		out = append(out, row)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-// sameRows compares two result sets row by row and reports the first difference.
-func sameRows(t testing.TB, what string, a, b [][][]byte) {
-	t.Helper()
-	if len(a) != len(b) {
-		t.Errorf("%s: %d rows vs %d rows", what, len(a), len(b))
-	}
-	for i := 0; i < len(a) && i < len(b); i++ {
-		for j := range a[i] {
-			if (a[i][j] == nil) != (b[i][j] == nil) || !bytes.Equal(a[i][j], b[i][j]) {
-				t.Errorf("%s: row %d column %d: source %q, target %q", what, i, j, short(a[i][j]), short(b[i][j]))
-				return
-			}
-		}
-	}
-}
-
-func short(b []byte) string {
-	if b == nil {
-		return "NULL"
-	}
-	if len(b) > 40 {
-		return fmt.Sprintf("%q...(%d bytes)", b[:40], len(b))
-	}
-	return string(b)
-}
-
 var autoIncRe = regexp.MustCompile(` AUTO_INCREMENT=\d+`)
 
 func showCreate(t testing.TB, db *sql.DB, dbName, table string) string {
@@ -239,7 +180,7 @@ func compareDB(t *testing.T, src, dst *testenv.Instance, srcDB, dstDB string, ta
 			cols = "id,ti,si,mi,i,bi,dec1,f,d,HEX(b),dt,tm,dtm,ts,yr,c,vc,txt,lb,vb,bn,e,st,j,gen"
 		}
 		q := "SELECT " + cols + " FROM `%s`.`" + tb + "` ORDER BY " + orderKey(tb)
-		sameRows(t, tb, dumpRows(t, sr, fmt.Sprintf(q, srcDB)), dumpRows(t, dr, fmt.Sprintf(q, dstDB)))
+		testenv.SameRows(t, tb, testenv.Rows(t, sr, fmt.Sprintf(q, srcDB)), testenv.Rows(t, dr, fmt.Sprintf(q, dstDB)))
 		if a, b := showCreate(t, src.DB(), srcDB, tb), showCreate(t, dst.DB(), dstDB, tb); a != b {
 			t.Errorf("SHOW CREATE TABLE %s differs:\nsource:\n%s\ntarget:\n%s", tb, a, b)
 		}
@@ -328,9 +269,9 @@ func TestSelectionRenameFilterColumns(t *testing.T) {
 		t.Fatalf("target tables %v", got)
 	}
 	sr, dr := rawDB(t, src), rawDB(t, dst)
-	sameRows(t, "orders_v2", dumpRows(t, sr, "SELECT id, amount FROM `"+srcDB+"`.orders WHERE amount > 200 ORDER BY id"),
-		dumpRows(t, dr, "SELECT * FROM `"+dstDB+"`.orders_v2 ORDER BY id"))
-	sameRows(t, "log_1", dumpRows(t, sr, "SELECT * FROM `"+srcDB+"`.log_1 ORDER BY id"), dumpRows(t, dr, "SELECT * FROM `"+dstDB+"`.log_1 ORDER BY id"))
+	testenv.SameRows(t, "orders_v2", testenv.Rows(t, sr, "SELECT id, amount FROM `"+srcDB+"`.orders WHERE amount > 200 ORDER BY id"),
+		testenv.Rows(t, dr, "SELECT * FROM `"+dstDB+"`.orders_v2 ORDER BY id"))
+	testenv.SameRows(t, "log_1", testenv.Rows(t, sr, "SELECT * FROM `"+srcDB+"`.log_1 ORDER BY id"), testenv.Rows(t, dr, "SELECT * FROM `"+dstDB+"`.log_1 ORDER BY id"))
 	create := showCreate(t, dst.DB(), dstDB, "orders_v2")
 	if strings.Contains(create, "secret") || !strings.Contains(create, "KEY `k_amount`") {
 		t.Errorf("orders_v2 create:\n%s", create)

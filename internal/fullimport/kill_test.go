@@ -130,7 +130,7 @@ func TestKill9MidCopyThenResume(t *testing.T) {
 	rows.Close()
 	sr, dr := rawDB(t, src), rawDB(t, dst)
 	for _, q := range []string{"SELECT * FROM `%s`.big ORDER BY id", "SELECT * FROM `%s`.skey ORDER BY k, seq"} {
-		sameRows(t, q, dumpRows(t, sr, fmt.Sprintf(q, srcDB)), dumpRows(t, dr, fmt.Sprintf(q, dstDB)))
+		testenv.SameRows(t, q, testenv.Rows(t, sr, fmt.Sprintf(q, srcDB)), testenv.Rows(t, dr, fmt.Sprintf(q, dstDB)))
 	}
 	for _, tb := range []string{"big", "skey"} {
 		if a, b := showCreate(t, src.DB(), srcDB, tb), showCreate(t, dst.DB(), dstDB, tb); a != b {

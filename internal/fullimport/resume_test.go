@@ -82,7 +82,7 @@ func TestPauseResumeAndKeyShapes(t *testing.T) {
 	sr, dr := rawDB(t, src), rawDB(t, dst)
 	for tb, key := range map[string]string{"sparse": "id", "dense": "id", "bydate": "d, n", "nothing": "id"} {
 		qs := "SELECT * FROM `%s`." + tb + " ORDER BY " + key
-		sameRows(t, tb, dumpRows(t, sr, fmt.Sprintf(qs, srcDB)), dumpRows(t, dr, fmt.Sprintf(qs, dstDB)))
+		testenv.SameRows(t, tb, testenv.Rows(t, sr, fmt.Sprintf(qs, srcDB)), testenv.Rows(t, dr, fmt.Sprintf(qs, dstDB)))
 	}
 	if a, b := showCreate(t, src.DB(), srcDB, "dense"), showCreate(t, dst.DB(), dstDB, "dense"); a != b {
 		t.Errorf("dense: %s\n%s", a, b)

@@ -4,11 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"reflect"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -183,38 +181,10 @@ func (r *running) waitCaughtUp(t *testing.T, src *testenv.Instance, within time.
 	t.Fatalf("incr-sync did not reach %s within %s; status %+v", want.String(), within, r.s.Status())
 }
 
-// tableRows returns every row of a table as text, sorted.
+// tableRows returns every row of a table as text (testenv.Rows), sorted.
 func tableRows(t *testing.T, db *sql.DB, table string) []string {
 	t.Helper()
-	rows, err := db.Query("SELECT * FROM " + table)
-	if err != nil {
-		t.Fatalf("read %s: %v", table, err)
-	}
-	defer rows.Close()
-	cols, _ := rows.Columns()
-	var out []string
-	for rows.Next() {
-		vals := make([]sql.RawBytes, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			t.Fatal(err)
-		}
-		parts := make([]string, len(vals))
-		for i, v := range vals {
-			if v == nil {
-				parts[i] = "NULL"
-			} else {
-				parts[i] = fmt.Sprintf("%q", string(v))
-			}
-		}
-		out = append(out, strings.Join(parts, "|"))
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
+	out := testenv.Rows(t, db, "SELECT * FROM "+table)
 	sort.Strings(out)
 	return out
 }
@@ -222,37 +192,9 @@ func tableRows(t *testing.T, db *sql.DB, table string) []string {
 // sameRows compares a source and a target table row by row.
 func sameRows(t *testing.T, src, dst *sql.DB, srcTable, dstTable string) {
 	t.Helper()
-	a, b := tableRows(t, src, srcTable), tableRows(t, dst, dstTable)
-	if !reflect.DeepEqual(a, b) {
-		t.Fatalf("%s (%d rows) and %s (%d rows) differ:\n%s", srcTable, len(a), dstTable, len(b), diff(a, b))
+	if !testenv.SameRows(t, srcTable+" and "+dstTable, tableRows(t, src, srcTable), tableRows(t, dst, dstTable)) {
+		t.FailNow()
 	}
-}
-
-func diff(a, b []string) string {
-	in := func(s []string) map[string]int {
-		m := map[string]int{}
-		for _, x := range s {
-			m[x]++
-		}
-		return m
-	}
-	ma, mb := in(a), in(b)
-	var out []string
-	for k, n := range ma {
-		if mb[k] < n {
-			out = append(out, "only in source: "+k)
-		}
-	}
-	for k, n := range mb {
-		if ma[k] < n {
-			out = append(out, "only in target: "+k)
-		}
-	}
-	sort.Strings(out)
-	if len(out) > 20 {
-		out = append(out[:20], "...")
-	}
-	return strings.Join(out, "\n")
 }
 
 func q(db, table string) string { return "`" + db + "`.`" + table + "`" }

@@ -287,7 +287,7 @@ func TestKill9DuringWorkload(t *testing.T) {
 	}
 	got, exp := appliedGTIDs(t, p, task), sourceGTIDs(t, p, p.start, end, p.db)
 	if fmt.Sprint(got) != fmt.Sprint(exp) {
-		t.Fatalf("applied transactions differ from the source's: %d applied, %d in the source\n%s", len(got), len(exp), diff(exp, got))
+		t.Fatalf("applied transactions differ from the source's: %d applied, %d in the source\n%s", len(got), len(exp), testenv.RowDiff(exp, got))
 	}
 	t.Logf("%d workload transactions, %d source transactions applied exactly once across %d kills", commits.Load(), len(got), kills)
 }
