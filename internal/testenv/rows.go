@@ -9,7 +9,7 @@ import (
 )
 
 // Rows returns every row of query as text, in the query's order: each column Go-quoted, NULL as
-// NULL (so NULL, 'NULL' and '' differ), columns joined by "|". Tests compare source and target
+// NULL (so NULL, the text NULL and the empty string differ), columns joined by "|". Tests compare source and target
 // tables with it.
 func Rows(t testing.TB, db *sql.DB, query string) []string {
 	t.Helper()
