@@ -2,7 +2,6 @@ package fullimport
 
 import (
 	"bytes"
-	"context"
 	"database/sql"
 	"fmt"
 	"regexp"
@@ -44,14 +43,7 @@ func runImport(t *testing.T, cfg Config, task string) (*Unit, error) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	if err := u.Init(ctx); err != nil {
-		t.Fatal(err)
-	}
-	err = u.Run(ctx)
-	u.Close()
-	return u, err
+	return u, testenv.RunUnit(t, u, 2*time.Minute)
 }
 
 // rawDB opens a pool whose results are raw bytes in each column's character set.

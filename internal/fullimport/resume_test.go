@@ -42,13 +42,7 @@ func TestPauseResumeAndKeyShapes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	if err := u.Init(ctx); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- u.Run(ctx) }()
+	run := testenv.StartUnit(t, u)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		st := u.Status()
@@ -63,11 +57,10 @@ func TestPauseResumeAndKeyShapes(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond) // polling interval
 	}
-	cancel()
-	if err := <-done; !errors.Is(err, context.Canceled) {
+	if err := run.Pause(); !errors.Is(err, context.Canceled) {
 		t.Fatalf("paused run returned %v", err)
 	}
-	u.Close()
+	_ = run.Stop()
 	if st := u.Status(); st.State != "PAUSED" || st.Metrics["chunks_done"] >= st.Metrics["chunks_total"] {
 		t.Fatalf("after pause: %s %v", st.State, st.Metrics)
 	}

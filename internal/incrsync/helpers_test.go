@@ -105,13 +105,10 @@ func testLogger(t *testing.T) *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
-// running is a Syncer running in the background.
+// running is a Syncer running in the background (testenv.StartUnit).
 type running struct {
-	s      *Syncer
-	cancel context.CancelFunc
-	done   chan struct{} // closed when Run returned; err is then set
-	err    error
-	closed bool
+	*testenv.Running
+	s *Syncer
 }
 
 func start(t *testing.T, cfg Config, task string, epoch int64, open SourceOpener) *running {
@@ -120,37 +117,15 @@ func start(t *testing.T, cfg Config, task string, epoch int64, open SourceOpener
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	if err := s.Init(ctx); err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	r := &running{s: s, cancel: cancel, done: make(chan struct{})}
-	go func() { r.err = s.Run(ctx); close(r.done) }()
-	t.Cleanup(func() { r.stop(t) })
-	return r
-}
-
-// stop pauses the syncer and returns Run's error unless it is the expected cancellation.
-func (r *running) stop(t *testing.T) error {
-	r.cancel()
-	<-r.done
-	if !r.closed {
-		r.closed = true
-		r.s.Close()
-	}
-	if errors.Is(r.err, context.Canceled) {
-		return nil
-	}
-	return r.err
+	return &running{Running: testenv.StartUnit(t, s), s: s}
 }
 
 // waitFailed waits for Run to return an error (a fatal stop).
 func (r *running) waitFailed(t *testing.T, within time.Duration) error {
 	t.Helper()
 	select {
-	case <-r.done:
-		return r.stop(t)
+	case <-r.Done():
+		return r.Stop()
 	case <-time.After(within):
 		t.Fatalf("incr-sync did not stop within %s; status %+v", within, r.s.Status())
 	}
@@ -173,8 +148,8 @@ func (r *running) waitCaughtUp(t *testing.T, src *testenv.Instance, within time.
 			}
 		}
 		select {
-		case <-r.done:
-			t.Fatalf("incr-sync stopped: %v", r.err)
+		case <-r.Done():
+			t.Fatalf("incr-sync stopped: %v", r.Err())
 		case <-time.After(20 * time.Millisecond):
 		}
 	}

@@ -44,18 +44,7 @@ func startTestStore(t *testing.T, src *testenv.Instance, from string, heartbeat 
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	if err := st.Init(ctx); err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- st.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-		_ = st.Close()
-	})
+	testenv.StartUnit(t, st)
 	return st
 }
 

@@ -200,7 +200,7 @@ func TestParallelHotKeysAndUniqueSwaps(t *testing.T) {
 		sameRows(t, p.src.DB(), p.dst.DB(), q(p.db, tb), q(p.db, tb))
 	}
 	live := r.s.Status().Metrics
-	if err := r.stop(t); err != nil {
+	if err := r.Stop(); err != nil {
 		t.Fatal(err)
 	}
 

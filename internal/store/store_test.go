@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/omsdev/oms/internal/binlog"
 	"github.com/omsdev/oms/internal/changelog"
 	"github.com/omsdev/oms/internal/component"
@@ -36,11 +34,10 @@ func sourceOf(inst *testenv.Instance) SourceConfig {
 	return SourceConfig{Host: "127.0.0.1", Port: inst.Port, User: "root"}
 }
 
-// runningStore starts a Store in-process and stops it when the test ends.
+// runningStore is a Store running in-process (testenv.StartUnit); the test's end stops it.
 type runningStore struct {
 	*Store
-	cancel context.CancelFunc
-	g      *errgroup.Group
+	*testenv.Running
 }
 
 func startStore(t *testing.T, cfg Config, workDir string) *runningStore {
@@ -52,28 +49,7 @@ func startStore(t *testing.T, cfg Config, workDir string) *runningStore {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	if err := st.Init(ctx); err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	g := &errgroup.Group{}
-	g.Go(func() error { return st.Run(ctx) })
-	rs := &runningStore{Store: st, cancel: cancel, g: g}
-	t.Cleanup(func() { rs.stop(t) })
-	return rs
-}
-
-func (rs *runningStore) stop(t *testing.T) {
-	if rs.cancel == nil {
-		return
-	}
-	rs.cancel()
-	if err := rs.g.Wait(); err != nil && !errors.Is(err, context.Canceled) {
-		t.Errorf("store run: %v", err)
-	}
-	rs.cancel = nil
-	_ = rs.Close()
+	return &runningStore{Store: st, Running: testenv.StartUnit(t, st)}
 }
 
 func gtidNow(t *testing.T, inst *testenv.Instance) string {
@@ -348,17 +324,14 @@ func TestPauseResume(t *testing.T) {
 		}
 	}
 	waitPos()
-	st.cancel()
-	if err := st.g.Wait(); !errors.Is(err, context.Canceled) {
+	if err := st.Pause(); !errors.Is(err, context.Canceled) {
 		t.Fatalf("paused run returned %v", err)
 	}
 	if s := st.Status().State; s != component.StatePaused {
 		t.Fatalf("state after pause %s", s)
 	}
 	exec("INSERT INTO `%s`.t VALUES (2)")
-	rctx, rcancel := context.WithCancel(context.Background())
-	st.cancel = rcancel
-	st.g.Go(func() error { return st.Run(rctx) })
+	st.Resume()
 	waitPos()
 	if st.Addr() != addr {
 		t.Fatalf("resumed on %s, was %s", st.Addr(), addr)

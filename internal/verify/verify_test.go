@@ -2,7 +2,6 @@ package verify
 
 import (
 	"bufio"
-	"context"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -53,13 +52,7 @@ func run(t *testing.T, e env, cfg Config, workDir string) *Report {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	if err := v.Init(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer v.Close()
-	if err := v.Run(ctx); err != nil {
+	if err := testenv.RunUnit(t, v, 2*time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	return v.Result()
@@ -198,17 +191,9 @@ func startVerifier(t *testing.T, e env, cfg Config, workDir string) (*Verifier, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	if err := v.Init(ctx); err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- v.Run(ctx) }()
+	run := testenv.StartUnit(t, v)
 	return v, func() (*Report, error) {
-		defer cancel()
-		err := <-done
-		v.Close()
+		err := run.Wait()
 		return v.Result(), err
 	}
 }
@@ -420,19 +405,12 @@ func TestResumeAfterPause(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	if err := v.Init(ctx); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- v.Run(ctx) }()
+	run := testenv.StartUnit(t, v)
 	waitFor(t, "some chunks", time.Minute, func() bool { return v.Status().Metrics["chunks_done"] >= 5 })
-	cancel()
-	if err := <-done; err == nil || v.Status().State != "PAUSED" {
+	if err := run.Pause(); err == nil || v.Status().State != "PAUSED" {
 		t.Fatalf("paused run returned %v, state %s", err, v.Status().State)
 	}
-	v.Close()
+	_ = run.Stop()
 	st, resumed, err := loadState(work, v.cfg.fingerprint())
 	if err != nil || !resumed || st.Tables[sdb+".t"].RowsDone < 500 || st.Tables[sdb+".t"].RowsDone >= 4000 {
 		t.Fatalf("state after pause: resumed=%v err=%v %+v", resumed, err, st.Tables[sdb+".t"])
