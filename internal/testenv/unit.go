@@ -6,19 +6,13 @@ import (
 	"sync"
 	"testing"
 	"time"
-)
 
-// Unit is what tests drive of a data component (component.Unit without its status; testenv
-// imports nothing of the module so every package's tests can use it).
-type Unit interface {
-	Init(ctx context.Context) error
-	Run(ctx context.Context) error
-	Close() error
-}
+	"github.com/omsdev/oms/internal/component"
+)
 
 // RunUnit runs u to completion within d: Init (a failure fails the test), Run, Close. It returns
 // Run's error.
-func RunUnit(t testing.TB, u Unit, d time.Duration) error {
+func RunUnit(t testing.TB, u component.Unit, d time.Duration) error {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
@@ -31,7 +25,7 @@ func RunUnit(t testing.TB, u Unit, d time.Duration) error {
 
 // Running is a unit whose Run goes on in the background (StartUnit).
 type Running struct {
-	u      Unit
+	u      component.Unit
 	cancel context.CancelFunc
 	done   chan struct{} // closed when Run returned; err is then set
 	err    error
@@ -41,7 +35,7 @@ type Running struct {
 
 // StartUnit initialises u (a failure fails the test) and runs it in the background until Stop.
 // The test's cleanup stops it too, and fails the test if Run failed and the test never looked.
-func StartUnit(t testing.TB, u Unit) *Running {
+func StartUnit(t testing.TB, u component.Unit) *Running {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	if err := u.Init(ctx); err != nil {
