@@ -42,6 +42,7 @@ func TestRulesCatchPlantedViolations(t *testing.T) {
 		{"internal/deploy/archplant", []string{mod + "internal/archplant/viaconsole"}},
 		{"api/archplant", []string{mod + "internal/omserr"}},
 		{"internal/archplant/replication", []string{replication}},
+		{"internal/archplant/gomysql", []string{goMySQL + "/mysql"}},
 		// Allowed: binlog imports go-mysql; others reach it only through binlog.
 		{"internal/binlog/archplant", []string{replication}},
 		{"internal/incrsync/archplant", []string{mod + "internal/archplant/viabinlog"}},
@@ -52,6 +53,7 @@ func TestRulesCatchPlantedViolations(t *testing.T) {
 		"internal/deploy/archplant":      ruleFor(t, "internal/deploy").name + ": " + mod + "internal/console",
 		"api/archplant":                  rules[1].name + ": " + mod + "internal/omserr",
 		"internal/archplant/replication": rules[2].name + ": " + replication,
+		"internal/archplant/gomysql":     rules[2].name + ": " + goMySQL + "/mysql",
 	}
 
 	pkgs, err := listModule(writeOverlay(t, plants))
