@@ -6,13 +6,19 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/omsdev/oms/internal/component"
 )
+
+// Unit is the part of component.Unit tests drive. testenv cannot import internal/component:
+// component imports internal/metrics, whose tests use testenv.
+type Unit interface {
+	Init(ctx context.Context) error
+	Run(ctx context.Context) error
+	Close() error
+}
 
 // RunUnit runs u to completion within d: Init (a failure fails the test), Run, Close. It returns
 // Run's error.
-func RunUnit(t testing.TB, u component.Unit, d time.Duration) error {
+func RunUnit(t testing.TB, u Unit, d time.Duration) error {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
@@ -25,7 +31,7 @@ func RunUnit(t testing.TB, u component.Unit, d time.Duration) error {
 
 // Running is a unit whose Run goes on in the background (StartUnit).
 type Running struct {
-	u      component.Unit
+	u      Unit
 	cancel context.CancelFunc
 	done   chan struct{} // closed when Run returned; err is then set
 	err    error
@@ -35,7 +41,7 @@ type Running struct {
 
 // StartUnit initialises u (a failure fails the test) and runs it in the background until Stop.
 // The test's cleanup stops it too, and fails the test if Run failed and the test never looked.
-func StartUnit(t testing.TB, u component.Unit) *Running {
+func StartUnit(t testing.TB, u Unit) *Running {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	if err := u.Init(ctx); err != nil {

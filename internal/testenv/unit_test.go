@@ -8,8 +8,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/omsdev/oms/internal/component"
 )
 
 // fakeUnit runs until cancelled, or fails with fail after the first run started.
@@ -19,7 +17,6 @@ type fakeUnit struct {
 }
 
 func (f *fakeUnit) Init(context.Context) error { return nil }
-func (f *fakeUnit) Status() component.Status   { return component.Status{} }
 func (f *fakeUnit) Close() error               { f.closes.Add(1); return nil }
 func (f *fakeUnit) Run(ctx context.Context) error {
 	f.runs.Add(1)
