@@ -2,6 +2,7 @@ package fullimport
 
 import (
 	"bytes"
+	"context"
 	"database/sql"
 	"fmt"
 	"regexp"
