@@ -19,7 +19,13 @@ type Client struct {
 	User     string
 	Password string
 	HTTP     *http.Client
+	// UserAgent is sent with every call; the oms CLI sends CLIUserAgent so the audit log tells
+	// its calls from the console's.
+	UserAgent string
 }
+
+// CLIUserAgent prefixes the User-Agent of the oms CLI.
+const CLIUserAgent = "oms-cli"
 
 // NewClient returns a client with a 30 s timeout. insecureTLS skips certificate checks (self-
 // signed deployment certificates).
@@ -71,6 +77,9 @@ func (c *Client) Call(ctx context.Context, action string, req, out any) (*Envelo
 	}
 	hreq.Header.Set("Content-Type", "application/json")
 	hreq.SetBasicAuth(c.User, c.Password)
+	if c.UserAgent != "" {
+		hreq.Header.Set("User-Agent", c.UserAgent)
+	}
 	resp, err := c.HTTP.Do(hreq)
 	if err != nil {
 		return nil, fmt.Errorf("call %s at %s: %w", action, c.BaseURL, err)

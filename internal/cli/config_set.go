@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/omsdev/oms/internal/audit"
 	"github.com/omsdev/oms/internal/config"
 	"github.com/omsdev/oms/internal/deploy"
 )
@@ -52,6 +53,12 @@ comma-separated IPs. The new config is checked first; nothing changes when it fa
 	}
 	sf.register(set, true)
 	set.Flags().BoolVar(&noApply, "no-apply", false, "only change the file; run `oms config apply` later")
+	auditedCmd(set, audit.OriginConfig, func() string { return sf.configPath }, func(args []string) string {
+		if len(args) < 2 {
+			return strings.Join(args, " ")
+		}
+		return args[0] + "=" + maskIfSecret(args[0], args[1])
+	}, nil)
 
 	var af deployFlags
 	apply := &cobra.Command{
@@ -66,6 +73,7 @@ comma-separated IPs. The new config is checked first; nothing changes when it fa
 		},
 	}
 	af.register(apply, true)
+	auditedCmd(apply, audit.OriginConfig, func() string { return af.configPath }, func([]string) string { return af.configPath }, nil)
 	return []*cobra.Command{set, apply}
 }
 

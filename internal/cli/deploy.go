@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/omsdev/oms/internal/audit"
 	"github.com/omsdev/oms/internal/config"
 	"github.com/omsdev/oms/internal/deploy"
 	"github.com/omsdev/oms/internal/tsdb"
@@ -172,6 +173,19 @@ idempotent (a rolling restart).`,
 	cmd.Flags().StringVar(&outDir, "out", "", "where the wizard writes oms-cluster.yaml and config-<region>.yaml (default: -c's directory or .)")
 	cmd.Flags().BoolVar(&checkOnly, "check", false, "with -c: run every check and stop")
 	cmd.AddCommand(newDeployAddNodeCmd(), newDeployUnitCmd())
+	clusterFile := func() string {
+		if f.configPath != "" && !wizard {
+			return f.configPath
+		}
+		if outDir != "" {
+			return outDir
+		}
+		if f.configPath != "" {
+			return filepath.Dir(f.configPath)
+		}
+		return "."
+	}
+	auditedCmd(cmd, audit.OriginDeploy, clusterFile, func([]string) string { return clusterFile() }, func() bool { return checkOnly })
 	return cmd
 }
 
@@ -275,6 +289,7 @@ func newDeployAddNodeCmd() *cobra.Command {
 	}
 	f.register(cmd, true)
 	cmd.Flags().StringVar(&ip, "ip", "", "IP of the host to add")
+	auditedCmd(cmd, audit.OriginDeploy, func() string { return f.configPath }, func([]string) string { return "node " + ip }, nil)
 	return cmd
 }
 

@@ -180,6 +180,7 @@ func runNode(parent context.Context, f nodeFlags) error {
 	g.Go(func() error { return mgr.Run(gctx) })
 	g.Go(func() error { return sup.Run(gctx) })
 	g.Go(func() error { return mon.run(gctx) })
+	g.Go(func() error { return mon.runAuditExport(gctx, db, cfg, f.hostIP) })
 	log.Info("node started", "region", cfg.CMRegion, "version", buildinfo.Version)
 	if err := g.Wait(); err != nil {
 		return withCode(ExitFailure, err)

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"database/sql"
 	"log/slog"
 	"net/http"
 	"time"
@@ -9,8 +10,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/omsdev/oms/internal/audit"
+	"github.com/omsdev/oms/internal/cm"
 	"github.com/omsdev/oms/internal/config"
 	"github.com/omsdev/oms/internal/metrics"
+	"github.com/omsdev/oms/internal/sqlgen"
 	"github.com/omsdev/oms/internal/supervisor"
 	"github.com/omsdev/oms/internal/tsdb"
 )
@@ -60,4 +64,28 @@ func (m *nodeMonitor) run(ctx context.Context) error {
 	}
 	g.Go(func() error { return metrics.RunSampler(gctx, m.gather, m.interval, m.log, sinks...) })
 	return g.Wait()
+}
+
+// auditExportLease is held by the one node that delivers the audit log to the configured sink.
+const auditExportLease = "audit-exporter"
+
+// runAuditExport delivers the audit log to the configured sink (audit_enabled) while this node
+// holds the export lease; without a sink it only waits for ctx.
+func (m *nodeMonitor) runAuditExport(ctx context.Context, db *sql.DB, cfg config.Config, hostIP string) error {
+	m.reg.MustRegister(audit.WriteFailures)
+	sink := audit.SinkFromConfig(cfg)
+	if sink == nil {
+		return nil
+	}
+	exp := audit.NewExporter(db, cfg.RMDB, sink, 0, m.log)
+	m.reg.MustRegister(exp.Collectors()...)
+	return exp.Run(ctx, leaseHolder(db, cfg.CMDB, auditExportLease, hostIP))
+}
+
+// leaseHolder reports, each time it is called, whether hostIP holds (took or renewed) the lease.
+func leaseHolder(db *sql.DB, cmDB, lease, hostIP string) func(context.Context) bool {
+	return func(ctx context.Context) bool {
+		_, ok, err := cm.AcquireLease(ctx, db, sqlgen.QuoteIdent(cmDB), lease, hostIP, cm.DefaultLeaseTTL)
+		return err == nil && ok
+	}
 }

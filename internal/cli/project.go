@@ -14,6 +14,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/omsdev/oms/api"
+	"github.com/omsdev/oms/internal/buildinfo"
 	"github.com/omsdev/oms/internal/project"
 	"github.com/omsdev/oms/internal/selection"
 )
@@ -49,7 +50,9 @@ func (f *clientFlags) client() (*api.Client, error) {
 		}
 		pw = strings.TrimRight(string(raw), "\r\n")
 	}
-	return api.NewClient(f.server, f.user, pw, f.insecure), nil
+	c := api.NewClient(f.server, f.user, pw, f.insecure)
+	c.UserAgent = api.CLIUserAgent + "/" + buildinfo.Version
+	return c, nil
 }
 
 // apiExit maps an API failure to an exit code.

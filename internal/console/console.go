@@ -17,12 +17,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/omsdev/oms/api"
+	"github.com/omsdev/oms/internal/audit"
 	"github.com/omsdev/oms/internal/httpx"
 	"github.com/omsdev/oms/internal/metadb"
 	"github.com/omsdev/oms/internal/omserr"
@@ -233,17 +235,14 @@ func (s *Server) audit(c *call, action string, err error) {
 			detail = omserr.APIInternalError
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	origin := audit.OriginAPI
+	if strings.HasPrefix(c.r.UserAgent(), api.CLIUserAgent) {
+		origin = audit.OriginCLI
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	if _, aerr := s.db.ExecContext(ctx, "INSERT INTO "+s.rm+".audit_log (username, remote_addr, action, resource, success, detail, request_id) VALUES (?,?,?,?,?,?,?)",
-		truncate(c.user, 64), truncate(c.r.RemoteAddr, 128), truncate(action, 128), truncate(c.resource, 255), err == nil, detail, c.reqID); aerr != nil {
+	rec := audit.Record{Origin: origin, User: c.user, Source: c.r.RemoteAddr, Action: action, Resource: c.resource, Success: err == nil, Detail: detail, RequestID: c.reqID}
+	if aerr := audit.Write(ctx, s.db, s.names.RM, rec, s.log); aerr != nil {
 		s.log.Error("cannot write audit row", "action", action, "err", aerr)
 	}
-}
-
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
-	}
-	return s
 }

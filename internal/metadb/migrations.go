@@ -86,6 +86,20 @@ var rmMigrations = []Migration{{
 			KEY idx_at (at)
 		) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
 	},
+}, {
+	Version: 2, Name: "audit: the origin of each record, one durable export cursor per sink",
+	Statements: []string{
+		`ALTER TABLE audit_log ADD COLUMN IF NOT EXISTS origin VARCHAR(16) NOT NULL DEFAULT 'api' COMMENT 'api, cli, deploy or config' AFTER at`,
+		`ALTER TABLE audit_log ADD INDEX IF NOT EXISTS idx_action_at (action, at)`,
+		`CREATE TABLE IF NOT EXISTS audit_sinks (
+			sink VARCHAR(255) NOT NULL PRIMARY KEY COMMENT 'file:<path> or http:<url>',
+			last_id BIGINT NOT NULL DEFAULT 0 COMMENT 'audit_log.id of the last delivered record',
+			delivered_total BIGINT NOT NULL DEFAULT 0,
+			failing_since DATETIME(6) NULL,
+			last_error TEXT,
+			updated_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6)
+		) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+	},
 }}
 
 var cmMigrations = []Migration{{
