@@ -56,8 +56,8 @@ func TestTruncate(t *testing.T) {
 func TestWriteLongUTF8(t *testing.T) {
 	m := metadbtest.Fresh(t)
 	ctx := context.Background()
-	name := strings.Repeat("数据", 128)   // 256 characters, 768 bytes
-	user := strings.Repeat("😀", 70)     // 70 4-byte characters
+	name := strings.Repeat("数据", 128)  // 256 characters, 768 bytes
+	user := strings.Repeat("😀", 70)    // 70 4-byte characters
 	src := "10.0.0.1:5555\xff\xfe bad" // invalid UTF-8
 	if err := Write(ctx, m.DB, m.Names.RM, Record{User: user, Source: src, Action: "CreateProject", Resource: name, Success: true}, quiet); err != nil {
 		t.Fatal(err)
