@@ -21,6 +21,7 @@ import (
 	"github.com/omsdev/oms/internal/metadb"
 	"github.com/omsdev/oms/internal/metrics"
 	"github.com/omsdev/oms/internal/testenv"
+	"github.com/omsdev/oms/internal/testenv/scenario"
 )
 
 // auditReceiver stands in for the guide's SLS: an HTTP endpoint that can be down.
@@ -122,7 +123,7 @@ func TestAuditTrail(t *testing.T) {
 	}
 
 	// The sink is down: the node counts the failures; nothing is lost.
-	waitFor(t, 30*time.Second, "audit sink failures on /metrics", func() (bool, string) {
+	scenario.WaitFor(t, 30*time.Second, "audit sink failures on /metrics", func() (bool, string) {
 		body, err := httpGet(fmt.Sprintf("http://%s:%d/metrics", n.ip, n.supPort))
 		return err == nil && strings.Contains(body, metrics.AuditSinkFailures+"{") && !strings.Contains(body, metrics.AuditSinkFailures+`{host="`+n.ip+`",region="cn-hangzhou",sink="http:`+srv.URL+`/audit"} 0`), body
 	})
@@ -131,7 +132,7 @@ func TestAuditTrail(t *testing.T) {
 		t.Fatalf("failing sink not recorded: %v %v", err, failing)
 	}
 	rc.setDown(false)
-	waitFor(t, 60*time.Second, "every record at the HTTP sink", func() (bool, string) {
+	scenario.WaitFor(t, 60*time.Second, "every record at the HTTP sink", func() (bool, string) {
 		rc.mu.Lock()
 		defer rc.mu.Unlock()
 		return len(rc.ids) >= len(recs), fmt.Sprint(rc.ids)
@@ -154,7 +155,7 @@ func TestAuditTrail(t *testing.T) {
 	}
 	n.start(t)
 	all, _ := audit.Query(ctx, mdb, rmDB, audit.Filter{})
-	waitFor(t, 60*time.Second, "every record in the audit file", func() (bool, string) {
+	scenario.WaitFor(t, 60*time.Second, "every record in the audit file", func() (bool, string) {
 		got := fileRecords(auditFile)
 		if len(got) < len(all) {
 			return false, fmt.Sprintf("%d of %d", len(got), len(all))
