@@ -108,6 +108,10 @@ type CreateProjectRequest struct {
 	EnableFullTransfer   *bool           `json:"enableFullTransfer,omitempty" yaml:"enableFullTransfer,omitempty"`
 	EnableIncrTransfer   *bool           `json:"enableIncrTransfer,omitempty" yaml:"enableIncrTransfer,omitempty"`
 	EnableFullVerify     *bool           `json:"enableFullVerify,omitempty" yaml:"enableFullVerify,omitempty"`
+	// DDLPolicy says per class of DDL (table, index, database, view, routine, trigger, event,
+	// sequence) whether Incr-Sync applies, skips or stops at it ("apply", "skip", "stop");
+	// classes not named keep the defaults of docs/incr-sync.md.
+	DDLPolicy map[string]string `json:"ddlPolicy,omitempty" yaml:"ddlPolicy,omitempty"`
 	// StartImmediately starts the project right after creating it.
 	StartImmediately bool `json:"startImmediately,omitempty" yaml:"startImmediately,omitempty"`
 }
@@ -161,22 +165,23 @@ const (
 
 // Project is one migration project.
 type Project struct {
-	ID               string          `json:"id"`
-	Name             string          `json:"name"`
-	Type             string          `json:"type"`
-	Status           string          `json:"status"`
-	SourceEndpointID string          `json:"sourceEndpointId"`
-	SinkEndpointID   string          `json:"sinkEndpointId"`
-	TransferMapping  TransferMapping `json:"transferMapping"`
-	EnableStruct     bool            `json:"enableStructTransfer"`
-	EnableFull       bool            `json:"enableFullTransfer"`
-	EnableIncr       bool            `json:"enableIncrTransfer"`
-	EnableVerify     bool            `json:"enableFullVerify"`
-	ErrorCode        string          `json:"errorCode,omitempty"`
-	ErrorMessage     string          `json:"errorMessage,omitempty"`
-	CreatedAt        time.Time       `json:"gmtCreate"`
-	UpdatedAt        time.Time       `json:"gmtModified"`
-	Steps            []Step          `json:"steps,omitempty"`
+	ID               string            `json:"id"`
+	Name             string            `json:"name"`
+	Type             string            `json:"type"`
+	Status           string            `json:"status"`
+	SourceEndpointID string            `json:"sourceEndpointId"`
+	SinkEndpointID   string            `json:"sinkEndpointId"`
+	TransferMapping  TransferMapping   `json:"transferMapping"`
+	EnableStruct     bool              `json:"enableStructTransfer"`
+	EnableFull       bool              `json:"enableFullTransfer"`
+	EnableIncr       bool              `json:"enableIncrTransfer"`
+	EnableVerify     bool              `json:"enableFullVerify"`
+	DDLPolicy        map[string]string `json:"ddlPolicy,omitempty"`
+	ErrorCode        string            `json:"errorCode,omitempty"`
+	ErrorMessage     string            `json:"errorMessage,omitempty"`
+	CreatedAt        time.Time         `json:"gmtCreate"`
+	UpdatedAt        time.Time         `json:"gmtModified"`
+	Steps            []Step            `json:"steps,omitempty"`
 }
 
 // Step is one OMS step of a project.

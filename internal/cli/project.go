@@ -82,6 +82,7 @@ type projectFile struct {
 	EnableFull       *bool                             `yaml:"enableFullTransfer"`
 	EnableIncr       *bool                             `yaml:"enableIncrTransfer"`
 	EnableVerify     *bool                             `yaml:"enableFullVerify"`
+	DDLPolicy        map[string]string                 `yaml:"ddlPolicy"`
 	Start            bool                              `yaml:"start"`
 }
 
@@ -154,7 +155,7 @@ func newProjectCmd() *cobra.Command {
 			}
 			p, err := c.CreateProject(ctx, api.CreateProjectRequest{Name: pf.Name, SourceEndpointID: pf.SourceEndpointID, SinkEndpointID: pf.SinkEndpointID,
 				TransferMapping: pf.TransferMapping, EnableStructTransfer: pf.EnableStruct, EnableFullTransfer: pf.EnableFull,
-				EnableIncrTransfer: pf.EnableIncr, EnableFullVerify: pf.EnableVerify, StartImmediately: start || pf.Start})
+				EnableIncrTransfer: pf.EnableIncr, EnableFullVerify: pf.EnableVerify, DDLPolicy: pf.DDLPolicy, StartImmediately: start || pf.Start})
 			if err != nil {
 				return apiExit(err)
 			}

@@ -91,6 +91,14 @@ func (s *Stmt) Render(m Mapper, opts ...Option) (Target, error) {
 	return Target{SQL: dropEnforced(out)}, nil
 }
 
+// RenderVerbatim returns the statement as logged, to run in its source default database, when no
+// identifier in it is renamed by m (as Render does for what the parser cannot read). For
+// routines, triggers and events: their bodies are SQL the tree does not map, and a routine name
+// rendered from the tree loses its default database.
+func (s *Stmt) RenderVerbatim(m Mapper) (Target, error) {
+	return s.verbatim(m, errBody)
+}
+
 // dropsWords reports whether the statement has a word the parser reads but does not keep in its
 // tree, without a trace in the rendering: NATIONAL / NCHAR / NVARCHAR (the utf8mb3 charset of a
 // national character type is lost).

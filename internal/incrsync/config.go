@@ -10,6 +10,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/omsdev/oms/internal/binlog"
+	"github.com/omsdev/oms/internal/ddl"
 	"github.com/omsdev/oms/internal/omserr"
 	"github.com/omsdev/oms/internal/selection"
 )
@@ -51,8 +52,12 @@ type Config struct {
 	// Window caps the source transactions read ahead and not yet applied (default 20000).
 	Window int `json:"window,omitempty"`
 
-	// SkipDDL drops every DDL instead of applying it.
+	// SkipDDL drops every DDL instead of applying it (every class of DDLPolicy "skip").
 	SkipDDL bool `json:"skip_ddl,omitempty"`
+	// DDLPolicy says per class of DDL ("table", "index", "database", "view", "routine",
+	// "trigger", "event", "sequence") whether to "apply", "skip" or "stop"; classes not named
+	// keep DefaultDDLPolicy.
+	DDLPolicy map[string]string `json:"ddl_policy,omitempty"`
 	// SkipDDLGTIDs lists GTIDs of DDL statements to skip (the way to resume after an unsupported
 	// DDL stopped the task: the error names the GTID).
 	SkipDDLGTIDs []string `json:"skip_ddl_gtids,omitempty"`
@@ -178,6 +183,9 @@ func (c *Config) check() error {
 	}
 	if _, err := selection.Compile(c.Selection); err != nil {
 		return bad("selection", err.Error())
+	}
+	if _, err := ddl.CompilePolicy(c.DDLPolicy, c.SkipDDL); err != nil {
+		return bad("ddl_policy", err.Error())
 	}
 	if c.Workers > 64 {
 		return bad("workers", "at most 64")

@@ -29,7 +29,18 @@ func (w *worker) applyDDL(ctx context.Context, b *batch, token string) error {
 	n := b.nodes[0]
 	plan := n.t.ddl
 	if plan.fail != nil {
-		return plan.fail
+		if plan.noop == nil {
+			return plan.fail
+		}
+		noop, err := plan.noop(ctx, w.db)
+		if err != nil {
+			return err
+		}
+		if !noop {
+			return plan.fail
+		}
+		w.log.Info("DDL not applied: IF [NOT] EXISTS makes it a no-op on the target", "gtid", n.t.gtid)
+		plan = &ddlPlan{}
 	}
 	mark := func(pending string, include bool, tok string) error {
 		tx, err := w.db.BeginTx(ctx, nil)
@@ -72,7 +83,7 @@ func (w *worker) applyDDL(ctx context.Context, b *batch, token string) error {
 					return err
 				}
 				return omserr.Wrap(err, omserr.IncrDDLFailed, fmt.Sprintf("DDL at source GTID %s failed on the target (error %d): %s", n.t.gtid, errNumber(err), stmt),
-					fmt.Sprintf("fix the target so the statement can run, or apply the change by hand and add %q to skip_ddl_gtids; then resume", n.t.gtid))
+					fmt.Sprintf("fix the target so the statement can run and retry (oms project retry <project>), or apply the change by hand and skip it: oms project skip <project> --gtid %s", n.t.gtid))
 			}
 		}
 		w.pending[n.t.gtid] = true // from here a retry of the final mark must not fail on redo

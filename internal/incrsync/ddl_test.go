@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/omsdev/oms/internal/ddl"
 	"github.com/omsdev/oms/internal/omserr"
 	"github.com/omsdev/oms/internal/selection"
 )
@@ -100,9 +101,9 @@ func TestSkipDDL(t *testing.T) {
 	}
 }
 
-// TestUnsupportedDDLStopsThenSkip: a DDL Incr-Sync does not apply (CREATE VIEW in a selected
-// database) stops the task naming the statement's GTID and how to go on; resuming with that
-// GTID in skip_ddl_gtids applies everything after it, and the rows before it stay applied.
+// TestUnsupportedDDLStopsThenSkip: a DDL the policy says to stop at (CREATE VIEW with view=stop)
+// stops the task naming the statement's GTID and how to go on; resuming with that GTID skipped
+// applies everything after it, and the rows before it stay applied.
 func TestUnsupportedDDLStopsThenSkip(t *testing.T) {
 	p := newPair(t)
 	s := p.src.DB()
@@ -113,6 +114,7 @@ func TestUnsupportedDDLStopsThenSkip(t *testing.T) {
 	execAll(t, s, "INSERT INTO "+tb+" VALUES (2, 2)")
 	cfg := p.config()
 	cfg.Selection = selection.Config{Tables: []selection.Rule{{DB: p.db}}}
+	cfg.DDLPolicy = map[string]string{ddl.ClassView: ddl.PolicyStop}
 	task := fmt.Sprintf("unsup-%d", taskSeq.Add(1))
 	r := start(t, cfg, task, 1, captureSource(p.src))
 	err := r.waitFailed(t, 30*time.Second)
@@ -120,7 +122,7 @@ func TestUnsupportedDDLStopsThenSkip(t *testing.T) {
 	if omserr.CodeOf(err) != omserr.IncrDDLUnsupported || !asErr(err, &oe) {
 		t.Fatalf("want %s, got %v", omserr.IncrDDLUnsupported, err)
 	}
-	if !contains(oe.Message, bad) || !contains(oe.Message, "VIEW `"+p.db+"`.`v`") || !contains(oe.Advice, "skip_ddl_gtids") {
+	if !contains(oe.Message, bad) || !contains(oe.Message, "VIEW `"+p.db+"`.`v`") || !contains(oe.Advice, "oms project skip") {
 		t.Fatalf("error does not name the GTID %s, the statement and the way out: %+v", bad, oe)
 	}
 	if got := tableRows(t, p.dst.DB(), tb); fmt.Sprint(got) != fmt.Sprint([]string{`"1"|"1"`}) {

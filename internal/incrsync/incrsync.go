@@ -14,6 +14,7 @@ import (
 	"github.com/omsdev/oms/internal/binlog"
 	"github.com/omsdev/oms/internal/changelog"
 	"github.com/omsdev/oms/internal/component"
+	"github.com/omsdev/oms/internal/ddl"
 	"github.com/omsdev/oms/internal/omserr"
 	"github.com/omsdev/oms/internal/selection"
 )
@@ -53,6 +54,7 @@ type Syncer struct {
 	sel         *selection.Selector
 	strictAfter binlog.GTIDSet
 	skipDDL     map[string]bool
+	policy      ddl.Policy
 	db          *sql.DB
 	cp          *checkpointStore
 	ins         *instruments
@@ -90,8 +92,9 @@ func NewFromConfig(cfg Config, taskID string, epoch int64, open SourceOpener, lo
 	}
 	sel, _ := selection.Compile(cfg.Selection)
 	strict, _ := binlog.ParseGTIDSet(cfg.Flavor, cfg.StrictAfter)
+	policy, _ := ddl.CompilePolicy(cfg.DDLPolicy, cfg.SkipDDL)
 	s := &Syncer{cfg: cfg, taskID: taskID, epoch: epoch, log: log, open: open, sel: sel, strictAfter: strict,
-		skipDDL: map[string]bool{}, state: component.StateInit, ins: newInstruments()}
+		skipDDL: map[string]bool{}, policy: policy, state: component.StateInit, ins: newInstruments()}
 	for _, g := range cfg.SkipDDLGTIDs {
 		s.skipDDL[g] = true
 	}
@@ -228,19 +231,22 @@ func (s *Syncer) read(ctx context.Context, src TxnSource, sched *scheduler, rec 
 		}
 		if t.DDL != nil {
 			mt := &mtxn{gtid: t.GTID, commit: t.CommitTime, seq: t.Seq}
-			if s.cfg.SkipDDL || s.skipDDL[t.GTID] {
+			if s.skipDDL[t.GTID] {
 				s.log.Info("DDL skipped by configuration", "gtid", t.GTID, "sql", truncate(t.DDL.Statement, 200))
 				if err := sched.add(ctx, mt, nil, false, true); err != nil {
 					return err
 				}
 				continue
 			}
-			plan, err := planDDL(s.sel, t.DDL, t.GTID)
+			plan, err := planDDL(s.sel, s.policy, t.DDL, t.GTID)
 			if omserr.CodeOf(err) == omserr.IncrDDLUnsupported {
 				// stop at the statement: a barrier applies everything before it, then fails
-				mt.ddl = &ddlPlan{fail: err}
+				mt.ddl = &ddlPlan{fail: err, noop: noopCheck(s.sel, t.DDL)}
 				if err := sched.add(ctx, mt, nil, true, false); err != nil {
 					return err
+				}
+				if mt.ddl.noop != nil {
+					continue // it may be a no-op on the target: what follows waits behind the barrier
 				}
 				<-ctx.Done()
 				return nil

@@ -324,7 +324,7 @@ func (s *Service) incrStep(ctx context.Context, id string, dst Endpoint) error {
 	if err != nil {
 		return err
 	}
-	cfg := incrSyncConfig{StoreAddr: storeT.Addr, Target: s.conn(dst), Selection: SelectionConfig(spec.Mapping), StartGTID: start, StrictAfter: after, Flavor: flavor}
+	cfg := incrSyncConfig{StoreAddr: storeT.Addr, Target: s.conn(dst), Selection: SelectionConfig(spec.Mapping), StartGTID: start, StrictAfter: after, Flavor: flavor, DDLPolicy: spec.DDLPolicy}
 	incrID := TaskID(id, task.KindIncrSync)
 	if err := s.tasks.Ensure(ctx, incrID, id, task.KindIncrSync, dst.Region, cfg); err != nil {
 		return err

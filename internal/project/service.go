@@ -23,6 +23,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/omsdev/oms/api"
+	"github.com/omsdev/oms/internal/ddl"
 	"github.com/omsdev/oms/internal/metadb"
 	"github.com/omsdev/oms/internal/omserr"
 	"github.com/omsdev/oms/internal/secret"
@@ -134,6 +135,7 @@ type projectSpec struct {
 	EnableFull   bool                `json:"enableFullTransfer"`
 	EnableIncr   bool                `json:"enableIncrTransfer"`
 	EnableVerify bool                `json:"enableFullVerify"`
+	DDLPolicy    map[string]string   `json:"ddlPolicy,omitempty"`
 	// Runtime facts the orchestrator records.
 	DeferredIndexes []string `json:"deferredIndexes,omitempty"`
 }
@@ -168,6 +170,9 @@ func (s *Service) CreateProject(ctx context.Context, r api.CreateProjectRequest)
 	if _, err := selection.Compile(SelectionConfig(r.TransferMapping)); err != nil {
 		return api.Project{}, omserr.Wrap(err, omserr.APIInvalidArgument, "transferMapping is invalid", "fix the named rule")
 	}
+	if _, err := ddl.CompilePolicy(r.DDLPolicy, false); err != nil {
+		return api.Project{}, omserr.Wrap(err, omserr.APIInvalidArgument, "ddlPolicy is invalid: "+err.Error(), "name classes table, index, database, view, routine, trigger, event, sequence with apply, skip or stop")
+	}
 	if r.SourceEndpointID == r.SinkEndpointID {
 		return api.Project{}, invalid("source and sink are the same data source", "use two different data sources")
 	}
@@ -178,7 +183,7 @@ func (s *Service) CreateProject(ctx context.Context, r api.CreateProjectRequest)
 	}
 	spec := projectSpec{Mapping: r.TransferMapping, EnableStruct: boolOr(r.EnableStructTransfer, true),
 		EnableFull: boolOr(r.EnableFullTransfer, true), EnableIncr: boolOr(r.EnableIncrTransfer, true),
-		EnableVerify: boolOr(r.EnableFullVerify, true)}
+		EnableVerify: boolOr(r.EnableFullVerify, true), DDLPolicy: r.DDLPolicy}
 	if !spec.EnableFull && !spec.EnableIncr {
 		return api.Project{}, invalid("neither full nor incremental transfer is enabled", "enable at least one of enableFullTransfer, enableIncrTransfer")
 	}
@@ -307,6 +312,7 @@ func scanProject(sc interface{ Scan(...any) error }) (api.Project, error) {
 	p.Type = "MIGRATION"
 	p.TransferMapping = spec.Mapping
 	p.EnableStruct, p.EnableFull, p.EnableIncr, p.EnableVerify = spec.EnableStruct, spec.EnableFull, spec.EnableIncr, spec.EnableVerify
+	p.DDLPolicy = spec.DDLPolicy
 	return p, nil
 }
 

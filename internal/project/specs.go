@@ -56,12 +56,13 @@ type fullImportConfig struct {
 
 // incrSyncConfig is internal/incrsync's Config.
 type incrSyncConfig struct {
-	StoreAddr   string           `json:"store_addr"`
-	Target      connConfig       `json:"target"`
-	Selection   selection.Config `json:"selection"`
-	StartGTID   string           `json:"start_gtid,omitempty"`
-	StrictAfter string           `json:"strict_after,omitempty"`
-	Flavor      string           `json:"flavor,omitempty"`
+	StoreAddr   string            `json:"store_addr"`
+	Target      connConfig        `json:"target"`
+	Selection   selection.Config  `json:"selection"`
+	StartGTID   string            `json:"start_gtid,omitempty"`
+	StrictAfter string            `json:"strict_after,omitempty"`
+	Flavor      string            `json:"flavor,omitempty"`
+	DDLPolicy   map[string]string `json:"ddl_policy,omitempty"`
 }
 
 // verifyConfig is internal/verify's Config.

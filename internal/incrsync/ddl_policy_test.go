@@ -1,0 +1,111 @@
+package incrsync
+
+import (
+	"database/sql"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/omsdev/oms/internal/changelog"
+	"github.com/omsdev/oms/internal/ddl"
+	"github.com/omsdev/oms/internal/omserr"
+	"github.com/omsdev/oms/internal/selection"
+)
+
+// TestDDLPolicy: the action per class of DDL, defaults and overrides, and bad policies refused.
+func TestDDLPolicy(t *testing.T) {
+	sel, err := selection.Compile(selection.Config{Tables: []selection.Rule{{DB: "k", Table: "*"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		policy  map[string]string
+		skipAll bool
+		stmt    string
+		want    string // "apply", "skip", "stop", or "!" + config error
+	}{
+		{nil, false, "CREATE TABLE t (a INT)", "apply"},
+		{nil, false, "CREATE INDEX i ON t (a)", "apply"},
+		{nil, false, "DROP DATABASE k", "apply"},
+		{nil, false, "CREATE VIEW v AS SELECT a FROM t", "apply"},
+		{nil, false, "CREATE PROCEDURE p() SELECT 1", "apply"},
+		{nil, false, "CREATE TRIGGER tr BEFORE INSERT ON t FOR EACH ROW SET NEW.a = 1", "skip"},
+		{nil, false, "CREATE EVENT e ON SCHEDULE EVERY 1 DAY DO DELETE FROM t", "skip"},
+		{map[string]string{"trigger": "apply"}, false, "CREATE TRIGGER tr BEFORE INSERT ON t FOR EACH ROW SET NEW.a = 1", "apply"},
+		{map[string]string{"view": "stop"}, false, "DROP VIEW v", "stop"},
+		{map[string]string{"table": "skip"}, false, "ALTER TABLE t ADD b INT", "skip"},
+		{map[string]string{"table": "skip"}, false, "CREATE INDEX i ON t (a)", "apply"},
+		{map[string]string{"database": "stop"}, false, "DROP DATABASE IF EXISTS k", "stop"},
+		{nil, true, "CREATE TABLE t (a INT)", "skip"},
+		{map[string]string{"views": "apply"}, false, "", "!unknown DDL class \"views\""},
+		{map[string]string{"view": "maybe"}, false, "", "!unknown action \"maybe\""},
+	}
+	for _, c := range cases {
+		pol, err := ddl.CompilePolicy(c.policy, c.skipAll)
+		if strings.HasPrefix(c.want, "!") {
+			if err == nil || !strings.Contains(err.Error(), c.want[1:]) {
+				t.Errorf("policy %v: want error %s, got %v", c.policy, c.want[1:], err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("policy %v: %v", c.policy, err)
+		}
+		plan, err := planDDL(sel, pol, &changelog.DDL{DB: "k", Statement: c.stmt}, "0-1-9")
+		got := "apply"
+		switch {
+		case omserr.CodeOf(err) == omserr.IncrDDLUnsupported:
+			got = "stop"
+		case err != nil:
+			t.Fatalf("%q: %v", c.stmt, err)
+		case len(plan.stmts) == 0:
+			got = "skip"
+		}
+		if got != c.want {
+			t.Errorf("policy %v, %q: got %s, want %s", c.policy, c.stmt, got, c.want)
+		}
+	}
+}
+
+// TestDropDatabaseIfExistsAbsent (issue 21): DROP DATABASE IF EXISTS of a selected database that
+// does not exist does not stop the task, even when the policy for databases is stop; DROP
+// DATABASE of a database that exists is applied by default; rows after both arrive.
+func TestDropDatabaseIfExistsAbsent(t *testing.T) {
+	for _, policy := range []string{ddl.PolicyApply, ddl.PolicyStop} {
+		t.Run(policy, func(t *testing.T) {
+			p := newPair(t)
+			s := p.src.DB()
+			gone, dropped := p.db+"_gone", p.db+"_drop"
+			for _, inst := range []*sql.DB{s, p.dst.DB()} {
+				t.Cleanup(func() {
+					_, _ = inst.Exec("DROP DATABASE IF EXISTS `" + gone + "`")
+					_, _ = inst.Exec("DROP DATABASE IF EXISTS `" + dropped + "`")
+				})
+			}
+			tb := q(p.db, "t")
+			cfg := p.config()
+			cfg.Selection.Tables = append(cfg.Selection.Tables, selection.Rule{DB: gone}, selection.Rule{DB: dropped})
+			cfg.DDLPolicy = map[string]string{ddl.ClassDatabase: policy}
+			cfg.StartGTID = gtidPos(t, p.src)
+			execAll(t, p.dst.DB(), "CREATE DATABASE IF NOT EXISTS `"+p.db+"`")
+			stmts := []string{
+				"CREATE TABLE " + tb + " (id INT PRIMARY KEY)",
+				"DROP DATABASE IF EXISTS `" + gone + "`",
+				"INSERT INTO " + tb + " VALUES (1)",
+			}
+			if policy == ddl.PolicyApply {
+				stmts = append(stmts, "CREATE DATABASE `"+dropped+"`", "CREATE TABLE "+q(dropped, "x")+" (a INT)",
+					"DROP DATABASE `"+dropped+"`")
+			}
+			execAll(t, s, append(stmts, "INSERT INTO "+tb+" VALUES (2)")...)
+			r := start(t, cfg, fmt.Sprintf("dropdb-%d", taskSeq.Add(1)), 1, captureSource(p.src))
+			r.waitCaughtUp(t, p.src, 30*time.Second)
+			sameRows(t, s, p.dst.DB(), tb, tb)
+			var n int
+			if err := p.dst.DB().QueryRow("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME IN (?, ?)", gone, dropped).Scan(&n); err != nil || n != 0 {
+				t.Fatalf("target has %d of the dropped databases (%v)", n, err)
+			}
+		})
+	}
+}
