@@ -145,6 +145,19 @@ func (c *Client) ResumeProject(ctx context.Context, id string) error {
 	return c.projectVerb(ctx, ActionResumeProject, id)
 }
 
+// SkipProjectEvents makes the project's Incr-Sync skip source transactions (see the request).
+func (c *Client) SkipProjectEvents(ctx context.Context, r SkipProjectEventsRequest) (SkipProjectEventsResponse, error) {
+	var out SkipProjectEventsResponse
+	_, err := c.Call(ctx, ActionSkipProjectEvents, r, &out)
+	return out, err
+}
+
+// RetryProject restarts a failed project's failed components as they are (after the cause was
+// fixed on the target).
+func (c *Client) RetryProject(ctx context.Context, id string) error {
+	return c.projectVerb(ctx, ActionRetryProject, id)
+}
+
 // ReleaseProject stops and removes a project's components.
 func (c *Client) ReleaseProject(ctx context.Context, id string) error {
 	return c.projectVerb(ctx, ActionReleaseProject, id)

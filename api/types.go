@@ -51,6 +51,8 @@ const (
 	ActionDescribeProjectComponents = "DescribeProjectComponents"
 	ActionListHosts                 = "ListHosts"
 	ActionListComponents            = "ListComponents"
+	ActionSkipProjectEvents         = "SkipProjectEvents"
+	ActionRetryProject              = "RetryProject"
 )
 
 // CreateMysqlDataSourceRequest registers a MySQL/MariaDB endpoint.
@@ -121,6 +123,22 @@ type ProjectIDRequest struct {
 	ID string `json:"id"`
 }
 
+// SkipProjectEventsRequest asks Incr-Sync never to apply some source transactions (DDL or
+// DML): GTIDs or ranges of one domain and server ("0-1-123", "0-1-120-130", "uuid:120-130"),
+// or, with Event, exactly the transaction the project's Incr-Sync stopped at. The skip is kept
+// in the project; resume (or retry) the project to go on.
+type SkipProjectEventsRequest struct {
+	ID    string   `json:"id"`
+	GTIDs []string `json:"gtids,omitempty"`
+	Event bool     `json:"event,omitempty"`
+}
+
+// SkipProjectEventsResponse lists what was added and every skip of the project.
+type SkipProjectEventsResponse struct {
+	Added     []string `json:"added"`
+	SkipGTIDs []string `json:"skipGtids"`
+}
+
 // ListProjectsRequest filters and pages projects.
 type ListProjectsRequest struct {
 	SearchKey  string   `json:"searchKey,omitempty"`
@@ -177,11 +195,14 @@ type Project struct {
 	EnableIncr       bool              `json:"enableIncrTransfer"`
 	EnableVerify     bool              `json:"enableFullVerify"`
 	DDLPolicy        map[string]string `json:"ddlPolicy,omitempty"`
-	ErrorCode        string            `json:"errorCode,omitempty"`
-	ErrorMessage     string            `json:"errorMessage,omitempty"`
-	CreatedAt        time.Time         `json:"gmtCreate"`
-	UpdatedAt        time.Time         `json:"gmtModified"`
-	Steps            []Step            `json:"steps,omitempty"`
+	// SkipGTIDs are the source transactions the operator chose never to apply
+	// (SkipProjectEvents), in the order they were added.
+	SkipGTIDs    []string  `json:"skipGtids,omitempty"`
+	ErrorCode    string    `json:"errorCode,omitempty"`
+	ErrorMessage string    `json:"errorMessage,omitempty"`
+	CreatedAt    time.Time `json:"gmtCreate"`
+	UpdatedAt    time.Time `json:"gmtModified"`
+	Steps        []Step    `json:"steps,omitempty"`
 }
 
 // Step is one OMS step of a project.

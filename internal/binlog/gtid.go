@@ -416,3 +416,39 @@ func (s GTIDSet) String() string {
 	}
 	return b.String()
 }
+
+// ParseGTIDRange reads one GTID or a range of sequence numbers of one domain and server (MariaDB
+// "D-S-N", "D-S-N1-N2") or one server UUID (MySQL "UUID:N", "UUID:N1-N2"), e.g. an operator's
+// skip; prefix is "D-S-" or "UUID:". The error names the accepted forms.
+func ParseGTIDRange(s string) (prefix string, from, to uint64, err error) {
+	bad := fmt.Errorf("GTID %q: use D-S-N or D-S-N1-N2 (MariaDB), UUID:N or UUID:N1-N2 (MySQL)", s)
+	var nums []string
+	if i := strings.LastIndexByte(s, ':'); i > 0 {
+		prefix = s[:i+1]
+		nums = strings.Split(s[i+1:], "-")
+	} else {
+		parts := strings.Split(s, "-")
+		if len(parts) != 3 && len(parts) != 4 {
+			return "", 0, 0, bad
+		}
+		for _, p := range parts[:2] {
+			if _, err := strconv.ParseUint(p, 10, 32); err != nil {
+				return "", 0, 0, bad
+			}
+		}
+		prefix, nums = parts[0]+"-"+parts[1]+"-", parts[2:]
+	}
+	if len(nums) < 1 || len(nums) > 2 {
+		return "", 0, 0, bad
+	}
+	if from, err = strconv.ParseUint(nums[0], 10, 64); err != nil {
+		return "", 0, 0, bad
+	}
+	to = from
+	if len(nums) == 2 {
+		if to, err = strconv.ParseUint(nums[1], 10, 64); err != nil || to < from {
+			return "", 0, 0, bad
+		}
+	}
+	return prefix, from, to, nil
+}

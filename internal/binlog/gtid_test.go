@@ -119,3 +119,29 @@ func FuzzParseGTIDSet(f *testing.F) {
 		}
 	})
 }
+
+// TestParseGTIDRange: single GTIDs and ranges of both flavors; malformed ones refused.
+func TestParseGTIDRange(t *testing.T) {
+	cases := []struct {
+		in       string
+		prefix   string
+		from, to uint64
+		ok       bool
+	}{
+		{"0-1-123", "0-1-", 123, 123, true},
+		{"0-1-120-130", "0-1-", 120, 130, true},
+		{"3e11fa47-71ca-11e1-9e33-c80aa9429562:7", "3e11fa47-71ca-11e1-9e33-c80aa9429562:", 7, 7, true},
+		{"3e11fa47-71ca-11e1-9e33-c80aa9429562:7-9", "3e11fa47-71ca-11e1-9e33-c80aa9429562:", 7, 9, true},
+		{"0-1", "", 0, 0, false},
+		{"0-1-130-120", "", 0, 0, false},
+		{"a-1-5", "", 0, 0, false},
+		{"0-1-x", "", 0, 0, false},
+		{"", "", 0, 0, false},
+	}
+	for _, c := range cases {
+		p, from, to, err := ParseGTIDRange(c.in)
+		if (err == nil) != c.ok || c.ok && (p != c.prefix || from != c.from || to != c.to) {
+			t.Errorf("%q: got %q %d %d %v", c.in, p, from, to, err)
+		}
+	}
+}

@@ -211,7 +211,29 @@ func newProjectCmd() *cobra.Command {
 			return showProject(cmd.Context(), c, cmd.OutOrStdout(), args[0])
 		},
 	}
-	cmd.AddCommand(create,
+	var skipGTIDs []string
+	var skipEvent bool
+	skip := &cobra.Command{
+		Use:   "skip ID (--gtid G ... | --event)",
+		Short: "Never apply some source transactions (DDL or DML): GTIDs, ranges, or the one Incr-Sync stopped at; then resume",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := cf.client()
+			if err != nil {
+				return err
+			}
+			res, err := c.SkipProjectEvents(cmd.Context(), api.SkipProjectEventsRequest{ID: args[0], GTIDs: skipGTIDs, Event: skipEvent})
+			if err != nil {
+				return apiExit(err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: skipping %s (all skips: %s); resume the project to go on\n", args[0], strings.Join(res.Added, ", "), strings.Join(res.SkipGTIDs, ", "))
+			return nil
+		},
+	}
+	skip.Flags().StringSliceVar(&skipGTIDs, "gtid", nil, "GTID or range to skip: 0-1-123, 0-1-120-130, UUID:N[-M] (repeatable)")
+	skip.Flags().BoolVar(&skipEvent, "event", false, "skip exactly the transaction Incr-Sync stopped at")
+	cmd.AddCommand(create, skip,
+		verb("retry", "Restart a failed project's failed components unchanged (after fixing the cause)", (*api.Client).RetryProject),
 		verb("start", "Start an INIT project", (*api.Client).StartProject),
 		verb("pause", "Pause a running project (SUSPEND); components stop at their checkpoints", (*api.Client).StopProject),
 		verb("resume", "Resume a suspended or failed project", (*api.Client).ResumeProject),
@@ -233,6 +255,9 @@ func showProject(ctx context.Context, c *api.Client, out io.Writer, id string) e
 	fmt.Fprintf(out, "project %s (%s): %s\n", p.ID, p.Name, p.Status)
 	if p.ErrorCode != "" {
 		fmt.Fprintf(out, "error %s: %s\n", p.ErrorCode, p.ErrorMessage)
+	}
+	if len(p.SkipGTIDs) > 0 {
+		fmt.Fprintf(out, "skipped source transactions: %s\n", strings.Join(p.SkipGTIDs, ", "))
 	}
 	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "STEP\tSTATUS\tPROGRESS\tDETAIL")

@@ -54,6 +54,9 @@ type Status struct {
 	LagSeconds float64       `json:"lag_seconds,omitempty"`
 	Progress   *Progress     `json:"progress,omitempty"`
 	Error      *omserr.Error `json:"error,omitempty"`
+	// StoppedAt is the source transaction (GTID) a streaming component stopped at when its
+	// error is about one: what the operator's "skip the event" skips.
+	StoppedAt string `json:"stopped_at,omitempty"`
 	// Metrics are named counters and gauges (records_total, bytes_total, rows_per_sec...).
 	Metrics   map[string]float64 `json:"metrics,omitempty"`
 	UpdatedAt time.Time          `json:"updated_at"`

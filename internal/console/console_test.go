@@ -400,3 +400,46 @@ func TestPrecheckFailsWithClearMessages(t *testing.T) {
 		t.Fatalf("after resume: %s %+v", got.Status, got.Steps[0])
 	}
 }
+
+// TestSkipProjectEvents: the operator's skip through the OpenAPI: bad GTIDs and empty requests
+// refused, "the event it stopped at" refused while Incr-Sync is not stopped at one, GTIDs and
+// ranges kept in the project (DescribeProject lists them, no duplicates) and audited; a bad
+// ddlPolicy is refused at creation and a good one shown.
+func TestSkipProjectEvents(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	src, dst := f.dataSources(t)
+	mapping := api.TransferMapping{Tables: []api.TableRule{{DB: "shop", Table: "*"}}}
+	_, err := f.cli.CreateProject(ctx, api.CreateProjectRequest{Name: "p", SourceEndpointID: src.ID, SinkEndpointID: dst.ID, TransferMapping: mapping,
+		DDLPolicy: map[string]string{"views": "skip"}})
+	apiErr(t, err, 400, omserr.APIInvalidArgument)
+	p, err := f.cli.CreateProject(ctx, api.CreateProjectRequest{Name: "p", SourceEndpointID: src.ID, SinkEndpointID: dst.ID, TransferMapping: mapping,
+		DDLPolicy: map[string]string{"trigger": "apply"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.cli.SkipProjectEvents(ctx, api.SkipProjectEventsRequest{ID: p.ID, GTIDs: []string{"0-1"}})
+	apiErr(t, err, 400, omserr.APIInvalidArgument)
+	_, err = f.cli.SkipProjectEvents(ctx, api.SkipProjectEventsRequest{ID: p.ID})
+	apiErr(t, err, 400, omserr.APIInvalidArgument)
+	_, err = f.cli.SkipProjectEvents(ctx, api.SkipProjectEventsRequest{ID: p.ID, Event: true})
+	apiErr(t, err, 409, omserr.APIStateConflict)
+	_, err = f.cli.SkipProjectEvents(ctx, api.SkipProjectEventsRequest{ID: "np_none", GTIDs: []string{"0-1-5"}})
+	apiErr(t, err, 404, omserr.APINotFound)
+	for _, gs := range [][]string{{"0-1-123"}, {"0-1-200-210", "0-1-123"}} {
+		if _, err := f.cli.SkipProjectEvents(ctx, api.SkipProjectEventsRequest{ID: p.ID, GTIDs: gs}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := f.cli.DescribeProject(ctx, p.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(got.SkipGTIDs) != "[0-1-123 0-1-200-210]" || got.DDLPolicy["trigger"] != "apply" {
+		t.Fatalf("project skips %v, policy %v", got.SkipGTIDs, got.DDLPolicy)
+	}
+	if n := f.auditCount(t, "action = 'SkipProjectEvents' AND success = 1 AND resource = ?", p.ID); n != 2 {
+		t.Fatalf("audit rows of SkipProjectEvents: %d, want 2", n)
+	}
+	apiErr(t, f.cli.RetryProject(ctx, p.ID), 409, omserr.APIStateConflict)
+}

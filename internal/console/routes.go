@@ -52,7 +52,16 @@ func (s *Server) routeTable() map[string]route {
 		api.ActionStopProject:    {mutating: true, h: verb(p.Stop)},
 		api.ActionResumeProject:  {mutating: true, h: verb(p.Resume)},
 		api.ActionReleaseProject: {mutating: true, h: verb(p.Release)},
-		api.ActionDeleteProject:  {mutating: true, h: verb(p.Delete)},
+		api.ActionRetryProject:   {mutating: true, h: verb(p.Retry)},
+		api.ActionSkipProjectEvents: {mutating: true, h: func(ctx context.Context, c *call) (any, error) {
+			var req api.SkipProjectEventsRequest
+			if err := c.decode(&req); err != nil {
+				return nil, err
+			}
+			c.resource = req.ID
+			return p.SkipEvents(ctx, req)
+		}},
+		api.ActionDeleteProject: {mutating: true, h: verb(p.Delete)},
 		api.ActionListProjects: {h: func(ctx context.Context, c *call) (any, error) {
 			var req api.ListProjectsRequest
 			if err := c.decode(&req); err != nil {

@@ -143,6 +143,9 @@ func (w *worker) applyWithRetry(ctx context.Context, b *batch, rowMode bool) err
 			return ctx.Err()
 		}
 		if !retryable(err) {
+			if len(b.nodes) == 1 && b.nodes[0].t.gtid != "" {
+				return &stopAt{gtid: b.nodes[0].t.gtid, err: err}
+			}
 			return err
 		}
 		if time.Since(start) > w.retry {

@@ -61,6 +61,10 @@ type Config struct {
 	// SkipDDLGTIDs lists GTIDs of DDL statements to skip (the way to resume after an unsupported
 	// DDL stopped the task: the error names the GTID).
 	SkipDDLGTIDs []string `json:"skip_ddl_gtids,omitempty"`
+	// SkipGTIDs lists source transactions (DDL or DML) never to apply: GTIDs or ranges of one
+	// domain and server ("0-1-123", "0-1-120-130", "uuid:120-130"); the operator's
+	// `oms project skip` writes it.
+	SkipGTIDs []string `json:"skip_gtids,omitempty"`
 
 	// CheckpointSchema is the target schema of oms's own tables (default "__oms").
 	CheckpointSchema string `json:"checkpoint_schema,omitempty"`
@@ -183,6 +187,9 @@ func (c *Config) check() error {
 	}
 	if _, err := selection.Compile(c.Selection); err != nil {
 		return bad("selection", err.Error())
+	}
+	if _, err := newSkipList(c.SkipDDLGTIDs, c.SkipGTIDs); err != nil {
+		return bad("skip_gtids", err.Error())
 	}
 	if _, err := ddl.CompilePolicy(c.DDLPolicy, c.SkipDDL); err != nil {
 		return bad("ddl_policy", err.Error())

@@ -3,6 +3,7 @@ package incrsync
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -53,18 +54,19 @@ type Syncer struct {
 
 	sel         *selection.Selector
 	strictAfter binlog.GTIDSet
-	skipDDL     map[string]bool
+	skips       *skipList
 	policy      ddl.Policy
 	db          *sql.DB
 	cp          *checkpointStore
 	ins         *instruments
 
-	mu       sync.Mutex
-	state    string
-	err      *omserr.Error
-	sched    *scheduler
-	srcTime  time.Time // source time of the last heartbeat
-	rateMark struct {
+	mu        sync.Mutex
+	state     string
+	err       *omserr.Error
+	stoppedAt string // GTID of the transaction a fatal error stopped at
+	sched     *scheduler
+	srcTime   time.Time // source time of the last heartbeat
+	rateMark  struct {
 		at   time.Time
 		rows int64
 		rate float64
@@ -94,10 +96,8 @@ func NewFromConfig(cfg Config, taskID string, epoch int64, open SourceOpener, lo
 	strict, _ := binlog.ParseGTIDSet(cfg.Flavor, cfg.StrictAfter)
 	policy, _ := ddl.CompilePolicy(cfg.DDLPolicy, cfg.SkipDDL)
 	s := &Syncer{cfg: cfg, taskID: taskID, epoch: epoch, log: log, open: open, sel: sel, strictAfter: strict,
-		skipDDL: map[string]bool{}, policy: policy, state: component.StateInit, ins: newInstruments()}
-	for _, g := range cfg.SkipDDLGTIDs {
-		s.skipDDL[g] = true
-	}
+		policy: policy, state: component.StateInit, ins: newInstruments()}
+	s.skips, _ = newSkipList(cfg.SkipDDLGTIDs, cfg.SkipGTIDs)
 	return s, nil
 }
 
@@ -130,6 +130,10 @@ func (s *Syncer) Run(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.state, s.err = component.Outcome(ctx, err, s.FailureCode())
+	var sa *stopAt
+	if errors.As(err, &sa) {
+		s.stoppedAt = sa.gtid
+	}
 	return err
 }
 
@@ -229,15 +233,15 @@ func (s *Syncer) read(ctx context.Context, src TxnSource, sched *scheduler, rec 
 				continue
 			}
 		}
+		if s.skips.has(t.GTID) {
+			s.log.Info("transaction skipped by the operator (skip_gtids)", "gtid", t.GTID, "rows", len(t.Rows), "ddl", t.DDL != nil)
+			if err := sched.add(ctx, &mtxn{gtid: t.GTID, commit: t.CommitTime, seq: t.Seq}, nil, false, true); err != nil {
+				return err
+			}
+			continue
+		}
 		if t.DDL != nil {
 			mt := &mtxn{gtid: t.GTID, commit: t.CommitTime, seq: t.Seq}
-			if s.skipDDL[t.GTID] {
-				s.log.Info("DDL skipped by configuration", "gtid", t.GTID, "sql", truncate(t.DDL.Statement, 200))
-				if err := sched.add(ctx, mt, nil, false, true); err != nil {
-					return err
-				}
-				continue
-			}
 			plan, err := planDDL(s.sel, s.policy, t.DDL, t.GTID)
 			if omserr.CodeOf(err) == omserr.IncrDDLUnsupported {
 				// stop at the statement: a barrier applies everything before it, then fails
@@ -315,7 +319,7 @@ func (s *Syncer) ackLoop(ctx context.Context, a Acker, sched *scheduler) {
 func (s *Syncer) Status() component.Status {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := component.Status{Kind: Kind, TaskID: s.taskID, Epoch: s.epoch, State: s.state, Error: s.err, UpdatedAt: time.Now().UTC()}
+	st := component.Status{Kind: Kind, TaskID: s.taskID, Epoch: s.epoch, State: s.state, Error: s.err, StoppedAt: s.stoppedAt, UpdatedAt: time.Now().UTC()}
 	if s.sched == nil {
 		return st
 	}

@@ -1,11 +1,13 @@
 package project
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/omsdev/oms/api"
@@ -324,7 +326,7 @@ func (s *Service) incrStep(ctx context.Context, id string, dst Endpoint) error {
 	if err != nil {
 		return err
 	}
-	cfg := incrSyncConfig{StoreAddr: storeT.Addr, Target: s.conn(dst), Selection: SelectionConfig(spec.Mapping), StartGTID: start, StrictAfter: after, Flavor: flavor, DDLPolicy: spec.DDLPolicy}
+	cfg := incrSyncConfig{StoreAddr: storeT.Addr, Target: s.conn(dst), Selection: SelectionConfig(spec.Mapping), StartGTID: start, StrictAfter: after, Flavor: flavor, DDLPolicy: spec.DDLPolicy, SkipGTIDs: spec.SkipGTIDs}
 	incrID := TaskID(id, task.KindIncrSync)
 	if err := s.tasks.Ensure(ctx, incrID, id, task.KindIncrSync, dst.Region, cfg); err != nil {
 		return err
@@ -337,11 +339,13 @@ func (s *Service) incrStep(ctx context.Context, id string, dst Endpoint) error {
 	// supervisor restarts a component whose spec changed; the checkpoint in the target says where
 	// to continue.
 	var cur incrSyncConfig
-	if json.Unmarshal(t.Spec.Config, &cur) == nil && cur.StoreAddr != storeT.Addr && storeT.Addr != "" {
-		cur.StoreAddr = storeT.Addr
+	if json.Unmarshal(t.Spec.Config, &cur) == nil && (cur.StoreAddr != storeT.Addr && storeT.Addr != "" || !slices.Equal(cur.SkipGTIDs, spec.SkipGTIDs)) {
+		// the Store moved, or the operator skipped events (SkipEvents)
+		cur.StoreAddr = cmp.Or(storeT.Addr, cur.StoreAddr)
+		cur.SkipGTIDs = spec.SkipGTIDs
 		raw, _ := json.Marshal(cur)
 		if err := s.tasks.SetSpec(ctx, incrID, task.Spec{Config: raw}); err != nil {
-			return fmt.Errorf("update incr-sync store address: %w", err)
+			return fmt.Errorf("update incr-sync spec: %w", err)
 		}
 	}
 	m := statusMetrics(t)

@@ -136,6 +136,7 @@ type projectSpec struct {
 	EnableIncr   bool                `json:"enableIncrTransfer"`
 	EnableVerify bool                `json:"enableFullVerify"`
 	DDLPolicy    map[string]string   `json:"ddlPolicy,omitempty"`
+	SkipGTIDs    []string            `json:"skipGtids,omitempty"` // SkipEvents
 	// Runtime facts the orchestrator records.
 	DeferredIndexes []string `json:"deferredIndexes,omitempty"`
 }
@@ -276,6 +277,11 @@ func (s *Service) Resume(ctx context.Context, id string) error {
 	if err := s.transition(ctx, id, api.StateRunning, api.StateSuspend, api.StateFailed); err != nil {
 		return err
 	}
+	return s.restartFailed(ctx, id)
+}
+
+// restartFailed resets failed steps and gives failed components another round of restarts.
+func (s *Service) restartFailed(ctx context.Context, id string) error {
 	if _, err := s.db.ExecContext(ctx, "UPDATE "+s.rm+".project_steps SET status = ?, message = NULL WHERE project_id = ? AND status = ?", api.StepPending, id, api.StepFailed); err != nil {
 		return fmt.Errorf("reset failed steps of %s: %w", id, err)
 	}
@@ -284,6 +290,14 @@ func (s *Service) Resume(ctx context.Context, id string) error {
 		return err
 	}
 	return s.tasks.SetDesired(ctx, id, task.DesiredRunning)
+}
+
+// Retry restarts a failed project's failed components unchanged (the cause was fixed outside).
+func (s *Service) Retry(ctx context.Context, id string) error {
+	if err := s.transition(ctx, id, api.StateRunning, api.StateFailed); err != nil {
+		return err
+	}
+	return s.restartFailed(ctx, id)
 }
 
 // Release stops and removes a project's components; the orchestrator finishes it (RELEASED).
@@ -312,7 +326,7 @@ func scanProject(sc interface{ Scan(...any) error }) (api.Project, error) {
 	p.Type = "MIGRATION"
 	p.TransferMapping = spec.Mapping
 	p.EnableStruct, p.EnableFull, p.EnableIncr, p.EnableVerify = spec.EnableStruct, spec.EnableFull, spec.EnableIncr, spec.EnableVerify
-	p.DDLPolicy = spec.DDLPolicy
+	p.DDLPolicy, p.SkipGTIDs = spec.DDLPolicy, spec.SkipGTIDs
 	return p, nil
 }
 

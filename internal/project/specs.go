@@ -63,6 +63,7 @@ type incrSyncConfig struct {
 	StrictAfter string            `json:"strict_after,omitempty"`
 	Flavor      string            `json:"flavor,omitempty"`
 	DDLPolicy   map[string]string `json:"ddl_policy,omitempty"`
+	SkipGTIDs   []string          `json:"skip_gtids,omitempty"`
 }
 
 // verifyConfig is internal/verify's Config.
