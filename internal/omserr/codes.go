@@ -98,6 +98,7 @@ const (
 	StorePositionPurged    = "STORE_POSITION_PURGED"
 	StorePrivilege         = "STORE_PRIVILEGE"
 	StoreRowImage          = "STORE_ROW_IMAGE"
+	StoreRowMetadata       = "STORE_ROW_METADATA"
 	StoreSchemaUnknown     = "STORE_SCHEMA_UNKNOWN"
 	StoreServerIDClash     = "STORE_SERVER_ID_CLASH"
 	StoreSourcePurged      = "STORE_SOURCE_PURGED"
@@ -235,6 +236,7 @@ var codes = []Info{
 	{StorePositionPurged, "STORE", http.StatusGone, "the Store no longer keeps the position a consumer asks for"},
 	{StorePrivilege, "STORE", s500, "the source user lacks replication privileges"},
 	{StoreRowImage, "STORE", s500, "the source's binlog_row_image is not FULL"},
+	{StoreRowMetadata, "STORE", s500, "the source's binlog_row_metadata is not FULL (column names are not in the binlog)"},
 	{StoreSchemaUnknown, "STORE", s500, "the columns of a table at a binlog position cannot be told"},
 	{StoreServerIDClash, "STORE", s500, "the Store's server_id is used by the source or another replica"},
 	{StoreSourcePurged, "STORE", s500, "the source no longer has the binlog the Store needs"},

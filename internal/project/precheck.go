@@ -11,6 +11,7 @@ import (
 
 	"github.com/omsdev/oms/internal/selection"
 	"github.com/omsdev/oms/internal/sqlgen"
+	"github.com/omsdev/oms/internal/store"
 )
 
 // CheckItem is one precheck result.
@@ -18,12 +19,17 @@ type CheckItem struct {
 	Name    string // CONNECTIVITY, PRIVILEGES, BINLOG, PRIMARY_KEY, CHARSET, SERVER_ID, LOWER_CASE_TABLE_NAMES, TARGET_EMPTY
 	Side    string // source or target
 	OK      bool
+	// Warning: OK, but the operator should know (Message says what); never fails the precheck.
+	Warning bool
 	Message string
 	Advice  string
 }
 
 func (c CheckItem) String() string {
 	s := fmt.Sprintf("%s (%s): %s", c.Name, c.Side, c.Message)
+	if c.Warning {
+		s = "warning: " + s
+	}
 	if c.Advice != "" {
 		s += "; " + c.Advice
 	}
@@ -47,10 +53,18 @@ func (r CheckResult) Failed() []CheckItem {
 // Summary is one line for the step message.
 func (r CheckResult) Summary() string {
 	names := make([]string, 0, len(r))
+	var warnings []string
 	for _, c := range r {
 		names = append(names, c.Name+"("+c.Side+")")
+		if c.Warning {
+			warnings = append(warnings, c.String())
+		}
 	}
-	return fmt.Sprintf("%d checks passed: %s", len(r), strings.Join(names, ", "))
+	s := fmt.Sprintf("%d checks passed: %s", len(r), strings.Join(names, ", "))
+	if len(warnings) > 0 {
+		s += "; " + strings.Join(warnings, "; ")
+	}
+	return s
 }
 
 func openEndpoint(e Endpoint) (*sql.DB, error) {
@@ -134,7 +148,7 @@ func Precheck(ctx context.Context, src, dst Endpoint, sel selection.Config, spec
 		}
 		return out
 	}
-	sv := vars(sdb, "log_bin", "binlog_format", "binlog_row_image", "server_id", "lower_case_table_names")
+	sv := vars(sdb, "log_bin", "server_id", "lower_case_table_names")
 	tv := vars(tdb, "lower_case_table_names")
 
 	// Privileges.
@@ -152,9 +166,17 @@ func Precheck(ctx context.Context, src, dst Endpoint, sel selection.Config, spec
 	add("PRIVILEGES", "target", len(missing) == 0, privMsg(dst, missing), "GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX, DROP ON *.* TO the target user")
 
 	if spec.EnableIncr {
-		ok := isOn(sv["log_bin"]) && strings.EqualFold(sv["binlog_format"], "ROW") && strings.EqualFold(sv["binlog_row_image"], "FULL")
-		add("BINLOG", "source", ok, fmt.Sprintf("log_bin=%s binlog_format=%s binlog_row_image=%s", sv["log_bin"], sv["binlog_format"], sv["binlog_row_image"]),
-			"set log_bin=ON, binlog_format=ROW and binlog_row_image=FULL on the source (my.cnf) and restart it")
+		add("BINLOG", "source", isOn(sv["log_bin"]), "log_bin="+sv["log_bin"], "put log_bin=ON in the [mysqld] section of the source's my.cnf and restart it")
+		bad, err := store.CheckBinlogSettings(ctx, sdb)
+		if err != nil {
+			add("BINLOG", "source", false, "cannot read the source's binlog settings: "+err.Error(), "grant the source user SELECT and check it reaches the source")
+		}
+		for _, e := range bad {
+			add("BINLOG", "source", false, e.Message, e.Advice)
+		}
+		if err == nil && len(bad) == 0 {
+			add("BINLOG", "source", true, "binlog_format=ROW, binlog_row_image=FULL, binlog_row_metadata=FULL", "")
+		}
 		add("SERVER_ID", "source", sv["server_id"] != "" && sv["server_id"] != "0", "server_id="+sv["server_id"], "set a non-zero server_id on the source")
 	}
 	add("LOWER_CASE_TABLE_NAMES", "target", sv["lower_case_table_names"] == tv["lower_case_table_names"],
@@ -167,7 +189,13 @@ func Precheck(ctx context.Context, src, dst Endpoint, sel selection.Config, spec
 		return res
 	}
 	if len(tables) == 0 {
-		add("PRIMARY_KEY", "source", false, "the selection matches no table of the source", "check transferMapping (database and table patterns)")
+		if spec.EnableIncr && hasWildcard(sel) {
+			// Incr-Sync picks up tables created later that the patterns match.
+			res = append(res, CheckItem{Name: "SELECTION", Side: "source", OK: true, Warning: true,
+				Message: "the selection matches no table of the source yet; tables created later that its patterns match are replicated"})
+			return res
+		}
+		add("SELECTION", "source", false, "the selection matches no table of the source", "check transferMapping (database and table patterns)")
 		return res
 	}
 	var noKey, badCharset, notEmpty []string
@@ -201,6 +229,17 @@ func Precheck(ctx context.Context, src, dst Endpoint, sel selection.Config, spec
 			"empty or drop the listed target tables, or map them to other names")
 	}
 	return res
+}
+
+// hasWildcard says whether a rule of sel names databases or tables by pattern (so tables created
+// later can match it).
+func hasWildcard(sel selection.Config) bool {
+	for _, r := range sel.Tables {
+		if selection.IsPattern(r.DB) || r.Table == "" || selection.IsPattern(r.Table) {
+			return true
+		}
+	}
+	return false
 }
 
 func connMsg(e Endpoint, err error) string {

@@ -295,6 +295,13 @@ var systemDBs = map[string]bool{"mysql": true, "information_schema": true, "perf
 
 func neverSelected(db string) bool { return systemDBs[strings.ToLower(db)] }
 
+// IsPattern reports whether pattern has a wildcard (so names that do not exist yet can match it).
+// An invalid pattern is not one.
+func IsPattern(pattern string) bool {
+	g, err := compileGlob(pattern)
+	return err == nil && !g.literal
+}
+
 // MatchPattern reports whether name matches a wildcard pattern with the syntax of this package.
 // An invalid pattern matches nothing and returns the parse error.
 func MatchPattern(pattern, name string) (bool, error) {

@@ -3,8 +3,11 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/go-sql-driver/mysql"
 
 	"github.com/omsdev/oms/internal/binlog"
 	"github.com/omsdev/oms/internal/omserr"
@@ -19,6 +22,62 @@ func variable(ctx context.Context, db *sql.DB, name string) (string, error) {
 	return v.String, nil
 }
 
+// BinlogRequirement is a global variable of the source that capture depends on, the value it
+// must have and the code of the error when it has another.
+type BinlogRequirement struct {
+	Name, Want, Code string
+	// Why the Store needs it (the error message says it).
+	Why string
+}
+
+// BinlogRequirements are the source's binlog settings row capture needs; the project precheck
+// and the Store's own precheck both check these.
+var BinlogRequirements = []BinlogRequirement{
+	{"binlog_format", "ROW", omserr.StoreBinlogFormat, "row events carry the changed rows"},
+	{"binlog_row_image", "FULL", omserr.StoreRowImage, "every column of the before and after image is needed to apply and verify changes"},
+	// MariaDB's default is NO_LOG: the binlog then has no column names, and after a table is
+	// dropped and re-created the Store cannot tell its columns (STORE_SCHEMA_UNKNOWN).
+	{"binlog_row_metadata", "FULL", omserr.StoreRowMetadata, "column names and types must be in the binlog so a table re-created later is decoded right"},
+}
+
+// Check is nil when value (known: the server has the variable) meets r. A server without the
+// variable (binlog_row_metadata before MariaDB 10.5 / MySQL 8.0.1) cannot be changed: it passes.
+func (r BinlogRequirement) Check(value string, known bool) *omserr.Error {
+	if !known || strings.EqualFold(value, r.Want) {
+		return nil
+	}
+	return omserr.New(r.Code, fmt.Sprintf("the source's %s is %s, not %s: %s", r.Name, value, r.Want, r.Why),
+		fmt.Sprintf("run SET GLOBAL %s=%s on the source and put %s=%s in the [mysqld] section of its my.cnf (sessions opened before keep the old value)",
+			r.Name, r.Want, r.Name, r.Want))
+}
+
+// CheckBinlogSettings reads every one of BinlogRequirements from the source and returns the
+// ones it does not meet (all of them, so one run lists everything to fix).
+func CheckBinlogSettings(ctx context.Context, db *sql.DB) ([]*omserr.Error, error) {
+	var bad []*omserr.Error
+	for _, r := range BinlogRequirements {
+		v, known, err := optionalVariable(ctx, db, r.Name)
+		if err != nil {
+			return nil, err
+		}
+		if e := r.Check(v, known); e != nil {
+			bad = append(bad, e)
+		}
+	}
+	return bad, nil
+}
+
+// optionalVariable reads a global variable; known is false when the server has no such
+// variable (error 1193).
+func optionalVariable(ctx context.Context, db *sql.DB, name string) (string, bool, error) {
+	v, err := variable(ctx, db, name)
+	var me *mysql.MySQLError
+	if errors.As(err, &me) && me.Number == 1193 {
+		return "", false, nil
+	}
+	return v, err == nil, err
+}
+
 // precheckSource checks that the source can be captured by a replica with serverID.
 // resuming says the store has captured from this source before (its own earlier connection may
 // still be listed as a replica).
@@ -31,17 +90,10 @@ func precheckSource(ctx context.Context, db *sql.DB, serverID uint32, resuming b
 		return omserr.New(omserr.StoreBinlogOff, "the source has no binary log (log_bin is OFF)",
 			"enable it: log_bin=ON (and server_id) in the source's my.cnf, then restart the source")
 	}
-	if f, err := variable(ctx, db, "binlog_format"); err != nil {
+	if bad, err := CheckBinlogSettings(ctx, db); err != nil {
 		return err
-	} else if !strings.EqualFold(f, "ROW") {
-		return omserr.New(omserr.StoreBinlogFormat, "the source's binlog_format is "+f+", not ROW",
-			"SET GLOBAL binlog_format=ROW and put binlog_format=ROW in my.cnf; sessions opened before keep the old format")
-	}
-	if f, err := variable(ctx, db, "binlog_row_image"); err != nil {
-		return err
-	} else if !strings.EqualFold(f, "FULL") {
-		return omserr.New(omserr.StoreRowImage, "the source's binlog_row_image is "+f+", not FULL",
-			"SET GLOBAL binlog_row_image=FULL and put it in my.cnf")
+	} else if len(bad) > 0 {
+		return bad[0]
 	}
 	if err := checkGrants(ctx, db); err != nil {
 		return err

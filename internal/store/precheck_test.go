@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -48,6 +49,17 @@ func TestPrechecks(t *testing.T) {
 		t.Errorf("minimal row image: %v", err)
 	}
 	_, _ = inst.DB().Exec("SET GLOBAL binlog_row_image = 'FULL'")
+	// MariaDB's default NO_LOG: the Store would crash-loop later (STORE_SCHEMA_UNKNOWN).
+	for _, v := range []string{"NO_LOG", "MINIMAL"} {
+		setGlobal("binlog_row_metadata", v, "FULL")
+		err := precheckSource(ctx, inst.DB(), sid, false)
+		if omserr.CodeOf(err) != omserr.StoreRowMetadata {
+			t.Errorf("binlog_row_metadata %s: %v", v, err)
+		} else if e := new(omserr.Error); !errors.As(err, &e) || !strings.Contains(e.Advice, "SET GLOBAL binlog_row_metadata=FULL") || !strings.Contains(e.Advice, "my.cnf") {
+			t.Errorf("binlog_row_metadata %s: advice %q names no fix", v, e.Advice)
+		}
+	}
+	_, _ = inst.DB().Exec("SET GLOBAL binlog_row_metadata = 'FULL'")
 
 	if err := precheckSource(ctx, inst.DB(), inst.ServerID, false); omserr.CodeOf(err) != omserr.StoreServerIDClash {
 		t.Errorf("own server id: %v", err)
