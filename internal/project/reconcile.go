@@ -256,8 +256,15 @@ func (s *Service) advance(ctx context.Context, p api.Project) error {
 			return s.failProject(ctx, p.ID, api.StepFullVerifier, taskErrCode(t), "full-verify failed: "+taskErrMsg(t))
 		case task.Finished:
 			msg := "source and target are identical"
+			var parts []string
 			if diffs > 0 {
-				msg = fmt.Sprintf("%.0f rows differ; see the report in the full-verify work dir on %s", diffs, t.Host)
+				parts = append(parts, fmt.Sprintf("%.0f rows differ", diffs))
+			}
+			if n := m["tables_schema_different"]; n > 0 {
+				parts = append(parts, fmt.Sprintf("the definitions of %.0f tables differ", n))
+			}
+			if len(parts) > 0 {
+				msg = strings.Join(parts, " and ") + "; see the report in the full-verify work dir on " + t.Host
 			}
 			return s.stepUpdate(ctx, p.ID, api.StepFullVerifier, api.StepFinished, 100, m, msg)
 		}

@@ -48,7 +48,9 @@ type Report struct {
 	OnlyInSource int64     `json:"only_in_source"`
 	OnlyInTarget int64     `json:"only_in_target"`
 	Different    int64     `json:"different"`
-	Equal        bool      `json:"equal"`
+	// SchemaDifferent is the number of tables whose definitions differ (TableResult.SchemaDifferences).
+	SchemaDifferent int  `json:"tables_schema_different"`
+	Equal           bool `json:"equal"`
 	// ChunksResumed is the number of chunks a resumed run took as done from the state file.
 	ChunksResumed int64         `json:"chunks_resumed,omitempty"`
 	Tables        []TableResult `json:"tables"`
@@ -72,7 +74,11 @@ type TableResult struct {
 	// TableChecksum is the outcome of the table-level first pass: "equal" (verified by it),
 	// "different" or "unavailable" (compared by chunks); empty when not taken.
 	TableChecksum string `json:"table_checksum,omitempty"`
-	Note          string `json:"note,omitempty"`
+	// SchemaDifferences lists how the target table's definition differs from the source's
+	// (schema.DiffDefinitions: "column c: charset latin2 vs utf8mb4", source first). Any entry
+	// makes the table, and the run, not equal.
+	SchemaDifferences []string `json:"schema_differences,omitempty"`
+	Note              string   `json:"note,omitempty"`
 }
 
 // previous is differences.json.
@@ -156,11 +162,7 @@ func (v *Verifier) writeReport(start time.Time) (*Report, error) {
 			res.Method = MethodRange
 		}
 		if tr.tcNote != "" {
-			if res.Note == "" {
-				res.Note = tr.tcNote
-			} else {
-				res.Note += "; " + tr.tcNote
-			}
+			res.Note = joinNote(res.Note, tr.tcNote)
 		}
 		if p.hasKey() {
 			res.Converged = max(tr.initial-int64(len(tr.final)), 0)
@@ -200,6 +202,10 @@ func (v *Verifier) writeReport(start time.Time) (*Report, error) {
 				return nil, err
 			}
 		}
+		res.Note = joinNote(res.Note, schemaNote(res, len(tr.final) > 0))
+		if len(res.SchemaDifferences) > 0 {
+			rep.SchemaDifferent++
+		}
 		rep.Compared += res.Compared
 		rep.OnlyInSource += res.OnlyInSource
 		rep.OnlyInTarget += res.OnlyInTarget
@@ -208,7 +214,7 @@ func (v *Verifier) writeReport(start time.Time) (*Report, error) {
 	}
 	rep.Tables = append(rep.Tables, v.skipped...)
 	sort.Slice(rep.Tables, func(i, j int) bool { return rep.Tables[i].Table < rep.Tables[j].Table })
-	rep.Equal = rep.OnlyInSource == 0 && rep.OnlyInTarget == 0 && rep.Different == 0
+	rep.Equal = rep.OnlyInSource == 0 && rep.OnlyInTarget == 0 && rep.Different == 0 && rep.SchemaDifferent == 0
 	b, _ := json.MarshalIndent(rep, "", "  ")
 	if err := writeFileAtomic(filepath.Join(dir, ReportFile), b); err != nil {
 		return nil, fmt.Errorf("write report: %w", err)
@@ -223,6 +229,31 @@ func (v *Verifier) writeReport(start time.Time) (*Report, error) {
 	return rep, nil
 }
 
+// schemaNote says what the definitions' differences mean for the table: why its table checksum
+// differed when no row does, or that the schema differs although the rows do not.
+func schemaNote(res TableResult, rowsDiffer bool) string {
+	sd := strings.Join(res.SchemaDifferences, "; ")
+	switch {
+	case res.TableChecksum == tcDifferent && !rowsDiffer && sd != "":
+		return "checksum differs: " + sd
+	case res.TableChecksum == tcDifferent && !rowsDiffer:
+		return "checksum differs although every row compares equal by value (the same values stored as other bytes: JSON text, float written back, row or temporal format)"
+	case sd != "":
+		return "schema differs: " + sd
+	}
+	return ""
+}
+
+func joinNote(a, b string) string {
+	switch {
+	case a == "":
+		return b
+	case b == "":
+		return a
+	}
+	return a + "; " + b
+}
+
 // Text is the human summary (report.txt).
 func (r *Report) Text() string {
 	var b strings.Builder
@@ -230,7 +261,11 @@ func (r *Report) Text() string {
 	if r.Equal {
 		b.WriteString("no differences\n")
 	} else {
-		fmt.Fprintf(&b, "%d only in source, %d only in target, %d different\n", r.OnlyInSource, r.OnlyInTarget, r.Different)
+		fmt.Fprintf(&b, "%d only in source, %d only in target, %d different", r.OnlyInSource, r.OnlyInTarget, r.Different)
+		if r.SchemaDifferent > 0 {
+			fmt.Fprintf(&b, "; the definitions of %d tables differ", r.SchemaDifferent)
+		}
+		b.WriteString("\n")
 	}
 	fmt.Fprintf(&b, "%-40s %-40s %-14s %12s %10s %10s %10s  %s\n", "source", "target", "method", "compared", "only_src", "only_tgt", "different", "files / note")
 	for _, t := range r.Tables {

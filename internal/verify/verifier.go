@@ -181,6 +181,9 @@ func (v *Verifier) Init(ctx context.Context) error {
 		v.tables[p.Name] = &tableRun{p: p, candidates: map[string][][]byte{}}
 		v.rowsTotal.Add(srcT.Rows)
 	}
+	if err := v.compareDefinitions(ctx, keys(srcSchemas), keys(dstSchemas)); err != nil {
+		return err
+	}
 	if len(v.pairs) == 0 && len(v.skipped) == 0 {
 		return omserr.New(omserr.VerifyNothingSelected, "the selection matches no source table", "check the selection's db and table patterns")
 	}
@@ -238,6 +241,7 @@ func (v *Verifier) Status() component.Status {
 		st.Metrics["rows_only_in_source"] = float64(v.result.OnlyInSource)
 		st.Metrics["rows_only_in_target"] = float64(v.result.OnlyInTarget)
 		st.Metrics["rows_different"] = float64(v.result.Different)
+		st.Metrics["tables_schema_different"] = float64(v.result.SchemaDifferent)
 	}
 	return st
 }
