@@ -16,9 +16,9 @@ import (
 
 // CheckItem is one precheck result.
 type CheckItem struct {
-	Name    string // CONNECTIVITY, PRIVILEGES, BINLOG, PRIMARY_KEY, CHARSET, SERVER_ID, LOWER_CASE_TABLE_NAMES, TARGET_EMPTY
-	Side    string // source or target
-	OK      bool
+	Name string // CONNECTIVITY, PRIVILEGES, BINLOG, PRIMARY_KEY, CHARSET, SERVER_ID, LOWER_CASE_TABLE_NAMES, TARGET_EMPTY
+	Side string // source or target
+	OK   bool
 	// Warning: OK, but the operator should know (Message says what); never fails the precheck.
 	Warning bool
 	Message string
