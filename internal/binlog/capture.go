@@ -15,15 +15,13 @@ import (
 	"github.com/go-mysql-org/go-mysql/replication"
 
 	"github.com/omsdev/oms/internal/changelog"
+	"github.com/omsdev/oms/internal/mysqlconn"
 )
 
 // SourceConfig says how to connect to a source as a replica. Password is never logged: String
 // and LogValue mask it.
 type SourceConfig struct {
-	Host     string
-	Port     uint16
-	User     string
-	Password string
+	Conn mysqlconn.Config
 	// ServerID is the replica server id oms uses; it must differ from every server and replica.
 	ServerID uint32
 	// Flavor is "mariadb" or "mysql".
@@ -32,7 +30,7 @@ type SourceConfig struct {
 }
 
 func (c SourceConfig) String() string {
-	return fmt.Sprintf("%s@%s:%d server_id=%d flavor=%s password=******", c.User, c.Host, c.Port, c.ServerID, c.Flavor)
+	return fmt.Sprintf("%s server_id=%d flavor=%s password=%s", c.Conn, c.ServerID, c.Flavor, mysqlconn.Masked)
 }
 
 // LogValue implements slog.LogValuer without the password.
@@ -121,8 +119,13 @@ func Open(ctx context.Context, cfg SourceConfig, start Start, resolver TableReso
 	if cfg.Flavor == FlavorMySQL {
 		flavor = mysql.MySQLFlavor
 	}
+	tlsConf, err := cfg.Conn.ClientTLS()
+	if err != nil {
+		return nil, fmt.Errorf("source %s: %w", cfg.Conn, err)
+	}
 	sc := replication.BinlogSyncerConfig{
-		ServerID: cfg.ServerID, Flavor: flavor, Host: cfg.Host, Port: cfg.Port, User: cfg.User, Password: cfg.Password,
+		ServerID: cfg.ServerID, Flavor: flavor, Host: cfg.Conn.Host, Port: uint16(cfg.Conn.Port), User: cfg.Conn.User,
+		Password: cfg.Conn.Password.Reveal(), TLSConfig: tlsConf,
 		Charset:                 "utf8mb4",
 		TimestampStringLocation: time.UTC,
 		RenderJSONAsMySQLText:   true,
@@ -136,7 +139,6 @@ func Open(ctx context.Context, cfg SourceConfig, start Start, resolver TableReso
 		Logger:           log,
 	}
 	c := &Capture{cfg: cfg, resolver: resolver, syncer: replication.NewBinlogSyncer(sc), tables: map[uint64]*resolvedCache{}}
-	var err error
 	if start.GTIDSet != nil {
 		var gs mysql.GTIDSet
 		if flavor == mysql.MariaDBFlavor {

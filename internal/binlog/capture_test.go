@@ -10,6 +10,7 @@ import (
 
 	"github.com/omsdev/oms/internal/binlog"
 	"github.com/omsdev/oms/internal/changelog"
+	"github.com/omsdev/oms/internal/mysqlconn"
 	"github.com/omsdev/oms/internal/schema"
 	"github.com/omsdev/oms/internal/testenv"
 )
@@ -17,7 +18,7 @@ import (
 func TestMain(m *testing.M) { testenv.Main(m) }
 
 func sourceConfig(inst *testenv.Instance) binlog.SourceConfig {
-	return binlog.SourceConfig{Host: "127.0.0.1", Port: uint16(inst.Port), User: "root", ServerID: inst.ServerID + 100000, Flavor: "mariadb"}
+	return binlog.SourceConfig{Conn: mysqlconn.Config{Host: "127.0.0.1", Port: inst.Port, User: "root"}, ServerID: inst.ServerID + 100000, Flavor: "mariadb"}
 }
 
 // nextTxns reads until n non-heartbeat transactions arrived.

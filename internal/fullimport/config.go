@@ -2,54 +2,12 @@ package fullimport
 
 import (
 	"fmt"
-	"log/slog"
-	"net"
 	"runtime"
-	"strconv"
-	"time"
 
-	"github.com/go-sql-driver/mysql"
-
+	"github.com/omsdev/oms/internal/mysqlconn"
 	"github.com/omsdev/oms/internal/omserr"
 	"github.com/omsdev/oms/internal/selection"
 )
-
-// Conn is a MySQL-protocol endpoint. Its String and LogValue never show the password.
-type Conn struct {
-	Host     string `json:"host"`
-	Port     int    `json:"port"`
-	User     string `json:"user"`
-	Password string `json:"password,omitempty"`
-}
-
-func (c Conn) String() string { return fmt.Sprintf("%s@%s", c.User, c.addr()) }
-
-// LogValue implements slog.LogValuer without the password.
-func (c Conn) LogValue() slog.Value {
-	return slog.GroupValue(slog.String("addr", c.addr()), slog.String("user", c.User), slog.String("password", "******"))
-}
-
-func (c Conn) addr() string { return net.JoinHostPort(c.Host, strconv.Itoa(c.Port)) }
-
-// dsn builds a go-sql-driver DSN with session settings that make text values exact and
-// time-zone independent. rawResults asks for result values in each column's own character set
-// (character_set_results=binary), which the copy needs to move bytes without conversion.
-func (c Conn) dsn(rawResults bool, extra map[string]string) string {
-	cfg := mysql.NewConfig()
-	cfg.Net, cfg.Addr, cfg.User, cfg.Passwd = "tcp", c.addr(), c.User, c.Password
-	cfg.AllowAllFiles = false
-	cfg.InterpolateParams = true // text protocol: values come back as exact text
-	cfg.MaxAllowedPacket = 0     // ask the server
-	cfg.Timeout = 10 * time.Second
-	cfg.Params = map[string]string{"time_zone": "'+00:00'"}
-	if rawResults {
-		cfg.Params["character_set_results"] = "binary"
-	}
-	for k, v := range extra {
-		cfg.Params[k] = v
-	}
-	return cfg.FormatDSN()
-}
 
 // Write methods.
 const (
@@ -65,8 +23,8 @@ const (
 
 // Config is the full-import component's spec config.
 type Config struct {
-	Source    Conn             `json:"source"`
-	Target    Conn             `json:"target"`
+	Source    mysqlconn.Config `json:"source"`
+	Target    mysqlconn.Config `json:"target"`
 	Selection selection.Config `json:"selection"`
 	// Concurrency is the number of chunks copied at once (each uses one source and one target
 	// connection). Default: 2 x NumCPU, at least 4, at most 32: a chunk's stream waits on
@@ -117,7 +75,7 @@ func (c *Config) setDefaults() {
 	if c.MetaSchema == "" {
 		c.MetaSchema = "__oms"
 	}
-	for _, cn := range []*Conn{&c.Source, &c.Target} {
+	for _, cn := range []*mysqlconn.Config{&c.Source, &c.Target} {
 		if cn.Host == "" {
 			cn.Host = "127.0.0.1"
 		}
@@ -136,6 +94,12 @@ func (c *Config) validate() error {
 	}
 	if c.Target.User == "" {
 		return bad("target.user", "is empty")
+	}
+	if err := c.Source.TLS.Check(); err != nil {
+		return bad("source", err.Error())
+	}
+	if err := c.Target.TLS.Check(); err != nil {
+		return bad("target", err.Error())
 	}
 	if c.NonEmptyTarget != NonEmptyStop && c.NonEmptyTarget != NonEmptyContinue {
 		return bad("non_empty_target", fmt.Sprintf("is %q, want stop or continue", c.NonEmptyTarget))

@@ -28,6 +28,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/omsdev/oms/internal/component"
+	"github.com/omsdev/oms/internal/mysqlconn"
 	"github.com/omsdev/oms/internal/omserr"
 	"github.com/omsdev/oms/internal/selection"
 )
@@ -37,7 +38,7 @@ const Kind = "full-import"
 
 // chunkRetries is how often a failing chunk is retried (deadlocks, lost connections) before its
 // table is marked failed.
-const chunkRetries = 3
+const chunkRetries = 3 // only errors mysqlconn.Retryable classifies as transient are retried
 
 // Unit is the full-import component.
 type Unit struct {
@@ -91,19 +92,27 @@ func NewWithConfig(cfg Config, task string, epoch int64, workDir string, log *sl
 	return u, nil
 }
 
+// sessionOptions: TIMESTAMPs in UTC, extra session variables, and with raw the result values in
+// each column's own character set (character_set_results=binary), which the copy needs to move
+// bytes without conversion.
+func sessionOptions(raw bool, extra map[string]string, maxOpen int) mysqlconn.Options {
+	params := map[string]string{"time_zone": mysqlconn.TimeZoneUTC}
+	if raw {
+		params["character_set_results"] = "binary"
+	}
+	for k, v := range extra {
+		params[k] = v
+	}
+	return mysqlconn.Options{Params: params, MaxOpen: maxOpen, MaxAllowedPacket: -1}
+}
+
 // Init connects to both databases, creates the resume-state tables and lists the selected
 // source tables (refusing the ones without a usable key).
 func (u *Unit) Init(ctx context.Context) error {
 	var err error
-	open := func(c Conn, raw bool, extra map[string]string) (*sql.DB, error) {
-		db, err := sql.Open("mysql", c.dsn(raw, extra))
+	open := func(c mysqlconn.Config, raw bool, extra map[string]string) (*sql.DB, error) {
+		db, err := c.Open(ctx, sessionOptions(raw, extra, u.cfg.Concurrency+2))
 		if err != nil {
-			return nil, err
-		}
-		db.SetMaxOpenConns(u.cfg.Concurrency + 2)
-		db.SetMaxIdleConns(u.cfg.Concurrency + 2)
-		if err := db.PingContext(ctx); err != nil {
-			db.Close()
 			return nil, omserr.Wrap(err, omserr.FullConnect, "cannot connect to "+c.String(), "check host, port, user and password in the spec and that the server is up")
 		}
 		return db, nil
@@ -360,7 +369,7 @@ func (u *Unit) copyAll(ctx context.Context, chunks []*chunk, structFailed map[*t
 				}
 				var err error
 				for attempt := 0; attempt < chunkRetries; attempt++ {
-					if err = cp.copyChunk(gctx, c); err == nil || gctx.Err() != nil {
+					if err = cp.copyChunk(gctx, c); err == nil || gctx.Err() != nil || !mysqlconn.Retryable(err) {
 						break
 					}
 					u.log.Warn("chunk failed, retrying", "chunk", c.ID, "table", c.T.src(), "attempt", attempt+1, "err", err)

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/omsdev/oms/internal/mysqlconn"
 	"github.com/omsdev/oms/internal/omserr"
 	"github.com/omsdev/oms/internal/selection"
 	"github.com/omsdev/oms/internal/testenv"
@@ -24,8 +25,8 @@ func pair(t testing.TB) (src, dst *testenv.Instance) {
 	return testenv.Shared(t, "source"), testenv.Shared(t, "target")
 }
 
-func connOf(inst *testenv.Instance) Conn {
-	return Conn{Host: "127.0.0.1", Port: inst.Port, User: "root"}
+func connOf(inst *testenv.Instance) mysqlconn.Config {
+	return mysqlconn.Config{Host: "127.0.0.1", Port: inst.Port, User: "root"}
 }
 
 func mustExec(t testing.TB, db *sql.DB, stmts ...string) {
@@ -49,7 +50,7 @@ func runImport(t *testing.T, cfg Config, task string) (*Unit, error) {
 
 // rawDB opens a pool whose results are raw bytes in each column's character set.
 func rawDB(t testing.TB, inst *testenv.Instance) *sql.DB {
-	db, err := sql.Open("mysql", connOf(inst).dsn(true, nil))
+	db, err := connOf(inst).Open(context.Background(), sessionOptions(true, nil, 4))
 	if err != nil {
 		t.Fatal(err)
 	}

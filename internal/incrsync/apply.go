@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/omsdev/oms/internal/changelog"
+	"github.com/omsdev/oms/internal/mysqlconn"
 	"github.com/omsdev/oms/internal/omserr"
 	"github.com/omsdev/oms/internal/sqlgen"
 )
@@ -129,7 +130,7 @@ func (w *worker) applyWithRetry(ctx context.Context, b *batch, rowMode bool) err
 				token = tok
 			}
 		}
-		if !rowMode && (errors.Is(err, errStrictMismatch) || omserr.CodeOf(err) == "" && !retryable(err) && !errors.Is(err, errCommitUnknown) && ctx.Err() == nil) {
+		if !rowMode && (errors.Is(err, errStrictMismatch) || omserr.CodeOf(err) == "" && !mysqlconn.Retryable(err) && !errors.Is(err, errCommitUnknown) && ctx.Err() == nil) {
 			// a conflict or a fatal target error in the compacted statements: redo row by row
 			// (transaction by transaction for a merged batch) to apply what precedes it and
 			// name the row, table and GTID that fail
@@ -142,7 +143,7 @@ func (w *worker) applyWithRetry(ctx context.Context, b *batch, rowMode bool) err
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if !retryable(err) {
+		if !mysqlconn.Retryable(err) {
 			if len(b.nodes) == 1 && b.nodes[0].t.gtid != "" {
 				return &stopAt{gtid: b.nodes[0].t.gtid, err: err}
 			}
@@ -357,7 +358,7 @@ func (tc *tableChanges) write(ctx context.Context, tx *sql.Tx, idem bool) error 
 		chunk := ins[start:end]
 		q, args := insertRows(verb, ti, chunk)
 		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
-			if errNumber(err) == 1062 && !idem {
+			if mysqlconn.ErrNumber(err) == 1062 && !idem {
 				return errStrictMismatch
 			}
 			return fmt.Errorf("%s %d rows into %s: %w", strings.ToLower(verb), len(chunk), ti.quoted, err)
@@ -459,7 +460,7 @@ func applyRow(ctx context.Context, tx *sql.Tx, r *mrow, gtid string, idem bool) 
 		}
 		q, args := insertRows(verb, ti, [][]any{r.after})
 		if _, err := exec(q, args...); err != nil {
-			if errNumber(err) == 1062 && !idem {
+			if mysqlconn.ErrNumber(err) == 1062 && !idem {
 				return conflict(r, gtid, "the row already exists")
 			}
 			return wrapRowErr(err, r, gtid)
@@ -469,7 +470,7 @@ func applyRow(ctx context.Context, tx *sql.Tx, r *mrow, gtid string, idem bool) 
 		q := "UPDATE " + ti.quoted + " SET " + setList(ti) + " WHERE " + where
 		args := append(append([]any{}, r.after...), wargs...)
 		n, err := exec(q, args...)
-		if err != nil && !(idem && errNumber(err) == 1062) {
+		if err != nil && !(idem && mysqlconn.ErrNumber(err) == 1062) {
 			return wrapRowErr(err, r, gtid)
 		}
 		if err == nil && n > 0 {
@@ -507,7 +508,7 @@ func wrapRowErr(err error, r *mrow, gtid string) error {
 	if err == nil {
 		return nil
 	}
-	if retryable(err) {
+	if mysqlconn.Retryable(err) {
 		return err
 	}
 	return fatalRow(err, r, gtid)

@@ -2,15 +2,12 @@ package incrsync
 
 import (
 	"fmt"
-	"log/slog"
-	"net"
 	"strconv"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
-
 	"github.com/omsdev/oms/internal/binlog"
 	"github.com/omsdev/oms/internal/ddl"
+	"github.com/omsdev/oms/internal/mysqlconn"
 	"github.com/omsdev/oms/internal/omserr"
 	"github.com/omsdev/oms/internal/selection"
 )
@@ -24,7 +21,7 @@ type Config struct {
 	// Flavor of GTIDs: "mariadb" (default) or "mysql".
 	Flavor string `json:"flavor,omitempty"`
 
-	Target DBConfig `json:"target"`
+	Target mysqlconn.Config `json:"target"`
 
 	// Selection is the project's object selection (rename, filters, DML kinds).
 	Selection selection.Config `json:"selection"`
@@ -78,37 +75,20 @@ type Config struct {
 	RetryMax Duration `json:"retry_max,omitempty"`
 }
 
-// DBConfig is how to reach a MySQL/MariaDB server.
-type DBConfig struct {
-	Host     string `json:"host"`
-	Port     int    `json:"port"`
-	User     string `json:"user"`
-	Password string `json:"password,omitempty"`
-}
-
-// LogValue keeps the password out of logs.
-func (c DBConfig) LogValue() slog.Value {
-	return slog.GroupValue(slog.String("host", c.Host), slog.Int("port", c.Port), slog.String("user", c.User), slog.String("password", "******"))
-}
-
-// Addr is host:port.
-func (c DBConfig) Addr() string { return net.JoinHostPort(c.Host, strconv.Itoa(c.Port)) }
-
-// DSN builds a go-sql-driver DSN. clientFoundRows makes UPDATE report matched rows, which the
-// strict mode relies on.
-func (c DBConfig) DSN() string {
-	cfg := mysql.NewConfig()
-	cfg.Net, cfg.Addr, cfg.User, cfg.Passwd = "tcp", c.Addr(), c.User, c.Password
-	cfg.InterpolateParams = true
-	cfg.ClientFoundRows = true
-	cfg.MaxAllowedPacket = 64 << 20
-	cfg.Timeout = 10 * time.Second
-	cfg.Params = map[string]string{
-		"time_zone":          "'+00:00'",
-		"foreign_key_checks": "0",
-		"sql_mode":           "'STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION'",
+// targetOptions are the target sessions: UTC, no foreign key checks (the source checked them),
+// strict SQL mode, and UPDATE reporting matched rows (clientFoundRows), which the strict mode
+// relies on.
+func targetOptions(workers int) mysqlconn.Options {
+	return mysqlconn.Options{
+		ClientFoundRows:  true,
+		MaxAllowedPacket: 64 << 20,
+		MaxOpen:          workers + 4,
+		Params: map[string]string{
+			"time_zone":          mysqlconn.TimeZoneUTC,
+			"foreign_key_checks": "0",
+			"sql_mode":           "'STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION'",
+		},
 	}
-	return cfg.FormatDSN()
 }
 
 // Duration is a time.Duration written as "10m" in JSON.
@@ -178,6 +158,9 @@ func (c *Config) check() error {
 	}
 	if c.Target.Host == "" || c.Target.Port == 0 || c.Target.User == "" {
 		return bad("target", "needs host, port and user")
+	}
+	if err := c.Target.TLS.Check(); err != nil {
+		return bad("target", err.Error())
 	}
 	if _, err := binlog.ParseGTIDSet(c.Flavor, c.StartGTID); err != nil {
 		return bad("start_gtid", err.Error())

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/omsdev/oms/internal/mysqlconn"
 	"github.com/omsdev/oms/internal/omserr"
 )
 
@@ -73,16 +74,16 @@ func (w *worker) applyDDL(ctx context.Context, b *batch, token string) error {
 		redo := w.pending[n.t.gtid]
 		for _, stmt := range plan.stmts {
 			if _, err := conn.ExecContext(ctx, stmt); err != nil {
-				if redo && ddlRedoTolerated[errNumber(err)] {
+				if redo && ddlRedoTolerated[mysqlconn.ErrNumber(err)] {
 					w.log.Warn("DDL was already applied before a restart", "gtid", n.t.gtid, "stmt", stmt, "err", err)
 					continue
 				}
-				if retryable(err) {
+				if mysqlconn.Retryable(err) {
 					// the pending mark is written: a retry redoes the DDL tolerantly
 					w.pending[n.t.gtid] = true
 					return err
 				}
-				return omserr.Wrap(err, omserr.IncrDDLFailed, fmt.Sprintf("DDL at source GTID %s failed on the target (error %d): %s", n.t.gtid, errNumber(err), stmt),
+				return omserr.Wrap(err, omserr.IncrDDLFailed, fmt.Sprintf("DDL at source GTID %s failed on the target (error %d): %s", n.t.gtid, mysqlconn.ErrNumber(err), stmt),
 					fmt.Sprintf("fix the target so the statement can run and retry (oms project retry <project>), or apply the change by hand and skip it: oms project skip <project> --gtid %s", n.t.gtid))
 			}
 		}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/omsdev/oms/internal/fullimport"
+	"github.com/omsdev/oms/internal/mysqlconn"
 	"github.com/omsdev/oms/internal/selection"
 )
 
@@ -71,8 +72,8 @@ func TestHandoffFromFullImport(t *testing.T) {
 
 	// the full import, throttled so that the copy overlaps the writes
 	fcfg := fullimport.Config{
-		Source:      fullimport.Conn{Host: "127.0.0.1", Port: p.src.Port, User: "root"},
-		Target:      fullimport.Conn{Host: "127.0.0.1", Port: p.dst.Port, User: "root"},
+		Source:      mysqlconn.Config{Host: "127.0.0.1", Port: p.src.Port, User: "root"},
+		Target:      mysqlconn.Config{Host: "127.0.0.1", Port: p.dst.Port, User: "root"},
 		Selection:   selection.Config{Tables: []selection.Rule{{DB: p.db, Table: "acct"}}},
 		ChunkRows:   1000,
 		Concurrency: 2,

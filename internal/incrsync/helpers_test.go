@@ -15,6 +15,7 @@ import (
 
 	"github.com/omsdev/oms/internal/binlog"
 	"github.com/omsdev/oms/internal/changelog"
+	"github.com/omsdev/oms/internal/mysqlconn"
 	"github.com/omsdev/oms/internal/omserr"
 	"github.com/omsdev/oms/internal/schema"
 	"github.com/omsdev/oms/internal/selection"
@@ -33,7 +34,7 @@ func captureSource(src *testenv.Instance) SourceOpener {
 		if err != nil {
 			return nil, err
 		}
-		cfg := binlog.SourceConfig{Host: "127.0.0.1", Port: uint16(src.Port), User: "root",
+		cfg := binlog.SourceConfig{Conn: mysqlconn.Config{Host: "127.0.0.1", Port: src.Port, User: "root"},
 			ServerID: src.ServerID + 200000 + replicaIDs.Add(1), Flavor: "mariadb"}
 		c, err := binlog.Open(ctx, cfg, binlog.Start{GTIDSet: &set}, schema.NewTracker(src.DB()))
 		if err != nil {
@@ -91,7 +92,7 @@ var taskSeq atomic.Int64
 func (p *pair) config() Config {
 	return Config{
 		StoreAddr: "in-process",
-		Target:    DBConfig{Host: "127.0.0.1", Port: p.dst.Port, User: "root"},
+		Target:    mysqlconn.Config{Host: "127.0.0.1", Port: p.dst.Port, User: "root"},
 		Selection: selection.Config{Tables: []selection.Rule{{DB: p.db}}},
 		StartGTID: p.start,
 		Workers:   4,

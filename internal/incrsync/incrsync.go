@@ -104,15 +104,8 @@ func NewFromConfig(cfg Config, taskID string, epoch int64, open SourceOpener, lo
 // Init connects to the target, creates the checkpoint tables and registers the epoch (failing
 // with INCR_FENCED when a newer one exists).
 func (s *Syncer) Init(ctx context.Context) error {
-	db, err := sql.Open("mysql", s.cfg.Target.DSN())
+	db, err := s.cfg.Target.Open(ctx, targetOptions(s.cfg.Workers))
 	if err != nil {
-		return fmt.Errorf("open target: %w", err)
-	}
-	db.SetMaxOpenConns(s.cfg.Workers + 4)
-	db.SetMaxIdleConns(s.cfg.Workers + 4)
-	db.SetConnMaxLifetime(time.Hour)
-	if err := db.PingContext(ctx); err != nil {
-		db.Close()
 		return omserr.Wrap(err, omserr.IncrTargetUnreachable, "cannot connect to the target "+s.cfg.Target.Addr(), "check the target address, user and password in the task, and that the target runs")
 	}
 	s.db = db

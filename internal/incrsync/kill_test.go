@@ -19,6 +19,7 @@ import (
 
 	"github.com/omsdev/oms/internal/binlog"
 	"github.com/omsdev/oms/internal/component"
+	"github.com/omsdev/oms/internal/mysqlconn"
 	"github.com/omsdev/oms/internal/store"
 	"github.com/omsdev/oms/internal/testenv"
 )
@@ -27,7 +28,7 @@ import (
 func startTestStore(t *testing.T, src *testenv.Instance, from string, heartbeat bool) *store.Store {
 	t.Helper()
 	cfg := store.Config{
-		Source:    store.SourceConfig{Host: "127.0.0.1", Port: src.Port, User: "root"},
+		Source:    store.SourceConfig{Config: mysqlconn.Config{Host: "127.0.0.1", Port: src.Port, User: "root"}},
 		Start:     store.StartConfig{GTIDSet: from},
 		Listen:    "127.0.0.1:0",
 		Heartbeat: heartbeat,

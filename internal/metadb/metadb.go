@@ -22,6 +22,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/omsdev/oms/internal/config"
+	"github.com/omsdev/oms/internal/mysqlconn"
 	"github.com/omsdev/oms/internal/omserr"
 	"github.com/omsdev/oms/internal/sqlgen"
 )
@@ -58,27 +59,16 @@ func (n Names) of(k Kind) string {
 // Open connects to the MetaDB server named by the config (no default database) and checks it
 // answers.
 func Open(ctx context.Context, c config.Config) (*sql.DB, error) {
-	mc := mysql.NewConfig()
-	mc.Net = "tcp"
-	mc.Addr = fmt.Sprintf("%s:%d", c.MetaHost, c.MetaPort)
-	mc.User = c.MetaUser
-	mc.Passwd = c.MetaPassword.Reveal()
-	mc.ParseTime = true
-	mc.Timeout = 5 * time.Second
-	mc.ReadTimeout = 30 * time.Second
-	mc.WriteTimeout = 30 * time.Second
-	db, err := sql.Open("mysql", mc.FormatDSN())
-	if err != nil {
-		return nil, fmt.Errorf("open metadb: %w", err)
-	}
-	db.SetMaxOpenConns(16)
-	db.SetConnMaxLifetime(10 * time.Minute)
+	conn := mysqlconn.Config{Host: c.MetaHost, Port: c.MetaPort, User: c.MetaUser, Password: mysqlconn.Secret(c.MetaPassword.Reveal())}
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if err := db.PingContext(pctx); err != nil {
-		db.Close()
+	db, err := conn.Open(pctx, mysqlconn.Options{
+		ParseTime: true, ConnectTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second,
+		MaxOpen: 16, ConnMaxLifetime: 10 * time.Minute,
+	})
+	if err != nil {
 		return nil, omserr.Wrap(err, omserr.MetaDBUnreachable,
-			fmt.Sprintf("cannot connect to the MetaDB at %s as %s", mc.Addr, c.MetaUser),
+			fmt.Sprintf("cannot connect to the MetaDB at %s as %s", conn.Addr(), c.MetaUser),
 			"check oms_meta_host/oms_meta_port/oms_meta_user/oms_meta_password and that the server accepts connections from this host")
 	}
 	return db, nil

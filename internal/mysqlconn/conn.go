@@ -69,7 +69,7 @@ type Options struct {
 	ClientFoundRows bool
 	ParseTime       bool
 	Collation       string
-	// MaxAllowedPacket in bytes; 0 asks the server.
+	// MaxAllowedPacket in bytes; 0: the driver's 64 MiB; -1: ask the server at connect.
 	MaxAllowedPacket int
 	// ConnectTimeout defaults to 10s; ReadTimeout and WriteTimeout default to none.
 	ConnectTimeout, ReadTimeout, WriteTimeout time.Duration
@@ -85,7 +85,12 @@ func (c Config) driverConfig(o Options) (*mysql.Config, error) {
 	mc.Net, mc.Addr, mc.User, mc.Passwd, mc.DBName = "tcp", c.Addr(), c.User, c.Password.Reveal(), c.Database
 	mc.AllowAllFiles = false
 	mc.InterpolateParams = true
-	mc.MaxAllowedPacket = o.MaxAllowedPacket
+	switch {
+	case o.MaxAllowedPacket < 0:
+		mc.MaxAllowedPacket = 0 // the driver asks the server
+	case o.MaxAllowedPacket > 0:
+		mc.MaxAllowedPacket = o.MaxAllowedPacket
+	}
 	mc.ClientFoundRows = o.ClientFoundRows
 	mc.ParseTime = o.ParseTime
 	if o.Collation != "" {

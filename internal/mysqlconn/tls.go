@@ -115,6 +115,20 @@ func (t TLS) apply(mc *mysql.Config, host string) error {
 	return nil
 }
 
+// ClientTLS is the tls.Config of c for clients other than go-sql-driver (the binlog dump): nil
+// for disabled. For preferred it is nil too: those clients cannot fall back to plain text, so
+// preferred means plain for them (issue 13 decides whether to try TLS first).
+func (c Config) ClientTLS() (*tls.Config, error) {
+	if c.TLS.Mode == TLSPreferred {
+		return nil, nil
+	}
+	mc := mysql.NewConfig()
+	if err := c.TLS.apply(mc, c.Host); err != nil {
+		return nil, err
+	}
+	return mc.TLS, nil
+}
+
 // registerTLS registers mc.TLS with the driver so mc.FormatDSN carries it: under a name derived
 // from t, so equal settings share one registration.
 func registerTLS(mc *mysql.Config, t TLS) error {

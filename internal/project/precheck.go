@@ -7,8 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
-
+	"github.com/omsdev/oms/internal/mysqlconn"
 	"github.com/omsdev/oms/internal/selection"
 	"github.com/omsdev/oms/internal/sqlgen"
 	"github.com/omsdev/oms/internal/store"
@@ -67,17 +66,10 @@ func (r CheckResult) Summary() string {
 	return s
 }
 
-func openEndpoint(e Endpoint) (*sql.DB, error) {
-	cfg := mysql.NewConfig()
-	cfg.Net, cfg.Addr, cfg.User, cfg.Passwd = "tcp", e.Addr(), e.User, e.Password
-	cfg.Timeout = 5 * time.Second
-	cfg.ReadTimeout = 30 * time.Second
-	db, err := sql.Open("mysql", cfg.FormatDSN())
-	if err != nil {
-		return nil, err
-	}
-	db.SetMaxOpenConns(2)
-	return db, nil
+// openEndpoint opens and pings a small pool to e.
+func openEndpoint(ctx context.Context, e Endpoint) (*sql.DB, error) {
+	c := mysqlconn.Config{Host: e.Host, Port: e.Port, User: e.User, Password: mysqlconn.Secret(e.Password)}
+	return c.Open(ctx, mysqlconn.Options{ConnectTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second, MaxOpen: 2})
 }
 
 // SelectedTable is a source table the project copies and where it goes.
@@ -124,16 +116,14 @@ func Precheck(ctx context.Context, src, dst Endpoint, sel selection.Config, spec
 	}
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	sdb, serr := openEndpoint(src)
+	sdb, serr := openEndpoint(ctx, src)
 	if serr == nil {
 		defer sdb.Close()
-		serr = sdb.PingContext(ctx)
 	}
 	add("CONNECTIVITY", "source", serr == nil, connMsg(src, serr), "check the data source's host, port, user and password and that this node reaches it")
-	tdb, terr := openEndpoint(dst)
+	tdb, terr := openEndpoint(ctx, dst)
 	if terr == nil {
 		defer tdb.Close()
-		terr = tdb.PingContext(ctx)
 	}
 	add("CONNECTIVITY", "target", terr == nil, connMsg(dst, terr), "check the data source's host, port, user and password and that this node reaches it")
 	if serr != nil || terr != nil {
@@ -246,7 +236,7 @@ func connMsg(e Endpoint, err error) string {
 	if err == nil {
 		return "connected to " + e.Addr() + " as " + e.User
 	}
-	return "cannot connect to " + e.Addr() + " as " + e.User + ": " + err.Error()
+	return "cannot " + err.Error() // mysqlconn's error reads "connect to user@host:port: cause"
 }
 
 func privMsg(e Endpoint, missing []string) string {
@@ -323,7 +313,7 @@ func missingPrivs(grants, need []string) []string {
 // sourceGTID reads the source's current binlog GTID position (MariaDB gtid_binlog_pos, MySQL
 // gtid_executed) and its flavor ("mariadb" or "mysql").
 func sourceGTID(ctx context.Context, e Endpoint) (pos, flavor string, err error) {
-	db, err := openEndpoint(e)
+	db, err := openEndpoint(ctx, e)
 	if err != nil {
 		return "", "", err
 	}

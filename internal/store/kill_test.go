@@ -20,6 +20,7 @@ import (
 	"github.com/omsdev/oms/internal/binlog"
 	"github.com/omsdev/oms/internal/changelog"
 	"github.com/omsdev/oms/internal/component"
+	"github.com/omsdev/oms/internal/mysqlconn"
 	"github.com/omsdev/oms/internal/schema"
 	"github.com/omsdev/oms/internal/testenv"
 )
@@ -178,7 +179,7 @@ func TestKill9UnderWrites(t *testing.T) {
 	})
 
 	// Reference: the source's binlog decoded directly.
-	ref, err := binlog.Open(ctx, binlog.SourceConfig{Host: "127.0.0.1", Port: uint16(inst.Port), User: "root", ServerID: 77777, Flavor: "mariadb"},
+	ref, err := binlog.Open(ctx, binlog.SourceConfig{Conn: mysqlconn.Config{Host: "127.0.0.1", Port: inst.Port, User: "root"}, ServerID: 77777, Flavor: "mariadb"},
 		binlog.Start{GTIDSet: ptr(binlog.MustParseGTIDSet("mariadb", start))}, schema.NewTracker(inst.DB()))
 	if err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/omsdev/oms/internal/binlog"
 	"github.com/omsdev/oms/internal/component"
+	"github.com/omsdev/oms/internal/mysqlconn"
 	"github.com/omsdev/oms/internal/omserr"
 	"github.com/omsdev/oms/internal/testenv"
 )
@@ -80,7 +81,7 @@ func TestPrechecks(t *testing.T) {
 		t.Errorf("weak user: %v", err)
 	}
 	// The password never shows in what the store logs or reports about its config.
-	cfg := Config{Source: SourceConfig{Host: "h", Port: 1, User: "u", Password: "s3cret"}}
+	cfg := Config{Source: SourceConfig{Config: mysqlconn.Config{Host: "h", Port: 1, User: "u", Password: "s3cret"}}}
 	if s := cfg.Source.String(); strings.Contains(s, "s3cret") {
 		t.Errorf("password in %q", s)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/omsdev/oms/internal/binlog"
 	"github.com/omsdev/oms/internal/component"
+	"github.com/omsdev/oms/internal/mysqlconn"
 )
 
 // TestCaptureProfile captures an existing source's whole binlog in-process, for profiling with
@@ -21,7 +22,7 @@ func TestCaptureProfile(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	cfg := Config{Source: SourceConfig{Host: "127.0.0.1", Port: port, User: "root"}, Start: StartConfig{File: "mysql-bin.000001", Pos: 4}, Listen: "127.0.0.1:0"}
+	cfg := Config{Source: SourceConfig{Config: mysqlconn.Config{Host: "127.0.0.1", Port: port, User: "root"}}, Start: StartConfig{File: "mysql-bin.000001", Pos: 4}, Listen: "127.0.0.1:0"}
 	st, err := NewWithConfig(component.Spec{Kind: Kind, WorkDir: t.TempDir()}, cfg, testLogger())
 	if err != nil {
 		t.Fatal(err)

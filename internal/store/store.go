@@ -7,22 +7,20 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/omsdev/oms/internal/binlog"
 	"github.com/omsdev/oms/internal/component"
 	"github.com/omsdev/oms/internal/ddl"
 	"github.com/omsdev/oms/internal/heartbeat"
+	"github.com/omsdev/oms/internal/mysqlconn"
 	"github.com/omsdev/oms/internal/omserr"
 	"github.com/omsdev/oms/internal/schema"
 )
@@ -60,18 +58,16 @@ type Config struct {
 	HeartbeatSchema string `json:"heartbeat_schema,omitempty"`
 }
 
-// SourceConfig is the source database. Password is masked in logs.
+// SourceConfig is the source database (its JSON: host, port, user, password, tls, flavor).
+// Password is masked in logs.
 type SourceConfig struct {
-	Host     string `json:"host"`
-	Port     int    `json:"port"`
-	User     string `json:"user"`
-	Password string `json:"password"`
+	mysqlconn.Config
 	// Flavor is "mariadb" (default) or "mysql".
 	Flavor string `json:"flavor,omitempty"`
 }
 
 func (s SourceConfig) String() string {
-	return fmt.Sprintf("%s@%s flavor=%s password=******", s.User, net.JoinHostPort(s.Host, strconv.Itoa(s.Port)), s.Flavor)
+	return fmt.Sprintf("%s flavor=%s password=%s", s.Config, s.Flavor, mysqlconn.Masked)
 }
 
 // LogValue implements slog.LogValuer without the password.
@@ -96,6 +92,9 @@ func (c *Config) defaults(workDir, taskID string) error {
 	}
 	if c.Source.Host == "" || c.Source.Port == 0 || c.Source.User == "" {
 		return omserr.New(omserr.StoreConfig, "store config needs source host, port and user", "set source.host, source.port, source.user")
+	}
+	if err := c.Source.TLS.Check(); err != nil {
+		return omserr.Wrap(err, omserr.StoreConfig, "store source: "+err.Error(), "fix source.tls in the spec")
 	}
 	n := 0
 	for _, s := range []bool{c.Start.GTIDSet != "", c.Start.File != "", c.Start.Time != ""} {
@@ -198,16 +197,9 @@ func (s *Store) Addr() string { return s.srv.Addr() }
 // and binds the consumer listener.
 func (s *Store) Init(ctx context.Context) error {
 	s.logger.Info("store init", "source", s.cfg.Source, "server_id", s.cfg.ServerID, "segment_dir", s.cfg.SegmentDir)
-	mc := mysql.NewConfig()
-	mc.Net, mc.Addr, mc.User, mc.Passwd = "tcp", net.JoinHostPort(s.cfg.Source.Host, strconv.Itoa(s.cfg.Source.Port)), s.cfg.Source.User, s.cfg.Source.Password
-	mc.Timeout, mc.ReadTimeout = 10*time.Second, 60*time.Second
-	conn, err := mysql.NewConnector(mc)
+	var err error
+	s.db, err = s.cfg.Source.Open(ctx, mysqlconn.Options{ReadTimeout: 60 * time.Second})
 	if err != nil {
-		return s.fail(omserr.Wrap(err, omserr.StoreConfig, "bad source settings", "check source host/port/user"))
-	}
-	s.db = sql.OpenDB(conn)
-	s.db.SetMaxOpenConns(4)
-	if err := s.db.PingContext(ctx); err != nil {
 		return s.fail(omserr.Wrap(err, omserr.StoreSourceUnreachable, "cannot connect to the source "+s.cfg.Source.String(), "check that it runs and the address, user and password are right"))
 	}
 	if s.log, err = OpenLog(s.cfg.SegmentDir, s.cfg.Source.Flavor, s.cfg.SegmentBytes); err != nil {
@@ -391,8 +383,7 @@ func (s *Store) captureLoop(ctx context.Context, out chan<- pendingRecord) error
 	const firstBackoff = 200 * time.Millisecond
 	backoff := firstBackoff
 	for {
-		c, err := binlog.Open(ctx, binlog.SourceConfig{Host: s.cfg.Source.Host, Port: uint16(s.cfg.Source.Port), User: s.cfg.Source.User,
-			Password: s.cfg.Source.Password, ServerID: s.cfg.ServerID, Flavor: flavor, Logger: quietLogger(s.logger)}, start, s.tracker)
+		c, err := binlog.Open(ctx, binlog.SourceConfig{Conn: s.cfg.Source.Config, ServerID: s.cfg.ServerID, Flavor: flavor, Logger: quietLogger(s.logger)}, start, s.tracker)
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()

@@ -13,6 +13,7 @@ import (
 	"github.com/omsdev/oms/internal/binlog"
 	"github.com/omsdev/oms/internal/changelog"
 	"github.com/omsdev/oms/internal/component"
+	"github.com/omsdev/oms/internal/mysqlconn"
 	"github.com/omsdev/oms/internal/omserr"
 	"github.com/omsdev/oms/internal/testenv"
 )
@@ -31,7 +32,7 @@ type discard struct{}
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
 
 func sourceOf(inst *testenv.Instance) SourceConfig {
-	return SourceConfig{Host: "127.0.0.1", Port: inst.Port, User: "root"}
+	return SourceConfig{Config: mysqlconn.Config{Host: "127.0.0.1", Port: inst.Port, User: "root"}}
 }
 
 // runningStore is a Store running in-process (testenv.StartUnit); the test's end stops it.

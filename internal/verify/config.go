@@ -3,13 +3,10 @@ package verify
 import (
 	"encoding/json"
 	"fmt"
-	"log/slog"
-	"net"
 	"strconv"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
-
+	"github.com/omsdev/oms/internal/mysqlconn"
 	"github.com/omsdev/oms/internal/omserr"
 	"github.com/omsdev/oms/internal/selection"
 )
@@ -36,8 +33,8 @@ const (
 
 // Config is the full-verify component's part of the spec.
 type Config struct {
-	Source    Conn             `json:"source"`
-	Target    Conn             `json:"target"`
+	Source    mysqlconn.Config `json:"source"`
+	Target    mysqlconn.Config `json:"target"`
 	Selection selection.Config `json:"selection"`
 	// Concurrency is the number of chunks compared at once; each holds one connection per side.
 	Concurrency int `json:"concurrency,omitempty"`
@@ -73,25 +70,6 @@ type Config struct {
 	TableChecksum string `json:"table_checksum,omitempty"`
 }
 
-// Conn is a MySQL-protocol endpoint.
-type Conn struct {
-	Host     string `json:"host"`
-	Port     int    `json:"port"`
-	User     string `json:"user"`
-	Password Secret `json:"password,omitempty"`
-}
-
-// Secret is a password: it never prints.
-type Secret string
-
-func (Secret) String() string                 { return "******" }
-func (Secret) LogValue() slog.Value           { return slog.StringValue("******") }
-func (s Secret) GoString() string             { return "******" }
-func (s Secret) MarshalText() ([]byte, error) { return []byte("******"), nil }
-
-// UnmarshalText keeps the real value (MarshalText masks it, so specs are written by their owner).
-func (s *Secret) UnmarshalText(b []byte) error { *s = Secret(b); return nil }
-
 // Duration is a time.Duration written as "2s" in JSON.
 type Duration time.Duration
 
@@ -110,19 +88,11 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 
 func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
 
-// dsn is the driver DSN: utf8mb4 text, UTC for TIMESTAMP, client-side parameter interpolation
-// (one round trip per query).
-func (c Conn) dsn() string {
-	cfg := mysql.NewConfig()
-	cfg.Net, cfg.Addr, cfg.User, cfg.Passwd = "tcp", net.JoinHostPort(c.Host, strconv.Itoa(c.Port)), c.User, string(c.Password)
-	cfg.InterpolateParams = true
-	cfg.Collation = "utf8mb4_general_ci"
-	cfg.Params = map[string]string{"time_zone": "'+00:00'"}
-	cfg.ReadTimeout = 0
-	return cfg.FormatDSN()
+// sessionOptions: utf8mb4 text, UTC for TIMESTAMP, client-side parameter interpolation (one
+// round trip per query); a pool for maxOpen connections.
+func sessionOptions(maxOpen int) mysqlconn.Options {
+	return mysqlconn.Options{Collation: "utf8mb4_general_ci", Params: map[string]string{"time_zone": mysqlconn.TimeZoneUTC}, MaxOpen: maxOpen}
 }
-
-func (c Conn) String() string { return net.JoinHostPort(c.Host, strconv.Itoa(c.Port)) }
 
 // withDefaults fills defaults and checks values.
 func (c Config) withDefaults(workDir string) (Config, error) {
@@ -170,6 +140,11 @@ func (c Config) withDefaults(workDir string) (Config, error) {
 	}
 	if c.Source.Host == "" || c.Target.Host == "" || c.Source.Port == 0 || c.Target.Port == 0 {
 		return c, omserr.New(omserr.VerifyConfigInvalid, "source and target need host and port", "set source.host/port and target.host/port")
+	}
+	for name, cn := range map[string]mysqlconn.Config{"source": c.Source, "target": c.Target} {
+		if err := cn.TLS.Check(); err != nil {
+			return c, omserr.New(omserr.VerifyConfigInvalid, name+": "+err.Error(), "fix "+name+".tls in the spec")
+		}
 	}
 	if len(c.Selection.Tables) == 0 {
 		return c, omserr.New(omserr.VerifyConfigInvalid, "selection has no tables rule", `add e.g. {"tables":[{"db":"shop"}]}`)

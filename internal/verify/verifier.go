@@ -43,6 +43,7 @@ import (
 	"time"
 
 	"github.com/omsdev/oms/internal/component"
+	"github.com/omsdev/oms/internal/mysqlconn"
 	"github.com/omsdev/oms/internal/omserr"
 	"github.com/omsdev/oms/internal/rowfilter"
 	"github.com/omsdev/oms/internal/selection"
@@ -192,17 +193,11 @@ func (v *Verifier) Init(ctx context.Context) error {
 	return nil
 }
 
-func openDB(ctx context.Context, c Conn, name string, conc int) (*sql.DB, error) {
-	db, err := sql.Open("mysql", c.dsn())
-	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", name, err)
-	}
+func openDB(ctx context.Context, c mysqlconn.Config, name string, conc int) (*sql.DB, error) {
 	// Checksum and drill-down workers, plus the planner and re-check lookups.
-	db.SetMaxOpenConns(2*conc + 2)
-	db.SetMaxIdleConns(2*conc + 2)
-	if err := db.PingContext(ctx); err != nil {
-		db.Close()
-		return nil, omserr.Wrap(err, omserr.VerifyConnect, "cannot connect to the "+name+" at "+c.String(),
+	db, err := c.Open(ctx, sessionOptions(2*conc+2))
+	if err != nil {
+		return nil, omserr.Wrap(err, omserr.VerifyConnect, "cannot connect to the "+name+" at "+c.Addr(),
 			"check host, port, user and password of the "+name+" in the spec")
 	}
 	return db, nil

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/omsdev/oms/internal/mysqlconn"
 	"github.com/omsdev/oms/internal/selection"
 	"github.com/omsdev/oms/internal/testenv"
 )
@@ -33,7 +34,9 @@ func newEnv(t *testing.T) env {
 	return env{src: testenv.Shared(t, "source"), dst: testenv.Shared(t, "target")}
 }
 
-func conn(i *testenv.Instance) Conn { return Conn{Host: "127.0.0.1", Port: i.Port, User: "root"} }
+func conn(i *testenv.Instance) mysqlconn.Config {
+	return mysqlconn.Config{Host: "127.0.0.1", Port: i.Port, User: "root"}
+}
 
 func exec(t *testing.T, db *sql.DB, stmts ...string) {
 	t.Helper()
