@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 
-	"github.com/omsdev/oms/internal/binlog"
 	"github.com/omsdev/oms/internal/component"
 	"github.com/omsdev/oms/internal/incrsync"
 	"github.com/omsdev/oms/internal/store"
@@ -16,34 +15,19 @@ func init() {
 		if err := spec.DecodeConfig(&cfg); err != nil {
 			return nil, err
 		}
-		return incrsync.NewFromConfig(cfg, spec.TaskID, spec.Epoch, storeOpener(cfg, spec.TaskID), log)
+		cfg.SetDefaults(spec.TaskID)
+		return incrsync.NewFromConfig(cfg, spec.TaskID, spec.Epoch, storeOpener(cfg), log)
 	})
 }
 
-// storeOpener dials the Store named in the config; the reader also acknowledges checkpoints.
-func storeOpener(cfg incrsync.Config, taskID string) incrsync.SourceOpener {
-	consumer := cfg.ConsumerID
-	if consumer == "" {
-		consumer = "incr-" + taskID
-	}
-	flavor := cfg.Flavor
-	if flavor == "" {
-		flavor = binlog.FlavorMariaDB
-	}
+// storeOpener dials the Store named in a defaulted config; the *store.Reader also acknowledges
+// checkpoints (incrsync.Acker).
+func storeOpener(cfg incrsync.Config) incrsync.SourceOpener {
 	return func(ctx context.Context, from string) (incrsync.TxnSource, error) {
-		r, err := store.Dial(ctx, cfg.StoreAddr, store.ReadRequest{ConsumerID: consumer, From: from, Flavor: flavor})
+		r, err := store.Dial(ctx, cfg.StoreAddr, store.ReadRequest{ConsumerID: cfg.ConsumerID, From: from, Flavor: cfg.Flavor})
 		if err != nil {
-			return nil, err
+			return nil, err // not r: a nil *Reader in the interface would not be nil
 		}
-		return &storeSource{Reader: r, addr: cfg.StoreAddr, consumer: consumer}, nil
+		return r, nil
 	}
-}
-
-type storeSource struct {
-	*store.Reader
-	addr, consumer string
-}
-
-func (s *storeSource) Ack(ctx context.Context, gtidSet string) error {
-	return store.Ack(ctx, s.addr, s.consumer, gtidSet)
 }

@@ -85,9 +85,10 @@ func (c *Config) setDefaults() {
 	}
 }
 
-func (c *Config) validate() error {
-	bad := func(field, msg string) error {
-		return omserr.New(omserr.ConfigFullInvalid, "full-import config: "+field+" "+msg, "fix "+field+" in the spec")
+// validate checks a defaulted config and returns its compiled selection.
+func (c *Config) validate() (*selection.Selector, error) {
+	bad := func(field, msg string) (*selection.Selector, error) {
+		return nil, omserr.New(omserr.ConfigFullInvalid, "full-import config: "+field+" "+msg, "fix "+field+" in the spec")
 	}
 	if c.Source.User == "" {
 		return bad("source.user", "is empty")
@@ -110,8 +111,9 @@ func (c *Config) validate() error {
 	if c.RowsPerSec < 0 || c.BytesPerSec < 0 {
 		return bad("rows_per_sec/bytes_per_sec", "is negative")
 	}
-	if _, err := selection.Compile(c.Selection); err != nil {
-		return omserr.Wrap(err, omserr.ConfigFullSelection, "full-import config: selection is invalid", "fix the named rule")
+	sel, err := selection.Compile(c.Selection)
+	if err != nil {
+		return nil, omserr.Wrap(err, omserr.ConfigFullSelection, "full-import config: selection is invalid", "fix the named rule")
 	}
-	return nil
+	return sel, nil
 }

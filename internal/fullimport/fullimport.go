@@ -78,7 +78,8 @@ func New(spec component.Spec, log *slog.Logger) (*Unit, error) {
 // NewWithConfig builds the component from a config value.
 func NewWithConfig(cfg Config, task string, epoch int64, workDir string, log *slog.Logger) (*Unit, error) {
 	cfg.setDefaults()
-	if err := cfg.validate(); err != nil {
+	sel, err := cfg.validate()
+	if err != nil {
 		return nil, err
 	}
 	if task == "" {
@@ -87,9 +88,7 @@ func NewWithConfig(cfg Config, task string, epoch int64, workDir string, log *sl
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	u := &Unit{cfg: cfg, task: task, epoch: epoch, workDir: workDir, log: log, stateName: component.StateInit, prog: newProgress()}
-	u.sel, _ = selection.Compile(cfg.Selection) // validated above
-	return u, nil
+	return &Unit{cfg: cfg, task: task, epoch: epoch, workDir: workDir, log: log, stateName: component.StateInit, prog: newProgress(), sel: sel}, nil
 }
 
 // sessionOptions: TIMESTAMPs in UTC, extra session variables, and with raw the result values in

@@ -118,7 +118,9 @@ func (d Duration) MarshalJSON() ([]byte, error) {
 	return []byte(strconv.Quote(time.Duration(d).String())), nil
 }
 
-func (c *Config) setDefaults(taskID string) {
+// SetDefaults fills the defaults (the consumer id from taskID); NewFromConfig calls it, and so
+// does whoever needs the defaulted fields before (the CLI's Store opener).
+func (c *Config) SetDefaults(taskID string) {
 	if c.ConsumerID == "" {
 		c.ConsumerID = "incr-" + taskID
 	}
@@ -148,10 +150,20 @@ func (c *Config) setDefaults(taskID string) {
 	}
 }
 
-// check validates a defaulted config; errors are INCR_CONFIG_INVALID naming the field.
-func (c *Config) check() error {
-	bad := func(field, msg string) error {
-		return omserr.New(omserr.IncrConfigInvalid, "incr-sync config: "+field+": "+msg, "fix the field in the task's spec")
+// parsed is what check derives from the config's text fields, so they are parsed once.
+type parsed struct {
+	sel         *selection.Selector
+	start       binlog.GTIDSet // StartGTID
+	strictAfter binlog.GTIDSet
+	policy      ddl.Policy
+	skips       *skipList
+}
+
+// check validates a defaulted config and returns its parsed fields; errors are
+// INCR_CONFIG_INVALID naming the field.
+func (c *Config) check() (parsed, error) {
+	bad := func(field, msg string) (parsed, error) {
+		return parsed{}, omserr.New(omserr.IncrConfigInvalid, "incr-sync config: "+field+": "+msg, "fix the field in the task's spec")
 	}
 	if c.StoreAddr == "" {
 		return bad("store_addr", "is empty")
@@ -162,23 +174,25 @@ func (c *Config) check() error {
 	if err := c.Target.TLS.Check(); err != nil {
 		return bad("target", err.Error())
 	}
-	if _, err := binlog.ParseGTIDSet(c.Flavor, c.StartGTID); err != nil {
+	var p parsed
+	var err error
+	if p.start, err = binlog.ParseGTIDSet(c.Flavor, c.StartGTID); err != nil {
 		return bad("start_gtid", err.Error())
 	}
-	if _, err := binlog.ParseGTIDSet(c.Flavor, c.StrictAfter); err != nil {
+	if p.strictAfter, err = binlog.ParseGTIDSet(c.Flavor, c.StrictAfter); err != nil {
 		return bad("strict_after", err.Error())
 	}
-	if _, err := selection.Compile(c.Selection); err != nil {
+	if p.sel, err = selection.Compile(c.Selection); err != nil {
 		return bad("selection", err.Error())
 	}
-	if _, err := newSkipList(c.SkipDDLGTIDs, c.SkipGTIDs); err != nil {
+	if p.skips, err = newSkipList(c.SkipDDLGTIDs, c.SkipGTIDs); err != nil {
 		return bad("skip_gtids", err.Error())
 	}
-	if _, err := ddl.CompilePolicy(c.DDLPolicy, c.SkipDDL); err != nil {
+	if p.policy, err = ddl.CompilePolicy(c.DDLPolicy, c.SkipDDL); err != nil {
 		return bad("ddl_policy", err.Error())
 	}
 	if c.Workers > 64 {
 		return bad("workers", "at most 64")
 	}
-	return nil
+	return p, nil
 }

@@ -9,7 +9,6 @@ import (
 	"github.com/omsdev/oms/internal/omserr"
 )
 
-
 // fatalRow builds the operator error for a failed row: error code, table, key and position.
 func fatalRow(err error, r *mrow, gtid string) error {
 	if omserr.CodeOf(err) != "" {

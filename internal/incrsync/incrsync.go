@@ -55,6 +55,7 @@ type Syncer struct {
 	sel         *selection.Selector
 	strictAfter binlog.GTIDSet
 	skips       *skipList
+	startGTID   binlog.GTIDSet // where to start without a checkpoint (Config.StartGTID)
 	policy      ddl.Policy
 	db          *sql.DB
 	cp          *checkpointStore
@@ -88,16 +89,13 @@ func NewFromConfig(cfg Config, taskID string, epoch int64, open SourceOpener, lo
 	if taskID == "" {
 		return nil, omserr.New(omserr.IncrConfigInvalid, "incr-sync needs a task id", "set task_id in the spec")
 	}
-	cfg.setDefaults(taskID)
-	if err := cfg.check(); err != nil {
+	cfg.SetDefaults(taskID)
+	p, err := cfg.check()
+	if err != nil {
 		return nil, err
 	}
-	sel, _ := selection.Compile(cfg.Selection)
-	strict, _ := binlog.ParseGTIDSet(cfg.Flavor, cfg.StrictAfter)
-	policy, _ := ddl.CompilePolicy(cfg.DDLPolicy, cfg.SkipDDL)
-	s := &Syncer{cfg: cfg, taskID: taskID, epoch: epoch, log: log, open: open, sel: sel, strictAfter: strict,
-		policy: policy, state: component.StateInit, ins: newInstruments()}
-	s.skips, _ = newSkipList(cfg.SkipDDLGTIDs, cfg.SkipGTIDs)
+	s := &Syncer{cfg: cfg, taskID: taskID, epoch: epoch, log: log, open: open, sel: p.sel, strictAfter: p.strictAfter, startGTID: p.start,
+		skips: p.skips, policy: p.policy, state: component.StateInit, ins: newInstruments()}
 	return s, nil
 }
 
@@ -140,7 +138,7 @@ func (s *Syncer) run(ctx context.Context) error {
 	}
 	from := rec.lw
 	if !rec.found {
-		from, _ = binlog.ParseGTIDSet(s.cfg.Flavor, s.cfg.StartGTID)
+		from = s.startGTID.Clone()
 	}
 	var recoveredList []string
 	for g := range rec.applied {
@@ -220,7 +218,7 @@ func (s *Syncer) read(ctx context.Context, src TxnSource, sched *scheduler, rec 
 			}
 			if _, done := rec.applied[t.GTID]; done {
 				delete(rec.applied, t.GTID)
-				if err := sched.add(ctx, &mtxn{gtid: t.GTID, commit: t.CommitTime, seq: t.Seq}, nil, false, true); err != nil {
+				if err := sched.skip(ctx, &mtxn{gtid: t.GTID, commit: t.CommitTime, seq: t.Seq}); err != nil {
 					return err
 				}
 				continue
@@ -228,7 +226,7 @@ func (s *Syncer) read(ctx context.Context, src TxnSource, sched *scheduler, rec 
 		}
 		if s.skips.has(t.GTID) {
 			s.log.Info("transaction skipped by the operator (skip_gtids)", "gtid", t.GTID, "rows", len(t.Rows), "ddl", t.DDL != nil)
-			if err := sched.add(ctx, &mtxn{gtid: t.GTID, commit: t.CommitTime, seq: t.Seq}, nil, false, true); err != nil {
+			if err := sched.skip(ctx, &mtxn{gtid: t.GTID, commit: t.CommitTime, seq: t.Seq}); err != nil {
 				return err
 			}
 			continue
@@ -239,7 +237,7 @@ func (s *Syncer) read(ctx context.Context, src TxnSource, sched *scheduler, rec 
 			if omserr.CodeOf(err) == omserr.IncrDDLUnsupported {
 				// stop at the statement: a barrier applies everything before it, then fails
 				mt.ddl = &ddlPlan{fail: err, noop: noopCheck(s.sel, t.DDL)}
-				if err := sched.add(ctx, mt, nil, true, false); err != nil {
+				if err := sched.addBarrier(ctx, mt); err != nil {
 					return err
 				}
 				if mt.ddl.noop != nil {
@@ -253,13 +251,13 @@ func (s *Syncer) read(ctx context.Context, src TxnSource, sched *scheduler, rec 
 			}
 			if len(plan.stmts) == 0 {
 				s.log.Debug("DDL not applied", "gtid", t.GTID, "why", plan.skipped)
-				if err := sched.add(ctx, mt, nil, false, true); err != nil {
+				if err := sched.skip(ctx, mt); err != nil {
 					return err
 				}
 				continue
 			}
 			mt.ddl, mt.ddlTables = plan, t.DDL.Tables
-			if err := sched.add(ctx, mt, nil, true, false); err != nil {
+			if err := sched.addBarrier(ctx, mt); err != nil {
 				return err
 			}
 			m.invalidate()
@@ -274,7 +272,12 @@ func (s *Syncer) read(ctx context.Context, src TxnSource, sched *scheduler, rec 
 		for i := range mt.rows {
 			keys = conflictKeys(&mt.rows[i], keys)
 		}
-		if err := sched.add(ctx, mt, append([]string(nil), keys...), false, len(mt.rows) == 0); err != nil {
+		if len(mt.rows) == 0 {
+			err = sched.skip(ctx, mt)
+		} else {
+			err = sched.add(ctx, mt, append([]string(nil), keys...))
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -296,7 +299,7 @@ func (s *Syncer) ackLoop(ctx context.Context, a Acker, sched *scheduler) {
 			return
 		case <-t.C:
 		}
-		lw, _, _, _, _, _ := sched.snapshot()
+		lw := sched.snapshot().lw
 		if lw == last || lw == "" {
 			continue
 		}
@@ -316,29 +319,29 @@ func (s *Syncer) Status() component.Status {
 	if s.sched == nil {
 		return st
 	}
-	lw, lwCommit, inflight, txns, rows, batches := s.sched.snapshot()
-	st.Position = lw
+	snap := s.sched.snapshot()
+	st.Position = snap.lw
 	now := time.Now()
-	ref := lwCommit
-	if inflight == 0 && s.srcTime.After(ref) {
+	ref := snap.lwCommit
+	if snap.inflight == 0 && s.srcTime.After(ref) {
 		ref = s.srcTime
 	}
 	if !ref.IsZero() {
 		st.LagSeconds = max(0, now.Sub(ref).Seconds())
 	}
 	cpAge := 0.0
-	if !lwCommit.IsZero() {
-		cpAge = max(0, now.Sub(lwCommit).Seconds())
+	if !snap.lwCommit.IsZero() {
+		cpAge = max(0, now.Sub(snap.lwCommit).Seconds())
 	}
 	if s.rateMark.at.IsZero() || now.Sub(s.rateMark.at) >= time.Second {
 		if !s.rateMark.at.IsZero() {
-			s.rateMark.rate = float64(rows-s.rateMark.rows) / now.Sub(s.rateMark.at).Seconds()
+			s.rateMark.rate = float64(snap.rows-s.rateMark.rows) / now.Sub(s.rateMark.at).Seconds()
 		}
-		s.rateMark.at, s.rateMark.rows = now, rows
+		s.rateMark.at, s.rateMark.rows = now, snap.rows
 	}
 	st.Metrics = map[string]float64{
-		"applied_txns_total": float64(txns), "applied_rows_total": float64(rows), "target_commits_total": float64(batches),
-		"inflight_txns": float64(inflight), "rows_per_sec": s.rateMark.rate, "checkpoint_age_seconds": cpAge,
+		"applied_txns_total": float64(snap.txns), "applied_rows_total": float64(snap.rows), "target_commits_total": float64(snap.batches),
+		"inflight_txns": float64(snap.inflight), "rows_per_sec": s.rateMark.rate, "checkpoint_age_seconds": cpAge,
 	}
 	return st
 }

@@ -155,9 +155,33 @@ func (s *scheduler) drainedLocked() bool {
 	return s.failErr != nil && (len(s.order) == 0 || s.order[0].idx >= s.failIdx)
 }
 
-// add puts a transaction into the graph; done marks one that needs no apply (filtered out,
-// heartbeat, or already applied before a restart). It blocks while the window is full.
-func (s *scheduler) add(ctx context.Context, t *mtxn, keys []string, barrier, done bool) error {
+// nodeKind is how a transaction is scheduled.
+type nodeKind int
+
+const (
+	nodeRows    nodeKind = iota // applied after the earlier transactions sharing a key, and the last barrier
+	nodeBarrier                 // applied alone, after everything before it (DDL)
+	nodeSkip                    // needs no apply: only moves the watermark, in order
+)
+
+// add schedules a transaction of rows: it waits for the earlier transactions that touch one of
+// keys and for the last barrier. It blocks while the window is full.
+func (s *scheduler) add(ctx context.Context, t *mtxn, keys []string) error {
+	return s.enqueue(ctx, t, keys, nodeRows)
+}
+
+// addBarrier schedules a transaction applied alone after everything before it (DDL).
+func (s *scheduler) addBarrier(ctx context.Context, t *mtxn) error {
+	return s.enqueue(ctx, t, nil, nodeBarrier)
+}
+
+// skip records a transaction that needs no apply (filtered out, heartbeat, no rows, or already
+// applied before a restart), so the watermark moves over it in order.
+func (s *scheduler) skip(ctx context.Context, t *mtxn) error {
+	return s.enqueue(ctx, t, nil, nodeSkip)
+}
+
+func (s *scheduler) enqueue(ctx context.Context, t *mtxn, keys []string, kind nodeKind) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for s.inflight >= s.window && s.failErr == nil {
@@ -168,10 +192,10 @@ func (s *scheduler) add(ctx context.Context, t *mtxn, keys []string, barrier, do
 	if s.failErr != nil {
 		return s.failErr
 	}
-	n := &node{idx: s.nextIdx, t: t, keys: keys, barrier: barrier, rows: len(t.rows)}
+	n := &node{idx: s.nextIdx, t: t, keys: keys, barrier: kind == nodeBarrier, rows: len(t.rows)}
 	s.nextIdx++
 	s.order = append(s.order, n)
-	if done {
+	if kind == nodeSkip {
 		n.state = stDone
 		s.advanceLocked()
 		return nil
@@ -186,7 +210,7 @@ func (s *scheduler) add(ctx context.Context, t *mtxn, keys []string, barrier, do
 			d.dependents = append(d.dependents, n)
 		}
 	}
-	if barrier {
+	if n.barrier {
 		for _, o := range s.order[:len(s.order)-1] {
 			dep(o)
 		}
@@ -362,11 +386,19 @@ func (s *scheduler) advanceLocked() {
 	}
 }
 
-// snapshot returns the watermark, its commit time and counters (for status).
-func (s *scheduler) snapshot() (lw string, lwCommit time.Time, inflight int, txns, rows, batches int64) {
+// schedSnapshot is the scheduler's watermark and counters, for status and acknowledgements.
+type schedSnapshot struct {
+	lw                  string    // low watermark: every GTID in it is applied
+	lwCommit            time.Time // source commit time of the last transaction under lw
+	inflight            int       // transactions added and not yet applied
+	txns, rows, batches int64     // applied so far
+}
+
+func (s *scheduler) snapshot() schedSnapshot {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.lw.String(), s.lwCommit, s.inflight, s.appliedTxns, s.appliedRows, s.batches
+	return schedSnapshot{lw: s.lw.String(), lwCommit: s.lwCommit, inflight: s.inflight,
+		txns: s.appliedTxns, rows: s.appliedRows, batches: s.batches}
 }
 
 // idle reports whether nothing is in flight.

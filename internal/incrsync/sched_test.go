@@ -22,7 +22,7 @@ func TestSchedulerDrainsBeforeFailure(t *testing.T) {
 	defer cancel()
 	add := func(gtid string, keys ...string) {
 		t.Helper()
-		if err := s.add(ctx, &mtxn{gtid: gtid, rows: make([]mrow, 1)}, keys, false, false); err != nil {
+		if err := s.add(ctx, &mtxn{gtid: gtid, rows: make([]mrow, 1)}, keys); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -37,7 +37,7 @@ func TestSchedulerDrainsBeforeFailure(t *testing.T) {
 	}
 	boom := errors.New("boom")
 	s.fail(minIdx(failing.nodes), boom)
-	if err := s.add(ctx, &mtxn{gtid: "0-1-5"}, []string{"d"}, false, false); !errors.Is(err, boom) {
+	if err := s.add(ctx, &mtxn{gtid: "0-1-5"}, []string{"d"}); !errors.Is(err, boom) {
 		t.Fatalf("add after the failure: %v", err)
 	}
 	s.commit(first)
@@ -49,7 +49,7 @@ func TestSchedulerDrainsBeforeFailure(t *testing.T) {
 	if b, err := s.take(ctx, 0); !errors.Is(err, boom) {
 		t.Fatalf("after the drain take returned %v, %v; want the failure", b, err)
 	}
-	if lw, _, _, _, _, _ := s.snapshot(); lw != "0-1-2" {
+	if lw := s.snapshot().lw; lw != "0-1-2" {
 		t.Fatalf("watermark %q, want 0-1-2", lw)
 	}
 	// an earlier failure replaces a later one
