@@ -48,7 +48,7 @@ func (t *table) selectSQL(c *chunk) (string, []any) {
 	if t.where != "" {
 		where = "(" + where + ") AND (" + t.where + ")"
 	}
-	return q + " WHERE " + where + " ORDER BY " + orderBy(t.Key), args
+	return q + " WHERE " + where + " ORDER BY " + sqlgen.ColumnList(t.Key), args
 }
 
 // copier copies chunks from source to target.

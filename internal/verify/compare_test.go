@@ -87,24 +87,6 @@ func TestLiteral(t *testing.T) {
 	}
 }
 
-func TestTupleCond(t *testing.T) {
-	p := &pair{cols: []string{"a", "b", "c"}, keyPos: []int{0, 1}, keyBin: []bool{false, true}}
-	q, args := p.tupleCond(">=", [][]byte{[]byte("x"), []byte("y")})
-	if q != "(`a` > ? OR (`a` = ? AND `b` >= ?))" || len(args) != 3 {
-		t.Fatalf("got %s %v", q, args)
-	}
-	if _, ok := args[2].([]byte); !ok {
-		t.Fatalf("binary key column must be passed as bytes: %T", args[2])
-	}
-	if _, ok := args[0].(string); !ok {
-		t.Fatalf("text key column must be passed as a string (index use): %T", args[0])
-	}
-	q, _ = p.tupleCond("<", [][]byte{[]byte("x"), []byte("y")})
-	if q != "(`a` < ? OR (`a` = ? AND `b` < ?))" {
-		t.Fatalf("got %s", q)
-	}
-}
-
 func TestKeyLess(t *testing.T) {
 	k := func(s ...string) [][]byte {
 		out := make([][]byte, len(s))

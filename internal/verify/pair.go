@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/omsdev/oms/internal/keyset"
 	"github.com/omsdev/oms/internal/omserr"
 	"github.com/omsdev/oms/internal/sqlgen"
 )
@@ -17,11 +18,10 @@ type pair struct {
 	src, dst *tableInfo
 	cols     []string // compared columns (same name on both sides)
 	kinds    []kind
-	keyPos   []int  // positions of the key columns in cols
-	keyBin   []bool // key column compared as bytes (binary type): passed as []byte
-	weight   []bool // key column is a case/accent-insensitive string: identity is its WEIGHT_STRING
-	intKey   bool   // single integer key: chunks are cut arithmetically
-	where    string // row filter of the selection (applied on both sides)
+	keyPos   []int      // positions of the key columns in cols
+	chunkKey keyset.Key // the key columns (binary ones compared as bytes; a single integer key cut arithmetically)
+	weight   []bool     // key column is a case/accent-insensitive string: identity is its WEIGHT_STRING
+	where    string     // row filter of the selection (applied on both sides)
 	srcHint  string
 	dstHint  string
 	srcSum   string // checksum expression (CONCAT_WS of the columns)
@@ -86,14 +86,17 @@ func newPair(src, dst *tableInfo, cols []string, where string) (*pair, error) {
 			p.keyPos = append(p.keyPos, pos)
 			sc, _ := src.col(k)
 			k := kindOf(sc.DataType)
-			p.keyBin = append(p.keyBin, k == kindBinary)
+			p.chunkKey.Cols = append(p.chunkKey.Cols, p.cols[pos])
+			p.chunkKey.Binary = append(p.chunkKey.Binary, k == kindBinary)
 			ci := k == kindString && !strings.HasSuffix(strings.ToLower(sc.Collation), "_bin")
 			p.weight = append(p.weight, ci)
 			if ci {
 				p.nWeights++
 			}
 		}
-		p.intKey = len(p.keyPos) == 1 && kindOf(mustCol(src, src.KeyCols[0]).DataType) == kindInt
+		if kc := mustCol(src, src.KeyCols[0]); len(p.keyPos) == 1 && kindOf(kc.DataType) == kindInt {
+			p.chunkKey.Int, p.chunkKey.Unsigned = true, strings.Contains(kc.Type, "unsigned")
+		}
 		p.srcHint = " FORCE INDEX (" + sqlgen.QuoteIdent(src.KeyIndex) + ")"
 		if n := indexOn(dst, src.KeyCols); n != "" {
 			p.dstHint = " FORCE INDEX (" + sqlgen.QuoteIdent(n) + ")"
@@ -106,13 +109,7 @@ func mustCol(t *tableInfo, name string) column { c, _ := t.col(name); return c }
 
 func (p *pair) hasKey() bool { return len(p.keyPos) > 0 }
 
-func (p *pair) keyNames() []string {
-	out := make([]string, len(p.keyPos))
-	for i, kp := range p.keyPos {
-		out[i] = p.cols[kp]
-	}
-	return out
-}
+func (p *pair) keyNames() []string { return p.chunkKey.Cols }
 
 // side selects the source or target half of a pair.
 type side int
@@ -136,43 +133,13 @@ func (p *pair) hint(s side) string {
 	return p.dstHint
 }
 
-func (p *pair) keyArg(i int, v []byte) any {
-	if p.keyBin[i] {
-		return v
-	}
-	return string(v)
-}
-
-// tupleCond is the lexicographic comparison (k1,k2,...) op (v1,v2,...) for op ">=" or "<",
-// expanded into ANDs and ORs the range optimizer turns into index ranges.
-func (p *pair) tupleCond(op string, vals [][]byte) (string, []any) {
-	names := p.keyNames()
-	var build func(i int) (string, []any)
-	build = func(i int) (string, []any) {
-		c := sqlgen.QuoteIdent(names[i])
-		if i == len(names)-1 {
-			return c + " " + op + " ?", []any{p.keyArg(i, vals[i])}
-		}
-		strict := op[:1]
-		rest, rargs := build(i + 1)
-		args := append([]any{p.keyArg(i, vals[i]), p.keyArg(i, vals[i])}, rargs...)
-		return "(" + c + " " + strict + " ? OR (" + c + " = ? AND " + rest + "))", args
-	}
-	return build(0)
-}
-
 // rangeWhere is the WHERE clause of a chunk: key >= lo AND key < hi (nil bound = open), plus the
 // selection's row filter.
 func (p *pair) rangeWhere(c chunk) (string, []any) {
 	var conds []string
-	var args []any
-	if c.Lo != nil {
-		s, a := p.tupleCond(">=", c.Lo)
-		conds, args = append(conds, s), append(args, a...)
-	}
-	if c.Hi != nil {
-		s, a := p.tupleCond("<", c.Hi)
-		conds, args = append(conds, s), append(args, a...)
+	w, args := p.chunkKey.Where(c)
+	if w != "" {
+		conds = append(conds, w)
 	}
 	if p.where != "" {
 		conds = append(conds, "("+p.where+")")
@@ -235,7 +202,7 @@ func (p *pair) keysSQL(s side, keys [][][]byte) (string, []any) {
 			b.WriteString("(" + sqlgen.Placeholders(len(names)) + ")")
 		}
 		for j, v := range k {
-			args = append(args, p.keyArg(j, v))
+			args = append(args, p.chunkKey.Arg(j, v))
 		}
 	}
 	b.WriteString(")")
