@@ -11,6 +11,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/omsdev/oms/internal/omserr"
+	"github.com/omsdev/oms/internal/schema"
 	"github.com/omsdev/oms/internal/selection"
 	"github.com/omsdev/oms/internal/sqlgen"
 )
@@ -56,93 +57,76 @@ type table struct {
 func (t *table) src() string { return t.SrcDB + "." + t.SrcTable }
 func (t *table) dst() string { return t.Target.DB + "." + t.Target.Table }
 
-// discover lists the selected base tables of the source and loads their metadata. Tables that
-// cannot be copied safely come back in refused with the reason.
+// discover lists the selected base tables of the source and loads their metadata (one catalog
+// read for the selected schemas). Tables that cannot be copied safely come back in refused with
+// the reason.
 func discover(ctx context.Context, db *sql.DB, sel *selection.Selector) (tables []*table, refused []ObjectStatus, err error) {
-	rows, err := db.QueryContext(ctx, `SELECT TABLE_SCHEMA, TABLE_NAME, COALESCE(TABLE_ROWS,0), COALESCE(DATA_LENGTH,0), COALESCE(AVG_ROW_LENGTH,0)
-		FROM information_schema.TABLES WHERE TABLE_TYPE='BASE TABLE'
-		AND TABLE_SCHEMA NOT IN ('mysql','information_schema','performance_schema','sys','__oms')
-		ORDER BY TABLE_SCHEMA, TABLE_NAME`)
+	all, err := schema.ListSchemas(ctx, db)
 	if err != nil {
 		return nil, nil, fmt.Errorf("list source tables: %w", err)
 	}
-	for rows.Next() {
-		t := &table{}
-		if err := rows.Scan(&t.SrcDB, &t.SrcTable, &t.Rows, &t.Bytes, &t.AvgRow); err != nil {
-			rows.Close()
-			return nil, nil, fmt.Errorf("list source tables: %w", err)
+	var schemas []string
+	for _, s := range all {
+		if s != "__oms" && sel.MayMatchDB(s) {
+			schemas = append(schemas, s)
 		}
-		if !sel.MayMatchDB(t.SrcDB) {
-			continue
+	}
+	cat, err := schema.LoadCatalog(ctx, db, schemas)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read source tables: %w", err)
+	}
+	names := make([][2]string, 0, len(cat.Tables))
+	for k := range cat.Tables {
+		names = append(names, k)
+	}
+	sort.Slice(names, func(i, j int) bool {
+		if names[i][0] != names[j][0] {
+			return names[i][0] < names[j][0]
 		}
-		tg, ok := sel.Match(t.SrcDB, t.SrcTable)
+		return names[i][1] < names[j][1]
+	})
+	seen := map[string]string{}
+	for _, n := range names {
+		tg, ok := sel.Match(n[0], n[1])
 		if !ok {
 			continue
 		}
-		t.Target = tg
-		tables = append(tables, t)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, nil, fmt.Errorf("list source tables: %w", err)
-	}
-	seen := map[string]string{}
-	var ok []*table
-	for _, t := range tables {
+		ti := cat.Tables[n]
+		t := &table{SrcDB: n[0], SrcTable: n[1], Target: tg, Rows: ti.Rows, Bytes: ti.DataLength, AvgRow: ti.AvgRowLength}
 		if prev, dup := seen[t.dst()]; dup {
 			refused = append(refused, ObjectStatus{Kind: "table", Source: t.src(), Target: t.dst(), Status: ObjRefused,
 				Error: "target " + t.dst() + " is also the target of " + prev + "; merging tables is not supported by full import"})
 			continue
 		}
 		seen[t.dst()] = t.src()
-		if reason, err := loadTable(ctx, db, t); err != nil {
+		if reason, err := loadTable(ctx, db, t, ti); err != nil {
 			return nil, nil, err
 		} else if reason != "" {
 			refused = append(refused, ObjectStatus{Kind: "table", Source: t.src(), Target: t.dst(), Status: ObjRefused, Error: reason})
 			continue
 		}
-		ok = append(ok, t)
+		tables = append(tables, t)
 	}
-	return ok, refused, nil
+	return tables, refused, nil
 }
 
-// loadTable fills columns, chunk key and CREATE text. A non-empty reason means the table is
-// refused (no usable key, subset without key columns).
-func loadTable(ctx context.Context, db *sql.DB, t *table) (string, error) {
-	rows, err := db.QueryContext(ctx, `SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE, IS_GENERATED
-		FROM information_schema.COLUMNS WHERE TABLE_SCHEMA=? AND TABLE_NAME=? ORDER BY ORDINAL_POSITION`, t.SrcDB, t.SrcTable)
-	if err != nil {
-		return "", fmt.Errorf("read columns of %s: %w", t.src(), err)
-	}
-	nullable := map[string]bool{}
-	colType := map[string]string{}
+// loadTable fills columns, chunk key and CREATE text from the catalog's ti. A non-empty reason
+// means the table is refused (no usable key, subset without key columns).
+func loadTable(ctx context.Context, db *sql.DB, t *table, ti *schema.TableInfo) (string, error) {
 	var all []column
 	var names []string // every column, generated ones too: the row filter may use them
-	for rows.Next() {
-		var c column
-		var ctype, isNull, gen string
-		if err := rows.Scan(&c.Name, &c.DataType, &ctype, &isNull, &gen); err != nil {
-			rows.Close()
-			return "", fmt.Errorf("read columns of %s: %w", t.src(), err)
-		}
-		c.DataType = strings.ToLower(c.DataType)
-		c.Bit = c.DataType == "bit"
-		nullable[c.Name] = isNull == "YES"
-		colType[c.Name] = strings.ToLower(ctype)
+	for _, c := range ti.Cols {
 		names = append(names, c.Name)
-		if gen == "ALWAYS" {
-			continue
+		if !c.Generated {
+			all = append(all, column{Name: c.Name, DataType: c.DataType, Bit: c.DataType == "bit"})
 		}
-		all = append(all, c)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return "", fmt.Errorf("read columns of %s: %w", t.src(), err)
 	}
 	if f := t.Target.Filter; f != nil {
-		if t.where, err = f.Bind(t.src(), names); err != nil {
+		w, err := f.Bind(t.src(), names)
+		if err != nil {
 			return "", err
 		}
+		t.where = w
 	}
 	if t.Target.Columns != nil {
 		have := map[string]column{}
@@ -165,47 +149,7 @@ func loadTable(ctx context.Context, db *sql.DB, t *table) (string, error) {
 	} else {
 		t.Columns = all
 	}
-
-	// Chunk key: PRIMARY, else the unique key with all columns NOT NULL and fewest columns.
-	krows, err := db.QueryContext(ctx, `SELECT INDEX_NAME, COLUMN_NAME FROM information_schema.STATISTICS
-		WHERE TABLE_SCHEMA=? AND TABLE_NAME=? AND NON_UNIQUE=0 ORDER BY INDEX_NAME, SEQ_IN_INDEX`, t.SrcDB, t.SrcTable)
-	if err != nil {
-		return "", fmt.Errorf("read keys of %s: %w", t.src(), err)
-	}
-	keys := map[string][]string{}
-	for krows.Next() {
-		var idx, col string
-		if err := krows.Scan(&idx, &col); err != nil {
-			krows.Close()
-			return "", fmt.Errorf("read keys of %s: %w", t.src(), err)
-		}
-		keys[idx] = append(keys[idx], col)
-	}
-	krows.Close()
-	if err := krows.Err(); err != nil {
-		return "", fmt.Errorf("read keys of %s: %w", t.src(), err)
-	}
-	if k, ok := keys["PRIMARY"]; ok {
-		t.Key = k
-	} else {
-		names := make([]string, 0, len(keys))
-		for n := range keys {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		for _, n := range names {
-			cols := keys[n]
-			allNotNull := true
-			for _, c := range cols {
-				if nullable[c] {
-					allNotNull = false
-				}
-			}
-			if allNotNull && (t.Key == nil || len(cols) < len(t.Key)) {
-				t.Key = cols
-			}
-		}
-	}
+	t.Key = ti.KeyCols // PRIMARY, else the unique key of NOT NULL columns with the fewest columns
 	if t.Key == nil {
 		return "no primary key and no unique key on NOT NULL columns: a chunk could not be redone without duplicates and Incr-Sync could not identify rows; add a primary key or leave the table out of the selection", nil
 	}
@@ -219,7 +163,8 @@ func loadTable(ctx context.Context, db *sql.DB, t *table) (string, error) {
 		}
 	}
 	if len(t.Key) == 1 {
-		ct := colType[t.Key[0]]
+		kc, _ := ti.Col(t.Key[0])
+		ct := kc.Type
 		switch {
 		case strings.HasPrefix(ct, "tinyint"), strings.HasPrefix(ct, "smallint"), strings.HasPrefix(ct, "mediumint"),
 			strings.HasPrefix(ct, "int"), strings.HasPrefix(ct, "bigint"):

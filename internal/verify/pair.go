@@ -9,13 +9,14 @@ import (
 
 	"github.com/omsdev/oms/internal/keyset"
 	"github.com/omsdev/oms/internal/omserr"
+	"github.com/omsdev/oms/internal/schema"
 	"github.com/omsdev/oms/internal/sqlgen"
 )
 
 // pair is one source table and the target table it maps to, with the SQL both sides run.
 type pair struct {
 	Name     string // "db.table" of the source: the report's key
-	src, dst *tableInfo
+	src, dst *schema.TableInfo
 	cols     []string // compared columns (same name on both sides)
 	kinds    []kind
 	keyPos   []int      // positions of the key columns in cols
@@ -30,7 +31,7 @@ type pair struct {
 }
 
 // newPair builds the comparison of src with dst over cols (nil = every source column).
-func newPair(src, dst *tableInfo, cols []string, where string) (*pair, error) {
+func newPair(src, dst *schema.TableInfo, cols []string, where string) (*pair, error) {
 	p := &pair{Name: src.DB + "." + src.Name, src: src, dst: dst, where: where}
 	if len(cols) == 0 {
 		for _, c := range src.Cols {
@@ -39,12 +40,12 @@ func newPair(src, dst *tableInfo, cols []string, where string) (*pair, error) {
 	}
 	var srcExprs, dstExprs, nullMarks []string
 	for _, name := range cols {
-		sc, ok := src.col(name)
+		sc, ok := src.Col(name)
 		if !ok {
 			return nil, omserr.New(omserr.VerifyColumnMissing, fmt.Sprintf("column %s is not in source table %s", name, p.Name),
 				"fix the column list of the selection")
 		}
-		dc, ok := dst.col(name)
+		dc, ok := dst.Col(name)
 		if !ok {
 			return nil, omserr.New(omserr.VerifyColumnMissing,
 				fmt.Sprintf("column %s of %s is missing in target table %s.%s", name, p.Name, dst.DB, dst.Name),
@@ -84,7 +85,7 @@ func newPair(src, dst *tableInfo, cols []string, where string) (*pair, error) {
 					"include every key column in the selection's column list")
 			}
 			p.keyPos = append(p.keyPos, pos)
-			sc, _ := src.col(k)
+			sc, _ := src.Col(k)
 			k := kindOf(sc.DataType)
 			p.chunkKey.Cols = append(p.chunkKey.Cols, p.cols[pos])
 			p.chunkKey.Binary = append(p.chunkKey.Binary, k == kindBinary)
@@ -98,14 +99,14 @@ func newPair(src, dst *tableInfo, cols []string, where string) (*pair, error) {
 			p.chunkKey.Int, p.chunkKey.Unsigned = true, strings.Contains(kc.Type, "unsigned")
 		}
 		p.srcHint = " FORCE INDEX (" + sqlgen.QuoteIdent(src.KeyIndex) + ")"
-		if n := indexOn(dst, src.KeyCols); n != "" {
+		if n := dst.IndexOn(src.KeyCols); n != "" {
 			p.dstHint = " FORCE INDEX (" + sqlgen.QuoteIdent(n) + ")"
 		}
 	}
 	return p, nil
 }
 
-func mustCol(t *tableInfo, name string) column { c, _ := t.col(name); return c }
+func mustCol(t *schema.TableInfo, name string) schema.ColumnInfo { c, _ := t.Col(name); return c }
 
 func (p *pair) hasKey() bool { return len(p.keyPos) > 0 }
 

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/omsdev/oms/internal/schema"
 )
 
 // The table checksum is a cheaper first pass for a table that maps whole: both servers run
@@ -149,7 +151,7 @@ func tableChecksumIneligible(p *pair) string {
 			return "virtual column " + sc.Name
 		}
 	}
-	for _, t := range []*tableInfo{p.src, p.dst} {
+	for _, t := range []*schema.TableInfo{p.src, p.dst} {
 		if !tableChecksumEngines[t.Engine] {
 			return "engine " + t.Engine + " of " + t.DB + "." + t.Name
 		}

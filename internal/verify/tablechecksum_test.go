@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/omsdev/oms/internal/schema"
 	"github.com/omsdev/oms/internal/selection"
 	"github.com/omsdev/oms/internal/testenv"
 )
@@ -260,9 +261,9 @@ func TestTableChecksumNotTaken(t *testing.T) {
 // workers; "always" takes it.
 func TestTableChecksumPlan(t *testing.T) {
 	mk := func(name string, rows int64) *pair {
-		ti := func(db string) *tableInfo {
-			return &tableInfo{DB: db, Name: name, Engine: "innodb", Rows: rows,
-				Cols: []column{{Name: "id", DataType: "int", Type: "int(11)"}}, byName: map[string]int{"id": 0}}
+		ti := func(db string) *schema.TableInfo {
+			return &schema.TableInfo{DB: db, Name: name, Engine: "innodb", Rows: rows,
+				Cols: []schema.ColumnInfo{{Name: "id", DataType: "int", Type: "int(11)"}}}
 		}
 		p, err := newPair(ti("s"), ti("d"), nil, "")
 		if err != nil {

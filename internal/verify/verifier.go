@@ -46,6 +46,7 @@ import (
 	"github.com/omsdev/oms/internal/mysqlconn"
 	"github.com/omsdev/oms/internal/omserr"
 	"github.com/omsdev/oms/internal/rowfilter"
+	"github.com/omsdev/oms/internal/schema"
 	"github.com/omsdev/oms/internal/selection"
 )
 
@@ -148,20 +149,20 @@ func (v *Verifier) Init(ctx context.Context) error {
 			srcSchemas[st[0]], dstSchemas[tg.DB] = true, true
 		}
 	}
-	srcCat, err := loadCatalog(ctx, v.src, keys(srcSchemas))
+	srcCat, err := schema.LoadCatalog(ctx, v.src, keys(srcSchemas))
 	if err != nil {
 		return omserr.Wrap(err, omserr.VerifySourceUnreadable, "cannot read the source's table definitions", "grant SELECT on the selected schemas")
 	}
-	dstCat, err := loadCatalog(ctx, v.dst, keys(dstSchemas))
+	dstCat, err := schema.LoadCatalog(ctx, v.dst, keys(dstSchemas))
 	if err != nil {
 		return omserr.Wrap(err, omserr.VerifyTargetUnreadable, "cannot read the target's table definitions", "grant SELECT on the target schemas")
 	}
 	for _, m := range matches {
-		srcT, err := srcCat.table(m.src[0], m.src[1])
+		srcT, err := tableOf(srcCat, m.src[0], m.src[1])
 		if err != nil {
 			return err
 		}
-		dstT, err := dstCat.table(m.tg.DB, m.tg.Table)
+		dstT, err := tableOf(dstCat, m.tg.DB, m.tg.Table)
 		if err != nil {
 			return fmt.Errorf("target of %s.%s: %w", m.src[0], m.src[1], err)
 		}
@@ -308,15 +309,15 @@ func keys(m map[string]bool) []string {
 
 // bindFilter renders the selection's row filter from its parse tree over the source table's
 // columns; the filter runs on both sides, so the target must have them too. nil: all rows.
-func bindFilter(f *rowfilter.Filter, src, dst *tableInfo) (string, error) {
+func bindFilter(f *rowfilter.Filter, src, dst *schema.TableInfo) (string, error) {
 	if f == nil {
 		return "", nil
 	}
-	where, err := f.Bind(src.DB+"."+src.Name, src.colNames())
+	where, err := f.Bind(src.DB+"."+src.Name, src.ColNames())
 	if err != nil {
 		return "", err
 	}
-	if _, err := f.Bind(dst.DB+"."+dst.Name, dst.colNames()); err != nil {
+	if _, err := f.Bind(dst.DB+"."+dst.Name, dst.ColNames()); err != nil {
 		return "", err
 	}
 	return where, nil
