@@ -61,37 +61,38 @@ func (t *table) dst() string { return t.Target.DB + "." + t.Target.Table }
 // read for the selected schemas). Tables that cannot be copied safely come back in refused with
 // the reason.
 func discover(ctx context.Context, db *sql.DB, sel *selection.Selector) (tables []*table, refused []ObjectStatus, err error) {
-	all, err := schema.ListSchemas(ctx, db)
+	all, err := schema.ListTables(ctx, db)
 	if err != nil {
 		return nil, nil, fmt.Errorf("list source tables: %w", err)
 	}
-	var schemas []string
-	for _, s := range all {
-		if s != "__oms" && sel.MayMatchDB(s) {
-			schemas = append(schemas, s)
+	var names [][2]string
+	targets := map[[2]string]selection.Target{}
+	schemas := map[string]bool{}
+	for _, n := range all {
+		if n[0] == "__oms" || !sel.MayMatchDB(n[0]) {
+			continue
+		}
+		if tg, ok := sel.Match(n[0], n[1]); ok {
+			names = append(names, n)
+			targets[n] = tg
+			schemas[n[0]] = true
 		}
 	}
-	cat, err := schema.LoadCatalog(ctx, db, schemas)
+	list := make([]string, 0, len(schemas))
+	for s := range schemas {
+		list = append(list, s)
+	}
+	sort.Strings(list)
+	cat, err := schema.LoadCatalog(ctx, db, list)
 	if err != nil {
 		return nil, nil, fmt.Errorf("read source tables: %w", err)
 	}
-	names := make([][2]string, 0, len(cat.Tables))
-	for k := range cat.Tables {
-		names = append(names, k)
-	}
-	sort.Slice(names, func(i, j int) bool {
-		if names[i][0] != names[j][0] {
-			return names[i][0] < names[j][0]
-		}
-		return names[i][1] < names[j][1]
-	})
 	seen := map[string]string{}
 	for _, n := range names {
-		tg, ok := sel.Match(n[0], n[1])
-		if !ok {
-			continue
+		ti, tg := cat.Table(n[0], n[1]), targets[n]
+		if ti == nil {
+			continue // dropped since the listing
 		}
-		ti := cat.Tables[n]
 		t := &table{SrcDB: n[0], SrcTable: n[1], Target: tg, Rows: ti.Rows, Bytes: ti.DataLength, AvgRow: ti.AvgRowLength}
 		if prev, dup := seen[t.dst()]; dup {
 			refused = append(refused, ObjectStatus{Kind: "table", Source: t.src(), Target: t.dst(), Status: ObjRefused,

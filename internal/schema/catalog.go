@@ -78,23 +78,23 @@ var systemSchemas = map[string]bool{
 // IsSystemSchema reports whether name is one of the server's own schemas.
 func IsSystemSchema(name string) bool { return systemSchemas[strings.ToLower(name)] }
 
-// ListSchemas returns the server's schemas that hold a base table, system schemas left out,
-// sorted.
-func ListSchemas(ctx context.Context, db *sql.DB) ([]string, error) {
-	rows, err := db.QueryContext(ctx, `SELECT DISTINCT TABLE_SCHEMA FROM information_schema.TABLES
-		WHERE TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_SCHEMA`)
+// ListTables returns the server's base tables as {schema, table}, system schemas left out,
+// sorted by schema then table.
+func ListTables(ctx context.Context, db *sql.DB) ([][2]string, error) {
+	rows, err := db.QueryContext(ctx, `SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES
+		WHERE TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_SCHEMA, TABLE_NAME`)
 	if err != nil {
-		return nil, fmt.Errorf("list schemas: %w", err)
+		return nil, fmt.Errorf("list tables: %w", err)
 	}
 	defer rows.Close()
-	var out []string
+	var out [][2]string
 	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			return nil, fmt.Errorf("list schemas: %w", err)
+		var s, t string
+		if err := rows.Scan(&s, &t); err != nil {
+			return nil, fmt.Errorf("list tables: %w", err)
 		}
 		if !IsSystemSchema(s) {
-			out = append(out, s)
+			out = append(out, [2]string{s, t})
 		}
 	}
 	return out, rows.Err()

@@ -59,6 +59,22 @@ func TestLoadCatalog(t *testing.T) {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
+	listed, err := ListTables(ctx, inst.DB())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mine [][2]string
+	for _, n := range listed {
+		if IsSystemSchema(n[0]) {
+			t.Fatalf("ListTables lists system table %v", n)
+		}
+		if n[0] == db {
+			mine = append(mine, n)
+		}
+	}
+	if !reflect.DeepEqual(mine, [][2]string{{db, "k"}, {db, "t"}}) {
+		t.Fatalf("ListTables: %v (views are not base tables)", mine)
+	}
 	cat, err := LoadCatalog(ctx, inst.DB(), []string{db})
 	if err != nil {
 		t.Fatal(err)

@@ -133,7 +133,7 @@ func (v *Verifier) Init(ctx context.Context) error {
 		return err
 	}
 	v.mariaDB = [2]bool{isMariaDB(ctx, v.src), isMariaDB(ctx, v.dst)}
-	tables, err := listTables(ctx, v.src)
+	tables, err := schema.ListTables(ctx, v.src)
 	if err != nil {
 		return omserr.Wrap(err, omserr.VerifySourceUnreadable, "cannot list the source tables", "grant SELECT on information_schema")
 	}
