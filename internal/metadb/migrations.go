@@ -167,6 +167,61 @@ var cmMigrations = []Migration{{
 		`ALTER TABLE tasks ADD COLUMN IF NOT EXISTS restarts INT NOT NULL DEFAULT 0`,
 		`ALTER TABLE hosts ADD COLUMN IF NOT EXISTS data_dir VARCHAR(1024) NOT NULL DEFAULT ''`,
 	},
+}, {
+	Version: 3, Name: "alerts: rule overrides, alert states, notification outbox, channels, silences",
+	Statements: []string{
+		`CREATE TABLE IF NOT EXISTS alert_rules (
+			project_id VARCHAR(64) NOT NULL DEFAULT '' COMMENT 'empty: the default for every project',
+			rule VARCHAR(64) NOT NULL,
+			threshold DOUBLE NOT NULL,
+			for_seconds INT NOT NULL,
+			enabled TINYINT(1) NOT NULL DEFAULT 1,
+			PRIMARY KEY (project_id, rule)
+		) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+		`CREATE TABLE IF NOT EXISTS alerts (
+			id VARCHAR(255) NOT NULL PRIMARY KEY COMMENT 'rule|subject',
+			rule VARCHAR(64) NOT NULL,
+			project_id VARCHAR(64) NOT NULL DEFAULT '',
+			subject VARCHAR(190) NOT NULL,
+			state VARCHAR(16) NOT NULL COMMENT 'pending, firing, resolved',
+			version BIGINT NOT NULL COMMENT 'bumped by every transition (compare-and-set)',
+			value DOUBLE NOT NULL DEFAULT 0,
+			message TEXT,
+			since DATETIME(6) NOT NULL COMMENT 'when the state began',
+			updated_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6),
+			KEY idx_state (state)
+		) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+		`CREATE TABLE IF NOT EXISTS alert_channels (
+			name VARCHAR(64) NOT NULL PRIMARY KEY,
+			kind VARCHAR(16) NOT NULL COMMENT 'webhook or email',
+			config JSON NOT NULL COMMENT 'secrets sealed with the datasource key',
+			enabled TINYINT(1) NOT NULL DEFAULT 1
+		) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+		`CREATE TABLE IF NOT EXISTS alert_outbox (
+			id BIGINT AUTO_INCREMENT PRIMARY KEY,
+			idempotency_key VARCHAR(255) NOT NULL UNIQUE COMMENT 'alert id, version, transition and channel',
+			alert_id VARCHAR(255) NOT NULL,
+			channel VARCHAR(64) NOT NULL,
+			transition VARCHAR(16) NOT NULL COMMENT 'firing, resolved or test',
+			payload JSON NOT NULL,
+			silenced TINYINT(1) NOT NULL DEFAULT 0,
+			attempts INT NOT NULL DEFAULT 0,
+			next_attempt_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+			delivered_at DATETIME(6) NULL,
+			last_error TEXT,
+			created_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+			KEY idx_pending (delivered_at, next_attempt_at)
+		) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+		`CREATE TABLE IF NOT EXISTS alert_silences (
+			id BIGINT AUTO_INCREMENT PRIMARY KEY,
+			rule VARCHAR(64) NOT NULL DEFAULT '' COMMENT 'empty: every rule',
+			project_id VARCHAR(64) NOT NULL DEFAULT '' COMMENT 'empty: every project',
+			until_at DATETIME(6) NOT NULL,
+			created_by VARCHAR(64) NOT NULL DEFAULT '',
+			reason VARCHAR(255) NOT NULL DEFAULT '',
+			created_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)
+		) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+	},
 }}
 
 var hbMigrations = []Migration{{
@@ -184,4 +239,10 @@ var hbMigrations = []Migration{{
 			components JSON
 		) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
 	},
+}, {
+	Version: 2, Name: "heartbeats: the node's own clock, for the clock-skew alert",
+	Statements: []string{
+		`ALTER TABLE heartbeats ADD COLUMN IF NOT EXISTS node_time DATETIME(6) NULL COMMENT 'the node clock (UTC) when it wrote beat_at'`,
+	},
 }}
+

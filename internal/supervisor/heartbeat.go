@@ -41,11 +41,11 @@ func (s *Supervisor) beat(ctx context.Context) error {
 	s.host = hostSample{cpu, memUsed, memTotal, diskUsed, diskTotal}
 	s.mu.Unlock()
 	comps, _ := json.Marshal(s.Components())
-	_, err := s.db.ExecContext(ctx, `INSERT INTO `+s.hb+`.heartbeats (host_ip, region, beat_at, cpu_pct, mem_used_bytes, mem_total_bytes, disk_used_bytes, disk_total_bytes, components)
-		VALUES (?, ?, NOW(6), ?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE region = VALUES(region), beat_at = VALUES(beat_at), cpu_pct = VALUES(cpu_pct),
+	_, err := s.db.ExecContext(ctx, `INSERT INTO `+s.hb+`.heartbeats (host_ip, region, beat_at, node_time, cpu_pct, mem_used_bytes, mem_total_bytes, disk_used_bytes, disk_total_bytes, components)
+		VALUES (?, ?, NOW(6), ?, ?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE region = VALUES(region), beat_at = VALUES(beat_at), node_time = VALUES(node_time), cpu_pct = VALUES(cpu_pct),
 		mem_used_bytes = VALUES(mem_used_bytes), mem_total_bytes = VALUES(mem_total_bytes), disk_used_bytes = VALUES(disk_used_bytes),
 		disk_total_bytes = VALUES(disk_total_bytes), components = VALUES(components)`,
-		s.opt.HostIP, s.opt.Config.CMRegion, cpu, memUsed, memTotal, diskUsed, diskTotal, string(comps))
+		s.opt.HostIP, s.opt.Config.CMRegion, time.Now().UTC(), cpu, memUsed, memTotal, diskUsed, diskTotal, string(comps))
 	if err != nil {
 		return fmt.Errorf("write heartbeat: %w", err)
 	}

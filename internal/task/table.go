@@ -23,13 +23,13 @@ func NewTable(db *sql.DB, cmDB string) *Table {
 	return &Table{db: db, tbl: sqlgen.QuoteIdent(cmDB) + ".tasks"}
 }
 
-const cols = "id, project_id, kind, region, host, epoch, desired_state, state, spec, status, addr, updated_at"
+const cols = "id, project_id, kind, region, host, epoch, desired_state, state, spec, status, addr, restarts, updated_at"
 
 // scan reads one row selected with cols.
 func scan(sc interface{ Scan(...any) error }) (Task, error) {
 	var t Task
 	var spec, status []byte
-	if err := sc.Scan(&t.ID, &t.ProjectID, &t.Kind, &t.Region, &t.Host, &t.Epoch, &t.Desired, &t.State, &spec, &status, &t.Addr, &t.UpdatedAt); err != nil {
+	if err := sc.Scan(&t.ID, &t.ProjectID, &t.Kind, &t.Region, &t.Host, &t.Epoch, &t.Desired, &t.State, &spec, &status, &t.Addr, &t.Restarts, &t.UpdatedAt); err != nil {
 		return t, err
 	}
 	_ = json.Unmarshal(spec, &t.Spec)

@@ -64,8 +64,10 @@ type Task struct {
 	State                             State
 	Spec                              Spec
 	// Addr is where the component serves (the Store's consumers connect there).
-	Addr      string
-	Status    *component.Status
+	Addr   string
+	Status *component.Status
+	// Restarts counts the component's consecutive crashes (reported by its supervisor).
+	Restarts  int
 	UpdatedAt time.Time
 }
 
