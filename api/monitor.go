@@ -1,6 +1,9 @@
 package api
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Monitoring actions of the OpenAPI (metrics; see docs/monitoring.md).
 const (
@@ -41,5 +44,124 @@ type ProjectMetrics struct {
 func (c *Client) DescribeProjectMetrics(ctx context.Context, r DescribeProjectMetricsRequest) (ProjectMetrics, error) {
 	var out ProjectMetrics
 	_, err := c.Call(ctx, ActionDescribeProjectMetrics, r, &out)
+	return out, err
+}
+
+// Alert actions of the OpenAPI.
+const (
+	ActionListAlerts        = "ListAlerts"
+	ActionSilenceAlerts     = "SilenceAlerts"
+	ActionTestAlertChannels = "TestAlertChannels"
+	ActionSetAlertRule      = "SetAlertRule"
+	ActionSetAlertChannel   = "SetAlertChannel"
+	ActionListAlertChannels = "ListAlertChannels"
+)
+
+// ListAlertsRequest filters alerts (empty: all).
+type ListAlertsRequest struct {
+	State     string `json:"state,omitempty"` // pending, firing, resolved
+	ProjectID string `json:"projectId,omitempty"`
+}
+
+// Alert is one alert: a rule's state for one subject (a task, a host, a sink).
+type Alert struct {
+	ID        string    `json:"id"`
+	Rule      string    `json:"rule"`
+	ProjectID string    `json:"projectId,omitempty"`
+	Subject   string    `json:"subject"`
+	State     string    `json:"state"`
+	Version   int64     `json:"version"`
+	Value     float64   `json:"value"`
+	Message   string    `json:"message"`
+	Since     time.Time `json:"since"`
+}
+
+// SilenceAlertsRequest suppresses notifications of a rule (empty: all) for a project (empty:
+// all) for DurationSeconds; transitions are still recorded.
+type SilenceAlertsRequest struct {
+	Rule            string `json:"rule,omitempty"`
+	ProjectID       string `json:"projectId,omitempty"`
+	DurationSeconds int    `json:"durationSeconds"`
+	Reason          string `json:"reason,omitempty"`
+}
+
+// Silence is a created silence.
+type Silence struct {
+	ID    int64     `json:"id"`
+	Until time.Time `json:"until"`
+}
+
+// TestAlertChannelsRequest sends a test notification to one channel (empty: every enabled one).
+type TestAlertChannelsRequest struct {
+	Channel string `json:"channel,omitempty"`
+}
+
+// TestAlertChannelsResult says how many channels were sent a test notification.
+type TestAlertChannelsResult struct {
+	Sent int `json:"sent"`
+}
+
+// AlertRule overrides a rule's threshold and duration, for one project or (empty) the default.
+type AlertRule struct {
+	Rule       string  `json:"rule"`
+	ProjectID  string  `json:"projectId,omitempty"`
+	Threshold  float64 `json:"threshold"`
+	ForSeconds int     `json:"forSeconds"`
+	Enabled    bool    `json:"enabled"`
+}
+
+// AlertChannel is a notification channel: a webhook (url, secret: HMAC-SHA256 key of the
+// X-OMS-Signature header) or email (smtpAddr host:port, from, to, user/password optional).
+// Secrets are write-only: ListAlertChannels never returns them.
+type AlertChannel struct {
+	Name     string   `json:"name"`
+	Kind     string   `json:"kind"`
+	URL      string   `json:"url,omitempty"`
+	Secret   string   `json:"secret,omitempty"`
+	SMTPAddr string   `json:"smtpAddr,omitempty"`
+	From     string   `json:"from,omitempty"`
+	To       []string `json:"to,omitempty"`
+	User     string   `json:"user,omitempty"`
+	Password string   `json:"password,omitempty"`
+	Enabled  bool     `json:"enabled"`
+}
+
+// ListAlerts lists alerts.
+func (c *Client) ListAlerts(ctx context.Context, r ListAlertsRequest) ([]Alert, error) {
+	var out []Alert
+	_, err := c.Call(ctx, ActionListAlerts, r, &out)
+	return out, err
+}
+
+// SilenceAlerts creates a silence.
+func (c *Client) SilenceAlerts(ctx context.Context, r SilenceAlertsRequest) (Silence, error) {
+	var out Silence
+	_, err := c.Call(ctx, ActionSilenceAlerts, r, &out)
+	return out, err
+}
+
+// TestAlertChannels sends test notifications.
+func (c *Client) TestAlertChannels(ctx context.Context, r TestAlertChannelsRequest) (TestAlertChannelsResult, error) {
+	var out TestAlertChannelsResult
+	_, err := c.Call(ctx, ActionTestAlertChannels, r, &out)
+	return out, err
+}
+
+// SetAlertRule stores a rule override.
+func (c *Client) SetAlertRule(ctx context.Context, r AlertRule) error {
+	_, err := c.Call(ctx, ActionSetAlertRule, r, nil)
+	return err
+}
+
+// SetAlertChannel creates or replaces a channel.
+func (c *Client) SetAlertChannel(ctx context.Context, r AlertChannel) error {
+	_, err := c.Call(ctx, ActionSetAlertChannel, r, nil)
+	return err
+}
+
+// ListAlertChannels lists the channels (without secrets).
+func (c *Client) ListAlertChannels(ctx context.Context) ([]AlertChannel, error) {
+	var out []AlertChannel
+	_, err := c.Call(ctx, ActionListAlertChannels, nil, &out)
 	return out, err
 }

@@ -242,7 +242,8 @@ func List(ctx context.Context, db *sql.DB, cmDB, state, projectID string) ([]Ale
 	return out, rows.Err()
 }
 
-var errNoChannel = errors.New("no alert channel is configured")
+// ErrNoChannel: a test-send found no enabled channel.
+var ErrNoChannel = errors.New("no alert channel is configured")
 
 // payloadJSON is the body webhooks receive.
 func payloadJSON(n Notification) []byte {

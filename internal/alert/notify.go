@@ -189,7 +189,7 @@ func (n *Notifier) Test(ctx context.Context, channel string) (int, error) {
 		count++
 	}
 	if count == 0 {
-		return 0, errNoChannel
+		return 0, ErrNoChannel
 	}
 	if err := tx.Commit(); err != nil {
 		return 0, err

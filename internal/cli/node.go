@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/omsdev/oms/internal/alert"
 	"github.com/omsdev/oms/internal/buildinfo"
 	"github.com/omsdev/oms/internal/cm"
 	"github.com/omsdev/oms/internal/console"
@@ -33,7 +34,7 @@ import (
 type nodeFlags struct {
 	config, hostIP, dataDir, adminPasswordFile string
 	consolePort, cmPort, supervisorPort        int
-	downAfter, metricsInterval                 time.Duration
+	downAfter, metricsInterval, alertInterval  time.Duration
 }
 
 func newNodeCmd() *cobra.Command {
@@ -59,6 +60,8 @@ given by --admin-password-file (never on the command line).`,
 	fl.DurationVar(&f.downAfter, "host-down-after", cm.DefaultDownAfter, "a host whose last heartbeat is older than this is down and its tasks move")
 	fl.DurationVar(&f.metricsInterval, "metrics-interval", metrics.SampleInterval, "how often the node samples its series into its recent window and InfluxDB")
 	_ = fl.MarkHidden("metrics-interval") // tests shorten it
+	fl.DurationVar(&f.alertInterval, "alert-interval", alert.DefaultInterval, "how often the alert leader evaluates the rules and delivers notifications")
+	_ = fl.MarkHidden("alert-interval")
 	return cmd
 }
 
@@ -119,6 +122,8 @@ func runNode(parent context.Context, f nodeFlags) error {
 	}
 	projects := project.NewService(db, names, keys, cfg.CMRegion, log)
 	con := console.New(db, names, projects, f.hostIP, log)
+	notifier := alert.NewNotifier(db, names.CM, keys, log)
+	con.SetAlerts(notifier)
 	created, err := con.EnsureAdmin(ctx, adminPW)
 	if err != nil {
 		return withCode(ExitInvalid, err)
@@ -181,6 +186,7 @@ func runNode(parent context.Context, f nodeFlags) error {
 	g.Go(func() error { return sup.Run(gctx) })
 	g.Go(func() error { return mon.run(gctx) })
 	g.Go(func() error { return mon.runAuditExport(gctx, db, cfg, f.hostIP) })
+	g.Go(func() error { return mon.runAlerts(gctx, db, cfg, f.hostIP, notifier, f.alertInterval) })
 	log.Info("node started", "region", cfg.CMRegion, "version", buildinfo.Version)
 	if err := g.Wait(); err != nil {
 		return withCode(ExitFailure, err)

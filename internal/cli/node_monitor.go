@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/omsdev/oms/internal/alert"
 	"github.com/omsdev/oms/internal/audit"
 	"github.com/omsdev/oms/internal/cm"
 	"github.com/omsdev/oms/internal/config"
@@ -88,4 +89,14 @@ func leaseHolder(db *sql.DB, cmDB, lease, hostIP string) func(context.Context) b
 		_, ok, err := cm.AcquireLease(ctx, db, sqlgen.QuoteIdent(cmDB), lease, hostIP, cm.DefaultLeaseTTL)
 		return err == nil && ok
 	}
+}
+
+// alertLease is held by the one node (of all regions) that evaluates the alert rules and sends
+// the notifications.
+const alertLease = "alert-evaluator"
+
+func (m *nodeMonitor) runAlerts(ctx context.Context, db *sql.DB, cfg config.Config, hostIP string, n *alert.Notifier, interval time.Duration) error {
+	ev := alert.NewEvaluator(db, cfg.CMDB, cfg.RMDB, interval, n, m.log)
+	m.reg.MustRegister(ev.Collectors()...)
+	return ev.Run(ctx, leaseHolder(db, cfg.CMDB, alertLease, hostIP))
 }

@@ -56,6 +56,7 @@ func newRoot(out, errOut io.Writer) *cobra.Command {
 		newNodeCmd(),
 		newProjectCmd(),
 		newHostCmd(),
+		newAlertCmd(),
 	)
 	return root
 }
