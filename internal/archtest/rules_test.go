@@ -23,8 +23,8 @@ var (
 	dataPlane = internal("store", "incrsync", "fullimport", "verify", "binlog", "schema", "changelog",
 		"selection", "sqlgen", "heartbeat", "ddl", "rowfilter", "keyset")
 	// controlPlane decides what runs where (with the task records and the keyring in MetaDB) and
-	// reports it (tsdb); roles are its parts that run as separate services.
-	controlPlane = internal("cm", "console", "supervisor", "deploy", "project", "task", "secret", "tsdb")
+	// reports it (tsdb, alert, audit); roles are its parts that run as separate services.
+	controlPlane = internal("cm", "console", "supervisor", "deploy", "project", "task", "secret", "tsdb", "alert", "audit")
 	roles        = internal("cm", "console", "supervisor", "deploy")
 	metadb       = internal("metadb")
 )
