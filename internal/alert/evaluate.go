@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/omsdev/oms/api"
 	"github.com/omsdev/oms/internal/metrics"
 	"github.com/omsdev/oms/internal/sqlgen"
 )
@@ -25,18 +26,8 @@ const (
 // DefaultInterval is how often the leader evaluates the rules and delivers the outbox.
 const DefaultInterval = 5 * time.Second
 
-// Alert is one row of cm.alerts.
-type Alert struct {
-	ID        string    `json:"id"`
-	Rule      string    `json:"rule"`
-	ProjectID string    `json:"projectId,omitempty"`
-	Subject   string    `json:"subject"`
-	State     string    `json:"state"`
-	Version   int64     `json:"version"`
-	Value     float64   `json:"value"`
-	Message   string    `json:"message"`
-	Since     time.Time `json:"since"`
-}
+// Alert is one row of cm.alerts (the OpenAPI's type).
+type Alert = api.Alert
 
 // Evaluator evaluates the rules and delivers notifications; Run it on every node, it works only
 // while leader() is true.

@@ -18,6 +18,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/omsdev/oms/api"
 	"github.com/omsdev/oms/internal/metrics"
 	"github.com/omsdev/oms/internal/secret"
 	"github.com/omsdev/oms/internal/sqlgen"
@@ -35,20 +36,9 @@ const SignatureHeader = "X-OMS-Signature"
 // IdempotencyHeader carries the notification's key: the same key is the same notification.
 const IdempotencyHeader = "Idempotency-Key"
 
-// Channel is where notifications go. Secret (webhook HMAC key) and Password (SMTP) are sealed
-// in the MetaDB and never returned by the API.
-type Channel struct {
-	Name     string   `json:"name"`
-	Kind     string   `json:"kind"`
-	URL      string   `json:"url,omitempty"`      // webhook
-	Secret   string   `json:"secret,omitempty"`   // webhook HMAC key
-	SMTPAddr string   `json:"smtpAddr,omitempty"` // email: host:port
-	From     string   `json:"from,omitempty"`
-	To       []string `json:"to,omitempty"`
-	User     string   `json:"user,omitempty"`
-	Password string   `json:"password,omitempty"`
-	Enabled  bool     `json:"enabled"`
-}
+// Channel is where notifications go (the OpenAPI's type). Secret (webhook HMAC key) and
+// Password (SMTP) are sealed in the MetaDB and never returned by the API.
+type Channel = api.AlertChannel
 
 // Notification is one transition as channels receive it (the webhook body).
 type Notification struct {

@@ -19,12 +19,7 @@ func (s *Server) SetAlerts(n *alert.Notifier) {
 		if err := c.decode(&req); err != nil {
 			return nil, err
 		}
-		list, err := alert.List(ctx, s.db, s.names.CM, req.State, req.ProjectID)
-		out := make([]api.Alert, len(list))
-		for i, a := range list {
-			out[i] = api.Alert(a)
-		}
-		return out, err
+		return alert.List(ctx, s.db, s.names.CM, req.State, req.ProjectID)
 	}}
 	s.routes[api.ActionSilenceAlerts] = route{mutating: true, h: func(ctx context.Context, c *call) (any, error) {
 		var req api.SilenceAlertsRequest
@@ -77,19 +72,14 @@ func (s *Server) SetAlerts(n *alert.Notifier) {
 		if err := checkChannel(req); err != nil {
 			return nil, err
 		}
-		return api.Empty{}, n.SetChannel(ctx, alert.Channel(req))
+		return api.Empty{}, n.SetChannel(ctx, req)
 	}}
 	s.routes[api.ActionListAlertChannels] = route{h: func(ctx context.Context, c *call) (any, error) {
 		var req api.Empty
 		if err := c.decode(&req); err != nil {
 			return nil, err
 		}
-		list, err := n.Channels(ctx, false)
-		out := make([]api.AlertChannel, len(list))
-		for i, ch := range list {
-			out[i] = api.AlertChannel(ch)
-		}
-		return out, err
+		return n.Channels(ctx, false)
 	}}
 }
 

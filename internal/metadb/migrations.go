@@ -245,4 +245,3 @@ var hbMigrations = []Migration{{
 		`ALTER TABLE heartbeats ADD COLUMN IF NOT EXISTS node_time DATETIME(6) NULL COMMENT 'the node clock (UTC) when it wrote beat_at'`,
 	},
 }}
-
