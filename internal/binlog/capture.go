@@ -89,7 +89,11 @@ type Capture struct {
 	stream   *replication.BinlogStreamer
 	file     string
 	cur      *changelog.Txn
-	pending  []*changelog.Txn
+	// grouped is set when the current MariaDB GTID is not standalone (it ends with COMMIT or
+	// XID) and no BEGIN came: a DDL in it is CREATE TABLE ... SELECT, whose rows follow in the
+	// same GTID and belong to the DDL's transaction.
+	grouped bool
+	pending []*changelog.Txn
 	// lastEvent is the source timestamp of the last event seen (heartbeats have none).
 	lastEvent time.Time
 	tables    map[uint64]*resolvedCache
@@ -233,6 +237,10 @@ func readEventErr(err error, timedOut bool) error {
 func (c *Capture) emit(t *changelog.Txn) { c.pending = append(c.pending, t) }
 
 func (c *Capture) begin(h *replication.EventHeader, gtid string) {
+	if c.cur != nil && c.cur.DDL != nil {
+		c.finish(h) // a grouped DDL whose group did not end as expected: never lose it
+	}
+	c.grouped = false
 	c.cur = &changelog.Txn{GTID: gtid, ServerID: h.ServerID, CommitTime: time.Unix(int64(h.Timestamp), 0).UTC()}
 }
 
@@ -256,6 +264,7 @@ func (c *Capture) handle(ctx context.Context, ev *replication.BinlogEvent) error
 	case *replication.MariadbGTIDEvent:
 		g := e.GTID
 		c.begin(h, strconv.FormatUint(uint64(g.DomainID), 10)+"-"+strconv.FormatUint(uint64(g.ServerID), 10)+"-"+strconv.FormatUint(g.SequenceNumber, 10))
+		c.grouped = !e.IsStandalone()
 	case *replication.GTIDEvent:
 		u, err := uuidString(e.SID)
 		if err != nil {
@@ -291,7 +300,10 @@ func (c *Capture) query(ctx context.Context, h *replication.EventHeader, e *repl
 	q := strings.TrimSpace(string(e.Query))
 	uq := strings.ToUpper(firstWords(q, 2))
 	switch {
-	case uq == "BEGIN" || strings.HasPrefix(uq, "XA ") || strings.HasPrefix(uq, "SAVEPOINT") || strings.HasPrefix(uq, "ROLLBACK TO"):
+	case uq == "BEGIN":
+		c.grouped = false
+		return nil
+	case strings.HasPrefix(uq, "XA ") || strings.HasPrefix(uq, "SAVEPOINT") || strings.HasPrefix(uq, "ROLLBACK TO"):
 		return nil
 	case uq == "COMMIT":
 		c.finish(h)
@@ -315,6 +327,9 @@ func (c *Capture) query(ctx context.Context, h *replication.EventHeader, e *repl
 		}
 	}
 	clear(c.tables)
+	if c.grouped && c.cur.GTID != "" {
+		return nil // CREATE TABLE ... SELECT: its rows and COMMIT follow
+	}
 	c.finish(h)
 	return nil
 }

@@ -52,6 +52,16 @@ func (w *worker) applyDDL(ctx context.Context, b *batch, token string) error {
 			_ = tx.Rollback()
 			return err
 		}
+		if include {
+			// the rows of a CREATE TABLE ... SELECT commit with the mark that says "applied":
+			// exactly once, also when a crash makes the DDL run again
+			for i := range n.t.rows {
+				if err := applyRow(ctx, tx, &n.t.rows[i], n.t.gtid, n.t.idempotent); err != nil {
+					_ = tx.Rollback()
+					return err
+				}
+			}
+		}
 		if err := w.writeCheckpoint(ctx, tx, b, tok, pending, include); err != nil {
 			_ = tx.Rollback()
 			return err

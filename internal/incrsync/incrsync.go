@@ -251,17 +251,30 @@ func (s *Syncer) read(ctx context.Context, src TxnSource, sched *scheduler, rec 
 			}
 			if len(plan.stmts) == 0 {
 				s.log.Debug("DDL not applied", "gtid", t.GTID, "why", plan.skipped)
-				if err := sched.skip(ctx, mt); err != nil {
+				if len(t.Rows) == 0 {
+					if err := sched.skip(ctx, mt); err != nil {
+						return err
+					}
+					continue
+				}
+				// the rows of a CREATE TABLE ... SELECT whose DDL is not applied: plain DML
+			} else {
+				if len(t.Rows) > 0 {
+					// CREATE TABLE ... SELECT: its rows go in the DDL's final checkpoint transaction
+					rows, err := m.mapTxn(ctx, t)
+					if err != nil {
+						return err
+					}
+					mt.rows = rows.rows
+					mt.idempotent = s.cfg.IdempotentAlways || s.strictAfter.Contains(t.GTID)
+				}
+				mt.ddl, mt.ddlTables = plan, t.DDL.Tables
+				if err := sched.addBarrier(ctx, mt); err != nil {
 					return err
 				}
+				m.invalidate()
 				continue
 			}
-			mt.ddl, mt.ddlTables = plan, t.DDL.Tables
-			if err := sched.addBarrier(ctx, mt); err != nil {
-				return err
-			}
-			m.invalidate()
-			continue
 		}
 		mt, err := m.mapTxn(ctx, t)
 		if err != nil {
