@@ -5,6 +5,9 @@
 #   bench/incr_apply.sh
 #   DURATION=20 WORKLOADS=oltp_insert bench/incr_apply.sh          # quick debug run
 #   OMS_ATOMIC=1 bench/incr_apply.sh      # oms keeps source transaction boundaries too
+#   MONITOR=1 bench/incr_apply.sh         # with monitoring on: while incr-sync applies, a node's
+#                                         # monitoring path (`oms metrics-relay`) scrapes its /metrics
+#                                         # every second (10x a node's rate) into a real influxd
 #   TABLES=8 ROWS=250000 DURATION=60 THREADS=8 NATIVE_THREADS=4 OMS_WORKERS=4 bench/incr_apply.sh
 #
 # Instances (baselines' lib.sh, durable settings: sync_binlog=1, innodb_flush_log_at_trx_commit=1,
@@ -59,6 +62,8 @@ OMS_WORKERS=${OMS_WORKERS:-4}         # incr-sync "workers"
 OMS_ATOMIC=${OMS_ATOMIC:-0}           # 1: incr-sync "atomic_txns" (one target txn per source txn,
                                       # like the native replica; default merges source txns)
 APPLY_TIMEOUT=${APPLY_TIMEOUT:-3600}  # s, per applier and workload
+MONITOR=${MONITOR:-0}                 # 1: scrape incr-sync into InfluxDB while it applies (see top)
+INFLUX_PORT=${INFLUX_PORT:-13386}
 KEEP=${KEEP:-0}                       # KEEP=1 leaves the instances running at exit
 TASK=bench
 SWORK=$BENCH_ROOT/store-work
@@ -66,9 +71,11 @@ IWORK=$BENCH_ROOT/incr-work
 LOGS=$RESULTS_DIR/incr_logs
 OMS=$BENCH_ROOT/oms
 
-STORE_PID= INCR_PID=
+STORE_PID= INCR_PID= RELAY_PID= INFLUX_PID=
 cleanup() {
     local rc=$?
+    [ -n "$RELAY_PID" ] && { kill "$RELAY_PID" 2>/dev/null || true; wait "$RELAY_PID" 2>/dev/null || true; }
+    [ -n "$INFLUX_PID" ] && { kill "$INFLUX_PID" 2>/dev/null || true; wait "$INFLUX_PID" 2>/dev/null || true; }
     [ -n "$INCR_PID" ] && { kill "$INCR_PID" 2>/dev/null || true; wait "$INCR_PID" 2>/dev/null || true; }
     [ -n "$STORE_PID" ] && { kill "$STORE_PID" 2>/dev/null || true; wait "$STORE_PID" 2>/dev/null || true; }
     if [ "$KEEP" != 1 ]; then mdb_stop "$SRC" "$REPL" "$TGT" 2>/dev/null || true; fi
@@ -115,6 +122,28 @@ set_durability 1 1 "$SRC" "$REPL" "$TGT"
 G_START=$(binlog_gtid "$SRC")
 [ "$(q "$TGT" "SELECT @@gtid_current_pos")" = "$G_START" ] || log "note: TGT gtid_current_pos $(q "$TGT" "SELECT @@gtid_current_pos") vs source $G_START"
 log "TGT is standalone with the source's data at $G_START"
+
+if [ "$MONITOR" = 1 ]; then
+    command -v influxd >/dev/null || die "MONITOR=1 needs influxd (Debian package influxdb)"
+    mkdir -p "$BENCH_ROOT/influx"
+    cat > "$BENCH_ROOT/influx/influxdb.conf" <<CONF
+reporting-disabled = true
+bind-address = "127.0.0.1:$((INFLUX_PORT + 1))"
+[meta]
+  dir = "$BENCH_ROOT/influx/meta"
+[data]
+  dir = "$BENCH_ROOT/influx/data"
+  wal-dir = "$BENCH_ROOT/influx/wal"
+  query-log-enabled = false
+[http]
+  bind-address = "127.0.0.1:$INFLUX_PORT"
+  log-enabled = false
+CONF
+    influxd -config "$BENCH_ROOT/influx/influxdb.conf" > "$BENCH_ROOT/influx/influxd.log" 2>&1 &
+    INFLUX_PID=$!
+    for _ in $(seq 1 300); do curl -s "http://127.0.0.1:$INFLUX_PORT/ping" >/dev/null && break; sleep 0.1; done
+    log "influxd up on $INFLUX_PORT (monitoring on)"
+fi
 
 # --- store ------------------------------------------------------------------------------------
 mkdir -p "$SWORK"
@@ -198,6 +227,10 @@ one_workload() {
             tail -30 "$ilog"; wait "$INCR_PID" 2>/dev/null || true; INCR_PID=; die "incr-sync exited during $wl"
         fi
         if [ -f "$IWORK/status.addr" ]; then
+            if [ "$MONITOR" = 1 ] && [ -z "$RELAY_PID" ]; then
+                "$OMS" metrics-relay --scrape "$(cat "$IWORK/status.addr")" --tsdb-url "127.0.0.1:$INFLUX_PORT" --interval 1s 2> "$IWORK/relay_$wl.log" &
+                RELAY_PID=$!
+            fi
             st=$(status_of "$IWORK" || true)
             pos=$(jget "$st" position); state=$(jget "$st" state)
             covers "$pos" "$g1" && break
@@ -212,6 +245,7 @@ one_workload() {
     st=$(status_of "$IWORK")
     echo "$st" > "$LOGS/incr_status_$wl.json"
     kill "$INCR_PID"; wait "$INCR_PID" 2>/dev/null || true; INCR_PID=
+    if [ -n "$RELAY_PID" ]; then kill "$RELAY_PID"; wait "$RELAY_PID" 2>/dev/null || true; RELAY_PID=; fi
     cp "$ilog" "$LOGS/" 2>/dev/null || true
     local a_rows a_txns commits
     a_rows=$(jget "$st" applied_rows_total | awk '{printf "%d", $1}')
@@ -231,7 +265,7 @@ one_workload() {
     record incr_apply.tsv "bench=oms_vs_native" "workload=$wl" "rev=$REV" "tables=$TABLES" "rows_per_table=$ROWS" \
         "threads=$THREADS" "duration=$DURATION" "src_tps=$src_tps" "trx=$trx" "rows=$rows" "src_rows_s=$live" \
         "native_threads=$NATIVE_THREADS" "native_s=$n_secs" "native_rows_s=$n_rps" "native_tps=$n_tps" \
-        "oms_workers=$OMS_WORKERS" "oms_atomic_txns=$OMS_ATOMIC" "oms_s=$o_secs" "oms_rows_s=$o_rps" "oms_tps=$o_tps" "ratio_oms_native=$ratio" \
+        "oms_workers=$OMS_WORKERS" "oms_atomic_txns=$OMS_ATOMIC" "monitor=$MONITOR" "oms_s=$o_secs" "oms_rows_s=$o_rps" "oms_tps=$o_tps" "ratio_oms_native=$ratio" \
         "oms_vs_live=$o_live" "native_vs_live=$n_live" "oms_applied_txns=$a_txns" "oms_applied_rows=$a_rows" \
         "oms_target_commits=$commits" "oms_cpu_s=$o_cpu" \
         $(for kv in $n_res; do echo "native_$kv"; done) $(for kv in $o_res; do echo "oms_$kv"; done)
@@ -251,7 +285,7 @@ for t in $(q "$REPL" "SELECT table_name FROM information_schema.tables WHERE tab
 done
 
 echo
-echo "incr apply: $TABLES x $ROWS rows, sysbench $THREADS threads x $DURATION s; native slave_parallel_threads=$NATIVE_THREADS optimistic, oms workers=$OMS_WORKERS atomic_txns=$OMS_ATOMIC; oms rev $REV"
+echo "incr apply: $TABLES x $ROWS rows, sysbench $THREADS threads x $DURATION s; native slave_parallel_threads=$NATIVE_THREADS optimistic, oms workers=$OMS_WORKERS atomic_txns=$OMS_ATOMIC monitor=$MONITOR; oms rev $REV"
 printf '%-16s %8s %9s | %8s %9s %7s | %8s %9s %7s | %7s | %9s %7s %7s\n' \
     "workload" "trx" "rows" "native_s" "rows/s" "trx/s" "oms_s" "rows/s" "trx/s" "oms/nat" "src_rows/s" "nat/src" "oms/src"
 for l in "${TABLE_LINES[@]}"; do echo "$l"; done

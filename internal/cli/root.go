@@ -57,6 +57,7 @@ func newRoot(out, errOut io.Writer) *cobra.Command {
 		newProjectCmd(),
 		newHostCmd(),
 		newAlertCmd(),
+		newMetricsRelayCmd(),
 	)
 	return root
 }
