@@ -216,3 +216,63 @@ func (c *Client) ListComponents(ctx context.Context, projectID string) ([]Compon
 	_, err := c.Call(ctx, ActionListComponents, ListComponentsRequest{ProjectID: projectID}, &out)
 	return out, err
 }
+
+// ChangePassword changes the calling user's password (its other sessions end).
+func (c *Client) ChangePassword(ctx context.Context, oldPassword, newPassword string) error {
+	_, err := c.Call(ctx, ActionChangePassword, ChangePasswordRequest{OldPassword: oldPassword, NewPassword: newPassword}, nil)
+	return err
+}
+
+// CreateUser creates a console user (admin only).
+func (c *Client) CreateUser(ctx context.Context, r CreateUserRequest) (User, error) {
+	var u User
+	_, err := c.Call(ctx, ActionCreateUser, r, &u)
+	return u, err
+}
+
+// ListUsers lists console users (admin only).
+func (c *Client) ListUsers(ctx context.Context) ([]User, error) {
+	var out []User
+	_, err := c.Call(ctx, ActionListUsers, nil, &out)
+	return out, err
+}
+
+// UpdateUser changes a user's role or resets its password (admin only).
+func (c *Client) UpdateUser(ctx context.Context, r UpdateUserRequest) (User, error) {
+	var u User
+	_, err := c.Call(ctx, ActionUpdateUser, r, &u)
+	return u, err
+}
+
+// DeleteUser deletes a console user (admin only).
+func (c *Client) DeleteUser(ctx context.Context, userName string) error {
+	_, err := c.Call(ctx, ActionDeleteUser, UserNameRequest{UserName: userName}, nil)
+	return err
+}
+
+// ListAuditEvents queries the audit log; the envelope carries the paging fields.
+func (c *Client) ListAuditEvents(ctx context.Context, r ListAuditEventsRequest) ([]AuditEvent, *Envelope, error) {
+	var out []AuditEvent
+	env, err := c.Call(ctx, ActionListAuditEvents, r, &out)
+	return out, env, err
+}
+
+// UpdateMysqlDataSource edits a data source.
+func (c *Client) UpdateMysqlDataSource(ctx context.Context, r UpdateMysqlDataSourceRequest) (DataSource, error) {
+	var ds DataSource
+	_, err := c.Call(ctx, ActionUpdateMysqlDataSource, r, &ds)
+	return ds, err
+}
+
+// TestDataSource tests a connection to a data source.
+func (c *Client) TestDataSource(ctx context.Context, r TestDataSourceRequest) (TestDataSourceResult, error) {
+	var out TestDataSourceResult
+	_, err := c.Call(ctx, ActionTestDataSource, r, &out)
+	return out, err
+}
+
+// ValidateProject checks a project request as CreateProject would, without creating anything.
+func (c *Client) ValidateProject(ctx context.Context, r CreateProjectRequest) error {
+	_, err := c.Call(ctx, ActionValidateProject, r, nil)
+	return err
+}

@@ -276,3 +276,131 @@ type Host struct {
 
 // Empty is the data of calls that return nothing.
 type Empty struct{}
+
+// Actions of sessions, users, the audit log and data source editing (the web console uses them).
+const (
+	ActionLogin                 = "Login"
+	ActionLogout                = "Logout"
+	ActionDescribeSession       = "DescribeSession"
+	ActionChangePassword        = "ChangePassword"
+	ActionCreateUser            = "CreateUser"
+	ActionListUsers             = "ListUsers"
+	ActionUpdateUser            = "UpdateUser"
+	ActionDeleteUser            = "DeleteUser"
+	ActionListAuditEvents       = "ListAuditEvents"
+	ActionUpdateMysqlDataSource = "UpdateMysqlDataSource"
+	ActionTestDataSource        = "TestDataSource"
+	ActionValidateProject       = "ValidateProject"
+)
+
+// User roles, weakest first: a viewer reads, an operator also changes projects and data sources,
+// an admin also manages users.
+const (
+	RoleViewer   = "viewer"
+	RoleOperator = "operator"
+	RoleAdmin    = "admin"
+)
+
+// LoginRequest opens a console session (a cookie plus a CSRF token).
+type LoginRequest struct {
+	UserName string `json:"userName"`
+	Password string `json:"password"`
+}
+
+// Session is the caller's session: the CSRF token goes in the X-CSRF-Token header of every call
+// made with the session cookie.
+type Session struct {
+	UserName           string `json:"userName"`
+	Role               string `json:"role"`
+	CSRFToken          string `json:"csrfToken,omitempty"`
+	IdleTimeoutSeconds int    `json:"idleTimeoutSeconds"`
+}
+
+// ChangePasswordRequest changes the caller's own password.
+type ChangePasswordRequest struct {
+	OldPassword string `json:"oldPassword"`
+	NewPassword string `json:"newPassword"`
+}
+
+// CreateUserRequest creates a console user (admin only).
+type CreateUserRequest struct {
+	UserName string `json:"userName"`
+	Password string `json:"password"`
+	Role     string `json:"role"`
+}
+
+// UpdateUserRequest changes a user's role and/or resets its password (admin only; empty fields
+// are kept).
+type UpdateUserRequest struct {
+	UserName string `json:"userName"`
+	Role     string `json:"role,omitempty"`
+	Password string `json:"password,omitempty"`
+}
+
+// UserNameRequest names one user.
+type UserNameRequest struct {
+	UserName string `json:"userName"`
+}
+
+// User is a console user (never with its password hash).
+type User struct {
+	UserName  string    `json:"userName"`
+	Role      string    `json:"role"`
+	CreatedAt time.Time `json:"gmtCreate"`
+}
+
+// ListAuditEventsRequest filters the audit log; times are RFC 3339, newest events first.
+type ListAuditEventsRequest struct {
+	UserName   string `json:"userName,omitempty"`
+	Action     string `json:"action,omitempty"`
+	Resource   string `json:"resource,omitempty"`
+	Success    *bool  `json:"success,omitempty"`
+	From       string `json:"from,omitempty"`
+	To         string `json:"to,omitempty"`
+	PageNumber int    `json:"pageNumber,omitempty"`
+	PageSize   int    `json:"pageSize,omitempty"`
+}
+
+// AuditEvent is one audit log row.
+type AuditEvent struct {
+	ID         int64     `json:"id"`
+	Time       time.Time `json:"time"`
+	Origin     string    `json:"origin"` // api, cli, deploy or config
+	UserName   string    `json:"userName"`
+	RemoteAddr string    `json:"remoteAddr"`
+	Action     string    `json:"action"`
+	Resource   string    `json:"resource,omitempty"`
+	Success    bool      `json:"success"`
+	Detail     string    `json:"detail,omitempty"`
+	RequestID  string    `json:"requestId,omitempty"`
+}
+
+// UpdateMysqlDataSourceRequest edits a data source; empty fields (and an empty password) are kept.
+type UpdateMysqlDataSourceRequest struct {
+	ID          string  `json:"id"`
+	Host        string  `json:"host,omitempty"`
+	Port        int     `json:"port,omitempty"`
+	UserName    string  `json:"userName,omitempty"`
+	Password    string  `json:"password,omitempty"`
+	Region      string  `json:"region,omitempty"`
+	Description *string `json:"description,omitempty"`
+}
+
+// TestDataSourceRequest tests a connection: a stored data source by id, or the given endpoint
+// (with id and no password, the stored password is used with the given host/port/user).
+type TestDataSourceRequest struct {
+	ID       string `json:"id,omitempty"`
+	Host     string `json:"host,omitempty"`
+	Port     int    `json:"port,omitempty"`
+	UserName string `json:"userName,omitempty"`
+	Password string `json:"password,omitempty"`
+}
+
+// TestDataSourceResult is the outcome of a connection test (a failed connection is a result,
+// not an API error).
+type TestDataSourceResult struct {
+	OK        bool   `json:"ok"`
+	Version   string `json:"version,omitempty"`
+	Message   string `json:"message"`
+	LatencyMS int64  `json:"latencyMs"`
+}

@@ -1,6 +1,7 @@
 // Package console is the node's console service on port 8089: the OpenAPI `POST
-// /api/v2?Action=<Name>` (HTTP Basic auth against bcrypt-hashed users, OMS's response envelope,
-// an audit row for every state-changing call and every refused login) and GET /oms/health.
+// /api/v2?Action=<Name>` (HTTP Basic auth or a session cookie against bcrypt-hashed users with
+// roles, OMS's response envelope, an audit row for every state-changing call and every refused
+// login), the web console (embedded static assets, ui/) and GET /oms/health.
 //
 // It talks to the MetaDB (rm users and audit_log, cm hosts and the heartbeat database) and calls
 // project.Service for data sources and projects. One route table maps actions to handlers that
@@ -10,7 +11,6 @@ package console
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
@@ -48,13 +48,21 @@ type Server struct {
 
 	mu    sync.Mutex
 	cache map[string]time.Time // sha256(user, password, hash) -> expiry
+
+	throttle    *throttle
+	idleTimeout time.Duration
+	dummyOnce   sync.Once
+	dummy       []byte
+	assets      *assets
 }
 
 // call is one request as a handler sees it.
 type call struct {
 	r     *http.Request
+	w     http.ResponseWriter
 	body  []byte
 	user  string
+	who   principal
 	reqID string
 	// resource names the object for the audit row (set by handlers).
 	resource string
@@ -70,15 +78,42 @@ type handler func(ctx context.Context, c *call) (any, error)
 
 type route struct {
 	h        handler
-	mutating bool // audited
+	mutating bool   // audited
+	public   bool   // needs no credentials (Login)
+	noCSRF   bool   // a session call without the CSRF header (DescribeSession)
+	role     string // the weakest role allowed; default viewer, operator when mutating
 }
 
 // New returns a console server.
 func New(db *sql.DB, names metadb.Names, projects *project.Service, host string, log *slog.Logger) *Server {
-	s := &Server{db: db, rm: sqlgen.QuoteIdent(names.RM), names: names, projects: projects, host: host, log: log, cache: map[string]time.Time{}}
-	s.routes = s.routeTable()
+	s := &Server{db: db, rm: sqlgen.QuoteIdent(names.RM), names: names, projects: projects, host: host, log: log, cache: map[string]time.Time{},
+		throttle: newThrottle(), idleTimeout: DefaultIdleTimeout, assets: loadAssets()}
+	s.routes = s.allRoutes()
 	return s
 }
+
+// allRoutes is every action with its role filled in.
+func (s *Server) allRoutes() map[string]route {
+	all := s.routeTable()
+	for _, more := range []map[string]route{s.sessionRoutes(), s.extraRoutes()} {
+		for k, rt := range more {
+			all[k] = rt
+		}
+	}
+	for k, rt := range all {
+		if rt.role == "" {
+			rt.role = api.RoleViewer
+			if rt.mutating {
+				rt.role = api.RoleOperator
+			}
+			all[k] = rt
+		}
+	}
+	return all
+}
+
+// SetIdleTimeout sets how long an unused session lasts (default DefaultIdleTimeout).
+func (s *Server) SetIdleTimeout(d time.Duration) { s.idleTimeout = d }
 
 // EnsureAdmin creates the user admin with password on first start; an existing admin keeps its
 // password (change it through the console, not by restarting with another one).
@@ -124,6 +159,7 @@ func (s *Server) Handler() http.Handler {
 		httpx.WriteJSON(w, code, body)
 	})
 	mux.HandleFunc("/api/v2", s.serveAPI)
+	s.serveUI(mux)
 	return mux
 }
 
@@ -135,7 +171,7 @@ func newRequestID() string {
 
 func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	c := &call{r: r, reqID: newRequestID()}
+	c := &call{r: r, w: w, reqID: newRequestID()}
 	action := r.URL.Query().Get("Action")
 	rt, known := s.routes[action]
 	var val any
@@ -143,13 +179,20 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
 			return omserr.New(omserr.APIBadRequest, "method "+r.Method+" is not allowed", "use POST /api/v2?Action=<Name>")
 		}
-		user, ok := s.authenticate(r)
-		c.user = user
-		if !ok {
-			return omserr.New(omserr.APIUnauthorized, "missing or wrong credentials", "send HTTP Basic auth with a console user and password")
+		if !(known && rt.public) {
+			who, err := s.authenticate(r, rt.noCSRF)
+			c.who, c.user = who, who.user
+			if err != nil {
+				return err
+			}
 		}
 		if !known {
 			return omserr.New(omserr.APIUnknownAction, fmt.Sprintf("unknown Action %q", action), "see docs/openapi.md for the actions")
+		}
+		if !rt.public {
+			if err := authorize(c.who, action, rt); err != nil {
+				return err
+			}
 		}
 		body, err := httpx.ReadBody(r)
 		if err != nil {
@@ -160,7 +203,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		return err
 	}()
 	code := omserr.CodeOf(err)
-	if (known && rt.mutating) || code == omserr.APIUnauthorized {
+	if (known && rt.mutating) || code == omserr.APIUnauthorized || code == omserr.APIForbidden || code == omserr.APITooManyRequests || code == omserr.APICSRFTokenInvalid {
 		s.audit(c, action, err)
 	}
 	s.write(w, c, val, err, start)
@@ -181,9 +224,10 @@ func (s *Server) write(w http.ResponseWriter, c *call, val any, err error, start
 		}
 		env.Code, env.Message, env.Advice = oe.Code, msg, oe.Advice
 		env.ErrorDetail = &api.ErrorDetail{Code: oe.Code, Level: "ERROR", Message: msg, Proposal: oe.Advice}
-		if status == http.StatusUnauthorized {
+		if status == http.StatusUnauthorized && c.r.Header.Get(consoleHeader) == "" {
 			w.Header().Set("WWW-Authenticate", `Basic realm="oms"`)
 		}
+		setRetryAfter(w, err)
 	} else {
 		raw, merr := json.Marshal(val)
 		if merr != nil {
@@ -195,35 +239,6 @@ func (s *Server) write(w http.ResponseWriter, c *call, val any, err error, start
 		}
 	}
 	httpx.WriteJSON(w, status, env)
-}
-
-func (s *Server) authenticate(r *http.Request) (string, bool) {
-	user, pw, ok := r.BasicAuth()
-	if !ok || user == "" {
-		return user, false
-	}
-	var hash string
-	if err := s.db.QueryRowContext(r.Context(), "SELECT password_hash FROM "+s.rm+".users WHERE username = ?", user).Scan(&hash); err != nil {
-		return user, false
-	}
-	sum := sha256.Sum256([]byte(user + "\x00" + pw + "\x00" + hash))
-	key := hex.EncodeToString(sum[:])
-	s.mu.Lock()
-	exp, hit := s.cache[key]
-	s.mu.Unlock()
-	if hit && time.Now().Before(exp) {
-		return user, true
-	}
-	if bcrypt.CompareHashAndPassword([]byte(hash), []byte(pw)) != nil {
-		return user, false
-	}
-	s.mu.Lock()
-	if len(s.cache) > 1000 {
-		s.cache = map[string]time.Time{}
-	}
-	s.cache[key] = time.Now().Add(authCacheTTL)
-	s.mu.Unlock()
-	return user, true
 }
 
 // audit writes one audit_log row; a failure to audit is logged (the call already happened).

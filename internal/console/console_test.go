@@ -35,6 +35,7 @@ type fixture struct {
 	names metadb.Names
 	ps    *project.Service
 	inst  *testenv.Instance
+	con   *console.Server
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -56,7 +57,7 @@ func newFixture(t *testing.T) *fixture {
 	}
 	srv := httptest.NewServer(con.Handler())
 	t.Cleanup(srv.Close)
-	return &fixture{srv: srv, cli: api.NewClient(srv.URL, "admin", adminPW, false), db: db, names: names, ps: ps, inst: inst}
+	return &fixture{srv: srv, cli: api.NewClient(srv.URL, "admin", adminPW, false), db: db, names: names, ps: ps, inst: inst, con: con}
 }
 
 func apiErr(t *testing.T, err error, status int, code string) {

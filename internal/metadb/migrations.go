@@ -100,6 +100,21 @@ var rmMigrations = []Migration{{
 			updated_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6)
 		) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
 	},
+}, {
+	Version: 3, Name: "console sessions (shared by every node so a region VIP can fail over)",
+	Statements: []string{
+		`CREATE TABLE IF NOT EXISTS sessions (
+			id CHAR(64) CHARACTER SET ascii NOT NULL PRIMARY KEY COMMENT 'sha256 of the cookie value',
+			username VARCHAR(64) NOT NULL,
+			csrf_token CHAR(64) CHARACTER SET ascii NOT NULL,
+			remote_addr VARCHAR(128) NOT NULL DEFAULT '',
+			created_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+			last_seen_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+			KEY idx_user (username),
+			KEY idx_last_seen (last_seen_at)
+		) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+		`ALTER TABLE audit_log ADD INDEX IF NOT EXISTS idx_user_at (username, at)`,
+	},
 }}
 
 var cmMigrations = []Migration{{

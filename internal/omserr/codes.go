@@ -13,10 +13,13 @@ const (
 	APIAlreadyExists        = "API_ALREADY_EXISTS"
 	APIBadRequest           = "API_BAD_REQUEST"
 	APIBodyTooLarge         = "API_BODY_TOO_LARGE"
+	APICSRFTokenInvalid     = "API_CSRF_TOKEN_INVALID"
+	APIForbidden            = "API_FORBIDDEN"
 	APIInternalError        = "API_INTERNAL_ERROR"
 	APIInvalidArgument      = "API_INVALID_ARGUMENT"
 	APINotFound             = "API_NOT_FOUND"
 	APIStateConflict        = "API_STATE_CONFLICT"
+	APITooManyRequests      = "API_TOO_MANY_REQUESTS"
 	APIUnauthorized         = "API_UNAUTHORIZED"
 	APIUnknownAction        = "API_UNKNOWN_ACTION"
 
@@ -152,10 +155,13 @@ var codes = []Info{
 	{APIAlreadyExists, "API", http.StatusConflict, "an object with this name already exists"},
 	{APIBadRequest, "API", http.StatusBadRequest, "the request is malformed: method, body, JSON shape or unknown field"},
 	{APIBodyTooLarge, "API", http.StatusRequestEntityTooLarge, "the request body is larger than 1 MiB"},
+	{APICSRFTokenInvalid, "API", http.StatusForbidden, "a call with the console's session cookie lacks the session's X-CSRF-Token header"},
+	{APIForbidden, "API", http.StatusForbidden, "the user's role does not allow this action (viewer < operator < admin)"},
 	{APIInternalError, "API", s500, "an unexpected failure; the node's log has the request id"},
 	{APIInvalidArgument, "API", http.StatusBadRequest, "a field of the request has an invalid value"},
 	{APINotFound, "API", http.StatusNotFound, "the named object does not exist"},
 	{APIStateConflict, "API", http.StatusConflict, "the object's state does not allow this action now"},
+	{APITooManyRequests, "API", http.StatusTooManyRequests, "too many failed logins from this client or for this user; retry after Retry-After seconds"},
 	{APIUnauthorized, "API", http.StatusUnauthorized, "missing or wrong credentials"},
 	{APIUnknownAction, "API", http.StatusBadRequest, "the Action parameter names no known action"},
 

@@ -160,33 +160,48 @@ func SelectionConfig(m api.TransferMapping) selection.Config {
 	return selection.Config{Tables: conv(m.Tables), Exclude: conv(m.Exclude)}
 }
 
-// CreateProject validates and stores a project in state INIT with its steps.
-func (s *Service) CreateProject(ctx context.Context, r api.CreateProjectRequest) (api.Project, error) {
+// ValidateProject checks a project request as CreateProject does, without storing anything (the
+// console validates its wizard as the user types).
+func (s *Service) ValidateProject(ctx context.Context, r api.CreateProjectRequest) error {
+	_, err := s.validateProject(ctx, r)
+	return err
+}
+
+func (s *Service) validateProject(ctx context.Context, r api.CreateProjectRequest) (projectSpec, error) {
 	if strings.TrimSpace(r.Name) == "" {
-		return api.Project{}, invalid("name is required", "give the project a name")
+		return projectSpec{}, invalid("name is required", "give the project a name")
 	}
 	if len(r.TransferMapping.Tables) == 0 {
-		return api.Project{}, invalid("transferMapping.tables is empty", "select at least one table, e.g. {db: shop, table: '*'}")
+		return projectSpec{}, invalid("transferMapping.tables is empty", "select at least one table, e.g. {db: shop, table: '*'}")
 	}
 	if _, err := selection.Compile(SelectionConfig(r.TransferMapping)); err != nil {
-		return api.Project{}, omserr.Wrap(err, omserr.APIInvalidArgument, "transferMapping is invalid", "fix the named rule")
+		return projectSpec{}, omserr.Wrap(err, omserr.APIInvalidArgument, "transferMapping is invalid", "fix the named rule")
 	}
 	if _, err := ddl.CompilePolicy(r.DDLPolicy, false); err != nil {
-		return api.Project{}, omserr.Wrap(err, omserr.APIInvalidArgument, "ddlPolicy is invalid: "+err.Error(), "name classes table, index, database, view, routine, trigger, event, sequence with apply, skip or stop")
+		return projectSpec{}, omserr.Wrap(err, omserr.APIInvalidArgument, "ddlPolicy is invalid: "+err.Error(), "name classes table, index, database, view, routine, trigger, event, sequence with apply, skip or stop")
 	}
 	if r.SourceEndpointID == r.SinkEndpointID {
-		return api.Project{}, invalid("source and sink are the same data source", "use two different data sources")
+		return projectSpec{}, invalid("source and sink are the same data source", "use two different data sources")
 	}
 	for _, id := range []string{r.SourceEndpointID, r.SinkEndpointID} {
 		if _, err := s.endpoint(ctx, id); err != nil {
-			return api.Project{}, err
+			return projectSpec{}, err
 		}
 	}
 	spec := projectSpec{Mapping: r.TransferMapping, EnableStruct: boolOr(r.EnableStructTransfer, true),
 		EnableFull: boolOr(r.EnableFullTransfer, true), EnableIncr: boolOr(r.EnableIncrTransfer, true),
 		EnableVerify: boolOr(r.EnableFullVerify, true), DDLPolicy: r.DDLPolicy}
 	if !spec.EnableFull && !spec.EnableIncr {
-		return api.Project{}, invalid("neither full nor incremental transfer is enabled", "enable at least one of enableFullTransfer, enableIncrTransfer")
+		return projectSpec{}, invalid("neither full nor incremental transfer is enabled", "enable at least one of enableFullTransfer, enableIncrTransfer")
+	}
+	return spec, nil
+}
+
+// CreateProject validates and stores a project in state INIT with its steps.
+func (s *Service) CreateProject(ctx context.Context, r api.CreateProjectRequest) (api.Project, error) {
+	spec, err := s.validateProject(ctx, r)
+	if err != nil {
+		return api.Project{}, err
 	}
 	raw, _ := json.Marshal(spec)
 	id := newID("np_")

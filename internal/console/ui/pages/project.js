@@ -1,0 +1,122 @@
+import { api, describe } from '../api.js';
+import { h, mount, state, bar, table, fmtTime, fmtNum, fmtDuration } from '../dom.js';
+
+// eta of a step from its metrics: rows left at the current rate.
+function eta(st) {
+  const m = st.metrics || {};
+  if (st.status !== 'RUNNING' || !m.rows_total || !m.rows_per_sec) return '-';
+  return fmtDuration((m.rows_total - (m.rows_done || 0)) / m.rows_per_sec);
+}
+
+// Series names of docs/monitoring.md that the charts draw.
+const LAG = 'oms_incr_sync_lag_seconds';
+const ROWS = ['oms_incr_sync_rows_total', 'oms_full_import_rows_total'];
+
+// chartPoints turns the nodes' series into [time, lag] and [time, rows/s] points: lag as sampled
+// (one series per node that ran Incr-Sync), rows/s from the row counters' increase between samples,
+// summed over the series.
+export function chartPoints(series) {
+  const lag = new Map(), rate = new Map();
+  for (const s of series) {
+    const pts = [...(s.samples || [])].sort((a, b) => a.t - b.t);
+    if (s.name === LAG) for (const p of pts) lag.set(p.t, p.v);
+    if (ROWS.includes(s.name)) {
+      for (let i = 1; i < pts.length; i++) {
+        const dt = pts[i].t - pts[i - 1].t, dv = pts[i].v - pts[i - 1].v;
+        if (dt > 0 && dv >= 0) rate.set(pts[i].t, (rate.get(pts[i].t) || 0) + dv / dt);
+      }
+    }
+  }
+  const sorted = (m) => [...m.entries()].sort((a, b) => a[0] - b[0]);
+  return { lag: sorted(lag), rate: sorted(rate) };
+}
+
+function lineChart(canvas, label, color) {
+  if (!window.Chart) return null;
+  return new window.Chart(canvas, {
+    type: 'line',
+    data: { labels: [], datasets: [{ label, data: [], borderColor: color, backgroundColor: color, pointRadius: 0, borderWidth: 2, tension: 0.2 }] },
+    options: { animation: false, responsive: true, maintainAspectRatio: false, scales: { y: { beginAtZero: true } }, plugins: { legend: { display: true } } },
+  });
+}
+
+export async function projectPage(main, { args, can }) {
+  const id = args[0];
+  const head = h('div', { id: 'project-head' });
+  const actions = h('div', { class: 'toolbar', id: 'project-actions' });
+  const actionResult = h('div', { id: 'action-result' });
+  const errors = h('div', { id: 'project-errors' });
+  const steps = h('div', { id: 'project-steps' });
+  const comps = h('div', { id: 'project-components' });
+  const verify = h('div', { id: 'project-verify' });
+  const lagCanvas = h('canvas', { id: 'chart-lag' });
+  const rowsCanvas = h('canvas', { id: 'chart-rows' });
+  const chartNote = h('div', { class: 'muted', id: 'chart-note' });
+  mount(main, head, actions, actionResult, errors,
+    h('h2', {}, 'Steps'), steps,
+    h('h2', {}, 'Lag and throughput (last hour, from the nodes\' recent window)'),
+    h('div', { class: 'charts' }, h('div', { class: 'chart' }, lagCanvas), h('div', { class: 'chart' }, rowsCanvas)), chartNote,
+    h('h2', {}, 'Components'), comps,
+    h('h2', {}, 'Verification'), verify);
+  const lag = lineChart(lagCanvas, 'lag (s)', '#2457c5');
+  const rows = lineChart(rowsCanvas, 'rows/s', '#1a7f37');
+
+  const act = (label, elid, call, confirmText) => h('button', { id: elid, disabled: !can('operator'), class: elid === 'act-release' || elid === 'act-delete' ? 'danger' : '', onclick: async () => {
+    if (confirmText && !window.confirm(confirmText)) return;
+    actionResult.replaceChildren();
+    try {
+      await call();
+      actionResult.append(h('div', { class: 'notice' }, label + ': done'));
+    } catch (err) {
+      actionResult.append(h('div', { class: 'error' }, label + ': ' + describe(err)));
+    }
+    await refresh();
+  } }, label);
+
+  async function refresh() {
+    const [p, prog, cs, metrics] = await Promise.all([
+      api('DescribeProject', { id }), api('DescribeProjectProgress', { id }),
+      api('DescribeProjectComponents', { id }), api('DescribeProjectMetrics', { id, names: [LAG, ...ROWS], sinceSeconds: 3600 }),
+    ]);
+    mount(head, h('h1', {}, p.name, ' ', state(p.status)),
+      h('div', { class: 'muted' }, p.id, ' · ', p.type, ' · created ', fmtTime(p.gmtCreate), ' · current step ', prog.currentStep || '-'));
+    const a = [];
+    if (p.status === 'INIT') a.push(act('Start', 'act-start', () => api('StartProject', { id })));
+    if (p.status === 'RUNNING') a.push(act('Pause', 'act-pause', () => api('StopProject', { id })));
+    if (p.status === 'SUSPEND') a.push(act('Resume', 'act-resume', () => api('ResumeProject', { id })));
+    if (p.status === 'FAILED') a.push(act('Retry failed step', 'act-retry', () => api('ResumeProject', { id })));
+    if (!['RELEASING', 'RELEASED', 'DELETED', 'INIT'].includes(p.status)) a.push(act('Release', 'act-release', () => api('ReleaseProject', { id }), 'Release stops and removes every component of ' + p.name + '. Continue?'));
+    if (['INIT', 'RELEASED'].includes(p.status)) a.push(act('Delete', 'act-delete', () => api('DeleteProject', { id }), 'Delete ' + p.name + '?'));
+    mount(actions, a);
+    const errs = [];
+    if (p.errorCode) errs.push(h('div', { class: 'error' }, h('b', {}, p.errorCode), ': ', p.errorMessage));
+    for (const c of cs) if (c.errorCode) errs.push(h('div', { class: 'error' }, h('b', {}, c.kind + ' ' + c.errorCode), ': ', c.errorMessage));
+    mount(errors, errs);
+    mount(steps, table(['#', 'step', 'status', 'progress', 'rows', 'ETA', 'started', 'finished', 'message'],
+      (p.steps || []).map((s) => [s.order, s.name, state(s.status), h('div', {}, bar(s.progress), (s.progress || 0).toFixed(1) + '%'),
+        s.metrics && s.metrics.rows_total ? fmtNum(s.metrics.rows_done) + ' / ' + fmtNum(s.metrics.rows_total) : (s.metrics && s.metrics.lag_seconds !== undefined ? 'lag ' + fmtDuration(s.metrics.lag_seconds) : '-'),
+        eta(s), fmtTime(s.startTime), fmtTime(s.finishTime), s.message || ''])));
+    mount(comps, table(['kind', 'region', 'host', 'epoch', 'state', 'desired', 'position', 'lag', 'rows/s', 'updated'],
+      cs.map((c) => [c.kind, c.region, c.host || '-', c.epoch, state(c.state), c.desiredState, h('code', {}, c.position || '-'),
+        c.kind === 'incr-sync' ? fmtDuration(c.lagSeconds) : '-', c.metrics && c.metrics.rows_per_sec !== undefined ? c.metrics.rows_per_sec.toFixed(0) : '-', fmtTime(c.gmtModified)]), 'No components yet.'));
+    mount(verify, p.enableFullVerify
+      ? h('div', { class: 'cards' },
+        h('div', { class: 'card' }, h('div', { class: 'muted' }, 'progress'), bar(prog.fullVerifyProgress), (prog.fullVerifyProgress || 0).toFixed(1) + '%'),
+        h('div', { class: 'card', id: 'verify-diffs' }, h('div', { class: 'muted' }, 'differences'),
+          h('div', { class: 'big ' + (prog.fullVerifyDifferences ? 'bad' : 'ok') }, fmtNum(prog.fullVerifyDifferences))),
+        h('div', { class: 'card' }, h('div', { class: 'muted' }, 'finished'), prog.fullVerifyFinished ? 'yes' : 'no'))
+      : h('p', { class: 'muted' }, 'Verification is not enabled for this project.'));
+    const pts = chartPoints(metrics.series || []);
+    for (const [chart, data] of [[lag, pts.lag], [rows, pts.rate]]) {
+      if (!chart) continue;
+      chart.data.labels = data.map(([t]) => new Date(t * 1000).toLocaleTimeString());
+      chart.data.datasets[0].data = data.map(([, v]) => v);
+      chart.update('none');
+    }
+    mount(chartNote, (metrics.unreachableHosts || []).length ? 'No samples from ' + metrics.unreachableHosts.join(', ') + ' (not answering).' : '');
+  }
+
+  await refresh();
+  const tick = setInterval(() => refresh().catch(() => {}), 3000);
+  return () => { clearInterval(tick); if (lag) lag.destroy(); if (rows) rows.destroy(); };
+}

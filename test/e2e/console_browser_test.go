@@ -1,0 +1,355 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/omsdev/oms/api"
+	"github.com/omsdev/oms/internal/testenv"
+)
+
+// consolePages are the console's pages, each screenshotted and timed.
+var consolePages = []string{"overview", "projects", "new-project", "datasources", "resources", "audit", "alerts", "users", "account"}
+
+// chromiumPath finds Debian's chromium (installed by scripts/install-deps.sh for `make test`).
+func chromiumPath(t *testing.T) string {
+	for _, name := range []string{"chromium", "chromium-browser"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("OMS_TEST_STRICT") == "1" {
+		t.Fatal("chromium is not installed: run OMS_DEPLOY_DEPS=1 scripts/install-deps.sh (make test does)")
+	}
+	t.Skip("chromium is not installed (OMS_DEPLOY_DEPS=1 scripts/install-deps.sh installs it)")
+	return ""
+}
+
+// artifactsDir is where screenshots go: $OMS_ARTIFACTS/<test> or the test's temp dir.
+func artifactsDir(t *testing.T) string {
+	dir := filepath.Join(t.TempDir(), "artifacts")
+	if a := os.Getenv("OMS_ARTIFACTS"); a != "" {
+		dir = filepath.Join(a, t.Name())
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// page drives one browser tab of the console.
+type page struct {
+	t       *testing.T
+	ctx     context.Context
+	base    string
+	shots   string
+	renders map[string]float64
+}
+
+func newBrowser(t *testing.T, base string) *page {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromiumPath(t)),
+		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("disable-quic", true), chromedp.Flag("no-first-run", true),
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1360, 900))
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelTab := chromedp.NewContext(actx)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 8*time.Minute)
+	t.Cleanup(func() { cancelTimeout(); cancelTab(); cancelAlloc() })
+	return &page{t: t, ctx: ctx, base: base, shots: artifactsDir(t), renders: map[string]float64{}}
+}
+
+func (p *page) do(what string, actions ...chromedp.Action[chromedp.Void]) {
+	p.t.Helper()
+	if err := chromedp.Do(p.ctx, actions...); err != nil {
+		p.screenshot("failed-" + strings.ReplaceAll(what, " ", "-"))
+		p.t.Fatalf("%s: %v", what, err)
+	}
+}
+
+func eval[T any](p *page, js string) T {
+	p.t.Helper()
+	v, err := chromedp.Run(p.ctx, chromedp.Evaluate[T](js, chromedp.EvalAwaitPromise))
+	if err != nil {
+		p.t.Fatalf("evaluate %s: %v", js, err)
+	}
+	return v
+}
+
+// text is the text of the element matching css ("" when absent).
+func (p *page) text(css string) string {
+	p.t.Helper()
+	sel, _ := json.Marshal(css)
+	return eval[string](p, fmt.Sprintf(`(document.querySelector(%s) || {}).textContent || ""`, sel))
+}
+
+// waitJS polls a JavaScript condition until it is true.
+func (p *page) waitJS(d time.Duration, what, js string) {
+	p.t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		if eval[bool](p, js) {
+			return
+		}
+		if time.Now().After(deadline) {
+			p.screenshot("timeout-" + strings.ReplaceAll(what, " ", "-"))
+			p.t.Fatalf("timed out after %s waiting for %s (%s); page text: %.1500s", d, what, js, p.text("main"))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func (p *page) waitText(d time.Duration, css, want string) {
+	p.t.Helper()
+	sel, _ := json.Marshal(css)
+	w, _ := json.Marshal(want)
+	p.waitJS(d, css+" shows "+want, fmt.Sprintf(`((document.querySelector(%s) || {}).textContent || "").includes(%s)`, sel, w))
+}
+
+// open shows a page by its hash route and waits until it rendered; it records the render time.
+func (p *page) open(route string) {
+	p.t.Helper()
+	name := strings.SplitN(route, "/", 2)[0]
+	r, _ := json.Marshal(route)
+	n, _ := json.Marshal(name)
+	eval[bool](p, fmt.Sprintf(`delete window.omsRenderTimes[%s]; location.hash = '#/' + %s; true`, n, r))
+	p.waitJS(30*time.Second, "page "+route, fmt.Sprintf(`document.body.dataset.page === %s && window.omsRenderTimes[%s] !== undefined`, n, n))
+	p.renders[name] = eval[float64](p, fmt.Sprintf(`window.omsRenderTimes[%s]`, n))
+}
+
+func (p *page) screenshot(name string) {
+	buf, err := chromedp.Run(p.ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		p.t.Logf("screenshot %s: %v", name, err)
+		return
+	}
+	path := filepath.Join(p.shots, "console-"+name+".png")
+	if err := os.WriteFile(path, buf, 0o644); err != nil {
+		p.t.Fatal(err)
+	}
+	if os.Getenv("OMS_UPDATE_DOCS") == "1" && !strings.HasPrefix(name, "failed") && !strings.HasPrefix(name, "timeout") {
+		_ = os.WriteFile(filepath.Join("..", "..", "docs", "img", "console-"+name+".png"), buf, 0o644)
+	}
+}
+
+// fill clears an input and types value into it.
+func (p *page) fill(css, value string) {
+	p.t.Helper()
+	sel, _ := json.Marshal(css)
+	if !eval[bool](p, fmt.Sprintf(`(() => { const el = document.querySelector(%s); if (!el) return false; el.value = ''; return true; })()`, sel)) {
+		p.screenshot("missing-input")
+		p.t.Fatalf("no input %s on the page: %.1500s", css, p.text("main"))
+	}
+	p.do("type into "+css, chromedp.SendKeys(chromedp.CSS(css), value))
+}
+
+func (p *page) click(css string) { p.t.Helper(); p.do("click "+css, chromedp.Click(chromedp.CSS(css))) }
+
+// apiStatus makes a call from the page with its session (as any script in it could) and returns
+// the HTTP status: the API, not the UI, refuses what a role may not do.
+func (p *page) apiStatus(action string, body any) int {
+	p.t.Helper()
+	raw, _ := json.Marshal(body)
+	return eval[int](p, fmt.Sprintf(`(async () => {
+		const s = await fetch('/api/v2?Action=DescribeSession', {method: 'POST', headers: {'X-OMS-Console': '1'}, body: '{}'});
+		const token = s.ok ? (await s.json()).data.csrfToken : '';
+		const r = await fetch('/api/v2?Action=%s', {method: 'POST', headers: {'X-OMS-Console': '1', 'X-CSRF-Token': token, 'Content-Type': 'application/json'}, body: %q});
+		return r.status;
+	})()`, action, string(raw)))
+}
+
+func (p *page) login(user, pw string) {
+	p.t.Helper()
+	p.waitJS(30*time.Second, "login form", `!!document.querySelector('#login-user')`)
+	p.fill("#login-user", user)
+	p.fill("#login-password", pw)
+	p.click("#login-submit")
+	p.waitJS(30*time.Second, "logged in as "+user, `!document.getElementById('top').hidden && document.body.dataset.page !== undefined`)
+}
+
+// TestConsoleInBrowser drives the web console in a real headless Chromium against a real node
+// and real MariaDB: log in, bad input refused inline, data sources and a project created through
+// the forms, the project reaches incremental MONITORING with the lag chart drawing, pause and
+// resume from the UI, a viewer's mutation refused by the API, every page screenshotted and timed,
+// log out.
+func TestConsoleInBrowser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end scenario")
+	}
+	chromiumPath(t)
+	meta, src, dst := testenv.StartMariaDB(t), testenv.StartMariaDB(t), testenv.StartMariaDB(t)
+	seedSource(t, src)
+	c := startCluster(t, meta, "127.0.0.6")
+	ctx := context.Background()
+	if _, err := c.cli.CreateUser(ctx, api.CreateUserRequest{UserName: "vic", Password: "viewer-pw-1", Role: api.RoleViewer}); err != nil {
+		t.Fatal(err)
+	}
+	wl := startWorkload(src.DB(), 1)
+	defer wl.halt()
+
+	p := newBrowser(t, c.nodes[0].url())
+	p.do("open console", chromedp.Navigate(p.base+"/"))
+	p.waitJS(30*time.Second, "login form", `!!document.querySelector('#login-user')`)
+	p.screenshot("login")
+	// Bad input on the login form: named inline, nothing logged in.
+	p.click("#login-submit")
+	p.waitText(10*time.Second, "#login-error", "User name is required")
+	p.fill("#login-user", "admin")
+	p.fill("#login-password", "not-the-password")
+	p.click("#login-submit")
+	p.waitText(10*time.Second, "#login-error", "wrong user name or password")
+	p.login("admin", adminPassword)
+
+	// Data sources through the form; bad input is refused field by field and creates nothing.
+	p.open("datasources")
+	p.click("#ds-new")
+	p.fill("#ds-name", "src")
+	p.fill("#ds-port", "99999")
+	p.click("#ds-save")
+	p.waitText(10*time.Second, "#err-ds-host", "Host is required")
+	p.waitText(10*time.Second, "#err-ds-port", "Port must be a number from 1 to 65535")
+	if list, _ := c.cli.ListDataSource(ctx, api.ListDataSourceRequest{}); len(list) != 0 {
+		t.Fatalf("a refused form created data sources: %+v", list)
+	}
+	for _, ds := range []struct {
+		name string
+		port int
+	}{{"src", src.Port}, {"dst", dst.Port}} {
+		if ds.name == "dst" {
+			p.click("#ds-new")
+			p.fill("#ds-name", ds.name)
+		}
+		p.fill("#ds-host", "127.0.0.1")
+		p.fill("#ds-port", fmt.Sprint(ds.port))
+		p.fill("#ds-userName", "root")
+		p.click("#ds-test")
+		p.waitText(20*time.Second, "#ds-test-result", "Connected")
+		p.click("#ds-save")
+		p.waitJS(20*time.Second, "data source "+ds.name+" listed", fmt.Sprintf(`!!document.querySelector('tr[data-ds=%q]')`, ds.name))
+	}
+	// The server's refusal (a duplicate name) shows in the form and names the data source.
+	p.click("#ds-new")
+	p.fill("#ds-name", "src")
+	p.fill("#ds-host", "127.0.0.1")
+	p.fill("#ds-port", "3306")
+	p.fill("#ds-userName", "root")
+	p.click("#ds-save")
+	p.waitText(20*time.Second, "#ds-error", `data source "src" already exists`)
+	p.screenshot("datasources")
+	sources, err := c.cli.ListDataSource(ctx, api.ListDataSourceRequest{})
+	if err != nil || len(sources) != 2 {
+		t.Fatalf("data sources after the forms: %+v %v", sources, err)
+	}
+	ids := map[string]string{}
+	for _, d := range sources {
+		ids[d.Name] = d.ID
+	}
+
+	// The wizard: an empty form is refused by field, then a valid project is created and started.
+	p.open("new-project")
+	p.click("#wiz-create")
+	p.waitText(10*time.Second, "#err-name", "Name is required")
+	p.waitText(10*time.Second, "#err-source", "Source data source is required")
+	if list, _ := c.cli.ListProjects(ctx, api.ListProjectsRequest{}); len(list) != 0 {
+		t.Fatalf("a refused wizard created projects: %+v", list)
+	}
+	p.fill("#wiz-name", "shop-to-dst")
+	p.do("choose data sources", chromedp.SetValue(chromedp.CSS("#wiz-source"), ids["src"]), chromedp.SetValue(chromedp.CSS("#wiz-target"), ids["dst"]))
+	p.click("#wiz-test-source")
+	p.waitText(20*time.Second, "#wiz-test-source-result", "OK")
+	p.fill("#wiz-rules .rule .db", "shop")
+	p.fill("#wiz-rules .rule .table", "sbtest*")
+	p.waitText(20*time.Second, "#wiz-validation", "Valid.")
+	p.screenshot("new-project")
+	p.click("#wiz-create")
+	p.waitJS(30*time.Second, "project page", `location.hash.startsWith('#/project/') && document.body.dataset.page === 'project'`)
+	list, err := c.cli.ListProjects(ctx, api.ListProjectsRequest{})
+	if err != nil || len(list) != 1 {
+		t.Fatalf("projects after the wizard: %+v %v", list, err)
+	}
+	pid := list[0].ID
+
+	// Incremental MONITORING shows in the step timeline, and the lag chart draws.
+	p.waitJS(3*time.Minute, "INCR_TRANSFER MONITORING in the timeline",
+		`[...document.querySelectorAll('#project-steps tr')].some((tr) => tr.textContent.includes('INCR_TRANSFER') && tr.textContent.includes('MONITORING'))`)
+	p.waitJS(60*time.Second, "lag chart with points", `(() => {
+		const ch = window.Chart && Chart.getChart('chart-lag');
+		if (!ch || ch.data.datasets[0].data.length < 2) return false;
+		const c = document.getElementById('chart-lag');
+		const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+		let painted = 0;
+		for (let i = 3; i < d.length; i += 4) if (d[i] !== 0) painted++;
+		return painted > 1000;
+	})()`)
+	p.screenshot("project")
+
+	// Pause and resume from the UI.
+	p.click("#act-pause")
+	waitFor(t, 30*time.Second, "project paused", func() (bool, string) {
+		pr, err := c.cli.DescribeProject(ctx, pid)
+		return err == nil && pr.Status == api.StateSuspend, fmt.Sprint(pr.Status, err)
+	})
+	p.waitJS(20*time.Second, "resume button", `!!document.querySelector('#act-resume')`)
+	p.click("#act-resume")
+	waitFor(t, 30*time.Second, "project resumed", func() (bool, string) {
+		pr, err := c.cli.DescribeProject(ctx, pid)
+		return err == nil && pr.Status == api.StateRunning, fmt.Sprint(pr.Status, err)
+	})
+
+	// Every page renders; screenshots and render times.
+	for _, name := range consolePages {
+		p.open(name)
+		if name != "new-project" && name != "datasources" {
+			p.screenshot(name)
+		}
+	}
+	p.open("project/" + pid)
+	p.waitJS(20*time.Second, "audit of the UI's actions", `true`)
+	events, _, err := c.cli.ListAuditEvents(ctx, api.ListAuditEventsRequest{UserName: "admin", Action: api.ActionStopProject})
+	if err != nil || len(events) != 1 || events[0].Resource != pid {
+		t.Fatalf("audit of the UI's pause: %+v %v", events, err)
+	}
+
+	// Log out; the session is gone for the API too.
+	p.click("#logout")
+	p.waitJS(20*time.Second, "login form after logout", `!!document.querySelector('#login-user')`)
+	if st := p.apiStatus(api.ActionListProjects, api.Empty{}); st != 401 {
+		t.Fatalf("API call after logout: HTTP %d, want 401", st)
+	}
+
+	// A viewer sees the project but cannot change it: the API answers 403.
+	p.login("vic", "viewer-pw-1")
+	p.open("project/" + pid)
+	p.waitJS(20*time.Second, "pause disabled for a viewer", `document.querySelector('#act-pause') && document.querySelector('#act-pause').disabled`)
+	if st := p.apiStatus(api.ActionStopProject, api.ProjectIDRequest{ID: pid}); st != 403 {
+		t.Fatalf("viewer's StopProject: HTTP %d, want 403", st)
+	}
+	if pr, _ := c.cli.DescribeProject(ctx, pid); pr.Status != api.StateRunning {
+		t.Fatalf("after the viewer's refused pause the project is %s", pr.Status)
+	}
+	p.click("#logout")
+	p.waitJS(20*time.Second, "login form after logout", `!!document.querySelector('#login-user')`)
+
+	names := make([]string, 0, len(p.renders))
+	for n := range p.renders {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		t.Logf("render %-12s %6.0f ms", n, p.renders[n])
+	}
+	t.Logf("screenshots in %s", p.shots)
+}
