@@ -231,6 +231,10 @@ for ip in "${IPS[@]}"; do
   echo "node $ip healthy: console http://$ip:$cp/oms/health, CM http://$ip:$cmp/cm/health, supervisor http://$ip:$sp/supervisor/health (pid $pid, log $DEMO_DIR/node-$ip.log)"
 done
 
+CONSOLE_URL="http://${IPS[0]}:${CONSOLE_PORT[${IPS[0]}]}/"
+say "web console: $CONSOLE_URL (also http://${IPS[1]}:${CONSOLE_PORT[${IPS[1]}]}/)"
+echo "log in as admin; the password is in $DEMO_DIR/admin.password (cat it); run with KEEP=1 to keep it up after the demo"
+
 # cli: the oms CLI against the first node; the password is in its environment only.
 cli() { OMS_SERVER="http://${IPS[0]}:${CONSOLE_PORT[${IPS[0]}]}" OMS_USER=admin OMS_PASSWORD=$ADMIN_PW "$OMS" "$@"; }
 
@@ -351,3 +355,4 @@ done
 [ "$diffs" = 0 ] || die "verification found $diffs differences"
 [ "$same" = 1 ] || die "source and target differ at row level"
 say "demo finished in ${SECONDS}s: project $PID migrated shop ($TABLES tables) under live writes, 0 differences, source == target"
+echo "web console: $CONSOLE_URL  user admin, password in $DEMO_DIR/admin.password$([ "${KEEP:-0}" = 1 ] || echo ' (stopped now: run with KEEP=1 to keep it)')"

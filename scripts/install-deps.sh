@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what oms's tests, benchmarks and demo need on Debian 12, only when missing.
 # Needs root (apt-get). Set OMS_BENCH_DEPS=1 to add the baseline tools used by bench/,
-# OMS_DEPLOY_DEPS=1 for the deployment and monitoring tests (openssh-server, haproxy, influxdb,
-# prometheus with promtool).
+# OMS_DEPLOY_DEPS=1 for the deployment, monitoring and console tests (openssh-server, haproxy,
+# influxdb, prometheus with promtool, chromium for the console's browser test).
 set -euo pipefail
 need=()
 command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ] || need+=(mariadb-server)
@@ -19,6 +19,8 @@ if [ "${OMS_DEPLOY_DEPS:-0}" = 1 ]; then
   [ -x /usr/sbin/haproxy ] || need+=(haproxy)
   command -v influxd >/dev/null 2>&1 || need+=(influxdb)
   command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+  # the console's browser test (test/e2e/console_browser_test.go) drives a headless Chromium
+  command -v chromium >/dev/null 2>&1 || need+=(chromium)
 fi
 command -v go >/dev/null 2>&1 || [ -x /usr/local/go/bin/go ] || { echo "Go is required: install Go 1.26 (https://go.dev/dl) and put it on PATH" >&2; exit 1; }
 if [ ${#need[@]} -gt 0 ]; then
