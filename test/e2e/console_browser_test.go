@@ -48,7 +48,7 @@ func startVIP(t *testing.T, dir string, nodes []*node) string {
 		}
 		hp = "/usr/sbin/haproxy"
 	}
-	port := freePort(t)
+	port := testenv.FreePort(t)
 	var b strings.Builder
 	fmt.Fprintf(&b, "global\n  log stdout format raw local0\ndefaults\n  mode tcp\n  log global\n  timeout connect 1s\n  timeout client 60s\n  timeout server 60s\n  retries 3\n  option redispatch\n")
 	fmt.Fprintf(&b, "listen console\n  bind 127.0.0.1:%d\n  balance roundrobin\n", port)
@@ -333,9 +333,11 @@ func TestConsoleInBrowser(t *testing.T) {
 	// Incremental MONITORING shows in the step timeline, and the lag chart draws.
 	p.waitJS(3*time.Minute, "INCR_TRANSFER MONITORING in the timeline",
 		`[...document.querySelectorAll('#project-steps tr')].some((tr) => tr.textContent.includes('INCR_TRANSFER') && tr.textContent.includes('MONITORING'))`)
-	p.waitJS(60*time.Second, "lag chart with points", `(() => {
+	p.waitJS(90*time.Second, "lag and rows/s charts with points", `(() => {
 		const ch = window.Chart && Chart.getChart('chart-lag');
 		if (!ch || ch.data.datasets[0].data.length < 2) return false;
+		const rows = Chart.getChart('chart-rows');
+		if (!rows || rows.data.datasets[0].data.length < 2) return false;
 		const c = document.getElementById('chart-lag');
 		const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
 		let painted = 0;

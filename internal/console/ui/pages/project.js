@@ -35,7 +35,7 @@ function lineChart(canvas, label, color) {
   if (!window.Chart) return null;
   return new window.Chart(canvas, {
     type: 'line',
-    data: { labels: [], datasets: [{ label, data: [], borderColor: color, backgroundColor: color, pointRadius: 0, borderWidth: 2, tension: 0.2 }] },
+    data: { labels: [], datasets: [{ label, data: [], borderColor: color, backgroundColor: color, pointRadius: 2, borderWidth: 2, tension: 0.2 }] },
     options: { animation: false, responsive: true, maintainAspectRatio: false, scales: { y: { beginAtZero: true } }, plugins: { legend: { display: true } } },
   });
 }
@@ -98,7 +98,7 @@ export async function projectPage(main, { args, can }) {
         eta(s), fmtTime(s.startTime), fmtTime(s.finishTime), s.message || ''])));
     mount(comps, table(['kind', 'region', 'host', 'epoch', 'state', 'desired', 'position', 'lag', 'rows/s', 'updated'],
       cs.map((c) => [c.kind, c.region, c.host || '-', c.epoch, state(c.state), c.desiredState, h('code', {}, c.position || '-'),
-        c.kind === 'incr-sync' ? fmtDuration(c.lagSeconds) : '-', c.metrics && c.metrics.rows_per_sec !== undefined ? c.metrics.rows_per_sec.toFixed(0) : '-', fmtTime(c.gmtModified)]), 'No components yet.'));
+        c.kind === 'incr-sync' ? fmtDuration(c.lagSeconds) : '-', c.state === 'RUNNING' && c.metrics && c.metrics.rows_per_sec !== undefined ? c.metrics.rows_per_sec.toFixed(0) : '-', fmtTime(c.gmtModified)]), 'No components yet.'));
     mount(verify, p.enableFullVerify
       ? h('div', { class: 'cards' },
         h('div', { class: 'card' }, h('div', { class: 'muted' }, 'progress'), bar(prog.fullVerifyProgress), (prog.fullVerifyProgress || 0).toFixed(1) + '%'),
