@@ -17,6 +17,7 @@ import (
 
 	"github.com/omsdev/oms/api"
 	"github.com/omsdev/oms/internal/testenv"
+	"github.com/omsdev/oms/internal/testenv/scenario"
 )
 
 // consolePages are the console's pages, each screenshotted and timed.
@@ -70,7 +71,7 @@ func startVIP(t *testing.T, dir string, nodes []*node) string {
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait(); logf.Close() })
 	url := fmt.Sprintf("http://127.0.0.1:%d", port)
-	waitFor(t, 20*time.Second, "haproxy VIP answering", func() (bool, string) {
+	scenario.WaitFor(t, 20*time.Second, "haproxy VIP answering", func() (bool, string) {
 		resp, err := http.Get(url + "/oms/health")
 		if err != nil {
 			return false, err.Error()
@@ -238,15 +239,15 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	chromiumPath(t)
 	meta, src, dst := testenv.StartMariaDB(t), testenv.StartMariaDB(t), testenv.StartMariaDB(t)
-	seedSource(t, src)
+	shop.Seed(t, src.DB())
 	c := startCluster(t, meta, "127.0.0.6", "127.0.0.7")
 	vip := startVIP(t, c.dir, c.nodes)
 	ctx := context.Background()
 	if _, err := c.cli.CreateUser(ctx, api.CreateUserRequest{UserName: "vic", Password: "viewer-pw-1", Role: api.RoleViewer}); err != nil {
 		t.Fatal(err)
 	}
-	wl := startWorkload(src.DB(), 1)
-	defer wl.halt()
+	wl := shop.StartWorkload(src.DB(), 1, workloadPause)
+	defer wl.Halt()
 
 	p := newBrowser(t, vip)
 	p.do("open console", chromedp.Navigate(p.base+"/"))
@@ -355,13 +356,13 @@ func TestConsoleInBrowser(t *testing.T) {
 
 	// Pause and resume from the UI.
 	p.click("#act-pause")
-	waitFor(t, 30*time.Second, "project paused", func() (bool, string) {
+	scenario.WaitFor(t, 30*time.Second, "project paused", func() (bool, string) {
 		pr, err := c.cli.DescribeProject(ctx, pid)
 		return err == nil && pr.Status == api.StateSuspend, fmt.Sprint(pr.Status, err)
 	})
 	p.waitJS(20*time.Second, "resume button", `!!document.querySelector('#act-resume')`)
 	p.click("#act-resume")
-	waitFor(t, 30*time.Second, "project resumed", func() (bool, string) {
+	scenario.WaitFor(t, 30*time.Second, "project resumed", func() (bool, string) {
 		pr, err := c.cli.DescribeProject(ctx, pid)
 		return err == nil && pr.Status == api.StateRunning, fmt.Sprint(pr.Status, err)
 	})
