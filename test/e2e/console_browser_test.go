@@ -391,7 +391,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	// A viewer sees the project but cannot change it: the API answers 403.
 	p.login("vic", "viewer-pw-1")
 	p.open("project/" + pid)
-	p.waitJS(20*time.Second, "pause disabled for a viewer", `document.querySelector('#act-pause') && document.querySelector('#act-pause').disabled`)
+	p.waitJS(20*time.Second, "pause disabled for a viewer", `!!(document.querySelector('#act-pause') && document.querySelector('#act-pause').disabled)`)
 	if st := p.apiStatus(api.ActionStopProject, api.ProjectIDRequest{ID: pid}); st != 403 {
 		t.Fatalf("viewer's StopProject: HTTP %d, want 403", st)
 	}
