@@ -54,10 +54,14 @@ async function route() {
   for (const a of document.querySelectorAll('#nav a')) a.classList.toggle('active', a.getAttribute('href') === '#/' + name);
   const page = routes[name] || overviewPage;
   const start = performance.now();
+  // The page renders into its own box, shown only if no later route started meanwhile (a slow
+  // page must not overwrite a newer one).
+  const box = document.createElement('div');
   try {
-    const stop = await page(main, { args: args.map(decodeURIComponent), can });
+    const stop = await page(box, { args: args.map(decodeURIComponent), can });
     if (my !== seq) { if (stop) stop(); return; }
     stopPage = stop || null;
+    main.replaceChildren(box);
   } catch (err) {
     if (my !== seq) return;
     mount(main, h('div', { class: 'error', id: 'page-error' }, describe(err)));

@@ -48,6 +48,10 @@ export async function wizardPage(main) {
     start: opt('wiz-start', 'start right after creating', true),
   };
   const checked = (o) => o.querySelector('input').checked;
+  // DDL policy per class of statement (empty: the documented default, see docs/incr-sync.md).
+  const DDL_CLASSES = ['table', 'index', 'database', 'view', 'routine', 'trigger', 'event', 'sequence'];
+  const ddl = Object.fromEntries(DDL_CLASSES.map((c) => [c, h('select', { id: 'wiz-ddl-' + c, onchange: changed },
+    ['', 'apply', 'skip', 'stop'].map((v) => h('option', { value: v }, v || 'default')))]));
   const live = h('div', { id: 'wiz-validation', class: 'muted' });
   const formError = h('div', { id: 'wiz-error' });
   const create = h('button', { type: 'submit', class: 'primary', id: 'wiz-create' }, 'Create project');
@@ -60,7 +64,9 @@ export async function wizardPage(main) {
       const r = { db: v('db'), table: v('table') || undefined, renameDb: v('renameDb') || undefined, renameTable: v('renameTable') || undefined, where: v('where') || undefined };
       (row.querySelector('.kind').value === 'exclude' ? exclude : tables).push(r);
     }
+    const ddlPolicy = Object.fromEntries(DDL_CLASSES.filter((c) => ddl[c].value).map((c) => [c, ddl[c].value]));
     return { name: name.value.trim(), sourceEndpointId: source.value, sinkEndpointId: target.value,
+      ddlPolicy: Object.keys(ddlPolicy).length ? ddlPolicy : undefined,
       transferMapping: { tables, exclude: exclude.length ? exclude : undefined },
       enableStructTransfer: checked(options.struct), enableFullTransfer: checked(options.full),
       enableIncrTransfer: checked(options.incr), enableFullVerify: checked(options.verify), startImmediately: checked(options.start) };
@@ -117,6 +123,8 @@ export async function wizardPage(main) {
     rules, h('button', { type: 'button', id: 'wiz-add-rule', onclick: () => addRule() }, 'Add rule'), fieldError('rules'),
     h('h2', {}, '3. Steps'),
     Object.values(options), fieldError('options'),
+    h('label', {}, 'DDL policy of incremental sync (per class of statement)'),
+    h('div', { class: 'row' }, DDL_CLASSES.map((c) => h('span', {}, c + ' ', ddl[c]))),
     h('h2', {}, '4. Create'), live, formError, create);
   addRule();
   for (const el of [name, source, target]) { el.addEventListener('input', changed); el.addEventListener('change', changed); }
