@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/omsdev/oms/api"
-	"github.com/omsdev/oms/internal/omserr"
 )
 
 // IsDuplicate reports a duplicate-key error of the MetaDB.
@@ -95,9 +94,9 @@ func (s *Service) TestDataSource(ctx context.Context, r api.TestDataSourceReques
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	start := time.Now()
-	db, err := openEndpoint(e)
+	db, err := openEndpoint(ctx, e)
 	if err != nil {
-		return api.TestDataSourceResult{}, omserr.Wrap(err, omserr.APIInvalidArgument, "the endpoint cannot be used", "check host, port and user")
+		return api.TestDataSourceResult{OK: false, Message: connMsg(e, err), LatencyMS: time.Since(start).Milliseconds()}, nil
 	}
 	defer db.Close()
 	var version string

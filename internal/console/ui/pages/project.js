@@ -79,12 +79,20 @@ export async function projectPage(main, { args, can }) {
       api('DescribeProjectComponents', { id }), api('DescribeProjectMetrics', { id, names: [LAG, ...ROWS], sinceSeconds: 3600 }),
     ]);
     mount(head, h('h1', {}, p.name, ' ', state(p.status)),
-      h('div', { class: 'muted' }, p.id, ' · ', p.type, ' · created ', fmtTime(p.gmtCreate), ' · current step ', prog.currentStep || '-'));
+      h('div', { class: 'muted' }, p.id, ' · ', p.type, ' · created ', fmtTime(p.gmtCreate), ' · current step ', prog.currentStep || '-'),
+      (p.skipGtids || []).length ? h('div', { class: 'muted', id: 'skipped' }, 'skipped source transactions: ', p.skipGtids.join(', ')) : null);
     const a = [];
     if (p.status === 'INIT') a.push(act('Start', 'act-start', () => api('StartProject', { id })));
     if (p.status === 'RUNNING') a.push(act('Pause', 'act-pause', () => api('StopProject', { id })));
     if (p.status === 'SUSPEND') a.push(act('Resume', 'act-resume', () => api('ResumeProject', { id })));
-    if (p.status === 'FAILED') a.push(act('Retry failed step', 'act-retry', () => api('ResumeProject', { id })));
+    if (p.status === 'FAILED') {
+      a.push(act('Retry', 'act-retry', () => api('RetryProject', { id })));
+      a.push(act('Resume (retry the failed step)', 'act-resume-failed', () => api('ResumeProject', { id })));
+      if (cs.some((c) => c.kind === 'incr-sync' && c.state === 'FAILED')) {
+        a.push(act('Skip the event it stopped at', 'act-skip', async () => { await api('SkipProjectEvents', { id, event: true }); await api('RetryProject', { id }); },
+          'Incr-Sync will never apply the source transaction it stopped at, then the project is retried. Continue?'));
+      }
+    }
     if (!['RELEASING', 'RELEASED', 'DELETED', 'INIT'].includes(p.status)) a.push(act('Release', 'act-release', () => api('ReleaseProject', { id }), 'Release stops and removes every component of ' + p.name + '. Continue?'));
     if (['INIT', 'RELEASED'].includes(p.status)) a.push(act('Delete', 'act-delete', () => api('DeleteProject', { id }), 'Delete ' + p.name + '?'));
     mount(actions, a);
