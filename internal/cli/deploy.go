@@ -193,7 +193,7 @@ func runWizard(ctx context.Context, cmd *cobra.Command, f *deployFlags, t deploy
 	w := deploy.NewWizard(p, deploy.WizardOptions{
 		InstallDir: t.InstallDir, ConfigPath: f.configPath, HostIP: t.HostIP, Binary: t.Binary,
 		BinaryVersion: binaryVersion, OutDir: outDir, SSHUser: t.SSH.User, SSHKeyFile: t.SSH.KeyFile,
-		Probe: deploy.ProbeMetaDB, TSDBProbe: tsdb.Check, Deployer: f.installer(cmd.OutOrStdout()),
+		Probe: deploy.ProbeMetaDB, Registered: deploy.RegisteredRegions, TSDBProbe: tsdb.Check, Deployer: f.installer(cmd.OutOrStdout()),
 	})
 	if err := w.Run(ctx); err != nil {
 		return withCode(ExitFailure, err)

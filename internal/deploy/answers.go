@@ -58,6 +58,19 @@ func checkRegionID(used map[string]int) Check {
 	}
 }
 
+// checkHeartbeatDB accepts a database name no other region uses as its heartbeat database.
+func checkHeartbeatDB(used map[string]string) Check {
+	return func(s string) (string, error) {
+		if !config.ValidDBName(s) {
+			return "", fmt.Errorf("%q is not a database name (1-64 letters, digits, _ or $)", s)
+		}
+		if r, ok := used[s]; ok {
+			return "", fmt.Errorf("%s is the heartbeat database of region %s; each region needs its own", s, r)
+		}
+		return s, nil
+	}
+}
+
 // checkLocation accepts an integer in [0,127] that no existing region uses.
 func checkLocation(used map[int]string) Check {
 	return func(s string) (string, error) {

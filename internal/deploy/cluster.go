@@ -81,6 +81,14 @@ func CheckCluster(ctx context.Context, cl *config.Cluster, t Target, needAdmin b
 	}
 	if _, err := ProbeMetaDB(ctx, cs[0]); err != nil {
 		probs = append(probs, "MetaDB: "+err.Error())
+	} else if reg, err := RegisteredRegions(ctx, cs[0]); err != nil {
+		probs = append(probs, "MetaDB: "+err.Error())
+	} else {
+		for _, c := range cs {
+			if err := RegionConflict(reg, c); err != nil {
+				probs = append(probs, fmt.Sprintf("region %s: %v", c.CMRegion, err))
+			}
+		}
 	}
 	if c := cs[0]; c.TSDBEnabled {
 		if err := tsdb.Check(ctx, c.TSDBURL, c.TSDBUsername, c.TSDBPassword); err != nil {

@@ -102,7 +102,7 @@ func TestWizardOverPTY(t *testing.T) {
 		{"MetaDB URL", "127.0.0.1"}, {"MetaDB port", strconv.Itoa(inst.Port)}, {"MetaDB username", user},
 		{"MetaDB password", metaPW}, {"Prefix for the names", prefix}, {"Are the MetaDB settings correct?", "y"},
 		{"Region ID", "cn-pty"}, {"cm_region_cn", ""}, {"CM service URL", ip + ":8088"},
-		{"IP addresses of all servers", ip}, {"Region code cm_location", "1"}, {"Are the OMS cluster settings correct?", "y"},
+		{"IP addresses of all servers", ip}, {"Region code cm_location", "1"}, {"Heartbeat database", ""}, {"Are the OMS cluster settings correct?", "y"},
 		{"Monitor historical data", "n"}, {"Enable the audit log", "n"}, {"Modify any setting?", "n"},
 		{"Password of the console user admin", adminPW}, {"Enter the admin password again", adminPW},
 		{"Installation directory on the node", ""}, {"Install ", "y"}, {"Mount an SSL certificate", "n"},

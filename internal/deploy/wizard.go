@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -24,6 +25,8 @@ type WizardOptions struct {
 
 	// Probe connects to the MetaDB and returns which configured databases already exist.
 	Probe func(ctx context.Context, c config.Config) ([]string, error)
+	// Registered reads the regions already registered in the MetaDB (nil: none are).
+	Registered func(ctx context.Context, c config.Config) ([]config.Config, error)
 	// TSDBProbe checks that the time-series database answers with these credentials (nil: skip).
 	TSDBProbe func(ctx context.Context, url, user string, password config.Secret) error
 	Deployer  Deployer
@@ -42,6 +45,9 @@ type Wizard struct {
 	regions  []config.Config
 	deployed int
 	admin    config.Secret
+	// registered are the regions the MetaDB already holds (an earlier run deployed them): they
+	// are kept in the cluster file and never redeployed, renamed or made non-default here.
+	registered []config.Config
 }
 
 // NewWizard returns a wizard reading answers from p.
@@ -166,7 +172,8 @@ func (w *Wizard) fresh(ctx context.Context) error {
 	if err := w.metaSection(ctx); err != nil {
 		return err
 	}
-	if err := w.clusterSection(ctx, 0, false); err != nil {
+	last := len(w.regions) - 1
+	if err := w.clusterSection(ctx, last, last > 0); err != nil {
 		return err
 	}
 	if err := w.tsdbSection(ctx); err != nil {
@@ -201,8 +208,76 @@ func (w *Wizard) fromFile(ctx context.Context) error {
 		} else if err != nil {
 			return err
 		}
+		return w.loadRegistered(ctx)
 	}
 	return nil // finalCheck shows the failing settings and asks to modify them
+}
+
+// loadRegistered reads the regions an earlier run deployed and keeps them, in front of the
+// regions of this run, as already deployed: this run extends the deployment. A registered
+// region's keys come from the cluster file in the output directory when it has them (nodes,
+// ports, TLS), else from the MetaDB.
+func (w *Wizard) loadRegistered(ctx context.Context) error {
+	if w.opt.Registered == nil {
+		return nil
+	}
+	reg, err := w.opt.Registered(ctx, w.compose(w.regions[0]))
+	if err != nil {
+		return fmt.Errorf("read the regions registered in the MetaDB: %w", err)
+	}
+	w.registered = reg
+	var saved []config.Config
+	if cl, err := config.LoadCluster(filepath.Join(w.opt.OutDir, ClusterFileName)); err == nil {
+		saved = cl.Configs()
+	}
+	var front []config.Config
+	for _, r := range reg {
+		if w.regionIndex(r.CMRegion) >= 0 {
+			continue // in this run's file: deployed again (a rolling restart)
+		}
+		for _, s := range saved {
+			if s.CMRegion == r.CMRegion && s.CMLocation == r.CMLocation {
+				r.CMNodes, r.HTTPSKey, r.HTTPSCrt = s.CMNodes, s.HTTPSKey, s.HTTPSCrt
+				r.GhanaPort, r.ConsolePort, r.CMPort, r.SupervisorPort = s.GhanaPort, s.ConsolePort, s.CMPort, s.SupervisorPort
+			}
+		}
+		front = append(front, r)
+	}
+	if len(reg) == 0 {
+		return nil
+	}
+	var ex []string
+	for _, r := range reg {
+		ex = append(ex, fmt.Sprintf("%s (cm_location %d%s)", r.CMRegion, r.CMLocation, map[bool]string{true: ", default"}[r.CMIsDefault]))
+	}
+	w.p.Printf("Regions already deployed (registered in the MetaDB): %s. They are kept; this run adds to them.\n", strings.Join(ex, ", "))
+	if !w.multi {
+		w.p.Printf("Continuing in multiple-regions mode.\n")
+		w.multi = true
+	}
+	w.regions = append(front, w.regions...)
+	w.deployed += len(front)
+	return nil
+}
+
+// regionIndex is the index of the region named name in w.regions, or -1.
+func (w *Wizard) regionIndex(name string) int {
+	for i, r := range w.regions {
+		if name != "" && r.CMRegion == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// isRegistered reports whether region i was deployed by an earlier run.
+func (w *Wizard) isRegistered(i int) bool {
+	for _, r := range w.registered {
+		if r.CMRegion == w.regions[i].CMRegion && r.CMLocation == w.regions[i].CMLocation {
+			return true
+		}
+	}
+	return false
 }
 
 // existingQuestion connects to the MetaDB and, when the databases exist, asks whether to go on.
@@ -293,24 +368,56 @@ func (w *Wizard) metaSection(ctx context.Context) error {
 		} else if err != nil {
 			return err
 		}
-		return nil
+		return w.loadRegistered(ctx)
 	}
 }
 
 // deriveHeartbeat names region i's heartbeat database from the prefix (first region: _cm_hb,
 // others _cm_hb_<cm_location>), or from the first region's name when no prefix is known.
 func (w *Wizard) deriveHeartbeat(i int) {
+	if i < len(w.regions) && w.isRegistered(i) {
+		return
+	}
 	r := &w.regions[i]
 	if w.prefix != "" {
 		_, _, hb, err := config.DatabaseNames(w.prefix, r.CMLocation, i == 0)
 		if err == nil {
 			r.HeartbeatDB = hb
 		}
-		return
-	}
-	if i > 0 && r.HeartbeatDB == "" {
+	} else if i > 0 && r.HeartbeatDB == "" {
 		r.HeartbeatDB = fmt.Sprintf("%s_%d", w.regions[0].HeartbeatDB, r.CMLocation)
 	}
+	r.HeartbeatDB = w.freeHeartbeat(i, r.HeartbeatDB)
+}
+
+// freeHeartbeat returns name, or name_2, name_3, ... when another region uses it.
+func (w *Wizard) freeHeartbeat(i int, name string) string {
+	used := w.heartbeatsExcept(i)
+	if name == "" || used[name] == "" {
+		return name
+	}
+	for n := 2; ; n++ {
+		if c := fmt.Sprintf("%s_%d", name, n); used[c] == "" {
+			return c
+		}
+	}
+}
+
+// heartbeatsExcept maps the heartbeat databases of the other regions (this run's and the
+// registered ones) to their region.
+func (w *Wizard) heartbeatsExcept(i int) map[string]string {
+	used := map[string]string{}
+	for j, r := range w.regions {
+		if j != i && r.HeartbeatDB != "" {
+			used[r.HeartbeatDB] = r.CMRegion
+		}
+	}
+	for _, r := range w.registered {
+		if i >= len(w.regions) || r.CMRegion != w.regions[i].CMRegion {
+			used[r.HeartbeatDB] = r.CMRegion
+		}
+	}
+	return used
 }
 
 // clusterSection asks region i's settings. A new region (after a deployment) is never the
@@ -344,9 +451,16 @@ func (w *Wizard) clusterSection(ctx context.Context, i int, isNew bool) error {
 		if err != nil {
 			return err
 		}
-		cn, err := w.p.Ask("cm_region_cn (the same as the region ID)", orDefault(r.CMRegionCN, region), checkRegionID(nil))
+		cnDef := r.CMRegionCN
+		if cnDef == "" || cnDef == r.CMRegion {
+			cnDef = region // follows the region ID unless it was set to something else
+		}
+		cn, err := w.p.Ask("cm_region_cn (the same as the region ID)", cnDef, checkRegionID(nil))
 		if err != nil {
 			return err
+		}
+		if cn != region {
+			w.p.Printf("  warning: cm_region_cn %s differs from cm_region %s; the deployment guide sets them equal.\n", cn, region)
 		}
 		askURLNodes := func() error {
 			u, err := w.p.Ask("CM service URL: the VIP or domain name of all CM servers in the region (http:// optional; IP:port, or IP only)", r.CMURL, checkCMURL)
@@ -384,9 +498,25 @@ func (w *Wizard) clusterSection(ctx context.Context, i int, isNew bool) error {
 			r.CMLocation, _ = strconv.Atoi(loc)
 			return nil
 		}
-		steps := []func() error{askURLNodes, askLoc} // the guide's order for the first region
+		askHB := func() error {
+			def := r.HeartbeatDB
+			if def == "" || r.CMLocation != w.regions[i].CMLocation || w.heartbeatsExcept(i)[def] != "" {
+				saved := w.regions[i]
+				w.regions[i].CMLocation, w.regions[i].HeartbeatDB = r.CMLocation, ""
+				w.deriveHeartbeat(i) // the next free name for this cm_location
+				def = w.regions[i].HeartbeatDB
+				w.regions[i] = saved
+			}
+			hb, err := w.p.Ask("Heartbeat database of this region (drc_cm_heartbeat_db)", def, checkHeartbeatDB(w.heartbeatsExcept(i)))
+			if err != nil {
+				return err
+			}
+			r.HeartbeatDB = hb
+			return nil
+		}
+		steps := []func() error{askURLNodes, askLoc, askHB} // the guide's order for the first region
 		if isNew {
-			steps = []func() error{askLoc, askURLNodes} // the guide's order for a new region
+			steps = []func() error{askLoc, askURLNodes, askHB} // the guide's order for a new region
 		}
 		for _, st := range steps {
 			for {
@@ -401,28 +531,28 @@ func (w *Wizard) clusterSection(ctx context.Context, i int, isNew bool) error {
 			}
 		}
 		r.CMRegion, r.CMRegionCN = region, cn
-		switch {
-		case isNew || i > 0:
-			r.CMIsDefault = false
-		case !w.multi:
+		if !w.multi {
 			r.CMIsDefault = true
-		default:
-			for {
-				def, err := w.p.Confirm("Access this region preferentially (cm_is_default)? Only one region may be the default")
-				if err != nil {
-					return err
+		} else {
+			other := w.otherDefault(i)
+			def, err := w.p.Ask("Access this region preferentially (cm_is_default)? Only one region may be the default (y/n)", map[bool]string{true: "n", false: "y"}[other != ""], func(s string) (string, error) {
+				a, err := YesNo(s)
+				switch {
+				case err != nil:
+					return "", err
+				case a == "y" && other != "":
+					return "", fmt.Errorf("region %s is already the default region; only one region may be: answer n", other)
+				case a == "n" && other == "":
+					return "", fmt.Errorf("exactly one region must be the default and no other region is: answer y")
 				}
-				if !def && !w.otherDefault(i) {
-					w.p.Printf("  invalid: exactly one region must be the default and regions added later never are: answer y.\n")
-					continue
-				}
-				r.CMIsDefault = def
-				break
+				return a, nil
+			})
+			if err != nil {
+				return err
 			}
+			r.CMIsDefault = def == "y"
 		}
 		w.regions[i] = r
-		w.deriveHeartbeat(i)
-		r = w.regions[i]
 		w.p.Printf("\nOMS cluster settings of region %s:\n  cm_region: %s\n  cm_region_cn: %s\n  cm_url: %s\n  cm_nodes: %s\n  cm_location: %d\n  cm_is_default: %t\n  drc_cm_heartbeat_db: %s\n",
 			r.CMRegion, r.CMRegion, r.CMRegionCN, r.CMURL, strings.Join(r.CMNodes, ", "), r.CMLocation, r.CMIsDefault, r.HeartbeatDB)
 		ok, err := w.p.Confirm("Are the OMS cluster settings correct?")
@@ -435,13 +565,19 @@ func (w *Wizard) clusterSection(ctx context.Context, i int, isNew bool) error {
 	}
 }
 
-func (w *Wizard) otherDefault(i int) bool {
+// otherDefault names the default region when it is not region i ("" when none is).
+func (w *Wizard) otherDefault(i int) string {
 	for j, r := range w.regions {
 		if j != i && r.CMIsDefault {
-			return true
+			return r.CMRegion
 		}
 	}
-	return false
+	for _, r := range w.registered {
+		if r.CMIsDefault && r.CMRegion != w.regions[i].CMRegion {
+			return r.CMRegion
+		}
+	}
+	return ""
 }
 
 func cmPortCheck(s string) (string, error) {
@@ -560,6 +696,13 @@ func (w *Wizard) finalCheck(ctx context.Context) error {
 				errs = append(errs, p.String())
 			}
 		}
+		for i, c := range cs {
+			if !w.isRegistered(i) {
+				if err := RegionConflict(w.registered, c); err != nil {
+					errs = append(errs, fmt.Sprintf("region %s: %v", c.CMRegion, err))
+				}
+			}
+		}
 		if w.opt.HostIP != "" && !w.hasNode(w.opt.HostIP) {
 			errs = append(errs, fmt.Sprintf("this host's IP %s (-i) is not in cm_nodes of any region: add it, or run without -i to install every node over SSH", w.opt.HostIP))
 		}
@@ -597,8 +740,12 @@ func (w *Wizard) hasNode(ip string) bool {
 
 func (w *Wizard) modify(ctx context.Context) error {
 	opts := []string{"MetaDB settings"}
-	for _, r := range w.regions {
-		opts = append(opts, "OMS cluster settings of region "+orDefault(r.CMRegion, "(new)"))
+	var regionOf []int // option index-1 -> region index (registered regions are not modified here)
+	for i, r := range w.regions {
+		if !w.isRegistered(i) {
+			opts = append(opts, "OMS cluster settings of region "+orDefault(r.CMRegion, "(new)"))
+			regionOf = append(regionOf, i)
+		}
 	}
 	opts = append(opts, "Time-series database settings", "Audit settings")
 	k, err := w.p.Choose("Which settings do you want to modify?", opts)
@@ -608,9 +755,10 @@ func (w *Wizard) modify(ctx context.Context) error {
 	switch {
 	case k == 0:
 		return w.metaSection(ctx)
-	case k <= len(w.regions):
-		return w.clusterSection(ctx, k-1, false)
-	case k == len(w.regions)+1:
+	case k <= len(regionOf):
+		i := regionOf[k-1]
+		return w.clusterSection(ctx, i, i >= w.deployed && i > 0)
+	case k == len(regionOf)+1:
 		return w.tsdbSection(ctx)
 	default:
 		return w.auditSection()

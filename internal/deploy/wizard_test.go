@@ -62,7 +62,8 @@ func TestWizardMultiRegionFromScratch(t *testing.T) {
 		"https://10.1.0.100:8088", "10.1.0.100", "8090", "", // cm_url without port, then the port
 		"10.1.0.1,10.1.0.1", "10.1.0.1, 10.1.0.2", // nodes
 		"128", "1", // cm_location
-		"n", "y", // default region: n is refused for the only region
+		"",      // heartbeat database: the proposed name
+		"n", "", // default region: n is refused for the only region, y proposed
 		"y",                     // cluster settings correct
 		"y", "y", "CERESDB", "", // tsdb: monitor, deployed, type (default INFLUXDB)
 		"10.0.0.9", "10.0.0.9:8086", "admin", "tsdbpw", "y",
@@ -77,7 +78,9 @@ func TestWizardMultiRegionFromScratch(t *testing.T) {
 		"cn-hangzhou", "cn-heilongjiang", "", // region ID reused, then new
 		"1", "2", // cm_location reused, then new
 		"10.1.0.100:8088", "10.2.0.100:8088", // VIP of region 1 refused
-		"10.1.0.2", "10.2.0.1,10.2.0.2", "y", // node of region 1 refused
+		"10.1.0.2", "10.2.0.1,10.2.0.2", // node of region 1 refused
+		prefix+"_cm_hb", "", // heartbeat database: region 1's refused, then the proposed free name
+		"y", "", "y", // default: a second default refused, n proposed; settings correct
 		"", "", "rootpw", "y", "n", // node 10.2.0.1
 		"", "", "rootpw", "y", "n", // node 10.2.0.2
 		"n", // no further region
@@ -120,6 +123,10 @@ func TestWizardMultiRegionFromScratch(t *testing.T) {
 		`10.1.0.2 is a node of region cn-hangzhou`,
 		`OMS has been deployed in regions [cn-hangzhou,cn-heilongjiang]`,
 		"drc_cm_heartbeat_db: " + prefix + "_cm_hb_2",
+		prefix + "_cm_hb is the heartbeat database of region cn-hangzhou; each region needs its own",
+		"Heartbeat database of this region (drc_cm_heartbeat_db) [" + prefix + "_cm_hb_2]",
+		"region cn-hangzhou is already the default region; only one region may be: answer n",
+		"(cm_is_default)? Only one region may be the default (y/n) [n]",
 	} {
 		if !strings.Contains(tr, msg) {
 			t.Errorf("transcript lacks %q", msg)
