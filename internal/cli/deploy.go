@@ -265,8 +265,7 @@ func newDeployAddNodeCmd() *cobra.Command {
 			if err := inst.SetupRegion(cmd.Context(), rc); err != nil {
 				return withCode(ExitFailure, err)
 			}
-			newNode := deploy.Node{IP: ip, Config: rc, InstallDir: deploy.NodeDir(t.InstallDir, ip), Local: ip == t.HostIP, SSH: t.SSH, Binary: t.Binary, AdminPassword: t.AdminPassword}
-			if err := inst.InstallNode(cmd.Context(), newNode); err != nil {
+			if err := inst.InstallNode(cmd.Context(), t.Node(rc, ip)); err != nil {
 				return withCode(ExitFailure, fmt.Errorf("add node %s: %w (the cluster file is unchanged)", ip, err))
 			}
 			if err := os.WriteFile(f.configPath, config.FormatCluster(ncl.Configs()), 0o600); err != nil {
@@ -278,8 +277,7 @@ func newDeployAddNodeCmd() *cobra.Command {
 				if n == ip {
 					continue
 				}
-				node := deploy.Node{IP: n, Config: rc, InstallDir: deploy.NodeDir(t.InstallDir, n), Local: n == t.HostIP, SSH: t.SSH, Binary: t.Binary}
-				if err := inst.InstallNode(cmd.Context(), node); err != nil {
+				if err := inst.InstallNode(cmd.Context(), t.Node(rc, n)); err != nil {
 					return withCode(ExitFailure, fmt.Errorf("update node %s: %w", n, err))
 				}
 			}

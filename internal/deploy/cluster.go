@@ -27,9 +27,11 @@ type Target struct {
 	Region        string        // only this region ("" = all)
 }
 
-func (t Target) node(c config.Config, ip string) Node {
+// Node is how node ip of region c is installed: the console TLS files are the region's
+// https_key/https_crt (files on this host, copied to each node's conf/tls).
+func (t Target) Node(c config.Config, ip string) Node {
 	return Node{IP: ip, Config: c, InstallDir: NodeDir(t.InstallDir, ip), Local: ip == t.HostIP, SSH: t.SSH,
-		Binary: t.Binary, AdminPassword: t.AdminPassword}
+		Binary: t.Binary, AdminPassword: t.AdminPassword, TLSKey: c.HTTPSKey, TLSCrt: c.HTTPSCrt}
 }
 
 // CheckCluster lists every problem of a cluster deployment before any host is touched: the config file
@@ -144,7 +146,7 @@ func DeployCluster(ctx context.Context, d Deployer, cs []config.Config, t Target
 		}
 		ok := 0
 		for _, ip := range c.CMNodes {
-			if err := d.InstallNode(ctx, t.node(c, ip)); err != nil {
+			if err := d.InstallNode(ctx, t.Node(c, ip)); err != nil {
 				fmt.Fprintf(out, "FAILED %v\n", err)
 				failed = append(failed, err.Error())
 				continue

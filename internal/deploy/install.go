@@ -142,7 +142,7 @@ func (in *Installer) InstallNode(ctx context.Context, n Node) error {
 	if err != nil {
 		return fail("start the node", err)
 	}
-	fmt.Fprintf(in.out(), "Node %s: started (log %s); waiting for http://%s/oms/health.\n", n.IP, logName, in.healthAddr(n))
+	fmt.Fprintf(in.out(), "Node %s: started (log %s); waiting for %s.\n", n.IP, logName, healthURL(n))
 	if err := in.waitHealthy(ctx, r, n); err != nil {
 		se := &StepError{Host: n.IP, Step: "wait for health", Err: err}
 		se.LogTail, _ = r.Run(ctx, "tail -n 30 "+shellQuote(logName)+" 2>/dev/null", nil)
@@ -181,6 +181,7 @@ func (in *Installer) unregister() func(context.Context, config.Config, string) e
 // nodeConfig is the region's config as this node runs it: TLS paths point into conf/tls.
 func nodeConfig(n Node) []byte {
 	c := n.Config
+	c.HTTPSKey, c.HTTPSCrt = "", ""
 	if n.TLSKey != "" {
 		c.HTTPSKey = path.Join(n.InstallDir, "conf/tls/https.key")
 		c.HTTPSCrt = path.Join(n.InstallDir, "conf/tls/https.crt")
@@ -352,8 +353,13 @@ WantedBy=multi-user.target
 `, installDir, hostIP, logPath)
 }
 
-func (in *Installer) healthAddr(n Node) string {
-	return net.JoinHostPort(n.IP, strconv.Itoa(n.Config.ConsolePort))
+// healthURL is the node console's health endpoint: https when the console has TLS.
+func healthURL(n Node) string {
+	scheme := "http"
+	if n.TLSKey != "" {
+		scheme = "https"
+	}
+	return scheme + "://" + net.JoinHostPort(n.IP, strconv.Itoa(n.Config.ConsolePort)) + "/oms/health"
 }
 
 // healthPoll is how often the health endpoint and the process are checked.
@@ -368,11 +374,7 @@ func (in *Installer) waitHealthy(ctx context.Context, r Runner, n Node) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	scheme := "http"
-	if n.TLSKey != "" {
-		scheme = "https"
-	}
-	url := scheme + "://" + in.healthAddr(n) + "/oms/health"
+	url := healthURL(n)
 	// Liveness only: a self-signed console certificate must not fail the wait.
 	client := &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // health probe, no data
 	var last error

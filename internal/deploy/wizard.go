@@ -803,15 +803,19 @@ func (w *Wizard) deployRegion(ctx context.Context, i int) error {
 		return fmt.Errorf("set up region %s: %w", c.CMRegion, err)
 	}
 	for _, ip := range c.CMNodes {
-		if err := w.deployNode(ctx, c, ip); err != nil {
+		if err := w.deployNode(ctx, i, ip); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (w *Wizard) deployNode(ctx context.Context, c config.Config, ip string) error {
+// deployNode asks node ip's questions and installs it. The console TLS answer is kept in the
+// region's https_key/https_crt (cluster file rewritten), so later `deploy -c`, `config apply`
+// and `add-node` install the same certificate.
+func (w *Wizard) deployNode(ctx context.Context, i int, ip string) error {
 	for {
+		c := w.compose(w.regions[i])
 		n := Node{IP: ip, Config: c, Local: ip == w.opt.HostIP, Binary: w.opt.Binary, AdminPassword: w.admin}
 		where := "remote, over SSH"
 		if n.Local {
@@ -844,15 +848,22 @@ func (w *Wizard) deployNode(ctx context.Context, c config.Config, ip string) err
 				return err
 			}
 		}
-		tls, err := w.p.Confirm("Mount an SSL certificate for the console (https)?")
+		tls, err := w.p.Ask("Mount an SSL certificate for the console (https)? (y/n)", map[bool]string{true: "y", false: ""}[c.HTTPSKey != ""], YesNo)
 		if err != nil {
 			return err
 		}
-		if tls {
-			if n.TLSKey, err = w.p.Ask("https_key file (private key)", "", checkReadableFile); err != nil {
+		if tls == "y" {
+			if n.TLSKey, err = w.p.Ask("https_key file (private key)", c.HTTPSKey, checkReadableFile); err != nil {
 				return err
 			}
-			if n.TLSCrt, err = w.p.Ask("https_crt file (certificate)", "", checkReadableFile); err != nil {
+			if n.TLSCrt, err = w.p.Ask("https_crt file (certificate)", c.HTTPSCrt, checkReadableFile); err != nil {
+				return err
+			}
+		}
+		if r := &w.regions[i]; r.HTTPSKey != n.TLSKey || r.HTTPSCrt != n.TLSCrt {
+			r.HTTPSKey, r.HTTPSCrt = n.TLSKey, n.TLSCrt
+			n.Config = w.compose(*r)
+			if err := w.write(); err != nil {
 				return err
 			}
 		}
