@@ -37,7 +37,7 @@ func (f *deployFlags) register(cmd *cobra.Command, withRegion bool) {
 	fs.StringVarP(&f.configPath, "config", "c", "", "config.yaml, a cluster file (one document per region) or a directory of them")
 	fs.StringVarP(&f.hostIP, "host-ip", "i", "", "this host's IP, one of cm_nodes: its node is installed without SSH (empty: every node over SSH)")
 	fs.StringVarP(&f.binary, "package", "d", "", "the oms package (oms-<version>-linux-amd64.tar.gz from make dist) or binary to install (default: this binary)")
-	fs.StringVar(&f.sshUser, "ssh-user", "root", "SSH user on remote nodes (not root: needs passwordless sudo)")
+	fs.StringVar(&f.sshUser, "ssh-user", "root", "SSH user on remote nodes (not root: needs sudo, passwordless or with the SSH password)")
 	fs.StringVar(&f.sshKey, "ssh-key", "", "SSH private key file")
 	fs.StringVar(&f.sshPasswordFile, "ssh-password-file", "", "file holding the SSH password (or set OMS_SSH_PASSWORD)")
 	fs.StringVar(&f.sshKnownHosts, "ssh-known-hosts", "", "check host keys against this known_hosts file (default: accept any host key)")

@@ -19,7 +19,8 @@ import (
 	"github.com/omsdev/oms/internal/safepath"
 )
 
-// SSHLogin is how to log in to a remote node. A user other than root needs passwordless sudo.
+// SSHLogin is how to log in to a remote node. A user other than root needs sudo: passwordless,
+// or with Password (given to `sudo -S` on stdin).
 type SSHLogin struct {
 	User       string
 	Password   config.Secret // empty: use KeyFile

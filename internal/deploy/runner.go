@@ -14,6 +14,9 @@ import (
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/omsdev/oms/internal/config"
+	"github.com/omsdev/oms/internal/omserr"
 )
 
 // Runner runs shell scripts on one host: this one, or a remote one over SSH.
@@ -43,10 +46,13 @@ func (LocalRunner) Run(ctx context.Context, script string, stdin io.Reader) (str
 func (LocalRunner) Close() error { return nil }
 
 // SSHRunner runs scripts on a remote host over one SSH connection; a user other than root runs
-// them under `sudo -n`.
+// them under sudo: `sudo -n` when the user has passwordless sudo, else `sudo -S` with the
+// password written to sudo's stdin ahead of the script's input (never in argv, never logged).
 type SSHRunner struct {
-	client *ssh.Client
-	sudo   bool
+	client  *ssh.Client
+	sudo    string        // "" (root), "-n" or "-S"
+	sudoPW  config.Secret // for -S
+	sshUser string
 }
 
 // sshDialTimeout bounds the TCP connect and the SSH handshake.
@@ -105,7 +111,32 @@ func DialSSH(ctx context.Context, host string, l SSHLogin) (*SSHRunner, error) {
 		return nil, fmt.Errorf("ssh login as %s to %s: %w", l.User, addr, err)
 	}
 	_ = conn.SetDeadline(time.Time{})
-	return &SSHRunner{client: ssh.NewClient(c, chans, reqs), sudo: l.User != "root"}, nil
+	r := &SSHRunner{client: ssh.NewClient(c, chans, reqs), sshUser: l.User}
+	if l.User != "root" {
+		if err := r.chooseSudo(ctx, l.Password); err != nil {
+			r.Close()
+			return nil, fmt.Errorf("ssh %s as %s: %w", addr, l.User, err)
+		}
+	}
+	return r, nil
+}
+
+// chooseSudo picks passwordless sudo when the user has it, else sudo with the password.
+func (r *SSHRunner) chooseSudo(ctx context.Context, pw config.Secret) error {
+	r.sudo = "-n"
+	if _, err := r.Run(ctx, "true", nil); err == nil {
+		return nil
+	}
+	if pw == "" {
+		return omserr.New(omserr.DeployHostCheck, fmt.Sprintf("user %s cannot run sudo without a password and no password was given", r.sshUser),
+			"give the user's password (the wizard's SSH password, --ssh-password-file or OMS_SSH_PASSWORD), allow it passwordless sudo, or log in as root")
+	}
+	r.sudo, r.sudoPW = "-S", pw
+	if _, err := r.Run(ctx, "true", nil); err != nil {
+		return omserr.New(omserr.DeployHostCheck, fmt.Sprintf("user %s cannot run sudo with the given password: %v", r.sshUser, err),
+			"check the password and that the user may use sudo (sudoers), or log in as root")
+	}
+	return nil
 }
 
 // Run implements Runner.
@@ -118,8 +149,18 @@ func (r *SSHRunner) Run(ctx context.Context, script string, stdin io.Reader) (st
 	var out, errb bytes.Buffer
 	s.Stdout, s.Stderr, s.Stdin = &out, &errb, stdin
 	cmd := "sh -c " + shellQuote(script)
-	if r.sudo {
+	switch r.sudo {
+	case "-n":
 		cmd = "sudo -n " + cmd
+	case "-S":
+		// -k: always ask, so the password line is never left for the script's stdin; -p '': no
+		// prompt text in stderr. sudo reads the password up to the newline, the rest is the script's.
+		cmd = "sudo -k -S -p '' " + cmd
+		in := []io.Reader{strings.NewReader(r.sudoPW.Reveal() + "\n")}
+		if stdin != nil {
+			in = append(in, stdin)
+		}
+		s.Stdin = io.MultiReader(in...)
 	}
 	done := make(chan error, 1) // buffered: Run's result is dropped when ctx ends first
 	go func() { done <- s.Run(cmd) }()
@@ -131,8 +172,8 @@ func (r *SSHRunner) Run(ctx context.Context, script string, stdin io.Reader) (st
 	}
 	if err != nil {
 		msg := tailText(errb.String(), 10)
-		if r.sudo && strings.Contains(msg, "sudo") {
-			msg += " (the SSH user needs passwordless sudo on this host, or log in as root)"
+		if r.sudo != "" && strings.Contains(msg, "sudo") {
+			msg += " (the SSH user needs sudo on this host: passwordless, or with the password given; or log in as root)"
 		}
 		return out.String(), fmt.Errorf("%w: %s", err, msg)
 	}

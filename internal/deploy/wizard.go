@@ -886,10 +886,10 @@ func (w *Wizard) deployNode(ctx context.Context, i int, ip string) error {
 func (w *Wizard) askSSH(ip string) (SSHLogin, error) {
 	var l SSHLogin
 	var err error
-	if l.User, err = w.p.Ask("SSH user for "+ip+" (root, or a user with passwordless sudo)", w.opt.SSHUser, checkNotEmpty("user")); err != nil {
+	if l.User, err = w.p.Ask("SSH user for "+ip+" (root, or a user with sudo)", w.opt.SSHUser, checkNotEmpty("user")); err != nil {
 		return l, err
 	}
-	pw, err := w.p.Secret("SSH password for "+l.User+"@"+ip+" (empty: log in with a private key)", nil)
+	pw, err := w.p.Secret("SSH password for "+l.User+"@"+ip+", also used for sudo (empty: log in with a private key)", nil)
 	if err != nil {
 		return l, err
 	}
