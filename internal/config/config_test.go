@@ -65,10 +65,15 @@ func TestSeedSamples(t *testing.T) {
 				!c.TSDBEnabled || c.TSDBURL != "xxx.xxx.xxx.xxx:8086" || c.TSDBUsername != "username" {
 				t.Fatalf("seed sample read wrong: %+v", c)
 			}
-			// Exactly the two masked passwords are errors, each with its line and the advice.
+			// The two masked passwords are errors, each with its line and the advice, and so are
+			// the placeholder addresses (xxx.xxx.xxx.xxx, xxx.xxx.xxx.xx1): never host names.
 			errs := r.Errors()
-			if len(errs) != 2 {
-				t.Fatalf("want 2 errors (masked passwords), got %v", r.Problems)
+			var keys []string
+			for _, e := range errs {
+				keys = append(keys, e.Key)
+			}
+			if strings.Join(keys, " ") != "oms_meta_password tsdb_password oms_meta_host cm_nodes cm_nodes tsdb_url" {
+				t.Fatalf("want errors for the masked passwords and the placeholder addresses, got %v", r.Problems)
 			}
 			want0 := "oms_meta_password, line 4: this looks like a masked placeholder; put the real password in quotes"
 			if !strings.Contains(errs[0].String(), want0) {
@@ -106,6 +111,9 @@ func TestValidationRules(t *testing.T) {
 		{"region_cn differs", replace("cm_region_cn: cn-hangzhou", "cm_region_cn: hangzhou"), SevWarning, "cm_region_cn", 11, "differs from cm_region"},
 		{"empty cm_nodes", replace("cm_nodes:\n - 10.0.0.1\n - 10.0.0.2\n", "cm_nodes: []\n"), SevError, "cm_nodes", 13, "is empty"},
 		{"bad cm_nodes entry", replace(" - 10.0.0.2", " - not a host!"), SevError, "cm_nodes", 13, "is not an IP address or host name"},
+		{"cm_nodes octet 999", replace(" - 10.0.0.2", " - 10.0.0.999"), SevError, "cm_nodes", 13, "is not an IP address or host name"},
+		{"cm_nodes placeholder", replace(" - 10.0.0.2", " - xxx.xxx.xxx.xx1"), SevError, "cm_nodes", 13, "is not an IP address or host name"},
+		{"meta host placeholder", replace("oms_meta_host: 10.0.0.9", "oms_meta_host: xxx.xxx.xxx.xxx"), SevError, "oms_meta_host", 1, ""},
 		{"no space after colon", replace("cm_region: cn-hangzhou", "cm_region:cn-hangzhou"), SevError, "cm_region", 10, "missing space after the colon"},
 		{"tsdb enabled without url", good + "tsdb_enabled: true\n", SevError, "tsdb_url", 0, "required when tsdb_enabled"},
 		{"tsdb ceresdb", good + "tsdb_service: 'CERESDB'\n", SevError, "tsdb_service", 16, "only INFLUXDB"},

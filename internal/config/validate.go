@@ -215,8 +215,13 @@ func validHost(s string) bool {
 	if net.ParseIP(s) != nil {
 		return true
 	}
-	return len(s) <= 253 && hostnameRe.MatchString(s)
+	return len(s) <= 253 && hostnameRe.MatchString(s) && !ipLikeRe.MatchString(s)
 }
+
+// ipLikeRe matches names shaped like an IPv4 address that did not parse as one: 10.0.0.999, or
+// the guide's placeholders xxx.xxx.xxx.xx1. They are typos or unreplaced placeholders, never a
+// host name.
+var ipLikeRe = regexp.MustCompile(`^[0-9xX]{1,3}(\.[0-9xX]{1,3}){3}$|^[0-9]+(\.[0-9]+)+$`)
 
 func isLoopback(host string) bool {
 	if strings.EqualFold(host, "localhost") {

@@ -16,9 +16,18 @@ import (
 
 func checkHost(s string) (string, error) {
 	if !config.ValidHost(s) {
-		return "", fmt.Errorf("%q is not an IP address or host name", s)
+		return "", badHost(s)
 	}
 	return s, nil
+}
+
+// badHost explains why s is not a host: an IPv4-shaped typo or an unreplaced placeholder of the
+// guide gets its own message.
+func badHost(s string) error {
+	if strings.Trim(s, "0123456789.xX") == "" && strings.Count(s, ".") == 3 {
+		return fmt.Errorf("%q is not a valid IP address (four numbers 0-255; replace the guide's xxx placeholders with the real address)", s)
+	}
+	return fmt.Errorf("%q is not an IP address or host name", s)
 }
 
 func checkPort(s string) (string, error) {
@@ -119,7 +128,7 @@ func checkNodes(otherRegion map[string]string) Check {
 				continue
 			}
 			if !config.ValidHost(f) {
-				return "", fmt.Errorf("%q is not an IP address or host name", f)
+				return "", badHost(f)
 			}
 			if seen[f] {
 				return "", fmt.Errorf("%s is listed twice", f)

@@ -19,6 +19,11 @@ func TestAnswerChecks(t *testing.T) {
 		norm  string // normalised answer when accepted ("" = unchanged)
 	}{
 		{"host ok", checkHost, "10.0.0.1", "", ""},
+		{"host 999", checkHost, "10.0.0.999", `"10.0.0.999" is not a valid IP address (four numbers 0-255`, ""},
+		{"host placeholder", checkHost, "xxx.xxx.xxx.xx1", `"xxx.xxx.xxx.xx1" is not a valid IP address`, ""},
+		{"host name", checkHost, "meta-1.example.com", "", ""},
+		{"nodes 999", checkNodes(nil), "10.0.0.1,10.0.0.999", `"10.0.0.999" is not a valid IP address`, ""},
+		{"nodes placeholder", checkNodes(nil), "xxx.xxx.xxx.xx1", "replace the guide's xxx placeholders", ""},
 		{"host bad", checkHost, "10.0.0.1:3306", `"10.0.0.1:3306" is not an IP address or host name`, ""},
 		{"port bad", checkPort, "0", `"0" is not a port number in 1-65535`, ""},
 		{"port text", checkPort, "http", `"http" is not a port number`, ""},
