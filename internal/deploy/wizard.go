@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -589,6 +590,7 @@ func cmPortCheck(s string) (string, error) {
 
 func (w *Wizard) tsdbSection(ctx context.Context) error {
 	s := &w.shared
+	url, user := s.TSDBURL, s.TSDBUsername // what was typed is proposed again after a failed check
 	for {
 		mon, err := w.p.Confirm("Monitor historical data of OMS (needs a time-series database)?")
 		if err != nil {
@@ -612,12 +614,10 @@ func (w *Wizard) tsdbSection(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		url, err := w.p.Ask("URL of the time-series database (host:port)", s.TSDBURL, checkHostPort)
-		if err != nil {
+		if url, err = w.p.Ask("URL of the time-series database (host:port)", url, checkHostPort); err != nil {
 			return err
 		}
-		user, err := w.p.Ask("Username of the time-series database", s.TSDBUsername, checkNotEmpty("username"))
-		if err != nil {
+		if user, err = w.p.Ask("Username of the time-series database", user, checkNotEmpty("username")); err != nil {
 			return err
 		}
 		pw, err := w.p.Secret("Password of the time-series database", checkNotEmpty("password"))
@@ -660,7 +660,7 @@ func (w *Wizard) auditSection() error {
 		}
 		var file, url string
 		if sink == config.AuditSinkFile {
-			file, err = w.p.Ask("Audit file on each node (absolute path)", orDefault(s.AuditFile, w.opt.InstallDir+"/logs/audit.log"), checkAbsPath)
+			file, err = w.p.Ask("Audit file on each node (absolute path)", orDefault(s.AuditFile, defaultAuditFile(w.opt.InstallDir)), checkAbsPath)
 		} else {
 			url, err = w.p.Ask("Audit HTTP endpoint (records are POSTed as JSON)", s.AuditHTTPURL, checkHTTPURL)
 		}
@@ -682,6 +682,12 @@ func (w *Wizard) auditSection() error {
 			return nil
 		}
 	}
+}
+
+// defaultAuditFile is <install>/logs/audit.log; an installation directory with {ip} (nodes
+// sharing one filesystem) gives the directory without it: audit_file is one path for all nodes.
+func defaultAuditFile(installDir string) string {
+	return path.Join(path.Clean(strings.ReplaceAll(installDir, "{ip}", "")), "logs", "audit.log")
 }
 
 // finalCheck checks the generated config with the file rules and the cross-region rules, shows
