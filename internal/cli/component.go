@@ -62,7 +62,7 @@ func runComponent(kind, specPath string, f componentFactory) error {
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil)).With("kind", kind, "task", spec.TaskID, "epoch", spec.Epoch)
 	// the MySQL driver's own messages (a lost connection while retrying) go to the component
 	// log as structured lines, not bare text on stderr
-	_ = mysql.SetLogger(driverLog{log})
+	_ = mysql.SetLogger(driverLog{log, slog.LevelWarn})
 	unit, err := f(spec, log)
 	if err != nil {
 		return withCode(ExitInvalid, err)
@@ -72,7 +72,14 @@ func runComponent(kind, specPath string, f componentFactory) error {
 	return withCode(ExitFailure, component.Host(ctx, spec, unit, log))
 }
 
-// driverLog adapts slog to the MySQL driver's logger.
-type driverLog struct{ log *slog.Logger }
+// driverLog adapts slog to the MySQL driver's logger, so its messages (a lost connection while
+// retrying, `[mysql] ... packets.go: unexpected EOF`) are structured log records, never bare
+// text on a terminal.
+type driverLog struct {
+	log   *slog.Logger
+	level slog.Level
+}
 
-func (d driverLog) Print(v ...any) { d.log.Warn("mysql driver", "msg", fmt.Sprint(v...)) }
+func (d driverLog) Print(v ...any) {
+	d.log.Log(context.Background(), d.level, "mysql driver", "msg", fmt.Sprint(v...))
+}

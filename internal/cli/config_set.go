@@ -81,10 +81,11 @@ comma-separated IPs. The new config is checked first; nothing changes when it fa
 // stopped, its config rewritten, started and waited for before the next), so a region behind its
 // VIP stays reachable.
 func applyCluster(cmd *cobra.Command, f *deployFlags) error {
-	t, err := f.target()
+	t, done, err := f.target()
 	if err != nil {
 		return err
 	}
+	defer done()
 	cl, err := loadClusterFile(f.configPath)
 	if err != nil {
 		return err

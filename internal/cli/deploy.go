@@ -49,34 +49,39 @@ func (f *deployFlags) register(cmd *cobra.Command, withRegion bool) {
 	}
 }
 
-func (f *deployFlags) target() (deploy.Target, error) {
+// target reads the flags into a Target. A package given with -d is unpacked into a temporary
+// folder that done removes: callers defer it.
+func (f *deployFlags) target() (t deploy.Target, done func(), err error) {
+	done = func() {}
 	bin := f.binary
 	if bin == "" {
 		exe, err := os.Executable()
 		if err != nil {
-			return deploy.Target{}, withCode(ExitUsage, fmt.Errorf("-d: cannot find this binary: %w", err))
+			return t, done, withCode(ExitUsage, fmt.Errorf("-d: cannot find this binary: %w", err))
 		}
 		bin = exe
+	}
+	sshPW, err := secretFrom(f.sshPasswordFile, "OMS_SSH_PASSWORD")
+	if err != nil {
+		return t, done, err
+	}
+	admin, err := secretFrom(f.adminPasswordFile, "OMS_ADMIN_PASSWORD")
+	if err != nil {
+		return t, done, err
 	}
 	if deploy.IsPackage(bin) {
 		dir, err := os.MkdirTemp("", "oms-package-")
 		if err != nil {
-			return deploy.Target{}, err
+			return t, done, err
 		}
+		done = func() { os.RemoveAll(dir) }
 		if bin, err = deploy.BinaryFromPackage(bin, dir); err != nil {
-			return deploy.Target{}, withCode(ExitInvalid, err)
+			done()
+			return t, func() {}, withCode(ExitInvalid, err)
 		}
-	}
-	sshPW, err := secretFrom(f.sshPasswordFile, "OMS_SSH_PASSWORD")
-	if err != nil {
-		return deploy.Target{}, err
-	}
-	admin, err := secretFrom(f.adminPasswordFile, "OMS_ADMIN_PASSWORD")
-	if err != nil {
-		return deploy.Target{}, err
 	}
 	return deploy.Target{InstallDir: f.installDir, HostIP: f.hostIP, Binary: bin, AdminPassword: admin, Region: f.region,
-		SSH: deploy.SSHLogin{User: f.sshUser, Password: sshPW, KeyFile: f.sshKey, KnownHosts: f.sshKnownHosts, Port: f.sshPort}}, nil
+		SSH: deploy.SSHLogin{User: f.sshUser, Password: sshPW, KeyFile: f.sshKey, KnownHosts: f.sshKnownHosts, Port: f.sshPort}}, done, nil
 }
 
 func (f *deployFlags) installer(out io.Writer) *deploy.Installer {
@@ -112,10 +117,14 @@ is touched; then the regions deploy one after another, the default region first.
 idempotent (a rolling restart).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			t, err := f.target()
+			if checkOnly && (f.configPath == "" || wizard) {
+				return withCode(ExitUsage, fmt.Errorf("--check checks a config file: give -c FILE (and no --wizard)"))
+			}
+			t, done, err := f.target()
 			if err != nil {
 				return err
 			}
+			defer done()
 			out := cmd.OutOrStdout()
 			ctx := cmd.Context()
 			if f.configPath != "" && !wizard {
@@ -223,10 +232,11 @@ func newDeployAddNodeCmd() *cobra.Command {
 			if f.configPath == "" || ip == "" {
 				return withCode(ExitUsage, fmt.Errorf("give -c CLUSTER_FILE and --ip IP"))
 			}
-			t, err := f.target()
+			t, done, err := f.target()
 			if err != nil {
 				return err
 			}
+			defer done()
 			out := cmd.OutOrStdout()
 			cl, err := loadClusterFile(f.configPath)
 			if err != nil {

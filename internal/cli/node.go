@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/go-sql-driver/mysql"
 	"log/slog"
 	"net"
 	"net/http"
@@ -100,6 +101,7 @@ func runNode(parent context.Context, f nodeFlags) error {
 		return withCode(ExitFailure, fmt.Errorf("find own binary: %w", err))
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil)).With("host", f.hostIP)
+	_ = mysql.SetLogger(driverLog{log, slog.LevelWarn})
 
 	ctx, stop := signal.NotifyContext(parent, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()

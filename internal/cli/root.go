@@ -4,8 +4,11 @@
 package cli
 
 import (
+	"log/slog"
+
 	"errors"
 	"fmt"
+	"github.com/go-sql-driver/mysql"
 	"io"
 	"os"
 
@@ -66,6 +69,9 @@ func newRoot(out, errOut io.Writer) *cobra.Command {
 func Execute(args []string) int {
 	root := newRoot(os.Stdout, os.Stderr)
 	root.SetArgs(args)
+	// CLI commands report the driver's failures as errors: its own messages are debug records
+	// (dropped at the default level); node and component commands log them at warn level.
+	_ = mysql.SetLogger(driverLog{slog.Default(), slog.LevelDebug})
 	err := root.Execute()
 	if err == nil {
 		return ExitOK

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -49,6 +50,7 @@ type Wizard struct {
 	// registered are the regions the MetaDB already holds (an earlier run deployed them): they
 	// are kept in the cluster file and never redeployed, renamed or made non-default here.
 	registered []config.Config
+	unpacked   []string // folders holding binaries unpacked from packages, removed when Run ends
 }
 
 // NewWizard returns a wizard reading answers from p.
@@ -96,6 +98,11 @@ func (w *Wizard) compose(r config.Config) config.Config {
 
 // Run is the whole deployment procedure.
 func (w *Wizard) Run(ctx context.Context) error {
+	defer func() {
+		for _, d := range w.unpacked {
+			os.RemoveAll(d)
+		}
+	}()
 	mode, err := w.p.Choose("Select a deployment mode:", []string{"Single region", "Multiple regions"})
 	if err != nil {
 		return err
@@ -850,7 +857,7 @@ func (w *Wizard) deployNode(ctx context.Context, i int, ip string) error {
 			if ok {
 				break
 			}
-			if n.Binary, err = w.p.Ask("Path of the oms binary to install", "", checkReadableFile); err != nil {
+			if n.Binary, err = w.p.Ask("Path of the oms binary or package (.tar.gz) to install", "", w.checkBinary); err != nil {
 				return err
 			}
 		}
@@ -906,6 +913,29 @@ func (w *Wizard) askSSH(ip string) (SSHLogin, error) {
 		}
 	}
 	return l, nil
+}
+
+// checkBinary accepts an oms binary, or a package (`make dist`'s .tar.gz) whose bin/oms it
+// unpacks into a temporary folder and returns.
+func (w *Wizard) checkBinary(s string) (string, error) {
+	if _, err := checkReadableFile(s); err != nil {
+		return "", err
+	}
+	if !IsPackage(s) {
+		return s, nil
+	}
+	dir, err := os.MkdirTemp("", "oms-package-")
+	if err != nil {
+		return "", err
+	}
+	bin, err := BinaryFromPackage(s, dir)
+	if err != nil {
+		os.RemoveAll(dir)
+		return "", err
+	}
+	w.unpacked = append(w.unpacked, dir)
+	w.p.Printf("  unpacked bin/oms of %s\n", s)
+	return bin, nil
 }
 
 func itoaOr(n int, def string) string {

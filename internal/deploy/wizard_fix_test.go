@@ -2,6 +2,8 @@ package deploy
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -54,4 +56,50 @@ func TestWizardRegionCNFollowsRegion(t *testing.T) {
 	if !strings.Contains(tr.String(), "warning: cm_region_cn hangzhou differs from cm_region cn-a") {
 		t.Fatalf("no warning:\n%s", tr.String())
 	}
+}
+
+// A package given at the binary question is unpacked (its bin/oms is what is installed), a
+// broken one is refused with a message, and the unpacked folder is removed when the wizard ends.
+func TestWizardBinaryQuestionTakesPackage(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("TMPDIR", t.TempDir())
+	pkg, broken := filepath.Join(dir, "oms-v2-linux-amd64.tar.gz"), filepath.Join(dir, "broken.tar.gz")
+	writeTarGz(t, pkg, map[string]string{"oms-v2-linux-amd64/bin/oms": "#!v2"})
+	os.WriteFile(broken, []byte("not gzip"), 0o644)
+	bin := filepath.Join(dir, "oms")
+	os.WriteFile(bin, []byte("#!v1"), 0o755)
+	in := lines(
+		"1", "1", "127.0.0.1", "3306", "root", "", "oms", "y",
+		"cn-a", "", "10.1.0.100:8088", "10.1.0.1", "1", "", "y",
+		"n", "n", "n", "secret123", "secret123",
+		"", "n", broken, pkg, "y", "n", // node: dir, not this binary: a broken package, then a good one
+	)
+	var tr strings.Builder
+	var installed string
+	rec := &recorder{}
+	w := NewWizard(NewPrompter(strings.NewReader(in), &tr), WizardOptions{HostIP: "10.1.0.1", Binary: bin, OutDir: dir,
+		Deployer: deployerFunc{rec, func(n Node) { b, _ := os.ReadFile(n.Binary); installed = string(b) }}})
+	if err := w.Run(context.Background()); err != nil {
+		t.Fatalf("%v\n%s", err, tr.String())
+	}
+	if installed != "#!v2" {
+		t.Fatalf("installed %q, want the package's bin/oms\n%s", installed, tr.String())
+	}
+	if !strings.Contains(tr.String(), "not a gzip file") {
+		t.Fatalf("the broken package is not refused with a message:\n%s", tr.String())
+	}
+	if left, _ := filepath.Glob(filepath.Join(os.Getenv("TMPDIR"), "oms-package-*")); len(left) != 0 {
+		t.Fatalf("unpacked folders left behind: %v", left)
+	}
+}
+
+// deployerFunc records like recorder and lets a test look at each node while it is installed.
+type deployerFunc struct {
+	*recorder
+	onInstall func(Node)
+}
+
+func (d deployerFunc) InstallNode(ctx context.Context, n Node) error {
+	d.onInstall(n)
+	return d.recorder.InstallNode(ctx, n)
 }
