@@ -251,12 +251,25 @@ func (s *Server) describeSession(_ context.Context, c *call) (any, error) {
 	return api.Session{UserName: c.who.user, Role: c.who.role, CSRFToken: c.who.csrf, IdleTimeoutSeconds: int(s.idleTimeout.Seconds())}, nil
 }
 
+// requiredRole is the weakest role that may call rt: its own, else operator for a state-changing
+// action and viewer for a read (so a route added without a role is never open to everyone).
+func requiredRole(rt route) string {
+	switch {
+	case rt.role != "":
+		return rt.role
+	case rt.mutating:
+		return api.RoleOperator
+	}
+	return api.RoleViewer
+}
+
 // authorize refuses a call the caller's role does not allow.
 func authorize(p principal, action string, rt route) error {
-	if roleRank[p.role] >= roleRank[rt.role] {
+	need := requiredRole(rt)
+	if roleRank[p.role] >= roleRank[need] {
 		return nil
 	}
-	return omserr.New(omserr.APIForbidden, fmt.Sprintf("user %q (role %q) may not call %s, which needs role %s", p.user, p.role, action, rt.role),
+	return omserr.New(omserr.APIForbidden, fmt.Sprintf("user %q (role %q) may not call %s, which needs role %s", p.user, p.role, action, need),
 		"ask an admin to do it or to give your user a role that may")
 }
 

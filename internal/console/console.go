@@ -100,15 +100,6 @@ func (s *Server) allRoutes() map[string]route {
 			all[k] = rt
 		}
 	}
-	for k, rt := range all {
-		if rt.role == "" {
-			rt.role = api.RoleViewer
-			if rt.mutating {
-				rt.role = api.RoleOperator
-			}
-			all[k] = rt
-		}
-	}
 	return all
 }
 

@@ -14,21 +14,22 @@ function countCards(title, m, id) {
 }
 
 export async function overviewPage(main) {
-  const [projects, hosts, comps, audit] = await Promise.all([
+  const [projects, hosts, comps, audit, alerts] = await Promise.all([
     api('ListProjects', { pageSize: 1000 }),
     api('ListHosts', {}),
     api('ListComponents', {}),
     apiPage('ListAuditEvents', { pageSize: 10 }).catch(() => null),
+    api('ListAlerts', { state: 'firing' }).catch(() => []),
   ]);
   const regions = {};
   for (const host of hosts) (regions[host.region] = regions[host.region] || []).push(host);
-  const failing = comps.filter((c) => c.state === 'FAILED').length + hosts.filter((x) => x.state !== 'ONLINE').length;
+  const failing = alerts.length;
   mount(main,
     h('h1', {}, 'Overview'),
     h('div', { class: 'cards' },
       countCards('Projects by state', counts(projects, 'status'), 'ov-projects'),
       countCards('Components by state', counts(comps, 'state'), 'ov-components'),
-      h('div', { class: 'card', id: 'ov-alerts' }, h('div', { class: 'muted' }, 'Open problems'),
+      h('div', { class: 'card', id: 'ov-alerts' }, h('div', { class: 'muted' }, 'Firing alerts'),
         h('div', { class: 'big ' + (failing ? 'bad' : 'ok') }, String(failing)),
         h('a', { href: '#/alerts' }, 'see alerts'))),
     h('h2', {}, 'Regions and hosts'),

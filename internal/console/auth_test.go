@@ -53,3 +53,24 @@ func TestThrottleBackoff(t *testing.T) {
 		t.Fatalf("old failures counted: %v", w)
 	}
 }
+
+// TestEveryRouteNeedsARole: a route registered without a role (e.g. by SetAlerts) still needs
+// operator to change state and viewer to read; nothing is open to a user without a role.
+func TestEveryRouteNeedsARole(t *testing.T) {
+	s := &Server{}
+	s.routes = s.allRoutes()
+	s.SetAlerts(nil)
+	viewer := principal{user: "v", role: "viewer"}
+	nobody := principal{user: "x", role: "intern"}
+	for name, rt := range s.routes {
+		if rt.public {
+			continue
+		}
+		if authorize(nobody, name, rt) == nil {
+			t.Errorf("%s is open to a user without a known role", name)
+		}
+		if rt.mutating && rt.role == "" && authorize(viewer, name, rt) == nil {
+			t.Errorf("%s changes state but a viewer may call it", name)
+		}
+	}
+}
