@@ -199,6 +199,7 @@ func (s *Syncer) run(ctx context.Context) error {
 // read is the read stage: Store -> mapping -> scheduler.
 func (s *Syncer) read(ctx context.Context, src TxnSource, sched *scheduler, rec *recovered) error {
 	m := newMapper(s.sel, s.db)
+	m.settle = sched.waitIdle
 	lw := from(sched)
 	var keys []string
 	for {

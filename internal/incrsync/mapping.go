@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -33,6 +34,9 @@ type tableInfo struct {
 	approx []bool
 	where  string // row filter rendered from its parse tree over src's columns; "" = all rows
 	dml    selection.DMLOps
+	// rowEnd is the source index of a system-versioned table's row_end, -1 for other tables:
+	// a row image whose row_end is not the maximum is history, which the target keeps itself.
+	rowEnd int
 }
 
 // mrow is one row change mapped to its target table; images are projected to tableInfo.cols.
@@ -60,6 +64,10 @@ type mapper struct {
 	sel    *selection.Selector
 	tables map[string]*tableInfo // "db\x00table" -> mapping of its current schema
 	filter *sql.DB               // where row filters are evaluated (the target)
+	// settle waits until everything read so far is applied; unsettled is set after a DDL, whose
+	// effect on the target (which columns it computes) must be seen before mapping rows again.
+	settle    func(context.Context) error
+	unsettled bool
 }
 
 func newMapper(sel *selection.Selector, filterDB *sql.DB) *mapper {
@@ -67,7 +75,7 @@ func newMapper(sel *selection.Selector, filterDB *sql.DB) *mapper {
 }
 
 // table returns the mapping of a source table, or nil when it is not selected.
-func (m *mapper) table(t *changelog.Table) (*tableInfo, error) {
+func (m *mapper) table(ctx context.Context, t *changelog.Table) (*tableInfo, error) {
 	k := t.DB + "\x00" + t.Name
 	if ti, ok := m.tables[k]; ok {
 		if ti == nil {
@@ -83,7 +91,17 @@ func (m *mapper) table(t *changelog.Table) (*tableInfo, error) {
 		m.tables[k] = nil
 		return nil, nil
 	}
-	ti, err := buildTableInfo(t, tgt)
+	if m.unsettled && m.settle != nil {
+		if err := m.settle(ctx); err != nil {
+			return nil, err
+		}
+		m.unsettled = false
+	}
+	computed, err := m.targetComputed(ctx, tgt.DB, tgt.Table)
+	if err != nil {
+		return nil, err
+	}
+	ti, err := buildTableInfo(t, tgt, computed)
 	if err != nil {
 		return nil, err
 	}
@@ -91,8 +109,51 @@ func (m *mapper) table(t *changelog.Table) (*tableInfo, error) {
 	return ti, nil
 }
 
+// computedKind is why the target computes a column.
+type computedKind uint8
+
+const (
+	generatedCol  computedKind = 1 // VIRTUAL / STORED / PERSISTENT
+	versioningCol computedKind = 2 // row_start of a system-versioned table
+	versionEndCol computedKind = 3 // row_end: its value says whether a row image is current
+)
+
+// targetComputed returns the columns of a target table that the server computes and a replica
+// never writes (lower-cased names): generated columns (VIRTUAL, STORED, PERSISTENT) and the
+// row_start/row_end of a system-versioned table, hidden or not. A table the target does not
+// have yet has none.
+func (m *mapper) targetComputed(ctx context.Context, db, table string) (map[string]computedKind, error) {
+	out := map[string]computedKind{}
+	if m.filter == nil {
+		return out, nil
+	}
+	var versioned int
+	if err := m.filter.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND TABLE_TYPE = 'SYSTEM VERSIONED'", db, table).Scan(&versioned); err != nil {
+		return nil, fmt.Errorf("read the target definition of %s.%s: %w", db, table, err)
+	}
+	if versioned > 0 {
+		// implicit versioning columns are hidden from information_schema but are in the binlog
+		out["row_start"], out["row_end"] = versioningCol, versionEndCol
+	}
+	rows, err := m.filter.QueryContext(ctx, `SELECT COLUMN_NAME, (EXTRA LIKE '%ROW START%') + 2 * (EXTRA LIKE '%ROW END%') FROM information_schema.COLUMNS
+		WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND (IS_GENERATED = 'ALWAYS' OR EXTRA LIKE '%GENERATED%' OR EXTRA LIKE '%ROW START%' OR EXTRA LIKE '%ROW END%')`, db, table)
+	if err != nil {
+		return nil, fmt.Errorf("read the generated columns of %s.%s on the target: %w", db, table, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var c string
+		var period int
+		if err := rows.Scan(&c, &period); err != nil {
+			return nil, fmt.Errorf("read the generated columns of %s.%s on the target: %w", db, table, err)
+		}
+		out[strings.ToLower(c)] = []computedKind{generatedCol, versioningCol, versionEndCol}[min(period, 2)]
+	}
+	return out, rows.Err()
+}
+
 // invalidate forgets cached mappings (after DDL the Store sends new schemas anyway).
-func (m *mapper) invalidate() { m.tables = map[string]*tableInfo{} }
+func (m *mapper) invalidate() { m.tables, m.unsettled = map[string]*tableInfo{}, true }
 
 func sameSchema(a, b *changelog.Table) bool {
 	if a == nil || b == nil || len(a.Columns) != len(b.Columns) || len(a.PrimaryKey) != len(b.PrimaryKey) || len(a.UniqueKeys) != len(b.UniqueKeys) {
@@ -121,8 +182,15 @@ func sameSchema(a, b *changelog.Table) bool {
 	return true
 }
 
-func buildTableInfo(t *changelog.Table, tgt selection.Target) (*tableInfo, error) {
-	ti := &tableInfo{src: t, tgtDB: tgt.DB, tgtTable: tgt.Table, quoted: sqlgen.Table(tgt.DB, tgt.Table), dml: tgt.DML}
+// buildTableInfo maps a source table onto its target; computed names the target's columns the
+// server computes (never written).
+func buildTableInfo(t *changelog.Table, tgt selection.Target, computed map[string]computedKind) (*tableInfo, error) {
+	ti := &tableInfo{src: t, tgtDB: tgt.DB, tgtTable: tgt.Table, quoted: sqlgen.Table(tgt.DB, tgt.Table), dml: tgt.DML, rowEnd: -1}
+	for i, c := range t.Columns {
+		if computed[strings.ToLower(c.Name)] == versionEndCol {
+			ti.rowEnd = i
+		}
+	}
 	if tgt.Filter != nil {
 		names := make([]string, len(t.Columns))
 		for i, c := range t.Columns {
@@ -136,6 +204,9 @@ func buildTableInfo(t *changelog.Table, tgt selection.Target) (*tableInfo, error
 	pos := map[int]int{} // source index -> projected index
 	if len(tgt.Columns) == 0 {
 		for i, c := range t.Columns {
+			if computed[strings.ToLower(c.Name)] != 0 {
+				continue
+			}
 			pos[i] = len(ti.cols)
 			ti.cols = append(ti.cols, i)
 			ti.names = append(ti.names, c.Name)
@@ -146,6 +217,10 @@ func buildTableInfo(t *changelog.Table, tgt selection.Target) (*tableInfo, error
 			want[c] = true
 		}
 		for i, c := range t.Columns {
+			if want[c.Name] && computed[strings.ToLower(c.Name)] != 0 {
+				delete(want, c.Name) // selected, but the target computes it
+				continue
+			}
 			if want[c.Name] {
 				pos[i] = len(ti.cols)
 				ti.cols = append(ti.cols, i)
@@ -161,16 +236,22 @@ func buildTableInfo(t *changelog.Table, tgt selection.Target) (*tableInfo, error
 		ty := strings.ToLower(t.Columns[c].Type)
 		ti.approx = append(ti.approx, strings.HasPrefix(ty, "float") || strings.HasPrefix(ty, "double") || strings.HasPrefix(ty, "real"))
 	}
+	// project maps a key onto the written columns. row_end, which MariaDB adds to every unique
+	// key of a system-versioned table, is left out: among current rows (all DML sees) the rest
+	// of the key is unique.
 	project := func(key []int) ([]int, bool) {
-		out := make([]int, len(key))
-		for i, k := range key {
+		out := make([]int, 0, len(key))
+		for _, k := range key {
 			p, ok := pos[k]
 			if !ok {
+				if computed[strings.ToLower(t.Columns[k].Name)] >= versioningCol {
+					continue
+				}
 				return nil, false
 			}
-			out[i] = p
+			out = append(out, p)
 		}
-		return out, len(key) > 0
+		return out, len(out) > 0
 	}
 	if len(t.PrimaryKey) > 0 {
 		k, ok := project(t.PrimaryKey)
@@ -228,7 +309,7 @@ func (m *mapper) mapTxn(ctx context.Context, t *changelog.Txn) (*mtxn, error) {
 		if r.Table == nil {
 			return nil, fmt.Errorf("map transaction %s: row %d has no table schema", t.GTID, i)
 		}
-		ti, err := m.table(r.Table)
+		ti, err := m.table(ctx, r.Table)
 		if err != nil {
 			return nil, err
 		}
@@ -236,6 +317,9 @@ func (m *mapper) mapTxn(ctx context.Context, t *changelog.Txn) (*mtxn, error) {
 			continue
 		}
 		mr := mrow{t: ti, op: r.Op, before: r.Before, after: r.After}
+		if ti.rowEnd >= 0 && !versionedCurrent(ti, &mr) {
+			continue
+		}
 		if ti.where != "" {
 			filtered = append(filtered, len(out.rows))
 			filterRows = append(filterRows, *r)
@@ -411,4 +495,36 @@ func identString(ti *tableInfo, img []any) string {
 		b.WriteByte(0)
 	}
 	return b.String()
+}
+
+// versionedCurrent turns a row change of a system-versioned table into what it does to the
+// current rows, which is all a replica writes (the target versions them itself): an UPDATE that
+// ends a row's life (the source's UPDATE and DELETE both log one) is a DELETE; changes of
+// history rows are dropped (false).
+func versionedCurrent(ti *tableInfo, r *mrow) bool {
+	if r.before != nil && !isMaxRowEnd(r.before[ti.rowEnd]) {
+		return false
+	}
+	if r.after != nil && !isMaxRowEnd(r.after[ti.rowEnd]) {
+		if r.op != changelog.OpUpdate {
+			return false
+		}
+		r.op, r.after = changelog.OpDelete, nil
+	}
+	return true
+}
+
+// isMaxRowEnd reports whether a row_end value is the "still current" maximum: a TIMESTAMP of
+// 2038-01-19 03:14:07.999999 (2106-02-07 06:28:15.999999 from MariaDB 11.5) UTC, or the largest
+// transaction id for transaction-precise versioning.
+func isMaxRowEnd(v any) bool {
+	switch x := v.(type) {
+	case string:
+		return strings.HasPrefix(x, "2038-01-19 03:14:07") || strings.HasPrefix(x, "2106-02-07 06:28:15")
+	case []byte:
+		return isMaxRowEnd(string(x))
+	case uint64:
+		return x == math.MaxUint64
+	}
+	return false
 }

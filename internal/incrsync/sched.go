@@ -401,6 +401,22 @@ func (s *scheduler) snapshot() schedSnapshot {
 		txns: s.appliedTxns, rows: s.appliedRows, batches: s.batches}
 }
 
+// waitIdle blocks until everything read so far is applied (or a failure is recorded, which it
+// returns).
+func (s *scheduler) waitIdle(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for s.inflight > 0 {
+		if s.failErr != nil {
+			return s.failErr
+		}
+		if err := s.waitLocked(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // idle reports whether nothing is in flight.
 func (s *scheduler) idle() bool {
 	s.mu.Lock()
