@@ -60,6 +60,7 @@ func newRoot(out, errOut io.Writer) *cobra.Command {
 		newProjectCmd(),
 		newHostCmd(),
 		newAlertCmd(),
+		newAuditCmd(),
 		newMetricsRelayCmd(),
 	)
 	return root

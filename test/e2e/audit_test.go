@@ -4,12 +4,14 @@ import (
 	"bufio"
 	"context"
 	"database/sql"
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -120,6 +122,29 @@ func TestAuditTrail(t *testing.T) {
 	}
 	if recs[0].Success != (apiErr == nil) || recs[1].Success || recs[1].Detail == "" || !recs[2].Success || recs[0].User != "admin" {
 		t.Errorf("results: %+v (api err %v)", recs, apiErr)
+	}
+
+	// The query: CLI with filters, and the CSV export of the whole log in order.
+	out, err := c.runCLI(t, "audit", "list", "--csv", "--since", "1h")
+	if err != nil {
+		t.Fatalf("oms audit list --csv: %v\n%s", err, out)
+	}
+	rowsCSV, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+	if err != nil || len(rowsCSV) != len(recs)+1 || rowsCSV[0][0] != "id" {
+		t.Fatalf("CSV export: %v\n%s", err, out)
+	}
+	for i, r := range recs {
+		row := rowsCSV[i+1]
+		if row[0] != strconv.FormatInt(r.ID, 10) || row[2] != r.Origin || row[5] != r.Action || row[6] != r.Resource {
+			t.Errorf("CSV row %d: %v, want %+v", i, row, r)
+		}
+	}
+	out, err = c.runCLI(t, "audit", "list", "--user", "admin", "--action", api.ActionStartProject)
+	if err != nil || strings.Count(out, api.ActionStartProject) != 1 || strings.Contains(out, "config set") {
+		t.Fatalf("oms audit list --user --action: %v\n%s", err, out)
+	}
+	if out, err := c.runCLI(t, "audit", "list", "--until", "1h"); err != nil || strings.Contains(out, api.ActionStartProject) {
+		t.Fatalf("oms audit list --until 1h (an hour ago): %v\n%s", err, out)
 	}
 
 	// The sink is down: the node counts the failures; nothing is lost.
