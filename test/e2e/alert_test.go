@@ -118,7 +118,7 @@ func TestLagAlertOnceAcrossFailover(t *testing.T) {
 	// Kill the node that evaluates alerts; the other takes the lease over.
 	holder := func() string {
 		var h string
-		_ = mdb.QueryRow("SELECT holder FROM "+sqlgen.QuoteIdent(res.Config.CMDB)+".leases WHERE name = 'alert-evaluator' AND expires_at > NOW(6)").Scan(&h)
+		_ = mdb.QueryRow("SELECT holder FROM " + sqlgen.QuoteIdent(res.Config.CMDB) + ".leases WHERE name = 'alert-evaluator' AND expires_at > NOW(6)").Scan(&h)
 		return h
 	}
 	victim := c.nodeByIP(holder())

@@ -153,7 +153,7 @@ func TestAuditTrail(t *testing.T) {
 		return err == nil && strings.Contains(body, metrics.AuditSinkFailures+"{") && !strings.Contains(body, metrics.AuditSinkFailures+`{host="`+n.ip+`",region="cn-hangzhou",sink="http:`+srv.URL+`/audit"} 0`), body
 	})
 	var failing sql.NullTime
-	if err := mdb.QueryRow("SELECT failing_since FROM `"+rmDB+"`.audit_sinks").Scan(&failing); err != nil || !failing.Valid {
+	if err := mdb.QueryRow("SELECT failing_since FROM `" + rmDB + "`.audit_sinks").Scan(&failing); err != nil || !failing.Valid {
 		t.Fatalf("failing sink not recorded: %v %v", err, failing)
 	}
 	rc.setDown(false)
