@@ -58,7 +58,7 @@ given by --admin-password-file (never on the command line).`,
 	fl.IntVar(&f.consolePort, "console-port", 0, "console/OpenAPI port (default nginx_server_port, 8089)")
 	fl.IntVar(&f.cmPort, "cm-port", 0, "CM port (default cm_server_port, 8088)")
 	fl.IntVar(&f.supervisorPort, "supervisor-port", 0, "supervisor port (default supervisor_server_port, 9000)")
-	fl.DurationVar(&f.downAfter, "host-down-after", cm.DefaultDownAfter, "a host whose last heartbeat is older than this is down and its tasks move")
+	fl.DurationVar(&f.downAfter, "host-down-after", 0, "override host_down_timeout of config.yaml: a host whose last heartbeat is older than this is down and its tasks move")
 	fl.DurationVar(&f.metricsInterval, "metrics-interval", metrics.SampleInterval, "how often the node samples its series into its recent window and InfluxDB")
 	_ = fl.MarkHidden("metrics-interval") // tests shorten it
 	fl.DurationVar(&f.alertInterval, "alert-interval", alert.DefaultInterval, "how often the alert leader evaluates the rules and delivers notifications")
@@ -133,12 +133,16 @@ func runNode(parent context.Context, f nodeFlags) error {
 	if created {
 		log.Info("created the admin user")
 	}
-	mgr := cm.New(db, cm.Options{Config: cfg, HostIP: f.hostIP, DataDir: f.dataDir, Version: buildinfo.Version, DownAfter: f.downAfter,
+	downAfter := cfg.HostDownTimeout.D()
+	if f.downAfter > 0 {
+		downAfter = f.downAfter
+	}
+	mgr := cm.New(db, cm.Options{Config: cfg, HostIP: f.hostIP, DataDir: f.dataDir, Version: buildinfo.Version, DownAfter: downAfter, Interval: cfg.HeartbeatInterval.D(),
 		ConsolePort: cfg.ConsolePort, CMPort: cfg.CMPort, SupervisorPort: cfg.SupervisorPort}, projects, log)
 	if err := mgr.Register(ctx); err != nil {
 		return withCode(ExitFailure, err)
 	}
-	sup := supervisor.New(db, supervisor.Options{Config: cfg, HostIP: f.hostIP, DataDir: f.dataDir, Binary: bin}, keys, log)
+	sup := supervisor.New(db, supervisor.Options{Config: cfg, HostIP: f.hostIP, DataDir: f.dataDir, Binary: bin, Heartbeat: cfg.HeartbeatInterval.D()}, keys, log)
 	mon := newNodeMonitor(cfg, f.hostIP, f.metricsInterval, sup, log)
 
 	var tlsCfg *tls.Config

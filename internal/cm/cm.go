@@ -28,11 +28,12 @@ import (
 	"github.com/omsdev/oms/internal/task"
 )
 
-// Defaults of Options.
+// Defaults of Options: a dead node's tasks are placed elsewhere about DownAfter (plus one tick)
+// after its last heartbeat. The lease TTL follows DownAfter unless set, so a dead leader is
+// replaced as fast as a dead host is detected.
 const (
-	DefaultDownAfter = 15 * time.Second
-	DefaultInterval  = 2 * time.Second
-	DefaultLeaseTTL  = 10 * time.Second
+	DefaultDownAfter = time.Duration(config.DefaultHostDownTimeout)
+	DefaultInterval  = time.Second
 )
 
 // Host states.
@@ -69,6 +70,7 @@ type CM struct {
 	log    *slog.Logger
 	mu     sync.Mutex
 	leader map[string]bool // lease name -> held, for /cm/health
+	link   contact         // this CM's own MetaDB round trips (only the Run goroutine touches it)
 }
 
 func (c *CM) isLeader(name string) bool {
@@ -86,7 +88,7 @@ func New(db *sql.DB, opt Options, orch Reconciler, log *slog.Logger) *CM {
 		opt.Interval = DefaultInterval
 	}
 	if opt.LeaseTTL <= 0 {
-		opt.LeaseTTL = DefaultLeaseTTL
+		opt.LeaseTTL = opt.DownAfter
 	}
 	n := metadb.NamesFrom(opt.Config)
 	return &CM{db: db, opt: opt, cm: sqlgen.QuoteIdent(n.CM), hb: sqlgen.QuoteIdent(n.Heartbeat), tasks: task.NewTable(db, n.CM), orch: orch, log: log, leader: map[string]bool{}}
@@ -129,6 +131,7 @@ func (c *CM) Register(ctx context.Context) error {
 // Run runs the background loops until ctx ends: each tick it renews or takes the region lease
 // (host-down detection, placement) and the orchestrator lease (projects).
 func (c *CM) Run(ctx context.Context) error {
+	go c.probeLoop(ctx)
 	t := time.NewTicker(c.opt.Interval)
 	defer t.Stop()
 	for {
@@ -168,6 +171,7 @@ func (c *CM) lead(ctx context.Context, name string) bool {
 			c.log.Warn("lease check failed", "lease", name, "err", err)
 		}
 		ok = false
+		c.link.lost()
 	}
 	c.mu.Lock()
 	was := c.leader[name]
@@ -225,7 +229,13 @@ func AcquireLease(ctx context.Context, db *sql.DB, cmDB, name, holder string, tt
 
 // detectDown marks hosts of this region DOWN whose last heartbeat is older than DownAfter, and
 // ONLINE again when they beat.
+//
+// A heartbeat's age is evidence of a failure only if the MetaDB could have received a newer one:
+// this CM must itself have been in continuous contact with the MetaDB for longer than DownAfter
+// (see contact). After a MetaDB outage or stall of any length, or a pause of this CM, every host
+// first gets DownAfter to beat again, so the outage alone never marks a host down.
 func (c *CM) detectDown(ctx context.Context) error {
+	trusted := c.link.continuousFor(time.Now()) > c.opt.DownAfter
 	// A host that has not beaten yet is aged from its registration (it gets DownAfter to start
 	// beating); a beat committed while this query runs can make the age slightly negative,
 	// which is "just now", not "no heartbeat".
@@ -245,6 +255,8 @@ func (c *CM) detectDown(ctx context.Context) error {
 		}
 		down := time.Duration(ageUS)*time.Microsecond > c.opt.DownAfter
 		switch {
+		case down && !trusted:
+			// not enough evidence yet: keep the state
 		case down && state != HostDown:
 			changes = append(changes, change{ip, HostDown})
 		case !down && state != HostOnline:

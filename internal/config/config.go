@@ -12,6 +12,9 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
 )
 
 // Defaults from the guide's parameter table and port list.
@@ -22,6 +25,11 @@ const (
 	DefaultCMPort         = 8088
 	DefaultSupervisorPort = 9000
 	MaxCMLocation         = 127
+	// DefaultHeartbeatInterval and DefaultHostDownTimeout: a dead node is noticed about 5 s after
+	// its last beat and its components run elsewhere within 10 s; a live node has to miss five
+	// beats in a row to be declared down, which a busy 2-core machine does not.
+	DefaultHeartbeatInterval = Duration(time.Second)
+	DefaultHostDownTimeout   = Duration(5 * time.Second)
 )
 
 // Config is one region's node configuration. Field names follow the file's keys.
@@ -61,7 +69,30 @@ type Config struct {
 	AuditSink    string `yaml:"audit_sink"`     // "file" or "http"
 	AuditFile    string `yaml:"audit_file"`     // with audit_sink: file
 	AuditHTTPURL string `yaml:"audit_http_url"` // with audit_sink: http
+
+	// High availability: how often each node's supervisor beats, and how old its last beat may
+	// get before the region's CM declares the host down and moves its components.
+	HeartbeatInterval Duration `yaml:"heartbeat_interval"`
+	HostDownTimeout   Duration `yaml:"host_down_timeout"`
 }
+
+// Duration is a config duration written with its unit ("1s", "500ms", "1m").
+type Duration time.Duration
+
+// UnmarshalYAML reads "5s"-style text; a bare number is refused because its unit is ambiguous.
+func (d *Duration) UnmarshalYAML(v *yaml.Node) error {
+	x, err := time.ParseDuration(v.Value)
+	if err != nil {
+		return fmt.Errorf("%q is not a duration with a unit", v.Value)
+	}
+	*d = Duration(x)
+	return nil
+}
+
+// D returns the time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+func (d Duration) String() string { return time.Duration(d).String() }
 
 // Secret is a password: it prints as ****** everywhere (fmt, slog, JSON of the config).
 type Secret string
@@ -193,6 +224,12 @@ func applyDefaults(r *Result) {
 	}
 	if c.SupervisorPort == 0 {
 		c.SupervisorPort = DefaultSupervisorPort
+	}
+	if !has("heartbeat_interval") {
+		c.HeartbeatInterval = DefaultHeartbeatInterval
+	}
+	if !has("host_down_timeout") {
+		c.HostDownTimeout = DefaultHostDownTimeout
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 const good = `oms_meta_host: 10.0.0.9
@@ -36,6 +37,16 @@ func TestGoodConfigAndDefaults(t *testing.T) {
 	if c.TSDBEnabled || c.TSDBService != "INFLUXDB" || c.ConsolePort != 8089 || c.CMPort != 8088 ||
 		c.SupervisorPort != 9000 || c.GhanaPort != 8090 {
 		t.Fatalf("defaults: %+v", c)
+	}
+	if c.HeartbeatInterval.D() != time.Second || c.HostDownTimeout.D() != 5*time.Second {
+		t.Fatalf("HA defaults: heartbeat %s, host down %s", c.HeartbeatInterval, c.HostDownTimeout)
+	}
+	r3 := Parse([]byte(good + "heartbeat_interval: 500ms\nhost_down_timeout: 3s\n"))
+	if len(r3.Problems) != 0 || r3.Config.HeartbeatInterval.D() != 500*time.Millisecond || r3.Config.HostDownTimeout.D() != 3*time.Second {
+		t.Fatalf("HA keys: %+v %v", r3.Config, r3.Problems)
+	}
+	if back := Parse(Format(r3.Config)); back.Config.HeartbeatInterval != r3.Config.HeartbeatInterval || back.Config.HostDownTimeout != r3.Config.HostDownTimeout {
+		t.Fatalf("HA keys do not round-trip through Format:\n%s", Format(r3.Config))
 	}
 	// cm_is_default defaults to true; cm_region_cn to cm_region.
 	r2 := Parse([]byte(strings.Replace(strings.Replace(good, "cm_is_default: true\n", "", 1), "cm_region_cn: cn-hangzhou\n", "", 1)))
@@ -124,6 +135,11 @@ func TestValidationRules(t *testing.T) {
 		{"unknown key", good + "cm_regoin: x\n", SevWarning, "cm_regoin", 16, "unknown key"},
 		{"tls half", good + "https_key: /x.key\n", SevError, "https_crt", 0, "must be given together"},
 		{"duplicate key", good + "cm_location: 2\n", SevError, "cm_location", 16, "given twice"},
+		{"heartbeat without unit", good + "heartbeat_interval: 1\n", SevError, "heartbeat_interval", 16, "not a duration with a unit"},
+		{"heartbeat too fast", good + "heartbeat_interval: 10ms\n", SevError, "heartbeat_interval", 16, "outside [100ms, 30s]"},
+		{"down timeout under 3 beats", good + "heartbeat_interval: 2s\nhost_down_timeout: 5s\n", SevError, "host_down_timeout", 17, "outside [3 x heartbeat_interval = 6s"},
+		{"down timeout vs default beat", good + "host_down_timeout: 2s\n", SevError, "host_down_timeout", 16, "outside [3 x heartbeat_interval = 3s"},
+		{"down timeout too long", good + "host_down_timeout: 1h\n", SevError, "host_down_timeout", 16, "10m0s]"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

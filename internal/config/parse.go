@@ -20,6 +20,7 @@ var knownKeys = []string{
 	"ghana_server_port", "nginx_server_port", "cm_server_port", "supervisor_server_port",
 	"https_key", "https_crt",
 	"audit_enabled", "audit_sink", "audit_file", "audit_http_url",
+	"heartbeat_interval", "host_down_timeout",
 }
 
 var isKnown = func() map[string]bool {
@@ -141,7 +142,8 @@ func fieldTargets(c *Config) map[string]any {
 		"cm_server_port": &c.CMPort, "supervisor_server_port": &c.SupervisorPort,
 		"https_key": &c.HTTPSKey, "https_crt": &c.HTTPSCrt,
 		"audit_enabled": &c.AuditEnabled, "audit_sink": &c.AuditSink, "audit_file": &c.AuditFile,
-		"audit_http_url": &c.AuditHTTPURL,
+		"audit_http_url":     &c.AuditHTTPURL,
+		"heartbeat_interval": &c.HeartbeatInterval, "host_down_timeout": &c.HostDownTimeout,
 	}
 }
 
@@ -155,6 +157,8 @@ func expectedOf(key string) string {
 		return "use true or false"
 	case "cm_nodes":
 		return "list the region's node IPs, one `- ip` line each"
+	case "heartbeat_interval", "host_down_timeout":
+		return "write a duration with its unit, e.g. 1s or 500ms"
 	}
 	return "use a plain string value (quote it if it has special characters)"
 }

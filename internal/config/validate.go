@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 )
 
 var requiredKeys = []string{
@@ -95,6 +96,7 @@ func validate(r *Result) {
 			seen[n] = true
 		}
 	}
+	validateHA(c, add)
 	checkPort(add, "nginx_server_port", c.ConsolePort)
 	checkPort(add, "cm_server_port", c.CMPort)
 	checkPort(add, "supervisor_server_port", c.SupervisorPort)
@@ -124,6 +126,29 @@ func validate(r *Result) {
 }
 
 type adder func(sev Severity, key, msg, advice string)
+
+// Bounds of the HA timings.
+const (
+	MinHeartbeatInterval = 100 * time.Millisecond
+	MaxHeartbeatInterval = 30 * time.Second
+	MaxHostDownTimeout   = 10 * time.Minute
+	// MinBeatsPerTimeout: a host is declared down only after this many beats in a row are missing,
+	// so one slow heartbeat write never moves its components.
+	MinBeatsPerTimeout = 3
+)
+
+func validateHA(c *Config, add adder) {
+	hb, down := c.HeartbeatInterval.D(), c.HostDownTimeout.D()
+	if hb < MinHeartbeatInterval || hb > MaxHeartbeatInterval {
+		add(SevError, "heartbeat_interval", fmt.Sprintf("%s is outside [%s, %s]", hb, MinHeartbeatInterval, MaxHeartbeatInterval),
+			fmt.Sprintf("use e.g. %s (the default)", DefaultHeartbeatInterval))
+		return
+	}
+	if down < MinBeatsPerTimeout*hb || down > MaxHostDownTimeout {
+		add(SevError, "host_down_timeout", fmt.Sprintf("%s is outside [%d x heartbeat_interval = %s, %s]", down, MinBeatsPerTimeout, MinBeatsPerTimeout*hb, MaxHostDownTimeout),
+			fmt.Sprintf("a host must be able to miss %d beats before it is declared down; use e.g. %s (the default)", MinBeatsPerTimeout, DefaultHostDownTimeout))
+	}
+}
 
 func checkPort(add adder, key string, p int) {
 	if p < 1 || p > 65535 {

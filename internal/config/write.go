@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"strconv"
 
@@ -61,6 +62,12 @@ func Format(c Config) []byte {
 	if c.HTTPSKey != "" || c.HTTPSCrt != "" {
 		kv(&b, "https_key", str(c.HTTPSKey))
 		kv(&b, "https_crt", str(c.HTTPSCrt))
+	}
+	hb, down := cmp.Or(c.HeartbeatInterval, DefaultHeartbeatInterval), cmp.Or(c.HostDownTimeout, DefaultHostDownTimeout)
+	if hb != DefaultHeartbeatInterval || down != DefaultHostDownTimeout {
+		b.WriteString("# High availability: heartbeat period and how long a silent host stays up\n")
+		kv(&b, "heartbeat_interval", hb.String())
+		kv(&b, "host_down_timeout", down.String())
 	}
 	if c.AuditEnabled {
 		b.WriteString("# Export of audit records (the audit table in the MetaDB always exists)\n")

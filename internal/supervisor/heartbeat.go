@@ -16,7 +16,11 @@ func (s *Supervisor) heartbeatLoop(ctx context.Context) error {
 	t := time.NewTicker(s.opt.Heartbeat)
 	defer t.Stop()
 	for {
-		if err := s.beat(ctx); err != nil && ctx.Err() == nil {
+		// A beat stuck on a dead MetaDB connection must not hold up the next one.
+		bctx, cancel := context.WithTimeout(ctx, 3*s.opt.Heartbeat)
+		err := s.beat(bctx)
+		cancel()
+		if err != nil && ctx.Err() == nil {
 			s.log.Warn("heartbeat failed; retrying", "err", err)
 		}
 		select {

@@ -42,7 +42,7 @@ import (
 
 // Defaults of Options.
 const (
-	DefaultHeartbeatInterval = 3 * time.Second
+	DefaultHeartbeatInterval = time.Duration(config.DefaultHeartbeatInterval)
 	DefaultPollInterval      = time.Second
 	// MaxRestarts is how many consecutive crashes make a task FAILED (the project shows the error;
 	// ResumeProject tries again).
