@@ -103,7 +103,9 @@ func (p *proc) lastStatus() *component.Status {
 }
 
 // launch starts `oms component <kind> --spec path` in its own process group (a signal to the
-// node's terminal does not reach it; it outlives a killed node), logging to component.log.
+// node's terminal does not reach it), logging to component.log. The child dies with the node
+// (parent-death signal SIGKILL): a component of a dead node must not keep working while its task
+// is placed elsewhere.
 func (p *proc) launch(binary, specPath string) error {
 	logf, err := os.OpenFile(filepath.Join(p.workDir, "component.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
@@ -112,8 +114,7 @@ func (p *proc) launch(binary, specPath string) error {
 	cmd := exec.Command(binary, "component", p.kind, "--spec", specPath)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.Dir = p.workDir
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	if err := startDiesWithUs(cmd); err != nil {
 		logf.Close()
 		return fmt.Errorf("start %s: %w", p.kind, err)
 	}
@@ -196,8 +197,10 @@ func (p *proc) poll(ctx context.Context) (*component.Status, string) {
 	return &st, serve
 }
 
-// killOrphans stops component processes recorded in the run dir by an earlier life of this node:
-// nothing in this process owns them, and the tasks they served were either moved (they are
+// killOrphans stops component processes recorded in the run dir by an earlier life of this node
+// that survived it (the parent-death signal covers a node that dies, not one whose children were
+// re-parented some other way, e.g. a node started by an older version): nothing in this process
+// owns them, and the tasks they served were either moved (they are
 // fenced) or will be started again by reconcile from their checkpoints.
 func (s *Supervisor) killOrphans() {
 	entries, _ := os.ReadDir(s.runDir())
@@ -217,13 +220,18 @@ func (s *Supervisor) killOrphans() {
 			continue
 		}
 		s.log.Warn("killing orphan component left by an earlier run of this node", "pid", pid, "task", e.Name())
-		_ = syscall.Kill(pid, syscall.SIGTERM)
+		// Its own process group (Setpgid) goes with it: anything the component started.
+		target := pid
+		if pgid, err := syscall.Getpgid(pid); err == nil && pgid == pid {
+			target = -pid
+		}
+		_ = syscall.Kill(target, syscall.SIGTERM)
 		deadline := time.Now().Add(stopGrace)
 		for time.Now().Before(deadline) && isComponentOf(pid, dir) {
 			time.Sleep(100 * time.Millisecond)
 		}
 		if isComponentOf(pid, dir) {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
+			_ = syscall.Kill(target, syscall.SIGKILL)
 		}
 		_ = os.Remove(filepath.Join(dir, "pid"))
 	}

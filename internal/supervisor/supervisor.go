@@ -5,9 +5,9 @@
 // each component's /status into its task row, and kills processes it no longer owns.
 //
 // It talks to the MetaDB (cm tasks, heartbeat database) and to its children's status servers. A
-// component keeps running when the node process dies (the data path does not depend on the
-// control plane); fencing by epoch stops such an orphan from writing once its task has moved, and
-// the supervisor kills it when it comes back (see killOrphans).
+// component dies with its node (parent-death signal, see startDiesWithUs), so nothing of a dead
+// node keeps working while its tasks are placed elsewhere; fencing by epoch still stops a frozen
+// or partitioned writer, and a restarted node kills what an earlier life left (killOrphans).
 package supervisor
 
 import (
