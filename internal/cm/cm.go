@@ -34,6 +34,9 @@ import (
 const (
 	DefaultDownAfter = time.Duration(config.DefaultHostDownTimeout)
 	DefaultInterval  = time.Second
+	// DefaultLeaseTTL is for leases outside the CM's own loops (e.g. the audit exporter's),
+	// whose holder need not change as fast as a host-down decision.
+	DefaultLeaseTTL = 10 * time.Second
 )
 
 // Host states.

@@ -166,18 +166,15 @@ func (w *worker) applyWithRetry(ctx context.Context, b *batch, rowMode bool) err
 
 // apply writes one batch and its checkpoint in one target transaction.
 func (w *worker) apply(ctx context.Context, b *batch, token string, rowMode bool) (err error) {
-	tx, err := w.db.BeginTx(ctx, nil)
+	tx, err := w.cp.fence.Begin(ctx, w.db)
 	if err != nil {
-		return fmt.Errorf("begin: %w", err)
+		return err
 	}
 	defer func() {
 		if err != nil {
 			_ = tx.Rollback()
 		}
 	}()
-	if err := w.cp.checkFence(ctx, tx); err != nil {
-		return err
-	}
 	idem := false
 	for _, n := range b.nodes {
 		idem = idem || n.t.idempotent
@@ -185,15 +182,15 @@ func (w *worker) apply(ctx context.Context, b *batch, token string, rowMode bool
 	if rowMode {
 		for _, n := range b.nodes {
 			for i := range n.t.rows {
-				if err := applyRow(ctx, tx, &n.t.rows[i], n.t.gtid, n.t.idempotent); err != nil {
+				if err := applyRow(ctx, tx.Tx, &n.t.rows[i], n.t.gtid, n.t.idempotent); err != nil {
 					return err
 				}
 			}
 		}
-	} else if err := applyCompacted(ctx, tx, b, idem); err != nil {
+	} else if err := applyCompacted(ctx, tx.Tx, b, idem); err != nil {
 		return err
 	}
-	if err := w.writeCheckpoint(ctx, tx, b, token, "", true); err != nil {
+	if err := w.writeCheckpoint(ctx, tx.Tx, b, token, "", true); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {

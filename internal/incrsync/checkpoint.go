@@ -5,18 +5,22 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/omsdev/oms/internal/binlog"
+	"github.com/omsdev/oms/internal/fence"
 	"github.com/omsdev/oms/internal/omserr"
 	"github.com/omsdev/oms/internal/sqlgen"
 )
 
 // checkpointStore reads and writes oms's own tables on the target:
 //
-//	incr_fence       (task_id, epoch): the highest epoch that ever started the task
+//	incr_fence       (task_id, epoch): the highest epoch that ever started the task (package fence)
+//	incr_fence_conn  (task_id, conn_id, epoch, boot): the target connections of each epoch, which
+//	                 a newer epoch kills instead of waiting for their transactions (package fence)
 //	incr_checkpoint  (task_id, worker): per worker, the global low watermark it knew (GTID set),
 //	                 the GTIDs above it that this worker applied, a pending DDL, a batch token
 //	incr_applied     (task_id, gtid): optional audit of every applied transaction
@@ -24,16 +28,16 @@ type checkpointStore struct {
 	schema string
 	task   string
 	epoch  int64
-	fence  string // SELECT ... LOCK IN SHARE MODE
+	fence  *fence.Fence
 	upsert string
 	audit  string
 }
 
-func newCheckpointStore(schema, task string, epoch int64) *checkpointStore {
+func newCheckpointStore(schema, task string, epoch int64, log *slog.Logger) *checkpointStore {
 	q := sqlgen.QuoteIdent(schema)
 	return &checkpointStore{
 		schema: schema, task: task, epoch: epoch,
-		fence: "SELECT epoch FROM " + q + ".`incr_fence` WHERE task_id = ? LOCK IN SHARE MODE",
+		fence: fence.New(schema, "incr_fence", omserr.IncrFenced, "incr-sync", task, epoch, log),
 		upsert: "INSERT INTO " + q + ".`incr_checkpoint` (task_id, worker, epoch, low_watermark, applied, last_gtid, last_commit_ts, pending_ddl, batch_token, txns)" +
 			" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE epoch = VALUES(epoch), low_watermark = VALUES(low_watermark)," +
 			" applied = VALUES(applied), last_gtid = VALUES(last_gtid), last_commit_ts = VALUES(last_commit_ts)," +
@@ -43,15 +47,13 @@ func newCheckpointStore(schema, task string, epoch int64) *checkpointStore {
 }
 
 // setup creates the schema and tables and registers this epoch; it fails with INCR_FENCED when
-// a newer epoch already started the task. Registering waits for in-flight transactions of an
-// older writer (they hold the fence row in share mode), so after it returns no older writer can
-// commit any more.
+// a newer epoch already started the task. Registering kills an older writer's connections (its
+// in-flight transactions roll back) instead of waiting for them, so after it returns no older
+// writer can commit any more, even one that is frozen.
 func (c *checkpointStore) setup(ctx context.Context, db *sql.DB) error {
 	q := sqlgen.QuoteIdent(c.schema)
-	stmts := []string{
-		"CREATE DATABASE IF NOT EXISTS " + q,
-		"CREATE TABLE IF NOT EXISTS " + q + ".`incr_fence` (task_id VARCHAR(191) NOT NULL PRIMARY KEY, epoch BIGINT NOT NULL," +
-			" updated_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6)) ENGINE=InnoDB",
+	stmts := append([]string{"CREATE DATABASE IF NOT EXISTS " + q}, c.fence.Tables()...)
+	stmts = append(stmts,
 		"CREATE TABLE IF NOT EXISTS " + q + ".`incr_checkpoint` (task_id VARCHAR(191) NOT NULL, worker INT NOT NULL," +
 			" epoch BIGINT NOT NULL, low_watermark TEXT NOT NULL, applied MEDIUMTEXT NOT NULL," +
 			" last_gtid VARCHAR(191) NOT NULL DEFAULT '', last_commit_ts BIGINT NOT NULL DEFAULT 0," +
@@ -62,41 +64,13 @@ func (c *checkpointStore) setup(ctx context.Context, db *sql.DB) error {
 		"CREATE TABLE IF NOT EXISTS " + q + ".`incr_applied` (task_id VARCHAR(191) NOT NULL, gtid VARCHAR(191) NOT NULL," +
 			" worker INT NOT NULL, applied_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)," +
 			" PRIMARY KEY (task_id, gtid)) ENGINE=InnoDB",
-	}
+	)
 	for _, s := range stmts {
 		if _, err := db.ExecContext(ctx, s); err != nil {
 			return omserr.Wrap(err, omserr.IncrCheckpointSetup, "cannot create the checkpoint tables in target schema "+c.schema, "grant the target user CREATE on "+c.schema+" and check the target is writable")
 		}
 	}
-	if _, err := db.ExecContext(ctx, "INSERT INTO "+q+".`incr_fence` (task_id, epoch) VALUES (?, ?)"+
-		" ON DUPLICATE KEY UPDATE epoch = GREATEST(epoch, VALUES(epoch))", c.task, c.epoch); err != nil {
-		return fmt.Errorf("register epoch %d of task %s: %w", c.epoch, c.task, err)
-	}
-	var cur int64
-	if err := db.QueryRowContext(ctx, "SELECT epoch FROM "+q+".`incr_fence` WHERE task_id = ?", c.task).Scan(&cur); err != nil {
-		return fmt.Errorf("read epoch of task %s: %w", c.task, err)
-	}
-	if cur != c.epoch {
-		return c.fencedErr(cur)
-	}
-	return nil
-}
-
-func (c *checkpointStore) fencedErr(cur int64) error {
-	return omserr.New(omserr.IncrFenced, fmt.Sprintf("task %s: this incr-sync has epoch %d but epoch %d owns the target now", c.task, c.epoch, cur),
-		"nothing to do here: a newer assignment of the task runs elsewhere; this process stops without writing")
-}
-
-// checkFence runs first in every apply transaction.
-func (c *checkpointStore) checkFence(ctx context.Context, tx *sql.Tx) error {
-	var cur int64
-	if err := tx.QueryRowContext(ctx, c.fence, c.task).Scan(&cur); err != nil {
-		return fmt.Errorf("check fence of task %s: %w", c.task, err)
-	}
-	if cur != c.epoch {
-		return c.fencedErr(cur)
-	}
-	return nil
+	return c.fence.Claim(ctx, db)
 }
 
 // cpRow is one worker's checkpoint row.

@@ -44,25 +44,21 @@ func (w *worker) applyDDL(ctx context.Context, b *batch, token string) error {
 		plan = &ddlPlan{}
 	}
 	mark := func(pending string, include bool, tok string) error {
-		tx, err := w.db.BeginTx(ctx, nil)
+		tx, err := w.cp.fence.Begin(ctx, w.db)
 		if err != nil {
-			return fmt.Errorf("begin: %w", err)
-		}
-		if err := w.cp.checkFence(ctx, tx); err != nil {
-			_ = tx.Rollback()
 			return err
 		}
 		if include {
 			// the rows of a CREATE TABLE ... SELECT commit with the mark that says "applied":
 			// exactly once, also when a crash makes the DDL run again
 			for i := range n.t.rows {
-				if err := applyRow(ctx, tx, &n.t.rows[i], n.t.gtid, n.t.idempotent); err != nil {
+				if err := applyRow(ctx, tx.Tx, &n.t.rows[i], n.t.gtid, n.t.idempotent); err != nil {
 					_ = tx.Rollback()
 					return err
 				}
 			}
 		}
-		if err := w.writeCheckpoint(ctx, tx, b, tok, pending, include); err != nil {
+		if err := w.writeCheckpoint(ctx, tx.Tx, b, tok, pending, include); err != nil {
 			_ = tx.Rollback()
 			return err
 		}
@@ -76,7 +72,7 @@ func (w *worker) applyDDL(ctx context.Context, b *batch, token string) error {
 		if err := mark(n.t.gtid, false, ""); err != nil {
 			return err
 		}
-		conn, err := w.db.Conn(ctx)
+		conn, err := w.cp.fence.Conn(ctx, w.db) // recorded: a successor can end a frozen DDL too
 		if err != nil {
 			return fmt.Errorf("connect for DDL: %w", err)
 		}

@@ -107,7 +107,7 @@ func (s *Syncer) Init(ctx context.Context) error {
 		return omserr.Wrap(err, omserr.IncrTargetUnreachable, "cannot connect to the target "+s.cfg.Target.Addr(), "check the target address, user and password in the task, and that the target runs")
 	}
 	s.db = db
-	s.cp = newCheckpointStore(s.cfg.CheckpointSchema, s.taskID, s.epoch)
+	s.cp = newCheckpointStore(s.cfg.CheckpointSchema, s.taskID, s.epoch, s.log)
 	if err := s.cp.setup(ctx, db); err != nil {
 		return err
 	}

@@ -40,6 +40,9 @@ const (
 	DeployTSDBError       = "DEPLOY_TSDB_ERROR"
 	DeployTSDBUnreachable = "DEPLOY_TSDB_UNREACHABLE"
 
+	FenceClaimTimeout = "FENCE_CLAIM_TIMEOUT"
+	FenceKillDenied   = "FENCE_KILL_DENIED"
+
 	FilterClause        = "FILTER_CLAUSE"
 	FilterColumnUnknown = "FILTER_COLUMN_UNKNOWN"
 	FilterComment       = "FILTER_COMMENT"
@@ -54,6 +57,7 @@ const (
 	FilterVariable      = "FILTER_VARIABLE"
 
 	FullConnect        = "FULL_CONNECT"
+	FullFenced         = "FULL_FENCED"
 	FullFailed         = "FULL_FAILED"
 	FullObjectsFailed  = "FULL_OBJECTS_FAILED"
 	FullTargetNotEmpty = "FULL_TARGET_NOT_EMPTY"
@@ -127,6 +131,7 @@ var Areas = map[string]string{
 	"COMPONENT": "a data component process as its supervisor sees it",
 	"CONFIG":    "a component's kind-specific configuration",
 	"DEPLOY":    "oms deploy: hosts, packages, regions, the time-series database",
+	"FENCE":     "the target-side epoch fence of a writing component (incr-sync, full-import)",
 	"FILTER":    "a selection rule's row filter (where), at project creation and component start",
 	"FULL":      "full-import",
 	"INCR":      "incr-sync",
@@ -182,6 +187,9 @@ var codes = []Info{
 	{DeployTSDBError, "DEPLOY", s500, "the time-series database answered with an error"},
 	{DeployTSDBUnreachable, "DEPLOY", s500, "the time-series database does not answer"},
 
+	{FenceClaimTimeout, "FENCE", s500, "a new epoch could not take over the target: the fence row stayed locked"},
+	{FenceKillDenied, "FENCE", s500, "the target user may not end an older writer's connection"},
+
 	{FilterClause, "FILTER", http.StatusBadRequest, "the row filter has a clause after the expression: ORDER BY, LIMIT, GROUP BY or FOR UPDATE"},
 	{FilterColumnUnknown, "FILTER", http.StatusBadRequest, "the row filter names a column the source table does not have"},
 	{FilterComment, "FILTER", http.StatusBadRequest, "the row filter holds a comment (/* */, -- or #) or an optimizer hint"},
@@ -194,7 +202,9 @@ var codes = []Info{
 	{FilterTooLong, "FILTER", http.StatusBadRequest, "the row filter is longer than 4096 bytes"},
 	{FilterUnion, "FILTER", http.StatusBadRequest, "the row filter holds a UNION, EXCEPT or INTERSECT"},
 	{FilterVariable, "FILTER", http.StatusBadRequest, "the row filter reads a user or system variable (@x, @@x)"},
+
 	{FullConnect, "FULL", s500, "full-import cannot connect to the source or the target"},
+	{FullFenced, "FULL", s500, "a newer epoch owns the target; this full-import must stop"},
 	{FullFailed, "FULL", s500, "full-import failed without a more specific code"},
 	{FullObjectsFailed, "FULL", s500, "some schema objects were not migrated"},
 	{FullTargetNotEmpty, "FULL", s500, "target tables already hold rows"},
