@@ -54,15 +54,15 @@ func (c *checkpointStore) setup(ctx context.Context, db *sql.DB) error {
 	q := sqlgen.QuoteIdent(c.schema)
 	stmts := append([]string{"CREATE DATABASE IF NOT EXISTS " + q}, c.fence.Tables()...)
 	stmts = append(stmts,
-		"CREATE TABLE IF NOT EXISTS " + q + ".`incr_checkpoint` (task_id VARCHAR(191) NOT NULL, worker INT NOT NULL," +
-			" epoch BIGINT NOT NULL, low_watermark TEXT NOT NULL, applied MEDIUMTEXT NOT NULL," +
-			" last_gtid VARCHAR(191) NOT NULL DEFAULT '', last_commit_ts BIGINT NOT NULL DEFAULT 0," +
-			" pending_ddl VARCHAR(191) NOT NULL DEFAULT '', batch_token VARCHAR(64) NOT NULL DEFAULT ''," +
-			" txns BIGINT NOT NULL DEFAULT 0," +
-			" updated_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6)," +
+		"CREATE TABLE IF NOT EXISTS "+q+".`incr_checkpoint` (task_id VARCHAR(191) NOT NULL, worker INT NOT NULL,"+
+			" epoch BIGINT NOT NULL, low_watermark TEXT NOT NULL, applied MEDIUMTEXT NOT NULL,"+
+			" last_gtid VARCHAR(191) NOT NULL DEFAULT '', last_commit_ts BIGINT NOT NULL DEFAULT 0,"+
+			" pending_ddl VARCHAR(191) NOT NULL DEFAULT '', batch_token VARCHAR(64) NOT NULL DEFAULT '',"+
+			" txns BIGINT NOT NULL DEFAULT 0,"+
+			" updated_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6),"+
 			" PRIMARY KEY (task_id, worker)) ENGINE=InnoDB",
-		"CREATE TABLE IF NOT EXISTS " + q + ".`incr_applied` (task_id VARCHAR(191) NOT NULL, gtid VARCHAR(191) NOT NULL," +
-			" worker INT NOT NULL, applied_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)," +
+		"CREATE TABLE IF NOT EXISTS "+q+".`incr_applied` (task_id VARCHAR(191) NOT NULL, gtid VARCHAR(191) NOT NULL,"+
+			" worker INT NOT NULL, applied_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),"+
 			" PRIMARY KEY (task_id, gtid)) ENGINE=InnoDB",
 	)
 	for _, s := range stmts {
