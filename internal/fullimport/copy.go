@@ -79,20 +79,20 @@ func (cp *copier) copyChunk(ctx context.Context, c *chunk) (err error) {
 		cp.prog.add(r, b)
 		return cp.throttle.wait(ctx, r, b)
 	}
-	tx, err := cp.dst.BeginTx(ctx, nil)
+	tx, err := cp.state.fence.Begin(ctx, cp.dst)
 	if err != nil {
-		return fmt.Errorf("chunk %d of %s: begin: %w", c.ID, c.T.src(), err)
+		return fmt.Errorf("chunk %d of %s: %w", c.ID, c.T.src(), err)
 	}
 	defer tx.Rollback() //nolint:errcheck // no-op after commit
 	if cp.method == WriteInsert {
-		err = cp.insertChunk(ctx, tx, c, report)
+		err = cp.insertChunk(ctx, tx.Tx, c, report)
 	} else {
-		err = cp.loadChunk(ctx, tx, c, report)
+		err = cp.loadChunk(ctx, tx.Tx, c, report)
 	}
 	if err != nil {
 		return fmt.Errorf("chunk %d of %s: %w", c.ID, c.T.src(), err)
 	}
-	if err := cp.state.markDone(ctx, tx, c, rowsN, bytesN); err != nil {
+	if err := cp.state.markDone(ctx, tx.Tx, c, rowsN, bytesN); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {

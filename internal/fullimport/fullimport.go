@@ -28,6 +28,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/omsdev/oms/internal/component"
+	"github.com/omsdev/oms/internal/fence"
 	"github.com/omsdev/oms/internal/mysqlconn"
 	"github.com/omsdev/oms/internal/omserr"
 	"github.com/omsdev/oms/internal/selection"
@@ -130,7 +131,8 @@ func (u *Unit) Init(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
-	u.state = &stateStore{db: u.dst, schema: u.cfg.MetaSchema, task: u.task}
+	u.state = &stateStore{db: u.dst, schema: u.cfg.MetaSchema, task: u.task,
+		fence: fence.New(u.cfg.MetaSchema, "full_import_fence", CodeFenced, "full import", u.task, u.epoch, u.log)}
 	if err := u.state.ensure(ctx); err != nil {
 		return err
 	}
@@ -221,6 +223,9 @@ func (u *Unit) run(ctx context.Context) error {
 	u.pos = pos
 	u.mu.Unlock()
 	if !u.cfg.SkipSchema {
+		if err := u.state.checkFence(ctx); err != nil {
+			return err
+		}
 		st, failed, err := structTransfer(ctx, u.srcPlan, u.dst, u.tables, deferIdx)
 		if err != nil {
 			return err
@@ -328,6 +333,9 @@ func (u *Unit) copyAll(ctx context.Context, chunks []*chunk, structFailed map[*t
 		if bad {
 			return nil
 		}
+		if err := u.state.checkFence(ctx); err != nil {
+			return err
+		}
 		st, err := indexTransfer(ctx, u.dst, t)
 		if err != nil {
 			return err
@@ -370,6 +378,9 @@ func (u *Unit) copyAll(ctx context.Context, chunks []*chunk, structFailed map[*t
 				for attempt := 0; attempt < chunkRetries; attempt++ {
 					if err = cp.copyChunk(gctx, c); err == nil || gctx.Err() != nil || !mysqlconn.Retryable(err) {
 						break
+					}
+					if omserr.CodeOf(err) == CodeFenced {
+						return err // a newer assignment owns the target: stop without writing
 					}
 					u.log.Warn("chunk failed, retrying", "chunk", c.ID, "table", c.T.src(), "attempt", attempt+1, "err", err)
 				}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/omsdev/oms/internal/fence"
 	"github.com/omsdev/oms/internal/sqlgen"
 )
 
@@ -71,6 +72,22 @@ type stateStore struct {
 	db     *sql.DB // target
 	schema string
 	task   string
+	// fence keeps an older assignment of the task (a frozen or partitioned full import) from
+	// writing the target once this one claimed it; every writing transaction goes through it.
+	fence *fence.Fence
+}
+
+// CodeFenced is the error of a full import whose task a newer epoch owns.
+const CodeFenced = "FULL_IMPORT_FENCED"
+
+// checkFence fails with FULL_IMPORT_FENCED when a newer epoch owns the task; it runs before each
+// step that writes outside a fenced transaction (DDL).
+func (s *stateStore) checkFence(ctx context.Context) error {
+	tx, err := s.fence.Begin(ctx, s.db)
+	if err != nil {
+		return err
+	}
+	return tx.Rollback()
 }
 
 func (s *stateStore) tbl(name string) string { return sqlgen.Table(s.schema, name) }
@@ -98,12 +115,12 @@ func (s *stateStore) ensure(ctx context.Context) error {
   PRIMARY KEY (task_id, chunk_id)
 ) ENGINE=InnoDB`,
 	}
-	for _, q := range stmts {
+	for _, q := range append(stmts, s.fence.Tables()...) {
 		if _, err := s.db.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("create resume state tables in %s: %w", s.schema, err)
 		}
 	}
-	return nil
+	return s.fence.Claim(ctx, s.db)
 }
 
 // loadRun returns the recorded position, or ok=false when this task has no plan yet.
@@ -132,7 +149,7 @@ type bounds struct {
 // savePlan stores the position and every chunk in one transaction: a plan is either complete or
 // absent.
 func (s *stateStore) savePlan(ctx context.Context, pos position, chunks []*chunk) error {
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.fence.Begin(ctx, s.db)
 	if err != nil {
 		return fmt.Errorf("save plan: %w", err)
 	}
@@ -213,8 +230,15 @@ func (s *stateStore) markDone(ctx context.Context, tx *sql.Tx, c *chunk, rows, b
 }
 
 func (s *stateStore) markFinished(ctx context.Context) error {
-	_, err := s.db.ExecContext(ctx, "UPDATE "+s.tbl("full_import_runs")+" SET finished_at=NOW(6) WHERE task_id=?", s.task)
+	tx, err := s.fence.Begin(ctx, s.db)
 	if err != nil {
+		return fmt.Errorf("mark full import finished: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // no-op after commit
+	if _, err := tx.ExecContext(ctx, "UPDATE "+s.tbl("full_import_runs")+" SET finished_at=NOW(6) WHERE task_id=?", s.task); err != nil {
+		return fmt.Errorf("mark full import finished: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("mark full import finished: %w", err)
 	}
 	return nil
