@@ -13,7 +13,7 @@ import (
 
 // TestNewerEpochFencesOlder: a full import of epoch 2 takes over a task whose epoch 1 is in the
 // middle of its copy (a node that froze and woke, or was cut off) without waiting for it: epoch
-// 1's open chunk transaction is rolled back and it stops with FULL_IMPORT_FENCED; epoch 2
+// 1's open chunk transaction is rolled back and it stops with FULL_FENCED; epoch 2
 // finishes and the target matches the source row by row.
 func TestNewerEpochFencesOlder(t *testing.T) {
 	src, dst := pair(t)
@@ -63,8 +63,8 @@ func TestNewerEpochFencesOlder(t *testing.T) {
 	t.Logf("epoch 2 took over and finished in %v while epoch 1 was copying", time.Since(start).Round(time.Millisecond))
 	select {
 	case err := <-done:
-		if omserr.CodeOf(err) != CodeFenced {
-			t.Fatalf("epoch 1 ended with %v, want %s", err, CodeFenced)
+		if omserr.CodeOf(err) != omserr.FullFenced {
+			t.Fatalf("epoch 1 ended with %v, want %s", err, omserr.FullFenced)
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("epoch 1 still running 30 s after epoch 2 took over")

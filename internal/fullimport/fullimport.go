@@ -132,7 +132,7 @@ func (u *Unit) Init(ctx context.Context) error {
 		return err
 	}
 	u.state = &stateStore{db: u.dst, schema: u.cfg.MetaSchema, task: u.task,
-		fence: fence.New(u.cfg.MetaSchema, "full_import_fence", CodeFenced, "full import", u.task, u.epoch, u.log)}
+		fence: fence.New(u.cfg.MetaSchema, "full_import_fence", omserr.FullFenced, "full import", u.task, u.epoch, u.log)}
 	if err := u.state.ensure(ctx); err != nil {
 		return err
 	}
@@ -379,7 +379,7 @@ func (u *Unit) copyAll(ctx context.Context, chunks []*chunk, structFailed map[*t
 					if err = cp.copyChunk(gctx, c); err == nil || gctx.Err() != nil || !mysqlconn.Retryable(err) {
 						break
 					}
-					if omserr.CodeOf(err) == CodeFenced {
+					if omserr.CodeOf(err) == omserr.FullFenced {
 						return err // a newer assignment owns the target: stop without writing
 					}
 					u.log.Warn("chunk failed, retrying", "chunk", c.ID, "table", c.T.src(), "attempt", attempt+1, "err", err)

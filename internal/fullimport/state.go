@@ -77,10 +77,7 @@ type stateStore struct {
 	fence *fence.Fence
 }
 
-// CodeFenced is the error of a full import whose task a newer epoch owns.
-const CodeFenced = "FULL_IMPORT_FENCED"
-
-// checkFence fails with FULL_IMPORT_FENCED when a newer epoch owns the task; it runs before each
+// checkFence fails with FULL_FENCED when a newer epoch owns the task; it runs before each
 // step that writes outside a fenced transaction (DDL).
 func (s *stateStore) checkFence(ctx context.Context) error {
 	tx, err := s.fence.Begin(ctx, s.db)
