@@ -36,6 +36,10 @@ type Spec struct {
 	// WorkDir holds the component's local files (Store segments, reports, logs).
 	WorkDir string          `json:"work_dir"`
 	Config  json.RawMessage `json:"config"`
+	// ConsumerPositions are the positions the task's consumers last reported to the MetaDB (for a
+	// Store: its Incr-Syncs' applied watermarks). A Store whose local log is gone (it moved to
+	// another node) starts from the oldest of them instead of its configured start.
+	ConsumerPositions []string `json:"consumer_positions,omitempty"`
 }
 
 // ReadSpec reads and checks a spec file.

@@ -209,6 +209,9 @@ func (s *Store) Init(ctx context.Context) error {
 	if err := precheckSource(ctx, s.db, s.cfg.ServerID, resuming); err != nil {
 		return s.fail(err)
 	}
+	if !resuming {
+		s.startAtConsumers()
+	}
 	if resuming {
 		if end := s.log.End(); !end.IsEmpty() {
 			if err := precheckStartGTID(ctx, s.db, s.cfg.Source.Flavor, end); err != nil {
@@ -494,6 +497,51 @@ func (f levelFilter) WithAttrs(a []slog.Attr) slog.Handler {
 }
 func (f levelFilter) WithGroup(n string) slog.Handler {
 	return levelFilter{h: f.h.WithGroup(n), min: f.min}
+}
+
+// startAtConsumers makes a fresh log start where the consumers are, not at the configured start
+// (the project's, long ago when the Store moved to another node): from the oldest consumer
+// position, provided it is not older than the configured start. The prechecks then refuse it,
+// naming it, when the source no longer has its binlogs.
+func (s *Store) startAtConsumers() {
+	oldest, ok := oldestPosition(s.cfg.Source.Flavor, s.spec.ConsumerPositions)
+	if !ok {
+		return
+	}
+	if s.cfg.Start.GTIDSet != "" && !oldest.ContainsSet(binlog.MustParseGTIDSet(s.cfg.Source.Flavor, s.cfg.Start.GTIDSet)) {
+		s.logger.Warn("consumer position is older than the store's start; starting at the configured start", "consumer", oldest.String(), "start", s.cfg.Start.GTIDSet)
+		return
+	}
+	s.logger.Info("fresh log: starting at the oldest consumer position instead of the configured start", "from_gtid", oldest.String(),
+		"configured", s.cfg.Start.GTIDSet+s.cfg.Start.File+s.cfg.Start.Time, "consumers", s.spec.ConsumerPositions)
+	s.cfg.Start = StartConfig{GTIDSet: oldest.String()}
+}
+
+// oldestPosition is the position of positions that every other one contains; false when there
+// is none, one does not parse, or two are not ordered (then nothing is safe but the configured
+// start).
+func oldestPosition(flavor string, positions []string) (binlog.GTIDSet, bool) {
+	var oldest binlog.GTIDSet
+	var sets []binlog.GTIDSet
+	for _, p := range positions {
+		g, err := binlog.ParseGTIDSet(flavor, p)
+		if err != nil || g.IsEmpty() {
+			return oldest, false
+		}
+		if len(sets) == 0 || oldest.ContainsSet(g) {
+			oldest = g
+		}
+		sets = append(sets, g)
+	}
+	if len(sets) == 0 {
+		return oldest, false
+	}
+	for _, g := range sets {
+		if !g.ContainsSet(oldest) {
+			return oldest, false
+		}
+	}
+	return oldest, true
 }
 
 // firstStart resolves the configured start of a fresh log: the GTID set before it, where to

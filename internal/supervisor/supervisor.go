@@ -245,7 +245,7 @@ func (s *Supervisor) drive(ctx context.Context, t task.Task, p *proc) {
 		if time.Now().Before(p.notBefore) {
 			return
 		}
-		if err := s.start(t, p); err != nil {
+		if err := s.start(ctx, t, p); err != nil {
 			p.restarts++
 			p.notBefore = time.Now().Add(backoff(p.restarts))
 			s.log.Error("cannot start component", "task", t.ID, "kind", t.Kind, "err", err)
@@ -292,7 +292,7 @@ func (s *Supervisor) report(ctx context.Context, t task.Task, state task.State, 
 }
 
 // start writes the spec file (0600, passwords opened) and starts the child.
-func (s *Supervisor) start(t task.Task, p *proc) error {
+func (s *Supervisor) start(ctx context.Context, t task.Task, p *proc) error {
 	if err := os.MkdirAll(p.workDir, 0o700); err != nil {
 		return fmt.Errorf("create work dir: %w", err)
 	}
@@ -302,6 +302,13 @@ func (s *Supervisor) start(t task.Task, p *proc) error {
 	}
 	cfg = s.fillListen(cfg)
 	spec := component.Spec{Kind: t.Kind, TaskID: t.ID, Epoch: t.Epoch, StatusAddr: s.opt.StatusHost + ":0", WorkDir: p.workDir, Config: cfg}
+	if t.Kind == task.KindStore {
+		// A Store that moved here has no log: it starts where its consumers are (the MetaDB
+		// knows), not at the project's start.
+		if spec.ConsumerPositions, err = s.tasks.ConsumerPositions(ctx, t.ProjectID); err != nil {
+			return fmt.Errorf("read the store's consumer positions: %w", err)
+		}
+	}
 	raw, err := json.MarshalIndent(spec, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode spec: %w", err)

@@ -236,3 +236,20 @@ func (s *Table) Report(ctx context.Context, id, host string, epoch int64, state 
 	}
 	return ok, nil
 }
+
+// ConsumerPositions returns the positions the consumers of a project's Store last reported: the
+// applied watermarks of its Incr-Sync tasks (none reported yet gives none). A Store that lost its
+// local log starts from the oldest of them (component.Spec.ConsumerPositions).
+func (s *Table) ConsumerPositions(ctx context.Context, projectID string) ([]string, error) {
+	tasks, err := s.query(ctx, "WHERE project_id = ? AND kind = ? ORDER BY id", projectID, KindIncrSync)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, t := range tasks {
+		if t.Status != nil && t.Status.Position != "" {
+			out = append(out, t.Status.Position)
+		}
+	}
+	return out, nil
+}

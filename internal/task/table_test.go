@@ -319,3 +319,33 @@ func TestActive(t *testing.T) {
 		}
 	}
 }
+
+// TestConsumerPositions: a project's Store consumers are its Incr-Sync tasks; their reported
+// positions are listed, other projects' and other kinds' are not, unreported ones are skipped.
+func TestConsumerPositions(t *testing.T) {
+	tb := newTable(t)
+	ctx := context.Background()
+	for _, c := range []struct{ id, project, kind, pos string }{
+		{"a-incr", "pa", task.KindIncrSync, "0-1-10"},
+		{"a-incr2", "pa", task.KindIncrSync, ""},
+		{"a-store", "pa", task.KindStore, "0-1-99"},
+		{"b-incr", "pb", task.KindIncrSync, "0-1-20"},
+	} {
+		if err := tb.Ensure(ctx, c.id, c.project, c.kind, "r1", map[string]string{}); err != nil {
+			t.Fatal(err)
+		}
+		cur := assign(t, tb, get(t, tb, c.id), "h1")
+		if c.pos != "" {
+			if ok, err := tb.Report(ctx, c.id, "h1", cur.Epoch, task.Running, "", 0, &component.Status{Position: c.pos}); err != nil || !ok {
+				t.Fatalf("report %s: %v %v", c.id, ok, err)
+			}
+		}
+	}
+	got, err := tb.ConsumerPositions(ctx, "pa")
+	if err != nil || !reflect.DeepEqual(got, []string{"0-1-10"}) {
+		t.Fatalf("ConsumerPositions(pa) = %v, %v; want [0-1-10]", got, err)
+	}
+	if got, err := tb.ConsumerPositions(ctx, "none"); err != nil || len(got) != 0 {
+		t.Fatalf("ConsumerPositions(none) = %v, %v", got, err)
+	}
+}

@@ -161,6 +161,7 @@ func TestHAFaults(t *testing.T) {
 	}
 	h := startHAProject(t)
 	ctx := context.Background()
+	top := t // a node restarted in a phase must outlive the phase's subtest
 
 	t.Run("MetaDBDown60s", func(t *testing.T) {
 		before := epochs(h.components(t))
@@ -226,7 +227,7 @@ func TestHAFaults(t *testing.T) {
 			t.Fatalf("incr-sync still on %s/%d", cur.Host, cur.Epoch)
 		}
 		h.quiesceAndCompare(t, "kill -9 of node "+victim.ip)
-		victim.start(t)
+		victim.start(top)
 	})
 	if t.Failed() {
 		return
