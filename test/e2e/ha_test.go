@@ -234,6 +234,7 @@ func TestHAFaults(t *testing.T) {
 	}
 
 	t.Run("FreezeNodeWithOpenTransaction", func(t *testing.T) {
+		storeBefore, _ := component(h.components(t), "store")
 		incr, _ := component(h.components(t), "incr-sync")
 		victim := h.c.nodeByIP(incr.Host)
 		pids := componentPIDs(victim.dataDir, "incr-sync")
@@ -283,6 +284,9 @@ func TestHAFaults(t *testing.T) {
 			return appliedSince(h.dst.DB(), frozen)
 		})
 		t.Logf("FAILOVER frozen node with an open target transaction: the successor applies %.1fs after the freeze", time.Since(frozen).Seconds())
+		if storeBefore.Host == victim.ip {
+			h.checkStoreResumedAtConsumer(t, h.otherNode(victim))
+		}
 		h.quiesceAndCompare(t, "freezing node "+victim.ip)
 	})
 }
@@ -294,4 +298,48 @@ func (h *haProject) otherNode(n *node) *node {
 		}
 	}
 	return nil
+}
+
+// captureStarts returns the from_gtid of every "capture started" line of the Store logs under dir.
+func captureStarts(t *testing.T, dir string) []string {
+	t.Helper()
+	logs, _ := filepath.Glob(filepath.Join(dir, "run", "*-store", "component.log"))
+	var out []string
+	for _, l := range logs {
+		raw, _ := os.ReadFile(l)
+		for _, line := range strings.Split(string(raw), "\n") {
+			if !strings.Contains(line, `"msg":"capture started"`) {
+				continue
+			}
+			if _, rest, ok := strings.Cut(line, `"from_gtid":"`); ok {
+				g, _, _ := strings.Cut(rest, `"`)
+				out = append(out, g)
+			}
+		}
+	}
+	return out
+}
+
+// checkStoreResumedAtConsumer asserts that the Store that moved to n started capturing where the
+// Incr-Sync was, not at the project's start (the first Store's start).
+func (h *haProject) checkStoreResumedAtConsumer(t *testing.T, n *node) {
+	t.Helper()
+	var first, moved []string
+	for _, o := range h.c.nodes {
+		if o != n {
+			first = captureStarts(t, o.dataDir)
+		}
+	}
+	waitFor(t, 20*time.Second, "the moved store capturing on "+n.ip, func() (bool, string) {
+		moved = captureStarts(t, n.dataDir)
+		return len(moved) > 0, "no capture started yet"
+	})
+	if len(first) == 0 {
+		t.Fatalf("no capture start of the first store")
+	}
+	projectStart, at := first[0], moved[len(moved)-1]
+	t.Logf("moved store on %s starts capturing at %s (project start %s)", n.ip, at, projectStart)
+	if at == projectStart {
+		t.Fatalf("the moved store started over from the project's start %s", projectStart)
+	}
 }
