@@ -14,6 +14,7 @@ import (
 
 	"github.com/omsdev/oms/api"
 	"github.com/omsdev/oms/internal/testenv"
+	"github.com/omsdev/oms/internal/testenv/scenario"
 )
 
 // marker writes the source's wall clock (ns) into shop.sbtest_hb every 100 ms, so a test can
@@ -64,14 +65,15 @@ type haProject struct {
 	src, dst *testenv.Instance
 	meta     *testenv.Instance
 	pid      string
-	wl       *workload
+	wl       *scenario.Workload
 	mk       *marker
+	txns     int64 // committed by earlier workloads
 }
 
 func (h *haProject) components(t *testing.T) []api.Component {
 	t.Helper()
 	var comps []api.Component
-	waitFor(t, 30*time.Second, "components listed", func() (bool, string) {
+	scenario.WaitFor(t, 30*time.Second, "components listed", func() (bool, string) {
 		var err error
 		comps, err = h.c.cli.DescribeProjectComponents(context.Background(), h.pid)
 		return err == nil, fmt.Sprint(err)
@@ -83,19 +85,14 @@ func (h *haProject) components(t *testing.T) []api.Component {
 // and starts the writes again.
 func (h *haProject) quiesceAndCompare(t *testing.T, after string) {
 	t.Helper()
-	h.wl.halt()
+	h.wl.Halt()
 	h.mk.halt()
-	took := waitFor(t, 90*time.Second, "source == target (row level) after "+after, func() (bool, string) { return sameData(h.src.DB(), h.dst.DB()) })
-	var digests []string
-	for i := 1; i <= e2eTables; i++ {
-		d, _ := tableDigest(h.src.DB(), fmt.Sprintf("shop.sbtest%d", i))
-		digests = append(digests, fmt.Sprintf("sbtest%d %s", i, d))
-	}
+	h.txns += h.wl.Txns()
+	took := scenario.WaitFor(t, 90*time.Second, "source == target (row level) after "+after, func() (bool, string) { return shop.Same(h.src.DB(), h.dst.DB()) })
+	digest, _ := shop.Digest(h.src.DB())
 	t.Logf("row-level comparison after %s: source == target (%s), converged %.1fs after the writes stopped; %d transactions so far",
-		after, strings.Join(digests, ", "), took.Seconds(), h.wl.txns.Load())
-	total := h.wl.txns.Load()
-	h.wl = startWorkload(h.src.DB(), 2)
-	h.wl.txns.Store(total)
+		after, digest, took.Seconds(), h.txns)
+	h.wl = shop.StartWorkload(h.src.DB(), 2, workloadPause)
 	h.mk = startMarker(h.src.DB())
 }
 
@@ -103,23 +100,24 @@ func startHAProject(t *testing.T) *haProject {
 	t.Helper()
 	insts := testenv.StartN(t, 3)
 	h := &haProject{meta: insts[0], src: insts[1], dst: insts[2]}
-	seedSource(t, h.src)
-	mustExec(t, h.src.DB(), "CREATE TABLE shop.sbtest_hb (id INT NOT NULL PRIMARY KEY, v BIGINT NOT NULL) ENGINE=InnoDB")
-	mustExec(t, h.src.DB(), "INSERT INTO shop.sbtest_hb VALUES (1, 0)")
+	shop.Seed(t, h.src.DB())
+	if _, err := h.src.DB().Exec("CREATE TABLE shop.sbtest_hb (id INT NOT NULL PRIMARY KEY, v BIGINT NOT NULL) ENGINE=InnoDB; INSERT INTO shop.sbtest_hb VALUES (1, 0)"); err != nil {
+		t.Fatal(err)
+	}
 	h.c = startCluster(t, h.meta, "127.0.0.2", "127.0.0.3")
-	h.wl = startWorkload(h.src.DB(), 2)
+	h.wl = shop.StartWorkload(h.src.DB(), 2, workloadPause)
 	h.mk = startMarker(h.src.DB())
-	t.Cleanup(func() { h.wl.halt(); h.mk.halt() })
+	t.Cleanup(func() { h.wl.Halt(); h.mk.halt() })
 	projectYAML := filepath.Join(h.c.dir, "project.yaml")
 	if err := os.WriteFile(projectYAML, []byte(fmt.Sprintf(`name: e2e-ha
 source: {name: ha-src, host: 127.0.0.1, port: %d, userName: root, password: ""}
 sink: {name: ha-dst, host: 127.0.0.1, port: %d, userName: root, password: ""}
 transferMapping:
   tables:
-    - {db: shop, table: "sbtest*"}
+    - {db: shop, table: "%s"}
 enableFullVerify: false
 start: true
-`, h.src.Port, h.dst.Port)), 0o600); err != nil {
+`, h.src.Port, h.dst.Port, scenario.ShopTables)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	out, err := h.c.runCLI(t, "project", "create", "-f", projectYAML)
@@ -127,7 +125,7 @@ start: true
 		t.Fatalf("oms project create: %v\n%s", err, out)
 	}
 	h.pid = strings.Fields(out)[0]
-	waitFor(t, 90*time.Second, "incremental transfer caught up", func() (bool, string) {
+	scenario.WaitFor(t, 90*time.Second, "incremental transfer caught up", func() (bool, string) {
 		p, err := h.c.cli.DescribeProject(context.Background(), h.pid)
 		if err != nil {
 			return false, err.Error()
@@ -135,7 +133,7 @@ start: true
 		if p.Status == api.StateFailed {
 			t.Fatalf("project failed: %s %s", p.ErrorCode, p.ErrorMessage)
 		}
-		return stepOf(p, api.StepIncr).Status == api.StepMonitoring, fmt.Sprintf("steps %+v", p.Steps)
+		return scenario.Step(p, api.StepIncr).Status == api.StepMonitoring, fmt.Sprintf("steps %+v", p.Steps)
 	})
 	return h
 }
@@ -203,7 +201,7 @@ func TestHAFaults(t *testing.T) {
 	}
 
 	t.Run("KillNode", func(t *testing.T) {
-		incr, _ := component(h.components(t), "incr-sync")
+		incr, _ := scenario.Component(h.components(t), "incr-sync")
 		victim := h.c.nodeByIP(incr.Host)
 		h.c.cli = api.NewClient(h.otherNode(victim).url(), "admin", adminPassword, false)
 		children := componentPIDs(victim.dataDir, "")
@@ -213,16 +211,16 @@ func TestHAFaults(t *testing.T) {
 		t.Logf("kill -9 of node %s (incr-sync epoch %d; its components %v)", victim.ip, incr.Epoch, children)
 		victim.kill9()
 		killed := time.Now()
-		gone := waitFor(t, 2*time.Second, "the killed node's components gone", func() (bool, string) {
+		gone := scenario.WaitFor(t, 2*time.Second, "the killed node's components gone", func() (bool, string) {
 			left := componentPIDs(victim.dataDir, "")
 			return len(left) == 0, fmt.Sprint(left)
 		})
 		t.Logf("children of the killed node gone %.2fs after the kill", gone.Seconds())
-		waitFor(t, 10*time.Second, "incr-sync applying again on the other node", func() (bool, string) {
+		scenario.WaitFor(t, 10*time.Second, "incr-sync applying again on the other node", func() (bool, string) {
 			return appliedSince(h.dst.DB(), killed)
 		})
 		t.Logf("FAILOVER kill -9 node: incr-sync applies again %.1fs after the kill", time.Since(killed).Seconds())
-		cur, _ := component(h.components(t), "incr-sync")
+		cur, _ := scenario.Component(h.components(t), "incr-sync")
 		if cur.Host == victim.ip || cur.Epoch <= incr.Epoch {
 			t.Fatalf("incr-sync still on %s/%d", cur.Host, cur.Epoch)
 		}
@@ -234,8 +232,8 @@ func TestHAFaults(t *testing.T) {
 	}
 
 	t.Run("FreezeNodeWithOpenTransaction", func(t *testing.T) {
-		storeBefore, _ := component(h.components(t), "store")
-		incr, _ := component(h.components(t), "incr-sync")
+		storeBefore, _ := scenario.Component(h.components(t), "store")
+		incr, _ := scenario.Component(h.components(t), "incr-sync")
 		victim := h.c.nodeByIP(incr.Host)
 		pids := componentPIDs(victim.dataDir, "incr-sync")
 		if len(pids) != 1 {
@@ -254,7 +252,7 @@ func TestHAFaults(t *testing.T) {
 		if _, err := lock.Exec("SELECT v FROM shop.sbtest_hb WHERE id = 1 FOR UPDATE"); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, 10*time.Second, "an incr-sync transaction waiting for the marker row", func() (bool, string) {
+		scenario.WaitFor(t, 10*time.Second, "an incr-sync transaction waiting for the marker row", func() (bool, string) {
 			var n int
 			err := h.dst.DB().QueryRow("SELECT COUNT(*) FROM information_schema.innodb_trx WHERE trx_state = 'LOCK WAIT'").Scan(&n)
 			return err == nil && n > 0, fmt.Sprint(n, err)
@@ -272,7 +270,7 @@ func TestHAFaults(t *testing.T) {
 			victim.kill9()
 		})
 		_ = lock.Rollback()
-		waitFor(t, 10*time.Second, "the frozen incr-sync holding its transaction", func() (bool, string) {
+		scenario.WaitFor(t, 10*time.Second, "the frozen incr-sync holding its transaction", func() (bool, string) {
 			var n int
 			err := h.dst.DB().QueryRow("SELECT COUNT(*) FROM information_schema.innodb_trx WHERE trx_state = 'RUNNING'").Scan(&n)
 			return err == nil && n > 0, fmt.Sprint(n, err)
@@ -280,7 +278,7 @@ func TestHAFaults(t *testing.T) {
 		frozen := time.Now()
 		t.Logf("node %s and its incr-sync %d frozen with an open target transaction", victim.ip, child)
 		h.c.cli = api.NewClient(h.otherNode(victim).url(), "admin", adminPassword, false)
-		waitFor(t, 15*time.Second, "the successor applying on the target", func() (bool, string) {
+		scenario.WaitFor(t, 15*time.Second, "the successor applying on the target", func() (bool, string) {
 			return appliedSince(h.dst.DB(), frozen)
 		})
 		t.Logf("FAILOVER frozen node with an open target transaction: the successor applies %.1fs after the freeze", time.Since(frozen).Seconds())
@@ -330,7 +328,7 @@ func (h *haProject) checkStoreResumedAtConsumer(t *testing.T, n *node) {
 			first = captureStarts(t, o.dataDir)
 		}
 	}
-	waitFor(t, 20*time.Second, "the moved store capturing on "+n.ip, func() (bool, string) {
+	scenario.WaitFor(t, 20*time.Second, "the moved store capturing on "+n.ip, func() (bool, string) {
 		moved = captureStarts(t, n.dataDir)
 		return len(moved) > 0, "no capture started yet"
 	})
