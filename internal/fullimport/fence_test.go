@@ -1,7 +1,6 @@
 package fullimport
 
 import (
-	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -31,13 +30,7 @@ func TestNewerEpochFencesOlder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
-	if err := old.Init(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer old.Close()
-	done := make(chan error, 1)
-	go func() { done <- old.Run(ctx) }()
+	running := testenv.StartUnit(t, old)
 	deadline := time.Now().Add(30 * time.Second)
 	for p := old.Status().Progress; p == nil || p.RowsDone == 0; p = old.Status().Progress {
 		if time.Now().After(deadline) {
@@ -52,18 +45,13 @@ func TestNewerEpochFencesOlder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := u2.Init(ctx); err != nil {
-		t.Fatalf("epoch 2 init: %v", err)
-	}
-	err = u2.Run(ctx)
-	u2.Close()
-	if err != nil {
+	if err := testenv.RunUnit(t, u2, 2*time.Minute); err != nil {
 		t.Fatalf("epoch 2: %v", err)
 	}
 	t.Logf("epoch 2 took over and finished in %v while epoch 1 was copying", time.Since(start).Round(time.Millisecond))
 	select {
-	case err := <-done:
-		if omserr.CodeOf(err) != omserr.FullFenced {
+	case <-running.Done():
+		if err := running.Err(); omserr.CodeOf(err) != omserr.FullFenced {
 			t.Fatalf("epoch 1 ended with %v, want %s", err, omserr.FullFenced)
 		}
 	case <-time.After(30 * time.Second):
@@ -73,5 +61,5 @@ func TestNewerEpochFencesOlder(t *testing.T) {
 		t.Fatalf("epoch 2: %+v", u2.Status())
 	}
 	qs := "SELECT * FROM `%s`.t ORDER BY id"
-	sameRows(t, "t", dumpRows(t, rawDB(t, src), fmt.Sprintf(qs, srcDB)), dumpRows(t, rawDB(t, dst), fmt.Sprintf(qs, dstDB)))
+	testenv.SameRows(t, "t", testenv.Rows(t, rawDB(t, src), fmt.Sprintf(qs, srcDB)), testenv.Rows(t, rawDB(t, dst), fmt.Sprintf(qs, dstDB)))
 }

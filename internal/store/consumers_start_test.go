@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/omsdev/oms/internal/component"
 	"github.com/omsdev/oms/internal/omserr"
 	"github.com/omsdev/oms/internal/testenv"
@@ -57,13 +55,7 @@ func TestFreshLogStartsAtOldestConsumer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.Init(ctx); err != nil {
-		t.Fatal(err)
-	}
-	rctx, stop := context.WithCancel(ctx)
-	g := &errgroup.Group{}
-	g.Go(func() error { return st.Run(rctx) })
-	defer func() { stop(); _ = g.Wait(); _ = st.Close() }()
+	testenv.StartUnit(t, st)
 	deadline := time.Now().Add(20 * time.Second)
 	for !st.log.HasBase() {
 		if time.Now().After(deadline) {
