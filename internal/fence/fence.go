@@ -20,14 +20,12 @@ package fence
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
-
+	"github.com/omsdev/oms/internal/mysqlconn"
 	"github.com/omsdev/oms/internal/omserr"
 	"github.com/omsdev/oms/internal/sqlgen"
 )
@@ -159,13 +157,12 @@ func (f *Fence) killPredecessors(ctx context.Context, conn *sql.Conn) (int, erro
 	killed := 0
 	for _, id := range ids {
 		_, err := conn.ExecContext(ctx, fmt.Sprintf("KILL CONNECTION %d", id))
-		var me *mysql.MySQLError
 		switch {
 		case err == nil:
 			killed++
 			f.log.Warn("fence: killed a connection of an older writer (its open transaction rolls back)", "task", f.task, "epoch", f.epoch, "connection", id)
-		case errors.As(err, &me) && me.Number == errUnknownThread:
-		case errors.As(err, &me) && me.Number == errNotOwner:
+		case mysqlconn.ErrNumber(err) == errUnknownThread:
+		case mysqlconn.ErrNumber(err) == errNotOwner:
 			return killed, omserr.Wrap(err, omserr.FenceKillDenied, fmt.Sprintf("task %s: cannot end connection %d of an older writer on the target", f.task, id),
 				"let every oms component use the same target user, or grant that user CONNECTION ADMIN (MySQL 8) / CONNECTION ADMIN or SUPER (MariaDB)")
 		default:
@@ -187,8 +184,8 @@ const (
 )
 
 func lockWait(err error) bool {
-	var me *mysql.MySQLError
-	return errors.As(err, &me) && (me.Number == errLockWait || me.Number == errDeadlock)
+	n := mysqlconn.ErrNumber(err)
+	return n == errLockWait || n == errDeadlock
 }
 
 // Conn takes a connection from db and records it as this epoch's (once per connection), so a
