@@ -379,13 +379,13 @@ func (u *Unit) copyAll(ctx context.Context, chunks []*chunk, structFailed map[*t
 					if err = cp.copyChunk(gctx, c); err == nil || gctx.Err() != nil || !mysqlconn.Retryable(err) {
 						break
 					}
-					if omserr.CodeOf(err) == omserr.FullFenced {
-						return err // a newer assignment owns the target: stop without writing
-					}
 					u.log.Warn("chunk failed, retrying", "chunk", c.ID, "table", c.T.src(), "attempt", attempt+1, "err", err)
 				}
 				if gctx.Err() != nil {
 					return gctx.Err()
+				}
+				if omserr.CodeOf(err) == omserr.FullFenced {
+					return err // a newer assignment owns the target: stop without writing
 				}
 				if err != nil {
 					failedMu.Lock()
