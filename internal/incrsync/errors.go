@@ -1,8 +1,10 @@
 package incrsync
 
 import (
+	"encoding/hex"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/omsdev/oms/internal/changelog"
 	"github.com/omsdev/oms/internal/mysqlconn"
@@ -47,7 +49,7 @@ func keyText(r *mrow) string {
 		v := img[i]
 		s := fmt.Sprint(v)
 		if b, ok := v.([]byte); ok {
-			s = string(b)
+			s = bytesText(b, r.t.src.Columns[r.t.cols[i]].Charset)
 		}
 		if len(s) > 64 {
 			s = s[:64] + "..."
@@ -55,4 +57,15 @@ func keyText(r *mrow) string {
 		parts = append(parts, r.t.names[i]+"="+s)
 	}
 	return "(" + strings.Join(parts, ", ") + ")"
+}
+
+// bytesText shows a text or binary value in a message: as text when it is readable UTF-8 in an
+// ASCII-compatible charset, else as hex (utf16, utf32, ucs2, binary, invalid UTF-8).
+func bytesText(b []byte, charset string) string {
+	switch cs := strings.ToLower(charset); {
+	case cs == "" || cs == "binary" || strings.HasPrefix(cs, "utf16") || strings.HasPrefix(cs, "utf32") || cs == "ucs2":
+	case utf8.Valid(b):
+		return string(b)
+	}
+	return "0x" + hex.EncodeToString(b)
 }

@@ -71,3 +71,26 @@ func TestFatalTargetErrorNamesRow(t *testing.T) {
 		t.Fatalf("target rows %q: the transaction before the failing one must be applied, the failing one not", got)
 	}
 }
+
+// TestKeyTextReadable: keys in messages are text for readable charsets and hex for utf16,
+// utf32, ucs2, binary and bytes that are not UTF-8.
+func TestKeyTextReadable(t *testing.T) {
+	cases := []struct {
+		b       []byte
+		charset string
+		want    string
+	}{
+		{[]byte("abc"), "utf8mb4", "abc"},
+		{[]byte("abc"), "latin1", "abc"},
+		{[]byte{0, 'a'}, "utf16", "0x0061"},
+		{[]byte{0, 0, 0, 'a'}, "utf32", "0x00000061"},
+		{[]byte{0, 'a'}, "ucs2", "0x0061"},
+		{[]byte{0xff, 0x01}, "", "0xff01"},
+		{[]byte{0xe9}, "latin1", "0xe9"},
+	}
+	for _, c := range cases {
+		if got := bytesText(c.b, c.charset); got != c.want {
+			t.Errorf("%x in %s: %q, want %q", c.b, c.charset, got, c.want)
+		}
+	}
+}

@@ -211,7 +211,11 @@ func (s *Service) advance(ctx context.Context, p api.Project) error {
 		if t.State != task.Running || t.Addr == "" {
 			return s.stepUpdate(ctx, p.ID, api.StepIncrLogPull, api.StepRunning, 0, nil, "waiting for the store on "+orNone(t.Host))
 		}
-		if err := s.stepUpdate(ctx, p.ID, api.StepIncrLogPull, api.StepMonitoring, 100, statusMetrics(t), "store on "+t.Host+" at "+t.Addr); err != nil {
+		if why := trouble(t); why != "" {
+			if err := s.stepUpdate(ctx, p.ID, api.StepIncrLogPull, api.StepRunning, 0, statusMetrics(t), "store on "+t.Host+" is not healthy: "+why); err != nil {
+				return err
+			}
+		} else if err := s.stepUpdate(ctx, p.ID, api.StepIncrLogPull, api.StepMonitoring, 100, statusMetrics(t), "store on "+t.Host+" at "+t.Addr); err != nil {
 			return err
 		}
 	}
@@ -359,13 +363,52 @@ func (s *Service) incrStep(ctx context.Context, id string, dst Endpoint) error {
 	if t.Status != nil {
 		m["lag_seconds"] = t.Status.LagSeconds
 	}
-	switch {
-	case t.State == task.Failed:
+	if t.State == task.Failed {
 		return s.failProject(ctx, id, api.StepIncr, taskErrCode(t), "incr-sync failed: "+taskErrMsg(t))
-	case t.State == task.Running && t.Status != nil && t.Status.State == component.StateRunning && t.Status.LagSeconds < CaughtUpLagSeconds && pastCopy(flavor, t.Status.Position, after):
-		return s.stepUpdate(ctx, id, api.StepIncr, api.StepMonitoring, 100, m, fmt.Sprintf("caught up on %s (epoch %d)", t.Host, t.Epoch)) // the lag is in the metrics
 	}
-	return s.stepUpdate(ctx, id, api.StepIncr, api.StepRunning, 0, m, "incr-sync on "+orNone(t.Host))
+	status, progress, msg := incrStatus(storeT, t, flavor, after)
+	return s.stepUpdate(ctx, id, api.StepIncr, status, progress, m, msg)
+}
+
+// incrStatus is INCR_TRANSFER's status from its Store and Incr-Sync tasks: "caught up"
+// (MONITORING) only while both run without an error or a recent crash and Incr-Sync is past the
+// copy with a small lag; otherwise RUNNING, with the error and its advice when there is one.
+func incrStatus(storeT, incrT task.Task, flavor, after string) (status string, progress float64, msg string) {
+	for _, x := range []struct {
+		name string
+		t    task.Task
+	}{{"store", storeT}, {"incr-sync", incrT}} {
+		if why := trouble(x.t); why != "" {
+			return api.StepRunning, 0, x.name + " on " + orNone(x.t.Host) + " is not healthy: " + why
+		}
+	}
+	t := incrT
+	if t.State == task.Running && t.Status != nil && t.Status.State == component.StateRunning && t.Status.LagSeconds < CaughtUpLagSeconds && pastCopy(flavor, t.Status.Position, after) {
+		return api.StepMonitoring, 100, fmt.Sprintf("caught up on %s (epoch %d)", t.Host, t.Epoch) // the lag is in the metrics
+	}
+	return api.StepRunning, 0, "incr-sync on " + orNone(t.Host)
+}
+
+// trouble says why a continuous component is not healthy ("" when it is): it reports an error,
+// its supervisor restarted it after crashes, or it is not running.
+func trouble(t task.Task) string {
+	switch {
+	case t.Status != nil && t.Status.Error != nil:
+		e := t.Status.Error
+		why := e.Code + ": " + e.Message
+		if e.Advice != "" {
+			why += " (" + e.Advice + ")"
+		}
+		if t.Restarts > 0 {
+			why = fmt.Sprintf("restarted %d times; last error %s", t.Restarts, why)
+		}
+		return why
+	case t.Restarts > 0:
+		return fmt.Sprintf("restarted %d times after crashes; see component.log in its work dir", t.Restarts)
+	case t.State != task.Running:
+		return "it is " + strings.ToLower(string(t.State))
+	}
+	return ""
 }
 
 // pastCopy reports whether Incr-Sync's applied position contains the source position taken at the
