@@ -123,7 +123,7 @@ func Open(ctx context.Context, cfg SourceConfig, start Start, resolver TableReso
 	if cfg.Flavor == FlavorMySQL {
 		flavor = mysql.MySQLFlavor
 	}
-	tlsConf, err := cfg.Conn.ClientTLS()
+	tlsConf, err := cfg.Conn.ClientTLS(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("source %s: %w", cfg.Conn, err)
 	}

@@ -6,6 +6,7 @@ package mysqlconn
 
 import (
 	"context"
+	"crypto/x509"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -152,10 +153,25 @@ func (c Config) Open(ctx context.Context, o Options) (*sql.DB, error) {
 	db.SetConnMaxLifetime(life)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
-		if errors.Is(err, mysql.ErrNoTLS) {
-			return nil, fmt.Errorf("connect to %s: tls.mode is %s but the server does not offer TLS (enable TLS on the server, or set tls.mode to preferred): %w", c, c.TLS.Mode, err)
-		}
-		return nil, fmt.Errorf("connect to %s: %w", c, err)
+		return nil, c.connectError(err)
 	}
 	return db, nil
+}
+
+// connectError names the endpoint and, for TLS failures, what is wrong and what to change.
+func (c Config) connectError(err error) error {
+	var unknown x509.UnknownAuthorityError
+	var host x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	switch {
+	case errors.Is(err, mysql.ErrNoTLS):
+		return fmt.Errorf("connect to %s: tls.mode is %s but the server does not offer TLS (enable TLS on the server, or set tls.mode to preferred): %w", c, c.TLS.Mode, err)
+	case errors.As(err, &unknown):
+		return fmt.Errorf("connect to %s: tls.mode is %s but the server's certificate is not signed by the configured CA (give the CA that issued the server's certificate): %w", c, c.TLS.Mode, err)
+	case errors.As(err, &host):
+		return fmt.Errorf("connect to %s: tls.mode is verify-identity but the server's certificate does not name %q (connect by a name the certificate lists, or use verify-ca): %w", c, host.Host, err)
+	case errors.As(err, &invalid):
+		return fmt.Errorf("connect to %s: the server's TLS certificate is not valid (%v): renew it on the server: %w", c, invalid.Reason, err)
+	}
+	return fmt.Errorf("connect to %s: %w", c, err)
 }

@@ -80,6 +80,8 @@ func TestTLSCheck(t *testing.T) {
 		{TLS{Mode: TLSVerifyIdentity, CAFile: "/x"}, true},
 		{TLS{Mode: "on"}, false},
 		{TLS{Mode: TLSRequired, CAFile: "/x"}, false},
+		{TLS{Mode: TLSVerifyCA, CAFile: "/x", CA: "pem"}, false},
+		{TLS{CA: "pem"}, false},
 	} {
 		if err := tc.tls.Check(); (err == nil) != tc.ok {
 			t.Errorf("%+v: err %v, want ok=%v", tc.tls, err, tc.ok)

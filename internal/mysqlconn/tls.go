@@ -1,7 +1,9 @@
 package mysqlconn
 
 import (
+	"context"
 	"crypto/sha256"
+	"database/sql"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
@@ -16,10 +18,10 @@ import (
 type TLSMode string
 
 const (
-	// TLSDisabled (also the zero value): plain connections.
+	// TLSDisabled: plain connections.
 	TLSDisabled TLSMode = "disabled"
-	// TLSPreferred: TLS when the server offers it, without verifying its certificate; plain
-	// otherwise.
+	// TLSPreferred (also the zero value, as for the mariadb client): TLS when the server offers
+	// it, without verifying its certificate; plain otherwise.
 	TLSPreferred TLSMode = "preferred"
 	// TLSRequired: TLS or no connection; the certificate is not verified.
 	TLSRequired TLSMode = "required"
@@ -36,23 +38,43 @@ type TLS struct {
 	// CAFile is a PEM file of the CA certificates to trust (verify-ca, verify-identity; empty:
 	// the system roots).
 	CAFile string `json:"ca_file,omitempty"`
+	// CA is the same as PEM text, for endpoints stored in the MetaDB (a data source's CA travels
+	// in the component spec, so no file has to exist on the node that runs the component).
+	CA string `json:"ca,omitempty"`
 	// ServerName is the name verify-identity expects in the certificate (default: the host).
 	ServerName string `json:"server_name,omitempty"`
 }
 
+// Modes lists the modes as operators write them.
+const Modes = "disabled, preferred, required, verify-ca or verify-identity"
+
+// ParseTLSMode reads a mode as written in config.yaml or an API request ("" is preferred).
+func ParseTLSMode(s string) (TLSMode, error) {
+	switch m := TLSMode(s); m {
+	case "":
+		return TLSPreferred, nil
+	case TLSDisabled, TLSPreferred, TLSRequired, TLSVerifyCA, TLSVerifyIdentity:
+		return m, nil
+	}
+	return "", fmt.Errorf("TLS mode %q is unknown: use %s", s, Modes)
+}
+
 // Check says what is wrong with t, naming the field.
 func (t TLS) Check() error {
-	switch t.Mode {
-	case "", TLSDisabled, TLSPreferred, TLSRequired:
-		if t.CAFile != "" {
-			return fmt.Errorf("tls.ca_file is set but tls.mode %q does not verify certificates: use verify-ca or verify-identity", t.Mode)
-		}
-	case TLSVerifyCA, TLSVerifyIdentity:
-	default:
-		return fmt.Errorf("tls.mode %q is unknown: use disabled, preferred, required, verify-ca or verify-identity", t.Mode)
+	if _, err := ParseTLSMode(string(t.Mode)); err != nil {
+		return fmt.Errorf("tls.mode: %w", err)
+	}
+	if t.CAFile != "" && t.CA != "" {
+		return errors.New("tls.ca_file and tls.ca are both set: give the CA certificates one way")
+	}
+	if (t.CAFile != "" || t.CA != "") && !t.Verifies() {
+		return fmt.Errorf("a TLS CA is set but tls.mode %q does not verify certificates: use verify-ca or verify-identity", t.Mode)
 	}
 	return nil
 }
+
+// Verifies reports whether t checks the server's certificate.
+func (t TLS) Verifies() bool { return t.Mode == TLSVerifyCA || t.Mode == TLSVerifyIdentity }
 
 // apply sets mc's TLS from t for a server reached as host.
 func (t TLS) apply(mc *mysql.Config, host string) error {
@@ -60,10 +82,10 @@ func (t TLS) apply(mc *mysql.Config, host string) error {
 		return err
 	}
 	switch t.Mode {
-	case "", TLSDisabled:
+	case TLSDisabled:
 		mc.TLS = nil
 		return nil
-	case TLSPreferred:
+	case "", TLSPreferred:
 		mc.TLS = &tls.Config{InsecureSkipVerify: true}
 		mc.AllowFallbackToPlaintext = true
 		return nil
@@ -71,16 +93,9 @@ func (t TLS) apply(mc *mysql.Config, host string) error {
 		mc.TLS = &tls.Config{InsecureSkipVerify: true}
 		return nil
 	}
-	var roots *x509.CertPool
-	if t.CAFile != "" {
-		pem, err := os.ReadFile(t.CAFile)
-		if err != nil {
-			return fmt.Errorf("tls.ca_file: %w", err)
-		}
-		roots = x509.NewCertPool()
-		if !roots.AppendCertsFromPEM(pem) {
-			return fmt.Errorf("tls.ca_file %s holds no PEM certificate", t.CAFile)
-		}
+	roots, err := t.roots()
+	if err != nil {
+		return err
 	}
 	if t.Mode == TLSVerifyIdentity {
 		name := t.ServerName
@@ -115,34 +130,76 @@ func (t TLS) apply(mc *mysql.Config, host string) error {
 	return nil
 }
 
-// ClientTLS is the tls.Config of c for clients other than go-sql-driver (the binlog dump): nil
-// for disabled. For preferred it is nil too: those clients cannot fall back to plain text, so
-// preferred means plain for them (issue 13 decides whether to try TLS first).
-func (c Config) ClientTLS() (*tls.Config, error) {
-	if c.TLS.Mode == TLSPreferred {
+// roots is the CA pool of t (nil: the system roots).
+func (t TLS) roots() (*x509.CertPool, error) {
+	pem, what := []byte(t.CA), "tls.ca"
+	if t.CAFile != "" {
+		b, err := os.ReadFile(t.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("tls.ca_file: %w", err)
+		}
+		pem, what = b, "tls.ca_file "+t.CAFile
+	}
+	if len(pem) == 0 {
 		return nil, nil
 	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%s holds no PEM certificate", what)
+	}
+	return roots, nil
+}
+
+// ClientTLS is the tls.Config of c for clients other than go-sql-driver (the binlog dump): nil
+// for disabled. Those clients cannot fall back to plain text, so for preferred ClientTLS asks
+// the server first (a probe connection through the driver, which falls back by itself): TLS when
+// that connection was encrypted, plain otherwise.
+func (c Config) ClientTLS(ctx context.Context) (*tls.Config, error) {
 	mc := mysql.NewConfig()
 	if err := c.TLS.apply(mc, c.Host); err != nil {
 		return nil, err
 	}
+	if mc.TLS == nil || !mc.AllowFallbackToPlaintext {
+		return mc.TLS, nil
+	}
+	db, err := c.Open(ctx, Options{MaxOpen: 1})
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	cipher, err := Cipher(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	if cipher == "" {
+		return nil, nil
+	}
 	return mc.TLS, nil
+}
+
+// Cipher is the TLS cipher of one connection of db as the server sees it ("": not encrypted).
+func Cipher(ctx context.Context, db *sql.DB) (string, error) {
+	var name, value string
+	if err := db.QueryRowContext(ctx, "SHOW SESSION STATUS LIKE 'Ssl_cipher'").Scan(&name, &value); err != nil {
+		return "", fmt.Errorf("read Ssl_cipher: %w", err)
+	}
+	return value, nil
 }
 
 // registerTLS registers mc.TLS with the driver so mc.FormatDSN carries it: under a name derived
 // from t, so equal settings share one registration.
 func registerTLS(mc *mysql.Config, t TLS) error {
 	switch t.Mode {
-	case "", TLSDisabled:
+	case TLSDisabled:
 		return nil
-	case TLSPreferred:
+	case "", TLSPreferred:
 		mc.TLSConfig = "preferred"
 		return nil
 	case TLSRequired:
 		mc.TLSConfig = "skip-verify"
 		return nil
 	}
-	sum := sha256.Sum256([]byte(string(t.Mode) + "\x00" + t.CAFile + "\x00" + mc.TLS.ServerName))
+	sum := sha256.Sum256([]byte(string(t.Mode) + "\x00" + t.CAFile + "\x00" + t.CA + "\x00" + mc.TLS.ServerName))
 	name := "oms-" + hex.EncodeToString(sum[:8])
 	if err := mysql.RegisterTLSConfig(name, mc.TLS); err != nil {
 		return fmt.Errorf("register TLS config: %w", err)

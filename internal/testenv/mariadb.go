@@ -39,6 +39,10 @@ type Options struct {
 	ExtraArgs []string
 	// ServerID overrides the generated unique server_id.
 	ServerID uint32
+	// TLS starts the server with its own certificates: a new CA (Instance.CA) and a server
+	// certificate for localhost and 127.0.0.1, so clients can use every TLS mode up to
+	// verify-identity. Without it the server offers no TLS.
+	TLS bool
 }
 
 // Instance is one running mariadbd. Login is root with an empty password over TCP 127.0.0.1.
@@ -47,6 +51,9 @@ type Instance struct {
 	ServerID uint32
 	Dir      string // instance directory: data/, binlog/, tmp/, error.log
 	Socket   string
+	// CA issued the server's certificate (Options.TLS; nil otherwise); CAFile is its PEM file.
+	CA     *TestCA
+	CAFile string
 
 	cmd     *exec.Cmd
 	exited  chan struct{}
@@ -93,6 +100,16 @@ func Start(ctx context.Context, opt Options) (*Instance, error) {
 	if err := inst.install(ctx); err != nil {
 		_ = os.RemoveAll(dir)
 		return nil, err
+	}
+	if opt.TLS {
+		if inst.CA, err = NewTestCA("oms test CA " + filepath.Base(dir)); err == nil {
+			err = inst.CA.WriteServerCert(filepath.Join(dir, "tls"))
+		}
+		if err != nil {
+			_ = os.RemoveAll(dir)
+			return nil, err
+		}
+		inst.CAFile = filepath.Join(dir, "tls", "ca.pem")
 	}
 	// A port picked free can be taken by someone else before mariadbd binds it: retry.
 	var lastErr error
@@ -164,6 +181,9 @@ func (i *Instance) args(opt Options) []string {
 			"--binlog-format=ROW", "--binlog-row-image=FULL", "--binlog-row-metadata=FULL",
 			"--log-slave-updates=ON", "--max-binlog-size=256M",
 			"--relay-log="+filepath.Join(i.Dir, "binlog", "relay-bin"))
+	}
+	if opt.TLS {
+		a = append(a, i.tlsArgs()...)
 	}
 	return append(a, opt.ExtraArgs...)
 }
