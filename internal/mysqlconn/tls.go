@@ -3,9 +3,9 @@ package mysqlconn
 import (
 	"context"
 	"crypto/sha256"
-	"database/sql"
 	"crypto/tls"
 	"crypto/x509"
+	"database/sql"
 	"encoding/hex"
 	"errors"
 	"fmt"
