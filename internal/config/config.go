@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/omsdev/oms/internal/mysqlconn"
 )
 
 // Defaults from the guide's parameter table and port list.
@@ -38,6 +40,10 @@ type Config struct {
 	MetaPort     int    `yaml:"oms_meta_port"`
 	MetaUser     string `yaml:"oms_meta_user"`
 	MetaPassword Secret `yaml:"oms_meta_password"`
+	// MetaTLSMode is how the node's MetaDB connections use TLS (mysqlconn's modes; "" is
+	// preferred); MetaTLSCA is a PEM file of the CA to trust for verify-ca and verify-identity.
+	MetaTLSMode string `yaml:"oms_meta_tls_mode"`
+	MetaTLSCA   string `yaml:"oms_meta_tls_ca"`
 
 	RMDB        string `yaml:"drc_rm_db"`
 	CMDB        string `yaml:"drc_cm_db"`
@@ -93,6 +99,12 @@ func (d *Duration) UnmarshalYAML(v *yaml.Node) error {
 func (d Duration) D() time.Duration { return time.Duration(d) }
 
 func (d Duration) String() string { return time.Duration(d).String() }
+
+// MetaConn is the MetaDB endpoint of c as mysqlconn connects to it.
+func (c Config) MetaConn() mysqlconn.Config {
+	return mysqlconn.Config{Host: c.MetaHost, Port: c.MetaPort, User: c.MetaUser, Password: mysqlconn.Secret(c.MetaPassword.Reveal()),
+		TLS: mysqlconn.TLS{Mode: mysqlconn.TLSMode(c.MetaTLSMode), CAFile: c.MetaTLSCA}}
+}
 
 // Secret is a password: it prints as ****** everywhere (fmt, slog, JSON of the config).
 type Secret string
@@ -241,6 +253,10 @@ func (c Config) String() string {
 	w("oms_meta_port", c.MetaPort)
 	w("oms_meta_user", c.MetaUser)
 	w("oms_meta_password", c.MetaPassword)
+	if c.MetaTLSMode != "" || c.MetaTLSCA != "" {
+		w("oms_meta_tls_mode", c.MetaTLSMode)
+		w("oms_meta_tls_ca", c.MetaTLSCA)
+	}
 	w("drc_rm_db", c.RMDB)
 	w("drc_cm_db", c.CMDB)
 	w("drc_cm_heartbeat_db", c.HeartbeatDB)

@@ -140,6 +140,9 @@ func TestValidationRules(t *testing.T) {
 		{"down timeout under 3 beats", good + "heartbeat_interval: 2s\nhost_down_timeout: 5s\n", SevError, "host_down_timeout", 17, "outside [3 x heartbeat_interval = 6s"},
 		{"down timeout vs default beat", good + "host_down_timeout: 2s\n", SevError, "host_down_timeout", 16, "outside [3 x heartbeat_interval = 3s"},
 		{"down timeout too long", good + "host_down_timeout: 1h\n", SevError, "host_down_timeout", 16, "10m0s]"},
+		{"metadb tls mode unknown", good + "oms_meta_tls_mode: on\n", SevError, "oms_meta_tls_mode", 16, `"on" is not a TLS mode`},
+		{"metadb tls ca without verify", good + "oms_meta_tls_mode: required\noms_meta_tls_ca: /x.pem\n", SevError, "oms_meta_tls_ca", 17, "does not verify certificates"},
+		{"metadb tls ca missing", good + "oms_meta_tls_mode: verify-identity\noms_meta_tls_ca: /nonexistent/ca.pem\n", SevWarning, "oms_meta_tls_ca", 17, "not readable here"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -249,5 +252,27 @@ func TestCMURLHostPort(t *testing.T) {
 		if (err != nil) != tc.wantErr || h != tc.host || p != tc.port {
 			t.Errorf("CMURLHostPort(%q) = %q, %d, %v; want %q, %d, error %v", tc.in, h, p, err, tc.host, tc.port, tc.wantErr)
 		}
+	}
+}
+
+// TestMetaTLSRoundTrip: the MetaDB TLS keys are read, written back by Format and reach the
+// connection config; a valid pair is no problem.
+func TestMetaTLSRoundTrip(t *testing.T) {
+	ca := t.TempDir() + "/ca.pem"
+	if err := os.WriteFile(ca, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := Parse([]byte(good + "oms_meta_tls_mode: verify-identity\noms_meta_tls_ca: " + ca + "\n"))
+	for _, p := range r.Problems {
+		if strings.HasPrefix(p.Key, "oms_meta_tls") {
+			t.Fatalf("problem %v", p)
+		}
+	}
+	back := Parse(Format(r.Config)).Config
+	if back.MetaTLSMode != "verify-identity" || back.MetaTLSCA != ca {
+		t.Fatalf("round trip: %+v", back)
+	}
+	if tls := back.MetaConn().TLS; tls.Mode != "verify-identity" || tls.CAFile != ca {
+		t.Fatalf("MetaConn TLS %+v", tls)
 	}
 }

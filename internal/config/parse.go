@@ -14,6 +14,7 @@ import (
 // knownKeys are every key the file may hold, in the guide's order.
 var knownKeys = []string{
 	"oms_meta_host", "oms_meta_port", "oms_meta_user", "oms_meta_password",
+	"oms_meta_tls_mode", "oms_meta_tls_ca",
 	"drc_rm_db", "drc_cm_db", "drc_cm_heartbeat_db",
 	"cm_url", "cm_location", "cm_region", "cm_region_cn", "cm_is_default", "cm_nodes",
 	"tsdb_enabled", "tsdb_service", "tsdb_url", "tsdb_username", "tsdb_password",
@@ -132,8 +133,8 @@ func decode(data []byte, r *Result) {
 func fieldTargets(c *Config) map[string]any {
 	return map[string]any{
 		"oms_meta_host": &c.MetaHost, "oms_meta_port": &c.MetaPort, "oms_meta_user": &c.MetaUser,
-		"oms_meta_password": &c.MetaPassword,
-		"drc_rm_db":         &c.RMDB, "drc_cm_db": &c.CMDB, "drc_cm_heartbeat_db": &c.HeartbeatDB,
+		"oms_meta_password": &c.MetaPassword, "oms_meta_tls_mode": &c.MetaTLSMode, "oms_meta_tls_ca": &c.MetaTLSCA,
+		"drc_rm_db": &c.RMDB, "drc_cm_db": &c.CMDB, "drc_cm_heartbeat_db": &c.HeartbeatDB,
 		"cm_url": &c.CMURL, "cm_location": &c.CMLocation, "cm_region": &c.CMRegion,
 		"cm_region_cn": &c.CMRegionCN, "cm_is_default": &c.CMIsDefault, "cm_nodes": &c.CMNodes,
 		"tsdb_enabled": &c.TSDBEnabled, "tsdb_service": &c.TSDBService, "tsdb_url": &c.TSDBURL,

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/omsdev/oms/internal/mysqlconn"
 )
 
 var requiredKeys = []string{
@@ -105,6 +107,7 @@ func validate(r *Result) {
 		validateCMURL(c, add)
 	}
 
+	validateMetaTLS(c, add)
 	validateTSDB(r, add, masked)
 	validateAudit(c, add)
 
@@ -271,4 +274,23 @@ func DatabaseNames(prefix string, cmLocation int, firstRegion bool) (rm, cm, hb 
 		hb = fmt.Sprintf("%s_%d", hb, cmLocation)
 	}
 	return rm, cm, hb, nil
+}
+
+// validateMetaTLS checks oms_meta_tls_mode and oms_meta_tls_ca.
+func validateMetaTLS(c *Config, add func(sev Severity, key, msg, advice string)) {
+	mode, err := mysqlconn.ParseTLSMode(c.MetaTLSMode)
+	if err != nil {
+		add(SevError, "oms_meta_tls_mode", fmt.Sprintf("%q is not a TLS mode", c.MetaTLSMode), "use "+mysqlconn.Modes+" (default preferred)")
+		return
+	}
+	verifies := (mysqlconn.TLS{Mode: mode}).Verifies()
+	if c.MetaTLSCA != "" && !verifies {
+		add(SevError, "oms_meta_tls_ca", fmt.Sprintf("is set but oms_meta_tls_mode %s does not verify certificates", mode),
+			"set oms_meta_tls_mode to verify-ca or verify-identity, or remove oms_meta_tls_ca")
+	}
+	if c.MetaTLSCA != "" {
+		if _, err := os.Stat(c.MetaTLSCA); err != nil {
+			add(SevWarning, "oms_meta_tls_ca", fmt.Sprintf("file %s is not readable here: %v", c.MetaTLSCA, err), "the CA file must exist on every node")
+		}
+	}
 }

@@ -19,6 +19,12 @@ func Format(c Config) []byte {
 	kv(&b, "oms_meta_port", num(c.MetaPort))
 	kv(&b, "oms_meta_user", str(c.MetaUser))
 	kv(&b, "oms_meta_password", str(c.MetaPassword.Reveal()))
+	if c.MetaTLSMode != "" {
+		kv(&b, "oms_meta_tls_mode", str(c.MetaTLSMode))
+	}
+	if c.MetaTLSCA != "" {
+		kv(&b, "oms_meta_tls_ca", str(c.MetaTLSCA))
+	}
 	b.WriteString("# rm and cm are shared by all regions; the heartbeat database is this region's own\n")
 	kv(&b, "drc_rm_db", str(c.RMDB))
 	kv(&b, "drc_cm_db", str(c.CMDB))

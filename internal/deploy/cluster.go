@@ -169,7 +169,7 @@ func DeployCluster(ctx context.Context, d Deployer, cs []config.Config, t Target
 // databases, time-series database, audit) in every region, a region's own key only in region
 // (required when there are several regions). cm_nodes takes comma-separated IPs.
 func SetKey(cs []config.Config, key, value, region string) ([]config.Config, error) {
-	shared := map[string]bool{"oms_meta_host": true, "oms_meta_port": true, "oms_meta_user": true, "oms_meta_password": true,
+	shared := map[string]bool{"oms_meta_host": true, "oms_meta_port": true, "oms_meta_user": true, "oms_meta_password": true, "oms_meta_tls_mode": true, "oms_meta_tls_ca": true,
 		"drc_rm_db": true, "drc_cm_db": true, "tsdb_enabled": true, "tsdb_service": true, "tsdb_url": true,
 		"tsdb_username": true, "tsdb_password": true, "audit_enabled": true, "audit_sink": true, "audit_file": true, "audit_http_url": true}
 	if !shared[key] && region == "" {

@@ -59,7 +59,7 @@ func (n Names) of(k Kind) string {
 // Open connects to the MetaDB server named by the config (no default database) and checks it
 // answers.
 func Open(ctx context.Context, c config.Config) (*sql.DB, error) {
-	conn := mysqlconn.Config{Host: c.MetaHost, Port: c.MetaPort, User: c.MetaUser, Password: mysqlconn.Secret(c.MetaPassword.Reveal())}
+	conn := c.MetaConn()
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	db, err := conn.Open(pctx, mysqlconn.Options{
@@ -69,7 +69,7 @@ func Open(ctx context.Context, c config.Config) (*sql.DB, error) {
 	if err != nil {
 		return nil, omserr.Wrap(err, omserr.MetaDBUnreachable,
 			fmt.Sprintf("cannot connect to the MetaDB at %s as %s", conn.Addr(), c.MetaUser),
-			"check oms_meta_host/oms_meta_port/oms_meta_user/oms_meta_password and that the server accepts connections from this host")
+			"check oms_meta_host/oms_meta_port/oms_meta_user/oms_meta_password, oms_meta_tls_mode/oms_meta_tls_ca and that the server accepts connections from this host")
 	}
 	return db, nil
 }
