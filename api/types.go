@@ -64,6 +64,12 @@ type CreateMysqlDataSourceRequest struct {
 	Password    string `json:"password" yaml:"password"`
 	Region      string `json:"region,omitempty" yaml:"region,omitempty"`
 	Description string `json:"description,omitempty" yaml:"description,omitempty"`
+	// TLSMode is disabled, preferred (default: TLS whenever the server offers it), required,
+	// verify-ca or verify-identity.
+	TLSMode string `json:"tlsMode,omitempty" yaml:"tlsMode,omitempty"`
+	// TLSCA is the PEM text of the CA that signed the server's certificate (verify-ca and
+	// verify-identity; empty: the system roots).
+	TLSCA string `json:"tlsCa,omitempty" yaml:"tlsCa,omitempty"`
 }
 
 // DataSource is a stored endpoint (never with its password).
@@ -76,6 +82,8 @@ type DataSource struct {
 	UserName    string    `json:"userName"`
 	Region      string    `json:"region"`
 	Description string    `json:"description,omitempty"`
+	TLSMode     string    `json:"tlsMode"`
+	TLSCA       string    `json:"tlsCa,omitempty"`
 	CreatedAt   time.Time `json:"gmtCreate"`
 }
 

@@ -115,6 +115,12 @@ var rmMigrations = []Migration{{
 		) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
 		`ALTER TABLE audit_log ADD INDEX IF NOT EXISTS idx_user_at (username, at)`,
 	},
+}, {
+	Version: 4, Name: "data sources: TLS mode and the CA to trust",
+	Statements: []string{
+		`ALTER TABLE data_sources ADD COLUMN IF NOT EXISTS tls_mode VARCHAR(32) NOT NULL DEFAULT 'preferred' AFTER password_enc`,
+		`ALTER TABLE data_sources ADD COLUMN IF NOT EXISTS tls_ca TEXT COMMENT 'PEM of the CA for verify-ca and verify-identity' AFTER tls_mode`,
+	},
 }}
 
 var cmMigrations = []Migration{{

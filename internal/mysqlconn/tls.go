@@ -70,6 +70,9 @@ func (t TLS) Check() error {
 	if (t.CAFile != "" || t.CA != "") && !t.Verifies() {
 		return fmt.Errorf("a TLS CA is set but tls.mode %q does not verify certificates: use verify-ca or verify-identity", t.Mode)
 	}
+	if t.CA != "" && !x509.NewCertPool().AppendCertsFromPEM([]byte(t.CA)) {
+		return errors.New("tls.ca holds no PEM certificate: give the CA certificate as PEM text (-----BEGIN CERTIFICATE-----)")
+	}
 	return nil
 }
 

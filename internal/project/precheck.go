@@ -15,7 +15,7 @@ import (
 
 // CheckItem is one precheck result.
 type CheckItem struct {
-	Name string // CONNECTIVITY, PRIVILEGES, BINLOG, PRIMARY_KEY, CHARSET, SERVER_ID, LOWER_CASE_TABLE_NAMES, TARGET_EMPTY
+	Name string // CONNECTIVITY, TLS, PRIVILEGES, BINLOG, PRIMARY_KEY, CHARSET, SERVER_ID, LOWER_CASE_TABLE_NAMES, TARGET_EMPTY
 	Side string // source or target
 	OK   bool
 	// Warning: OK, but the operator should know (Message says what); never fails the precheck.
@@ -54,7 +54,11 @@ func (r CheckResult) Summary() string {
 	names := make([]string, 0, len(r))
 	var warnings []string
 	for _, c := range r {
-		names = append(names, c.Name+"("+c.Side+")")
+		name := c.Name + "(" + c.Side + ")"
+		if c.Name == "TLS" && !c.Warning {
+			name = "TLS(" + c.Side + ", encrypted)"
+		}
+		names = append(names, name)
 		if c.Warning {
 			warnings = append(warnings, c.String())
 		}
@@ -68,8 +72,7 @@ func (r CheckResult) Summary() string {
 
 // openEndpoint opens and pings a small pool to e.
 func openEndpoint(ctx context.Context, e Endpoint) (*sql.DB, error) {
-	c := mysqlconn.Config{Host: e.Host, Port: e.Port, User: e.User, Password: mysqlconn.Secret(e.Password)}
-	return c.Open(ctx, mysqlconn.Options{ConnectTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second, MaxOpen: 2})
+	return e.Conn().Open(ctx, mysqlconn.Options{ConnectTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second, MaxOpen: 2})
 }
 
 // SelectedTable is a source table the project copies and where it goes.
@@ -129,6 +132,7 @@ func Precheck(ctx context.Context, src, dst Endpoint, sel selection.Config, spec
 	if serr != nil || terr != nil {
 		return res
 	}
+	res = append(res, tlsItem(ctx, sdb, src, "source"), tlsItem(ctx, tdb, dst, "target"))
 	vars := func(db *sql.DB, names ...string) map[string]string {
 		out := map[string]string{}
 		for _, n := range names {
@@ -237,6 +241,22 @@ func connMsg(e Endpoint, err error) string {
 		return "connected to " + e.Addr() + " as " + e.User
 	}
 	return "cannot " + err.Error() // mysqlconn's error reads "connect to user@host:port: cause"
+}
+
+// tlsItem says whether the connection to e is encrypted, as the server sees it. A plain
+// connection is a warning (the mode allowed it), not a failure.
+func tlsItem(ctx context.Context, db *sql.DB, e Endpoint, side string) CheckItem {
+	mode, _ := mysqlconn.ParseTLSMode(string(e.TLS.Mode))
+	cipher, err := mysqlconn.Cipher(ctx, db)
+	switch {
+	case err != nil:
+		return CheckItem{Name: "TLS", Side: side, OK: true, Warning: true, Message: fmt.Sprintf("cannot tell whether the connection to %s is encrypted: %v", e.Addr(), err)}
+	case cipher == "":
+		return CheckItem{Name: "TLS", Side: side, OK: true, Warning: true,
+			Message: fmt.Sprintf("the connection to %s is NOT encrypted (tlsMode %s)", e.Addr(), mode),
+			Advice:  "enable TLS on the server (ssl_cert, ssl_key), then set the data source's tlsMode to verify-identity with its CA"}
+	}
+	return CheckItem{Name: "TLS", Side: side, OK: true, Message: fmt.Sprintf("the connection to %s is encrypted (tlsMode %s, cipher %s)", e.Addr(), mode, cipher)}
 }
 
 func privMsg(e Endpoint, missing []string) string {

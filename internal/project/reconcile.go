@@ -196,8 +196,7 @@ func (s *Service) advance(ctx context.Context, p api.Project) error {
 			start, flavor = pos, fl
 		}
 		storeID := TaskID(p.ID, task.KindStore)
-		c := s.conn(src)
-		cfg := storeConfig{Source: storeSource{Host: c.Host, Port: c.Port, User: c.User, Password: c.Password, Flavor: flavor}, Start: storeStart{GTIDSet: start}, Heartbeat: true}
+		cfg := storeConfig{Source: storeSource{Config: s.conn(src), Flavor: flavor}, Start: storeStart{GTIDSet: start}, Heartbeat: true}
 		if err := s.tasks.Ensure(ctx, storeID, p.ID, task.KindStore, src.Region, cfg); err != nil {
 			return err
 		}

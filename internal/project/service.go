@@ -25,6 +25,7 @@ import (
 	"github.com/omsdev/oms/api"
 	"github.com/omsdev/oms/internal/ddl"
 	"github.com/omsdev/oms/internal/metadb"
+	"github.com/omsdev/oms/internal/mysqlconn"
 	"github.com/omsdev/oms/internal/omserr"
 	"github.com/omsdev/oms/internal/secret"
 	"github.com/omsdev/oms/internal/selection"
@@ -70,13 +71,18 @@ func (s *Service) CreateDataSource(ctx context.Context, r api.CreateMysqlDataSou
 	case r.UserName == "":
 		return api.DataSource{}, invalid("userName is required", "set the database user oms connects as")
 	}
+	tlsCfg, err := dataSourceTLS(r.TLSMode, r.TLSCA)
+	if err != nil {
+		return api.DataSource{}, err
+	}
 	if r.Region == "" {
 		r.Region = s.defaultRegion
 	}
 	ds := api.DataSource{ID: newID("ds_"), Name: r.Name, Type: "MYSQL", Host: r.Host, Port: r.Port,
-		UserName: r.UserName, Region: r.Region, Description: r.Description, CreatedAt: time.Now().UTC()}
-	_, err := s.db.ExecContext(ctx, "INSERT INTO "+s.rm+".data_sources (id, name, type, host, port, username, password_enc, region, description) VALUES (?,?,?,?,?,?,?,?,?)",
-		ds.ID, ds.Name, ds.Type, ds.Host, ds.Port, ds.UserName, s.keys.Seal(r.Password), ds.Region, ds.Description)
+		UserName: r.UserName, Region: r.Region, Description: r.Description, TLSMode: string(tlsCfg.Mode), TLSCA: tlsCfg.CA,
+		CreatedAt: time.Now().UTC()}
+	_, err = s.db.ExecContext(ctx, "INSERT INTO "+s.rm+".data_sources (id, name, type, host, port, username, password_enc, tls_mode, tls_ca, region, description) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+		ds.ID, ds.Name, ds.Type, ds.Host, ds.Port, ds.UserName, s.keys.Seal(r.Password), ds.TLSMode, ds.TLSCA, ds.Region, ds.Description)
 	if isDuplicate(err) {
 		return api.DataSource{}, omserr.New(omserr.APIAlreadyExists, fmt.Sprintf("data source %q already exists", r.Name), "choose another name or use the existing data source")
 	}
@@ -88,7 +94,7 @@ func (s *Service) CreateDataSource(ctx context.Context, r api.CreateMysqlDataSou
 
 // ListDataSources lists data sources whose name contains search.
 func (s *Service) ListDataSources(ctx context.Context, search string) ([]api.DataSource, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT id, name, type, host, port, username, region, description, created_at FROM "+s.rm+".data_sources WHERE name LIKE ? ORDER BY created_at, id", "%"+search+"%")
+	rows, err := s.db.QueryContext(ctx, "SELECT id, name, type, host, port, username, tls_mode, COALESCE(tls_ca, ''), region, description, created_at FROM "+s.rm+".data_sources WHERE name LIKE ? ORDER BY created_at, id", "%"+search+"%")
 	if err != nil {
 		return nil, fmt.Errorf("list data sources: %w", err)
 	}
@@ -96,7 +102,7 @@ func (s *Service) ListDataSources(ctx context.Context, search string) ([]api.Dat
 	out := []api.DataSource{}
 	for rows.Next() {
 		var d api.DataSource
-		if err := rows.Scan(&d.ID, &d.Name, &d.Type, &d.Host, &d.Port, &d.UserName, &d.Region, &d.Description, &d.CreatedAt); err != nil {
+		if err := rows.Scan(&d.ID, &d.Name, &d.Type, &d.Host, &d.Port, &d.UserName, &d.TLSMode, &d.TLSCA, &d.Region, &d.Description, &d.CreatedAt); err != nil {
 			return nil, fmt.Errorf("list data sources: %w", err)
 		}
 		out = append(out, d)
@@ -104,20 +110,48 @@ func (s *Service) ListDataSources(ctx context.Context, search string) ([]api.Dat
 	return out, rows.Err()
 }
 
+// dataSourceTLS checks a data source's TLS fields ("" mode: preferred) as a 400 naming the field.
+func dataSourceTLS(mode, ca string) (mysqlconn.TLS, error) {
+	m, err := mysqlconn.ParseTLSMode(mode)
+	if err != nil {
+		return mysqlconn.TLS{}, invalid("tlsMode: "+err.Error(), "use "+mysqlconn.Modes+" (default preferred)")
+	}
+	if len(ca) > maxCALen {
+		return mysqlconn.TLS{}, invalid(fmt.Sprintf("tlsCa is %d bytes, more than %d", len(ca), maxCALen), "give only the CA certificate(s) that signed the server's certificate")
+	}
+	t := mysqlconn.TLS{Mode: m, CA: ca}
+	if err := t.Check(); err != nil {
+		return mysqlconn.TLS{}, invalid(strings.NewReplacer("tls.mode", "tlsMode", "tls.ca", "tlsCa").Replace(err.Error()),
+			"give tlsCa only with tlsMode verify-ca or verify-identity, as the PEM text of the CA certificate")
+	}
+	return t, nil
+}
+
+// maxCALen is what the tls_ca TEXT column holds.
+const maxCALen = 65535
+
 // Endpoint is a data source with its password, for connecting.
 type Endpoint struct {
 	ID, Name, Host, User, Password, Region string
 	Port                                   int
+	TLS                                    mysqlconn.TLS
 }
 
 // Addr is host:port.
 func (e Endpoint) Addr() string { return fmt.Sprintf("%s:%d", e.Host, e.Port) }
 
+// Conn is e as mysqlconn connects to it, with password (the precheck, on this node).
+func (e Endpoint) Conn() mysqlconn.Config {
+	return mysqlconn.Config{Host: e.Host, Port: e.Port, User: e.User, Password: mysqlconn.Secret(e.Password), TLS: e.TLS}
+}
+
 func (s *Service) endpoint(ctx context.Context, id string) (Endpoint, error) {
 	var e Endpoint
 	var sealed []byte
-	err := s.db.QueryRowContext(ctx, "SELECT id, name, host, port, username, password_enc, region FROM "+s.rm+".data_sources WHERE id = ?", id).
-		Scan(&e.ID, &e.Name, &e.Host, &e.Port, &e.User, &sealed, &e.Region)
+	var mode string
+	err := s.db.QueryRowContext(ctx, "SELECT id, name, host, port, username, password_enc, tls_mode, COALESCE(tls_ca, ''), region FROM "+s.rm+".data_sources WHERE id = ?", id).
+		Scan(&e.ID, &e.Name, &e.Host, &e.Port, &e.User, &sealed, &mode, &e.TLS.CA, &e.Region)
+	e.TLS.Mode = mysqlconn.TLSMode(mode)
 	if errors.Is(err, sql.ErrNoRows) {
 		return e, omserr.New(omserr.APINotFound, fmt.Sprintf("data source %q does not exist", id), "list data sources with ListDataSource and use one of their ids")
 	}

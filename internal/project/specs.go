@@ -1,25 +1,22 @@
 package project
 
 import (
+	"github.com/omsdev/oms/internal/mysqlconn"
 	"github.com/omsdev/oms/internal/selection"
 )
 
 // The component configs below mirror the JSON of the data components' Config types
 // (internal/store, internal/incrsync, internal/fullimport, internal/verify). They are written
 // here, not imported, so the control plane never links the data plane: the supervisor only runs
-// `oms component <kind> --spec FILE`. Passwords are sealed ("enc:v1:...") until the supervisor
-// writes the 0600 spec file.
-
-type connConfig struct {
-	Host     string `json:"host"`
-	Port     int    `json:"port"`
-	User     string `json:"user"`
-	Password string `json:"password,omitempty"`
-}
+// `oms component <kind> --spec FILE`. Endpoints are the one connection type, mysqlconn.Config
+// (TLS included); passwords are sealed ("enc:v1:...") until the supervisor writes the 0600 spec
+// file.
 
 // conn is e as a component config, its password sealed.
-func (s *Service) conn(e Endpoint) connConfig {
-	return connConfig{Host: e.Host, Port: e.Port, User: e.User, Password: s.keys.SealString(e.Password)}
+func (s *Service) conn(e Endpoint) mysqlconn.Config {
+	c := e.Conn()
+	c.Password = mysqlconn.Secret(s.keys.SealString(e.Password))
+	return c
 }
 
 // storeConfig is internal/store's Config.
@@ -35,11 +32,8 @@ type storeConfig struct {
 }
 
 type storeSource struct {
-	Host     string `json:"host"`
-	Port     int    `json:"port"`
-	User     string `json:"user"`
-	Password string `json:"password"`
-	Flavor   string `json:"flavor,omitempty"`
+	mysqlconn.Config
+	Flavor string `json:"flavor,omitempty"`
 }
 
 type storeStart struct {
@@ -48,8 +42,8 @@ type storeStart struct {
 
 // fullImportConfig is internal/fullimport's Config.
 type fullImportConfig struct {
-	Source     connConfig       `json:"source"`
-	Target     connConfig       `json:"target"`
+	Source     mysqlconn.Config `json:"source"`
+	Target     mysqlconn.Config `json:"target"`
 	Selection  selection.Config `json:"selection"`
 	SkipSchema bool             `json:"skip_schema,omitempty"`
 }
@@ -57,7 +51,7 @@ type fullImportConfig struct {
 // incrSyncConfig is internal/incrsync's Config.
 type incrSyncConfig struct {
 	StoreAddr   string            `json:"store_addr"`
-	Target      connConfig        `json:"target"`
+	Target      mysqlconn.Config  `json:"target"`
 	Selection   selection.Config  `json:"selection"`
 	StartGTID   string            `json:"start_gtid,omitempty"`
 	StrictAfter string            `json:"strict_after,omitempty"`
@@ -68,7 +62,7 @@ type incrSyncConfig struct {
 
 // verifyConfig is internal/verify's Config.
 type verifyConfig struct {
-	Source    connConfig       `json:"source"`
-	Target    connConfig       `json:"target"`
+	Source    mysqlconn.Config `json:"source"`
+	Target    mysqlconn.Config `json:"target"`
 	Selection selection.Config `json:"selection"`
 }
