@@ -392,6 +392,10 @@ type UpdateMysqlDataSourceRequest struct {
 	Password    string  `json:"password,omitempty"`
 	Region      string  `json:"region,omitempty"`
 	Description *string `json:"description,omitempty"`
+	// TLSMode and TLSCA as in CreateMysqlDataSourceRequest; empty mode and nil CA keep the stored
+	// values, an empty CA removes it.
+	TLSMode string  `json:"tlsMode,omitempty"`
+	TLSCA   *string `json:"tlsCa,omitempty"`
 }
 
 // TestDataSourceRequest tests a connection: a stored data source by id, or the given endpoint
@@ -402,6 +406,9 @@ type TestDataSourceRequest struct {
 	Port     int    `json:"port,omitempty"`
 	UserName string `json:"userName,omitempty"`
 	Password string `json:"password,omitempty"`
+	// TLSMode and TLSCA replace the stored TLS settings when TLSMode is given.
+	TLSMode string `json:"tlsMode,omitempty"`
+	TLSCA   string `json:"tlsCa,omitempty"`
 }
 
 // TestDataSourceResult is the outcome of a connection test (a failed connection is a result,

@@ -58,6 +58,24 @@ func TestDataSourceTLS(t *testing.T) {
 		t.Fatalf("list: %v %+v", err, list)
 	}
 
+	// The connection test goes through the data source's TLS (the account is REQUIRE SSL).
+	if res, err := f.cli.TestDataSource(ctx, api.TestDataSourceRequest{ID: src.ID}); err != nil || !res.OK {
+		t.Fatalf("test data source over TLS: %+v %v", res, err)
+	}
+	if res, err := f.cli.TestDataSource(ctx, api.TestDataSourceRequest{ID: src.ID, TLSMode: "disabled"}); err != nil || res.OK {
+		t.Fatalf("test data source with TLS disabled against a REQUIRE SSL account: %+v %v", res, err)
+	}
+	// An update keeps the stored CA unless told: required with the CA is refused, without it not.
+	_, err = f.cli.UpdateMysqlDataSource(ctx, api.UpdateMysqlDataSourceRequest{ID: src.ID, TLSMode: "required"})
+	apiErr(t, err, 400, omserr.APIInvalidArgument)
+	noCA := ""
+	if d, err := f.cli.UpdateMysqlDataSource(ctx, api.UpdateMysqlDataSourceRequest{ID: src.ID, TLSMode: "required", TLSCA: &noCA}); err != nil || d.TLSMode != "required" || d.TLSCA != "" {
+		t.Fatalf("update to required: %+v %v", d, err)
+	}
+	if _, err := f.cli.UpdateMysqlDataSource(ctx, api.UpdateMysqlDataSourceRequest{ID: src.ID, TLSMode: "verify-identity", TLSCA: &tlsInst.CA.PEM}); err != nil {
+		t.Fatal(err)
+	}
+
 	p, err := f.cli.CreateProject(ctx, api.CreateProjectRequest{Name: "tls", SourceEndpointID: src.ID, SinkEndpointID: dst.ID, StartImmediately: true,
 		TransferMapping: api.TransferMapping{Tables: []api.TableRule{{DB: "shop", RenameDB: "shop_tls"}}}})
 	if err != nil {

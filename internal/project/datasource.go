@@ -42,6 +42,21 @@ func (s *Service) UpdateDataSource(ctx context.Context, r api.UpdateMysqlDataSou
 	if r.Description != nil {
 		set("description", *r.Description)
 	}
+	if r.TLSMode != "" || r.TLSCA != nil {
+		mode, ca := string(e.TLS.Mode), e.TLS.CA
+		if r.TLSMode != "" {
+			mode = r.TLSMode
+		}
+		if r.TLSCA != nil {
+			ca = *r.TLSCA
+		}
+		t, err := dataSourceTLS(mode, ca)
+		if err != nil {
+			return api.DataSource{}, err
+		}
+		set("tls_mode", string(t.Mode))
+		set("tls_ca", t.CA)
+	}
 	if len(sets) > 0 {
 		args = append(args, e.ID)
 		if _, err := s.db.ExecContext(ctx, "UPDATE "+s.rm+".data_sources SET "+strings.Join(sets, ", ")+" WHERE id = ?", args...); err != nil {
@@ -52,9 +67,7 @@ func (s *Service) UpdateDataSource(ctx context.Context, r api.UpdateMysqlDataSou
 }
 
 func (s *Service) dataSource(ctx context.Context, id string) (api.DataSource, error) {
-	var d api.DataSource
-	err := s.db.QueryRowContext(ctx, "SELECT id, name, type, host, port, username, region, description, created_at FROM "+s.rm+".data_sources WHERE id = ?", id).
-		Scan(&d.ID, &d.Name, &d.Type, &d.Host, &d.Port, &d.UserName, &d.Region, &d.Description, &d.CreatedAt)
+	d, err := scanDataSource(s.db.QueryRowContext(ctx, "SELECT "+dataSourceCols+" FROM "+s.rm+".data_sources WHERE id = ?", id))
 	if err != nil {
 		return d, fmt.Errorf("read data source %s: %w", id, err)
 	}
@@ -83,6 +96,13 @@ func (s *Service) TestDataSource(ctx context.Context, r api.TestDataSourceReques
 	if r.Password != "" {
 		e.Password = r.Password
 	}
+	if r.TLSMode != "" {
+		t, err := dataSourceTLS(r.TLSMode, r.TLSCA)
+		if err != nil {
+			return api.TestDataSourceResult{}, err
+		}
+		e.TLS = t
+	}
 	switch {
 	case e.Host == "":
 		return api.TestDataSourceResult{}, invalid("host is required", "set host to the database's address")
@@ -105,4 +125,13 @@ func (s *Service) TestDataSource(ctx context.Context, r api.TestDataSourceReques
 	}
 	return api.TestDataSourceResult{OK: true, Version: version, Message: "connected to " + e.Addr() + " as " + e.User,
 		LatencyMS: time.Since(start).Milliseconds()}, nil
+}
+
+// dataSourceCols are the columns scanDataSource reads (never the password).
+const dataSourceCols = "id, name, type, host, port, username, tls_mode, COALESCE(tls_ca, ''), region, description, created_at"
+
+func scanDataSource(sc interface{ Scan(...any) error }) (api.DataSource, error) {
+	var d api.DataSource
+	err := sc.Scan(&d.ID, &d.Name, &d.Type, &d.Host, &d.Port, &d.UserName, &d.TLSMode, &d.TLSCA, &d.Region, &d.Description, &d.CreatedAt)
+	return d, err
 }

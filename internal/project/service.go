@@ -94,15 +94,15 @@ func (s *Service) CreateDataSource(ctx context.Context, r api.CreateMysqlDataSou
 
 // ListDataSources lists data sources whose name contains search.
 func (s *Service) ListDataSources(ctx context.Context, search string) ([]api.DataSource, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT id, name, type, host, port, username, tls_mode, COALESCE(tls_ca, ''), region, description, created_at FROM "+s.rm+".data_sources WHERE name LIKE ? ORDER BY created_at, id", "%"+search+"%")
+	rows, err := s.db.QueryContext(ctx, "SELECT "+dataSourceCols+" FROM "+s.rm+".data_sources WHERE name LIKE ? ORDER BY created_at, id", "%"+search+"%")
 	if err != nil {
 		return nil, fmt.Errorf("list data sources: %w", err)
 	}
 	defer rows.Close()
 	out := []api.DataSource{}
 	for rows.Next() {
-		var d api.DataSource
-		if err := rows.Scan(&d.ID, &d.Name, &d.Type, &d.Host, &d.Port, &d.UserName, &d.TLSMode, &d.TLSCA, &d.Region, &d.Description, &d.CreatedAt); err != nil {
+		d, err := scanDataSource(rows)
+		if err != nil {
 			return nil, fmt.Errorf("list data sources: %w", err)
 		}
 		out = append(out, d)
