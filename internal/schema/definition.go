@@ -23,6 +23,10 @@ type Definition struct {
 	// Partitioning rendered from information_schema.PARTITIONS: method, expression, and every
 	// partition's name and bounds ("" when not partitioned).
 	Partitioning string
+	// Constraints: CHECK constraints ("check name: clause") and foreign keys ("foreign key name:
+	// (cols) references table (cols) on update R on delete R"; the referenced database is left
+	// out, a rename maps it), sorted.
+	Constraints []string
 }
 
 // DefColumn is one column of a Definition.
@@ -175,6 +179,59 @@ func LoadDefinitions(ctx context.Context, db *sql.DB, schemas []string) (map[[2]
 	for d, p := range parts {
 		d.Partitioning = p[0] + ": " + strings.Join(p[1:], ", ")
 	}
+	// CHECK_CONSTRAINTS names its schema CONSTRAINT_SCHEMA.
+	inC := strings.Replace(in, "TABLE_SCHEMA", "CONSTRAINT_SCHEMA", 1)
+	err = q("check constraints", `SELECT CONSTRAINT_SCHEMA, TABLE_NAME, CONSTRAINT_NAME, CHECK_CLAUSE
+		FROM information_schema.CHECK_CONSTRAINTS WHERE `+inC, func(rows *sql.Rows) error {
+		var s, t, name, clause string
+		if err := rows.Scan(&s, &t, &name, &clause); err != nil {
+			return err
+		}
+		if d := out[[2]string{s, t}]; d != nil {
+			d.Constraints = append(d.Constraints, "check "+name+": "+clause)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	fks := map[[3]string]*struct{ cols, refCols []string }{}
+	err = q("foreign key columns", `SELECT TABLE_SCHEMA, TABLE_NAME, CONSTRAINT_NAME, COLUMN_NAME, REFERENCED_COLUMN_NAME
+		FROM information_schema.KEY_COLUMN_USAGE WHERE `+in+` AND REFERENCED_TABLE_NAME IS NOT NULL
+		ORDER BY TABLE_SCHEMA, TABLE_NAME, CONSTRAINT_NAME, ORDINAL_POSITION`, func(rows *sql.Rows) error {
+		var s, t, name, col, ref string
+		if err := rows.Scan(&s, &t, &name, &col, &ref); err != nil {
+			return err
+		}
+		k := [3]string{s, t, name}
+		if fks[k] == nil {
+			fks[k] = &struct{ cols, refCols []string }{}
+		}
+		fks[k].cols, fks[k].refCols = append(fks[k].cols, col), append(fks[k].refCols, ref)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	err = q("foreign keys", `SELECT CONSTRAINT_SCHEMA, TABLE_NAME, CONSTRAINT_NAME, REFERENCED_TABLE_NAME, UPDATE_RULE, DELETE_RULE
+		FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE `+inC, func(rows *sql.Rows) error {
+		var s, t, name, ref, upd, del string
+		if err := rows.Scan(&s, &t, &name, &ref, &upd, &del); err != nil {
+			return err
+		}
+		d, c := out[[2]string{s, t}], fks[[3]string{s, t, name}]
+		if d != nil && c != nil {
+			d.Constraints = append(d.Constraints, fmt.Sprintf("foreign key %s: (%s) references %s (%s) on update %s on delete %s",
+				name, strings.Join(c.cols, ", "), ref, strings.Join(c.refCols, ", "), strings.ToLower(upd), strings.ToLower(del)))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range out {
+		sort.Strings(d.Constraints)
+	}
 	return out, nil
 }
 
@@ -317,7 +374,39 @@ func DiffDefinitions(src, dst *Definition, cols []string) []string {
 	opt("comment", src.Comment, dst.Comment)
 	opt("options", src.CreateOptions, dst.CreateOptions)
 	opt("partitioning", src.Partitioning, dst.Partitioning)
+	sc, dc := constraintSet(src.Constraints, inSubset), constraintSet(dst.Constraints, inSubset)
+	for _, c := range src.Constraints {
+		if sc[c] && !dc[c] {
+			add("constraint only in the source: %s", c)
+		}
+	}
+	for _, c := range dst.Constraints {
+		if dc[c] && !sc[c] {
+			add("constraint only in the target: %s", c)
+		}
+	}
 	return out
+}
+
+// constraintSet is the constraints to compare: with a column subset, a foreign key over a column
+// outside it is left out (CHECK clauses are compared whole: they name columns in free text).
+func constraintSet(list []string, inSubset func(string) bool) map[string]bool {
+	m := map[string]bool{}
+	for _, c := range list {
+		if rest, ok := strings.CutPrefix(c, "foreign key "); ok {
+			_, cols, _ := strings.Cut(rest, "(")
+			cols, _, _ = strings.Cut(cols, ")")
+			all := true
+			for _, col := range strings.Split(cols, ", ") {
+				all = all && inSubset(col)
+			}
+			if !all {
+				continue
+			}
+		}
+		m[c] = true
+	}
+	return m
 }
 
 func indexText(ix DefIndex) string {

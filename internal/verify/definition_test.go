@@ -23,6 +23,7 @@ func TestSchemaDifferencesReported(t *testing.T) {
 		want            []string // substrings of the table's schema differences; none: equal
 	}
 	cases := []tc{
+		{"same", "(id INT AUTO_INCREMENT PRIMARY KEY, c VARCHAR(20), KEY k (c)) AUTO_INCREMENT=5", "(id INT AUTO_INCREMENT PRIMARY KEY, c VARCHAR(20), KEY k (c)) AUTO_INCREMENT=900", nil},
 		{"cs", "(id INT PRIMARY KEY, c VARCHAR(20) CHARACTER SET latin2)", "(id INT PRIMARY KEY, c VARCHAR(20) CHARACTER SET utf8mb4)",
 			[]string{"column c: charset latin2 vs utf8mb4"}},
 		{"coll", "(id INT PRIMARY KEY, c VARCHAR(20) COLLATE utf8mb4_bin)", "(id INT PRIMARY KEY, c VARCHAR(20) COLLATE utf8mb4_general_ci)",
@@ -42,8 +43,13 @@ func TestSchemaDifferencesReported(t *testing.T) {
 		{"tcoll", "(id INT PRIMARY KEY, c VARCHAR(20) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci) DEFAULT CHARSET=latin1",
 			"(id INT PRIMARY KEY, c VARCHAR(20) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci) DEFAULT CHARSET=utf8mb4 COLLATE utf8mb4_general_ci",
 			[]string{"table default collation: latin1_swedish_ci vs utf8mb4_general_ci"}},
+		{"chk", "(id INT PRIMARY KEY, c VARCHAR(20), CONSTRAINT ck CHECK (id > 0))", "(id INT PRIMARY KEY, c VARCHAR(20))",
+			[]string{"constraint only in the source: check ck: `id` > 0"}},
+		{"fk", "(id INT PRIMARY KEY, c VARCHAR(20), CONSTRAINT fk FOREIGN KEY (id) REFERENCES same (id) ON DELETE CASCADE)",
+			"(id INT PRIMARY KEY, c VARCHAR(20), CONSTRAINT fk FOREIGN KEY (id) REFERENCES same (id))",
+			[]string{"constraint only in the source: foreign key fk: (id) references same (id) on update restrict on delete cascade",
+				"constraint only in the target: foreign key fk: (id) references same (id) on update restrict on delete restrict"}},
 		{"order", "(id INT PRIMARY KEY, a INT, b INT)", "(id INT PRIMARY KEY, b INT, a INT)", []string{"column order: (id, a, b) vs (id, b, a)"}},
-		{"same", "(id INT AUTO_INCREMENT PRIMARY KEY, c VARCHAR(20), KEY k (c)) AUTO_INCREMENT=5", "(id INT AUTO_INCREMENT PRIMARY KEY, c VARCHAR(20), KEY k (c)) AUTO_INCREMENT=900", nil},
 	}
 	for _, c := range cases {
 		exec(t, e.src.DB(), fmt.Sprintf("CREATE TABLE %s.%s %s", sdb, c.table, c.src))
