@@ -1,0 +1,28 @@
+-- DDL that changes character sets and collations.
+CREATE DATABASE @P@ddlcs CHARACTER SET latin1;
+USE @P@ddlcs;
+CREATE TABLE conv (id INT PRIMARY KEY, name VARCHAR(20), note TEXT);
+INSERT INTO conv VALUES (1, _utf8mb4'Ærø', 'n1'), (2, 'plain', 'n2');
+ALTER TABLE conv CONVERT TO CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+INSERT INTO conv VALUES (3, _utf8mb4'😀', 'n3');
+ALTER TABLE conv DEFAULT CHARACTER SET latin2;
+ALTER TABLE conv ADD COLUMN after_default VARCHAR(10);
+INSERT INTO conv VALUES (4, 'x', 'y', 'z');
+ALTER TABLE conv MODIFY name VARCHAR(20) CHARACTER SET utf16 COLLATE utf16_bin;
+UPDATE conv SET name = _utf8mb4'ünï' WHERE id = 2;
+ALTER DATABASE @P@ddlcs CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;
+CREATE TABLE after_alter_db (id INT PRIMARY KEY, s VARCHAR(10));
+INSERT INTO after_alter_db VALUES (1, _utf8mb4'Ω');
+CREATE TABLE col_coll (id INT PRIMARY KEY, s VARCHAR(10) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci);
+INSERT INTO col_coll VALUES (1, 'a');
+ALTER TABLE col_coll MODIFY s VARCHAR(10) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_520_ci;
+ALTER TABLE col_coll CHARACTER SET utf8mb3;
+SET NAMES latin1;
+CREATE TABLE names_latin1 (id INT PRIMARY KEY, s VARCHAR(10) CHARACTER SET utf8mb4);
+INSERT INTO names_latin1 VALUES (1, 'abc');
+SET NAMES utf8mb4;
+SET character_set_client = utf8mb4, collation_connection = utf8mb4_unicode_ci;
+SET SESSION collation_server = utf8mb4_bin, character_set_server = utf8mb4;
+CREATE DATABASE @P@ddlcs_server;
+CREATE TABLE @P@ddlcs_server.t (id INT PRIMARY KEY, s VARCHAR(10));
+INSERT INTO @P@ddlcs_server.t VALUES (1, 'server');

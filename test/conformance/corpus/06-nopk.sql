@@ -1,0 +1,21 @@
+-- Tables without primary key: duplicates, updates and deletes of one of several equal rows.
+CREATE DATABASE @P@nopk;
+USE @P@nopk;
+CREATE TABLE heap (a INT, b VARCHAR(10));
+INSERT INTO heap VALUES (1, 'x'), (1, 'x'), (1, 'x'), (2, 'y'), (NULL, NULL), (NULL, NULL);
+UPDATE heap SET b = 'z' WHERE a = 1 LIMIT 1;
+DELETE FROM heap WHERE a = 1 LIMIT 1;
+DELETE FROM heap WHERE a IS NULL LIMIT 1;
+UPDATE heap SET a = 3 WHERE b = 'y';
+INSERT INTO heap SELECT * FROM heap;
+CREATE TABLE uniq_nullable (a INT NULL, b INT, UNIQUE KEY (a));
+INSERT INTO uniq_nullable VALUES (NULL, 1), (NULL, 2), (1, 3);
+UPDATE uniq_nullable SET b = 10 WHERE a IS NULL AND b = 1;
+DELETE FROM uniq_nullable WHERE b = 2;
+CREATE TABLE blobs_only (t TEXT, bl BLOB);
+INSERT INTO blobs_only VALUES (REPEAT('a', 3000), 0x00), (REPEAT('a', 3000), 0x00), ('', '');
+DELETE FROM blobs_only WHERE t = '' LIMIT 1;
+UPDATE blobs_only SET bl = 0x01 LIMIT 1;
+CREATE TABLE floats_nokey (f FLOAT, d DOUBLE);
+INSERT INTO floats_nokey VALUES (0.1, 0.1), (1.5, 2.5);
+DELETE FROM floats_nokey WHERE d = 2.5;

@@ -1,0 +1,13 @@
+-- Large values.
+CREATE DATABASE @P@blobs;
+USE @P@blobs;
+CREATE TABLE big (id INT PRIMARY KEY, lb LONGBLOB, lt LONGTEXT, mb MEDIUMBLOB);
+INSERT INTO big VALUES (1, REPEAT(0xAB, 1000000), REPEAT('é', 300000), REPEAT(0x00, 20000));
+INSERT INTO big VALUES (2, '', '', NULL);
+UPDATE big SET lt = CONCAT(lt, 'tail') WHERE id = 1;
+UPDATE big SET lb = NULL WHERE id = 2;
+INSERT INTO big SELECT id + 10, lb, lt, mb FROM big;
+DELETE FROM big WHERE id = 11;
+CREATE TABLE blobkey (k VARBINARY(255) PRIMARY KEY, b BLOB);
+INSERT INTO blobkey VALUES (REPEAT(0x01, 255), REPEAT('x', 60000)), (0x02, NULL);
+UPDATE blobkey SET b = 'short' WHERE k = 0x02;

@@ -1,0 +1,26 @@
+-- Foreign keys and their cascades.
+CREATE DATABASE @P@fk;
+USE @P@fk;
+CREATE TABLE parent (id INT PRIMARY KEY, name VARCHAR(10));
+CREATE TABLE child_cascade (id INT PRIMARY KEY, pid INT, FOREIGN KEY fk1 (pid) REFERENCES parent (id) ON DELETE CASCADE ON UPDATE CASCADE);
+CREATE TABLE child_setnull (id INT PRIMARY KEY, pid INT, CONSTRAINT fk2 FOREIGN KEY (pid) REFERENCES parent (id) ON DELETE SET NULL ON UPDATE SET NULL);
+CREATE TABLE child_restrict (id INT PRIMARY KEY, pid INT, CONSTRAINT fk3 FOREIGN KEY (pid) REFERENCES parent (id));
+INSERT INTO parent VALUES (1, 'a'), (2, 'b'), (3, 'c'), (4, 'd');
+INSERT INTO child_cascade VALUES (10, 1), (11, 1), (12, 2), (13, 3);
+INSERT INTO child_setnull VALUES (20, 1), (21, 2), (22, 3);
+INSERT INTO child_restrict VALUES (30, 4);
+UPDATE parent SET id = 100 WHERE id = 1;
+DELETE FROM parent WHERE id = 2;
+UPDATE parent SET id = 300 WHERE id = 3;
+CREATE TABLE grandchild (id INT PRIMARY KEY, cid INT, FOREIGN KEY (cid) REFERENCES child_cascade (id) ON DELETE CASCADE);
+INSERT INTO grandchild VALUES (1, 10), (2, 13);
+DELETE FROM parent WHERE id = 100;
+SET foreign_key_checks = 0;
+INSERT INTO child_restrict VALUES (31, 999);
+SET foreign_key_checks = 1;
+ALTER TABLE child_restrict DROP FOREIGN KEY fk3;
+DELETE FROM child_restrict WHERE id = 31;
+ALTER TABLE child_restrict ADD CONSTRAINT fk3b FOREIGN KEY (pid) REFERENCES parent (id) ON DELETE CASCADE;
+CREATE TABLE self_ref (id INT PRIMARY KEY, parent_id INT, FOREIGN KEY (parent_id) REFERENCES self_ref (id) ON DELETE CASCADE);
+INSERT INTO self_ref VALUES (1, NULL), (2, 1), (3, 2);
+DELETE FROM self_ref WHERE id = 1;

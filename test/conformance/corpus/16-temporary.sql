@@ -1,0 +1,21 @@
+-- Temporary tables: never on a replica, but what they feed is.
+CREATE DATABASE @P@tmp;
+USE @P@tmp;
+CREATE TABLE real_t (id INT PRIMARY KEY, v INT);
+CREATE TEMPORARY TABLE tt (id INT PRIMARY KEY, v INT);
+INSERT INTO tt VALUES (1, 1), (2, 2), (3, 3);
+INSERT INTO real_t SELECT id, v * 10 FROM tt;
+UPDATE tt SET v = 99;
+UPDATE real_t JOIN tt ON real_t.id = tt.id SET real_t.v = real_t.v + tt.v WHERE tt.id = 1;
+CREATE TEMPORARY TABLE real_t (id INT PRIMARY KEY, shadow INT);
+INSERT INTO real_t VALUES (50, 50);
+DROP TEMPORARY TABLE real_t;
+INSERT INTO real_t VALUES (4, 4);
+ALTER TABLE tt ADD COLUMN w INT;
+DROP TEMPORARY TABLE tt;
+CREATE TEMPORARY TABLE tt2 LIKE real_t;
+INSERT INTO tt2 SELECT * FROM real_t;
+DELETE FROM real_t WHERE id IN (SELECT id FROM tt2 WHERE v > 100);
+DROP TABLE IF EXISTS tt2;
+CREATE TEMPORARY TABLE tsel AS SELECT * FROM real_t;
+INSERT INTO real_t SELECT id + 10, v FROM tsel;

@@ -1,0 +1,18 @@
+-- Views: CREATE, ALTER, DROP, and writes through an updatable view.
+CREATE DATABASE @P@views;
+USE @P@views;
+CREATE TABLE base (id INT PRIMARY KEY, v INT, hidden INT DEFAULT 0);
+INSERT INTO base VALUES (1, 1, 0), (2, 2, 0), (3, 3, 1);
+CREATE VIEW vis AS SELECT id, v FROM base WHERE hidden = 0;
+CREATE OR REPLACE VIEW vis AS SELECT id, v, v * 2 AS dbl FROM base WHERE hidden = 0;
+CREATE ALGORITHM=MERGE SQL SECURITY INVOKER VIEW upd AS SELECT id, v FROM base WITH CHECK OPTION;
+INSERT INTO upd VALUES (4, 4);
+UPDATE upd SET v = 40 WHERE id = 4;
+DELETE FROM upd WHERE id = 1;
+ALTER VIEW vis AS SELECT id FROM base;
+CREATE VIEW agg AS SELECT COUNT(*) AS n FROM base;
+CREATE TABLE from_view SELECT * FROM vis;
+DROP VIEW agg;
+DROP VIEW IF EXISTS agg, nothere;
+CREATE VIEW IF NOT EXISTS vis AS SELECT 1;
+RENAME TABLE vis TO vis2;

@@ -1,0 +1,27 @@
+-- CREATE / ALTER / DROP DATABASE, IF [NOT] EXISTS, and a database dropped and re-created.
+CREATE DATABASE @P@db_a;
+CREATE DATABASE IF NOT EXISTS @P@db_a;
+CREATE DATABASE @P@db_b CHARACTER SET utf8mb3 COLLATE utf8mb3_unicode_ci;
+CREATE TABLE @P@db_b.t (id INT PRIMARY KEY, s VARCHAR(10));
+INSERT INTO @P@db_b.t VALUES (1, 'b');
+ALTER DATABASE @P@db_b COLLATE utf8mb3_general_ci;
+CREATE TABLE @P@db_b.t2 (id INT PRIMARY KEY, s VARCHAR(10));
+INSERT INTO @P@db_b.t2 VALUES (1, 'b2');
+DROP DATABASE IF EXISTS @P@db_never;
+CREATE DATABASE @P@db_gone;
+CREATE TABLE @P@db_gone.t (id INT PRIMARY KEY);
+INSERT INTO @P@db_gone.t VALUES (1);
+DROP DATABASE @P@db_gone;
+CREATE DATABASE @P@db_again CHARACTER SET latin1;
+CREATE TABLE @P@db_again.t (id INT PRIMARY KEY, s VARCHAR(10));
+INSERT INTO @P@db_again.t VALUES (1, 'old');
+DROP DATABASE @P@db_again;
+CREATE DATABASE @P@db_again CHARACTER SET utf8mb4;
+CREATE TABLE @P@db_again.t (id INT PRIMARY KEY, s VARCHAR(20), n INT);
+INSERT INTO @P@db_again.t VALUES (1, 'new', 1);
+CREATE SCHEMA @P@db_schema DEFAULT CHARACTER SET = latin2;
+USE @P@db_schema;
+CREATE TABLE t (id INT PRIMARY KEY, s VARCHAR(10));
+INSERT INTO t VALUES (1, _utf8mb4'Łódź');
+CREATE TABLE @P@db_a.cross_db (id INT PRIMARY KEY, v INT);
+INSERT INTO @P@db_a.cross_db SELECT id, id FROM t;

@@ -1,0 +1,26 @@
+-- Key changes: primary key updates, swaps, composite and string keys.
+CREATE DATABASE @P@keys;
+USE @P@keys;
+CREATE TABLE pk (id INT PRIMARY KEY, v INT);
+INSERT INTO pk VALUES (1, 1), (2, 2), (3, 3);
+UPDATE pk SET id = id + 10;
+UPDATE pk SET id = 1 WHERE id = 11;
+CREATE TABLE uk (id INT PRIMARY KEY, u INT NOT NULL UNIQUE);
+INSERT INTO uk VALUES (1, 1), (2, 2);
+UPDATE uk SET u = 3 WHERE id = 1;
+UPDATE uk SET u = 1 WHERE id = 2;
+UPDATE uk SET u = 2 WHERE id = 1;
+CREATE TABLE comp (a VARCHAR(10), b INT, c DATETIME, v INT, PRIMARY KEY (a, b, c));
+INSERT INTO comp VALUES ('x', 1, '2024-01-01', 1), ('x', 2, '2024-01-01', 2), ('y', 1, '2024-01-02 03:04:05', 3);
+UPDATE comp SET b = b + 10 WHERE a = 'x';
+DELETE FROM comp WHERE a = 'y';
+CREATE TABLE strk (k VARCHAR(50) PRIMARY KEY, v INT);
+INSERT INTO strk VALUES ('a b', 1), ('a''quote', 2), ('back\\slash', 3), ('', 4);
+UPDATE strk SET k = CONCAT(k, '_') WHERE v < 3;
+DELETE FROM strk WHERE k = '';
+CREATE TABLE deck (k DECIMAL(10,3) PRIMARY KEY, v INT);
+INSERT INTO deck VALUES (1.5, 1), (-2.25, 2);
+UPDATE deck SET v = 9 WHERE k = 1.5;
+CREATE TABLE datek (d DATETIME(6) PRIMARY KEY, v INT);
+INSERT INTO datek VALUES ('2024-01-01 00:00:00.000001', 1);
+UPDATE datek SET d = '2024-01-01 00:00:00.5';
