@@ -110,6 +110,7 @@ log "building oms (rev $REV, $DIRTY modified Go paths in the work tree)"
 mdb_start "$SRC" "$REPL" "$TGT"
 # Prepare and the initial catch-up are not measured: relaxed durability to get there faster.
 set_durability 0 2 "$SRC" "$REPL" "$TGT"
+q "$SRC" "SET GLOBAL binlog_row_metadata=FULL"   # the Store refuses a source without it
 prepare_sbtest "$SRC" "$TABLES" "$ROWS" > /dev/null
 q "$REPL" "SET GLOBAL slave_parallel_threads=4"
 q "$TGT" "SET GLOBAL slave_parallel_threads=4; SET GLOBAL gtid_slave_pos='';
