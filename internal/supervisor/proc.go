@@ -203,9 +203,15 @@ func (p *proc) poll(ctx context.Context) (*component.Status, string) {
 // owns them, and the tasks they served were either moved (they are
 // fenced) or will be started again by reconcile from their checkpoints.
 func (s *Supervisor) killOrphans() {
-	entries, _ := os.ReadDir(s.runDir())
+	for _, parent := range s.workDirs() {
+		s.killOrphansIn(parent)
+	}
+}
+
+func (s *Supervisor) killOrphansIn(parent string) {
+	entries, _ := os.ReadDir(parent)
 	for _, e := range entries {
-		dir := filepath.Join(s.runDir(), e.Name())
+		dir := filepath.Join(parent, e.Name())
 		raw, err := os.ReadFile(filepath.Join(dir, "pid"))
 		if err != nil {
 			continue

@@ -95,15 +95,30 @@ func New(db *sql.DB, opt Options, keys *secret.Keyring, log *slog.Logger) *Super
 
 func (s *Supervisor) runDir() string { return filepath.Join(s.opt.DataDir, "run") }
 
+// storeDir holds the Stores' work directories (their change logs): the guide's <install>/store,
+// the directory to put on a large disk.
+func (s *Supervisor) storeDir() string { return filepath.Join(s.opt.DataDir, "store") }
+
+// workDirs are the parents of every task's work directory.
+func (s *Supervisor) workDirs() []string { return []string{s.runDir(), s.storeDir()} }
+
 // taskDir is a task's work directory: its id (from the MetaDB) encoded as one path element
-// under the run dir, so no id can name (or remove) anything outside it.
-func (s *Supervisor) taskDir(id string) (string, error) { return safepath.Join(s.runDir(), id) }
+// under the store dir for a Store, the run dir for the others, so no id can name (or remove)
+// anything outside them.
+func (s *Supervisor) taskDir(t task.Task) (string, error) {
+	if t.Kind == task.KindStore {
+		return safepath.Join(s.storeDir(), t.ID)
+	}
+	return safepath.Join(s.runDir(), t.ID)
+}
 
 // Run kills orphans left by an earlier life of this node, then heartbeats and reconciles until ctx
 // ends; on the way out it stops its components (SIGTERM: they pause at their checkpoints).
 func (s *Supervisor) Run(ctx context.Context) error {
-	if err := os.MkdirAll(s.runDir(), 0o700); err != nil {
-		return fmt.Errorf("create run dir: %w", err)
+	for _, d := range s.workDirs() {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return fmt.Errorf("create work dir: %w", err)
+		}
 	}
 	s.killOrphans()
 	g, gctx := errgroup.WithContext(ctx)
@@ -168,7 +183,7 @@ func (s *Supervisor) reconcile(ctx context.Context) error {
 		switch t.Desired {
 		case task.DesiredReleased:
 			if t.State != task.Released {
-				if dir, err := s.taskDir(t.ID); err == nil {
+				if dir, err := s.taskDir(t); err == nil {
 					_ = os.RemoveAll(dir)
 				}
 				s.report(ctx, t, task.Released, "", 0, nil)
@@ -188,7 +203,7 @@ func (s *Supervisor) reconcile(ctx context.Context) error {
 		p := s.procs[t.ID]
 		s.mu.Unlock()
 		if p == nil {
-			dir, err := s.taskDir(t.ID)
+			dir, err := s.taskDir(t)
 			if err != nil {
 				s.log.Error("task id unusable as a directory name", "task", t.ID, "err", err)
 				continue

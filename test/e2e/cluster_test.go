@@ -207,7 +207,7 @@ func startClusterWith(t *testing.T, meta *testenv.Instance, o clusterOpts, ips .
 		c.nodes = append(c.nodes, n)
 	}
 	c.cli = api.NewClient(c.nodes[0].url(), "admin", adminPassword, false)
-	scenario.LogsOnFailure(t, 4000, filepath.Join(dir, "node-*.log"), filepath.Join(dir, "node-*", "run", "*", "component.log"))
+	scenario.LogsOnFailure(t, 4000, filepath.Join(dir, "node-*.log"), filepath.Join(dir, "node-*", "run", "*", "component.log"), filepath.Join(dir, "node-*", "store", "*", "component.log"))
 	return c
 }
 

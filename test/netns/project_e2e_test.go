@@ -39,7 +39,7 @@ func endpoint(t *testing.T, n *Net, region int) *testenv.Instance {
 // verification must be clean. It returns the client, the project and the workload (still running).
 func crossRegionProject(t *testing.T, c *cluster, src, dst *testenv.Instance) (*api.Client, string, *scenario.Workload) {
 	ctx := context.Background()
-	scenario.LogsOnFailure(t, 2500, filepath.Join(c.dir, "nodes", "*", "run", "*", "component.log"))
+	scenario.LogsOnFailure(t, 2500, filepath.Join(c.dir, "nodes", "*", "run", "*", "component.log"), filepath.Join(c.dir, "nodes", "*", "store", "*", "component.log"))
 	cli := api.NewClient("http://"+c.n.HostIP(1, 1)+":8089", "admin", adminPW, false)
 	s, err := cli.CreateMysqlDataSource(ctx, api.CreateMysqlDataSourceRequest{Name: "src-r1", Host: c.n.Gateway(1), Port: src.Port,
 		UserName: metaUser, Password: metaPW, Region: "cn-r1"})
