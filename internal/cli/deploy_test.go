@@ -70,3 +70,10 @@ func TestDeployPackageCleanupAndNoDriverLines(t *testing.T) {
 		t.Fatalf("-d PACKAGE left %v behind", left)
 	}
 }
+
+func TestUpgradeNeedsClusterAndPackage(t *testing.T) {
+	out, code := run(t, "upgrade", "-c", "oms-cluster.yaml")
+	if code != 2 || !strings.Contains(out, "give -c CLUSTER_FILE and -d PACKAGE") {
+		t.Fatalf("exit %d, want 2:\n%s", code, out)
+	}
+}

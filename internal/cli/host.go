@@ -23,9 +23,9 @@ func newHostCmd() *cobra.Command {
 				return apiExit(err)
 			}
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "IP\tREGION\tSTATE\tLAST HEARTBEAT\tCOMPONENTS\tCPU\tMEM USED/TOTAL\tDISK USED/TOTAL")
+			fmt.Fprintln(w, "IP\tREGION\tSTATE\tVERSION\tLAST HEARTBEAT\tCOMPONENTS\tCPU\tMEM USED/TOTAL\tDISK USED/TOTAL")
 			for _, h := range hosts {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%.0f%%\t%s/%s\t%s/%s\n", h.IP, h.Region, h.State, h.LastBeat.Format("15:04:05"),
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%d\t%.0f%%\t%s/%s\t%s/%s\n", h.IP, h.Region, h.State, orDash(h.Version), h.LastBeat.Format("15:04:05"),
 					h.Components, h.CPUPercent, gib(h.MemUsedBytes), gib(h.MemTotalBytes), gib(h.DiskUsedBytes), gib(h.DiskTotalBytes))
 			}
 			return w.Flush()
@@ -35,3 +35,10 @@ func newHostCmd() *cobra.Command {
 }
 
 func gib(b int64) string { return fmt.Sprintf("%.1fG", float64(b)/(1<<30)) }
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

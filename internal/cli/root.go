@@ -56,6 +56,7 @@ func newRoot(out, errOut io.Writer) *cobra.Command {
 		newMetaDBCmd(),
 		withComponentList(newComponentCmd()),
 		newDeployCmd(),
+		newUpgradeCmd(),
 		newNodeCmd(),
 		newProjectCmd(),
 		newHostCmd(),

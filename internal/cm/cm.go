@@ -43,6 +43,10 @@ const (
 const (
 	HostOnline = "ONLINE"
 	HostDown   = "DOWN"
+	// HostDraining is set by `oms upgrade` before it replaces a node: placement uses ONLINE hosts
+	// only, so the host's tasks move to the others; it stays DRAINING (beating or not) until the
+	// upgrade marks it ONLINE again.
+	HostDraining = "DRAINING"
 )
 
 // Reconciler is the project orchestrator the CM leader drives (project.Service).
@@ -258,6 +262,7 @@ func (c *CM) detectDown(ctx context.Context) error {
 		}
 		down := time.Duration(ageUS)*time.Microsecond > c.opt.DownAfter
 		switch {
+		case state == HostDraining:
 		case down && !trusted:
 			// not enough evidence yet: keep the state
 		case down && state != HostDown:

@@ -32,6 +32,8 @@ const (
 	ConfigFullInvalid   = "CONFIG_FULL_INVALID"
 	ConfigFullSelection = "CONFIG_FULL_SELECTION"
 
+	DeployDowngrade       = "DEPLOY_DOWNGRADE"
+	DeployDrainTimeout    = "DEPLOY_DRAIN_TIMEOUT"
 	DeployHostCheck       = "DEPLOY_HOST_CHECK"
 	DeployPackageInvalid  = "DEPLOY_PACKAGE_INVALID"
 	DeployRegionConflict  = "DEPLOY_REGION_CONFLICT"
@@ -179,6 +181,8 @@ var codes = []Info{
 	{ConfigFullInvalid, "CONFIG", s500, "the full-import config is invalid"},
 	{ConfigFullSelection, "CONFIG", s500, "the full-import selection is invalid"},
 
+	{DeployDowngrade, "DEPLOY", s500, "oms upgrade refused: the package is older than a node's version"},
+	{DeployDrainTimeout, "DEPLOY", s500, "oms upgrade: a node's components did not move to other nodes in time"},
 	{DeployHostCheck, "DEPLOY", s500, "a host failed the pre-install check (ports, tools, disk)"},
 	{DeployPackageInvalid, "DEPLOY", s500, "the package given with -d is not an oms package"},
 	{DeployRegionConflict, "DEPLOY", s500, "the deploy config clashes with a region already registered"},
