@@ -5,6 +5,8 @@ import (
 	"compress/gzip"
 	"errors"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -75,5 +77,36 @@ func TestUpgradeNeedsClusterAndPackage(t *testing.T) {
 	out, code := run(t, "upgrade", "-c", "oms-cluster.yaml")
 	if code != 2 || !strings.Contains(out, "give -c CLUSTER_FILE and -d PACKAGE") {
 		t.Fatalf("exit %d, want 2:\n%s", code, out)
+	}
+}
+
+// With --cluster, the CLI reaches the default region's console through its cm_url (VIP) host.
+func TestClientReachesDefaultRegionThroughCMURL(t *testing.T) {
+	hit := make(chan string, 10)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hit <- r.URL.Path
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte("[]"))
+	}))
+	defer srv.Close()
+	port := srv.Listener.Addr().(*net.TCPAddr).Port
+	c := config.Config{MetaHost: "127.0.0.1", MetaPort: 3306, MetaUser: "root", MetaPassword: "pw", RMDB: "oms_rm", CMDB: "oms_cm",
+		HeartbeatDB: "oms_cm_hb", CMURL: "http://127.0.0.1:8088", CMLocation: 1, CMRegion: "cn-a", CMRegionCN: "cn-a",
+		CMIsDefault: true, CMNodes: []string{"127.0.0.1"}, ConsolePort: port}
+	cluster := filepath.Join(t.TempDir(), "oms-cluster.yaml")
+	os.WriteFile(cluster, config.FormatCluster([]config.Config{c}), 0o600)
+	out, code := run(t, "host", "list", "--cluster", cluster, "--server", "http://127.0.0.1:1")
+	if code == 0 {
+		t.Fatalf("an explicit --server must win:\n%s", out)
+	}
+	if len(hit) != 0 {
+		t.Fatalf("the cm_url console was asked although --server was given")
+	}
+	out, _ = run(t, "host", "list", "--cluster", cluster) // the stand-in is no real console: only where the request goes counts
+	if len(hit) == 0 {
+		t.Fatalf("no request reached the default region's console at %s:\n%s", srv.URL, out)
+	}
+	if out, code := run(t, "host", "list", "--cluster", cluster, "--region", "cn-x"); code != 2 || !strings.Contains(out, "region cn-x is not in the cluster file") {
+		t.Fatalf("unknown region: exit %d\n%s", code, out)
 	}
 }

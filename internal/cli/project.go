@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/omsdev/oms/internal/deploy"
 	"io"
 	"os"
 	"strings"
@@ -23,7 +24,9 @@ import (
 // --password-file, never from the command line.
 type clientFlags struct {
 	server, user, passwordFile string
+	cluster, region            string
 	insecure                   bool
+	cmd                        *cobra.Command
 }
 
 func (f *clientFlags) register(cmd *cobra.Command) {
@@ -39,6 +42,9 @@ func (f *clientFlags) register(cmd *cobra.Command) {
 	cmd.PersistentFlags().StringVar(&f.user, "user", user, "console user (default $OMS_USER or admin)")
 	cmd.PersistentFlags().StringVar(&f.passwordFile, "password-file", "", "file holding the console password (default: $OMS_PASSWORD)")
 	cmd.PersistentFlags().BoolVar(&f.insecure, "insecure", false, "do not verify the console's TLS certificate")
+	cmd.PersistentFlags().StringVar(&f.cluster, "cluster", "", "cluster file: reach a region through its cm_url (VIP) instead of --server")
+	cmd.PersistentFlags().StringVar(&f.region, "region", "", "with --cluster: the region to reach (default: the cm_is_default region)")
+	f.cmd = cmd
 }
 
 func (f *clientFlags) client() (*api.Client, error) {
@@ -50,7 +56,17 @@ func (f *clientFlags) client() (*api.Client, error) {
 		}
 		pw = strings.TrimRight(string(raw), "\r\n")
 	}
-	c := api.NewClient(f.server, f.user, pw, f.insecure)
+	server := f.server
+	if f.cluster != "" && (f.cmd == nil || !f.cmd.Flags().Changed("server")) {
+		cl, err := loadClusterFile(f.cluster)
+		if err != nil {
+			return nil, err
+		}
+		if server, err = deploy.ConsoleURL(cl.Configs(), f.region); err != nil {
+			return nil, withCode(ExitUsage, err)
+		}
+	}
+	c := api.NewClient(server, f.user, pw, f.insecure)
 	c.UserAgent = api.CLIUserAgent + "/" + buildinfo.Version
 	return c, nil
 }

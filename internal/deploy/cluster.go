@@ -118,6 +118,34 @@ func CheckCluster(ctx context.Context, cl *config.Cluster, t Target, needAdmin b
 	return probs
 }
 
+// ConsoleURL is how a client reaches region's console: the host of its cm_url (the region's
+// VIP, which maps the console port as well as the CM port) on the console port, https when the
+// region's console has TLS. An empty region means the default region (cm_is_default): the one
+// that leads cross-region work and that clients talk to unless told otherwise.
+func ConsoleURL(cs []config.Config, region string) (string, error) {
+	for _, c := range cs {
+		if (region == "" && c.CMIsDefault) || (region != "" && c.CMRegion == region) {
+			host, _, err := config.CMURLHostPort(c.CMURL)
+			if err != nil {
+				return "", fmt.Errorf("region %s: cm_url %q: %w", c.CMRegion, c.CMURL, err)
+			}
+			scheme := "http"
+			if c.HTTPSKey != "" {
+				scheme = "https"
+			}
+			return scheme + "://" + net.JoinHostPort(host, strconv.Itoa(c.ConsolePort)), nil
+		}
+	}
+	if region == "" {
+		return "", fmt.Errorf("the cluster file has no default region (cm_is_default: true): give --region")
+	}
+	var names []string
+	for _, c := range cs {
+		names = append(names, c.CMRegion)
+	}
+	return "", fmt.Errorf("region %s is not in the cluster file (its regions: %s)", region, strings.Join(names, ", "))
+}
+
 // NodeDir expands "{ip}" in an installation directory, for hosts that share one filesystem
 // (containers, network namespaces on one machine).
 func NodeDir(dir, ip string) string { return strings.ReplaceAll(dir, "{ip}", ip) }

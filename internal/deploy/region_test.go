@@ -137,3 +137,24 @@ func TestCheckClusterRefusesRegisteredConflicts(t *testing.T) {
 		t.Errorf("a second default region passes the check:\n%s", got)
 	}
 }
+
+// cm_url is how clients reach a region (its VIP, on the console port); with no region named they
+// reach the default region.
+func TestConsoleURL(t *testing.T) {
+	a := config.Config{CMRegion: "cn-a", CMURL: "http://10.1.0.100:8088", CMIsDefault: true, ConsolePort: 8089}
+	b := config.Config{CMRegion: "cn-b", CMURL: "vip-b.example.com:8088", ConsolePort: 8089, HTTPSKey: "/k", HTTPSCrt: "/c"}
+	cs := []config.Config{b, a}
+	for _, tc := range []struct{ region, want, err string }{
+		{"", "http://10.1.0.100:8089", ""},
+		{"cn-b", "https://vip-b.example.com:8089", ""},
+		{"cn-x", "", "region cn-x is not in the cluster file (its regions: cn-b, cn-a)"},
+	} {
+		got, err := ConsoleURL(cs, tc.region)
+		if got != tc.want || (err == nil) != (tc.err == "") || (err != nil && err.Error() != tc.err) {
+			t.Errorf("ConsoleURL(%q) = %q, %v; want %q, %q", tc.region, got, err, tc.want, tc.err)
+		}
+	}
+	if _, err := ConsoleURL([]config.Config{b}, ""); err == nil || !strings.Contains(err.Error(), "no default region") {
+		t.Errorf("no default region: %v", err)
+	}
+}
