@@ -22,6 +22,38 @@ type LatencyProxy struct {
 	conns  map[net.Conn]struct{}
 	closed bool
 	n      int
+	healed chan struct{} // closed while data flows; open during a partition
+}
+
+// Partition stops the path like a network partition: nothing is delivered in either direction
+// and new connections are held (not refused) until Heal; what was sent meanwhile arrives after
+// it, as TCP retransmissions would deliver it.
+func (p *LatencyProxy) Partition() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	select {
+	case <-p.healed:
+		p.healed = make(chan struct{})
+	default: // already partitioned
+	}
+}
+
+// Heal ends a partition.
+func (p *LatencyProxy) Heal() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	select {
+	case <-p.healed:
+	default:
+		close(p.healed)
+	}
+}
+
+// open is closed while the path is not partitioned.
+func (p *LatencyProxy) open() <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.healed
 }
 
 // Accepted is how many connections the proxy has accepted.
@@ -41,7 +73,8 @@ func StartLatencyProxy(listen, target string, delay time.Duration) (*LatencyProx
 	if err != nil {
 		return nil, fmt.Errorf("latency proxy listen %s: %w", listen, err)
 	}
-	p := &LatencyProxy{Delay: delay, Target: target, ln: ln, conns: map[net.Conn]struct{}{}}
+	p := &LatencyProxy{Delay: delay, Target: target, ln: ln, conns: map[net.Conn]struct{}{}, healed: make(chan struct{})}
+	close(p.healed)
 	p.wg.Add(1)
 	go p.accept()
 	return p, nil
@@ -52,6 +85,7 @@ func (p *LatencyProxy) Addr() string { return p.ln.Addr().String() }
 
 // Close stops listening and closes every proxied connection.
 func (p *LatencyProxy) Close() error {
+	p.Heal() // held connections and chunks go on, to be closed below
 	p.mu.Lock()
 	p.closed = true
 	for c := range p.conns {
@@ -93,6 +127,7 @@ func (p *LatencyProxy) accept() {
 func (p *LatencyProxy) serve(client net.Conn) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	<-p.open() // a partition holds the connection attempt
 	d := net.Dialer{Timeout: 5 * time.Second}
 	server, err := d.DialContext(ctx, "tcp", p.Target)
 	if err != nil {
@@ -135,6 +170,11 @@ func (p *LatencyProxy) pipe(ctx context.Context, dst, src net.Conn) {
 				case <-ctx.Done():
 					return
 				}
+			}
+			select {
+			case <-p.open():
+			case <-ctx.Done():
+				return
 			}
 			if _, err := dst.Write(c.data); err != nil {
 				return

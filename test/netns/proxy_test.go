@@ -88,3 +88,44 @@ func TestLatencyProxyAddsDelay(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A partition delivers nothing in either direction and holds new connections; after Heal what
+// was sent arrives.
+func TestLatencyProxyPartition(t *testing.T) {
+	echo, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer echo.Close()
+	go func() {
+		for {
+			c, err := echo.Accept()
+			if err != nil {
+				return
+			}
+			go func() { defer c.Close(); buf := make([]byte, 1024); n, _ := c.Read(buf); c.Write(buf[:n]) }()
+		}
+	}()
+	p, err := StartLatencyProxy("127.0.0.1:0", echo.Addr().String(), time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	p.Partition()
+	c, err := net.Dial("tcp", p.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write([]byte("ping\n"))
+	c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	buf := make([]byte, 16)
+	if n, err := c.Read(buf); err == nil {
+		t.Fatalf("read %q through a partition", buf[:n])
+	}
+	p.Heal()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := c.Read(buf); err != nil || string(buf[:n]) != "ping\n" {
+		t.Fatalf("after heal: %q %v", buf[:n], err)
+	}
+}
