@@ -139,7 +139,7 @@ idempotent (a rolling restart).`,
 						p := deploy.NewPrompter(os.Stdin, out)
 						fix, perr := p.Confirm("Fix the settings interactively?")
 						if perr == nil && fix {
-							return runWizard(ctx, cmd, &f, t, p, filepath.Dir(f.configPath))
+							return runWizard(ctx, cmd, &f, t, p, filepath.Dir(f.configPath), true)
 						}
 					}
 					return withCode(ExitInvalid, fmt.Errorf("%d problem(s) in the deployment; fix them and run again", len(probs)))
@@ -173,7 +173,7 @@ idempotent (a rolling restart).`,
 					}
 				}
 			}
-			return runWizard(ctx, cmd, &f, t, deploy.NewPrompter(in, out), outDir)
+			return runWizard(ctx, cmd, &f, t, deploy.NewPrompter(in, out), outDir, false)
 		},
 	}
 	f.register(cmd, false)
@@ -198,11 +198,11 @@ idempotent (a rolling restart).`,
 	return cmd
 }
 
-func runWizard(ctx context.Context, cmd *cobra.Command, f *deployFlags, t deploy.Target, p *deploy.Prompter, outDir string) error {
+func runWizard(ctx context.Context, cmd *cobra.Command, f *deployFlags, t deploy.Target, p *deploy.Prompter, outDir string, fix bool) error {
 	w := deploy.NewWizard(p, deploy.WizardOptions{
 		InstallDir: t.InstallDir, ConfigPath: f.configPath, HostIP: t.HostIP, Binary: t.Binary,
 		BinaryVersion: binaryVersion, OutDir: outDir, SSHUser: t.SSH.User, SSHKeyFile: t.SSH.KeyFile,
-		Probe: deploy.ProbeMetaDB, Registered: deploy.RegisteredRegions, TSDBProbe: tsdb.Check, Deployer: f.installer(cmd.OutOrStdout()),
+		Fix: fix, Probe: deploy.ProbeMetaDB, Registered: deploy.RegisteredRegions, TSDBProbe: tsdb.Check, Deployer: f.installer(cmd.OutOrStdout()),
 	})
 	if err := w.Run(ctx); err != nil {
 		return withCode(ExitFailure, err)

@@ -32,6 +32,9 @@ type WizardOptions struct {
 	// TSDBProbe checks that the time-series database answers with these credentials (nil: skip).
 	TSDBProbe func(ctx context.Context, url, user string, password config.Secret) error
 	Deployer  Deployer
+	// Fix resumes a `deploy -c` whose file failed the checks: no mode or task question, the file
+	// is read and the wizard goes straight to the failing settings.
+	Fix bool
 }
 
 // Wizard asks the deployment guide's questions in its order, writes the config files and
@@ -103,6 +106,12 @@ func (w *Wizard) Run(ctx context.Context) error {
 			os.RemoveAll(d)
 		}
 	}()
+	if w.opt.Fix && w.opt.ConfigPath != "" {
+		if err := w.fromFile(ctx); err != nil {
+			return err
+		}
+		return w.afterSettings(ctx)
+	}
 	mode, err := w.p.Choose("Select a deployment mode:", []string{"Single region", "Multiple regions"})
 	if err != nil {
 		return err
@@ -130,6 +139,12 @@ func (w *Wizard) Run(ctx context.Context) error {
 		}
 		break
 	}
+	return w.afterSettings(ctx)
+}
+
+// afterSettings is the procedure once the settings are known: check, admin password, files,
+// deployment region after region, and further regions.
+func (w *Wizard) afterSettings(ctx context.Context) error {
 	if err := w.finalCheck(ctx); err != nil {
 		return err
 	}
@@ -702,42 +717,130 @@ func defaultAuditFile(installDir string) string {
 func (w *Wizard) finalCheck(ctx context.Context) error {
 	for {
 		cs := w.Regions()
-		cl := config.ParseCluster(config.FormatCluster(cs), "generated")
-		var errs []string
-		for _, p := range cl.Problems() {
-			if p.Severity == config.SevError {
-				errs = append(errs, p.String())
-			}
-		}
-		for i, c := range cs {
-			if !w.isRegistered(i) {
-				if err := RegionConflict(w.registered, c); err != nil {
-					errs = append(errs, fmt.Sprintf("region %s: %v", c.CMRegion, err))
-				}
-			}
-		}
-		if w.opt.HostIP != "" && !w.hasNode(w.opt.HostIP) {
-			errs = append(errs, fmt.Sprintf("this host's IP %s (-i) is not in cm_nodes of any region: add it, or run without -i to install every node over SSH", w.opt.HostIP))
-		}
+		probs := w.problems(cs)
 		w.p.Printf("\nAll settings:\n")
 		for _, c := range cs {
 			w.p.Printf("--- region %s\n%s", c.CMRegion, c.String())
 		}
-		if len(errs) > 0 {
-			w.p.Printf("\nThe configuration fails the check:\n  %s\nModify the settings as prompted.\n", strings.Join(errs, "\n  "))
-		} else {
-			mod, err := w.p.Confirm("Modify any setting?")
-			if err != nil {
+		if len(probs) > 0 {
+			var lines []string
+			for _, p := range probs {
+				lines = append(lines, p.text)
+			}
+			w.p.Printf("\nThe configuration fails the check:\n  %s\nModify the settings as prompted.\n", strings.Join(lines, "\n  "))
+			// Resume at the first offending question's section.
+			if err := w.askSection(ctx, probs[0].section, probs[0].region); err != nil {
 				return err
 			}
-			if !mod {
-				return nil
-			}
+			continue
+		}
+		mod, err := w.p.Confirm("Modify any setting?")
+		if err != nil {
+			return err
+		}
+		if !mod {
+			return nil
 		}
 		if err := w.modify(ctx); err != nil {
 			return err
 		}
 	}
+}
+
+// Sections of the wizard, for resuming at the question a failing setting comes from.
+const (
+	sectionMeta = iota
+	sectionCluster
+	sectionTSDB
+	sectionAudit
+	sectionChoose // no single section: let the operator choose
+)
+
+// wizardProblem is a failing setting told as the question that sets it.
+type wizardProblem struct {
+	section, region int
+	text            string
+}
+
+// questionOf names the wizard question (and its section) that sets key.
+func questionOf(key string) (string, int) {
+	q := map[string]string{
+		"oms_meta_host": "MetaDB URL", "oms_meta_port": "MetaDB port", "oms_meta_user": "MetaDB username",
+		"oms_meta_password": "MetaDB password", "drc_rm_db": "Prefix for the names of the databases",
+		"drc_cm_db": "Prefix for the names of the databases", "drc_cm_heartbeat_db": "Heartbeat database of this region",
+		"cm_region": "Region ID", "cm_region_cn": "cm_region_cn", "cm_url": "CM service URL",
+		"cm_nodes": "IP addresses of all servers in the region", "cm_location": "Region code cm_location",
+		"cm_is_default": "Access this region preferentially (cm_is_default)",
+		"https_key":     "https_key file", "https_crt": "https_crt file",
+	}[key]
+	switch {
+	case strings.HasPrefix(key, "oms_meta_") || key == "drc_rm_db" || key == "drc_cm_db":
+		return q, sectionMeta
+	case strings.HasPrefix(key, "cm_") || key == "drc_cm_heartbeat_db":
+		return q, sectionCluster
+	case strings.HasPrefix(key, "tsdb_"):
+		return "Time-series database settings (" + key + ")", sectionTSDB
+	case strings.HasPrefix(key, "audit_"):
+		return "Audit settings (" + key + ")", sectionAudit
+	}
+	if q == "" {
+		q = key
+	}
+	return q, sectionChoose
+}
+
+// problems checks the settings with the file rules, the cross-region rules and the registered
+// regions, and tells each failure by the question it comes from, not by a line of a file the
+// operator never sees.
+func (w *Wizard) problems(cs []config.Config) []wizardProblem {
+	cl := config.ParseCluster(config.FormatCluster(cs), "generated")
+	var out []wizardProblem
+	for _, p := range cl.Problems() {
+		if p.Severity != config.SevError {
+			continue
+		}
+		region := 0
+		if _, n, ok := strings.Cut(p.Source, "#"); ok {
+			region, _ = strconv.Atoi(n)
+			region--
+		}
+		q, sec := questionOf(p.Key)
+		where := ""
+		if sec == sectionCluster && region < len(cs) {
+			where = " (region " + orDefault(cs[region].CMRegion, "(new)") + ")"
+		}
+		text := fmt.Sprintf("%s%s: %s", q, where, p.Message)
+		if p.Advice != "" {
+			text += "; " + p.Advice
+		}
+		out = append(out, wizardProblem{section: sec, region: region, text: text})
+	}
+	for i, c := range cs {
+		if !w.isRegistered(i) {
+			if err := RegionConflict(w.registered, c); err != nil {
+				out = append(out, wizardProblem{section: sectionCluster, region: i, text: fmt.Sprintf("OMS cluster settings of region %s: %v", c.CMRegion, err)})
+			}
+		}
+	}
+	if w.opt.HostIP != "" && !w.hasNode(w.opt.HostIP) {
+		out = append(out, wizardProblem{section: sectionCluster, region: 0, text: fmt.Sprintf("IP addresses of all servers in the region: this host's IP %s (-i) is not one of them in any region: add it, or run without -i to install every node over SSH", w.opt.HostIP)})
+	}
+	return out
+}
+
+// askSection asks a section again: the one a failing setting comes from.
+func (w *Wizard) askSection(ctx context.Context, section, region int) error {
+	switch {
+	case section == sectionMeta:
+		return w.metaSection(ctx)
+	case section == sectionCluster && region < len(w.regions) && !w.isRegistered(region):
+		return w.clusterSection(ctx, region, region >= w.deployed && region > 0)
+	case section == sectionTSDB:
+		return w.tsdbSection(ctx)
+	case section == sectionAudit:
+		return w.auditSection()
+	}
+	return w.modify(ctx)
 }
 
 func (w *Wizard) hasNode(ip string) bool {

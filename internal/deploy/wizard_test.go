@@ -241,9 +241,35 @@ func TestWizardFromFileFailingCheck(t *testing.T) {
 	if err == nil {
 		t.Fatal("want the answers to end at the modify question")
 	}
-	for _, msg := range []string{"this looks like a masked placeholder", "is also used by region", "The configuration fails the check", "Which settings do you want to modify?"} {
+	for _, msg := range []string{"this looks like a masked placeholder", "is also used by region", "The configuration fails the check"} {
 		if !strings.Contains(tr.String(), msg) {
 			t.Errorf("transcript lacks %q", msg)
 		}
+	}
+}
+
+// "Fix the settings interactively?" after a failed `deploy -c`: no mode or task question, the
+// failures are named by their questions (not by lines of the generated file), and the wizard
+// resumes at the offending question.
+func TestWizardFixResumesAtOffendingQuestion(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "cluster.yaml")
+	hz, _ := os.ReadFile("../config/testdata/seed-hangzhou.yaml")
+	os.WriteFile(p, hz, 0o600)
+	var tr strings.Builder
+	w := NewWizard(NewPrompter(strings.NewReader(""), &tr), WizardOptions{ConfigPath: p, Fix: true, Deployer: &recorder{}})
+	err := w.Run(context.Background())
+	if err == nil || !strings.Contains(err.Error(), `the answer input ended at "MetaDB URL`) {
+		t.Fatalf("want the wizard to stop at the MetaDB URL question, got %v\n%s", err, tr.String())
+	}
+	out := tr.String()
+	fails := out[strings.Index(out, "The configuration fails the check"):]
+	for _, want := range []string{`MetaDB URL: "xxx.xxx.xxx.xxx" is not an IP address or host name`, "Time-series database settings (tsdb_password): ", "IP addresses of all servers in the region (region cn-hangzhou): entry \"xxx.xxx.xxx.xx1\""} {
+		if !strings.Contains(fails, want) {
+			t.Errorf("the failures lack %q:\n%s", want, fails)
+		}
+	}
+	if strings.Contains(fails, "line ") || strings.Contains(out, "Select a deployment mode") || strings.Contains(out, "Which settings do you want to modify?") {
+		t.Errorf("fix mode asks from the start or points at lines:\n%s", out)
 	}
 }
