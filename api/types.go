@@ -280,6 +280,8 @@ type Host struct {
 	DiskUsedBytes  int64     `json:"diskUsedBytes"`
 	DiskTotalBytes int64     `json:"diskTotalBytes"`
 	Components     int       `json:"components"`
+	// CertNotAfter is when the node's cluster certificate expires (nil: not reported yet).
+	CertNotAfter *time.Time `json:"certNotAfter,omitempty"`
 }
 
 // Empty is the data of calls that return nothing.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 
+	"github.com/omsdev/oms/internal/clustertls"
 	"github.com/omsdev/oms/internal/component"
 	"github.com/omsdev/oms/internal/incrsync"
 	"github.com/omsdev/oms/internal/store"
@@ -16,15 +17,19 @@ func init() {
 			return nil, err
 		}
 		cfg.SetDefaults(spec.TaskID)
-		return incrsync.NewFromConfig(cfg, spec.TaskID, spec.Epoch, storeOpener(cfg), log)
+		src, err := spec.TLSSource()
+		if err != nil {
+			return nil, err
+		}
+		return incrsync.NewFromConfig(cfg, spec.TaskID, spec.Epoch, storeOpener(cfg, src), log)
 	})
 }
 
-// storeOpener dials the Store named in a defaulted config; the *store.Reader also acknowledges
-// checkpoints (incrsync.Acker).
-func storeOpener(cfg incrsync.Config) incrsync.SourceOpener {
+// storeOpener dials the Store named in a defaulted config with the task's cluster certificate
+// (src); the *store.Reader also acknowledges checkpoints (incrsync.Acker).
+func storeOpener(cfg incrsync.Config, src clustertls.Source) incrsync.SourceOpener {
 	return func(ctx context.Context, from string) (incrsync.TxnSource, error) {
-		r, err := store.Dial(ctx, cfg.StoreAddr, store.ReadRequest{ConsumerID: cfg.ConsumerID, From: from, Flavor: cfg.Flavor})
+		r, err := store.Dial(ctx, cfg.StoreAddr, store.ReadRequest{ConsumerID: cfg.ConsumerID, From: from, Flavor: cfg.Flavor, TLS: src})
 		if err != nil {
 			return nil, err // not r: a nil *Reader in the interface would not be nil
 		}

@@ -23,10 +23,14 @@ func newHostCmd() *cobra.Command {
 				return apiExit(err)
 			}
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "IP\tREGION\tSTATE\tVERSION\tLAST HEARTBEAT\tCOMPONENTS\tCPU\tMEM USED/TOTAL\tDISK USED/TOTAL")
+			fmt.Fprintln(w, "IP\tREGION\tSTATE\tVERSION\tLAST HEARTBEAT\tCOMPONENTS\tCPU\tMEM USED/TOTAL\tDISK USED/TOTAL\tCERT EXPIRES")
 			for _, h := range hosts {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%d\t%.0f%%\t%s/%s\t%s/%s\n", h.IP, h.Region, h.State, orDash(h.Version), h.LastBeat.Format("15:04:05"),
-					h.Components, h.CPUPercent, gib(h.MemUsedBytes), gib(h.MemTotalBytes), gib(h.DiskUsedBytes), gib(h.DiskTotalBytes))
+				certExp := "-"
+				if h.CertNotAfter != nil {
+					certExp = h.CertNotAfter.UTC().Format("2006-01-02")
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%d\t%.0f%%\t%s/%s\t%s/%s\t%s\n", h.IP, h.Region, h.State, orDash(h.Version), h.LastBeat.Format("15:04:05"),
+					h.Components, h.CPUPercent, gib(h.MemUsedBytes), gib(h.MemTotalBytes), gib(h.DiskUsedBytes), gib(h.DiskTotalBytes), certExp)
 			}
 			return w.Flush()
 		},

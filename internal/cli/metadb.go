@@ -8,8 +8,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/omsdev/oms/internal/clustertls"
 	"github.com/omsdev/oms/internal/metadb"
 	"github.com/omsdev/oms/internal/omserr"
+	"github.com/omsdev/oms/internal/secret"
 )
 
 func newMetaDBCmd() *cobra.Command {
@@ -47,6 +49,14 @@ func newMetaDBCmd() *cobra.Command {
 					code = ExitConflict
 				}
 				return withCode(code, err)
+			}
+			// The cluster CA of the internal links, created once (see docs/security.md).
+			keys, err := secret.Load(ctx, db, names.CM)
+			if err != nil {
+				return withCode(ExitFailure, err)
+			}
+			if _, err := clustertls.Load(ctx, db, names.CM, keys); err != nil {
+				return withCode(ExitFailure, err)
 			}
 			fmt.Fprintf(out, "MetaDB %s:%d: %s %s\n", r.Config.MetaHost, r.Config.MetaPort, rep.Server.Product, rep.Server.Version)
 			for _, d := range rep.Databases {

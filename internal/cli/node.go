@@ -22,6 +22,7 @@ import (
 
 	"github.com/omsdev/oms/internal/alert"
 	"github.com/omsdev/oms/internal/buildinfo"
+	"github.com/omsdev/oms/internal/clustertls"
 	"github.com/omsdev/oms/internal/cm"
 	"github.com/omsdev/oms/internal/console"
 	"github.com/omsdev/oms/internal/metadb"
@@ -86,6 +87,7 @@ func runNode(parent context.Context, f nodeFlags) error {
 		}
 	}
 	adminPW := os.Getenv("OMS_ADMIN_PASSWORD")
+	_ = os.Unsetenv("OMS_ADMIN_PASSWORD") // read once; children never see it (the supervisor scrubs their env too)
 	if f.adminPasswordFile != "" {
 		raw, err := os.ReadFile(f.adminPasswordFile)
 		if err != nil {
@@ -122,6 +124,11 @@ func runNode(parent context.Context, f nodeFlags) error {
 	if err != nil {
 		return withCode(ExitFailure, err)
 	}
+	// The node's cluster certificate (internal links: CM, supervisor, components, Store stream).
+	certs, err := clustertls.NewKeeper(ctx, db, names.CM, keys, f.hostIP, log)
+	if err != nil {
+		return withCode(ExitFailure, err)
+	}
 	projects := project.NewService(db, names, keys, cfg.CMRegion, log)
 	con := console.New(db, names, projects, f.hostIP, log)
 	notifier := alert.NewNotifier(db, names.CM, keys, log)
@@ -142,8 +149,11 @@ func runNode(parent context.Context, f nodeFlags) error {
 	if err := mgr.Register(ctx); err != nil {
 		return withCode(ExitFailure, err)
 	}
-	sup := supervisor.New(db, supervisor.Options{Config: cfg, HostIP: f.hostIP, DataDir: f.dataDir, Binary: bin, Heartbeat: cfg.HeartbeatInterval.D()}, keys, log)
+	certs.OnRenew = mgr.RecordCert
+	mgr.RecordCert(ctx, certs.NotAfter())
+	sup := supervisor.New(db, supervisor.Options{Config: cfg, HostIP: f.hostIP, DataDir: f.dataDir, Binary: bin, Heartbeat: cfg.HeartbeatInterval.D(), Certs: certs}, keys, log)
 	mon := newNodeMonitor(cfg, f.hostIP, f.metricsInterval, sup, log)
+	clusterTLS := clustertls.ServerConfig(certs.Source())
 
 	var tlsCfg *tls.Config
 	if cfg.HTTPSKey != "" && cfg.HTTPSCrt != "" {
@@ -160,8 +170,8 @@ func runNode(parent context.Context, f nodeFlags) error {
 		tls     *tls.Config
 	}{
 		{"console", cfg.ConsolePort, con.Handler(), tlsCfg},
-		{"cm", cfg.CMPort, mgr.Handler(), nil},
-		{"supervisor", cfg.SupervisorPort, mon.handler(sup.Handler()), nil},
+		{"cm", cfg.CMPort, mgr.Handler(), clusterTLS},
+		{"supervisor", cfg.SupervisorPort, mon.handler(sup.Handler()), clusterTLS},
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	for _, s := range servers {
@@ -173,7 +183,7 @@ func runNode(parent context.Context, f nodeFlags) error {
 		if s.tls != nil {
 			ln = tls.NewListener(ln, s.tls)
 		}
-		srv := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second}
+		srv := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10}
 		g.Go(func() error {
 			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				return fmt.Errorf("%s server: %w", s.name, err)
@@ -193,6 +203,7 @@ func runNode(parent context.Context, f nodeFlags) error {
 	g.Go(func() error { return mon.run(gctx) })
 	g.Go(func() error { return mon.runAuditExport(gctx, db, cfg, f.hostIP) })
 	g.Go(func() error { return mon.runAlerts(gctx, db, cfg, f.hostIP, notifier, f.alertInterval) })
+	g.Go(func() error { return certs.Run(gctx) })
 	log.Info("node started", "region", cfg.CMRegion, "version", buildinfo.Version)
 	if err := g.Wait(); err != nil {
 		return withCode(ExitFailure, err)

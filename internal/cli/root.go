@@ -63,6 +63,7 @@ func newRoot(out, errOut io.Writer) *cobra.Command {
 		newAlertCmd(),
 		newAuditCmd(),
 		newMetricsRelayCmd(),
+		newCertCmd(),
 	)
 	return root
 }

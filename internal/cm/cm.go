@@ -20,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/omsdev/oms/internal/clustertls"
 	"github.com/omsdev/oms/internal/config"
 	"github.com/omsdev/oms/internal/httpx"
 	"github.com/omsdev/oms/internal/metadb"
@@ -369,24 +370,30 @@ func (c *CM) place(ctx context.Context) error {
 	return nil
 }
 
-// Handler serves the CM's HTTP endpoints.
+// Handler serves the CM's HTTP endpoints: /cm/health says up/down to anyone and more to nodes;
+// /cm/hosts only to nodes (cluster certificates, see internal/clustertls).
 func (c *CM) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /cm/health", func(w http.ResponseWriter, r *http.Request) {
-		err := c.db.PingContext(r.Context())
-		body := map[string]any{"status": "ok", "region": c.opt.Config.CMRegion, "host": c.opt.HostIP,
+	mux.HandleFunc("GET /cm/health", clustertls.Health(func(r *http.Request) (map[string]any, error) {
+		details := map[string]any{"region": c.opt.Config.CMRegion, "host": c.opt.HostIP,
 			"leader": c.isLeader(c.regionLease()), "orchestrator": c.isLeader(orchestratorLease)}
-		code := http.StatusOK
-		if err != nil {
-			body["status"], body["error"] = "metadb unreachable", err.Error()
-			code = http.StatusServiceUnavailable
+		if err := c.db.PingContext(r.Context()); err != nil {
+			return details, fmt.Errorf("metadb unreachable: %w", err)
 		}
-		httpx.WriteJSON(w, code, body)
-	})
-	mux.HandleFunc("GET /cm/hosts", httpx.Server{Internal: func(_ *http.Request, err error) *omserr.Error {
+		return details, nil
+	}))
+	mux.Handle("GET /cm/hosts", clustertls.Guard(clustertls.IsNode, httpx.Server{Internal: func(_ *http.Request, err error) *omserr.Error {
 		return omserr.Wrap(err, omserr.APIInternalError, "cannot list hosts: "+err.Error(), "check the MetaDB")
-	}}.Handle(func(r *http.Request) (any, error) { return c.Hosts(r.Context()) }))
+	}}.Handle(func(r *http.Request) (any, error) { return c.Hosts(r.Context()) })))
 	return mux
+}
+
+// RecordCert writes the expiry of this node's cluster certificate into its hosts row (`oms host
+// list` shows it).
+func (c *CM) RecordCert(ctx context.Context, notAfter time.Time) {
+	if _, err := c.db.ExecContext(ctx, "UPDATE "+c.cm+".hosts SET cert_not_after = ? WHERE ip = ?", notAfter.UTC(), c.opt.HostIP); err != nil && ctx.Err() == nil {
+		c.log.Warn("cannot record the node certificate's expiry", "err", err)
+	}
 }
 
 // HostRow is one host of this region.

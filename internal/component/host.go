@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -16,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/omsdev/oms/internal/clustertls"
 	"github.com/omsdev/oms/internal/httpx"
 	"github.com/omsdev/oms/internal/metrics"
 	"github.com/omsdev/oms/internal/omserr"
@@ -40,6 +40,19 @@ type Spec struct {
 	// Store: its Incr-Syncs' applied watermarks). A Store whose local log is gone (it moved to
 	// another node) starts from the oldest of them instead of its configured start.
 	ConsumerPositions []string `json:"consumer_positions,omitempty"`
+	// TLS names the component's cluster certificate, key and CA files: its status port and (a
+	// Store) its consumer port serve mutual TLS, and its clients (Incr-Sync to the Store)
+	// present the certificate. The supervisor always sets it; a hand-written spec without it
+	// (tests, benchmarks) serves plain HTTP to anyone.
+	TLS *clustertls.Files `json:"tls,omitempty"`
+}
+
+// TLSSource is the spec's cluster TLS material, nil without TLS.
+func (s Spec) TLSSource() (clustertls.Source, error) {
+	if s.TLS == nil {
+		return nil, nil
+	}
+	return s.TLS.Source()
 }
 
 // ReadSpec reads and checks a spec file.
@@ -78,7 +91,7 @@ func (s Spec) DecodeConfig(v any) error {
 // ctx is cancelled (SIGTERM in the process). It returns Run's error (nil when finished or paused).
 // The state and error it serves and writes once Init or Run returned are Outcome's.
 func Host(ctx context.Context, spec Spec, unit Unit, log *slog.Logger) error {
-	if err := os.MkdirAll(spec.WorkDir, 0o755); err != nil {
+	if err := os.MkdirAll(spec.WorkDir, 0o700); err != nil {
 		return fmt.Errorf("create work dir: %w", err)
 	}
 	h := &hosted{unit: unit, fallback: omserr.ComponentFailed}
@@ -160,7 +173,11 @@ func serveStatus(spec Spec, h *hosted, log *slog.Logger) (*http.Server, error) {
 	if addr == "" {
 		addr = "127.0.0.1:0"
 	}
-	ln, err := net.Listen("tcp", addr)
+	src, err := spec.TLSSource()
+	if err != nil {
+		return nil, err
+	}
+	ln, err := clustertls.Listen(addr, src)
 	if err != nil {
 		return nil, omserr.Wrap(err, omserr.StatusListen, "cannot listen on status address "+addr, "pick a free address or 127.0.0.1:0")
 	}
@@ -172,7 +189,8 @@ func serveStatus(spec Spec, h *hosted, log *slog.Logger) (*http.Server, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /status", httpx.Server{}.Handle(func(*http.Request) (any, error) { return h.Status(), nil }))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	// Only the supervisor (a node certificate) reads a component's status and metrics.
+	srv := &http.Server{Handler: clustertls.Guard(clustertls.IsNode, mux), ReadHeaderTimeout: 5 * time.Second, MaxHeaderBytes: 64 << 10}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("status server stopped", "err", err)

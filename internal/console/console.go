@@ -141,11 +141,12 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /oms/health", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 		defer cancel()
+		// Anyone may ask (load balancers, oms deploy): up or down, never the cause (it is logged).
 		body := map[string]any{"status": "ok", "host": s.host}
 		code := http.StatusOK
 		if err := s.db.PingContext(ctx); err != nil {
-			body["status"], body["error"] = "metadb unreachable", err.Error()
-			code = http.StatusServiceUnavailable
+			s.log.Warn("health: metadb unreachable", "err", err)
+			body["status"], code = "down", http.StatusServiceUnavailable
 		}
 		httpx.WriteJSON(w, code, body)
 	})

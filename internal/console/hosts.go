@@ -32,7 +32,7 @@ func (s *Server) listHosts(ctx context.Context) ([]api.Host, error) {
 	if err != nil {
 		return nil, err
 	}
-	rows, err = s.db.QueryContext(ctx, `SELECT h.ip, h.region, h.state, h.cm_port, h.console_port, h.supervisor_port, h.version
+	rows, err = s.db.QueryContext(ctx, `SELECT h.ip, h.region, h.state, h.cm_port, h.console_port, h.supervisor_port, h.version, h.cert_not_after
 		FROM `+cm+`.hosts h ORDER BY h.region, h.ip`)
 	if err != nil {
 		return nil, fmt.Errorf("list hosts: %w", err)
@@ -40,9 +40,14 @@ func (s *Server) listHosts(ctx context.Context) ([]api.Host, error) {
 	out := []api.Host{}
 	for rows.Next() {
 		var h api.Host
-		if err := rows.Scan(&h.IP, &h.Region, &h.State, &h.CMPort, &h.ConsolePort, &h.SupervisorPort, &h.Version); err != nil {
+		var certNotAfter sql.NullTime
+		if err := rows.Scan(&h.IP, &h.Region, &h.State, &h.CMPort, &h.ConsolePort, &h.SupervisorPort, &h.Version, &certNotAfter); err != nil {
 			rows.Close()
 			return nil, err
+		}
+		if certNotAfter.Valid {
+			t := certNotAfter.Time.UTC()
+			h.CertNotAfter = &t
 		}
 		h.Components = perHost[h.IP]
 		out = append(out, h)

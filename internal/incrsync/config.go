@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/omsdev/oms/internal/binlog"
+	"github.com/omsdev/oms/internal/clustertls"
 	"github.com/omsdev/oms/internal/ddl"
 	"github.com/omsdev/oms/internal/mysqlconn"
 	"github.com/omsdev/oms/internal/omserr"
@@ -122,7 +123,7 @@ func (d Duration) MarshalJSON() ([]byte, error) {
 // does whoever needs the defaulted fields before (the CLI's Store opener).
 func (c *Config) SetDefaults(taskID string) {
 	if c.ConsumerID == "" {
-		c.ConsumerID = "incr-" + taskID
+		c.ConsumerID = clustertls.ConsumerID(taskID)
 	}
 	if c.Flavor == "" {
 		c.Flavor = binlog.FlavorMariaDB

@@ -243,6 +243,11 @@ var cmMigrations = []Migration{{
 			created_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)
 		) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
 	},
+}, {
+	Version: 4, Name: "hosts: expiry of the node's cluster certificate",
+	Statements: []string{
+		`ALTER TABLE hosts ADD COLUMN IF NOT EXISTS cert_not_after DATETIME(6) NULL COMMENT 'the node certificate of internal/clustertls expires then'`,
+	},
 }}
 
 var hbMigrations = []Migration{{

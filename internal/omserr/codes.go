@@ -25,6 +25,11 @@ const (
 
 	CMRegionConflict = "CM_REGION_CONFLICT"
 
+	ClusterCAInvalid       = "CLUSTER_CA_INVALID"
+	ClusterCertInvalid     = "CLUSTER_CERT_INVALID"
+	ClusterForbidden       = "CLUSTER_FORBIDDEN"
+	ClusterUnauthenticated = "CLUSTER_UNAUTHENTICATED"
+
 	ComponentCrashed     = "COMPONENT_CRASHED"
 	ComponentFailed      = "COMPONENT_FAILED"
 	ComponentStartFailed = "COMPONENT_START_FAILED"
@@ -129,6 +134,7 @@ const (
 // Areas are the code prefixes: the part of oms that returns the code.
 var Areas = map[string]string{
 	"API":       "the console's OpenAPI and the other HTTP edges",
+	"CLUSTER":   "the cluster's identities and TLS on internal links (CA, certificates, callers)",
 	"CM":        "the cluster manager (regions, hosts, task placement)",
 	"COMPONENT": "a data component process as its supervisor sees it",
 	"CONFIG":    "a component's kind-specific configuration",
@@ -171,6 +177,11 @@ var codes = []Info{
 	{APITooManyRequests, "API", http.StatusTooManyRequests, "too many failed logins from this client or for this user; retry after Retry-After seconds"},
 	{APIUnauthorized, "API", http.StatusUnauthorized, "missing or wrong credentials"},
 	{APIUnknownAction, "API", http.StatusBadRequest, "the Action parameter names no known action"},
+
+	{ClusterCAInvalid, "CLUSTER", s500, "the cluster CA in the MetaDB cannot be read or the CA to import is not a CA"},
+	{ClusterCertInvalid, "CLUSTER", s500, "a node's or component's cluster certificate cannot be loaded"},
+	{ClusterForbidden, "CLUSTER", http.StatusForbidden, "the caller's cluster identity may not do this (e.g. another task's Store consumer)"},
+	{ClusterUnauthenticated, "CLUSTER", http.StatusUnauthorized, "an internal endpoint was called without a cluster client certificate"},
 
 	{CMRegionConflict, "CM", s500, "the region's cm_location or name clashes with one already registered"},
 

@@ -94,6 +94,18 @@ func (k *Keyring) SealString(plain string) string {
 	return encPrefix + base64.StdEncoding.EncodeToString(k.Seal(plain))
 }
 
+// OpenString opens what SealString returned.
+func (k *Keyring) OpenString(sealed string) (string, error) {
+	if !strings.HasPrefix(sealed, encPrefix) {
+		return "", errors.New("decrypt: not a sealed value")
+	}
+	raw, err := base64.StdEncoding.DecodeString(sealed[len(encPrefix):])
+	if err != nil {
+		return "", fmt.Errorf("decode sealed value: %w", err)
+	}
+	return k.Open(raw)
+}
+
 // OpenJSON replaces every "enc:v1:..." string value in a JSON document with its plaintext (the
 // supervisor does this when it writes a component's 0600 spec file).
 func (k *Keyring) OpenJSON(doc []byte) ([]byte, error) {
@@ -114,11 +126,7 @@ func (k *Keyring) openValue(v any) (any, error) {
 		if !strings.HasPrefix(t, encPrefix) {
 			return t, nil
 		}
-		raw, err := base64.StdEncoding.DecodeString(t[len(encPrefix):])
-		if err != nil {
-			return nil, fmt.Errorf("decode sealed value: %w", err)
-		}
-		return k.Open(raw)
+		return k.OpenString(t)
 	case map[string]any:
 		for key, e := range t {
 			d, err := k.openValue(e)

@@ -14,12 +14,14 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/omsdev/oms/internal/changelog"
+	"github.com/omsdev/oms/internal/clustertls"
 	"github.com/omsdev/oms/internal/omserr"
 )
 
@@ -38,6 +40,9 @@ type ReadRequest struct {
 	Tables    []string
 	// Ops filters row changes by DML type; empty = all.
 	Ops []changelog.Op
+	// TLS is the consumer's cluster certificate (the Store serves mutual TLS when it has one);
+	// nil dials plain HTTP.
+	TLS clustertls.Source
 }
 
 // Frame types of the read stream (see docs/store.md).
@@ -65,6 +70,7 @@ type heartbeatInfo struct {
 // Ack may be called from any goroutine.
 type Reader struct {
 	addr, consumer string
+	tls            clustertls.Source
 	client         *http.Client
 	resp           *http.Response
 	cancel         context.CancelFunc
@@ -99,9 +105,9 @@ func Dial(ctx context.Context, addr string, req ReadRequest) (*Reader, error) {
 		}
 		q.Set("op", strings.Join(ops, ","))
 	}
-	client := newHTTPClient()
+	client := newHTTPClient(req.TLS)
 	sctx, cancel := context.WithCancel(context.Background())
-	hreq, err := http.NewRequestWithContext(sctx, http.MethodGet, "http://"+addr+"/v1/read?"+q.Encode(), nil)
+	hreq, err := http.NewRequestWithContext(sctx, http.MethodGet, clustertls.Scheme(req.TLS)+"://"+addr+"/v1/read?"+q.Encode(), nil)
 	if err != nil {
 		cancel()
 		return nil, fmt.Errorf("dial store %s: %w", addr, err)
@@ -119,7 +125,7 @@ func Dial(ctx context.Context, addr string, req ReadRequest) (*Reader, error) {
 		defer cancel()
 		return nil, decodeHTTPError(resp)
 	}
-	r := &Reader{addr: addr, consumer: req.ConsumerID, client: client, resp: resp, cancel: cancel,
+	r := &Reader{addr: addr, consumer: req.ConsumerID, tls: req.TLS, client: client, resp: resp, cancel: cancel,
 		batches: make(chan []*changelog.Txn, readerQueue), done: make(chan struct{})}
 	g, gctx := errgroup.WithContext(sctx)
 	r.g = g
@@ -130,7 +136,7 @@ func Dial(ctx context.Context, addr string, req ReadRequest) (*Reader, error) {
 	return r, nil
 }
 
-func newHTTPClient() *http.Client {
+func newHTTPClient(src clustertls.Source) *http.Client {
 	tr := &http.Transport{
 		DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		DisableCompression:  true, // frames are compressed already
@@ -138,7 +144,7 @@ func newHTTPClient() *http.Client {
 		ReadBufferSize:      1 << 20,
 		WriteBufferSize:     64 << 10,
 	}
-	return &http.Client{Transport: tr}
+	return &http.Client{Transport: clustertls.Transport(src, tr)}
 }
 
 func decodeHTTPError(resp *http.Response) error {
@@ -286,19 +292,38 @@ func (r *Reader) Next(ctx context.Context) (*changelog.Txn, error) {
 // drop it. Call it after your own checkpoint is committed; calling it rarely (every few seconds)
 // is enough.
 func (r *Reader) Ack(ctx context.Context, gtidSet string) error {
-	return Ack(ctx, r.addr, r.consumer, gtidSet)
+	return Ack(ctx, r.tls, r.addr, r.consumer, gtidSet)
 }
 
-// Ack is Reader.Ack without an open stream (e.g. from a component that only checkpoints).
-func Ack(ctx context.Context, addr, consumerID, gtidSet string) error {
+// Ack is Reader.Ack without an open stream (e.g. from a component that only checkpoints); src is
+// the caller's cluster certificate (nil: plain HTTP).
+func Ack(ctx context.Context, src clustertls.Source, addr, consumerID, gtidSet string) error {
 	body, _ := json.Marshal(ackRequest{Consumer: consumerID, GTIDSet: gtidSet})
-	return postJSON(ctx, addr, "/v1/ack", body)
+	return postJSON(ctx, src, addr, "/v1/ack", body)
 }
 
 // Unregister removes a consumer, so retention no longer waits for it.
-func Unregister(ctx context.Context, addr, consumerID string) error {
+func Unregister(ctx context.Context, src clustertls.Source, addr, consumerID string) error {
 	body, _ := json.Marshal(ackRequest{Consumer: consumerID})
-	return postJSON(ctx, addr, "/v1/unregister", body)
+	return postJSON(ctx, src, addr, "/v1/unregister", body)
+}
+
+// controlClients are the clients of the control endpoints, one per source (connections and TLS
+// sessions are reused between acks).
+var controlClients sync.Map // clustertls.Source or plainKey{} -> *http.Client
+
+type plainKey struct{}
+
+func controlClient(src clustertls.Source) *http.Client {
+	var key any = plainKey{}
+	if src != nil {
+		key = src
+	}
+	if c, ok := controlClients.Load(key); ok {
+		return c.(*http.Client)
+	}
+	c, _ := controlClients.LoadOrStore(key, &http.Client{Timeout: 30 * time.Second, Transport: clustertls.Transport(src, &http.Transport{MaxIdleConnsPerHost: 2})})
+	return c.(*http.Client)
 }
 
 type ackRequest struct {
@@ -306,13 +331,13 @@ type ackRequest struct {
 	GTIDSet  string `json:"gtid_set"`
 }
 
-func postJSON(ctx context.Context, addr, path string, body []byte) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+path, bytes.NewReader(body))
+func postJSON(ctx context.Context, src clustertls.Source, addr, path string, body []byte) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, clustertls.Scheme(src)+"://"+addr+path, bytes.NewReader(body))
 	if err != nil {
 		return fmt.Errorf("post %s to store %s: %w", path, addr, err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := controlClient(src).Do(req)
 	if err != nil {
 		return omserr.Wrap(err, omserr.StoreUnavailable, "cannot reach the store at "+addr, "check that the store runs")
 	}

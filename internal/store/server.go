@@ -18,6 +18,7 @@ import (
 
 	"github.com/omsdev/oms/internal/binlog"
 	"github.com/omsdev/oms/internal/changelog"
+	"github.com/omsdev/oms/internal/clustertls"
 	"github.com/omsdev/oms/internal/httpx"
 	"github.com/omsdev/oms/internal/omserr"
 )
@@ -41,6 +42,7 @@ type Server struct {
 	sourceTime func() int64
 
 	handler http.Handler
+	tls     clustertls.Source // nil: plain HTTP, anyone may call (hand-written specs only)
 	streams atomic.Int64
 	sent    atomic.Int64
 	wg      sync.WaitGroup
@@ -58,14 +60,55 @@ func NewServer(l *Log, consumers *Consumers, logger *slog.Logger, sourceTime fun
 	mux.HandleFunc("GET /v1/read", s.handleRead)
 	mux.HandleFunc("POST /v1/ack", control.Handle(s.ack))
 	mux.HandleFunc("POST /v1/unregister", control.Handle(s.unregister))
-	mux.HandleFunc("GET /v1/consumers", control.Handle(func(*http.Request) (any, error) { return s.consumers.List(), nil }))
-	s.handler = mux
+	mux.Handle("GET /v1/consumers", clustertls.Guard(clustertls.IsNode, control.Handle(func(*http.Request) (any, error) { return s.consumers.List(), nil })))
+	s.handler = clustertls.Guard(clustertls.AnyIdentity, mux) // 401 before anything is read
 	return s
+}
+
+// SetTLS makes the server serve mutual TLS with src's material (call before Listen): every
+// caller must show a cluster certificate, and a task may only use its own consumer id
+// (clustertls.Identity.MayConsume).
+func (s *Server) SetTLS(src clustertls.Source) {
+	s.mu.Lock()
+	s.tls = src
+	s.mu.Unlock()
+}
+
+// MaxConsumerID bounds a consumer id (it is a key of consumers.json and appears in logs).
+const MaxConsumerID = 128
+
+// authorize checks a consumer id's shape and that the caller may use it.
+func (s *Server) authorize(r *http.Request, consumer string) error {
+	if consumer == "" {
+		return omserr.New(omserr.StoreBadRequest, "request without consumer id", "set the consumer id")
+	}
+	if len(consumer) > MaxConsumerID {
+		return omserr.New(omserr.StoreBadRequest, fmt.Sprintf("consumer id is %d bytes, more than %d", len(consumer), MaxConsumerID), "use a shorter consumer id")
+	}
+	for _, c := range consumer {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("._:-", c)) {
+			return omserr.New(omserr.StoreBadRequest, fmt.Sprintf("consumer id %q has a character other than letters, digits and . _ : -", consumer), "use such a consumer id")
+		}
+	}
+	if r.TLS == nil {
+		return nil
+	}
+	id, ok := clustertls.Caller(r)
+	if !ok {
+		return clustertls.Unauthenticated()
+	}
+	if !id.MayConsume(consumer) {
+		return clustertls.Forbidden(id, "use store consumer "+consumer)
+	}
+	return nil
 }
 
 // Listen binds addr ("host:port", port 0 picks one).
 func (s *Server) Listen(addr string) error {
-	ln, err := net.Listen("tcp", addr)
+	s.mu.Lock()
+	src := s.tls
+	s.mu.Unlock()
+	ln, err := clustertls.Listen(addr, src)
 	if err != nil {
 		return omserr.Wrap(err, omserr.StoreListen, "cannot listen for consumers on "+addr, "pick a free address in the store's listen setting")
 	}
@@ -97,7 +140,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	stop := make(chan struct{})
 	s.stop = stop
 	s.mu.Unlock()
-	srv := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	var err error
@@ -138,7 +181,7 @@ func writeError(w http.ResponseWriter, err error) { control.WriteError(w, nil, e
 
 // consumerRequest decodes an ack or unregister body; a bad one is STORE_BAD_REQUEST with message
 // and advice (a body over httpx.MaxBody stays 413).
-func consumerRequest(r *http.Request, message, advice string) (ackRequest, error) {
+func (s *Server) consumerRequest(r *http.Request, message, advice string) (ackRequest, error) {
 	var a ackRequest
 	err := httpx.Decode(r, &a)
 	switch {
@@ -147,11 +190,11 @@ func consumerRequest(r *http.Request, message, advice string) (ackRequest, error
 	case err != nil || a.Consumer == "":
 		return a, omserr.Wrap(err, omserr.StoreBadRequest, message, advice)
 	}
-	return a, nil
+	return a, s.authorize(r, a.Consumer)
 }
 
 func (s *Server) ack(r *http.Request) (any, error) {
-	a, err := consumerRequest(r, "ack needs a JSON body with consumer and gtid_set", "send {\"consumer\":..., \"gtid_set\":...}")
+	a, err := s.consumerRequest(r, "ack needs a JSON body with consumer and gtid_set", "send {\"consumer\":..., \"gtid_set\":...}")
 	if err != nil {
 		return nil, err
 	}
@@ -166,7 +209,7 @@ func (s *Server) ack(r *http.Request) (any, error) {
 }
 
 func (s *Server) unregister(r *http.Request) (any, error) {
-	a, err := consumerRequest(r, "unregister needs a JSON body with consumer", "send {\"consumer\":...}")
+	a, err := s.consumerRequest(r, "unregister needs a JSON body with consumer", "send {\"consumer\":...}")
 	if err != nil {
 		return nil, err
 	}
@@ -253,8 +296,8 @@ func splitList(s string) []string {
 func (s *Server) handleRead(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	consumer := q.Get("consumer")
-	if consumer == "" {
-		writeError(w, omserr.New(omserr.StoreBadRequest, "read without consumer id", "set consumer="))
+	if err := s.authorize(r, consumer); err != nil {
+		writeError(w, err)
 		return
 	}
 	flavor := q.Get("flavor")

@@ -242,6 +242,11 @@ func (s *Store) Init(ctx context.Context) error {
 		}
 		return s.lastCommit.Load()
 	})
+	tlsSrc, err := s.spec.TLSSource()
+	if err != nil {
+		return s.fail(err)
+	}
+	s.srv.SetTLS(tlsSrc)
 	if err := s.srv.Listen(s.cfg.Listen); err != nil {
 		return s.fail(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,6 +26,9 @@ type proc struct {
 	epoch                                int64
 	restarts                             int
 	notBefore                            time.Time
+	scheme                               string    // of the status URL: https with cluster TLS
+	certIssuer                           string    // CA fingerprint of the component's certificate
+	certNotAfter                         time.Time // its expiry
 
 	mu       sync.Mutex
 	cmd      *exec.Cmd
@@ -102,22 +106,42 @@ func (p *proc) lastStatus() *component.Status {
 	return p.status
 }
 
-// launch starts `oms component <kind> --spec path` in its own process group (a signal to the
-// node's terminal does not reach it), logging to component.log. The child dies with the node
-// (parent-death signal SIGKILL): a component of a dead node must not keep working while its task
-// is placed elsewhere.
-func (p *proc) launch(binary, specPath string) error {
+// specFD is the descriptor a child reads its spec from (`--spec /dev/fd/3`): a pipe, so the
+// passwords in it are never in a file on this host.
+const specFD = 3
+
+// launch starts `oms component <kind> --spec /dev/fd/3` in its own process group (a signal to
+// the node's terminal does not reach it) with the work dir as its current directory (how
+// killOrphans recognises it), the spec written into the pipe, a scrubbed environment (childEnv)
+// and output to component.log. The child dies with the node (parent-death signal SIGKILL): a
+// component of a dead node must not keep working while its task is placed elsewhere.
+func (p *proc) launch(binary string, spec []byte) error {
 	logf, err := os.OpenFile(filepath.Join(p.workDir, "component.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return fmt.Errorf("open component log: %w", err)
 	}
-	cmd := exec.Command(binary, "component", p.kind, "--spec", specPath)
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		logf.Close()
+		return fmt.Errorf("spec pipe: %w", err)
+	}
+	cmd := exec.Command(binary, "component", p.kind, "--spec", fmt.Sprintf("/dev/fd/%d", specFD))
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.Dir = p.workDir
+	cmd.Env = childEnv(os.Environ())
+	cmd.ExtraFiles = []*os.File{pr} // fd 3
 	if err := startDiesWithUs(cmd); err != nil {
 		logf.Close()
+		pr.Close()
+		pw.Close()
 		return fmt.Errorf("start %s: %w", p.kind, err)
 	}
+	pr.Close()
+	go func() {
+		// The child reads it at once; if it died first the write fails and its exit is reported.
+		_, _ = pw.Write(spec)
+		pw.Close()
+	}()
 	done := make(chan struct{})
 	p.mu.Lock()
 	p.cmd, p.done, p.status, p.addr = cmd, done, nil, ""
@@ -181,12 +205,15 @@ func (p *proc) poll(ctx context.Context) (*component.Status, string) {
 	}
 	cctx, cancel := context.WithTimeout(ctx, statusTimeout)
 	defer cancel()
-	req, _ := http.NewRequestWithContext(cctx, http.MethodGet, "http://"+addr+"/status", nil)
+	req, _ := http.NewRequestWithContext(cctx, http.MethodGet, p.scheme+"://"+addr+"/status", nil)
 	resp, err := p.client.Do(req)
 	if err != nil {
 		return p.lastStatus(), serve
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return p.lastStatus(), serve
+	}
 	var st component.Status
 	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
 		return p.lastStatus(), serve
@@ -241,10 +268,31 @@ func (s *Supervisor) killOrphansIn(parent string) {
 		}
 		_ = os.Remove(filepath.Join(dir, "pid"))
 	}
+	// Whatever is still assigned here starts again with a fresh certificate.
+	for _, e := range entries {
+		removeSecrets(filepath.Join(s.runDir(), e.Name()))
+	}
 }
 
-// isComponentOf reports whether pid is alive and an `oms component ... --spec <dir>/spec.json`
-// (so a reused pid of an unrelated process is never killed).
+// childEnvKeep are the variables a component inherits from the node; everything else (the admin
+// password, OMS_PASSWORD, SSH passwords, any token) stays with the node.
+var childEnvKeep = []string{"PATH", "HOME", "USER", "LOGNAME", "LANG", "TZ", "TMPDIR", "GOCOVERDIR", "GODEBUG", "GOGC", "GOMAXPROCS", "GOMEMLIMIT", "GOTRACEBACK"}
+
+// childEnv is env reduced to childEnvKeep and LC_*.
+func childEnv(env []string) []string {
+	var out []string
+	for _, kv := range env {
+		k, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(k, "LC_") || slices.Contains(childEnvKeep, k) {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+// isComponentOf reports whether pid is alive and an `oms component ...` whose current directory
+// is dir, or which names <dir>/spec.json (older versions) — so a reused pid of an unrelated process
+// is never killed.
 func isComponentOf(pid int, dir string) bool {
 	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
 	if err != nil {
@@ -256,5 +304,11 @@ func isComponentOf(pid int, dir string) bool {
 		}
 	}
 	args := strings.Split(string(raw), "\x00")
-	return len(args) > 3 && args[1] == "component" && strings.Contains(string(raw), filepath.Join(dir, "spec.json"))
+	if len(args) <= 3 || args[1] != "component" {
+		return false
+	}
+	if cwd, err := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid)); err == nil && cwd == dir {
+		return true
+	}
+	return strings.Contains(string(raw), filepath.Join(dir, "spec.json"))
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -18,16 +17,18 @@ import (
 // roleEnv makes the test binary play a node (which launches one component) or the component.
 const roleEnv = "OMS_SUPERVISOR_TEST_ROLE"
 
+// The supervisor starts the test binary as `<bin> component <kind> --spec /dev/fd/3` (with a
+// scrubbed environment, so the role comes from the arguments): a stand-in that does nothing.
 func TestMain(m *testing.M) {
-	switch os.Getenv(roleEnv) {
-	case "component": // `<bin> component <kind> --spec <path>`: work until killed
+	if len(os.Args) > 4 && os.Args[1] == "component" {
 		time.Sleep(time.Hour) //nolint:forbidigo // a stand-in child that does nothing
 		os.Exit(0)
+	}
+	switch os.Getenv(roleEnv) {
 	case "node": // launch one component as the supervisor does, print its pid, then wait
 		dir := os.Getenv("OMS_SUPERVISOR_TEST_DIR")
 		p := &proc{taskID: "t1", kind: "store", workDir: dir}
-		os.Setenv(roleEnv, "component")
-		if err := p.launch(os.Args[0], filepath.Join(dir, "spec.json")); err != nil {
+		if err := p.launch(os.Args[0], []byte(`{}`)); err != nil {
 			fmt.Println("error", err)
 			os.Exit(1)
 		}

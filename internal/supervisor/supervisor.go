@@ -29,6 +29,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/omsdev/oms/internal/clustertls"
 	"github.com/omsdev/oms/internal/component"
 	"github.com/omsdev/oms/internal/config"
 	"github.com/omsdev/oms/internal/httpx"
@@ -61,6 +62,17 @@ type Options struct {
 	Heartbeat  time.Duration
 	Poll       time.Duration
 	StatusHost string // address components serve /status on (default HostIP)
+	// Certs issues each component a cluster certificate (its status port and Store port serve
+	// mutual TLS with it) and is the supervisor's own certificate for polling them. Nil: no
+	// cluster TLS (tests of the supervisor alone).
+	Certs Certs
+}
+
+// Certs is the node's cluster certificate keeper (clustertls.Keeper).
+type Certs interface {
+	Source() clustertls.Source
+	Issuer() string
+	Issue(id clustertls.Identity, hosts []string) (clustertls.Leaf, error)
 }
 
 // Supervisor runs one host's components.
@@ -173,9 +185,11 @@ func (s *Supervisor) reconcile(ctx context.Context) error {
 		case !ok || t.Epoch != p.epoch:
 			s.log.Info("task no longer ours: stopping its component", "task", id, "epoch", p.epoch)
 			p.stop()
+			removeSecrets(p.workDir)
 			s.forget(id)
 		case t.Desired != task.DesiredRunning || p.hash != specHash(t):
 			p.stop()
+			removeSecrets(p.workDir)
 			s.forget(id)
 		}
 	}
@@ -208,7 +222,7 @@ func (s *Supervisor) reconcile(ctx context.Context) error {
 				s.log.Error("task id unusable as a directory name", "task", t.ID, "err", err)
 				continue
 			}
-			p = &proc{taskID: t.ID, project: t.ProjectID, kind: t.Kind, epoch: t.Epoch, hash: specHash(t), workDir: dir}
+			p = s.newProc(t, dir)
 			s.mu.Lock()
 			s.procs[t.ID] = p
 			s.mu.Unlock()
@@ -216,6 +230,15 @@ func (s *Supervisor) reconcile(ctx context.Context) error {
 		s.drive(ctx, t, p)
 	}
 	return nil
+}
+
+func (s *Supervisor) newProc(t task.Task, dir string) *proc {
+	p := &proc{taskID: t.ID, project: t.ProjectID, kind: t.Kind, epoch: t.Epoch, hash: specHash(t), workDir: dir, scheme: "http"}
+	if s.opt.Certs != nil {
+		p.client.Transport = clustertls.Transport(s.opt.Certs.Source(), nil)
+		p.scheme = "https"
+	}
+	return p
 }
 
 func (s *Supervisor) forget(id string) {
@@ -285,7 +308,12 @@ func (s *Supervisor) drive(ctx context.Context, t task.Task, p *proc) {
 	}
 	if !s.report(ctx, t, state, addr, p.restarts, st) {
 		p.stop()
+		removeSecrets(p.workDir)
 		s.forget(t.ID)
+		return
+	}
+	if err := s.renewCert(t, p); err != nil {
+		s.log.Warn("cannot renew the component's cluster certificate; retrying", "task", t.ID, "err", err)
 	}
 }
 
@@ -306,11 +334,13 @@ func (s *Supervisor) report(ctx context.Context, t task.Task, state task.State, 
 	return ok
 }
 
-// start writes the spec file (0600, passwords opened) and starts the child.
+// start issues the component's certificate and starts the child; its spec (passwords opened)
+// goes through a pipe, never into a file or the environment.
 func (s *Supervisor) start(ctx context.Context, t task.Task, p *proc) error {
 	if err := os.MkdirAll(p.workDir, 0o700); err != nil {
 		return fmt.Errorf("create work dir: %w", err)
 	}
+	_ = os.Chmod(p.workDir, 0o700) // a work dir of an older version may be 0755
 	cfg, err := s.keys.OpenJSON(t.Spec.Config)
 	if err != nil {
 		return err
@@ -324,24 +354,59 @@ func (s *Supervisor) start(ctx context.Context, t task.Task, p *proc) error {
 			return fmt.Errorf("read the store's consumer positions: %w", err)
 		}
 	}
-	raw, err := json.MarshalIndent(spec, "", "  ")
+	if s.opt.Certs != nil {
+		p.certIssuer = ""
+		if err := s.renewCert(t, p); err != nil {
+			return err
+		}
+		files := clustertls.FilesIn(certDir(p.workDir))
+		spec.TLS = &files
+	}
+	raw, err := json.Marshal(spec)
 	if err != nil {
 		return fmt.Errorf("encode spec: %w", err)
 	}
-	path := filepath.Join(p.workDir, "spec.json")
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, raw, 0o600); err != nil {
-		return fmt.Errorf("write spec: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("write spec: %w", err)
-	}
+	_ = os.Remove(filepath.Join(p.workDir, "spec.json")) // written by older versions
 	_ = os.Remove(filepath.Join(p.workDir, "status.addr"))
 	_ = os.Remove(filepath.Join(p.workDir, component.FinalStatusFile))
-	if err := p.launch(s.opt.Binary, path); err != nil {
+	if err := p.launch(s.opt.Binary, raw); err != nil {
 		return err
 	}
 	s.log.Info("component started", "task", t.ID, "kind", t.Kind, "epoch", t.Epoch, "pid", p.pid())
+	return nil
+}
+
+func certDir(workDir string) string { return filepath.Join(workDir, "tls") }
+
+// removeSecrets deletes what a stopped or moved component leaves that an attacker on this host
+// could use: its certificate and key, and a spec file of an older version (with passwords).
+func removeSecrets(workDir string) {
+	_ = os.RemoveAll(certDir(workDir))
+	_ = os.Remove(filepath.Join(workDir, "spec.json"))
+}
+
+// renewCert (re)issues the component's certificate when it has none, the cluster CA was rotated,
+// or it nears its end; the running component re-reads the files.
+func (s *Supervisor) renewCert(t task.Task, p *proc) error {
+	if s.opt.Certs == nil {
+		return nil
+	}
+	issuer := s.opt.Certs.Issuer()
+	if p.certIssuer == issuer && time.Until(p.certNotAfter) > clustertls.RenewBefore {
+		return nil
+	}
+	leaf, err := s.opt.Certs.Issue(clustertls.Task(t.ID), []string{s.opt.StatusHost})
+	if err != nil {
+		return err
+	}
+	dir := certDir(p.workDir)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create %s: %w", dir, err)
+	}
+	if err := clustertls.FilesIn(dir).Write(leaf); err != nil {
+		return err
+	}
+	p.certIssuer, p.certNotAfter = issuer, leaf.NotAfter
 	return nil
 }
 
@@ -412,14 +477,15 @@ func (s *Supervisor) Components() []ComponentInfo {
 	return out
 }
 
-// Handler serves GET /supervisor/health and GET /supervisor/components.
+// Handler serves GET /supervisor/health (up to anyone, details to nodes) and GET
+// /supervisor/components (nodes only).
 func (s *Supervisor) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /supervisor/health", httpx.Server{}.Handle(func(*http.Request) (any, error) {
-		return map[string]any{"status": "ok", "host": s.opt.HostIP, "components": len(s.Components())}, nil
+	mux.HandleFunc("GET /supervisor/health", clustertls.Health(func(*http.Request) (map[string]any, error) {
+		return map[string]any{"host": s.opt.HostIP, "components": len(s.Components())}, nil
 	}))
-	mux.HandleFunc("GET /supervisor/components", httpx.Server{}.Handle(func(*http.Request) (any, error) {
+	mux.Handle("GET /supervisor/components", clustertls.Guard(clustertls.IsNode, httpx.Server{}.Handle(func(*http.Request) (any, error) {
 		return s.Components(), nil
-	}))
+	})))
 	return mux
 }
