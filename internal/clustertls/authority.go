@@ -48,8 +48,6 @@ const (
 	// it does not trust yet.
 	ActivationDelay = 3 * RefreshInterval
 	RefreshInterval = 10 * time.Second
-	// keepCAs: the current CA and the one before it stay trusted after a rotation.
-	keepCAs = 2
 )
 
 const configName = "cluster_ca"
@@ -89,6 +87,23 @@ func Load(ctx context.Context, db *sql.DB, cmDB string, keys *secret.Keyring) (*
 	return parse(v, keys, time.Now())
 }
 
+// NewAuthority is a CA that lives only in this process: for tests and tools that need a cluster
+// of their own (a node uses Load).
+func NewAuthority() (*Authority, error) {
+	k := make([]byte, 32)
+	_, _ = rand.Read(k)
+	keys, err := secret.New(k) // seals the key only in memory
+	if err != nil {
+		return nil, err
+	}
+	e, err := newCA(keys, time.Time{})
+	if err != nil {
+		return nil, err
+	}
+	raw, _ := json.Marshal([]caEntry{e})
+	return parse(string(raw), keys, time.Now())
+}
+
 // Rotate makes a new cluster CA current (after ActivationDelay) and keeps the previous one
 // trusted; older ones are dropped. With imported set, that certificate and key (the operator's
 // own CA, e.g. an intermediate of the company PKI) become the new CA instead of a generated one.
@@ -120,10 +135,9 @@ func Rotate(ctx context.Context, db *sql.DB, cmDB string, keys *secret.Keyring, 
 	if err := json.Unmarshal([]byte(v), &entries); err != nil {
 		return "", caInvalid(err)
 	}
-	entries = append([]caEntry{next}, entries...)
-	if len(entries) > keepCAs {
-		entries = entries[:keepCAs]
-	}
+	// Keep the new CA and the one nodes issue from now: every certificate in use stays trusted,
+	// even when two rotations come within ActivationDelay.
+	entries = []caEntry{next, entries[activeEntry(entries, time.Now())]}
 	raw, _ := json.Marshal(entries)
 	if _, err := tx.ExecContext(ctx, "UPDATE "+tbl+" SET value = ? WHERE name = ? AND scope = ''", string(raw), configName); err != nil {
 		return "", fmt.Errorf("rotate cluster CA: write: %w", err)
@@ -155,7 +169,8 @@ func parse(v string, keys *secret.Keyring, now time.Time) (*Authority, error) {
 		return nil, caInvalid(err)
 	}
 	a := &Authority{pool: x509.NewCertPool()}
-	for _, e := range entries {
+	active := activeEntry(entries, now)
+	for i, e := range entries {
 		block, _ := pem.Decode([]byte(e.Cert))
 		if block == nil {
 			return nil, caInvalid(errors.New("a CA certificate is not PEM"))
@@ -167,7 +182,7 @@ func parse(v string, keys *secret.Keyring, now time.Time) (*Authority, error) {
 		a.trusted = append(a.trusted, c)
 		a.pool.AddCert(c)
 		a.caPEM = append(a.caPEM, pem.EncodeToMemory(block)...)
-		if a.signer != nil || (e.UseAfter > now.Unix() && len(entries) > 1) {
+		if i != active {
 			continue
 		}
 		k, err := openKey(keys, e.Key)
@@ -176,10 +191,18 @@ func parse(v string, keys *secret.Keyring, now time.Time) (*Authority, error) {
 		}
 		a.signer, a.key = c, k
 	}
-	if a.signer == nil {
-		return nil, caInvalid(errors.New("no CA is active yet"))
-	}
 	return a, nil
+}
+
+// activeEntry is the index of the CA to issue from: the newest whose UseAfter has passed, else
+// the oldest.
+func activeEntry(entries []caEntry, now time.Time) int {
+	for i, e := range entries {
+		if e.UseAfter <= now.Unix() {
+			return i
+		}
+	}
+	return len(entries) - 1
 }
 
 func openKey(keys *secret.Keyring, sealed string) (crypto.Signer, error) {

@@ -165,14 +165,11 @@ func Listen(addr string, src Source) (net.Listener, error) {
 	return tls.NewListener(ln, ServerConfig(src)), nil
 }
 
-// sessions lets a client resume TLS sessions (acks and status polls every few seconds do not pay
-// a full handshake each time).
-var sessions = tls.NewLRUClientSessionCache(256)
-
 // ClientConfig is mutual TLS 1.2+ for a client of addr: it presents src's certificate and
 // verifies the server's against the cluster CAs and addr's host (the IP the server's
-// certificate names).
-func ClientConfig(src Source, addr string) (*tls.Config, error) {
+// certificate names). sessions (may be nil) lets the client resume TLS sessions; it must belong
+// to this one src: a resumed session carries the identity it was made with.
+func ClientConfig(src Source, addr string, sessions tls.ClientSessionCache) (*tls.Config, error) {
 	m, err := src.Material()
 	if err != nil {
 		return nil, err
@@ -186,7 +183,8 @@ func ClientConfig(src Source, addr string) (*tls.Config, error) {
 }
 
 // Transport is an HTTP transport that dials with ClientConfig(src) (src nil: plain HTTP), built
-// anew at every connection so rotated material is used.
+// anew at every connection so rotated material is used; its connections resume TLS sessions
+// (acks and status polls every few seconds do not pay a full handshake each time).
 func Transport(src Source, base *http.Transport) *http.Transport {
 	if base == nil {
 		base = &http.Transport{}
@@ -198,8 +196,9 @@ func Transport(src Source, base *http.Transport) *http.Transport {
 		return base
 	}
 	dial := base.DialContext
+	sessions := tls.NewLRUClientSessionCache(64)
 	base.DialTLSContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		cfg, err := ClientConfig(src, addr)
+		cfg, err := ClientConfig(src, addr, sessions)
 		if err != nil {
 			return nil, err
 		}

@@ -43,10 +43,16 @@ type runningStore struct {
 
 func startStore(t *testing.T, cfg Config, workDir string) *runningStore {
 	t.Helper()
+	return startStoreSpec(t, component.Spec{Kind: Kind, TaskID: t.Name(), WorkDir: workDir}, cfg)
+}
+
+// startStoreSpec is startStore with a spec of the test's own (e.g. with TLS files).
+func startStoreSpec(t *testing.T, spec component.Spec, cfg Config) *runningStore {
+	t.Helper()
 	if cfg.Listen == "" {
 		cfg.Listen = "127.0.0.1:0"
 	}
-	st, err := NewWithConfig(component.Spec{Kind: Kind, TaskID: t.Name(), WorkDir: workDir}, cfg, testLogger())
+	st, err := NewWithConfig(spec, cfg, testLogger())
 	if err != nil {
 		t.Fatal(err)
 	}
