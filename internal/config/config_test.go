@@ -188,6 +188,30 @@ func TestPasswordsNeverPrinted(t *testing.T) {
 	}
 }
 
+// TestPasswordNotInAdvice: `oms_meta_password:<pw>` (no space) is reported with advice that
+// does not repeat the password (config check prints problems).
+func TestPasswordNotInAdvice(t *testing.T) {
+	for _, line := range []string{"oms_meta_password:Nospace-s3cret", "tsdb_password:Nospace-s3cret"} {
+		text := strings.Replace(good, `oms_meta_password: "s3cret-pass"`, `oms_meta_password: "x"`, 1) + line + "\n"
+		r := Parse([]byte(text))
+		found := false
+		for _, p := range r.Problems {
+			if strings.Contains(p.Message, "missing space") {
+				found = true
+			}
+			if strings.Contains(fmt.Sprintf("%s %s %s", p.Key, p.Message, p.Advice), "Nospace-s3cret") {
+				t.Errorf("%s: problem shows the password: %+v", line, p)
+			}
+		}
+		if !found {
+			t.Errorf("%s: no missing-space problem in %+v", line, r.Problems)
+		}
+		if err := r.Err(); err != nil && strings.Contains(err.Error(), "Nospace-s3cret") {
+			t.Errorf("%s: error shows the password: %v", line, err)
+		}
+	}
+}
+
 func TestDatabaseNames(t *testing.T) {
 	cases := []struct {
 		prefix     string

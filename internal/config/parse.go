@@ -56,10 +56,14 @@ func preScan(data []byte) ([]byte, []Problem) {
 			continue
 		}
 		if m := noSpaceRe.FindStringSubmatch(line); m != nil && isKnown[m[1]] {
+			value := m[2]
+			if isSecretKey(m[1]) {
+				value = "<the password>" // the advice is printed: never echo a password
+			}
 			probs = append(probs, Problem{
 				Severity: SevError, Key: m[1], Line: i + 1,
 				Message: "missing space after the colon",
-				Advice:  "write it as `" + m[1] + ": " + m[2] + "` (the file format is `key: value`)",
+				Advice:  "write it as `" + m[1] + ": " + value + "` (the file format is `key: value`)",
 			})
 			lines[i] = []byte(m[1] + ": " + m[2])
 		}
