@@ -8,6 +8,7 @@
 #   MONITOR=1 bench/incr_apply.sh         # with monitoring on: while incr-sync applies, a node's
 #                                         # monitoring path (`oms metrics-relay`) scrapes its /metrics
 #                                         # every second (10x a node's rate) into a real influxd
+#   OMS_BENCH_TLS=1 bench/incr_apply.sh   # Store stream, acks and status on cluster mutual TLS
 #   TABLES=8 ROWS=250000 DURATION=60 THREADS=8 NATIVE_THREADS=4 OMS_WORKERS=4 bench/incr_apply.sh
 #
 # Instances (baselines' lib.sh, durable settings: sync_binlog=1, innodb_flush_log_at_trx_commit=1,
@@ -92,7 +93,18 @@ seq0() { echo "$1" | tr -d ' \n' | tr ',' '\n' | awk -F- '$1=="0"{print $3}'; }
 covers() { local a; a=$(seq0 "$1"); [ -n "$a" ] && [ "$a" -ge "$(seq0 "$2")" ]; }
 jget() {  # jget JSON KEY -> top-level field or metrics.KEY of a component status ("" if absent)
     echo "$1" | jq -r --arg k "$2" '(.[$k] // .metrics[$k] // empty) | tostring' 2>/dev/null || true; }
-status_of() { curl -s --max-time 5 "http://$(cat "$1/status.addr")/status"; }
+# OMS_BENCH_TLS=1: the Store stream, acks and status ports on mutual TLS with cluster
+# certificates (bench/tlsgen), as a supervisor runs them; statuses polled with a node certificate.
+TLS_STORE=""; TLS_INCR=""; CURL_TLS=(); SCHEME=http
+tls_setup() {
+    [ "${OMS_BENCH_TLS:-0}" = 1 ] || return 0
+    (cd "$ROOT" && go run ./bench/tlsgen "$BENCH_ROOT/tls" node:127.0.0.1 "task:$TASK-store" "task:$TASK")
+    local S=$BENCH_ROOT/tls/task-$TASK-store I=$BENCH_ROOT/tls/task-$TASK N=$BENCH_ROOT/tls/node-127.0.0.1
+    TLS_STORE=",\"tls\":{\"cert\":\"$S/cert.pem\",\"key\":\"$S/key.pem\",\"ca\":\"$S/ca.pem\"}"
+    TLS_INCR=",\"tls\":{\"cert\":\"$I/cert.pem\",\"key\":\"$I/key.pem\",\"ca\":\"$I/ca.pem\"}"
+    CURL_TLS=(--cacert "$N/ca.pem" --cert "$N/cert.pem" --key "$N/key.pem"); SCHEME=https
+}
+status_of() { curl -s --max-time 5 "${CURL_TLS[@]}" "$SCHEME://$(cat "$1/status.addr")/status"; }
 pid_cpu() { awk '{printf "%.1f", ($14+$15)/'"$CLK_TCK"'}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 set_durability() {  # set_durability SB FLUSH PORT...
     local sb=$1 fl=$2 p; shift 2
@@ -148,8 +160,9 @@ fi
 
 # --- store ------------------------------------------------------------------------------------
 mkdir -p "$SWORK"
+tls_setup
 cat > "$SWORK/spec.json" <<EOF
-{"kind":"store","task_id":"$TASK","epoch":1,"status_addr":"127.0.0.1:0","work_dir":"$SWORK",
+{"kind":"store","task_id":"$TASK-store","epoch":1,"status_addr":"127.0.0.1:0","work_dir":"$SWORK"$TLS_STORE,
  "config":{"source":{"host":"127.0.0.1","port":$SRC,"user":"$MDB_USER","password":"$MDB_PASS"},
            "start":{"gtid_set":"$G_START"},"listen":"127.0.0.1:0"}}
 EOF
@@ -164,7 +177,7 @@ log "store up at $STORE_ADDR from $G_START (status $(jget "$(status_of "$SWORK")
 
 mkdir -p "$IWORK"
 cat > "$IWORK/spec.json" <<EOF
-{"kind":"incr-sync","task_id":"$TASK","epoch":1,"status_addr":"127.0.0.1:0","work_dir":"$IWORK",
+{"kind":"incr-sync","task_id":"$TASK","epoch":1,"status_addr":"127.0.0.1:0","work_dir":"$IWORK"$TLS_INCR,
  "config":{"store_addr":"$STORE_ADDR",
            "target":{"host":"127.0.0.1","port":$TGT,"user":"$MDB_USER","password":"$MDB_PASS"},
            "selection":{"tables":[{"db":"sbtest"}]},
@@ -263,7 +276,7 @@ one_workload() {
     o_live=$(echo "scale=2; $o_rps / $live" | bc); n_live=$(echo "scale=2; $n_rps / $live" | bc)
     TABLE_LINES+=("$(printf '%-16s %8s %9s | %8.1f %9s %7s | %8.1f %9s %7s | %6sx | %9s %6sx %6sx' \
         "$wl" "$trx" "$rows" "$n_secs" "$n_rps" "$n_tps" "$o_secs" "$o_rps" "$o_tps" "$ratio" "$live" "$n_live" "$o_live")")
-    record incr_apply.tsv "bench=oms_vs_native" "workload=$wl" "rev=$REV" "tables=$TABLES" "rows_per_table=$ROWS" \
+    record incr_apply.tsv "bench=oms_vs_native" "workload=$wl" "tls=${OMS_BENCH_TLS:-0}" "rev=$REV" "tables=$TABLES" "rows_per_table=$ROWS" \
         "threads=$THREADS" "duration=$DURATION" "src_tps=$src_tps" "trx=$trx" "rows=$rows" "src_rows_s=$live" \
         "native_threads=$NATIVE_THREADS" "native_s=$n_secs" "native_rows_s=$n_rps" "native_tps=$n_tps" \
         "oms_workers=$OMS_WORKERS" "oms_atomic_txns=$OMS_ATOMIC" "monitor=$MONITOR" "oms_s=$o_secs" "oms_rows_s=$o_rps" "oms_tps=$o_tps" "ratio_oms_native=$ratio" \

@@ -3,6 +3,7 @@
 #
 #   bench/store_capture.sh
 #   DURATION=30 THREADS=8 bench/store_capture.sh
+#   OMS_BENCH_TLS=1 bench/store_capture.sh     # the Store with cluster TLS as a supervisor starts it
 #
 # 1. A MariaDB source (baselines' lib.sh instance on $SRC, durable settings), sysbench prepare,
 #    RESET MASTER, then sysbench oltp_write_only for DURATION s: the backlog (>= 500k row events
@@ -64,12 +65,21 @@ log "mariadb-binlog: $MB_SECS s"
 
 # --- oms store ------------------------------------------------------------------------------
 rm -rf "$WORK"; mkdir -p "$WORK"
+# OMS_BENCH_TLS=1: mutual TLS on the status and consumer ports (bench/tlsgen certificates), the
+# status polled with a node certificate, as the supervisor does.
+TLS_SPEC=""; CURL_TLS=(); SCHEME=http
+if [ "${OMS_BENCH_TLS:-0}" = 1 ]; then
+    (cd "$ROOT" && go run ./bench/tlsgen "$WORK/tls" node:127.0.0.1 task:bench)
+    T=$WORK/tls/task-bench; N=$WORK/tls/node-127.0.0.1
+    TLS_SPEC=",\"tls\":{\"cert\":\"$T/cert.pem\",\"key\":\"$T/key.pem\",\"ca\":\"$T/ca.pem\"}"
+    CURL_TLS=(--cacert "$N/ca.pem" --cert "$N/cert.pem" --key "$N/key.pem"); SCHEME=https
+fi
 cat > "$WORK/spec.json" <<EOF
-{"kind":"store","task_id":"bench","epoch":1,"status_addr":"127.0.0.1:0","work_dir":"$WORK",
+{"kind":"store","task_id":"bench","epoch":1,"status_addr":"127.0.0.1:0","work_dir":"$WORK"$TLS_SPEC,
  "config":{"source":{"host":"127.0.0.1","port":$SRC,"user":"root","password":""},
            "start":{"file":"$FIRST_FILE","pos":4},"listen":"127.0.0.1:0"}}
 EOF
-status() { curl -s "http://$(cat "$WORK/status.addr")/status"; }
+status() { curl -s "${CURL_TLS[@]}" "$SCHEME://$(cat "$WORK/status.addr")/status"; }
 t0=$(now)
 "$BENCH_ROOT/oms" component store --spec "$WORK/spec.json" 2> "$WORK/component.log" &
 STORE_PID=$!
@@ -100,6 +110,6 @@ printf '%-40s %10.2f %14s %10s\n' "mariadb-binlog --verbose > /dev/null" "$MB_SE
 printf '%-40s %10.2f %14s %10s\n' "oms component store (fsync'd segments)" "$OMS_SECS" "$OMS_RPS" "$OMS_MBS"
 echo "backlog: $TXNS transactions, $ROW_EVENTS row events, $BINLOG_BYTES binlog bytes; segments $SEG_BYTES bytes; store CPU ${CPU}s"
 echo "speed ratio oms/mariadb-binlog: ${RATIO}x"
-record store_capture.tsv "txns=$TXNS" "row_events=$ROW_EVENTS" "binlog_bytes=$BINLOG_BYTES" \
+record store_capture.tsv "tls=${OMS_BENCH_TLS:-0}" "txns=$TXNS" "row_events=$ROW_EVENTS" "binlog_bytes=$BINLOG_BYTES" \
     "mariadb_binlog_s=$MB_SECS" "oms_s=$OMS_SECS" "oms_rows_s=$OMS_RPS" "mariadb_binlog_rows_s=$MB_RPS" \
     "ratio=$RATIO" "segment_bytes=$SEG_BYTES" "store_cpu_s=$CPU"

@@ -90,7 +90,7 @@ func (n *node) startWith(t *testing.T, scheme string, extra ...string) {
 			t.Fatalf("node %s exited during start:\n%s", n.ip, n.logTail())
 		default:
 		}
-		for _, u := range []string{fmt.Sprintf("%s://%s:%d/oms/health", scheme, n.ip, n.consolePort), fmt.Sprintf("http://%s:%d/cm/health", n.ip, n.cmPort), fmt.Sprintf("http://%s:%d/supervisor/health", n.ip, n.supPort)} {
+		for _, u := range []string{fmt.Sprintf("%s://%s:%d/oms/health", scheme, n.ip, n.consolePort), fmt.Sprintf("https://%s:%d/cm/health", n.ip, n.cmPort), fmt.Sprintf("https://%s:%d/supervisor/health", n.ip, n.supPort)} {
 			resp, err := client.Get(u)
 			if err != nil {
 				return false, err.Error()

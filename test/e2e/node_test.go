@@ -4,11 +4,15 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
+	"io"
 	"math/big"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -100,5 +104,73 @@ func TestNodeStartTLSAndRefusals(t *testing.T) {
 	}
 	if strings.Count(scenario.Tail(n.logPath, 1<<30), "created the admin user") != 1 {
 		t.Fatalf("admin created more than once:\n%s", n.logTail())
+	}
+	checkInternalLinks(t, n, cfg, meta)
+}
+
+// checkInternalLinks: the CM and supervisor ports serve only mutual TLS with the cluster CA
+// (plain HTTP refused, no client certificate 401, health up/down only), the node's certificate
+// names it and its expiry is in `oms host list`; `oms cert rotate` makes the node reissue it from
+// the new CA without a restart; with the MetaDB down, health answers "down" without the cause.
+func checkInternalLinks(t *testing.T, n *node, cfg string, meta *testenv.Instance) {
+	bin := testenv.OMSBinary(t)
+	cm := net.JoinHostPort(n.ip, strconv.Itoa(n.cmPort))
+	sup := net.JoinHostPort(n.ip, strconv.Itoa(n.supPort))
+	plain := &http.Client{Timeout: 5 * time.Second}
+	for _, u := range []string{"http://" + cm + "/cm/hosts", "http://" + sup + "/supervisor/components", "http://" + cm + "/cm/health"} {
+		if resp, err := plain.Get(u); err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == 200 || strings.Contains(string(b), n.ip) {
+				t.Errorf("plain HTTP %s: %d %s", u, resp.StatusCode, b)
+			}
+		}
+	}
+	anon := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // looking at the certificate, not trusting it
+	get := func(u string) (int, string, *x509.Certificate) {
+		resp, err := anon.Get(u)
+		if err != nil {
+			t.Fatalf("GET %s: %v", u, err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b), resp.TLS.PeerCertificates[0]
+	}
+	for _, u := range []string{"https://" + cm + "/cm/hosts", "https://" + sup + "/supervisor/components"} {
+		if code, body, _ := get(u); code != http.StatusUnauthorized || !strings.Contains(body, "CLUSTER_UNAUTHENTICATED") {
+			t.Errorf("%s without a client certificate: %d %s", u, code, body)
+		}
+	}
+	code, body, cert := get("https://" + cm + "/cm/health")
+	if code != 200 || strings.TrimSpace(body) != `{"status":"ok"}` {
+		t.Errorf("anonymous CM health: %d %s", code, body)
+	}
+	if len(cert.URIs) != 1 || cert.URIs[0].String() != "oms://node/"+n.ip || len(cert.IPAddresses) != 1 || cert.IPAddresses[0].String() != n.ip {
+		t.Errorf("CM certificate names %v %v", cert.URIs, cert.IPAddresses)
+	}
+	issuer := string(cert.AuthorityKeyId)
+
+	cli := exec.Command(bin, "host", "list", "--server", "https://"+n.ip+":"+strconv.Itoa(n.consolePort), "--insecure")
+	cli.Env = append(os.Environ(), "OMS_PASSWORD="+adminPassword)
+	out, err := cli.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "CERT EXPIRES") || !strings.Contains(string(out), cert.NotAfter.UTC().Format("2006-01-02")) {
+		t.Errorf("oms host list does not show the certificate's expiry %s: %v\n%s", cert.NotAfter.UTC().Format("2006-01-02"), err, out)
+	}
+
+	out, err = exec.Command(bin, "cert", "rotate", "-c", cfg).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "new cluster CA") {
+		t.Fatalf("oms cert rotate: %v\n%s", err, out)
+	}
+	waitFor(t, 90*time.Second, "the node's certificate reissued from the new CA", func() (bool, string) {
+		_, _, c := get("https://" + sup + "/supervisor/health")
+		return string(c.AuthorityKeyId) != issuer, c.Issuer.String()
+	})
+
+	meta.Stop()
+	for _, u := range []string{"https://" + cm + "/cm/health", fmt.Sprintf("https://%s:%d/oms/health", n.ip, n.consolePort)} {
+		code, body, _ := get(u)
+		if code != http.StatusServiceUnavailable || !strings.Contains(body, `"down"`) || strings.Contains(body, "error") || strings.Contains(body, "dial") || strings.Contains(body, "127.0.0.1:") {
+			t.Errorf("%s with the MetaDB down: %d %s, want 503 down without the cause", u, code, body)
+		}
 	}
 }
