@@ -21,9 +21,10 @@ import (
 	"github.com/omsdev/oms/internal/omserr"
 )
 
-// Spec is the file a supervisor writes for one component process. Kind-specific settings are in
-// Config and decoded by the component's own package (unknown fields are an error there too).
-// The file holds passwords: it is written 0600 and never passed on the command line.
+// Spec is what a supervisor gives one component process (through a pipe: `--spec /dev/fd/3`;
+// tests and benchmarks write it to a file). Kind-specific settings are in Config and decoded by the
+// component's own package (unknown fields are an error there too). It holds passwords: never on
+// the command line, in the environment or in a file the supervisor leaves behind.
 type Spec struct {
 	Kind   string `json:"kind"`
 	TaskID string `json:"task_id"`

@@ -1,7 +1,8 @@
 // Package supervisor is a node's host agent: it writes the node's heartbeat (CPU, memory, disk and
 // its components) to the region's heartbeat database, runs the component tasks the CM assigned to
-// this host as child processes of the same binary (`oms component <kind> --spec FILE`, the spec
-// file 0600 with the passwords, never on argv), restarts a crashed component with backoff, reports
+// this host as child processes of the same binary (`oms component <kind> --spec /dev/fd/3`: the
+// spec with the passwords through a pipe, never in a file, argv or the environment; each child
+// with a cluster certificate of its own, see internal/clustertls), restarts a crashed component with backoff, reports
 // each component's /status into its task row, and kills processes it no longer owns.
 //
 // It talks to the MetaDB (cm tasks, heartbeat database) and to its children's status servers. A

@@ -2,7 +2,10 @@ package netns
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
+	"io"
+	"net/http"
 	"path/filepath"
 	"testing"
 	"time"
@@ -69,5 +72,37 @@ func crossRegionProject(t *testing.T, c *cluster, src, dst *testenv.Instance) (*
 		t.Fatalf("placement: want the Store on a region-1 host and the Incr-Sync on a region-2 host, got %+v", comps)
 	}
 	t.Logf("Store on %s (%s), Incr-Sync on %s (%s)", store.Host, store.Region, incr.Host, incr.Region)
+	var storeAddr string
+	if err := c.meta.DB().QueryRow("SELECT addr FROM e2e_cm.tasks WHERE project_id = ? AND kind = 'store'", p.ID).Scan(&storeAddr); err != nil {
+		t.Fatal(err)
+	}
+	// The cross-region stream that carried the rows above was mutual TLS: the Store, the CM and
+	// the supervisor refuse plain HTTP and callers without a cluster certificate.
+	assertClusterTLS(t, "the Store's stream", "http://"+storeAddr+"/v1/read?consumer=incr-x&from=", "https://"+storeAddr+"/v1/consumers")
+	assertClusterTLS(t, "the CM", "http://"+store.Host+":8088/cm/hosts", "https://"+store.Host+":8088/cm/hosts")
+	assertClusterTLS(t, "the supervisor", "http://"+incr.Host+":9000/supervisor/components", "https://"+incr.Host+":9000/supervisor/components")
 	return cli, p.ID, w
+}
+
+// assertClusterTLS: plainURL (http) gets no answer of the service, tlsURL without a client
+// certificate 401.
+func assertClusterTLS(t *testing.T, what, plainURL, tlsURL string) {
+	t.Helper()
+	if resp, err := (&http.Client{Timeout: 5 * time.Second}).Get(plainURL); err == nil {
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			t.Errorf("%s answered plain HTTP %s: %s", what, plainURL, b)
+		}
+	}
+	anon := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // no client certificate is the point
+	resp, err := anon.Get(tlsURL)
+	if err != nil {
+		t.Errorf("%s over TLS: %v", what, err)
+		return
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized || resp.TLS == nil || resp.TLS.Version < tls.VersionTLS12 {
+		t.Errorf("%s without a client certificate: %s, want 401 over TLS 1.2+", what, resp.Status)
+	}
 }
