@@ -3,7 +3,10 @@ package cli
 import (
 	"context"
 	"crypto/tls"
+	"database/sql"
 	"fmt"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -37,23 +40,14 @@ previous CA stays trusted until the next rotation. Run it again to retire the pr
 				}
 				imported = &c
 			}
-			r, err := loadConfig(path)
+			ctx, cancel := context.WithTimeout(cmd.Context(), time.Minute)
+			defer cancel()
+			db, cmDB, keys, err := openCluster(ctx, path)
 			if err != nil {
 				return err
 			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), time.Minute)
-			defer cancel()
-			db, err := metadb.Open(ctx, r.Config)
-			if err != nil {
-				return withCode(ExitFailure, err)
-			}
 			defer db.Close()
-			names := metadb.NamesFrom(r.Config)
-			keys, err := secret.Load(ctx, db, names.CM)
-			if err != nil {
-				return withCode(ExitFailure, err)
-			}
-			fp, err := clustertls.Rotate(ctx, db, names.CM, keys, imported)
+			fp, err := clustertls.Rotate(ctx, db, cmDB, keys, imported)
 			if err != nil {
 				return withCode(ExitFailure, err)
 			}
@@ -63,8 +57,70 @@ previous CA stays trusted until the next rotation. Run it again to retire the pr
 		},
 	}
 	rotate.Flags().StringVarP(&path, "config", "c", "config.yaml", "config file")
+	var monitor, out string
+	issue := &cobra.Command{
+		Use:   "issue -c config.yaml --monitor NAME --out DIR",
+		Short: "Issue a certificate for a metrics scraper (Prometheus) of the nodes' /metrics",
+		Long: `Writes DIR/cert.pem, DIR/key.pem (0600) and DIR/ca.pem: a certificate from the cluster CA naming
+oms://monitor/NAME, valid 90 days. Give them to Prometheus (scheme: https, tls_config: ca_file,
+cert_file, key_file). It may read /metrics on the supervisor port (9000) and nothing else. Issue
+it again after ` + "`oms cert rotate`" + ` (the previous CA stays trusted until the next rotation).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if monitor == "" || out == "" {
+				return withCode(ExitUsage, fmt.Errorf("give --monitor NAME and --out DIR"))
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), time.Minute)
+			defer cancel()
+			db, cmDB, keys, err := openCluster(ctx, path)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			a, err := clustertls.Load(ctx, db, cmDB, keys)
+			if err != nil {
+				return withCode(ExitFailure, err)
+			}
+			leaf, err := a.Issue(clustertls.Monitor(monitor), nil)
+			if err != nil {
+				return withCode(ExitFailure, err)
+			}
+			if err := os.MkdirAll(out, 0o700); err != nil {
+				return withCode(ExitFailure, err)
+			}
+			f := clustertls.Files{Cert: filepath.Join(out, "cert.pem"), Key: filepath.Join(out, "key.pem"), CA: filepath.Join(out, "ca.pem")}
+			if err := f.Write(leaf); err != nil {
+				return withCode(ExitFailure, err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s, %s and %s for oms://monitor/%s, valid until %s\n", f.Cert, f.Key, f.CA, monitor, leaf.NotAfter.UTC().Format(time.DateOnly))
+			return nil
+		},
+	}
+	issue.Flags().StringVarP(&path, "config", "c", "config.yaml", "config file")
+	issue.Flags().StringVar(&monitor, "monitor", "", "the scraper's name (e.g. prometheus)")
+	issue.Flags().StringVar(&out, "out", "", "directory for cert.pem, key.pem and ca.pem")
+	cmd.AddCommand(issue)
 	rotate.Flags().StringVar(&caCert, "ca-cert", "", "your own CA certificate (PEM) to use instead of a generated one")
 	rotate.Flags().StringVar(&caKey, "ca-key", "", "its private key (PEM)")
 	cmd.AddCommand(rotate)
 	return cmd
+}
+
+// openCluster opens the MetaDB of config path and its keyring.
+func openCluster(ctx context.Context, path string) (*sql.DB, string, *secret.Keyring, error) {
+	r, err := loadConfig(path)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	db, err := metadb.Open(ctx, r.Config)
+	if err != nil {
+		return nil, "", nil, withCode(ExitFailure, err)
+	}
+	names := metadb.NamesFrom(r.Config)
+	keys, err := secret.Load(ctx, db, names.CM)
+	if err != nil {
+		db.Close()
+		return nil, "", nil, withCode(ExitFailure, err)
+	}
+	return db, names.CM, keys, nil
 }

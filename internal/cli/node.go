@@ -133,6 +133,7 @@ func runNode(parent context.Context, f nodeFlags) error {
 	con := console.New(db, names, projects, f.hostIP, log)
 	notifier := alert.NewNotifier(db, names.CM, keys, log)
 	con.SetAlerts(notifier)
+	con.SetNodeTransport(clustertls.Transport(certs.Source(), nil))
 	created, err := con.EnsureAdmin(ctx, adminPW)
 	if err != nil {
 		return withCode(ExitInvalid, err)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/omsdev/oms/internal/alert"
 	"github.com/omsdev/oms/internal/audit"
+	"github.com/omsdev/oms/internal/clustertls"
 	"github.com/omsdev/oms/internal/cm"
 	"github.com/omsdev/oms/internal/config"
 	"github.com/omsdev/oms/internal/metrics"
@@ -50,8 +51,9 @@ func newNodeMonitor(cfg config.Config, hostIP string, interval time.Duration, su
 func (m *nodeMonitor) handler(sup http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	own := metrics.Handler(m.gather, m.window)
-	mux.Handle("GET /metrics", own)
-	mux.Handle("GET "+metrics.WindowPath, own)
+	// Scrapers need a cluster certificate too: a node's, or a monitor's (`oms cert issue`).
+	mux.Handle("GET /metrics", clustertls.Guard(clustertls.MayScrape, own))
+	mux.Handle("GET "+metrics.WindowPath, clustertls.Guard(clustertls.IsNode, own))
 	mux.Handle("/", sup)
 	return mux
 }

@@ -18,8 +18,9 @@ type Identity struct {
 
 // Identity kinds.
 const (
-	KindNode = "node"
-	KindTask = "task"
+	KindNode    = "node"
+	KindTask    = "task"
+	KindMonitor = "monitor" // a metrics scraper (Prometheus): `oms cert issue --monitor NAME`
 )
 
 // Node is the identity of the node on host ip.
@@ -27,6 +28,9 @@ func Node(ip string) Identity { return Identity{KindNode, ip} }
 
 // Task is the identity of the component running task id.
 func Task(id string) Identity { return Identity{KindTask, id} }
+
+// Monitor is the identity of a metrics scraper.
+func Monitor(name string) Identity { return Identity{KindMonitor, name} }
 
 func (i Identity) String() string { return "oms://" + i.Kind + "/" + url.PathEscape(i.Name) }
 
@@ -38,7 +42,7 @@ func (i Identity) URI() *url.URL {
 // IdentityOf reads the identity from a verified certificate.
 func IdentityOf(c *x509.Certificate) (Identity, bool) {
 	for _, u := range c.URIs {
-		if u.Scheme != "oms" || (u.Host != KindNode && u.Host != KindTask) {
+		if u.Scheme != "oms" || (u.Host != KindNode && u.Host != KindTask && u.Host != KindMonitor) {
 			continue
 		}
 		name := strings.TrimPrefix(u.Path, "/")
@@ -71,6 +75,9 @@ func (i Identity) MayConsume(consumer string) bool {
 
 // IsNode is an allow function for Guard: nodes only.
 func IsNode(i Identity) bool { return i.Kind == KindNode }
+
+// MayScrape is an allow function for Guard on /metrics: nodes and monitors.
+func MayScrape(i Identity) bool { return i.Kind == KindNode || i.Kind == KindMonitor }
 
 // AnyIdentity is an allow function for Guard: any node or component of the cluster.
 func AnyIdentity(Identity) bool { return true }

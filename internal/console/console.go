@@ -44,7 +44,9 @@ type Server struct {
 	projects *project.Service
 	host     string
 	log      *slog.Logger
-	routes   map[string]route
+	// nodeTransport reaches other nodes' supervisor ports (SetNodeTransport); nil: plain HTTP.
+	nodeTransport http.RoundTripper
+	routes        map[string]route
 
 	mu    sync.Mutex
 	cache map[string]time.Time // sha256(user, password, hash) -> expiry

@@ -59,13 +59,13 @@ func (s *Server) describeProjectMetrics(ctx context.Context, c *call) (any, erro
 	out := api.ProjectMetrics{Series: []api.MetricSeries{}}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	client := &http.Client{Timeout: windowTimeout}
+	client := &http.Client{Timeout: windowTimeout, Transport: s.nodeTransport}
 	for _, h := range hosts {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			var part []api.MetricSeries
-			err := getJSON(ctx, client, "http://"+h+metrics.WindowPath+"?"+q.Encode(), &part)
+			err := getJSON(ctx, client, s.nodeScheme()+"://"+h+metrics.WindowPath+"?"+q.Encode(), &part)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -80,6 +80,17 @@ func (s *Server) describeProjectMetrics(ctx context.Context, c *call) (any, erro
 	sort.SliceStable(out.Series, func(i, j int) bool { return out.Series[i].Name < out.Series[j].Name })
 	c.resource = req.ID
 	return out, nil
+}
+
+// SetNodeTransport makes calls to other nodes (their supervisor port: mutual TLS with this
+// node's cluster certificate, see internal/clustertls) go through rt over https.
+func (s *Server) SetNodeTransport(rt http.RoundTripper) { s.nodeTransport = rt }
+
+func (s *Server) nodeScheme() string {
+	if s.nodeTransport == nil {
+		return "http"
+	}
+	return "https"
 }
 
 func getJSON(ctx context.Context, client *http.Client, u string, v any) error {

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/omsdev/oms/internal/clustertls"
 	"github.com/omsdev/oms/internal/metrics"
 )
 
@@ -27,6 +28,10 @@ type hostSample struct {
 // up=0; the others are still returned.
 func (s *Supervisor) Gatherer() prometheus.Gatherer {
 	client := &http.Client{Timeout: scrapeTimeout}
+	scheme := "http"
+	if s.opt.Certs != nil {
+		client.Transport, scheme = clustertls.Transport(s.opt.Certs.Source(), nil), "https"
+	}
 	return prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
 		type child struct {
 			addr, task, kind, project string
@@ -53,7 +58,7 @@ func (s *Supervisor) Gatherer() prometheus.Gatherer {
 				defer wg.Done()
 				ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
 				defer cancel()
-				mfs, err := metrics.Scrape(ctx, client, "http://"+k.addr+"/metrics")
+				mfs, err := metrics.Scrape(ctx, client, scheme+"://"+k.addr+"/metrics")
 				if err != nil {
 					return
 				}

@@ -2,11 +2,15 @@ package e2e
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -56,6 +60,16 @@ func TestMonitoring(t *testing.T) {
 	incr, _ := scenario.Component(comps, "incr-sync")
 	store, _ := scenario.Component(comps, "store")
 
+	// Scrapers need a cluster certificate: `oms cert issue` makes one for Prometheus.
+	monDir := filepath.Join(t.TempDir(), "prometheus-tls")
+	if out, err := exec.Command(testenv.OMSBinary(t), "cert", "issue", "-c", c.nodes[0].configPath, "--monitor", "prometheus", "--out", monDir).CombinedOutput(); err != nil {
+		t.Fatalf("oms cert issue: %v\n%s", err, out)
+	}
+	scraper := monitorClient(t, monDir)
+	if _, err := httpGet(fmt.Sprintf("http://%s:%d/metrics", c.nodes[0].ip, c.nodes[0].supPort)); err == nil {
+		t.Error("/metrics answered plain HTTP")
+	}
+
 	// /metrics of each node: host series on both, each component's series on its node with the
 	// labels the node adds.
 	want := map[string][]string{ // node ip -> series that must be there
@@ -70,7 +84,7 @@ func TestMonitoring(t *testing.T) {
 	for _, n := range c.nodes {
 		want[n.ip] = append(want[n.ip], fmt.Sprintf(`%s{host="%s",region="cn-hangzhou"}`, metrics.HostCPUPercent, n.ip), metrics.HostDiskTotalBytes+"{", metrics.ComponentUp+"{")
 		scenario.WaitFor(t, 30*time.Second, "series on "+n.ip+"'s /metrics", func() (bool, string) {
-			body, err := httpGet(fmt.Sprintf("http://%s:%d/metrics", n.ip, n.supPort))
+			body, err := clientGet(scraper, fmt.Sprintf("https://%s:%d/metrics", n.ip, n.supPort))
 			if err != nil {
 				return false, err.Error()
 			}
@@ -85,7 +99,7 @@ func TestMonitoring(t *testing.T) {
 
 	// A real Prometheus scrapes both nodes, with the shipped alert rules loaded.
 	rules, _ := filepath.Abs("../../deploy/prometheus/oms-rules.yml")
-	prom := testenv.StartPrometheus(t, []string{fmt.Sprintf("%s:%d", c.nodes[0].ip, c.nodes[0].supPort), fmt.Sprintf("%s:%d", c.nodes[1].ip, c.nodes[1].supPort)}, rules)
+	prom := testenv.StartPrometheusTLS(t, []string{fmt.Sprintf("%s:%d", c.nodes[0].ip, c.nodes[0].supPort), fmt.Sprintf("%s:%d", c.nodes[1].ip, c.nodes[1].supPort)}, rules, monDir)
 	scenario.WaitFor(t, 30*time.Second, "Prometheus has both nodes' host series and the project's lag", func() (bool, string) {
 		hosts := promQuery(t, prom, metrics.HostCPUPercent)
 		lag := promQuery(t, prom, fmt.Sprintf(`%s{project=%q}`, metrics.IncrLagSeconds, pid))
@@ -157,8 +171,23 @@ func appliedRows(t *testing.T, c *cluster, pid string) float64 {
 	return incr.Metrics["applied_rows_total"]
 }
 
-func httpGet(u string) (string, error) {
-	resp, err := (&http.Client{Timeout: 10 * time.Second}).Get(u)
+// monitorClient presents the certificate `oms cert issue --monitor` wrote into dir.
+func monitorClient(t *testing.T, dir string) *http.Client {
+	t.Helper()
+	cert, err := tls.LoadX509KeyPair(filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	ca, _ := os.ReadFile(filepath.Join(dir, "ca.pem"))
+	pool.AppendCertsFromPEM(ca)
+	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{Certificates: []tls.Certificate{cert}, RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+}
+
+func httpGet(u string) (string, error) { return clientGet(&http.Client{Timeout: 10 * time.Second}, u) }
+
+func clientGet(c *http.Client, u string) (string, error) {
+	resp, err := c.Get(u)
 	if err != nil {
 		return "", err
 	}

@@ -162,7 +162,7 @@ func checkInternalLinks(t *testing.T, n *node, cfg string, meta *testenv.Instanc
 	if err != nil || !strings.Contains(string(out), "new cluster CA") {
 		t.Fatalf("oms cert rotate: %v\n%s", err, out)
 	}
-	waitFor(t, 90*time.Second, "the node's certificate reissued from the new CA", func() (bool, string) {
+	scenario.WaitFor(t, 90*time.Second, "the node's certificate reissued from the new CA", func() (bool, string) {
 		_, _, c := get("https://" + sup + "/supervisor/health")
 		return string(c.AuthorityKeyId) != issuer, c.Issuer.String()
 	})
