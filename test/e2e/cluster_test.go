@@ -160,7 +160,9 @@ func componentPIDs(dir, kind string) []int {
 		if len(args) < 5 || args[1] != "component" || (kind != "" && args[2] != kind) {
 			continue
 		}
-		if strings.HasPrefix(args[4], dir+"/") {
+		// The supervisor runs each child in its task dir (spec through a pipe, --spec /dev/fd/3).
+		cwd, _ := os.Readlink(filepath.Join("/proc", e.Name(), "cwd"))
+		if strings.HasPrefix(args[4], dir+"/") || strings.HasPrefix(cwd, dir+"/") {
 			out = append(out, pid)
 		}
 	}

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -11,6 +12,9 @@ import (
 	"time"
 
 	"github.com/omsdev/oms/api"
+	ocomponent "github.com/omsdev/oms/internal/component"
+	"github.com/omsdev/oms/internal/config"
+	"github.com/omsdev/oms/internal/secret"
 	"github.com/omsdev/oms/internal/testenv"
 	"github.com/omsdev/oms/internal/testenv/scenario"
 )
@@ -23,6 +27,43 @@ const (
 
 // shop is the source data: 2 tables of 5000 rows.
 var shop = scenario.Shop{Tables: 2, Rows: 5000}
+
+// staleIncrSpec writes a component spec of task id at its current epoch (passwords opened with the
+// cluster keyring), as its supervisor gave it, for starting a stale writer by hand.
+func staleIncrSpec(t *testing.T, meta *testenv.Instance, configPath, id string) string {
+	t.Helper()
+	r, err := config.LoadFile(configPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	keys, err := secret.Load(ctx, meta.DB(), r.Config.CMDB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var raw []byte
+	var epoch int64
+	if err := meta.DB().QueryRowContext(ctx, "SELECT spec, epoch FROM `"+r.Config.CMDB+"`.tasks WHERE id = ?", id).Scan(&raw, &epoch); err != nil {
+		t.Fatal(err)
+	}
+	var ts struct {
+		Config json.RawMessage `json:"config"`
+	}
+	if err := json.Unmarshal(raw, &ts); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := keys.OpenJSON(ts.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	spec, _ := json.Marshal(ocomponent.Spec{Kind: "incr-sync", TaskID: id, Epoch: epoch, StatusAddr: "127.0.0.1:0", WorkDir: dir, Config: cfg})
+	path := filepath.Join(dir, "spec.json")
+	if err := os.WriteFile(path, spec, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
 
 // TestMigrationFailoverAndFencing is the control plane's acceptance scenario: two nodes of one
 // region on one MetaDB; a project source -> target runs every step under live writes and verifies
@@ -93,7 +134,9 @@ func TestMigrationFailoverAndFencing(t *testing.T) {
 		}
 	}
 	c.cli = api.NewClient(survivor.url(), "admin", adminPassword, false)
-	staleSpec := filepath.Join(victim.dataDir, "run", incr.ID, "spec.json")
+	// The supervisor pipes specs to its children (no spec file with passwords on a host): a stale
+	// writer's spec is rebuilt from the task row at the current epoch.
+	staleSpec := staleIncrSpec(t, meta, c.nodes[0].configPath, incr.ID)
 	t.Logf("killing node %s (incr-sync epoch %d)", victim.ip, incr.Epoch)
 	victim.kill9()
 	moved := scenario.WaitFor(t, 30*time.Second, "incr-sync running on the other node", func() (bool, string) {
@@ -123,6 +166,13 @@ func TestMigrationFailoverAndFencing(t *testing.T) {
 		pids := componentPIDs(c.dir, "incr-sync")
 		return len(pids) == 1, fmt.Sprintf("incr-sync processes: %v", pids)
 	})
+	// The restarted node removed the moved task's certificate and key; no file holds a password.
+	if _, err := os.Stat(filepath.Join(victim.dataDir, "run", incr.ID, "tls")); !os.IsNotExist(err) {
+		t.Errorf("the moved incr-sync's certificate is still on %s: %v", victim.ip, err)
+	}
+	if _, err := os.Stat(filepath.Join(victim.dataDir, "run", incr.ID, "spec.json")); !os.IsNotExist(err) {
+		t.Errorf("a spec file is on %s: %v", victim.ip, err)
+	}
 	// A stale writer started by hand with the old epoch is refused.
 	cmd := exec.Command(testenv.OMSBinary(t), "component", "incr-sync", "--spec", staleSpec)
 	fenced, err := cmd.CombinedOutput()
