@@ -72,16 +72,24 @@ type Authority struct {
 // Load reads the cluster CAs from cmDB's config table, creating the first CA when there is none.
 func Load(ctx context.Context, db *sql.DB, cmDB string, keys *secret.Keyring) (*Authority, error) {
 	tbl := sqlgen.QuoteIdent(cmDB) + ".config"
-	first, err := newCA(keys, time.Time{})
+	read := func() (string, error) {
+		var v string
+		err := db.QueryRowContext(ctx, "SELECT value FROM "+tbl+" WHERE name = ? AND scope = ''", configName).Scan(&v)
+		return v, err
+	}
+	v, err := read()
+	if errors.Is(err, sql.ErrNoRows) {
+		first, cerr := newCA(keys, time.Time{})
+		if cerr != nil {
+			return nil, cerr
+		}
+		raw, _ := json.Marshal([]caEntry{first})
+		if _, err := db.ExecContext(ctx, "INSERT IGNORE INTO "+tbl+" (name, scope, value) VALUES (?, '', ?)", configName, string(raw)); err != nil {
+			return nil, fmt.Errorf("store cluster CA: %w", err)
+		}
+		v, err = read() // ours, or the one a node starting at the same time inserted first
+	}
 	if err != nil {
-		return nil, err
-	}
-	raw, _ := json.Marshal([]caEntry{first})
-	if _, err := db.ExecContext(ctx, "INSERT IGNORE INTO "+tbl+" (name, scope, value) VALUES (?, '', ?)", configName, string(raw)); err != nil {
-		return nil, fmt.Errorf("store cluster CA: %w", err)
-	}
-	var v string
-	if err := db.QueryRowContext(ctx, "SELECT value FROM "+tbl+" WHERE name = ? AND scope = ''", configName).Scan(&v); err != nil {
 		return nil, fmt.Errorf("read cluster CA: %w", err)
 	}
 	return parse(v, keys, time.Now())
