@@ -184,7 +184,7 @@ func runNode(parent context.Context, f nodeFlags) error {
 		if s.tls != nil {
 			ln = tls.NewListener(ln, s.tls)
 		}
-		srv := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10}
+		srv := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10, ErrorLog: clustertls.ServerErrorLog(log.With("service", s.name))}
 		g.Go(func() error {
 			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				return fmt.Errorf("%s server: %w", s.name, err)

@@ -184,7 +184,7 @@ func TestCAInMetaDBAndRotation(t *testing.T) {
 		t.Fatal("second Load made another CA")
 	}
 	var row string
-	if err := m.DB.QueryRow("SELECT value FROM `"+m.Names.CM+"`.config WHERE name = 'cluster_ca'").Scan(&row); err != nil {
+	if err := m.DB.QueryRow("SELECT value FROM `" + m.Names.CM + "`.config WHERE name = 'cluster_ca'").Scan(&row); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(row, "PRIVATE KEY") || !strings.Contains(row, "enc:v1:") {
@@ -208,7 +208,7 @@ func TestCAInMetaDBAndRotation(t *testing.T) {
 		t.Fatalf("right after rotation: renewed %v err %v issuer changed %v; want the new CA trusted, not yet issuing", renewed, err, k.Issuer() != oldIssuer)
 	}
 	var v string
-	_ = m.DB.QueryRow("SELECT value FROM `"+m.Names.CM+"`.config WHERE name = 'cluster_ca'").Scan(&v)
+	_ = m.DB.QueryRow("SELECT value FROM `" + m.Names.CM + "`.config WHERE name = 'cluster_ca'").Scan(&v)
 	later, err := parse(v, keys, time.Now().Add(ActivationDelay+time.Second))
 	if err != nil {
 		t.Fatal(err)

@@ -6,10 +6,13 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	stdlog "log"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -222,4 +225,23 @@ func Scheme(src Source) string {
 		return "http"
 	}
 	return "https"
+}
+
+// ServerErrorLog is an http.Server ErrorLog for cluster TLS ports: failed handshakes (load
+// balancer TCP checks, plain-HTTP or certificate-less probes) go to log at debug level, other
+// server errors as warnings.
+func ServerErrorLog(log *slog.Logger) *stdlog.Logger {
+	return stdlog.New(serverLogWriter{log}, "", 0)
+}
+
+type serverLogWriter struct{ log *slog.Logger }
+
+func (w serverLogWriter) Write(p []byte) (int, error) {
+	msg := strings.TrimSpace(string(p))
+	if strings.Contains(msg, "TLS handshake error") {
+		w.log.Debug("http server", "msg", msg)
+	} else {
+		w.log.Warn("http server", "msg", msg)
+	}
+	return len(p), nil
 }
