@@ -18,9 +18,14 @@ import (
 const roleEnv = "OMS_SUPERVISOR_TEST_ROLE"
 
 // The supervisor starts the test binary as `<bin> component <kind> --spec /dev/fd/3` (with a
-// scrubbed environment, so the role comes from the arguments): a stand-in that does nothing.
+// scrubbed environment, so the role comes from the arguments): kind "fake" is a real component
+// serving its status (runFakeComponent, supervisor_test.go), any other kind a stand-in that does
+// nothing.
 func TestMain(m *testing.M) {
 	if len(os.Args) > 4 && os.Args[1] == "component" {
+		if os.Args[2] == "fake" {
+			os.Exit(runFakeComponent(os.Args[4]))
+		}
 		time.Sleep(time.Hour) //nolint:forbidigo // a stand-in child that does nothing
 		os.Exit(0)
 	}

@@ -24,17 +24,7 @@ import (
 	"github.com/omsdev/oms/internal/metadb/metadbtest"
 	"github.com/omsdev/oms/internal/secret"
 	"github.com/omsdev/oms/internal/task"
-	"github.com/omsdev/oms/internal/testenv"
 )
-
-// TestMain doubles as the component: the supervisor under test starts this test binary as
-// `<bin> component fake --spec /dev/fd/3`, a real child process serving a real status port.
-func TestMain(m *testing.M) {
-	if len(os.Args) > 3 && os.Args[1] == "component" {
-		os.Exit(runFakeComponent(os.Args[4]))
-	}
-	testenv.Main(m)
-}
 
 type fakeUnit struct{ spec component.Spec }
 
