@@ -270,7 +270,7 @@ func (s *Supervisor) killOrphansIn(parent string) {
 	}
 	// Whatever is still assigned here starts again with a fresh certificate.
 	for _, e := range entries {
-		removeSecrets(filepath.Join(s.runDir(), e.Name()))
+		removeSecrets(filepath.Join(parent, e.Name()))
 	}
 }
 
