@@ -2,7 +2,6 @@ package verify
 
 import (
 	"context"
-	"strings"
 
 	"github.com/omsdev/oms/internal/omserr"
 	"github.com/omsdev/oms/internal/schema"
@@ -27,24 +26,19 @@ func (v *Verifier) compareDefinitions(ctx context.Context, srcSchemas, dstSchema
 		if s == nil || d == nil {
 			continue // listed a moment ago, dropped since: the comparison itself reports it
 		}
-		var subset []string
-		if !p.wholeColumns() {
-			subset = p.cols
-		}
-		v.tables[p.Name].result.SchemaDifferences = schema.DiffDefinitions(s, d, subset)
+		tr := v.tables[p.Name]
+		tr.result.SchemaDifferences = schema.DiffDefinitions(s, d, tr.selCols)
 	}
 	return nil
 }
 
-// wholeColumns says whether the pair compares every source column (no column subset).
-func (p *pair) wholeColumns() bool {
-	if len(p.cols) != len(p.src.Cols) {
-		return false
-	}
-	for i, c := range p.src.Cols {
-		if !strings.EqualFold(c.Name, p.cols[i]) {
-			return false
+// sharedColumns is the source's columns the target has too, in the source's order.
+func sharedColumns(src, dst *schema.TableInfo) []string {
+	var out []string
+	for _, c := range src.Cols {
+		if _, ok := dst.Col(c.Name); ok {
+			out = append(out, c.Name)
 		}
 	}
-	return true
+	return out
 }

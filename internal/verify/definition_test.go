@@ -12,7 +12,8 @@ import (
 
 // TestSchemaDifferencesReported: a target whose rows are all equal but whose definitions differ
 // (charset, collation, default, generated expression, index, engine, comment, partitioning,
-// table default collation) is not "no differences": every table says what differs, the run is
+// table default collation, constraints, a column the target lacks while the columns both have
+// are still compared) is not "no differences": every table says what differs, the run is
 // not equal, and a table whose checksum differed says why. AUTO_INCREMENT, the renamed database
 // and columns outside a column subset are not differences.
 func TestSchemaDifferencesReported(t *testing.T) {
@@ -49,6 +50,8 @@ func TestSchemaDifferencesReported(t *testing.T) {
 			"(id INT PRIMARY KEY, c VARCHAR(20), CONSTRAINT fk FOREIGN KEY (id) REFERENCES same (id))",
 			[]string{"constraint only in the source: foreign key fk: (id) references same (id) on update restrict on delete cascade",
 				"constraint only in the target: foreign key fk: (id) references same (id) on update restrict on delete restrict"}},
+		{"lost", "(id INT PRIMARY KEY, c VARCHAR(20), extra INT)", "(id INT PRIMARY KEY, c VARCHAR(20))",
+			[]string{"column extra: only in the source"}},
 		{"order", "(id INT PRIMARY KEY, a INT, b INT)", "(id INT PRIMARY KEY, b INT, a INT)", []string{"column order: (id, a, b) vs (id, b, a)"}},
 	}
 	for _, c := range cases {
@@ -62,9 +65,15 @@ func TestSchemaDifferencesReported(t *testing.T) {
 			if c.table == "order" {
 				cols = "id, a, b"
 			}
+			if c.table == "lost" && side.name == sdb {
+				cols = "id, c, extra" // extra: on the source only; the columns both have are equal
+			}
 			vals := "(1, 'x'), (2, 'y'), (3, 'z')"
 			if c.table == "order" {
 				vals = "(1, 1, 2), (2, 3, 4)"
+			}
+			if c.table == "lost" && side.name == sdb {
+				vals = "(1, 'x', 7), (2, 'y', 8), (3, 'z', 9)"
 			}
 			exec(t, side.db, fmt.Sprintf("INSERT INTO %s.%s (%s) VALUES %s", side.name, c.table, cols, vals))
 		}

@@ -100,6 +100,7 @@ type tableRun struct {
 	initial    int64               // candidates when the re-checks started
 	result     TableResult
 	tc, tcNote string // table checksum outcome (tcEqual, ...) and note; "" not taken
+	selCols    []string // the selection's column subset (nil: every column)
 }
 
 // New builds a Verifier from its config. mapper nil means: compile cfg.Selection.
@@ -122,8 +123,9 @@ func New(cfg Config, workDir string, mapper Mapper, log *slog.Logger) (*Verifier
 		tables: map[string]*tableRun{}, throttle: newThrottle(cfg.RowsPerSecond)}, nil
 }
 
-// Init connects to both servers and builds the comparison of every selected table. Missing
-// target tables or columns are errors here.
+// Init connects to both servers and builds the comparison of every selected table. A missing
+// target table, a missing key column or a missing column of the selection's column subset is an
+// error here; another column only one side has is a definition difference of the report.
 func (v *Verifier) Init(ctx context.Context) error {
 	var err error
 	if v.src, err = openDB(ctx, v.cfg.Source, "source", v.cfg.Concurrency); err != nil {
@@ -170,7 +172,13 @@ func (v *Verifier) Init(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		p, err := newPair(srcT, dstT, m.tg.Columns, where)
+		cols := m.tg.Columns
+		if len(cols) == 0 {
+			// Every column both sides have: a column only one side has is a definition
+			// difference (compareDefinitions reports it), the rest of the table is still compared.
+			cols = sharedColumns(srcT, dstT)
+		}
+		p, err := newPair(srcT, dstT, cols, where)
 		if err != nil {
 			return err
 		}
@@ -180,7 +188,7 @@ func (v *Verifier) Init(ctx context.Context) error {
 			continue
 		}
 		v.pairs = append(v.pairs, p)
-		v.tables[p.Name] = &tableRun{p: p, candidates: map[string][][]byte{}}
+		v.tables[p.Name] = &tableRun{p: p, candidates: map[string][][]byte{}, selCols: m.tg.Columns}
 		v.rowsTotal.Add(srcT.Rows)
 	}
 	if err := v.compareDefinitions(ctx, keys(srcSchemas), keys(dstSchemas)); err != nil {
