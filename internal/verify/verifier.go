@@ -99,7 +99,7 @@ type tableRun struct {
 	final      []rowDiff           // after re-checks
 	initial    int64               // candidates when the re-checks started
 	result     TableResult
-	tc, tcNote string // table checksum outcome (tcEqual, ...) and note; "" not taken
+	tc, tcNote string   // table checksum outcome (tcEqual, ...) and note; "" not taken
 	selCols    []string // the selection's column subset (nil: every column)
 }
 
