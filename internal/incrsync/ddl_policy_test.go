@@ -143,3 +143,28 @@ func TestSkipGTID(t *testing.T) {
 		t.Fatalf("target rows %q, want %q", got, want)
 	}
 }
+
+// TestMergeTableDDL (issue 21): a MERGE table created in its default database (UNION members
+// unqualified) reaches the target with its members qualified (error 1046 before), and rows
+// written through it arrive.
+func TestMergeTableDDL(t *testing.T) {
+	p := newPair(t)
+	conn, err := p.src.DB().Conn(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for _, stmt := range []string{"USE `" + p.db + "`",
+		"CREATE TABLE t1 (a INT) ENGINE=MyISAM", "CREATE TABLE t2 (a INT) ENGINE=MyISAM",
+		"CREATE TABLE m (a INT) ENGINE=MERGE UNION=(t1,t2) INSERT_METHOD=LAST",
+		"INSERT INTO t1 VALUES (1)", "INSERT INTO m VALUES (2)"} {
+		if _, err := conn.ExecContext(t.Context(), stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	r := start(t, p.config(), fmt.Sprintf("merge-%d", taskSeq.Add(1)), 1, captureSource(p.src))
+	r.waitCaughtUp(t, p.src, 30*time.Second)
+	for _, tb := range []string{"t1", "t2", "m"} {
+		sameRows(t, p.src.DB(), p.dst.DB(), q(p.db, tb), q(p.db, tb))
+	}
+}
