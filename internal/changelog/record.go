@@ -92,6 +92,23 @@ type DDL struct {
 	// Tables are the tables the statement changes as "db.table" ("db." for a whole database),
 	// when the Store could tell; empty = unknown (treat as touching DB).
 	Tables []string `json:"tables,omitempty"`
+	// Session is the source session's context the statement ran in (nil when the binlog did
+	// not say): the target runs it in the same context so defaults resolve the same.
+	Session *Session `json:"session,omitempty"`
+}
+
+// Session is what a binlog Query event records of the session that ran a statement.
+type Session struct {
+	HasSQLMode bool   `json:"has_sql_mode,omitempty"`
+	SQLMode    uint64 `json:"sql_mode,omitempty"` // the server's sql_mode bit set
+	// ClientCharset, ConnectionCollation and ServerCollation are collation ids
+	// (character_set_client, collation_connection, collation_server); 0 = not logged.
+	ClientCharset       uint16 `json:"client_charset,omitempty"`
+	ConnectionCollation uint16 `json:"connection_collation,omitempty"`
+	ServerCollation     uint16 `json:"server_collation,omitempty"`
+	TimeZone            string `json:"time_zone,omitempty"` // "" = not logged (the server's default)
+	HasFlags            bool   `json:"has_flags,omitempty"`
+	FKChecks            bool   `json:"fk_checks,omitempty"` // foreign_key_checks, when HasFlags
 }
 
 // Txn is one source transaction (or a DDL, or a heartbeat), the unit of transfer and of

@@ -2,7 +2,11 @@ package incrsync
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"strings"
+
+	"github.com/omsdev/oms/internal/changelog"
 
 	"github.com/omsdev/oms/internal/mysqlconn"
 	"github.com/omsdev/oms/internal/omserr"
@@ -77,6 +81,13 @@ func (w *worker) applyDDL(ctx context.Context, b *batch, token string) error {
 			return fmt.Errorf("connect for DDL: %w", err)
 		}
 		defer conn.Close()
+		if ss := n.t.ddlSession; ss != nil {
+			restore, err := sourceSession(ctx, conn, ss)
+			if err != nil {
+				return err
+			}
+			defer restore()
+		}
 		redo := w.pending[n.t.gtid]
 		for _, stmt := range plan.stmts {
 			if _, err := conn.ExecContext(ctx, stmt); err != nil {
@@ -97,4 +108,42 @@ func (w *worker) applyDDL(ctx context.Context, b *batch, token string) error {
 		w.log.Info("DDL applied", "gtid", n.t.gtid, "kind", plan.kind)
 	}
 	return mark("", true, token)
+}
+
+// sourceSession makes a DDL run on the target in the source session's context from the binlog
+// (sql_mode, charsets and collations, time_zone, foreign_key_checks), so defaults resolve as
+// they did on the source. restore puts the pooled connection's own settings back.
+func sourceSession(ctx context.Context, conn *sql.Conn, ss *changelog.Session) (restore func(), err error) {
+	var mode, tz, cs, coll, srv string
+	var fk int
+	if err := conn.QueryRowContext(ctx, "SELECT @@session.sql_mode, @@session.time_zone, @@session.foreign_key_checks, @@session.character_set_client, @@session.collation_connection, @@session.collation_server").
+		Scan(&mode, &tz, &fk, &cs, &coll, &srv); err != nil {
+		return nil, fmt.Errorf("read the DDL session settings: %w", err)
+	}
+	var sets []string
+	var args []any
+	if ss.HasSQLMode {
+		sets, args = append(sets, "sql_mode = ?"), append(args, ss.SQLMode)
+	}
+	if ss.ClientCharset != 0 {
+		sets, args = append(sets, "character_set_client = ?", "collation_connection = ?", "collation_server = ?"),
+			append(args, ss.ClientCharset, ss.ConnectionCollation, ss.ServerCollation)
+	}
+	if ss.TimeZone != "" {
+		sets, args = append(sets, "time_zone = ?"), append(args, ss.TimeZone)
+	}
+	if ss.HasFlags {
+		sets, args = append(sets, "foreign_key_checks = ?"), append(args, map[bool]int{false: 0, true: 1}[ss.FKChecks])
+	}
+	restore = func() {
+		_, _ = conn.ExecContext(context.WithoutCancel(ctx), "SET SESSION sql_mode = ?, time_zone = ?, foreign_key_checks = ?, character_set_client = ?, collation_connection = ?, collation_server = ?",
+			mode, tz, fk, cs, coll, srv)
+	}
+	if len(sets) == 0 {
+		return func() {}, nil
+	}
+	if _, err := conn.ExecContext(ctx, "SET SESSION "+strings.Join(sets, ", "), args...); err != nil {
+		return nil, fmt.Errorf("set the source's session for the DDL (%v): %w", args, err)
+	}
+	return restore, nil
 }

@@ -269,7 +269,7 @@ func (s *Syncer) read(ctx context.Context, src TxnSource, sched *scheduler, rec 
 					mt.rows = rows.rows
 					mt.idempotent = s.cfg.IdempotentAlways || s.strictAfter.Contains(t.GTID)
 				}
-				mt.ddl, mt.ddlTables = plan, t.DDL.Tables
+				mt.ddl, mt.ddlTables, mt.ddlSession = plan, t.DDL.Tables, t.DDL.Session
 				if err := sched.addBarrier(ctx, mt); err != nil {
 					return err
 				}

@@ -54,7 +54,8 @@ type mtxn struct {
 	seq        uint64
 	rows       []mrow
 	ddl        *ddlPlan
-	ddlTables  []string // "db.table" the DDL changes, for the per-table counts
+	ddlTables  []string           // "db.table" the DDL changes, for the per-table counts
+	ddlSession *changelog.Session // the source session the DDL ran in
 	idempotent bool
 }
 

@@ -24,7 +24,14 @@ import (
 //	image: ncols values, each u8 tag + payload (tag: 0 nil, 1 int64 varint, 2 uint64 uvarint,
 //	       3 float32 bits u32, 4 float64 bits u64, 5 string str, 6 bytes str)
 //	str:   uvarint length + bytes
+//
+// Version 2 is version 1 plus, after the DDL's table list when flagDDLSession is set, the
+// source session: u8 has (1 sql_mode, 2 flags) | u64 sql_mode | u16 client charset | u16
+// connection collation | u16 server collation | str time_zone | u8 fk_checks. Records without a
+// session are still written as version 1, so older readers read them.
 const codecVersion = 1
+
+const codecVersionSession = 2
 
 const (
 	tagNil byte = iota
@@ -37,16 +44,21 @@ const (
 )
 
 const (
-	flagHeartbeat = 1
-	flagDDL       = 2
-	flagDDLTables = 4 // DDL carries its table list
+	flagHeartbeat  = 1
+	flagDDL        = 2
+	flagDDLTables  = 4 // DDL carries its table list
+	flagDDLSession = 8 // DDL carries its source session (version 2)
 )
 
 var errCorrupt = errors.New("corrupt record")
 
 // appendTxn appends the encoding of t to b.
 func appendTxn(b []byte, t *changelog.Txn) ([]byte, error) {
-	b = append(b, codecVersion)
+	if t.DDL != nil && t.DDL.Session != nil {
+		b = append(b, codecVersionSession)
+	} else {
+		b = append(b, codecVersion)
+	}
 	b = binary.AppendUvarint(b, t.Seq)
 	b = appendStr(b, t.GTID)
 	b = binary.AppendUvarint(b, uint64(t.ServerID))
@@ -62,6 +74,9 @@ func appendTxn(b []byte, t *changelog.Txn) ([]byte, error) {
 		if len(t.DDL.Tables) > 0 {
 			flags |= flagDDLTables
 		}
+		if t.DDL.Session != nil {
+			flags |= flagDDLSession
+		}
 	}
 	b = append(b, flags)
 	if t.DDL != nil {
@@ -72,6 +87,22 @@ func appendTxn(b []byte, t *changelog.Txn) ([]byte, error) {
 			for _, x := range t.DDL.Tables {
 				b = appendStr(b, x)
 			}
+		}
+		if ss := t.DDL.Session; ss != nil {
+			var has byte
+			if ss.HasSQLMode {
+				has |= 1
+			}
+			if ss.HasFlags {
+				has |= 2
+			}
+			b = append(b, has)
+			b = binary.LittleEndian.AppendUint64(b, ss.SQLMode)
+			b = binary.LittleEndian.AppendUint16(b, ss.ClientCharset)
+			b = binary.LittleEndian.AppendUint16(b, ss.ConnectionCollation)
+			b = binary.LittleEndian.AppendUint16(b, ss.ServerCollation)
+			b = appendStr(b, ss.TimeZone)
+			b = append(b, map[bool]byte{false: 0, true: 1}[ss.FKChecks])
 		}
 	}
 	// Tables used by the rows, each once, in order of first use. Small linear search: a txn
@@ -257,7 +288,7 @@ func (r *rd) count() int {
 // decode parses one record payload. The returned Txn does not alias b.
 func (d *decoder) decode(b []byte) (*changelog.Txn, error) {
 	r := &rd{b: b}
-	if v := r.byte1(); v != codecVersion {
+	if v := r.byte1(); v != codecVersion && v != codecVersionSession {
 		return nil, fmt.Errorf("%w: version %d", errCorrupt, v)
 	}
 	t := &changelog.Txn{}
@@ -276,6 +307,20 @@ func (d *decoder) decode(b []byte) (*changelog.Txn, error) {
 			for i := range t.DDL.Tables {
 				t.DDL.Tables[i] = r.str()
 			}
+		}
+		if flags&flagDDLSession != 0 {
+			has := r.byte1()
+			ss := &changelog.Session{HasSQLMode: has&1 != 0, HasFlags: has&2 != 0}
+			raw := r.raw(14)
+			if len(raw) == 14 {
+				ss.SQLMode = binary.LittleEndian.Uint64(raw)
+				ss.ClientCharset = binary.LittleEndian.Uint16(raw[8:])
+				ss.ConnectionCollation = binary.LittleEndian.Uint16(raw[10:])
+				ss.ServerCollation = binary.LittleEndian.Uint16(raw[12:])
+			}
+			ss.TimeZone = r.str()
+			ss.FKChecks = r.byte1() == 1
+			t.DDL.Session = ss
 		}
 	}
 	nt := r.count()

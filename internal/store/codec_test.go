@@ -27,10 +27,16 @@ func TestCodecRoundTrip(t *testing.T) {
 		sampleTxn(),
 		{GTID: "0-1-6", Seq: 8, CommitTime: time.Unix(1, 0).UTC(), DDL: &changelog.DDL{DB: "d", Statement: "ALTER TABLE t ADD c INT", Tables: []string{"d.t"}}},
 		{Heartbeat: true, CommitTime: time.Unix(2, 0).UTC()},
+		{GTID: "0-1-7", Seq: 9, CommitTime: time.Unix(3, 0).UTC(), DDL: &changelog.DDL{DB: "d", Statement: "CREATE TABLE t (a TIMESTAMP)", Tables: []string{"d.t"},
+			Session: &changelog.Session{HasSQLMode: true, SQLMode: 1<<21 | 1<<30, ClientCharset: 8, ConnectionCollation: 8, ServerCollation: 45, TimeZone: "+05:00", HasFlags: true}}},
 	} {
 		b, err := appendTxn(nil, in)
 		if err != nil {
 			t.Fatal(err)
+		}
+		// a record without a session stays version 1, which older readers read
+		if want := byte(map[bool]int{false: codecVersion, true: codecVersionSession}[in.DDL != nil && in.DDL.Session != nil]); b[0] != want {
+			t.Fatalf("record version %d, want %d", b[0], want)
 		}
 		out, err := newDecoder().decode(b)
 		if err != nil {
