@@ -3,12 +3,14 @@ package testenv
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -63,15 +65,24 @@ bind-address = "127.0.0.1:%d"
 	}
 	stop := startDaemon(t, dir, "influxd", exec.Command(bin, "-config", p), "http://"+httpAddr+"/ping")
 	in := &Influx{Addr: httpAddr, User: user, Password: password, stop: stop}
-	// With auth on and no user yet, InfluxDB accepts creating the first admin.
+	// With auth on and no user yet, InfluxDB accepts creating the first admin. /ping answers
+	// before the meta store is ready: a 200 whose body carries an error is retried.
 	q := url.Values{"q": {fmt.Sprintf("CREATE USER %s WITH PASSWORD '%s' WITH ALL PRIVILEGES", user, password)}}
-	resp, err := http.PostForm("http://"+httpAddr+"/query", q)
-	if err != nil {
-		t.Fatalf("create influx user: %v", err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("create influx user: HTTP %s", resp.Status)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.PostForm("http://"+httpAddr+"/query", q)
+		var body []byte
+		if err == nil {
+			body, _ = io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK && !strings.Contains(string(body), `"error"`) {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("create influx user: %v %s", err, body)
+		}
+		time.Sleep(100 * time.Millisecond) // polling start-up
 	}
 	return in
 }
