@@ -16,6 +16,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"mime"
 	"net/http"
 	"strings"
 	"sync"
@@ -69,6 +70,14 @@ type call struct {
 	// resource names the object for the audit row (set by handlers).
 	resource string
 	page     *paging
+	// attachment, set by a handler, is sent as the response body instead of the envelope.
+	attachment *attachment
+}
+
+// attachment is a file download (DownloadVerificationFixSQL with attachment: true).
+type attachment struct {
+	name, contentType string
+	body              []byte
 }
 
 type paging struct{ number, size, total int }
@@ -222,6 +231,13 @@ func (s *Server) write(w http.ResponseWriter, c *call, val any, err error, start
 			w.Header().Set("WWW-Authenticate", `Basic realm="oms"`)
 		}
 		setRetryAfter(w, err)
+	} else if a := c.attachment; a != nil {
+		w.Header().Set("Content-Type", a.contentType)
+		w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": a.name}))
+		w.Header().Set("X-Request-Id", c.reqID)
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(a.body)
+		return
 	} else {
 		raw, merr := json.Marshal(val)
 		if merr != nil {

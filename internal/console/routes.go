@@ -107,6 +107,28 @@ func (s *Server) routeTable() map[string]route {
 			return p.Components(ctx, req.ProjectID)
 		}},
 		api.ActionDescribeProjectMetrics: {h: s.describeProjectMetrics},
+		api.ActionDescribeVerificationResult: {h: func(ctx context.Context, c *call) (any, error) {
+			id, err := projectID(c)
+			if err != nil {
+				return nil, err
+			}
+			return p.VerificationResult(ctx, id)
+		}},
+		api.ActionDownloadVerificationFixSQL: {h: func(ctx context.Context, c *call) (any, error) {
+			var req api.DownloadVerificationFixSQLRequest
+			if err := c.decode(&req); err != nil {
+				return nil, err
+			}
+			if strings.TrimSpace(req.ID) == "" {
+				return nil, omserr.New(omserr.APIInvalidArgument, "id is required", `send {"id": "<project id>"}`)
+			}
+			c.resource = req.ID
+			out, err := p.FixSQL(ctx, req.ID)
+			if err == nil && req.Attachment {
+				c.attachment = &attachment{name: out.FileName, contentType: "application/sql; charset=utf-8", body: []byte(out.SQL)}
+			}
+			return out, err
+		}},
 		api.ActionListHosts: {h: func(ctx context.Context, c *call) (any, error) {
 			var req api.Empty
 			if err := c.decode(&req); err != nil {

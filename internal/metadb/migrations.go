@@ -121,6 +121,19 @@ var rmMigrations = []Migration{{
 		`ALTER TABLE data_sources ADD COLUMN IF NOT EXISTS tls_mode VARCHAR(32) NOT NULL DEFAULT 'preferred' AFTER password_enc`,
 		`ALTER TABLE data_sources ADD COLUMN IF NOT EXISTS tls_ca TEXT COMMENT 'PEM of the CA for verify-ca and verify-identity' AFTER tls_mode`,
 	},
+}, {
+	Version: 5, Name: "verification results uploaded by the supervisor that ran the full verification",
+	Statements: []string{
+		`CREATE TABLE IF NOT EXISTS verification_results (
+			project_id VARCHAR(64) NOT NULL PRIMARY KEY COMMENT 'the last finished verification of each project',
+			task_id VARCHAR(64) NOT NULL,
+			host VARCHAR(64) NOT NULL DEFAULT '' COMMENT 'where the full output dir stays',
+			report LONGTEXT NOT NULL COMMENT 'report.json of the verify component',
+			fix_sql LONGBLOB NOT NULL COMMENT 'the tables'' fix SQL, bounded (project.MaxFixSQLBytes)',
+			fix_sql_truncated TINYINT(1) NOT NULL DEFAULT 0,
+			finished_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)
+		) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+	},
 }}
 
 var cmMigrations = []Migration{{

@@ -36,10 +36,12 @@ import (
 	"github.com/omsdev/oms/internal/httpx"
 	"github.com/omsdev/oms/internal/metadb"
 	"github.com/omsdev/oms/internal/omserr"
+	"github.com/omsdev/oms/internal/project"
 	"github.com/omsdev/oms/internal/safepath"
 	"github.com/omsdev/oms/internal/secret"
 	"github.com/omsdev/oms/internal/sqlgen"
 	"github.com/omsdev/oms/internal/task"
+	"github.com/omsdev/oms/internal/verify"
 )
 
 // Defaults of Options.
@@ -81,6 +83,7 @@ type Supervisor struct {
 	db    *sql.DB
 	opt   Options
 	hb    string
+	rm    string // unquoted rm database name (verification results)
 	tasks *task.Table
 	keys  *secret.Keyring
 	log   *slog.Logger
@@ -103,7 +106,7 @@ func New(db *sql.DB, opt Options, keys *secret.Keyring, log *slog.Logger) *Super
 		opt.StatusHost = opt.HostIP
 	}
 	n := metadb.NamesFrom(opt.Config)
-	return &Supervisor{db: db, opt: opt, hb: sqlgen.QuoteIdent(n.Heartbeat), tasks: task.NewTable(db, n.CM), keys: keys, log: log, procs: map[string]*proc{}}
+	return &Supervisor{db: db, opt: opt, hb: sqlgen.QuoteIdent(n.Heartbeat), rm: n.RM, tasks: task.NewTable(db, n.CM), keys: keys, log: log, procs: map[string]*proc{}}
 }
 
 func (s *Supervisor) runDir() string { return filepath.Join(s.opt.DataDir, "run") }
@@ -255,6 +258,9 @@ func (s *Supervisor) drive(ctx context.Context, t task.Task, p *proc) {
 		if code == 0 {
 			st := p.lastStatus()
 			if st == nil || st.State != component.StatePaused {
+				if t.Kind == task.KindFullVerify {
+					s.uploadVerification(ctx, t, p)
+				}
 				s.report(ctx, t, task.Finished, "", p.restarts, st)
 				s.log.Info("component finished", "task", t.ID, "kind", t.Kind)
 				return
@@ -489,4 +495,35 @@ func (s *Supervisor) Handler() http.Handler {
 		return s.Components(), nil
 	})))
 	return mux
+}
+
+// uploadVerification stores a finished full verification's report and fix SQL in the MetaDB so
+// every node's OpenAPI serves them (the component, data plane, only writes files). A failure is
+// retried a few times, then logged: the files stay in the output dir on this host.
+func (s *Supervisor) uploadVerification(ctx context.Context, t task.Task, p *proc) {
+	var cfg verify.Config
+	raw, err := s.keys.OpenJSON(t.Spec.Config)
+	if err == nil {
+		err = json.Unmarshal(raw, &cfg)
+	}
+	if err != nil {
+		s.log.Error("cannot read the verification spec; its result is not uploaded", "task", t.ID, "err", err)
+		return
+	}
+	dir := cfg.OutputDirIn(p.workDir)
+	for attempt := 1; ; attempt++ {
+		err = project.StoreVerificationResult(ctx, s.db, s.rm, t.ProjectID, t.ID, s.opt.HostIP, dir)
+		if err == nil {
+			s.log.Info("verification result uploaded", "task", t.ID, "project", t.ProjectID)
+			return
+		}
+		if attempt == 3 || ctx.Err() != nil {
+			s.log.Error("cannot upload the verification result; it stays in the output dir", "task", t.ID, "dir", dir, "err", err)
+			return
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Duration(attempt) * time.Second):
+		}
+	}
 }

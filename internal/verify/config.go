@@ -135,9 +135,7 @@ func (c Config) withDefaults(workDir string) (Config, error) {
 	if c.NoKeyMaxRows <= 0 {
 		c.NoKeyMaxRows = DefaultNoKeyMaxRows
 	}
-	if c.OutputDir == "" {
-		c.OutputDir = workDir + "/output"
-	}
+	c.OutputDir = c.OutputDirIn(workDir)
 	if c.Source.Host == "" || c.Target.Host == "" || c.Source.Port == 0 || c.Target.Port == 0 {
 		return c, omserr.New(omserr.VerifyConfigInvalid, "source and target need host and port", "set source.host/port and target.host/port")
 	}
@@ -150,4 +148,12 @@ func (c Config) withDefaults(workDir string) (Config, error) {
 		return c, omserr.New(omserr.VerifyConfigInvalid, "selection has no tables rule", `add e.g. {"tables":[{"db":"shop"}]}`)
 	}
 	return c, nil
+}
+
+// OutputDirIn is where a run in workDir writes its report: OutputDir, else <workDir>/output.
+func (c Config) OutputDirIn(workDir string) string {
+	if c.OutputDir == "" {
+		return workDir + "/output"
+	}
+	return c.OutputDir
 }

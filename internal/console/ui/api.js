@@ -23,13 +23,41 @@ export async function api(action, body) {
   return (await apiPage(action, body)).data;
 }
 
-export async function apiPage(action, body) {
-  const resp = await fetch('/api/v2?Action=' + encodeURIComponent(action), {
+function post(action, body) {
+  return fetch('/api/v2?Action=' + encodeURIComponent(action), {
     method: 'POST',
     credentials: 'same-origin',
     headers: { 'Content-Type': 'application/json', 'X-OMS-Console': '1', 'X-CSRF-Token': csrf },
     body: JSON.stringify(body || {}),
   });
+}
+
+export async function apiPage(action, body) {
+  return envelope(action, await post(action, body));
+}
+
+// apiDownload calls an action with attachment: true and saves the file it answers with (the
+// name from its Content-Disposition); an error comes back as the usual envelope.
+export async function apiDownload(action, body) {
+  const resp = await post(action, { ...(body || {}), attachment: true });
+  const disp = resp.headers.get('Content-Disposition') || '';
+  if (!resp.ok || !disp.startsWith('attachment')) {
+    await envelope(action, resp);
+    throw new ApiError(resp.status, { code: 'API_NOT_ATTACHMENT', message: action + ' answered without a file', advice: 'retry; if it persists, check the node' });
+  }
+  const m = /filename="?([^";]+)"?/.exec(disp);
+  const url = URL.createObjectURL(await resp.blob());
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = m ? m[1] : 'download';
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60000);
+  return a.download;
+}
+
+async function envelope(action, resp) {
   let env;
   try {
     env = await resp.json();

@@ -1,5 +1,5 @@
-import { api, describe } from '../api.js';
-import { h, mount, state, bar, table, fmtTime, fmtNum, fmtDuration } from '../dom.js';
+import { api, apiDownload, describe } from '../api.js';
+import { h, mount, state, bar, table, fmtTime, fmtNum, fmtDuration, fmtBytes } from '../dom.js';
 
 // eta of a step from its metrics: rows left at the current rate.
 function eta(st) {
@@ -114,6 +114,35 @@ export async function projectPage(main, { args, can }) {
           h('div', { class: 'big ' + (prog.fullVerifyDifferences ? 'bad' : 'ok') }, fmtNum(prog.fullVerifyDifferences))),
         h('div', { class: 'card' }, h('div', { class: 'muted' }, 'finished'), prog.fullVerifyFinished ? 'yes' : 'no'))
       : h('p', { class: 'muted' }, 'Verification is not enabled for this project.'));
+    if (p.enableFullVerify && prog.fullVerifyFinished) await showVerifyResult();
+  }
+
+  // showVerifyResult adds the last finished verification's per-table counts and its fix SQL.
+  async function showVerifyResult() {
+    let r;
+    try {
+      r = await api('DescribeVerificationResult', { id });
+    } catch (err) {
+      verify.append(h('p', { class: 'muted', id: 'verify-result-missing' }, describe(err)));
+      return;
+    }
+    const dl = h('div', { class: 'toolbar' });
+    if (r.fixSqlBytes > 0) {
+      const note = h('span', { id: 'verify-download-result' });
+      dl.append(h('button', { id: 'verify-download', onclick: async () => {
+        try {
+          const name = await apiDownload('DownloadVerificationFixSQL', { id });
+          mount(note, h('span', { class: 'notice' }, 'saved ' + name));
+        } catch (err) {
+          mount(note, h('span', { class: 'error' }, describe(err)));
+        }
+      } }, 'Download fix SQL (' + fmtBytes(r.fixSqlBytes) + (r.fixSqlTruncated ? ', truncated' : '') + ')'), ' ', note);
+    }
+    verify.append(h('div', { id: 'verify-result' },
+      h('p', {}, r.equal ? 'Source and target are equal' : 'Differences found', ' (verification finished ', fmtTime(r.finishedAt), ')'), dl,
+      table(['source table', 'target table', 'method', 'rows compared', 'missing on target', 'extra on target', 'changed', 'schema differences', 'note'],
+        (r.tables || []).map((t) => [t.table, t.target, t.method, fmtNum(t.rowsCompared), fmtNum(t.onlyInSource), fmtNum(t.onlyInTarget), fmtNum(t.different),
+          (t.schemaDifferences || []).join('; ') || '-', t.note || '']), 'No tables.')));
     const pts = chartPoints(metrics.series || []);
     for (const [chart, data] of [[lag, pts.lag], [rows, pts.rate]]) {
       if (!chart) continue;
