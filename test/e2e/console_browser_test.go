@@ -231,7 +231,8 @@ func (p *page) login(user, pw string) {
 // region VIP in front of two real nodes, with real MariaDB: log in, bad input refused inline, data
 // sources and a project created through the forms, the project reaches incremental MONITORING
 // with the lag chart drawing; then one node is stopped and the same session goes on through the
-// VIP: pause and resume from the UI, every page screenshotted and timed, log out, a viewer's
+// VIP: pause and resume from the UI, the fix SQL of a verification with a difference downloaded,
+// every page screenshotted and timed, log out, a viewer's
 // mutation refused by the API.
 func TestConsoleInBrowser(t *testing.T) {
 	if testing.Short() {
@@ -330,6 +331,8 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Fatalf("projects after the wizard: %+v %v", list, err)
 	}
 	pid := list[0].ID
+	// A second project (through the API) whose verification finds a difference.
+	vid := startProjectWithDifference(t, c.cli, src.DB(), dst.DB(), ids["src"], ids["dst"])
 
 	// Incremental MONITORING shows in the step timeline, and the lag chart draws.
 	p.waitJS(3*time.Minute, "INCR_TRANSFER MONITORING in the timeline",
@@ -380,6 +383,9 @@ func TestConsoleInBrowser(t *testing.T) {
 	if err != nil || len(events) != 1 || events[0].Resource != pid {
 		t.Fatalf("audit of the UI's pause: %+v %v", events, err)
 	}
+
+	// The verification's per-table counts and its fix SQL, downloaded from the project page.
+	assertFixSQL(t, p.downloadFixSQL(c.cli, vid))
 
 	// Log out; the session is gone for the API too.
 	p.click("#logout")
