@@ -255,7 +255,7 @@ func newProjectCmd() *cobra.Command {
 		verb("resume", "Resume a suspended or failed project", (*api.Client).ResumeProject),
 		verb("release", "Release a project: stop and remove its components", (*api.Client).ReleaseProject),
 		verb("delete", "Delete an INIT or RELEASED project", (*api.Client).DeleteProject),
-		list, show)
+		list, show, newVerifyResultCmd(&cf))
 	return cmd
 }
 

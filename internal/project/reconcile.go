@@ -267,7 +267,7 @@ func (s *Service) advance(ctx context.Context, p api.Project) error {
 				parts = append(parts, fmt.Sprintf("the definitions of %.0f tables differ", n))
 			}
 			if len(parts) > 0 {
-				msg = strings.Join(parts, " and ") + "; see the report in the full-verify work dir on " + t.Host
+				msg = strings.Join(parts, " and ") + "; see DescribeVerificationResult (per-table counts) and DownloadVerificationFixSQL, or the report in the full-verify work dir on " + t.Host
 			}
 			return s.stepUpdate(ctx, p.ID, api.StepFullVerifier, api.StepFinished, 100, m, msg)
 		}
