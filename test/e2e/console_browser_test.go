@@ -122,7 +122,7 @@ func newBrowser(t *testing.T, base string) *page {
 func (p *page) do(what string, actions ...chromedp.Action[chromedp.Void]) {
 	p.t.Helper()
 	if err := chromedp.Do(p.ctx, actions...); err != nil {
-		p.screenshot("failed-" + strings.ReplaceAll(what, " ", "-"))
+		p.screenshot("failed-" + fileSafe(what))
 		p.t.Fatalf("%s: %v", what, err)
 	}
 }
@@ -152,7 +152,7 @@ func (p *page) waitJS(d time.Duration, what, js string) {
 			return
 		}
 		if time.Now().After(deadline) {
-			p.screenshot("timeout-" + strings.ReplaceAll(what, " ", "-"))
+			p.screenshot("timeout-" + fileSafe(what))
 			p.t.Fatalf("timed out after %s waiting for %s (%s); page text: %.1500s", d, what, js, p.text("main"))
 		}
 		time.Sleep(200 * time.Millisecond)
@@ -417,3 +417,6 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	t.Logf("screenshots in %s", p.shots)
 }
+
+// fileSafe makes a step's description usable as a screenshot file name.
+func fileSafe(what string) string { return strings.NewReplacer(" ", "-", "/", "-").Replace(what) }

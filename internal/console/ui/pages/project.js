@@ -114,6 +114,14 @@ export async function projectPage(main, { args, can }) {
           h('div', { class: 'big ' + (prog.fullVerifyDifferences ? 'bad' : 'ok') }, fmtNum(prog.fullVerifyDifferences))),
         h('div', { class: 'card' }, h('div', { class: 'muted' }, 'finished'), prog.fullVerifyFinished ? 'yes' : 'no'))
       : h('p', { class: 'muted' }, 'Verification is not enabled for this project.'));
+    const pts = chartPoints(metrics.series || []);
+    for (const [chart, data] of [[lag, pts.lag], [rows, pts.rate]]) {
+      if (!chart) continue;
+      chart.data.labels = data.map(([t]) => new Date(t * 1000).toLocaleTimeString());
+      chart.data.datasets[0].data = data.map(([, v]) => v);
+      chart.update('none');
+    }
+    mount(chartNote, (metrics.unreachableHosts || []).length ? 'No samples from ' + metrics.unreachableHosts.join(', ') + ' (not answering).' : '');
     if (p.enableFullVerify && prog.fullVerifyFinished) await showVerifyResult();
   }
 
@@ -143,14 +151,6 @@ export async function projectPage(main, { args, can }) {
       table(['source table', 'target table', 'method', 'rows compared', 'missing on target', 'extra on target', 'changed', 'schema differences', 'note'],
         (r.tables || []).map((t) => [t.table, t.target, t.method, fmtNum(t.rowsCompared), fmtNum(t.onlyInSource), fmtNum(t.onlyInTarget), fmtNum(t.different),
           (t.schemaDifferences || []).join('; ') || '-', t.note || '']), 'No tables.')));
-    const pts = chartPoints(metrics.series || []);
-    for (const [chart, data] of [[lag, pts.lag], [rows, pts.rate]]) {
-      if (!chart) continue;
-      chart.data.labels = data.map(([t]) => new Date(t * 1000).toLocaleTimeString());
-      chart.data.datasets[0].data = data.map(([, v]) => v);
-      chart.update('none');
-    }
-    mount(chartNote, (metrics.unreachableHosts || []).length ? 'No samples from ' + metrics.unreachableHosts.join(', ') + ' (not answering).' : '');
   }
 
   await refresh();
