@@ -34,6 +34,19 @@ func TestVerificationResult(t *testing.T) {
 	_, err = f.cli.DownloadVerificationFixSQL(ctx, "np_none")
 	apiErr(t, err, 404, omserr.APINotFound)
 
+	// An equal verification has no fix SQL: stored as empty, not refused.
+	eqDir := t.TempDir()
+	eqRaw, _ := json.Marshal(verify.Report{FinishedAt: time.Now(), Compared: 3, Equal: true, Tables: []verify.TableResult{{Table: "shop.t", Target: "shop.t", Compared: 3}}})
+	if err := os.WriteFile(filepath.Join(eqDir, verify.ReportFile), eqRaw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := project.StoreVerificationResult(ctx, f.db, f.names.RM, p.ID, p.ID+"-full-verify", "10.0.0.5", eqDir); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := f.cli.DescribeVerificationResult(ctx, p.ID); err != nil || !res.Equal || res.FixSQLBytes != 0 || len(res.Tables) != 1 {
+		t.Fatalf("equal verification: %+v %v", res, err)
+	}
+
 	dir := t.TempDir()
 	fix := "UPDATE `shop`.`t` SET `c` = 'two' WHERE `id` = 2 LIMIT 1;\n"
 	if err := os.WriteFile(filepath.Join(dir, "shop.t.sql"), []byte(fix), 0o600); err != nil {

@@ -38,6 +38,9 @@ func StoreVerificationResult(ctx context.Context, db *sql.DB, rmName, projectID,
 	if err != nil {
 		return err
 	}
+	if fix == nil {
+		fix = []byte{} // nothing to fix: an empty value, not NULL
+	}
 	_, err = db.ExecContext(ctx, "REPLACE INTO "+sqlgen.QuoteIdent(rmName)+".verification_results (project_id, task_id, host, report, fix_sql, fix_sql_truncated, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
 		projectID, taskID, host, string(raw), fix, truncated, rep.FinishedAt.UTC())
 	if err != nil {

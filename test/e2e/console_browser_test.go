@@ -203,7 +203,21 @@ func (p *page) fill(css, value string) {
 	p.do("type into "+css, chromedp.SendKeys(chromedp.CSS(css), value))
 }
 
-func (p *page) click(css string) { p.t.Helper(); p.do("click "+css, chromedp.Click(chromedp.CSS(css))) }
+// click clicks css; the pages re-render every few seconds, so a node replaced between finding and
+// clicking it is looked up again.
+func (p *page) click(css string) {
+	p.t.Helper()
+	for attempt := 1; ; attempt++ {
+		err := chromedp.Do(p.ctx, chromedp.Click(chromedp.CSS(css)))
+		if err == nil {
+			return
+		}
+		if attempt == 5 || !strings.Contains(err.Error(), "Could not find node with given id") {
+			p.screenshot("failed-click")
+			p.t.Fatalf("click %s: %v", css, err)
+		}
+	}
+}
 
 // apiStatus makes a call from the page with its session (as any script in it could) and returns
 // the HTTP status: the API, not the UI, refuses what a role may not do.

@@ -49,6 +49,8 @@ export async function projectPage(main, { args, can }) {
   const steps = h('div', { id: 'project-steps' });
   const comps = h('div', { id: 'project-components' });
   const verify = h('div', { id: 'project-verify' });
+  const verifyResult = h('div', { id: 'project-verify-result' });
+  let verifyShown = ''; // finishedAt of the result on screen: re-rendered only when it changes
   const lagCanvas = h('canvas', { id: 'chart-lag' });
   const rowsCanvas = h('canvas', { id: 'chart-rows' });
   const chartNote = h('div', { class: 'muted', id: 'chart-note' });
@@ -57,7 +59,7 @@ export async function projectPage(main, { args, can }) {
     h('h2', {}, 'Lag and throughput (last hour, from the nodes\' recent window)'),
     h('div', { class: 'charts' }, h('div', { class: 'chart' }, lagCanvas), h('div', { class: 'chart' }, rowsCanvas)), chartNote,
     h('h2', {}, 'Components'), comps,
-    h('h2', {}, 'Verification'), verify);
+    h('h2', {}, 'Verification'), verify, verifyResult);
   const lag = lineChart(lagCanvas, 'lag (s)', '#2457c5');
   const rows = lineChart(rowsCanvas, 'rows/s', '#1a7f37');
 
@@ -131,9 +133,12 @@ export async function projectPage(main, { args, can }) {
     try {
       r = await api('DescribeVerificationResult', { id });
     } catch (err) {
-      verify.append(h('p', { class: 'muted', id: 'verify-result-missing' }, describe(err)));
+      verifyShown = '';
+      mount(verifyResult, h('p', { class: 'muted', id: 'verify-result-missing' }, describe(err)));
       return;
     }
+    if (r.finishedAt === verifyShown) return;
+    verifyShown = r.finishedAt;
     const dl = h('div', { class: 'toolbar' });
     if (r.fixSqlBytes > 0) {
       const note = h('span', { id: 'verify-download-result' });
@@ -146,7 +151,7 @@ export async function projectPage(main, { args, can }) {
         }
       } }, 'Download fix SQL (' + fmtBytes(r.fixSqlBytes) + (r.fixSqlTruncated ? ', truncated' : '') + ')'), ' ', note);
     }
-    verify.append(h('div', { id: 'verify-result' },
+    mount(verifyResult, h('div', { id: 'verify-result' },
       h('p', {}, r.equal ? 'Source and target are equal' : 'Differences found', ' (verification finished ', fmtTime(r.finishedAt), ')'), dl,
       table(['source table', 'target table', 'method', 'rows compared', 'missing on target', 'extra on target', 'changed', 'schema differences', 'note'],
         (r.tables || []).map((t) => [t.table, t.target, t.method, fmtNum(t.rowsCompared), fmtNum(t.onlyInSource), fmtNum(t.onlyInTarget), fmtNum(t.different),
