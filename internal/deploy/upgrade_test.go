@@ -80,7 +80,7 @@ func TestUpgradeRollingDrainAndBackup(t *testing.T) {
 	c.CMNodes = []string{"10.1.0.1", "10.1.0.2"}
 	db := inst.DB()
 	hosts, tasks := sqlgen.Table(c.CMDB, "hosts"), sqlgen.Table(c.CMDB, "tasks")
-	if _, err := db.Exec("INSERT INTO "+hosts+" (ip, region, cm_port, console_port, supervisor_port, version) VALUES ('10.1.0.2', 'cn-hangzhou', 8088, 8089, 9000, 'v0.1.0')"); err != nil {
+	if _, err := db.Exec("INSERT INTO " + hosts + " (ip, region, cm_port, console_port, supervisor_port, version) VALUES ('10.1.0.2', 'cn-hangzhou', 8088, 8089, 9000, 'v0.1.0')"); err != nil {
 		t.Fatal(err)
 	}
 	db.Exec("UPDATE " + hosts + " SET version = 'v0.1.0'")
