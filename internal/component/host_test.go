@@ -157,3 +157,21 @@ func TestHostInitErrorAndFinish(t *testing.T) {
 		t.Fatalf("finish: %v %+v", err, ok.Status())
 	}
 }
+
+func TestDurationJSON(t *testing.T) {
+	for in, want := range map[string]time.Duration{`"90s"`: 90 * time.Second, `"1m30s"`: 90 * time.Second, `2`: 2 * time.Second, `0.5`: 500 * time.Millisecond} {
+		var d Duration
+		if err := json.Unmarshal([]byte(in), &d); err != nil || time.Duration(d) != want {
+			t.Errorf("%s: %v %v, want %v", in, time.Duration(d), err, want)
+		}
+	}
+	for _, bad := range []string{`"x"`, `true`, `"90"`} {
+		var d Duration
+		if err := json.Unmarshal([]byte(bad), &d); err == nil {
+			t.Errorf("%s accepted", bad)
+		}
+	}
+	if b, _ := json.Marshal(Duration(90 * time.Second)); string(b) != `"1m30s"` {
+		t.Errorf("marshal: %s", b)
+	}
+}

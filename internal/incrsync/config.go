@@ -1,12 +1,11 @@
 package incrsync
 
 import (
-	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/omsdev/oms/internal/binlog"
 	"github.com/omsdev/oms/internal/clustertls"
+	"github.com/omsdev/oms/internal/component"
 	"github.com/omsdev/oms/internal/ddl"
 	"github.com/omsdev/oms/internal/mysqlconn"
 	"github.com/omsdev/oms/internal/omserr"
@@ -73,7 +72,7 @@ type Config struct {
 
 	// RetryMax is how long retryable target errors are retried before the task fails
 	// (default 10m).
-	RetryMax Duration `json:"retry_max,omitempty"`
+	RetryMax component.Duration `json:"retry_max,omitempty"`
 }
 
 // targetOptions are the target sessions: UTC, no foreign key checks (the source checked them),
@@ -90,33 +89,6 @@ func targetOptions(workers int) mysqlconn.Options {
 			"sql_mode":           "'STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION'",
 		},
 	}
-}
-
-// Duration is a time.Duration written as "10m" in JSON.
-type Duration time.Duration
-
-// UnmarshalJSON reads "90s" or a number of seconds.
-func (d *Duration) UnmarshalJSON(b []byte) error {
-	s := string(b)
-	if len(s) >= 2 && s[0] == '"' {
-		v, err := time.ParseDuration(s[1 : len(s)-1])
-		if err != nil {
-			return err
-		}
-		*d = Duration(v)
-		return nil
-	}
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		return fmt.Errorf("duration %s: use \"90s\" or seconds", s)
-	}
-	*d = Duration(f * float64(time.Second))
-	return nil
-}
-
-// MarshalJSON writes "90s".
-func (d Duration) MarshalJSON() ([]byte, error) {
-	return []byte(strconv.Quote(time.Duration(d).String())), nil
 }
 
 // SetDefaults fills the defaults (the consumer id from taskID); NewFromConfig calls it, and so
@@ -144,7 +116,7 @@ func (c *Config) SetDefaults(taskID string) {
 		c.CheckpointSchema = "__oms"
 	}
 	if c.RetryMax <= 0 {
-		c.RetryMax = Duration(10 * time.Minute)
+		c.RetryMax = component.Duration(10 * time.Minute)
 	}
 	if c.AtomicTxns {
 		c.MaxBatchTxns = 1

@@ -1,11 +1,10 @@
 package verify
 
 import (
-	"encoding/json"
-	"fmt"
 	"strconv"
 	"time"
 
+	"github.com/omsdev/oms/internal/component"
 	"github.com/omsdev/oms/internal/mysqlconn"
 	"github.com/omsdev/oms/internal/omserr"
 	"github.com/omsdev/oms/internal/selection"
@@ -45,7 +44,7 @@ type Config struct {
 	// RecheckRounds is how many times a differing row is compared again (nil: 20, 0: never).
 	RecheckRounds *int `json:"recheck_rounds,omitempty"`
 	// RecheckDelay is the wait before each re-check round, e.g. "2s".
-	RecheckDelay Duration `json:"recheck_delay,omitempty"`
+	RecheckDelay component.Duration `json:"recheck_delay,omitempty"`
 	// Mode is "range" (checksum per key range on both sides, default) or "in" (every source row
 	// is fetched and the target rows are looked up by the source's keys).
 	Mode string `json:"mode,omitempty"`
@@ -70,24 +69,6 @@ type Config struct {
 	TableChecksum string `json:"table_checksum,omitempty"`
 }
 
-// Duration is a time.Duration written as "2s" in JSON.
-type Duration time.Duration
-
-func (d *Duration) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("duration must be a string like \"2s\": %w", err)
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return err
-	}
-	*d = Duration(v)
-	return nil
-}
-
-func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
-
 // sessionOptions: utf8mb4 text, UTC for TIMESTAMP, client-side parameter interpolation (one
 // round trip per query); a pool for maxOpen connections.
 func sessionOptions(maxOpen int) mysqlconn.Options {
@@ -110,7 +91,7 @@ func (c Config) withDefaults(workDir string) (Config, error) {
 		return c, omserr.New(omserr.VerifyConfigInvalid, "recheck_rounds is negative", "use 0 (no re-check) or more")
 	}
 	if c.RecheckDelay == 0 {
-		c.RecheckDelay = Duration(DefaultRecheckDelay)
+		c.RecheckDelay = component.Duration(DefaultRecheckDelay)
 	}
 	if c.Mode == "" {
 		c.Mode = ModeRange

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/omsdev/oms/internal/component"
 	"github.com/omsdev/oms/internal/schema"
 	"github.com/omsdev/oms/internal/selection"
 	"github.com/omsdev/oms/internal/testenv"
@@ -160,7 +161,7 @@ func TestTableChecksumFallsBack(t *testing.T) {
 		t.Run(mode, func(t *testing.T) {
 			out := t.TempDir()
 			v, wait := startVerifier(t, e, Config{Selection: sel, ChunkSize: 300, Mode: mode, RecheckRounds: rounds(1),
-				RecheckDelay: Duration(10 * time.Millisecond), OutputDir: out}, t.TempDir())
+				RecheckDelay: component.Duration(10 * time.Millisecond), OutputDir: out}, t.TempDir())
 			rep, err := wait()
 			if err != nil {
 				t.Fatal(err)

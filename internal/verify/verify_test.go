@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/omsdev/oms/internal/component"
 	"github.com/omsdev/oms/internal/mysqlconn"
 	"github.com/omsdev/oms/internal/selection"
 	"github.com/omsdev/oms/internal/testenv"
@@ -158,7 +159,7 @@ func TestFindsExactlyInjectedDifferences(t *testing.T) {
 		t.Run(mode, func(t *testing.T) {
 			out := t.TempDir()
 			rep := run(t, e, Config{Selection: sel, ChunkSize: 500, Mode: mode, RecheckRounds: rounds(1),
-				RecheckDelay: Duration(10 * time.Millisecond), OutputDir: out}, t.TempDir())
+				RecheckDelay: component.Duration(10 * time.Millisecond), OutputDir: out}, t.TempDir())
 			if rep.OnlyInSource != 2 || rep.OnlyInTarget != 2 || rep.Different != 14 || rep.Compared != allTypesRows {
 				t.Errorf("counts: %+v", rep.Tables)
 			}
@@ -233,7 +234,7 @@ func TestLaggingWriterIsNotReported(t *testing.T) {
 	exec(t, e.src.DB(), changes(sdb)...) // the source changed; the target has not seen it yet
 	sel := selection.Config{Tables: []selection.Rule{{DB: sdb, RenameDB: ddb}}}
 	v, wait := startVerifier(t, e, Config{Selection: sel, ChunkSize: 300, RecheckRounds: rounds(20),
-		RecheckDelay: Duration(300 * time.Millisecond), OutputDir: t.TempDir()}, t.TempDir())
+		RecheckDelay: component.Duration(300 * time.Millisecond), OutputDir: t.TempDir()}, t.TempDir())
 	// The lagging writer: applies the changes once the verifier has seen them as differences,
 	// 2 s late.
 	waitFor(t, "chunk pass to finish with candidates", time.Minute, func() bool {
