@@ -19,6 +19,18 @@ type ColumnInfo struct {
 	Collation string
 	Generated bool // a generated column (IS_GENERATED ALWAYS): not copied
 	Virtual   bool // a VIRTUAL generated column (not stored)
+	// What two copies of the column must also agree on (DiffDefinitions).
+	Default    sql.NullString // COLUMN_DEFAULT as the server writes it
+	Generation string         // GENERATION_EXPRESSION ("" for a stored column)
+	Extra      string         // EXTRA, lower case: auto_increment, on update ..., VIRTUAL/STORED GENERATED, INVISIBLE
+}
+
+// IndexInfo is one index, unique or not.
+type IndexInfo struct {
+	Name    string
+	Unique  bool
+	Type    string   // INDEX_TYPE: BTREE, HASH, FULLTEXT, SPATIAL
+	Columns []string // in index order, a prefix written col(n), an expression part ""
 }
 
 // TableInfo is a table's columns, unique indexes and size estimates, and the key a table is
@@ -38,6 +50,17 @@ type TableInfo struct {
 	Rows, DataLength, AvgRowLength int64
 	Engine                         string
 	Partitioned                    bool
+	// The rest of the definition two copies must agree on (DiffDefinitions): every index by
+	// name, table options (lower case where the server is not consistent about case; the
+	// create options sorted, without "partitioned") and the partitioning rendered from
+	// information_schema.PARTITIONS: method, expression, every partition's name and bounds.
+	Indexes                                   []IndexInfo
+	RowFormat, Collation, Comment, CreateOpts string
+	Partitioning                              string
+	// Constraints: CHECK constraints ("check name: clause") and foreign keys ("foreign key name:
+	// (cols) references table (cols) on update R on delete R"; the referenced database is left
+	// out, a rename maps it), sorted.
+	Constraints []string
 }
 
 // Col returns the column called name (case-insensitive, as MySQL names columns).
@@ -100,8 +123,8 @@ func ListTables(ctx context.Context, db *sql.DB) ([][2]string, error) {
 	return out, rows.Err()
 }
 
-// LoadCatalog reads the base tables of the given schemas: columns, unique indexes, JSON checks,
-// estimates, and each table's chunk key.
+// LoadCatalog reads the base tables of the given schemas: columns, indexes, JSON checks,
+// estimates, table options, partitioning, and each table's chunk key.
 func LoadCatalog(ctx context.Context, db *sql.DB, schemas []string) (*Catalog, error) {
 	return loadCatalog(ctx, db, schemas, "")
 }
@@ -130,7 +153,18 @@ func loadCatalog(ctx context.Context, db *sql.DB, schemas []string, table string
 	if err := c.loadIndexes(ctx, db, where, args); err != nil {
 		return nil, err
 	}
-	c.markJSON(ctx, db, strings.Replace(where, "TABLE_SCHEMA", "CONSTRAINT_SCHEMA", 1), args)
+	if err := c.loadPartitions(ctx, db, where, args); err != nil {
+		return nil, err
+	}
+	// CHECK_CONSTRAINTS and REFERENTIAL_CONSTRAINTS name their schema CONSTRAINT_SCHEMA.
+	whereC := strings.Replace(where, "TABLE_SCHEMA", "CONSTRAINT_SCHEMA", 1)
+	c.loadChecks(ctx, db, whereC, args)
+	if err := c.loadForeignKeys(ctx, db, where, whereC, args); err != nil {
+		return nil, err
+	}
+	for _, t := range c.Tables {
+		sort.Strings(t.Constraints)
+	}
 	for _, t := range c.Tables {
 		t.KeyIndex, t.KeyCols = t.chunkKey()
 	}
@@ -139,7 +173,8 @@ func loadCatalog(ctx context.Context, db *sql.DB, schemas []string, table string
 
 func (c *Catalog) loadTables(ctx context.Context, db *sql.DB, where string, args []any) error {
 	rows, err := db.QueryContext(ctx, `SELECT TABLE_SCHEMA, TABLE_NAME, COALESCE(TABLE_ROWS,0), COALESCE(DATA_LENGTH,0),
-		COALESCE(AVG_ROW_LENGTH,0), COALESCE(ENGINE,''), COALESCE(CREATE_OPTIONS,'')
+		COALESCE(AVG_ROW_LENGTH,0), COALESCE(ENGINE,''), COALESCE(CREATE_OPTIONS,''), COALESCE(ROW_FORMAT,''),
+		COALESCE(TABLE_COLLATION,''), COALESCE(TABLE_COMMENT,'')
 		FROM information_schema.TABLES WHERE TABLE_TYPE = 'BASE TABLE' AND `+where, args...)
 	if err != nil {
 		return fmt.Errorf("read tables: %w", err)
@@ -148,11 +183,12 @@ func (c *Catalog) loadTables(ctx context.Context, db *sql.DB, where string, args
 	for rows.Next() {
 		t := &TableInfo{Unique: map[string][]string{}, Prefix: map[string]bool{}}
 		var opts string
-		if err := rows.Scan(&t.DB, &t.Name, &t.Rows, &t.DataLength, &t.AvgRowLength, &t.Engine, &opts); err != nil {
+		if err := rows.Scan(&t.DB, &t.Name, &t.Rows, &t.DataLength, &t.AvgRowLength, &t.Engine, &opts, &t.RowFormat, &t.Collation, &t.Comment); err != nil {
 			return fmt.Errorf("read tables: %w", err)
 		}
-		t.Engine = strings.ToLower(t.Engine)
+		t.Engine, t.RowFormat = strings.ToLower(t.Engine), strings.ToLower(t.RowFormat)
 		t.Partitioned = strings.Contains(strings.ToLower(opts), "partitioned")
+		t.CreateOpts = normaliseOptions(opts)
 		c.Tables[[2]string{t.DB, t.Name}] = t
 	}
 	return rows.Err()
@@ -160,7 +196,8 @@ func (c *Catalog) loadTables(ctx context.Context, db *sql.DB, where string, args
 
 func (c *Catalog) loadColumns(ctx context.Context, db *sql.DB, where string, args []any) error {
 	rows, err := db.QueryContext(ctx, `SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME, DATA_TYPE, IS_NULLABLE,
-		COALESCE(CHARACTER_SET_NAME,''), COALESCE(COLLATION_NAME,''), COLUMN_TYPE, COALESCE(EXTRA,''), COALESCE(IS_GENERATED,'NEVER')
+		COALESCE(CHARACTER_SET_NAME,''), COALESCE(COLLATION_NAME,''), COLUMN_TYPE, COALESCE(EXTRA,''), COALESCE(IS_GENERATED,'NEVER'),
+		COLUMN_DEFAULT, COALESCE(GENERATION_EXPRESSION,'')
 		FROM information_schema.COLUMNS WHERE `+where+` ORDER BY TABLE_SCHEMA, TABLE_NAME, ORDINAL_POSITION`, args...)
 	if err != nil {
 		return fmt.Errorf("read columns: %w", err)
@@ -169,7 +206,8 @@ func (c *Catalog) loadColumns(ctx context.Context, db *sql.DB, where string, arg
 	for rows.Next() {
 		var schemaName, table, nullable, extra, gen string
 		var col ColumnInfo
-		if err := rows.Scan(&schemaName, &table, &col.Name, &col.DataType, &nullable, &col.Charset, &col.Collation, &col.DefType, &extra, &gen); err != nil {
+		if err := rows.Scan(&schemaName, &table, &col.Name, &col.DataType, &nullable, &col.Charset, &col.Collation, &col.DefType, &extra, &gen,
+			&col.Default, &col.Generation); err != nil {
 			return fmt.Errorf("read columns: %w", err)
 		}
 		t := c.Tables[[2]string{schemaName, table}]
@@ -181,30 +219,44 @@ func (c *Catalog) loadColumns(ctx context.Context, db *sql.DB, where string, arg
 		col.Type = strings.ToLower(col.DefType)
 		col.Virtual = strings.Contains(strings.ToUpper(extra), "VIRTUAL")
 		col.Generated = gen == "ALWAYS"
+		col.Extra = strings.ToLower(extra)
 		t.Cols = append(t.Cols, col)
 	}
 	return rows.Err()
 }
 
-// loadIndexes reads the unique indexes (parts over an expression, which name no column, are
-// left out).
+// loadIndexes reads every index; the unique ones also make up Unique and Prefix (parts over an
+// expression, which name no column, are left out there).
 func (c *Catalog) loadIndexes(ctx context.Context, db *sql.DB, where string, args []any) error {
-	rows, err := db.QueryContext(ctx, `SELECT TABLE_SCHEMA, TABLE_NAME, INDEX_NAME, COLUMN_NAME, SUB_PART
-		FROM information_schema.STATISTICS WHERE `+where+` AND NON_UNIQUE=0
+	rows, err := db.QueryContext(ctx, `SELECT TABLE_SCHEMA, TABLE_NAME, INDEX_NAME, NON_UNIQUE, COALESCE(INDEX_TYPE,''), COLUMN_NAME, SUB_PART
+		FROM information_schema.STATISTICS WHERE `+where+`
 		ORDER BY TABLE_SCHEMA, TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX`, args...)
 	if err != nil {
 		return fmt.Errorf("read indexes: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var schemaName, table, name string
+		var schemaName, table, name, typ string
+		var nonUnique int
 		var col sql.NullString
 		var sub sql.NullInt64
-		if err := rows.Scan(&schemaName, &table, &name, &col, &sub); err != nil {
+		if err := rows.Scan(&schemaName, &table, &name, &nonUnique, &typ, &col, &sub); err != nil {
 			return fmt.Errorf("read indexes: %w", err)
 		}
 		t := c.Tables[[2]string{schemaName, table}]
-		if t == nil || !col.Valid {
+		if t == nil {
+			continue
+		}
+		part := col.String
+		if sub.Valid {
+			part = fmt.Sprintf("%s(%d)", part, sub.Int64)
+		}
+		if n := len(t.Indexes); n > 0 && t.Indexes[n-1].Name == name {
+			t.Indexes[n-1].Columns = append(t.Indexes[n-1].Columns, part)
+		} else {
+			t.Indexes = append(t.Indexes, IndexInfo{Name: name, Unique: nonUnique == 0, Type: typ, Columns: []string{part}})
+		}
+		if nonUnique != 0 || !col.Valid {
 			continue
 		}
 		if _, ok := t.Col(col.String); !ok {
@@ -269,30 +321,139 @@ func (t *TableInfo) IndexOn(cols []string) string {
 	return ""
 }
 
-// markJSON finds MariaDB's JSON columns: they are LONGTEXT with a json_valid(`col`) check
-// constraint, so DATA_TYPE alone does not tell. (MySQL reports DATA_TYPE json directly.)
-func (c *Catalog) markJSON(ctx context.Context, db *sql.DB, where string, args []any) {
-	rows, err := db.QueryContext(ctx, `SELECT CONSTRAINT_SCHEMA, TABLE_NAME, CHECK_CLAUSE
+// loadChecks reads the CHECK constraints into Constraints and finds MariaDB's JSON columns by
+// them: those are LONGTEXT with a json_valid(`col`) check constraint, so DATA_TYPE alone does
+// not tell. (MySQL reports DATA_TYPE json directly.)
+func (c *Catalog) loadChecks(ctx context.Context, db *sql.DB, where string, args []any) {
+	rows, err := db.QueryContext(ctx, `SELECT CONSTRAINT_SCHEMA, TABLE_NAME, CONSTRAINT_NAME, CHECK_CLAUSE
 		FROM information_schema.CHECK_CONSTRAINTS WHERE `+where, args...)
 	if err != nil {
 		return // no CHECK_CONSTRAINTS view (old servers): JSON compares as text
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var schemaName, table, clause string
-		if rows.Scan(&schemaName, &table, &clause) != nil {
+		var schemaName, table, name, clause string
+		if rows.Scan(&schemaName, &table, &name, &clause) != nil {
 			return
 		}
 		t := c.Tables[[2]string{schemaName, table}]
+		if t != nil {
+			t.Constraints = append(t.Constraints, "check "+name+": "+clause)
+		}
 		cl := strings.TrimSpace(clause)
 		if t == nil || !strings.HasPrefix(strings.ToLower(cl), "json_valid(`") || !strings.HasSuffix(cl, "`)") {
 			continue
 		}
-		name := strings.ReplaceAll(cl[len("json_valid(`"):len(cl)-2], "``", "`")
+		col := strings.ReplaceAll(cl[len("json_valid(`"):len(cl)-2], "``", "`")
 		for i := range t.Cols {
-			if strings.EqualFold(t.Cols[i].Name, name) {
+			if strings.EqualFold(t.Cols[i].Name, col) {
 				t.Cols[i].DataType = "json"
 			}
 		}
 	}
+}
+
+// loadPartitions renders each partitioned table's partitioning: "method(expr) [subpartition
+// method(expr)]: name values bounds, ...".
+func (c *Catalog) loadPartitions(ctx context.Context, db *sql.DB, where string, args []any) error {
+	rows, err := db.QueryContext(ctx, `SELECT TABLE_SCHEMA, TABLE_NAME, COALESCE(PARTITION_NAME,''), COALESCE(SUBPARTITION_NAME,''),
+		COALESCE(PARTITION_METHOD,''), COALESCE(PARTITION_EXPRESSION,''), COALESCE(SUBPARTITION_METHOD,''),
+		COALESCE(SUBPARTITION_EXPRESSION,''), COALESCE(PARTITION_DESCRIPTION,'')
+		FROM information_schema.PARTITIONS WHERE `+where+` AND PARTITION_NAME IS NOT NULL
+		ORDER BY TABLE_SCHEMA, TABLE_NAME, PARTITION_ORDINAL_POSITION, SUBPARTITION_ORDINAL_POSITION`, args...)
+	if err != nil {
+		return fmt.Errorf("read partitions: %w", err)
+	}
+	defer rows.Close()
+	parts := map[*TableInfo][]string{}
+	for rows.Next() {
+		var s, tn, name, sub, method, expr, subMethod, subExpr, desc string
+		if err := rows.Scan(&s, &tn, &name, &sub, &method, &expr, &subMethod, &subExpr, &desc); err != nil {
+			return fmt.Errorf("read partitions: %w", err)
+		}
+		t := c.Tables[[2]string{s, tn}]
+		if t == nil {
+			continue
+		}
+		if len(parts[t]) == 0 {
+			head := method + "(" + expr + ")"
+			if subMethod != "" {
+				head += " subpartition " + subMethod + "(" + subExpr + ")"
+			}
+			parts[t] = append(parts[t], head)
+		}
+		p := name
+		if sub != "" {
+			p += "/" + sub
+		}
+		if desc != "" {
+			p += " values " + desc
+		}
+		parts[t] = append(parts[t], p)
+	}
+	for t, p := range parts {
+		t.Partitioning = p[0] + ": " + strings.Join(p[1:], ", ")
+	}
+	return rows.Err()
+}
+
+// normaliseOptions drops what CREATE_OPTIONS says that is not an option a copy must share
+// ("partitioned": compared through Partitioning) and sorts the rest.
+func normaliseOptions(s string) string {
+	var keep []string
+	for _, o := range strings.Fields(strings.ToLower(s)) {
+		if o != "partitioned" {
+			keep = append(keep, o)
+		}
+	}
+	sort.Strings(keep)
+	return strings.Join(keep, " ")
+}
+
+// loadForeignKeys reads the foreign keys into Constraints.
+func (c *Catalog) loadForeignKeys(ctx context.Context, db *sql.DB, where, whereC string, args []any) error {
+	type fk struct{ cols, refCols []string }
+	fks := map[[3]string]*fk{}
+	rows, err := db.QueryContext(ctx, `SELECT TABLE_SCHEMA, TABLE_NAME, CONSTRAINT_NAME, COLUMN_NAME, REFERENCED_COLUMN_NAME
+		FROM information_schema.KEY_COLUMN_USAGE WHERE `+where+` AND REFERENCED_TABLE_NAME IS NOT NULL
+		ORDER BY TABLE_SCHEMA, TABLE_NAME, CONSTRAINT_NAME, ORDINAL_POSITION`, args...)
+	if err != nil {
+		return fmt.Errorf("read foreign key columns: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var s, t, name, col, ref string
+		if err := rows.Scan(&s, &t, &name, &col, &ref); err != nil {
+			return fmt.Errorf("read foreign key columns: %w", err)
+		}
+		k := [3]string{s, t, name}
+		if fks[k] == nil {
+			fks[k] = &fk{}
+		}
+		fks[k].cols, fks[k].refCols = append(fks[k].cols, col), append(fks[k].refCols, ref)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read foreign key columns: %w", err)
+	}
+	if len(fks) == 0 {
+		return nil
+	}
+	rows2, err := db.QueryContext(ctx, `SELECT CONSTRAINT_SCHEMA, TABLE_NAME, CONSTRAINT_NAME, REFERENCED_TABLE_NAME, UPDATE_RULE, DELETE_RULE
+		FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE `+whereC, args...)
+	if err != nil {
+		return fmt.Errorf("read foreign keys: %w", err)
+	}
+	defer rows2.Close()
+	for rows2.Next() {
+		var s, tn, name, ref, upd, del string
+		if err := rows2.Scan(&s, &tn, &name, &ref, &upd, &del); err != nil {
+			return fmt.Errorf("read foreign keys: %w", err)
+		}
+		t, k := c.Tables[[2]string{s, tn}], fks[[3]string{s, tn, name}]
+		if t != nil && k != nil {
+			t.Constraints = append(t.Constraints, fmt.Sprintf("foreign key %s: (%s) references %s (%s) on update %s on delete %s",
+				name, strings.Join(k.cols, ", "), ref, strings.Join(k.refCols, ", "), strings.ToLower(upd), strings.ToLower(del)))
+		}
+	}
+	return rows2.Err()
 }

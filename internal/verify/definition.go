@@ -1,35 +1,20 @@
 package verify
 
 import (
-	"context"
-
-	"github.com/omsdev/oms/internal/omserr"
 	"github.com/omsdev/oms/internal/schema"
 )
 
 // compareDefinitions compares every pair's table definition (columns, charsets, collations,
-// defaults, generated expressions, indexes, table options; AUTO_INCREMENT and what the mapping
-// changes left out) and records the differences as the table's schema differences: they are
-// differences of the report like rows are, and they say why a table checksum differs when every
-// row compares equal by value (a latin2 column copied as utf8mb4 holds the same text).
-func (v *Verifier) compareDefinitions(ctx context.Context, srcSchemas, dstSchemas []string) error {
-	src, err := schema.LoadDefinitions(ctx, v.src, srcSchemas)
-	if err != nil {
-		return omserr.Wrap(err, omserr.VerifySourceUnreadable, "cannot read the source's table definitions", "grant SELECT on the selected schemas")
-	}
-	dst, err := schema.LoadDefinitions(ctx, v.dst, dstSchemas)
-	if err != nil {
-		return omserr.Wrap(err, omserr.VerifyTargetUnreadable, "cannot read the target's table definitions", "grant SELECT on the target schemas")
-	}
+// defaults, generated expressions, indexes, table options, constraints; AUTO_INCREMENT and what
+// the mapping changes left out), as the catalogs Init loaded describe them, and records the
+// differences as the table's schema differences: they are differences of the report like rows
+// are, and they say why a table checksum differs when every row compares equal by value (a
+// latin2 column copied as utf8mb4 holds the same text).
+func (v *Verifier) compareDefinitions() {
 	for _, p := range v.pairs {
-		s, d := src[[2]string{p.src.DB, p.src.Name}], dst[[2]string{p.dst.DB, p.dst.Name}]
-		if s == nil || d == nil {
-			continue // listed a moment ago, dropped since: the comparison itself reports it
-		}
 		tr := v.tables[p.Name]
-		tr.result.SchemaDifferences = schema.DiffDefinitions(s, d, tr.selCols)
+		tr.result.SchemaDifferences = schema.DiffDefinitions(p.src, p.dst, tr.selCols)
 	}
-	return nil
 }
 
 // sharedColumns is the source's columns the target has too, in the source's order.
