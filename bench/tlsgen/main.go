@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/omsdev/oms/internal/clusterca"
 	"github.com/omsdev/oms/internal/clustertls"
 )
 
@@ -19,7 +20,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "usage: tlsgen DIR KIND:NAME...")
 		os.Exit(2)
 	}
-	a, err := clustertls.NewAuthority()
+	a, err := clusterca.NewAuthority()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)

@@ -24,7 +24,7 @@ var (
 		"selection", "sqlgen", "heartbeat", "ddl", "rowfilter", "keyset", "fence")
 	// controlPlane decides what runs where (with the task records and the keyring in MetaDB) and
 	// reports it (tsdb, alert, audit); roles are its parts that run as separate services.
-	controlPlane = internal("cm", "console", "supervisor", "deploy", "project", "task", "secret", "tsdb", "alert", "audit")
+	controlPlane = internal("cm", "console", "supervisor", "deploy", "project", "task", "secret", "clusterca", "tsdb", "alert", "audit")
 	roles        = internal("cm", "console", "supervisor", "deploy")
 	metadb       = internal("metadb")
 )

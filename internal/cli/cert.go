@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/omsdev/oms/internal/clusterca"
 	"github.com/omsdev/oms/internal/clustertls"
 	"github.com/omsdev/oms/internal/metadb"
 	"github.com/omsdev/oms/internal/omserr"
@@ -47,12 +48,12 @@ previous CA stays trusted until the next rotation. Run it again to retire the pr
 				return err
 			}
 			defer db.Close()
-			fp, err := clustertls.Rotate(ctx, db, cmDB, keys, imported)
+			fp, err := clusterca.Rotate(ctx, db, cmDB, keys, imported)
 			if err != nil {
 				return withCode(ExitFailure, err)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "new cluster CA %s: trusted by every node within %s, certificates issued from it after %s\n",
-				fp, clustertls.RefreshInterval, clustertls.ActivationDelay)
+				fp, clusterca.RefreshInterval, clusterca.ActivationDelay)
 			return nil
 		},
 	}
@@ -77,7 +78,7 @@ it again after ` + "`oms cert rotate`" + ` (the previous CA stays trusted until 
 				return err
 			}
 			defer db.Close()
-			a, err := clustertls.Load(ctx, db, cmDB, keys)
+			a, err := clusterca.Load(ctx, db, cmDB, keys)
 			if err != nil {
 				return withCode(ExitFailure, err)
 			}

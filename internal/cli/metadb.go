@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/omsdev/oms/internal/clustertls"
+	"github.com/omsdev/oms/internal/clusterca"
 	"github.com/omsdev/oms/internal/metadb"
 	"github.com/omsdev/oms/internal/omserr"
 	"github.com/omsdev/oms/internal/secret"
@@ -55,7 +55,7 @@ func newMetaDBCmd() *cobra.Command {
 			if err != nil {
 				return withCode(ExitFailure, err)
 			}
-			if _, err := clustertls.Load(ctx, db, names.CM, keys); err != nil {
+			if _, err := clusterca.Load(ctx, db, names.CM, keys); err != nil {
 				return withCode(ExitFailure, err)
 			}
 			fmt.Fprintf(out, "MetaDB %s:%d: %s %s\n", r.Config.MetaHost, r.Config.MetaPort, rep.Server.Product, rep.Server.Version)

@@ -22,6 +22,7 @@ import (
 
 	"github.com/omsdev/oms/internal/alert"
 	"github.com/omsdev/oms/internal/buildinfo"
+	"github.com/omsdev/oms/internal/clusterca"
 	"github.com/omsdev/oms/internal/clustertls"
 	"github.com/omsdev/oms/internal/cm"
 	"github.com/omsdev/oms/internal/console"
@@ -125,7 +126,7 @@ func runNode(parent context.Context, f nodeFlags) error {
 		return withCode(ExitFailure, err)
 	}
 	// The node's cluster certificate (internal links: CM, supervisor, components, Store stream).
-	certs, err := clustertls.NewKeeper(ctx, db, names.CM, keys, f.hostIP, log)
+	certs, err := clusterca.NewKeeper(ctx, db, names.CM, keys, f.hostIP, log)
 	if err != nil {
 		return withCode(ExitFailure, err)
 	}

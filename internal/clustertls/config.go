@@ -245,3 +245,15 @@ func (w serverLogWriter) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+// Leaf is an issued certificate with its key and the CAs to trust, all PEM.
+type Leaf struct {
+	CertPEM, KeyPEM, CAPEM []byte
+	NotAfter               time.Time
+	Issuer                 string // fingerprint of the issuing CA
+}
+
+// Material turns the leaf into what a TLS config needs.
+func (l Leaf) Material() (*Material, error) {
+	return materialFromPEM(l.CertPEM, l.KeyPEM, l.CAPEM)
+}

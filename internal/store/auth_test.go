@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/omsdev/oms/internal/binlog"
+	"github.com/omsdev/oms/internal/clusterca"
 	"github.com/omsdev/oms/internal/clustertls"
 	"github.com/omsdev/oms/internal/component"
 	"github.com/omsdev/oms/internal/omserr"
@@ -21,7 +22,7 @@ import (
 )
 
 // leafSource issues a certificate for id from a and serves it from memory.
-func leafSource(t *testing.T, a *clustertls.Authority, id clustertls.Identity) clustertls.Source {
+func leafSource(t *testing.T, a *clusterca.Authority, id clustertls.Identity) clustertls.Source {
 	t.Helper()
 	l, err := a.Issue(id, []string{"127.0.0.1"})
 	if err != nil {
@@ -45,7 +46,7 @@ func TestStreamNeedsClusterIdentity(t *testing.T) {
 	db := testenv.FreshDatabase(t, inst, "auth")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	a, err := clustertls.NewAuthority()
+	a, err := clusterca.NewAuthority()
 	if err != nil {
 		t.Fatal(err)
 	}

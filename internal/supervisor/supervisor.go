@@ -30,6 +30,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/omsdev/oms/internal/clusterca"
 	"github.com/omsdev/oms/internal/clustertls"
 	"github.com/omsdev/oms/internal/component"
 	"github.com/omsdev/oms/internal/config"
@@ -71,7 +72,7 @@ type Options struct {
 	Certs Certs
 }
 
-// Certs is the node's cluster certificate keeper (clustertls.Keeper).
+// Certs is the node's cluster certificate keeper (clusterca.Keeper).
 type Certs interface {
 	Source() clustertls.Source
 	Issuer() string
@@ -399,7 +400,7 @@ func (s *Supervisor) renewCert(t task.Task, p *proc) error {
 		return nil
 	}
 	issuer := s.opt.Certs.Issuer()
-	if p.certIssuer == issuer && time.Until(p.certNotAfter) > clustertls.RenewBefore {
+	if p.certIssuer == issuer && time.Until(p.certNotAfter) > clusterca.RenewBefore {
 		return nil
 	}
 	leaf, err := s.opt.Certs.Issue(clustertls.Task(t.ID), []string{s.opt.StatusHost})

@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/omsdev/oms/internal/clustertls"
+	"github.com/omsdev/oms/internal/clusterca"
 	"github.com/omsdev/oms/internal/component"
 	"github.com/omsdev/oms/internal/config"
 	"github.com/omsdev/oms/internal/metadb/metadbtest"
@@ -76,7 +76,7 @@ func TestComponentSecretsAndTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	certs, err := clustertls.NewKeeper(ctx, m.DB, m.Names.CM, keys, "127.0.0.1", slog.Default())
+	certs, err := clusterca.NewKeeper(ctx, m.DB, m.Names.CM, keys, "127.0.0.1", slog.Default())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +148,7 @@ func TestComponentSecretsAndTLS(t *testing.T) {
 			t.Errorf("plain HTTP status: %d %s", resp.StatusCode, b)
 		}
 	}
-	a, _ := clustertls.Load(ctx, m.DB, m.Names.CM, keys)
+	a, _ := clusterca.Load(ctx, m.DB, m.Names.CM, keys)
 	anon := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: a.Pool(), MinVersion: tls.VersionTLS12}}}
 	if resp, err := anon.Get("https://" + string(addr) + "/status"); err != nil || resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("status without a client certificate: %v %v, want 401", resp, err)

@@ -1,14 +1,11 @@
-// Package clustertls is the identity and encryption of oms's internal links: the CM (8088), the
-// supervisor (9000), every component's status port and the Store's consumer stream.
-//
-// One cluster CA lives in the MetaDB (cm.config row cluster_ca: the certificate in clear, the
-// private key sealed with the cluster keyring of internal/secret). It is created by the first
-// `oms node` or `oms metadb init` (INSERT IGNORE: concurrent starts agree on one CA). Every node
-// issues itself a certificate naming oms://node/<ip>, and the supervisor issues each component it
-// starts a certificate naming oms://task/<task id>. Every internal link is mutual TLS 1.2+: the
-// server proves its host IP, the client proves its node or task identity, and the handlers decide
-// from that identity (Guard, MayConsume). See docs/security.md for the threat model.
-package clustertls
+// Package clusterca is the cluster's certificate authority: one CA kept in the MetaDB (cm.config
+// row cluster_ca: the certificate in clear, the private key sealed with the cluster keyring of
+// internal/secret), created by the first `oms node` or `oms metadb init` (INSERT IGNORE:
+// concurrent starts agree on one CA), rotated by `oms cert rotate`, and the node's Keeper that
+// issues the node's and its components' certificates. It is control plane (MetaDB and keyring);
+// the data plane only uses internal/clustertls, which serves and dials with what is issued here.
+// See docs/security.md for the threat model.
+package clusterca
 
 import (
 	"context"
@@ -31,6 +28,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/omsdev/oms/internal/clustertls"
 	"github.com/omsdev/oms/internal/omserr"
 	"github.com/omsdev/oms/internal/secret"
 	"github.com/omsdev/oms/internal/sqlgen"
@@ -304,10 +302,10 @@ func (a *Authority) CAPEM() []byte { return a.caPEM }
 func (a *Authority) Signer() *x509.Certificate { return a.signer }
 
 // Issue makes a certificate for id, valid as a server for hosts (IPs or names) and as a client.
-func (a *Authority) Issue(id Identity, hosts []string) (Leaf, error) {
+func (a *Authority) Issue(id clustertls.Identity, hosts []string) (clustertls.Leaf, error) {
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return Leaf{}, fmt.Errorf("generate key for %s: %w", id, err)
+		return clustertls.Leaf{}, fmt.Errorf("generate key for %s: %w", id, err)
 	}
 	now := time.Now()
 	tmpl := &x509.Certificate{
@@ -331,29 +329,17 @@ func (a *Authority) Issue(id Identity, hosts []string) (Leaf, error) {
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, a.signer, &k.PublicKey, a.key)
 	if err != nil {
-		return Leaf{}, fmt.Errorf("issue certificate for %s: %w", id, err)
+		return clustertls.Leaf{}, fmt.Errorf("issue certificate for %s: %w", id, err)
 	}
 	kder, err := x509.MarshalPKCS8PrivateKey(k)
 	if err != nil {
-		return Leaf{}, err
+		return clustertls.Leaf{}, err
 	}
-	return Leaf{
+	return clustertls.Leaf{
 		CertPEM:  pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
 		KeyPEM:   pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}),
 		CAPEM:    a.caPEM,
 		NotAfter: tmpl.NotAfter,
 		Issuer:   Fingerprint(a.signer.Raw),
 	}, nil
-}
-
-// Leaf is an issued certificate with its key and the CAs to trust, all PEM.
-type Leaf struct {
-	CertPEM, KeyPEM, CAPEM []byte
-	NotAfter               time.Time
-	Issuer                 string // fingerprint of the issuing CA
-}
-
-// Material turns the leaf into what a TLS config needs.
-func (l Leaf) Material() (*Material, error) {
-	return materialFromPEM(l.CertPEM, l.KeyPEM, l.CAPEM)
 }

@@ -1,4 +1,4 @@
-package clustertls
+package clusterca
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/omsdev/oms/internal/clustertls"
 	"github.com/omsdev/oms/internal/secret"
 )
 
@@ -24,10 +25,10 @@ type Keeper struct {
 	// records it in the hosts row for `oms host list`).
 	OnRenew func(ctx context.Context, notAfter time.Time)
 
-	mem  Memory
+	mem  clustertls.Memory
 	mu   sync.Mutex
 	auth *Authority
-	leaf Leaf
+	leaf clustertls.Leaf
 }
 
 // NewKeeper loads the cluster CA (creating it on the first start of the cluster) and issues the
@@ -40,8 +41,8 @@ func NewKeeper(ctx context.Context, db *sql.DB, cmDB string, keys *secret.Keyrin
 	return k, nil
 }
 
-// Source is the node's own material (its servers and its clients).
-func (k *Keeper) Source() Source { return &k.mem }
+// clustertls.Source is the node's own material (its servers and its clients).
+func (k *Keeper) Source() clustertls.Source { return &k.mem }
 
 // NotAfter is when the node's certificate expires.
 func (k *Keeper) NotAfter() time.Time {
@@ -59,7 +60,7 @@ func (k *Keeper) Issuer() string {
 }
 
 // Issue makes a certificate for a component of this node.
-func (k *Keeper) Issue(id Identity, hosts []string) (Leaf, error) {
+func (k *Keeper) Issue(id clustertls.Identity, hosts []string) (clustertls.Leaf, error) {
 	k.mu.Lock()
 	a := k.auth
 	k.mu.Unlock()
@@ -80,7 +81,7 @@ func (k *Keeper) refresh(ctx context.Context) (bool, error) {
 	if old.Issuer == issuer && time.Until(old.NotAfter) > RenewBefore && string(old.CAPEM) == string(a.CAPEM()) {
 		return false, nil
 	}
-	leaf, err := a.Issue(Node(k.ip), []string{k.ip})
+	leaf, err := a.Issue(clustertls.Node(k.ip), []string{k.ip})
 	if err != nil {
 		return false, err
 	}

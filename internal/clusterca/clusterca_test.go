@@ -1,4 +1,4 @@
-package clustertls
+package clusterca
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/omsdev/oms/internal/clustertls"
 	"github.com/omsdev/oms/internal/metadb/metadbtest"
 	"github.com/omsdev/oms/internal/omserr"
 	"github.com/omsdev/oms/internal/secret"
@@ -20,7 +21,7 @@ import (
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
-func material(t *testing.T, a *Authority, id Identity, hosts ...string) Source {
+func material(t *testing.T, a *Authority, id clustertls.Identity, hosts ...string) clustertls.Source {
 	t.Helper()
 	l, err := a.Issue(id, hosts)
 	if err != nil {
@@ -30,15 +31,15 @@ func material(t *testing.T, a *Authority, id Identity, hosts ...string) Source {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var mem Memory
+	var mem clustertls.Memory
 	mem.Set(m)
 	return &mem
 }
 
-// serve runs h behind ServerConfig(src) on 127.0.0.1 and returns its address.
-func serve(t *testing.T, src Source, h http.Handler) string {
+// serve runs h behind clustertls.ServerConfig(src) on 127.0.0.1 and returns its address.
+func serve(t *testing.T, src clustertls.Source, h http.Handler) string {
 	t.Helper()
-	ln, err := Listen("127.0.0.1:0", src)
+	ln, err := clustertls.Listen("127.0.0.1:0", src)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,10 +69,10 @@ func TestMutualTLSAndGuard(t *testing.T) {
 		t.Fatal(err)
 	}
 	other, _ := NewAuthority()
-	srvSrc := material(t, a, Node("127.0.0.1"), "127.0.0.1")
+	srvSrc := material(t, a, clustertls.Node("127.0.0.1"), "127.0.0.1")
 	mux := http.NewServeMux()
-	mux.Handle("GET /secret", Guard(IsNode, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "the-secret") })))
-	mux.HandleFunc("GET /health", Health(func(*http.Request) (map[string]any, error) {
+	mux.Handle("GET /secret", clustertls.Guard(clustertls.IsNode, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "the-secret") })))
+	mux.HandleFunc("GET /health", clustertls.Health(func(*http.Request) (map[string]any, error) {
 		return map[string]any{"leader": true}, errors.New("metadb unreachable: dial tcp 10.0.0.5:3306: password=hunter2")
 	}))
 	addr := serve(t, srvSrc, mux)
@@ -91,23 +92,23 @@ func TestMutualTLSAndGuard(t *testing.T) {
 	if json.Unmarshal([]byte(body), &e) != nil || e.Code != omserr.ClusterUnauthenticated {
 		t.Errorf("401 body %s", body)
 	}
-	// Health to a stranger: up/down only, no cause.
+	// clustertls.Health to a stranger: up/down only, no cause.
 	code, body, err = get(t, anon, "https://"+addr+"/health")
 	if err != nil || code != http.StatusServiceUnavailable || strings.Contains(body, "hunter2") || strings.Contains(body, "leader") || !strings.Contains(body, `"down"`) {
 		t.Errorf("anonymous health: %d %s %v", code, body, err)
 	}
 	// Another cluster's certificate: handshake refused.
-	strange := &http.Client{Timeout: 5 * time.Second, Transport: Transport(material(t, other, Node("127.0.0.1"), "127.0.0.1"), nil)}
+	strange := &http.Client{Timeout: 5 * time.Second, Transport: clustertls.Transport(material(t, other, clustertls.Node("127.0.0.1"), "127.0.0.1"), nil)}
 	if code, body, err := get(t, strange, "https://"+addr+"/secret"); err == nil {
 		t.Errorf("foreign cluster certificate: %d %q, want a handshake failure", code, body)
 	}
 	// A task: authenticated, not allowed.
-	task := &http.Client{Timeout: 5 * time.Second, Transport: Transport(material(t, a, Task("t1"), "127.0.0.1"), nil)}
+	task := &http.Client{Timeout: 5 * time.Second, Transport: clustertls.Transport(material(t, a, clustertls.Task("t1"), "127.0.0.1"), nil)}
 	if code, body, err := get(t, task, "https://"+addr+"/secret"); err != nil || code != http.StatusForbidden {
 		t.Errorf("task on nodes-only endpoint: %d %q %v, want 403", code, body, err)
 	}
 	// A node: allowed; and it sees the health details.
-	node := &http.Client{Timeout: 5 * time.Second, Transport: Transport(material(t, a, Node("127.0.0.2"), "127.0.0.2"), nil)}
+	node := &http.Client{Timeout: 5 * time.Second, Transport: clustertls.Transport(material(t, a, clustertls.Node("127.0.0.2"), "127.0.0.2"), nil)}
 	if code, body, err := get(t, node, "https://"+addr+"/secret"); err != nil || code != 200 || body != "the-secret" {
 		t.Errorf("node: %d %q %v", code, body, err)
 	}
@@ -120,7 +121,7 @@ func TestMutualTLSAndGuard(t *testing.T) {
 		t.Error("TLS 1.1 handshake succeeded")
 	}
 	// The server must prove the address dialled: a certificate for another IP is refused.
-	wrong := serve(t, material(t, a, Node("10.9.9.9"), "10.9.9.9"), mux)
+	wrong := serve(t, material(t, a, clustertls.Node("10.9.9.9"), "10.9.9.9"), mux)
 	if _, _, err := get(t, node, "https://"+wrong+"/health"); err == nil {
 		t.Error("server certificate for another IP accepted")
 	}
@@ -128,16 +129,16 @@ func TestMutualTLSAndGuard(t *testing.T) {
 
 func TestMayConsume(t *testing.T) {
 	for _, c := range []struct {
-		id       Identity
+		id       clustertls.Identity
 		consumer string
 		ok       bool
 	}{
-		{Task("t1"), "incr-t1", true},
-		{Task("t1"), "incr-t2", false},
-		{Task("t1"), "t1", false},
-		{Task("t1"), "incr-t1x", false},
-		{Node("10.0.0.1"), "incr-t2", true},
-		{Identity{}, "incr-", false},
+		{clustertls.Task("t1"), "incr-t1", true},
+		{clustertls.Task("t1"), "incr-t2", false},
+		{clustertls.Task("t1"), "t1", false},
+		{clustertls.Task("t1"), "incr-t1x", false},
+		{clustertls.Node("10.0.0.1"), "incr-t2", true},
+		{clustertls.Identity{}, "incr-", false},
 	} {
 		if got := c.id.MayConsume(c.consumer); got != c.ok {
 			t.Errorf("%v MayConsume(%q) = %v", c.id, c.consumer, got)
@@ -148,13 +149,13 @@ func TestMayConsume(t *testing.T) {
 // TestIdentityRoundTrip: names with odd characters survive the URI SAN.
 func TestIdentityRoundTrip(t *testing.T) {
 	a, _ := NewAuthority()
-	for _, id := range []Identity{Node("10.0.0.1"), Task("prj_1-store"), Task("a/b c")} {
+	for _, id := range []clustertls.Identity{clustertls.Node("10.0.0.1"), clustertls.Task("prj_1-store"), clustertls.Task("a/b c")} {
 		l, err := a.Issue(id, []string{"127.0.0.1"})
 		if err != nil {
 			t.Fatal(err)
 		}
 		m, _ := l.Material()
-		got, ok := IdentityOf(m.Cert.Leaf)
+		got, ok := clustertls.IdentityOf(m.Cert.Leaf)
 		if !ok || got != id {
 			t.Errorf("identity %v came back as %v %v", id, got, ok)
 		}
@@ -195,7 +196,7 @@ func TestCAInMetaDBAndRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	oldIssuer := k.Issuer()
-	oldLeaf := material(t, a1, Task("t-old"), "127.0.0.1")
+	oldLeaf := material(t, a1, clustertls.Task("t-old"), "127.0.0.1")
 
 	fp, err := Rotate(ctx, m.DB, m.Names.CM, keys, nil)
 	if err != nil {
@@ -217,8 +218,8 @@ func TestCAInMetaDBAndRotation(t *testing.T) {
 		t.Fatal("after the activation delay the new CA does not issue")
 	}
 	// A server with a new-CA certificate accepts a client still holding an old-CA certificate.
-	addr := serve(t, material(t, later, Node("127.0.0.1"), "127.0.0.1"), Guard(AnyIdentity, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})))
-	oldClient := &http.Client{Timeout: 5 * time.Second, Transport: Transport(&withPool{oldLeaf, later}, nil)}
+	addr := serve(t, material(t, later, clustertls.Node("127.0.0.1"), "127.0.0.1"), clustertls.Guard(clustertls.AnyIdentity, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})))
+	oldClient := &http.Client{Timeout: 5 * time.Second, Transport: clustertls.Transport(&withPool{oldLeaf, later}, nil)}
 	if code, _, err := get(t, oldClient, "https://"+addr+"/"); err != nil || code != 200 {
 		t.Errorf("old-CA client against new-CA server: %d %v", code, err)
 	}
@@ -243,11 +244,11 @@ func TestCAInMetaDBAndRotation(t *testing.T) {
 
 // withPool is a source with one party's certificate and another's trust pool.
 type withPool struct {
-	cert Source
+	cert clustertls.Source
 	pool *Authority
 }
 
-func (w *withPool) Material() (*Material, error) {
+func (w *withPool) Material() (*clustertls.Material, error) {
 	m, err := w.cert.Material()
 	if err != nil {
 		return nil, err
@@ -257,11 +258,11 @@ func (w *withPool) Material() (*Material, error) {
 	return &c, nil
 }
 
-// TestFilesReload: a component's Files source picks up rewritten files.
+// TestFilesReload: a component's clustertls.Files source picks up rewritten files.
 func TestFilesReload(t *testing.T) {
 	a, _ := NewAuthority()
-	f := FilesIn(t.TempDir())
-	l1, _ := a.Issue(Task("t1"), []string{"127.0.0.1"})
+	f := clustertls.FilesIn(t.TempDir())
+	l1, _ := a.Issue(clustertls.Task("t1"), []string{"127.0.0.1"})
 	if err := f.Write(l1); err != nil {
 		t.Fatal(err)
 	}
@@ -271,7 +272,7 @@ func TestFilesReload(t *testing.T) {
 	}
 	m1, _ := src.Material()
 	time.Sleep(1100 * time.Millisecond) // the source looks at the files at most once a second
-	l2, _ := a.Issue(Task("t1"), []string{"127.0.0.1"})
+	l2, _ := a.Issue(clustertls.Task("t1"), []string{"127.0.0.1"})
 	if err := f.Write(l2); err != nil {
 		t.Fatal(err)
 	}
@@ -286,7 +287,7 @@ func TestFilesReload(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	if _, err := (Files{Cert: "/nonexistent", Key: "/nonexistent", CA: "/nonexistent"}).Source(); omserr.CodeOf(err) != omserr.ClusterCertInvalid {
+	if _, err := (clustertls.Files{Cert: "/nonexistent", Key: "/nonexistent", CA: "/nonexistent"}).Source(); omserr.CodeOf(err) != omserr.ClusterCertInvalid {
 		t.Errorf("missing files: %v", err)
 	}
 	_ = net.IPv4len
