@@ -24,14 +24,14 @@ func TestWizardDeployAndScaleOut(t *testing.T) {
 	answers := strings.Join([]string{
 		"2", "1", // multiple regions, no configuration file
 		"metadb.oms.test", strconv.Itoa(c.meta.Port), metaUser, metaPW, "wz", "y",
-		"cn-r1", "", n.VIP(1), "", r1h1, "1", "y", "y", // region 1: VIP without port, then the port
+		"cn-r1", "", n.VIP(1), "", r1h1, "1", "", "y", "y", // region 1: VIP without port, then the port; heartbeat database proposed
 		"n",                                        // no time-series database
 		"y", "file", "/var/log/oms-audit.log", "y", // audit export to a file
 		"n",              // modify nothing
 		adminPW, adminPW, // console admin
 		"", "y", "n", // node r1h1 (this host)
-		"y",                                                          // a new region
-		"cn-r2", "", "2", n.VIP(2) + ":8088", r2h1 + "," + r2h2, "y", // region 2
+		"y",                                                                  // a new region
+		"cn-r2", "", "2", n.VIP(2) + ":8088", r2h1 + "," + r2h2, "", "", "y", // region 2: heartbeat database and cm_is_default n proposed
 		"", "", "", "", "y", "n", // node r2h1: dir, ssh user, no password, key (default), binary, tls
 		"", "", "", "", "y", "n", // node r2h2
 		"n", // no further region
