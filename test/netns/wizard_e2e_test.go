@@ -17,7 +17,7 @@ import (
 // out to a second host and updates cm_nodes on the first.
 func TestWizardDeployAndScaleOut(t *testing.T) {
 	c := newCluster(t, 2)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute) // five node installs on a loaded machine
 	defer cancel()
 	n := c.n
 	r1h1, r1h2, r2h1, r2h2 := n.HostIP(1, 1), n.HostIP(1, 2), n.HostIP(2, 1), n.HostIP(2, 2)
