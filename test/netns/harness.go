@@ -201,8 +201,20 @@ PidFile none
 `, dir, dir)
 	cfgPath := filepath.Join(dir, "sshd_config")
 	_ = os.WriteFile(cfgPath, []byte(cfg), 0o600)
+	// The hosts' root sessions must not run this machine's shell start-up files: an interactive
+	// tool set-up there (pyenv's rehash lock, seen stale after a killed session) would stall every
+	// SSH command by a minute. sshd runs in a private mount namespace with an empty ~/.bashrc.
+	args := []string{sshd, "-D", "-e", "-f", cfgPath}
+	if home, err := os.UserHomeDir(); err == nil {
+		if _, err := os.Stat(filepath.Join(home, ".bashrc")); err == nil {
+			empty := filepath.Join(dir, "empty_bashrc")
+			_ = os.WriteFile(empty, nil, 0o644)
+			args = append([]string{"unshare", "--mount", "--propagation", "private", "sh", "-c",
+				`mount --bind "$0" "$1" && shift && exec "$@"`, empty, filepath.Join(home, ".bashrc")}, args...)
+		}
+	}
 	for _, h := range n.hosts {
-		n.Start(h, "sshd-"+h.Name, sshd, "-D", "-e", "-f", cfgPath)
+		n.Start(h, "sshd-"+h.Name, args...)
 	}
 	for _, h := range n.hosts {
 		n.WaitTCP(net.JoinHostPort(h.IP, "22"), 10*time.Second)
