@@ -24,7 +24,7 @@ var (
 		"selection", "sqlgen", "heartbeat", "ddl", "rowfilter", "keyset", "fence")
 	// controlPlane decides what runs where (with the task records and the keyring in MetaDB) and
 	// reports it (tsdb, alert, audit); roles are its parts that run as separate services.
-	controlPlane = internal("cm", "console", "supervisor", "deploy", "project", "task", "secret", "clusterca", "tsdb", "alert", "audit")
+	controlPlane = internal("cm", "console", "supervisor", "deploy", "project", "task", "secret", "clusterca", "verifyresult", "tsdb", "alert", "audit")
 	roles        = internal("cm", "console", "supervisor", "deploy")
 	metadb       = internal("metadb")
 )
@@ -53,7 +53,9 @@ var rules = append([]rule{
 	{name: "api/ depends on nothing under internal/", from: []string{mod + "api"}, to: []string{mod + "internal"}},
 	{name: "only internal/binlog imports go-mysql (its replication package above all)",
 		from: []string{strings.TrimSuffix(mod, "/")}, except: internal("binlog"), to: []string{goMySQL}, direct: true},
-}, roleRules()...)
+}, append(roleRules(),
+	rule{name: "the supervisor runs tasks from their records, not from the project orchestrator",
+		from: internal("supervisor"), to: internal("project")})...)
 
 // roleRules keeps each role independent of the others, also through intermediate packages.
 func roleRules() []rule {

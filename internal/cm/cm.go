@@ -40,14 +40,12 @@ const (
 	DefaultLeaseTTL = 10 * time.Second
 )
 
-// Host states.
+// Host states: the cm.hosts column's values live with its schema in internal/metadb, so that
+// `oms upgrade` (deploy) can drain a host without importing this role package.
 const (
-	HostOnline = "ONLINE"
-	HostDown   = "DOWN"
-	// HostDraining is set by `oms upgrade` before it replaces a node: placement uses ONLINE hosts
-	// only, so the host's tasks move to the others; it stays DRAINING (beating or not) until the
-	// upgrade marks it ONLINE again.
-	HostDraining = "DRAINING"
+	HostOnline   = metadb.HostOnline
+	HostDown     = metadb.HostDown
+	HostDraining = metadb.HostDraining
 )
 
 // Reconciler is the project orchestrator the CM leader drives (project.Service).

@@ -13,8 +13,8 @@ import (
 
 	"github.com/omsdev/oms/api"
 	"github.com/omsdev/oms/internal/omserr"
-	"github.com/omsdev/oms/internal/project"
 	"github.com/omsdev/oms/internal/verify"
+	"github.com/omsdev/oms/internal/verifyresult"
 )
 
 // TestVerificationResult: a finished verification's output dir, uploaded as the supervisor does,
@@ -40,7 +40,7 @@ func TestVerificationResult(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(eqDir, verify.ReportFile), eqRaw, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := project.StoreVerificationResult(ctx, f.db, f.names.RM, p.ID, p.ID+"-full-verify", "10.0.0.5", eqDir); err != nil {
+	if err := verifyresult.Store(ctx, f.db, f.names.RM, p.ID, p.ID+"-full-verify", "10.0.0.5", eqDir); err != nil {
 		t.Fatal(err)
 	}
 	if res, err := f.cli.DescribeVerificationResult(ctx, p.ID); err != nil || !res.Equal || res.FixSQLBytes != 0 || len(res.Tables) != 1 {
@@ -60,7 +60,7 @@ func TestVerificationResult(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, verify.ReportFile), raw, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := project.StoreVerificationResult(ctx, f.db, f.names.RM, p.ID, p.ID+"-full-verify", "10.0.0.5", dir); err != nil {
+	if err := verifyresult.Store(ctx, f.db, f.names.RM, p.ID, p.ID+"-full-verify", "10.0.0.5", dir); err != nil {
 		t.Fatal(err)
 	}
 

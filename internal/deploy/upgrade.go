@@ -13,7 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/omsdev/oms/internal/cm"
 	"github.com/omsdev/oms/internal/config"
 	"github.com/omsdev/oms/internal/metadb"
 	"github.com/omsdev/oms/internal/omserr"
@@ -94,24 +93,24 @@ func upgradeNode(ctx context.Context, db *sql.DB, d Deployer, c config.Config, n
 		return nil
 	}
 	var others int
-	if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+hosts+" WHERE region = ? AND ip <> ? AND state = ?", c.CMRegion, n.IP, cm.HostOnline).Scan(&others); err != nil {
+	if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+hosts+" WHERE region = ? AND ip <> ? AND state = ?", c.CMRegion, n.IP, metadb.HostOnline).Scan(&others); err != nil {
 		return fmt.Errorf("read hosts of region %s: %w", c.CMRegion, err)
 	}
 	fmt.Fprintf(out, "Node %s (region %s): draining.\n", n.IP, c.CMRegion)
-	if err := setState(cm.HostDraining); err != nil {
+	if err := setState(metadb.HostDraining); err != nil {
 		return err
 	}
 	if others == 0 {
 		fmt.Fprintf(out, "Node %s: warning: no other ONLINE node in region %s; its components stop while it is replaced.\n", n.IP, c.CMRegion)
 	} else if err := waitDrained(ctx, db, c.CMDB, n.IP, o.DrainTimeout); err != nil {
-		_ = setState(cm.HostOnline)
+		_ = setState(metadb.HostOnline)
 		return err
 	}
 	if err := d.InstallNode(ctx, n); err != nil {
-		_ = setState(cm.HostOnline)
+		_ = setState(metadb.HostOnline)
 		return fmt.Errorf("upgrade node %s: %w", n.IP, err)
 	}
-	if err := setState(cm.HostOnline); err != nil {
+	if err := setState(metadb.HostOnline); err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "Node %s runs %s.\n", n.IP, o.NewVersion)

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/omsdev/oms/internal/cm"
 	"github.com/omsdev/oms/internal/config"
+	"github.com/omsdev/oms/internal/metadb"
 	"github.com/omsdev/oms/internal/omserr"
 	"github.com/omsdev/oms/internal/sqlgen"
 	"github.com/omsdev/oms/internal/testenv"
@@ -62,7 +62,7 @@ func (u *upgradeRecorder) InstallNode(ctx context.Context, n Node) error {
 	var onHost int
 	db.QueryRow("SELECT state FROM "+sqlgen.Table(u.c.CMDB, "hosts")+" WHERE ip = ?", n.IP).Scan(&state)
 	db.QueryRow("SELECT COUNT(*) FROM "+sqlgen.Table(u.c.CMDB, "tasks")+" WHERE host = ?", n.IP).Scan(&onHost)
-	if state != cm.HostDraining || onHost != 0 || n.AdminPassword != "" {
+	if state != metadb.HostDraining || onHost != 0 || n.AdminPassword != "" {
 		return fmt.Errorf("node %s installed while %s with %d task(s) on it (admin password given: %t)", n.IP, state, onHost, n.AdminPassword != "")
 	}
 	u.mu.Lock()

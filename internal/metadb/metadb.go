@@ -277,3 +277,12 @@ func SchemaVersion(ctx context.Context, db *sql.DB, name string) (int, error) {
 	err := db.QueryRowContext(ctx, "SELECT MAX(version) FROM "+sqlgen.QuoteIdent(name)+".oms_schema_migrations").Scan(&v)
 	return int(v.Int64), err
 }
+
+// States of a host in cm.hosts (the CM sets ONLINE/DOWN; `oms upgrade` sets DRAINING before it
+// replaces a node: placement uses ONLINE hosts only, so the host's tasks move to the others; it
+// stays DRAINING, beating or not, until the upgrade marks it ONLINE again).
+const (
+	HostOnline   = "ONLINE"
+	HostDown     = "DOWN"
+	HostDraining = "DRAINING"
+)

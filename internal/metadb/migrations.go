@@ -129,7 +129,7 @@ var rmMigrations = []Migration{{
 			task_id VARCHAR(64) NOT NULL,
 			host VARCHAR(64) NOT NULL DEFAULT '' COMMENT 'where the full output dir stays',
 			report LONGTEXT NOT NULL COMMENT 'report.json of the verify component',
-			fix_sql LONGBLOB NOT NULL COMMENT 'the tables'' fix SQL, bounded (project.MaxFixSQLBytes)',
+			fix_sql LONGBLOB NOT NULL COMMENT 'the tables'' fix SQL, bounded (verifyresult.MaxFixSQLBytes)',
 			fix_sql_truncated TINYINT(1) NOT NULL DEFAULT 0,
 			finished_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)
 		) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,

@@ -37,12 +37,12 @@ import (
 	"github.com/omsdev/oms/internal/httpx"
 	"github.com/omsdev/oms/internal/metadb"
 	"github.com/omsdev/oms/internal/omserr"
-	"github.com/omsdev/oms/internal/project"
 	"github.com/omsdev/oms/internal/safepath"
 	"github.com/omsdev/oms/internal/secret"
 	"github.com/omsdev/oms/internal/sqlgen"
 	"github.com/omsdev/oms/internal/task"
 	"github.com/omsdev/oms/internal/verify"
+	"github.com/omsdev/oms/internal/verifyresult"
 )
 
 // Defaults of Options.
@@ -513,7 +513,7 @@ func (s *Supervisor) uploadVerification(ctx context.Context, t task.Task, p *pro
 	}
 	dir := cfg.OutputDirIn(p.workDir)
 	for attempt := 1; ; attempt++ {
-		err = project.StoreVerificationResult(ctx, s.db, s.rm, t.ProjectID, t.ID, s.opt.HostIP, dir)
+		err = verifyresult.Store(ctx, s.db, s.rm, t.ProjectID, t.ID, s.opt.HostIP, dir)
 		if err == nil {
 			s.log.Info("verification result uploaded", "task", t.ID, "project", t.ProjectID)
 			return
