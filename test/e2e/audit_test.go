@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -148,8 +149,14 @@ func TestAuditTrail(t *testing.T) {
 	}
 
 	// The sink is down: the node counts the failures; nothing is lost.
+	// /metrics is mutual TLS: scrape with a monitor certificate, as Prometheus does.
+	monDir := filepath.Join(t.TempDir(), "scraper-tls")
+	if out, err := exec.Command(testenv.OMSBinary(t), "cert", "issue", "-c", n.configPath, "--monitor", "audit-test", "--out", monDir).CombinedOutput(); err != nil {
+		t.Fatalf("oms cert issue: %v\n%s", err, out)
+	}
+	scraper := monitorClient(t, monDir)
 	scenario.WaitFor(t, 30*time.Second, "audit sink failures on /metrics", func() (bool, string) {
-		body, err := httpGet(fmt.Sprintf("http://%s:%d/metrics", n.ip, n.supPort))
+		body, err := clientGet(scraper, fmt.Sprintf("https://%s:%d/metrics", n.ip, n.supPort))
 		return err == nil && strings.Contains(body, metrics.AuditSinkFailures+"{") && !strings.Contains(body, metrics.AuditSinkFailures+`{host="`+n.ip+`",region="cn-hangzhou",sink="http:`+srv.URL+`/audit"} 0`), body
 	})
 	var failing sql.NullTime

@@ -301,7 +301,7 @@ func (h *haProject) otherNode(n *node) *node {
 // captureStarts returns the from_gtid of every "capture started" line of the Store logs under dir.
 func captureStarts(t *testing.T, dir string) []string {
 	t.Helper()
-	logs, _ := filepath.Glob(filepath.Join(dir, "run", "*-store", "component.log"))
+	logs, _ := filepath.Glob(filepath.Join(dir, "store", "*-store", "component.log")) // Stores work under <data dir>/store
 	var out []string
 	for _, l := range logs {
 		raw, _ := os.ReadFile(l)
