@@ -38,6 +38,9 @@ free_port() {
   done
 }
 # http_ok HOST PORT PATH: an HTTP GET answered 200 (bash only; curl may be missing).
+# tcp_ok: the port accepts connections (CM and supervisor speak mutual TLS only; the console's
+# /oms/health answers for the node).
+tcp_ok() { { exec 3<>"/dev/tcp/$1/$2"; } 2>/dev/null || return 1; exec 3>&- 3<&-; }
 http_ok() {
   local line
   { exec 3<>"/dev/tcp/$1/$2"; } 2>/dev/null || return 1
@@ -224,11 +227,11 @@ for ip in "${IPS[@]}"; do
   ok=0
   for _ in $(seq 1 240); do
     kill -0 "$pid" 2>/dev/null || die "node $ip exited during start (log: $DEMO_DIR/node-$ip.log)"
-    if http_ok "$ip" "$cp" /oms/health && http_ok "$ip" "$cmp" /cm/health && http_ok "$ip" "$sp" /supervisor/health; then ok=1; break; fi
+    if http_ok "$ip" "$cp" /oms/health && tcp_ok "$ip" "$cmp" && tcp_ok "$ip" "$sp"; then ok=1; break; fi
     sleep 0.25
   done
   [ "$ok" = 1 ] || die "node $ip not healthy within 60s"
-  echo "node $ip healthy: console http://$ip:$cp/oms/health, CM http://$ip:$cmp/cm/health, supervisor http://$ip:$sp/supervisor/health (pid $pid, log $DEMO_DIR/node-$ip.log)"
+  echo "node $ip healthy: console http://$ip:$cp/oms/health, CM https://$ip:$cmp (mutual TLS), supervisor https://$ip:$sp (mutual TLS) (pid $pid, log $DEMO_DIR/node-$ip.log)"
 done
 
 CONSOLE_URL="http://${IPS[0]}:${CONSOLE_PORT[${IPS[0]}]}/"

@@ -11,7 +11,19 @@ type Migration struct {
 	Statements []string
 }
 
-func binaryVersion() string { return buildinfo.Version + "+" + buildinfo.CommitID() }
+// binaryVersion is recorded with each migration (VARCHAR(64)): the version and a short commit, cut
+// to the column so a long `git describe` (tag-N-gHASH-dirty) never fails a migration.
+func binaryVersion() string {
+	c := buildinfo.CommitID()
+	if len(c) > 12 {
+		c = c[:12]
+	}
+	v := buildinfo.Version + "+" + c
+	if len(v) > 64 {
+		v = v[:64]
+	}
+	return v
+}
 
 // Migrations returns the ordered steps of database kind k.
 func Migrations(k Kind) []Migration {
