@@ -196,41 +196,37 @@ func (c *CM) lead(ctx context.Context, name string) bool {
 // AcquireLease takes or renews the lease name for holder. It returns the lease's epoch (bumped
 // each time the holder changes) and whether holder now holds it. The MetaDB's clock decides
 // expiry, so node clocks do not matter.
+//
+// Each step is one autocommitted statement: a node frozen between two round trips (SIGSTOP, a
+// paused VM) holds no row lock on the lease, so the rest of the cluster can take it over.
 func AcquireLease(ctx context.Context, db *sql.DB, cmDB, name, holder string, ttl time.Duration) (int64, bool, error) {
-	tx, err := db.BeginTx(ctx, nil)
+	us := ttl.Microseconds()
+	// LAST_INSERT_ID(expr) hands the row's new epoch back in the OK packet of the same statement.
+	res, err := db.ExecContext(ctx, "UPDATE "+cmDB+".leases SET epoch = LAST_INSERT_ID(IF(holder = ?, epoch, epoch + 1)), holder = ?, expires_at = NOW(6) + INTERVAL ? MICROSECOND WHERE name = ? AND (holder = ? OR expires_at <= NOW(6))",
+		holder, holder, us, name, holder)
 	if err != nil {
 		return 0, false, fmt.Errorf("lease %s: %w", name, err)
 	}
-	defer tx.Rollback() //nolint:errcheck // no-op after Commit
-	var cur string
-	var epoch int64
-	var live bool
-	us := ttl.Microseconds()
-	err = tx.QueryRowContext(ctx, "SELECT holder, epoch, expires_at > NOW(6) FROM "+cmDB+".leases WHERE name = ? FOR UPDATE", name).Scan(&cur, &epoch, &live)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		epoch = 1
-		if _, err := tx.ExecContext(ctx, "INSERT INTO "+cmDB+".leases (name, holder, epoch, expires_at) VALUES (?, ?, 1, NOW(6) + INTERVAL ? MICROSECOND)", name, holder, us); err != nil {
-			return 0, false, nil // another node inserted it first
+	if n, _ := res.RowsAffected(); n == 1 {
+		epoch, err := res.LastInsertId()
+		if err != nil {
+			return 0, false, fmt.Errorf("lease %s: %w", name, err)
 		}
-	case err != nil:
-		return 0, false, fmt.Errorf("read lease %s: %w", name, err)
-	case cur == holder:
-		if _, err := tx.ExecContext(ctx, "UPDATE "+cmDB+".leases SET expires_at = NOW(6) + INTERVAL ? MICROSECOND WHERE name = ?", us, name); err != nil {
-			return 0, false, fmt.Errorf("renew lease %s: %w", name, err)
-		}
-	case !live:
-		epoch++
-		if _, err := tx.ExecContext(ctx, "UPDATE "+cmDB+".leases SET holder = ?, epoch = ?, expires_at = NOW(6) + INTERVAL ? MICROSECOND WHERE name = ?", holder, epoch, us, name); err != nil {
-			return 0, false, fmt.Errorf("take lease %s: %w", name, err)
-		}
-	default:
-		return epoch, false, nil
+		return epoch, true, nil
 	}
-	if err := tx.Commit(); err != nil {
+	// Held by another, or not there yet: the first asker creates it.
+	res, err = db.ExecContext(ctx, "INSERT IGNORE INTO "+cmDB+".leases (name, holder, epoch, expires_at) VALUES (?, ?, 1, NOW(6) + INTERVAL ? MICROSECOND)", name, holder, us)
+	if err != nil {
 		return 0, false, fmt.Errorf("lease %s: %w", name, err)
 	}
-	return epoch, true, nil
+	if n, _ := res.RowsAffected(); n == 1 {
+		return 1, true, nil
+	}
+	var epoch int64
+	if err := db.QueryRowContext(ctx, "SELECT epoch FROM "+cmDB+".leases WHERE name = ?", name).Scan(&epoch); err != nil {
+		return 0, false, fmt.Errorf("read lease %s: %w", name, err)
+	}
+	return epoch, false, nil
 }
 
 // detectDown marks hosts of this region DOWN whose last heartbeat is older than DownAfter, and

@@ -56,6 +56,12 @@ func (n Names) of(k Kind) string {
 	return n.Heartbeat
 }
 
+// SessionIdleTimeout is how long the MetaDB server keeps a node's silent session (its
+// wait_timeout). A node frozen in the middle of a transaction (SIGSTOP, a VM pause) would
+// otherwise hold its row locks for hours and stall every other node's lease, task and alert
+// writes; the server ends such a session and rolls its transaction back after this long.
+var SessionIdleTimeout = 20 * time.Second
+
 // Open connects to the MetaDB server named by the config (no default database) and checks it
 // answers.
 func Open(ctx context.Context, c config.Config) (*sql.DB, error) {
@@ -65,6 +71,12 @@ func Open(ctx context.Context, c config.Config) (*sql.DB, error) {
 	db, err := conn.Open(pctx, mysqlconn.Options{
 		ParseTime: true, ConnectTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second,
 		MaxOpen: 16, ConnMaxLifetime: 10 * time.Minute,
+		Params: map[string]string{
+			"wait_timeout": strconv.Itoa(int(SessionIdleTimeout.Seconds())),
+			// A lock held by a frozen session is waited for only briefly; the caller retries.
+			"innodb_lock_wait_timeout": strconv.Itoa(int(SessionIdleTimeout.Seconds()) / 2),
+		},
+		ConnMaxIdleTime: SessionIdleTimeout / 2,
 	})
 	if err != nil {
 		return nil, omserr.Wrap(err, omserr.MetaDBUnreachable,

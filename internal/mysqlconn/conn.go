@@ -78,6 +78,9 @@ type Options struct {
 	MaxOpen int
 	// ConnMaxLifetime recycles connections (default 1h).
 	ConnMaxLifetime time.Duration
+	// ConnMaxIdleTime closes pooled connections idle that long (default: never), so a pool never
+	// hands out one the server has already closed (wait_timeout).
+	ConnMaxIdleTime time.Duration
 }
 
 // driverConfig is the go-sql-driver config of c with o applied.
@@ -151,6 +154,7 @@ func (c Config) Open(ctx context.Context, o Options) (*sql.DB, error) {
 		life = time.Hour
 	}
 	db.SetConnMaxLifetime(life)
+	db.SetConnMaxIdleTime(o.ConnMaxIdleTime)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, c.connectError(err)
