@@ -15,14 +15,7 @@ import (
 
 // checksumWhole is the chunk step of a key-less table: one aggregate over the whole table.
 func (v *Verifier) checksumWhole(ctx context.Context, p *pair) (int64, map[string][][]byte, error) {
-	var sums [2]sum
-	err := bothSides(ctx, func(ctx context.Context, s side) error {
-		q, a := p.checksumSQL(s, chunk{})
-		var err error
-		v.chunkQueries.Add(1)
-		sums[s], err = querySum(ctx, v.db(s), q, a)
-		return err
-	})
+	sums, err := v.sumBothSides(ctx, p, chunk{})
 	if err != nil {
 		return 0, nil, err
 	}
@@ -34,13 +27,7 @@ func (v *Verifier) checksumWhole(ctx context.Context, p *pair) (int64, map[strin
 
 // multisetDiff returns the rows whose number of copies differs between the sides.
 func (v *Verifier) multisetDiff(ctx context.Context, p *pair) ([]rowDiff, error) {
-	var sums [2]sum
-	err := bothSides(ctx, func(ctx context.Context, s side) error {
-		q, a := p.checksumSQL(s, chunk{})
-		var err error
-		sums[s], err = querySum(ctx, v.db(s), q, a)
-		return err
-	})
+	sums, err := v.sumBothSides(ctx, p, chunk{})
 	if err != nil {
 		return nil, err
 	}

@@ -321,8 +321,8 @@ func (v *Verifier) db(s side) *sql.DB {
 	return v.dst
 }
 
-// compareChunkRange compares aggregates, and rows only when they differ.
-func (v *Verifier) compareChunkRange(ctx context.Context, p *pair, c chunk) (int64, map[string][][]byte, error) {
+// sumBothSides takes the aggregate (count and checksum) of chunk c on both sides at once.
+func (v *Verifier) sumBothSides(ctx context.Context, p *pair, c chunk) ([2]sum, error) {
 	var sums [2]sum
 	err := bothSides(ctx, func(ctx context.Context, s side) error {
 		q, a := p.checksumSQL(s, c)
@@ -331,6 +331,12 @@ func (v *Verifier) compareChunkRange(ctx context.Context, p *pair, c chunk) (int
 		sums[s], err = querySum(ctx, v.db(s), q, a)
 		return err
 	})
+	return sums, err
+}
+
+// compareChunkRange compares aggregates, and rows only when they differ.
+func (v *Verifier) compareChunkRange(ctx context.Context, p *pair, c chunk) (int64, map[string][][]byte, error) {
+	sums, err := v.sumBothSides(ctx, p, c)
 	if err != nil {
 		return 0, nil, err
 	}
