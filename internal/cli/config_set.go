@@ -81,19 +81,12 @@ comma-separated IPs. The new config is checked first; nothing changes when it fa
 // stopped, its config rewritten, started and waited for before the next), so a region behind its
 // VIP stays reachable.
 func applyCluster(cmd *cobra.Command, f *deployFlags) error {
-	t, done, err := f.target()
+	cl, t, done, err := f.checkedCluster(cmd.Context(), "checks")
 	if err != nil {
 		return err
 	}
 	defer done()
-	cl, err := loadClusterFile(f.configPath)
-	if err != nil {
-		return err
-	}
 	out := cmd.OutOrStdout()
-	if probs := deploy.CheckCluster(cmd.Context(), cl, t, false); len(probs) > 0 {
-		return withCode(ExitInvalid, fmt.Errorf("%s fails the checks; no node was changed:\n  %s", f.configPath, strings.Join(probs, "\n  ")))
-	}
 	if err := deploy.DeployCluster(cmd.Context(), f.installer(out), cl.Configs(), t, out); err != nil {
 		return withCode(ExitFailure, err)
 	}

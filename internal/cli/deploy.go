@@ -301,6 +301,27 @@ func newDeployAddNodeCmd() *cobra.Command {
 	return cmd
 }
 
+// checkedCluster is the start of every command that changes a running deployment from its
+// cluster file (config apply, upgrade): the deploy target, the file loaded and checked against
+// the nodes; on a failed check nothing is changed and the error lists the problems.
+func (f *deployFlags) checkedCluster(ctx context.Context, what string) (*config.Cluster, deploy.Target, func(), error) {
+	t, done, err := f.target()
+	if err != nil {
+		return nil, t, done, err
+	}
+	cl, err := loadClusterFile(f.configPath)
+	if err == nil {
+		if probs := deploy.CheckCluster(ctx, cl, t, false); len(probs) > 0 {
+			err = withCode(ExitInvalid, fmt.Errorf("%s fails the %s; nothing was changed:\n  %s", f.configPath, what, strings.Join(probs, "\n  ")))
+		}
+	}
+	if err != nil {
+		done()
+		return nil, t, func() {}, err
+	}
+	return cl, t, done, nil
+}
+
 // loadClusterFile loads a cluster file (not a directory: commands that rewrite it need one file)
 // and refuses it when it has errors.
 func loadClusterFile(path string) (*config.Cluster, error) {

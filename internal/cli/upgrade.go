@@ -29,19 +29,12 @@ run there, replaces the binary, restarts the node, waits until it is healthy and
 			if f.configPath == "" || f.binary == "" {
 				return withCode(ExitUsage, fmt.Errorf("give -c CLUSTER_FILE and -d PACKAGE (or the new oms binary)"))
 			}
-			t, done, err := f.target()
+			cl, t, done, err := f.checkedCluster(cmd.Context(), "pre-upgrade checks")
 			if err != nil {
 				return err
 			}
 			defer done()
-			cl, err := loadClusterFile(f.configPath)
-			if err != nil {
-				return err
-			}
 			out := cmd.OutOrStdout()
-			if probs := deploy.CheckCluster(cmd.Context(), cl, t, false); len(probs) > 0 {
-				return withCode(ExitInvalid, fmt.Errorf("%s fails the pre-upgrade checks; nothing was changed:\n  %v", f.configPath, probs))
-			}
 			if backupDir == "" {
 				backupDir = filepath.Dir(f.configPath)
 			}
