@@ -1,11 +1,9 @@
 package fullimport
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -15,13 +13,14 @@ import (
 	"github.com/omsdev/oms/internal/component"
 	"github.com/omsdev/oms/internal/selection"
 	"github.com/omsdev/oms/internal/testenv"
+	"github.com/omsdev/oms/internal/testenv/scenario"
 )
 
 // TestKill9MidCopyThenResume runs the real binary (`oms component full-import --spec`), kills it
 // with SIGKILL while chunks are being copied, restarts it and checks that the target ends up
 // identical to the source, row by row, and that chunks finished before the kill were not redone.
 func TestKill9MidCopyThenResume(t *testing.T) {
-	bin := testenv.OMSBinary(t)
+	testenv.OMSBinary(t) // built before the source is filled
 	src, dst := pair(t)
 	srcDB := testenv.FreshDatabase(t, src, "kill")
 	dstDB := srcDB + "_copy"
@@ -33,24 +32,18 @@ func TestKill9MidCopyThenResume(t *testing.T) {
 		"INSERT INTO `"+srcDB+"`.skey SELECT CONCAT('key-', seq % 97), seq, REPEAT(CHAR(seq % 256), seq % 300) FROM `"+srcDB+"`.seq_1_to_20000",
 		"ANALYZE TABLE `"+srcDB+"`.big, `"+srcDB+"`.skey",
 	)
-	work := t.TempDir()
-	writeSpec := func(rowsPerSec int64) string {
-		cfg := Config{
+	task := "kill-" + srcDB
+	config := func(rowsPerSec int64) Config {
+		return Config{
 			Source: connOf(src), Target: connOf(dst),
 			Selection:   selection.Config{Tables: []selection.Rule{{DB: srcDB, RenameDB: dstDB}}},
 			ChunkRows:   1000,
 			Concurrency: 2,
 			RowsPerSec:  rowsPerSec,
 		}
-		raw, _ := json.Marshal(cfg)
-		spec := component.Spec{Kind: Kind, TaskID: "kill-" + srcDB, Epoch: 1, WorkDir: work, Config: raw}
-		b, _ := json.Marshal(spec)
-		p := filepath.Join(work, "spec.json")
-		if err := os.WriteFile(p, b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
 	}
+	proc := scenario.NewComponentProcess(t, Kind, task, config(15000))
+	work := proc.Dir
 	countDone := func() int {
 		var n int
 		err := dst.DB().QueryRow("SELECT COUNT(*) FROM __oms.full_import_chunks WHERE task_id=? AND done=1", "kill-"+srcDB).Scan(&n)
@@ -61,26 +54,15 @@ func TestKill9MidCopyThenResume(t *testing.T) {
 	}
 
 	// First run, throttled so that the kill lands in the middle of the copy.
-	cmd := exec.Command(bin, "component", "full-import", "--spec", writeSpec(15000))
-	logf, _ := os.Create(filepath.Join(work, "run1.log"))
-	defer logf.Close()
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(60 * time.Second)
-	for countDone() < 8 {
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			b, _ := os.ReadFile(filepath.Join(work, "run1.log"))
-			t.Fatalf("no progress within 60 s; log:\n%s", b)
+	proc.Start()
+	scenario.WaitFor(t, 60*time.Second, "chunks copied before the kill", func() (bool, string) {
+		if !proc.Running() {
+			t.Fatalf("full import ended before the kill:\n%s", proc.LogTail())
 		}
-		time.Sleep(50 * time.Millisecond) // polling interval, not synchronisation
-	}
-	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	_ = cmd.Wait()
+		n := countDone()
+		return n >= 8, fmt.Sprint(n, " chunks done")
+	})
+	proc.Kill(syscall.SIGKILL)
 	doneAtKill := countDone()
 	var total int
 	if err := dst.DB().QueryRow("SELECT COUNT(*) FROM __oms.full_import_chunks WHERE task_id=?", "kill-"+srcDB).Scan(&total); err != nil {
@@ -107,11 +89,11 @@ func TestKill9MidCopyThenResume(t *testing.T) {
 	t.Logf("killed with %d/%d chunks done", doneAtKill, total)
 
 	// Restart (as another node would: only the spec), unthrottled, to completion.
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, bin, "component", "full-import", "--spec", writeSpec(0)).CombinedOutput()
-	if err != nil {
-		t.Fatalf("restart: %v\n%s", err, out)
+	proc.WriteSpec(task, config(0))
+	proc.Start()
+	st := proc.WaitStatus(90*time.Second, "the resumed import finishing", func(st component.Status) bool { return st.State == component.StateFinished })
+	if st.Error != nil {
+		t.Fatalf("restart: %+v\n%s", st.Error, proc.LogTail())
 	}
 	if n := countDone(); n != total {
 		t.Fatalf("after restart %d/%d chunks done", n, total)

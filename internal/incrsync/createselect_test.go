@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/omsdev/oms/internal/binlog"
+	"github.com/omsdev/oms/internal/testenv/scenario"
 )
 
 // TestCreateSelectExactlyOnceAcrossRestarts (issue 21): the rows of a CREATE TABLE ... SELECT
@@ -25,24 +26,24 @@ func TestCreateSelectExactlyOnceAcrossRestarts(t *testing.T) {
 	st := startTestStore(t, p.src, p.start, false)
 	cfg := p.config()
 	cfg.StoreAddr = st.Addr()
-	proc := newIncrProcess(t, cfg, fmt.Sprintf("crsel-%d", taskSeq.Add(1)))
+	proc := scenario.NewComponentProcess(t, Kind, fmt.Sprintf("crsel-%d", taskSeq.Add(1)), cfg)
 	for i := range 3 {
-		proc.start()
+		proc.Start()
 		execAll(t, s, fmt.Sprintf("INSERT INTO %s VALUES (%d)", other, i))
 		want := binlog.MustParseGTIDSet("mariadb", gtidPos(t, p.src))
 		deadline := time.Now().Add(30 * time.Second)
 		for {
-			if stt, ok := proc.status(); ok && stt.Position != "" && binlog.MustParseGTIDSet("mariadb", stt.Position).ContainsSet(want) {
+			if stt, ok := proc.Status(); ok && stt.Position != "" && binlog.MustParseGTIDSet("mariadb", stt.Position).ContainsSet(want) {
 				break
 			} else if ok && stt.Error != nil {
 				t.Fatalf("incr-sync failed: %+v", stt.Error)
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("run %d did not reach %s; log:\n%s", i, want.String(), proc.log())
+				t.Fatalf("run %d did not reach %s; log:\n%s", i, want.String(), proc.LogTail())
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
-		proc.kill(syscall.SIGKILL)
+		proc.Kill(syscall.SIGKILL)
 		sameRows(t, s, p.dst.DB(), cs, cs)
 	}
 	sameRows(t, s, p.dst.DB(), other, other)

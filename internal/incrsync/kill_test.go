@@ -2,13 +2,8 @@ package incrsync
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -22,6 +17,7 @@ import (
 	"github.com/omsdev/oms/internal/mysqlconn"
 	"github.com/omsdev/oms/internal/store"
 	"github.com/omsdev/oms/internal/testenv"
+	"github.com/omsdev/oms/internal/testenv/scenario"
 )
 
 // startTestStore runs a Store in-process on the source from the given GTID set.
@@ -47,80 +43,6 @@ func startTestStore(t *testing.T, src *testenv.Instance, from string, heartbeat 
 	}
 	testenv.StartUnit(t, st)
 	return st
-}
-
-// incrProcess is `oms component incr-sync --spec` as a real child process.
-type incrProcess struct {
-	t        *testing.T
-	bin, dir string
-	spec     string
-	cmd      *exec.Cmd
-	runs     int
-}
-
-func newIncrProcess(t *testing.T, cfg Config, task string) *incrProcess {
-	t.Helper()
-	dir := t.TempDir()
-	raw, _ := json.Marshal(cfg)
-	spec := component.Spec{Kind: Kind, TaskID: task, Epoch: 1, StatusAddr: "127.0.0.1:0", WorkDir: dir, Config: raw}
-	b, _ := json.Marshal(spec)
-	p := &incrProcess{t: t, bin: testenv.OMSBinary(t), dir: dir, spec: filepath.Join(dir, "spec.json")}
-	if err := os.WriteFile(p.spec, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.kill(syscall.SIGKILL) })
-	return p
-}
-
-func (p *incrProcess) start() {
-	p.t.Helper()
-	_ = os.Remove(filepath.Join(p.dir, "status.addr")) // the killed process's address is stale
-	p.runs++
-	logf, err := os.Create(filepath.Join(p.dir, fmt.Sprintf("run%d.log", p.runs)))
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	p.cmd = exec.Command(p.bin, "component", "incr-sync", "--spec", p.spec)
-	p.cmd.Stdout, p.cmd.Stderr = logf, logf
-	if err := p.cmd.Start(); err != nil {
-		p.t.Fatal(err)
-	}
-	logf.Close()
-}
-
-func (p *incrProcess) kill(sig syscall.Signal) {
-	if p.cmd == nil {
-		return
-	}
-	_ = p.cmd.Process.Signal(sig)
-	_ = p.cmd.Wait()
-	p.cmd = nil
-}
-
-func (p *incrProcess) log() string {
-	b, _ := os.ReadFile(filepath.Join(p.dir, fmt.Sprintf("run%d.log", p.runs)))
-	if len(b) > 3000 {
-		b = b[len(b)-3000:]
-	}
-	return string(b)
-}
-
-// status reads /status of the running process; ok is false while it is not serving yet.
-func (p *incrProcess) status() (component.Status, bool) {
-	var st component.Status
-	addr, err := os.ReadFile(filepath.Join(p.dir, "status.addr"))
-	if err != nil {
-		return st, false
-	}
-	resp, err := http.Get("http://" + strings.TrimSpace(string(addr)) + "/status")
-	if err != nil {
-		return st, false
-	}
-	defer resp.Body.Close()
-	if json.NewDecoder(resp.Body).Decode(&st) != nil {
-		return st, false
-	}
-	return st, true
 }
 
 // appliedGTIDs is the audit of applied transactions (incr_applied, primary key task + GTID: a
@@ -197,7 +119,7 @@ func TestKill9DuringWorkload(t *testing.T) {
 	cfg := p.config()
 	cfg.StoreAddr = st.Addr()
 	cfg.RecordApplied = true
-	proc := newIncrProcess(t, cfg, task)
+	proc := scenario.NewComponentProcess(t, Kind, task, cfg)
 
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -235,17 +157,17 @@ func TestKill9DuringWorkload(t *testing.T) {
 	const kills = 5
 	for k := 0; k < kills; k++ {
 		before := len(appliedGTIDs(t, p, task))
-		proc.start()
+		proc.Start()
 		// wait until this run applied something, then kill it at a random moment soon after
 		deadline := time.Now().Add(30 * time.Second)
 		for len(appliedGTIDs(t, p, task)) <= before {
 			if time.Now().After(deadline) {
-				t.Fatalf("run %d applied nothing in 30 s; log:\n%s", k+1, proc.log())
+				t.Fatalf("run %d applied nothing in 30 s; log:\n%s", k+1, proc.LogTail())
 			}
 			time.Sleep(50 * time.Millisecond) // polling interval
 		}
 		time.Sleep(time.Duration(300+rand.IntN(1500)) * time.Millisecond) // let it run: the kill lands mid-stream
-		proc.kill(syscall.SIGKILL)
+		proc.Kill(syscall.SIGKILL)
 		t.Logf("kill %d: %d transactions applied so far", k+1, len(appliedGTIDs(t, p, task)))
 	}
 	haltWorkload()
@@ -256,22 +178,22 @@ func TestKill9DuringWorkload(t *testing.T) {
 	}
 	end := gtidPos(t, p.src)
 	want := binlog.MustParseGTIDSet("mariadb", end)
-	proc.start()
+	proc.Start()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		s, ok := proc.status()
+		s, ok := proc.Status()
 		if ok && s.Error != nil {
-			t.Fatalf("incr-sync failed: %+v\n%s", s.Error, proc.log())
+			t.Fatalf("incr-sync failed: %+v\n%s", s.Error, proc.LogTail())
 		}
 		if ok && s.Position != "" && binlog.MustParseGTIDSet("mariadb", s.Position).ContainsSet(want) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("did not catch up with %s within 60 s: %+v\n%s", end, s, proc.log())
+			t.Fatalf("did not catch up with %s within 60 s: %+v\n%s", end, s, proc.LogTail())
 		}
 		time.Sleep(50 * time.Millisecond) // polling interval
 	}
-	proc.kill(syscall.SIGTERM)
+	proc.Kill(syscall.SIGTERM)
 	for _, tb := range []string{"h1", "h2"} {
 		sameRows(t, p.src.DB(), p.dst.DB(), q(p.db, tb), q(p.db, tb))
 	}

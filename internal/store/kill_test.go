@@ -2,15 +2,11 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math/rand"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -23,109 +19,23 @@ import (
 	"github.com/omsdev/oms/internal/mysqlconn"
 	"github.com/omsdev/oms/internal/schema"
 	"github.com/omsdev/oms/internal/testenv"
+	"github.com/omsdev/oms/internal/testenv/scenario"
 )
-
-// storeProcess is `oms component store` running as a child process.
-type storeProcess struct {
-	cmd     *exec.Cmd
-	workDir string
-	exited  chan struct{}
-}
-
-func writeSpec(t *testing.T, workDir string, cfg Config) string {
-	t.Helper()
-	raw, _ := json.Marshal(cfg)
-	spec := component.Spec{Kind: Kind, TaskID: "kill9", Epoch: 1, StatusAddr: "127.0.0.1:0", WorkDir: workDir, Config: raw}
-	b, _ := json.Marshal(spec)
-	p := filepath.Join(workDir, "spec.json")
-	if err := os.WriteFile(p, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
-func startStoreProcess(t *testing.T, bin, specPath, workDir string) *storeProcess {
-	t.Helper()
-	_ = os.Remove(filepath.Join(workDir, "status.addr"))
-	_ = os.Remove(filepath.Join(workDir, "store.addr"))
-	logf, err := os.OpenFile(filepath.Join(workDir, "component.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "component", "store", "--spec", specPath)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &storeProcess{cmd: cmd, workDir: workDir, exited: make(chan struct{})}
-	go func() { _ = cmd.Wait(); logf.Close(); close(p.exited) }()
-	t.Cleanup(p.kill)
-	return p
-}
-
-func (p *storeProcess) kill() {
-	_ = p.cmd.Process.Kill()
-	<-p.exited
-}
-
-// status polls the child's /status.
-func (p *storeProcess) status() (component.Status, error) {
-	var st component.Status
-	addr, err := os.ReadFile(filepath.Join(p.workDir, "status.addr"))
-	if err != nil {
-		return st, err
-	}
-	resp, err := http.Get("http://" + string(addr) + "/status")
-	if err != nil {
-		return st, err
-	}
-	defer resp.Body.Close()
-	return st, json.NewDecoder(resp.Body).Decode(&st)
-}
-
-func (p *storeProcess) waitFor(t *testing.T, what string, cond func(component.Status) bool) component.Status {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-p.exited:
-			log, _ := os.ReadFile(filepath.Join(p.workDir, "component.log"))
-			t.Fatalf("store process exited while waiting for %s:\n%s", what, tailLines(string(log), 20))
-		default:
-		}
-		if st, err := p.status(); err == nil && cond(st) {
-			return st
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	log, _ := os.ReadFile(filepath.Join(p.workDir, "component.log"))
-	t.Fatalf("timed out waiting for %s:\n%s", what, tailLines(string(log), 20))
-	return component.Status{}
-}
-
-func tailLines(s string, n int) string {
-	l := strings.Split(strings.TrimSpace(s), "\n")
-	if len(l) > n {
-		l = l[len(l)-n:]
-	}
-	return strings.Join(l, "\n")
-}
 
 // TestKill9UnderWrites kills the real store process three times while a workload writes, then
 // checks that the log holds every source transaction exactly once, in order, with equal rows.
 func TestKill9UnderWrites(t *testing.T) {
 	inst := testenv.StartMariaDB(t)
-	bin := testenv.OMSBinary(t)
+	testenv.OMSBinary(t) // built before the workload's clock starts
 	ctx, cancel := context.WithTimeout(context.Background(), 80*time.Second)
 	defer cancel()
 	if _, err := inst.DB().ExecContext(ctx, "CREATE DATABASE k; CREATE TABLE k.t (id INT PRIMARY KEY, n BIGINT, s VARCHAR(40))"); err != nil {
 		t.Fatal(err)
 	}
 	start := gtidNow(t, inst)
-	workDir := t.TempDir()
-	specPath := writeSpec(t, workDir, Config{Source: sourceOf(inst), Start: StartConfig{GTIDSet: start},
+	proc := scenario.NewComponentProcess(t, Kind, "kill9", Config{Source: sourceOf(inst), Start: StartConfig{GTIDSet: start},
 		SegmentBytes: 64 << 10, Listen: "127.0.0.1:0"})
+	workDir := proc.Dir
 
 	// Workload: small transactions of inserts, updates and deletes until stopped.
 	wctx, stopWrites := context.WithCancel(ctx)
@@ -160,11 +70,11 @@ func TestKill9UnderWrites(t *testing.T) {
 
 	var lastSeq float64
 	for round := 0; round < 3; round++ {
-		p := startStoreProcess(t, bin, specPath, workDir)
+		proc.Start()
 		floor := lastSeq
-		st := p.waitFor(t, "capture progress", func(s component.Status) bool { return s.Metrics["captured_seq"] > floor+200 })
+		st := proc.WaitStatus(60*time.Second, "capture progress", func(s component.Status) bool { return s.Metrics["captured_seq"] > floor+200 })
 		lastSeq = st.Metrics["captured_seq"]
-		p.kill()
+		proc.Kill(syscall.SIGKILL)
 	}
 	stopWrites()
 	if err := wg.Wait(); err != nil {
@@ -172,8 +82,8 @@ func TestKill9UnderWrites(t *testing.T) {
 	}
 	final := gtidNow(t, inst)
 	finalSet := binlog.MustParseGTIDSet("mariadb", final)
-	p := startStoreProcess(t, bin, specPath, workDir)
-	p.waitFor(t, "catch up to "+final, func(s component.Status) bool {
+	proc.Start()
+	proc.WaitStatus(60*time.Second, "catch up to "+final, func(s component.Status) bool {
 		pos, err := binlog.ParseGTIDSet("mariadb", s.Position)
 		return err == nil && pos.ContainsSet(finalSet)
 	})

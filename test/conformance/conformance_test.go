@@ -23,11 +23,13 @@ import (
 	"time"
 
 	"github.com/omsdev/oms/internal/binlog"
+	"github.com/omsdev/oms/internal/component"
 	"github.com/omsdev/oms/internal/incrsync"
 	"github.com/omsdev/oms/internal/mysqlconn"
 	"github.com/omsdev/oms/internal/selection"
 	"github.com/omsdev/oms/internal/store"
 	"github.com/omsdev/oms/internal/testenv"
+	"github.com/omsdev/oms/internal/testenv/scenario"
 	"github.com/omsdev/oms/internal/verify"
 )
 
@@ -99,11 +101,11 @@ func runScenario(t *testing.T, s servers, prefix string, kills int, gaps gapList
 	start := gtidPos(t, s.src.DB())
 	task := "conf-" + strings.TrimSuffix(prefix, "_")
 	storeAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
-	st := newProcess(t, store.Kind, task+"-store", store.Config{
+	st := scenario.NewComponentProcess(t, store.Kind, task+"-store", store.Config{
 		Source:   store.SourceConfig{Config: endpoint(s.src)},
 		ServerID: uint32(7000 + kills), Start: store.StartConfig{GTIDSet: start}, Listen: storeAddr,
 	})
-	st.start()
+	st.Start()
 	waitRunning(t, st)
 	cfg := incrsync.Config{
 		StoreAddr: storeAddr,
@@ -112,8 +114,8 @@ func runScenario(t *testing.T, s servers, prefix string, kills int, gaps gapList
 		StartGTID: start,
 		Workers:   4,
 	}
-	is := newProcess(t, incrsync.Kind, task, cfg)
-	is.start()
+	is := scenario.NewComponentProcess(t, incrsync.Kind, task, cfg)
+	is.Start()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
@@ -132,18 +134,18 @@ func runScenario(t *testing.T, s servers, prefix string, kills int, gaps gapList
 		case <-corpusDone:
 			done = true
 		case <-time.After(time.Duration(800+rand.IntN(1200)) * time.Millisecond):
-			if killed < kills && is.running() {
-				is.kill(syscall.SIGKILL)
+			if killed < kills && is.Running() {
+				is.Kill(syscall.SIGKILL)
 				killed++
-				is.start()
+				is.Start()
 			}
 		}
 	}
 	for killed < kills { // a corpus faster than the kills: the rest land during the catch-up
 		time.Sleep(time.Duration(300+rand.IntN(700)) * time.Millisecond)
-		is.kill(syscall.SIGKILL)
+		is.Kill(syscall.SIGKILL)
 		killed++
-		is.start()
+		is.Start()
 	}
 	end := gtidPos(t, s.src.DB())
 
@@ -153,8 +155,8 @@ func runScenario(t *testing.T, s servers, prefix string, kills int, gaps gapList
 	res := compareAll(t, s, prefix)
 	report(t, prefix, kills, total, len(files), skipped, nativeSkipped, res, gaps)
 	checkVerifier(t, s, res)
-	is.kill(syscall.SIGTERM)
-	st.kill(syscall.SIGTERM)
+	is.Kill(syscall.SIGTERM)
+	st.Kill(syscall.SIGTERM)
 }
 
 // nativeCatchUp waits until the native replica has applied everything up to end; when its SQL
@@ -208,20 +210,14 @@ func replicaError(db *sql.DB) string {
 	return strings.Join(out, "; ")
 }
 
-func waitRunning(t *testing.T, p *process) {
+func waitRunning(t *testing.T, p *scenario.ComponentProcess) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		if st, ok := p.status(); ok && st.State == "RUNNING" {
-			return
-		} else if ok && st.Error != nil {
-			t.Fatalf("%s failed: %+v\n%s", p.kind, st.Error, p.logTail())
+	p.WaitStatus(60*time.Second, p.Kind+" running", func(st component.Status) bool {
+		if st.Error != nil {
+			t.Fatalf("%s failed: %+v\n%s", p.Kind, st.Error, p.LogTail())
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s not running within 60 s\n%s", p.kind, p.logTail())
-		}
-		time.Sleep(100 * time.Millisecond) // polling interval
-	}
+		return st.State == "RUNNING"
+	})
 }
 
 var gtidRe = regexp.MustCompile(`GTID (\d+-\d+-\d+)\b`)
@@ -229,19 +225,19 @@ var gtidRe = regexp.MustCompile(`GTID (\d+-\d+-\d+)\b`)
 // catchUp waits until Incr-Sync has applied everything up to end. When it stops on an event it
 // cannot apply, it does what an operator does (oms project skip): skips that event (its
 // status's stopped_at) and starts it again. It returns the skips, "gtid: error" each.
-func catchUp(t *testing.T, is *process, cfg *incrsync.Config, task, end string) []string {
+func catchUp(t *testing.T, is *scenario.ComponentProcess, cfg *incrsync.Config, task, end string) []string {
 	t.Helper()
 	want := binlog.MustParseGTIDSet("mariadb", end)
 	var skipped []string
 	deadline := time.Now().Add(150 * time.Second)
 	for time.Now().Before(deadline) {
-		st, ok := is.status()
+		st, ok := is.Status()
 		if ok && st.Position != "" {
 			if pos, err := binlog.ParseGTIDSet("mariadb", st.Position); err == nil && pos.ContainsSet(want) {
 				return skipped
 			}
 		}
-		if ok && st.Error != nil && !is.running() {
+		if ok && st.Error != nil && !is.Running() {
 			g := st.StoppedAt
 			if g == "" {
 				if m := gtidRe.FindStringSubmatch(st.Error.Message + " " + st.Error.Advice); m != nil {
@@ -258,17 +254,17 @@ func catchUp(t *testing.T, is *process, cfg *incrsync.Config, task, end string) 
 			}
 			skipped = append(skipped, g+": "+st.Error.Code+" "+clip(st.Error.Message, 160))
 			cfg.SkipGTIDs = append(cfg.SkipGTIDs, g)
-			is.writeSpec(task, cfg)
-			is.start()
+			is.WriteSpec(task, cfg)
+			is.Start()
 			continue
 		}
-		if !is.running() && ok {
-			is.start() // ended without an error (should not happen): run it again
+		if !is.Running() && ok {
+			is.Start() // ended without an error (should not happen): run it again
 		}
 		time.Sleep(100 * time.Millisecond) // polling interval
 	}
-	st, _ := is.status()
-	t.Logf("oms did not reach %s within 150 s (position %s)\n%s", end, st.Position, is.logTail())
+	st, _ := is.Status()
+	t.Logf("oms did not reach %s within 150 s (position %s)\n%s", end, st.Position, is.LogTail())
 	return skipped
 }
 
