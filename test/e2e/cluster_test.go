@@ -76,6 +76,7 @@ func (n *node) startWith(t *testing.T, scheme string, extra ...string) {
 	cmd := exec.Command(testenv.OMSBinary(t), args...)
 	cmd.Env = append(os.Environ(), "OMS_ADMIN_PASSWORD="+adminPassword)
 	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // an interrupted test (or benchmark) leaves no node behind
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
