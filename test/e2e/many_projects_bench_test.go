@@ -37,7 +37,7 @@ func TestBenchManyProjects(t *testing.T) {
 		db := fmt.Sprintf("p%02d", i)
 		mustExecDB(t, src, "CREATE DATABASE "+db,
 			"CREATE TABLE "+db+".t (id INT PRIMARY KEY, v VARCHAR(40), n INT) ENGINE=InnoDB",
-			"INSERT INTO "+db+".t SELECT seq, CONCAT('row ', seq), seq % 7 FROM seq_1_to_200")
+			"INSERT INTO "+db+".t SELECT seq, CONCAT('row ', seq), seq % 7 FROM "+db+".seq_1_to_200")
 	}
 	c := startCluster(t, meta, "127.0.0.21", "127.0.0.22", "127.0.0.23")
 	srcDS, err := c.cli.CreateMysqlDataSource(ctx, api.CreateMysqlDataSourceRequest{Name: "many-src", Host: "127.0.0.1", Port: src.Port, UserName: "root"})
@@ -58,13 +58,19 @@ func TestBenchManyProjects(t *testing.T) {
 		}
 	}
 	t.Logf("created %d projects in %.1fs", projects, time.Since(began).Seconds())
-	scenario.WaitFor(t, time.Duration(projects)*10*time.Second, "every project in incremental sync", func() (bool, string) {
+	scenario.WaitFor(t, time.Duration(max(projects, 12))*10*time.Second, "every project in incremental sync", func() (bool, string) {
 		ps, err := c.cli.ListProjects(ctx, api.ListProjectsRequest{})
 		if err != nil {
 			return false, err.Error()
 		}
-		syncing := 0
+		syncing, example := 0, ""
 		for _, p := range ps {
+			if p, err = c.cli.DescribeProject(ctx, p.ID); err != nil { // with its steps
+				return false, err.Error()
+			}
+			if scenario.Step(p, api.StepIncr).Status != api.StepMonitoring {
+				example = fmt.Sprintf("; %s is %s, steps %+v", p.Name, p.Status, p.Steps)
+			}
 			if p.Status == api.StateFailed {
 				t.Fatalf("project %s failed: %s %s", p.Name, p.ErrorCode, p.ErrorMessage)
 			}
@@ -72,7 +78,7 @@ func TestBenchManyProjects(t *testing.T) {
 				syncing++
 			}
 		}
-		return syncing == projects, fmt.Sprintf("%d/%d syncing", syncing, projects)
+		return syncing == projects, fmt.Sprintf("%d/%d syncing%s", syncing, projects, example)
 	})
 	t.Logf("all %d projects in incremental sync %.1fs after the first was created", projects, time.Since(began).Seconds())
 
