@@ -26,10 +26,12 @@ func init() {
 }
 
 // storeOpener dials the Store named in a defaulted config with the task's cluster certificate
-// (src); the *store.Reader also acknowledges checkpoints (incrsync.Acker).
+// (src), asking it for the selected tables and columns only, so nothing else crosses regions;
+// the *store.Reader also acknowledges checkpoints (incrsync.Acker).
 func storeOpener(cfg incrsync.Config, src clustertls.Source) incrsync.SourceOpener {
 	return func(ctx context.Context, from string) (incrsync.TxnSource, error) {
-		r, err := store.Dial(ctx, cfg.StoreAddr, store.ReadRequest{ConsumerID: cfg.ConsumerID, From: from, Flavor: cfg.Flavor, TLS: src})
+		r, err := store.Dial(ctx, cfg.StoreAddr, store.ReadRequest{ConsumerID: cfg.ConsumerID, From: from, Flavor: cfg.Flavor, TLS: src,
+			Selection: &cfg.Selection})
 		if err != nil {
 			return nil, err // not r: a nil *Reader in the interface would not be nil
 		}

@@ -45,6 +45,7 @@ const (
 	StoreRetentionHeadroomSeconds = "oms_store_retention_headroom_seconds"
 	StoreConsumerStreams          = "oms_store_consumer_streams"
 	StoreSentBytesTotal           = "oms_store_sent_bytes_total"
+	StoreFilteredRowsTotal        = "oms_store_filtered_rows_total"
 	StoreRetentionForcedTotal     = "oms_store_retention_forced_total"
 )
 

@@ -21,6 +21,7 @@ var statusSeries = map[string]map[string]Series{
 			"time left before the oldest consumer's position reaches the hard retention maximum"},
 		"consumer_streams":       {StoreConsumerStreams, false, "consumers streaming from the Store"},
 		"sent_bytes_total":       {StoreSentBytesTotal, true, "bytes sent to consumers"},
+		"filtered_rows_total":    {StoreFilteredRowsTotal, true, "rows consumers' selections kept from being sent"},
 		"retention_forced_total": {StoreRetentionForcedTotal, true, "segments removed past the hard maximum before consumers read them"},
 	},
 	"incr-sync": {

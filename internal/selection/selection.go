@@ -311,3 +311,22 @@ func MatchPattern(pattern, name string) (bool, error) {
 	}
 	return g.match(name), nil
 }
+
+// StoreFilter is the part of the selection a Store applies before sending rows across regions:
+// every rule's db and table patterns, in the same order (so the same rule decides), and the
+// column subset of include rules without a row filter (a row filter reads any column, so such a
+// table keeps all of them). Renames, row filters and DML kinds stay with the consumer.
+func (c Config) StoreFilter() Config {
+	out := Config{}
+	for _, r := range c.Tables {
+		n := Rule{DB: r.DB, Table: r.Table}
+		if r.Where == "" {
+			n.Columns = r.Columns
+		}
+		out.Tables = append(out.Tables, n)
+	}
+	for _, r := range c.Exclude {
+		out.Exclude = append(out.Exclude, Rule{DB: r.DB, Table: r.Table})
+	}
+	return out
+}

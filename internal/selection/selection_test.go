@@ -273,3 +273,25 @@ func TestSystemSchemasNeverSelected(t *testing.T) {
 		t.Error("shop.orders is not selected")
 	}
 }
+
+func TestStoreFilter(t *testing.T) {
+	cfg := Config{
+		Tables: []Rule{
+			{DB: "shop", Table: "orders", RenameTable: "o2", Columns: []string{"id", "total"}, DML: []string{"INSERT"}},
+			{DB: "shop", Table: "items", Where: "price > 10", Columns: []string{"id", "price"}},
+			{DB: "shop_*", RenameDB: "all"},
+		},
+		Exclude: []Rule{{DB: "shop", Table: "tmp_*"}},
+	}
+	got := cfg.StoreFilter()
+	want := Config{
+		Tables: []Rule{{DB: "shop", Table: "orders", Columns: []string{"id", "total"}}, {DB: "shop", Table: "items"}, {DB: "shop_*"}},
+		Exclude: []Rule{{DB: "shop", Table: "tmp_*"}},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("StoreFilter = %+v\nwant %+v", got, want)
+	}
+	if _, err := Compile(got); err != nil {
+		t.Fatalf("the store filter does not compile: %v", err)
+	}
+}

@@ -23,6 +23,7 @@ import (
 	"github.com/omsdev/oms/internal/changelog"
 	"github.com/omsdev/oms/internal/clustertls"
 	"github.com/omsdev/oms/internal/omserr"
+	"github.com/omsdev/oms/internal/selection"
 )
 
 // ReadRequest says what a consumer wants from a Store.
@@ -40,6 +41,11 @@ type ReadRequest struct {
 	Tables    []string
 	// Ops filters row changes by DML type; empty = all.
 	Ops []changelog.Op
+	// Selection, when set, is the consumer's object selection: the Store sends only the rows
+	// (and DDL) of the tables it takes and, for rules with a column subset and no row filter,
+	// only those columns plus the key columns (selection.Config.StoreFilter). The consumer
+	// still applies the whole selection; a Store that predates this sends everything.
+	Selection *selection.Config
 	// TLS is the consumer's cluster certificate (the Store serves mutual TLS when it has one);
 	// nil dials plain HTTP.
 	TLS clustertls.Source
@@ -104,6 +110,11 @@ func Dial(ctx context.Context, addr string, req ReadRequest) (*Reader, error) {
 			ops[i] = o.String()
 		}
 		q.Set("op", strings.Join(ops, ","))
+	}
+	if req.Selection != nil {
+		if b, err := json.Marshal(req.Selection.StoreFilter()); err == nil && len(b) <= maxSelectParam {
+			q.Set(selectParam, string(b))
+		}
 	}
 	client := newHTTPClient(req.TLS)
 	sctx, cancel := context.WithCancel(context.Background())

@@ -45,7 +45,9 @@ type Server struct {
 	tls     clustertls.Source // nil: plain HTTP, anyone may call (hand-written specs only)
 	streams atomic.Int64
 	sent    atomic.Int64
-	wg      sync.WaitGroup
+	// filtered counts rows consumers' filters kept from leaving (never sent)
+	filtered atomic.Int64
+	wg       sync.WaitGroup
 
 	mu   sync.Mutex
 	addr string        // bound address, kept so a second Serve (resume) listens there again
@@ -221,12 +223,19 @@ type filter struct {
 	dbs, tables map[string]bool
 	ops         [4]bool
 	anyOp       bool
+	sel         *storeSelection // the consumer's selection; nil: none
+	dropped     int64           // rows removed so far (for the status)
 }
 
-func (f *filter) none() bool { return len(f.dbs) == 0 && len(f.tables) == 0 && f.anyOp }
+func (f *filter) none() bool {
+	return len(f.dbs) == 0 && len(f.tables) == 0 && f.anyOp && f.sel == nil
+}
 
 func (f *filter) rowPasses(r *changelog.Row) bool {
 	if !f.anyOp && (int(r.Op) >= len(f.ops) || !f.ops[r.Op]) {
+		return false
+	}
+	if f.sel != nil && !f.sel.tablePasses(r.Table.DB, r.Table.Name) {
 		return false
 	}
 	return f.tablePasses(r.Table.DB, r.Table.Name)
@@ -240,6 +249,9 @@ func (f *filter) tablePasses(db, table string) bool {
 }
 
 func (f *filter) ddlPasses(d *changelog.DDL) bool {
+	if f.sel != nil && !f.sel.ddlPasses(d) {
+		return false
+	}
 	if len(f.dbs) == 0 && len(f.tables) == 0 {
 		return true
 	}
@@ -280,7 +292,9 @@ func parseFilter(r *http.Request) (*filter, error) {
 		f.ops[op] = true
 		f.anyOp = false
 	}
-	return f, nil
+	var err error
+	f.sel, err = parseSelection(q.Get(selectParam))
+	return f, err
 }
 
 func splitList(s string) []string {
@@ -416,10 +430,12 @@ func (s *Server) stream(ctx context.Context, w http.ResponseWriter, from binlog.
 		if len(raw) > 0 {
 			data := raw
 			if !flt.none() {
+				before := flt.dropped
 				out, err = filterRecords(dec, flt, raw, out[:0])
 				if err != nil {
 					return sendErr(err)
 				}
+				s.filtered.Add(flt.dropped - before)
 				data = out
 			}
 			if err := send(frameRecords, data); err != nil {
@@ -461,12 +477,17 @@ func filterRecords(dec *decoder, f *filter, raw, out []byte) ([]byte, error) {
 			return out, fmt.Errorf("filter record: %w", err)
 		}
 		kept := t.Rows[:0]
+		changed := false
 		for i := range t.Rows {
 			if f.rowPasses(&t.Rows[i]) {
+				if f.sel != nil && f.sel.project(&t.Rows[i]) {
+					changed = true
+				}
 				kept = append(kept, t.Rows[i])
 			}
 		}
-		changed := len(kept) != len(t.Rows)
+		f.dropped += int64(len(t.Rows) - len(kept))
+		changed = changed || len(kept) != len(t.Rows)
 		t.Rows = kept
 		if t.DDL != nil && !f.ddlPasses(t.DDL) {
 			t.DDL = nil

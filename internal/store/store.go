@@ -678,6 +678,7 @@ func (s *Store) Status() component.Status {
 	if s.srv != nil {
 		m["consumer_streams"] = float64(s.srv.streams.Load())
 		m["sent_bytes_total"] = float64(s.srv.sent.Load())
+		m["filtered_rows_total"] = float64(s.srv.filtered.Load())
 	}
 	if s.tracker != nil {
 		m["schema_mismatches_total"] = float64(s.tracker.Mismatches.Load())
