@@ -243,20 +243,24 @@ type Progress struct {
 
 // Component is one data component task of a project, as the CM and its supervisor see it.
 type Component struct {
-	ID           string             `json:"id"`
-	ProjectID    string             `json:"projectId"`
-	Kind         string             `json:"kind"`
-	Region       string             `json:"region"`
-	Host         string             `json:"host"`
-	Epoch        int64              `json:"epoch"`
-	DesiredState string             `json:"desiredState"`
-	State        string             `json:"state"`
-	Position     string             `json:"position,omitempty"`
-	LagSeconds   float64            `json:"lagSeconds,omitempty"`
-	ErrorCode    string             `json:"errorCode,omitempty"`
-	ErrorMessage string             `json:"errorMessage,omitempty"`
-	Metrics      map[string]float64 `json:"metrics,omitempty"`
-	UpdatedAt    time.Time          `json:"gmtModified"`
+	ID           string  `json:"id"`
+	ProjectID    string  `json:"projectId"`
+	Kind         string  `json:"kind"`
+	Region       string  `json:"region"`
+	Host         string  `json:"host"`
+	Epoch        int64   `json:"epoch"`
+	DesiredState string  `json:"desiredState"`
+	State        string  `json:"state"`
+	Position     string  `json:"position,omitempty"`
+	LagSeconds   float64 `json:"lagSeconds,omitempty"`
+	ErrorCode    string  `json:"errorCode,omitempty"`
+	ErrorMessage string  `json:"errorMessage,omitempty"`
+	ErrorAdvice  string  `json:"errorAdvice,omitempty"` // what to do about the error
+	// StoppedAt is the source transaction (GTID) the component stopped at: what "skip the event"
+	// skips.
+	StoppedAt string             `json:"stoppedAt,omitempty"`
+	Metrics   map[string]float64 `json:"metrics,omitempty"`
+	UpdatedAt time.Time          `json:"gmtModified"`
 }
 
 // ListComponentsRequest filters components (empty: all).

@@ -62,6 +62,14 @@ type Status struct {
 	UpdatedAt time.Time          `json:"updated_at"`
 }
 
+// NeedsOperator reports whether the component failed in a way a restart meets again: an error
+// about one source transaction (StoppedAt: it is replayed first) or of a permanent code
+// (omserr.Permanent). Its supervisor makes the task FAILED at once instead of restarting it, so
+// the operator sees the error and its actions (skip, retry) at once.
+func (s *Status) NeedsOperator() bool {
+	return s != nil && s.State == StateFailed && s.Error != nil && (s.StoppedAt != "" || omserr.Permanent(s.Error.Code))
+}
+
 // Progress of a finite job.
 type Progress struct {
 	RowsDone   int64   `json:"rows_done"`

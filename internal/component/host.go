@@ -110,6 +110,7 @@ func Host(ctx context.Context, spec Spec, unit Unit, log *slog.Logger) error {
 	}()
 	if err := unit.Init(ctx); err != nil {
 		h.end(ctx, err)
+		writeFinalStatus(spec, h.Status())
 		return fmt.Errorf("init %s: %w", spec.Kind, err)
 	}
 	runErr := unit.Run(ctx)

@@ -76,12 +76,15 @@ func TestHostSetsOutcome(t *testing.T) {
 		state   string
 		code    string
 		hostErr bool
+		needsOp bool // a restart meets the same failure: the supervisor gives up at once
 	}{
-		{"finished", &quietUnit{}, false, StateFinished, "", false},
-		{"paused", &quietUnit{runErr: context.Canceled}, true, StatePaused, "", false},
-		{"plain failure", &quietUnit{runErr: errors.New("boom")}, false, StateFailed, omserr.ComponentFailed, true},
-		{"plain failure, unit's code", &codedUnit{quietUnit{runErr: errors.New("boom")}}, false, StateFailed, omserr.FullFailed, true},
-		{"coded failure", &quietUnit{runErr: omserr.New(omserr.VerifyNothingSelected, "nothing", "select")}, false, StateFailed, omserr.VerifyNothingSelected, true},
+		{"finished", &quietUnit{}, false, StateFinished, "", false, false},
+		{"paused", &quietUnit{runErr: context.Canceled}, true, StatePaused, "", false, false},
+		{"plain failure", &quietUnit{runErr: errors.New("boom")}, false, StateFailed, omserr.ComponentFailed, true, false},
+		{"plain failure, unit's code", &codedUnit{quietUnit{runErr: errors.New("boom")}}, false, StateFailed, omserr.FullFailed, true, false},
+		{"coded failure", &quietUnit{runErr: omserr.New(omserr.VerifyNothingSelected, "nothing", "select")}, false, StateFailed, omserr.VerifyNothingSelected, true, true},
+		{"transient coded failure", &quietUnit{runErr: omserr.New(omserr.IncrTargetUnreachable, "no target", "start it")}, false, StateFailed, omserr.IncrTargetUnreachable, true, false},
+		{"init failure", &quietUnit{initErr: omserr.New(omserr.IncrConfigInvalid, "bad", "fix")}, false, StateFailed, omserr.IncrConfigInvalid, true, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -105,6 +108,34 @@ func TestHostSetsOutcome(t *testing.T) {
 			if st.State != tc.state || (st.Error == nil) != (tc.code == "") || st.Error != nil && st.Error.Code != tc.code {
 				t.Fatalf("final status %s", raw)
 			}
+			if st.NeedsOperator() != tc.needsOp {
+				t.Fatalf("NeedsOperator of %s = %v", raw, !tc.needsOp)
+			}
 		})
+	}
+}
+
+// TestNeedsOperator: an error at one source transaction is met again by a restart whatever its
+// code; a running component or one without an error needs nobody.
+func TestNeedsOperator(t *testing.T) {
+	failed := func(code, at string) *Status {
+		return &Status{State: StateFailed, Error: omserr.New(code, "m", "a"), StoppedAt: at}
+	}
+	for _, tc := range []struct {
+		name string
+		st   *Status
+		want bool
+	}{
+		{"nil", nil, false},
+		{"running", &Status{State: StateRunning}, false},
+		{"failed without error", &Status{State: StateFailed}, false},
+		{"fallback code", failed(omserr.IncrApplyFailed, ""), false},
+		{"fallback code at a transaction", failed(omserr.IncrApplyFailed, "0-1-42"), true},
+		{"permanent code", failed(omserr.IncrRowConflict, ""), true},
+		{"unreachable target", failed(omserr.IncrTargetUnreachable, ""), false},
+	} {
+		if got := tc.st.NeedsOperator(); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }

@@ -311,3 +311,32 @@ func HTTPStatus(code string) int {
 	}
 	return s500
 }
+
+// permanent are the codes of failures that a restart meets again unchanged: the configuration,
+// the data or a privilege is wrong, or a newer epoch owns the work. A component that stops with
+// one of them is FAILED at once (the operator sees the error and acts: skip, fix, resume), not
+// restarted by its supervisor. Any other code (an unreachable peer, a lock, an unknown failure)
+// may pass by itself, so the supervisor restarts the component with backoff first.
+var permanent = func() map[string]bool {
+	m := map[string]bool{}
+	for _, c := range []string{
+		ConfigFullInvalid, ConfigFullSelection, SpecInvalid, FenceKillDenied,
+		FullFenced, FullObjectsFailed, FullTargetNotEmpty,
+		IncrCheckpointCorrupt, IncrColumnsMissingKey, IncrColumnUnknown, IncrConfigInvalid, IncrDDLFailed,
+		IncrDDLUnsupported, IncrFenced, IncrRowConflict, IncrRowFilter,
+		StoreBinlogFormat, StoreBinlogOff, StoreConfig, StorePrivilege, StoreRowImage, StoreRowMetadata, StoreSourcePurged,
+		VerifyColumnMissing, VerifyConfigInvalid, VerifyKeyNotCompared, VerifyNoPrevious, VerifyNothingSelected, VerifyTableMissing,
+	} {
+		m[c] = true
+	}
+	for _, c := range codes {
+		if c.Area == "FILTER" { // a row filter that cannot be read never becomes readable
+			m[c.Code] = true
+		}
+	}
+	return m
+}()
+
+// Permanent reports whether a failure with code needs the operator before anything is tried
+// again (see permanent).
+func Permanent(code string) bool { return permanent[code] }

@@ -213,3 +213,22 @@ func isErrorType(e ast.Expr) bool {
 	}
 	return false
 }
+
+// TestPermanent: the codes a restart cannot fix are known codes; an unreachable peer, an
+// unknown failure and the fallbacks stay retryable.
+func TestPermanent(t *testing.T) {
+	for c := range permanent {
+		if _, ok := Lookup(c); !ok {
+			t.Errorf("permanent code %s is not in the list", c)
+		}
+	}
+	for code, want := range map[string]bool{
+		IncrRowConflict: true, StoreBinlogOff: true, FilterSyntax: true, IncrFenced: true,
+		IncrTargetUnreachable: false, IncrTargetUnavailable: false, StoreSourceUnreachable: false, StoreDirLocked: false,
+		IncrApplyFailed: false, ComponentFailed: false, FullFailed: false, "": false, "NO_SUCH_CODE": false,
+	} {
+		if Permanent(code) != want {
+			t.Errorf("Permanent(%q) = %v, want %v", code, !want, want)
+		}
+	}
+}

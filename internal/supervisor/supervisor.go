@@ -50,7 +50,7 @@ const (
 	DefaultHeartbeatInterval = time.Duration(config.DefaultHeartbeatInterval)
 	DefaultPollInterval      = time.Second
 	// MaxRestarts is how many consecutive crashes make a task FAILED (the project shows the error;
-	// ResumeProject tries again).
+	// ResumeProject tries again). A component whose final status NeedsOperator is FAILED at once.
 	MaxRestarts   = 8
 	maxBackoff    = 30 * time.Second
 	stopGrace     = 10 * time.Second
@@ -268,6 +268,13 @@ func (s *Supervisor) drive(ctx context.Context, t task.Task, p *proc) {
 			}
 		}
 		p.restarts++
+		if st := p.lastStatus(); st.NeedsOperator() {
+			// A restart would meet the same error: the project shows it (and skip/retry) now.
+			s.report(ctx, t, task.Failed, "", p.restarts, st)
+			s.log.Error("component failed; it needs the operator", "task", t.ID, "kind", t.Kind, "code", st.Error.Code)
+			s.forget(t.ID)
+			return
+		}
 		if p.restarts >= MaxRestarts {
 			st := p.lastStatus()
 			if st == nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"fmt"
 	"io"
 	"io/fs"
@@ -22,20 +23,35 @@ import (
 	"github.com/omsdev/oms/internal/component"
 	"github.com/omsdev/oms/internal/config"
 	"github.com/omsdev/oms/internal/metadb/metadbtest"
+	"github.com/omsdev/oms/internal/omserr"
 	"github.com/omsdev/oms/internal/secret"
 	"github.com/omsdev/oms/internal/task"
 )
 
-type fakeUnit struct{ spec component.Spec }
+// fakeUnit runs until paused, or, with fail_code in its config, fails at once with that code
+// (at source transaction stopped_at when given), as Incr-Sync does at a row the target refuses.
+type fakeUnit struct {
+	spec component.Spec
+	cfg  fakeConfig
+}
+
+type fakeConfig struct {
+	FailCode  string `json:"fail_code"`
+	StoppedAt string `json:"stopped_at"`
+}
 
 func (u fakeUnit) Init(context.Context) error { return nil }
 func (u fakeUnit) Run(ctx context.Context) error {
+	if u.cfg.FailCode != "" {
+		return omserr.New(u.cfg.FailCode, "the fake component fails", "nothing")
+	}
 	<-ctx.Done()
 	return ctx.Err()
 }
 func (u fakeUnit) Close() error { return nil }
 func (u fakeUnit) Status() component.Status {
-	return component.Status{Kind: u.spec.Kind, TaskID: u.spec.TaskID, Epoch: u.spec.Epoch, State: component.StateRunning, UpdatedAt: time.Now()}
+	return component.Status{Kind: u.spec.Kind, TaskID: u.spec.TaskID, Epoch: u.spec.Epoch, State: component.StateRunning,
+		StoppedAt: u.cfg.StoppedAt, UpdatedAt: time.Now()}
 }
 
 func runFakeComponent(specPath string) int {
@@ -51,7 +67,12 @@ func runFakeComponent(specPath string) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stop()
-	_ = component.Host(ctx, spec, fakeUnit{spec}, slog.Default())
+	var cfg fakeConfig
+	_ = json.Unmarshal(spec.Config, &cfg)
+	if err := component.Host(ctx, spec, fakeUnit{spec, cfg}, slog.Default()); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	return 0
 }
 
@@ -190,5 +211,80 @@ func TestChildEnv(t *testing.T) {
 	got := childEnv([]string{"PATH=/bin", "OMS_ADMIN_PASSWORD=x", "OMS_PASSWORD=y", "LC_ALL=C", "HOME=/root", "AWS_SECRET_ACCESS_KEY=z", "OMS_HOST_IP=1.2.3.4"})
 	if strings.Join(got, " ") != "PATH=/bin LC_ALL=C HOME=/root" {
 		t.Errorf("childEnv = %v", got)
+	}
+}
+
+// TestFailureNeedingOperatorIsFailedAtOnce: a component that stops at a source transaction (what
+// the operator's "skip the event" skips) or with a permanent code is FAILED after its first exit,
+// with its error, not restarted MaxRestarts times over minutes; one that cannot reach its target
+// is restarted with backoff.
+func TestFailureNeedingOperatorIsFailedAtOnce(t *testing.T) {
+	m := metadbtest.Fresh(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	keys, err := secret.Load(ctx, m.DB, m.Names.CM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tasks := task.NewTable(m.DB, m.Names.CM)
+	failing := map[string]fakeConfig{
+		"at-event":  {FailCode: omserr.IncrApplyFailed, StoppedAt: "0-1-42"},
+		"permanent": {FailCode: omserr.StoreBinlogOff},
+		"transient": {FailCode: omserr.IncrTargetUnreachable},
+	}
+	for id, fc := range failing {
+		cfg := map[string]any{"source": map[string]any{"password": keys.SealString(dsPassword)}, "fail_code": fc.FailCode, "stopped_at": fc.StoppedAt}
+		if err := tasks.Ensure(ctx, id, "p1", "fake", "r1", cfg); err != nil {
+			t.Fatal(err)
+		}
+		tk, _, err := tasks.Get(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok, err := tasks.Assign(ctx, tk, "127.0.0.1"); err != nil || !ok {
+			t.Fatalf("assign %s: %v %v", id, ok, err)
+		}
+	}
+	bin, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Config{MetaHost: "127.0.0.1", CMDB: m.Names.CM, HeartbeatDB: m.Names.Heartbeat, RMDB: m.Names.RM, CMRegion: "r1"}
+	sup := New(m.DB, Options{Config: cfg, HostIP: "127.0.0.1", DataDir: t.TempDir(), Binary: bin, Poll: 200 * time.Millisecond}, keys, slog.Default())
+	sctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- sup.Run(sctx) }()
+	defer func() { stop(); <-done }()
+
+	get := func(id string) task.Task {
+		tk, _, err := tasks.Get(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tk
+	}
+	// The backoff before a third start is 2 s + 4 s: the transient one has been restarted twice
+	// well before 30 s, while the others must be FAILED after their first exit.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		a, p, tr := get("at-event"), get("permanent"), get("transient")
+		if a.State == task.Failed && p.State == task.Failed && tr.Restarts >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 30 s: at-event %s (restarts %d), permanent %s (restarts %d), transient %s (restarts %d)",
+				a.State, a.Restarts, p.State, p.Restarts, tr.State, tr.Restarts)
+		}
+	}
+	for id, fc := range failing {
+		tk := get(id)
+		if id == "transient" {
+			if tk.State == task.Failed {
+				t.Errorf("transient failure: FAILED after %d restarts, want restarts up to %d", tk.Restarts, MaxRestarts)
+			}
+			continue
+		}
+		if tk.Restarts != 1 || tk.Status == nil || tk.Status.Error == nil || tk.Status.Error.Code != fc.FailCode || tk.Status.StoppedAt != fc.StoppedAt {
+			t.Errorf("%s: restarts %d, status %+v; want FAILED after one exit with code %s at %q", id, tk.Restarts, tk.Status, fc.FailCode, fc.StoppedAt)
+		}
 	}
 }

@@ -82,9 +82,9 @@ func (t Task) API() api.Component {
 	c := api.Component{ID: t.ID, ProjectID: t.ProjectID, Kind: t.Kind, Region: t.Region, Host: t.Host,
 		Epoch: t.Epoch, DesiredState: string(t.Desired), State: string(t.State), UpdatedAt: t.UpdatedAt}
 	if st := t.Status; st != nil {
-		c.Position, c.LagSeconds, c.Metrics = st.Position, st.LagSeconds, st.Metrics
+		c.Position, c.LagSeconds, c.Metrics, c.StoppedAt = st.Position, st.LagSeconds, st.Metrics, st.StoppedAt
 		if st.Error != nil {
-			c.ErrorCode, c.ErrorMessage = st.Error.Code, st.Error.Message
+			c.ErrorCode, c.ErrorMessage, c.ErrorAdvice = st.Error.Code, st.Error.Message, st.Error.Advice
 		}
 	}
 	return c

@@ -245,7 +245,7 @@ func (p *page) login(user, pw string) {
 // region VIP in front of two real nodes, with real MariaDB: log in, bad input refused inline, data
 // sources and a project created through the forms, the project reaches incremental MONITORING
 // with the lag chart drawing; then one node is stopped and the same session goes on through the
-// VIP: pause and resume from the UI, the fix SQL of a verification with a difference downloaded,
+// VIP: pause and resume from the UI, an Incr-Sync error skipped from the UI, the fix SQL of a verification with a difference downloaded,
 // every page screenshotted and timed, log out, a viewer's
 // mutation refused by the API.
 func TestConsoleInBrowser(t *testing.T) {
@@ -383,6 +383,9 @@ func TestConsoleInBrowser(t *testing.T) {
 		pr, err := c.cli.DescribeProject(ctx, pid)
 		return err == nil && pr.Status == api.StateRunning, fmt.Sprint(pr.Status, err)
 	})
+
+	// An error provoked on the target, shown with its advice and skipped from the UI.
+	p.skipRefusedEvent(c.cli, src.DB(), dst.DB(), pid)
 
 	// Every page renders; screenshots and render times.
 	for _, name := range consolePages {

@@ -90,8 +90,9 @@ export async function projectPage(main, { args, can }) {
     if (p.status === 'FAILED') {
       a.push(act('Retry', 'act-retry', () => api('RetryProject', { id })));
       a.push(act('Resume (retry the failed step)', 'act-resume-failed', () => api('ResumeProject', { id })));
-      if (cs.some((c) => c.kind === 'incr-sync' && c.state === 'FAILED')) {
-        a.push(act('Skip the event it stopped at', 'act-skip', async () => { await api('SkipProjectEvents', { id, event: true }); await api('RetryProject', { id }); },
+      const stopped = cs.find((c) => c.kind === 'incr-sync' && c.state === 'FAILED' && c.stoppedAt);
+      if (stopped) {
+        a.push(act('Skip the event it stopped at (' + stopped.stoppedAt + ')', 'act-skip', async () => { await api('SkipProjectEvents', { id, event: true }); await api('RetryProject', { id }); },
           'Incr-Sync will never apply the source transaction it stopped at, then the project is retried. Continue?'));
       }
     }
@@ -100,7 +101,12 @@ export async function projectPage(main, { args, can }) {
     mount(actions, a);
     const errs = [];
     if (p.errorCode) errs.push(h('div', { class: 'error' }, h('b', {}, p.errorCode), ': ', p.errorMessage));
-    for (const c of cs) if (c.errorCode) errs.push(h('div', { class: 'error' }, h('b', {}, c.kind + ' ' + c.errorCode), ': ', c.errorMessage));
+    for (const c of cs) {
+      if (!c.errorCode) continue;
+      errs.push(h('div', { class: 'error component-error', 'data-kind': c.kind }, h('b', {}, c.kind + ' ' + c.errorCode), ': ', c.errorMessage,
+        c.stoppedAt ? h('div', {}, 'stopped at source transaction ', h('code', {}, c.stoppedAt)) : null,
+        c.errorAdvice ? h('div', { class: 'advice' }, 'What to do: ', c.errorAdvice) : null));
+    }
     mount(errors, errs);
     mount(steps, table(['#', 'step', 'status', 'progress', 'rows', 'ETA', 'started', 'finished', 'message'],
       (p.steps || []).map((s) => [s.order, s.name, state(s.status), h('div', {}, bar(s.progress), (s.progress || 0).toFixed(1) + '%'),
