@@ -76,6 +76,17 @@ func runFakeComponent(specPath string) int {
 	return 0
 }
 
+// freshMetaDB is a migrated MetaDB with its data-source keys.
+func freshMetaDB(t *testing.T) (metadbtest.MetaDB, *secret.Keyring) {
+	t.Helper()
+	m := metadbtest.Fresh(t)
+	keys, err := secret.Load(context.Background(), m.DB, m.Names.CM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, keys
+}
+
 const (
 	dsPassword    = "ds-Pa55word-in-spec"
 	adminPassword = "admin-Pa55word-in-env"
@@ -90,13 +101,9 @@ func TestComponentSecretsAndTLS(t *testing.T) {
 	t.Setenv("OMS_ADMIN_PASSWORD", adminPassword)
 	t.Setenv("OMS_PASSWORD", adminPassword)
 	t.Setenv("OMS_SSH_PASSWORD", adminPassword)
-	m := metadbtest.Fresh(t)
+	m, keys := freshMetaDB(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	keys, err := secret.Load(ctx, m.DB, m.Names.CM)
-	if err != nil {
-		t.Fatal(err)
-	}
 	certs, err := clusterca.NewKeeper(ctx, m.DB, m.Names.CM, keys, "127.0.0.1", slog.Default())
 	if err != nil {
 		t.Fatal(err)
@@ -219,13 +226,9 @@ func TestChildEnv(t *testing.T) {
 // with its error, not restarted MaxRestarts times over minutes; one that cannot reach its target
 // is restarted with backoff.
 func TestFailureNeedingOperatorIsFailedAtOnce(t *testing.T) {
-	m := metadbtest.Fresh(t)
+	m, keys := freshMetaDB(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	keys, err := secret.Load(ctx, m.DB, m.Names.CM)
-	if err != nil {
-		t.Fatal(err)
-	}
 	tasks := task.NewTable(m.DB, m.Names.CM)
 	failing := map[string]fakeConfig{
 		"at-event":  {FailCode: omserr.IncrApplyFailed, StoppedAt: "0-1-42"},
