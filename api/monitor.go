@@ -15,8 +15,8 @@ const (
 // in InfluxDB when tsdb_enabled). Names filters by series name (empty: all); SinceSeconds is how
 // far back (default 3600, at most 86400).
 type DescribeProjectMetricsRequest struct {
-	ID           string   `json:"id"`
-	Names        []string `json:"names,omitempty"`
+	ID           string   `json:"id" maxlen:"projects.id"`
+	Names        []string `json:"names,omitempty" maxlen:"value"`
 	SinceSeconds int      `json:"sinceSeconds,omitempty"`
 }
 
@@ -59,8 +59,8 @@ const (
 
 // ListAlertsRequest filters alerts (empty: all).
 type ListAlertsRequest struct {
-	State     string `json:"state,omitempty"` // pending, firing, resolved
-	ProjectID string `json:"projectId,omitempty"`
+	State     string `json:"state,omitempty" maxlen:"alerts.state"` // pending, firing, resolved
+	ProjectID string `json:"projectId,omitempty" maxlen:"alerts.project_id"`
 }
 
 // Alert is one alert: a rule's state for one subject (a task, a host, a sink).
@@ -79,10 +79,10 @@ type Alert struct {
 // SilenceAlertsRequest suppresses notifications of a rule (empty: all) for a project (empty:
 // all) for DurationSeconds; transitions are still recorded.
 type SilenceAlertsRequest struct {
-	Rule            string `json:"rule,omitempty"`
-	ProjectID       string `json:"projectId,omitempty"`
+	Rule            string `json:"rule,omitempty" maxlen:"alert_silences.rule"`
+	ProjectID       string `json:"projectId,omitempty" maxlen:"alert_silences.project_id"`
 	DurationSeconds int    `json:"durationSeconds"`
-	Reason          string `json:"reason,omitempty"`
+	Reason          string `json:"reason,omitempty" maxlen:"alert_silences.reason"`
 }
 
 // Silence is a created silence.
@@ -93,7 +93,7 @@ type Silence struct {
 
 // TestAlertChannelsRequest sends a test notification to one channel (empty: every enabled one).
 type TestAlertChannelsRequest struct {
-	Channel string `json:"channel,omitempty"`
+	Channel string `json:"channel,omitempty" maxlen:"alert_channels.name"`
 }
 
 // TestAlertChannelsResult says how many channels were sent a test notification.
@@ -103,8 +103,8 @@ type TestAlertChannelsResult struct {
 
 // AlertRule overrides a rule's threshold and duration, for one project or (empty) the default.
 type AlertRule struct {
-	Rule       string  `json:"rule"`
-	ProjectID  string  `json:"projectId,omitempty"`
+	Rule       string  `json:"rule" maxlen:"alert_rules.rule"`
+	ProjectID  string  `json:"projectId,omitempty" maxlen:"alert_rules.project_id"`
 	Threshold  float64 `json:"threshold"`
 	ForSeconds int     `json:"forSeconds"`
 	Enabled    bool    `json:"enabled"`
@@ -114,15 +114,15 @@ type AlertRule struct {
 // X-OMS-Signature header) or email (smtpAddr host:port, from, to, user/password optional).
 // Secrets are write-only: ListAlertChannels never returns them.
 type AlertChannel struct {
-	Name     string   `json:"name"`
-	Kind     string   `json:"kind"`
-	URL      string   `json:"url,omitempty"`
-	Secret   string   `json:"secret,omitempty"`
-	SMTPAddr string   `json:"smtpAddr,omitempty"`
-	From     string   `json:"from,omitempty"`
-	To       []string `json:"to,omitempty"`
-	User     string   `json:"user,omitempty"`
-	Password string   `json:"password,omitempty"`
+	Name     string   `json:"name" maxlen:"alert_channels.name"`
+	Kind     string   `json:"kind" maxlen:"alert_channels.kind"`
+	URL      string   `json:"url,omitempty" maxlen:"value"`
+	Secret   string   `json:"secret,omitempty" maxlen:"value"`
+	SMTPAddr string   `json:"smtpAddr,omitempty" maxlen:"value"`
+	From     string   `json:"from,omitempty" maxlen:"value"`
+	To       []string `json:"to,omitempty" maxlen:"value"`
+	User     string   `json:"user,omitempty" maxlen:"value"`
+	Password string   `json:"password,omitempty" maxlen:"value"`
 	Enabled  bool     `json:"enabled"`
 }
 

@@ -57,19 +57,19 @@ const (
 
 // CreateMysqlDataSourceRequest registers a MySQL/MariaDB endpoint.
 type CreateMysqlDataSourceRequest struct {
-	Name        string `json:"name" yaml:"name"`
-	Host        string `json:"host" yaml:"host"`
+	Name        string `json:"name" yaml:"name" maxlen:"data_sources.name"`
+	Host        string `json:"host" yaml:"host" maxlen:"data_sources.host"`
 	Port        int    `json:"port" yaml:"port"`
-	UserName    string `json:"userName" yaml:"userName"`
-	Password    string `json:"password" yaml:"password"`
-	Region      string `json:"region,omitempty" yaml:"region,omitempty"`
-	Description string `json:"description,omitempty" yaml:"description,omitempty"`
+	UserName    string `json:"userName" yaml:"userName" maxlen:"data_sources.username"`
+	Password    string `json:"password" yaml:"password" maxlen:"sealed:data_sources.password_enc"`
+	Region      string `json:"region,omitempty" yaml:"region,omitempty" maxlen:"data_sources.region"`
+	Description string `json:"description,omitempty" yaml:"description,omitempty" maxlen:"data_sources.description"`
 	// TLSMode is disabled, preferred (default: TLS whenever the server offers it), required,
 	// verify-ca or verify-identity.
-	TLSMode string `json:"tlsMode,omitempty" yaml:"tlsMode,omitempty"`
+	TLSMode string `json:"tlsMode,omitempty" yaml:"tlsMode,omitempty" maxlen:"data_sources.tls_mode"`
 	// TLSCA is the PEM text of the CA that signed the server's certificate (verify-ca and
 	// verify-identity; empty: the system roots).
-	TLSCA string `json:"tlsCa,omitempty" yaml:"tlsCa,omitempty"`
+	TLSCA string `json:"tlsCa,omitempty" yaml:"tlsCa,omitempty" maxlen:"data_sources.tls_ca"`
 }
 
 // DataSource is a stored endpoint (never with its password).
@@ -89,17 +89,17 @@ type DataSource struct {
 
 // ListDataSourceRequest filters data sources.
 type ListDataSourceRequest struct {
-	SearchKey string `json:"searchKey,omitempty"`
+	SearchKey string `json:"searchKey,omitempty" maxlen:"data_sources.name"`
 }
 
 // TableRule selects tables of a project (see docs/control-plane.md): db and table are patterns
 // (`*` and `?`), renames give the target names, where filters rows.
 type TableRule struct {
-	DB          string `json:"db" yaml:"db"`
-	Table       string `json:"table,omitempty" yaml:"table,omitempty"`
-	RenameDB    string `json:"renameDb,omitempty" yaml:"renameDb,omitempty"`
-	RenameTable string `json:"renameTable,omitempty" yaml:"renameTable,omitempty"`
-	Where       string `json:"where,omitempty" yaml:"where,omitempty"`
+	DB          string `json:"db" yaml:"db" maxlen:"value"`
+	Table       string `json:"table,omitempty" yaml:"table,omitempty" maxlen:"value"`
+	RenameDB    string `json:"renameDb,omitempty" yaml:"renameDb,omitempty" maxlen:"identifier"`
+	RenameTable string `json:"renameTable,omitempty" yaml:"renameTable,omitempty" maxlen:"identifier"`
+	Where       string `json:"where,omitempty" yaml:"where,omitempty" maxlen:"rowfilter"`
 }
 
 // TransferMapping is the object selection of a project.
@@ -110,9 +110,9 @@ type TransferMapping struct {
 
 // CreateProjectRequest creates a migration project in state INIT.
 type CreateProjectRequest struct {
-	Name                 string          `json:"name" yaml:"name"`
-	SourceEndpointID     string          `json:"sourceEndpointId" yaml:"sourceEndpointId"`
-	SinkEndpointID       string          `json:"sinkEndpointId" yaml:"sinkEndpointId"`
+	Name                 string          `json:"name" yaml:"name" maxlen:"projects.name"`
+	SourceEndpointID     string          `json:"sourceEndpointId" yaml:"sourceEndpointId" maxlen:"data_sources.id"`
+	SinkEndpointID       string          `json:"sinkEndpointId" yaml:"sinkEndpointId" maxlen:"data_sources.id"`
 	TransferMapping      TransferMapping `json:"transferMapping" yaml:"transferMapping"`
 	EnableStructTransfer *bool           `json:"enableStructTransfer,omitempty" yaml:"enableStructTransfer,omitempty"`
 	EnableFullTransfer   *bool           `json:"enableFullTransfer,omitempty" yaml:"enableFullTransfer,omitempty"`
@@ -121,14 +121,14 @@ type CreateProjectRequest struct {
 	// DDLPolicy says per class of DDL (table, index, database, view, routine, trigger, event,
 	// sequence) whether Incr-Sync applies, skips or stops at it ("apply", "skip", "stop");
 	// classes not named keep the defaults of docs/incr-sync.md.
-	DDLPolicy map[string]string `json:"ddlPolicy,omitempty" yaml:"ddlPolicy,omitempty"`
+	DDLPolicy map[string]string `json:"ddlPolicy,omitempty" yaml:"ddlPolicy,omitempty" maxlen:"value"`
 	// StartImmediately starts the project right after creating it.
 	StartImmediately bool `json:"startImmediately,omitempty" yaml:"startImmediately,omitempty"`
 }
 
 // ProjectIDRequest names one project.
 type ProjectIDRequest struct {
-	ID string `json:"id"`
+	ID string `json:"id" maxlen:"projects.id"`
 }
 
 // SkipProjectEventsRequest asks Incr-Sync never to apply some source transactions (DDL or
@@ -136,8 +136,8 @@ type ProjectIDRequest struct {
 // or, with Event, exactly the transaction the project's Incr-Sync stopped at. The skip is kept
 // in the project; resume (or retry) the project to go on.
 type SkipProjectEventsRequest struct {
-	ID    string   `json:"id"`
-	GTIDs []string `json:"gtids,omitempty"`
+	ID    string   `json:"id" maxlen:"projects.id"`
+	GTIDs []string `json:"gtids,omitempty" maxlen:"value"`
 	Event bool     `json:"event,omitempty"`
 }
 
@@ -149,8 +149,8 @@ type SkipProjectEventsResponse struct {
 
 // ListProjectsRequest filters and pages projects.
 type ListProjectsRequest struct {
-	SearchKey  string   `json:"searchKey,omitempty"`
-	Status     []string `json:"status,omitempty"`
+	SearchKey  string   `json:"searchKey,omitempty" maxlen:"projects.name"`
+	Status     []string `json:"status,omitempty" maxlen:"projects.state"`
 	PageNumber int      `json:"pageNumber,omitempty"`
 	PageSize   int      `json:"pageSize,omitempty"`
 }
@@ -265,7 +265,7 @@ type Component struct {
 
 // ListComponentsRequest filters components (empty: all).
 type ListComponentsRequest struct {
-	ProjectID string `json:"projectId,omitempty"`
+	ProjectID string `json:"projectId,omitempty" maxlen:"projects.id"`
 }
 
 // Host is one oms node as the CM sees it.
@@ -317,8 +317,8 @@ const (
 
 // LoginRequest opens a console session (a cookie plus a CSRF token).
 type LoginRequest struct {
-	UserName string `json:"userName"`
-	Password string `json:"password"`
+	UserName string `json:"userName" maxlen:"users.username"`
+	Password string `json:"password" maxlen:"bcrypt"`
 }
 
 // Session is the caller's session: the CSRF token goes in the X-CSRF-Token header of every call
@@ -332,28 +332,28 @@ type Session struct {
 
 // ChangePasswordRequest changes the caller's own password.
 type ChangePasswordRequest struct {
-	OldPassword string `json:"oldPassword"`
-	NewPassword string `json:"newPassword"`
+	OldPassword string `json:"oldPassword" maxlen:"bcrypt"`
+	NewPassword string `json:"newPassword" maxlen:"bcrypt"`
 }
 
 // CreateUserRequest creates a console user (admin only).
 type CreateUserRequest struct {
-	UserName string `json:"userName"`
-	Password string `json:"password"`
-	Role     string `json:"role"`
+	UserName string `json:"userName" maxlen:"users.username"`
+	Password string `json:"password" maxlen:"bcrypt"`
+	Role     string `json:"role" maxlen:"users.role"`
 }
 
 // UpdateUserRequest changes a user's role and/or resets its password (admin only; empty fields
 // are kept).
 type UpdateUserRequest struct {
-	UserName string `json:"userName"`
-	Role     string `json:"role,omitempty"`
-	Password string `json:"password,omitempty"`
+	UserName string `json:"userName" maxlen:"users.username"`
+	Role     string `json:"role,omitempty" maxlen:"users.role"`
+	Password string `json:"password,omitempty" maxlen:"bcrypt"`
 }
 
 // UserNameRequest names one user.
 type UserNameRequest struct {
-	UserName string `json:"userName"`
+	UserName string `json:"userName" maxlen:"users.username"`
 }
 
 // User is a console user (never with its password hash).
@@ -365,12 +365,12 @@ type User struct {
 
 // ListAuditEventsRequest filters the audit log; times are RFC 3339, newest events first.
 type ListAuditEventsRequest struct {
-	UserName   string `json:"userName,omitempty"`
-	Action     string `json:"action,omitempty"`
-	Resource   string `json:"resource,omitempty"`
+	UserName   string `json:"userName,omitempty" maxlen:"audit_log.username"`
+	Action     string `json:"action,omitempty" maxlen:"audit_log.action"`
+	Resource   string `json:"resource,omitempty" maxlen:"audit_log.resource"`
 	Success    *bool  `json:"success,omitempty"`
-	From       string `json:"from,omitempty"`
-	To         string `json:"to,omitempty"`
+	From       string `json:"from,omitempty" maxlen:"value"`
+	To         string `json:"to,omitempty" maxlen:"value"`
 	PageNumber int    `json:"pageNumber,omitempty"`
 	PageSize   int    `json:"pageSize,omitempty"`
 }
@@ -391,30 +391,30 @@ type AuditEvent struct {
 
 // UpdateMysqlDataSourceRequest edits a data source; empty fields (and an empty password) are kept.
 type UpdateMysqlDataSourceRequest struct {
-	ID          string  `json:"id"`
-	Host        string  `json:"host,omitempty"`
+	ID          string  `json:"id" maxlen:"data_sources.id"`
+	Host        string  `json:"host,omitempty" maxlen:"data_sources.host"`
 	Port        int     `json:"port,omitempty"`
-	UserName    string  `json:"userName,omitempty"`
-	Password    string  `json:"password,omitempty"`
-	Region      string  `json:"region,omitempty"`
-	Description *string `json:"description,omitempty"`
+	UserName    string  `json:"userName,omitempty" maxlen:"data_sources.username"`
+	Password    string  `json:"password,omitempty" maxlen:"sealed:data_sources.password_enc"`
+	Region      string  `json:"region,omitempty" maxlen:"data_sources.region"`
+	Description *string `json:"description,omitempty" maxlen:"data_sources.description"`
 	// TLSMode and TLSCA as in CreateMysqlDataSourceRequest; empty mode and nil CA keep the stored
 	// values, an empty CA removes it.
-	TLSMode string  `json:"tlsMode,omitempty"`
-	TLSCA   *string `json:"tlsCa,omitempty"`
+	TLSMode string  `json:"tlsMode,omitempty" maxlen:"data_sources.tls_mode"`
+	TLSCA   *string `json:"tlsCa,omitempty" maxlen:"data_sources.tls_ca"`
 }
 
 // TestDataSourceRequest tests a connection: a stored data source by id, or the given endpoint
 // (with id and no password, the stored password is used with the given host/port/user).
 type TestDataSourceRequest struct {
-	ID       string `json:"id,omitempty"`
-	Host     string `json:"host,omitempty"`
+	ID       string `json:"id,omitempty" maxlen:"data_sources.id"`
+	Host     string `json:"host,omitempty" maxlen:"data_sources.host"`
 	Port     int    `json:"port,omitempty"`
-	UserName string `json:"userName,omitempty"`
-	Password string `json:"password,omitempty"`
+	UserName string `json:"userName,omitempty" maxlen:"data_sources.username"`
+	Password string `json:"password,omitempty" maxlen:"sealed:data_sources.password_enc"`
 	// TLSMode and TLSCA replace the stored TLS settings when TLSMode is given.
-	TLSMode string `json:"tlsMode,omitempty"`
-	TLSCA   string `json:"tlsCa,omitempty"`
+	TLSMode string `json:"tlsMode,omitempty" maxlen:"data_sources.tls_mode"`
+	TLSCA   string `json:"tlsCa,omitempty" maxlen:"data_sources.tls_ca"`
 }
 
 // TestDataSourceResult is the outcome of a connection test (a failed connection is a result,

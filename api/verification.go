@@ -50,7 +50,7 @@ type VerificationTable struct {
 // DownloadVerificationFixSQLRequest names the project; Attachment asks for the SQL itself as the
 // response body (text/plain with Content-Disposition: attachment) instead of the JSON envelope.
 type DownloadVerificationFixSQLRequest struct {
-	ID         string `json:"id"`
+	ID         string `json:"id" maxlen:"projects.id"`
 	Attachment bool   `json:"attachment,omitempty"`
 }
 

@@ -82,8 +82,14 @@ type attachment struct {
 
 type paging struct{ number, size, total int }
 
-// decode reads the body strictly into v: bad JSON and unknown fields are 400.
-func (c *call) decode(v any) error { return httpx.DecodeStrict(c.body, v) }
+// decode reads the body strictly into v: bad JSON and unknown fields are 400, and so is a field
+// longer than its `maxlen` (the MetaDB column it is stored in; see fieldLimit).
+func (c *call) decode(v any) error {
+	if err := httpx.DecodeStrict(c.body, v); err != nil {
+		return err
+	}
+	return httpx.CheckLengths(v, fieldLimit)
+}
 
 type handler func(ctx context.Context, c *call) (any, error)
 

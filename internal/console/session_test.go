@@ -348,14 +348,16 @@ func TestListAuditEvents(t *testing.T) {
 	f.dataSources(t)
 	_, err := api.NewClient(f.srv.URL, "mallory", "x", false).ListProjects(ctx, api.ListProjectsRequest{})
 	apiErr(t, err, 401, omserr.APIUnauthorized)
-	// A long UTF-8 name is cut on a character boundary and the row is kept.
-	long := strings.Repeat("é", 200)
-	_, _ = f.cli.CreateMysqlDataSource(ctx, api.CreateMysqlDataSourceRequest{Name: long, Host: "h", Port: 1, UserName: "u"})
+	// The row of a 256-byte UTF-8 name (the longest a data source name may be) is kept whole.
+	long := strings.Repeat("é", 128)
+	if _, err := f.cli.CreateMysqlDataSource(ctx, api.CreateMysqlDataSourceRequest{Name: long, Host: "h", Port: 1, UserName: "u"}); err != nil {
+		t.Fatal(err)
+	}
 	events, env, err := f.cli.ListAuditEvents(ctx, api.ListAuditEventsRequest{UserName: "admin", Action: api.ActionCreateMysqlDataSource})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(events) != 3 || env.TotalCount != 3 || events[0].ID < events[1].ID || !strings.HasPrefix(events[0].Resource, "éé") {
+	if len(events) != 3 || env.TotalCount != 3 || events[0].ID < events[1].ID || events[0].Resource != long || !events[0].Success {
 		t.Fatalf("admin's CreateMysqlDataSource events: %d (total %d) %+v", len(events), env.TotalCount, events)
 	}
 	no := false

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"reflect"
 
 	"github.com/omsdev/oms/internal/omserr"
 )
@@ -79,7 +80,8 @@ func ReadBody(r *http.Request) ([]byte, error) {
 }
 
 // DecodeStrict decodes body, one JSON object, into v; an empty body is {}. Bad JSON, unknown
-// fields, wrong types and data after the object are API_BAD_REQUEST.
+// fields, keys that match a field only in another letter case, wrong types and data after the
+// object are API_BAD_REQUEST.
 func DecodeStrict(body []byte, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		body = []byte("{}")
@@ -92,7 +94,11 @@ func DecodeStrict(body []byte, v any) error {
 	if dec.More() {
 		return omserr.New(omserr.APIBadRequest, "request body has data after the JSON object", "send exactly one JSON object")
 	}
-	return nil
+	var raw any
+	if err := json.Unmarshal(body, &raw); err != nil {
+		return omserr.Wrap(err, omserr.APIBadRequest, "request body is not valid JSON", "send one JSON object")
+	}
+	return exactKeys(raw, reflect.TypeOf(v), "")
 }
 
 // Decode reads r's body (ReadBody) and decodes it strictly into v (DecodeStrict).

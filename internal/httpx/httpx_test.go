@@ -107,3 +107,63 @@ func TestStatusFollowsList(t *testing.T) {
 		}
 	}
 }
+
+type inner struct {
+	DB string `json:"db"`
+}
+
+type nested struct {
+	Name     string            `json:"name"`
+	Rules    []inner           `json:"rules"`
+	ByName   map[string]inner  `json:"byName"`
+	Ptr      *inner            `json:"ptr"`
+	Labels   map[string]string `json:"labels"`
+	Raw      json.RawMessage   `json:"raw"`
+	Any      any               `json:"any"`
+	Kind     string            `json:"kind"`
+	Untagged string
+	embedded
+}
+
+type embedded struct {
+	Region string `json:"region"`
+}
+
+// TestDecodeKeysExact checks a key must match its field exactly: encoding/json alone would fill
+// Name from "NAME" or "Name".
+func TestDecodeKeysExact(t *testing.T) {
+	for _, tc := range []struct {
+		name, body string
+		bad        string // the key the error must name; "" for success
+	}{
+		{"exact", `{"name":"a","rules":[{"db":"d"}],"byName":{"K":{"db":"x"}},"ptr":{"db":"p"},"labels":{"Any":"v"},"raw":{"X":1},"any":{"Y":2},"Untagged":"u","region":"r"}`, ""},
+		{"upper", `{"NAME":"a"}`, "NAME"},
+		{"title", `{"Name":"a"}`, "Name"},
+		{"in a slice", `{"rules":[{"db":"d"},{"DB":"e"}]}`, "rules[1].DB"},
+		{"in a map value", `{"byName":{"k":{"Db":"x"}}}`, "byName.k.Db"},
+		{"behind a pointer", `{"ptr":{"dB":"p"}}`, "ptr.dB"},
+		{"untagged field", `{"untagged":"u"}`, "untagged"},
+		{"embedded field", `{"Region":"r"}`, "Region"},
+		{"kelvin sign folds to k", `{"\u212aind":"b"}`, "\u212aind"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got nested
+			err := DecodeStrict([]byte(tc.body), &got)
+			if tc.bad == "" {
+				if err != nil {
+					t.Fatalf("err %v", err)
+				}
+				if got.Name != "a" || got.Rules[0].DB != "d" || got.ByName["K"].DB != "x" || got.Ptr.DB != "p" || got.Region != "r" || got.Untagged != "u" {
+					t.Fatalf("decoded %+v", got)
+				}
+				return
+			}
+			if omserr.CodeOf(err) != omserr.APIBadRequest {
+				t.Fatalf("err %v, want %s", err, omserr.APIBadRequest)
+			}
+			if !strings.Contains(err.Error(), tc.bad) {
+				t.Fatalf("error %q does not name %q", err, tc.bad)
+			}
+		})
+	}
+}

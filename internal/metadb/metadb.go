@@ -229,12 +229,7 @@ func migrate(ctx context.Context, conn *sql.Conn, k Kind, name string, existed b
 	if _, err := conn.ExecContext(ctx, "CREATE DATABASE IF NOT EXISTS "+q+" DEFAULT CHARACTER SET utf8mb4"); err != nil {
 		return r, notWritable(err, name)
 	}
-	if _, err := conn.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS "+q+`.oms_schema_migrations (
-		version INT NOT NULL PRIMARY KEY,
-		name VARCHAR(128) NOT NULL,
-		binary_version VARCHAR(64) NOT NULL,
-		applied_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)
-	) ENGINE=InnoDB`); err != nil {
+	if _, err := conn.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS "+q+"."+migrationsTable); err != nil {
 		return r, notWritable(err, name)
 	}
 	var cur sql.NullInt64

@@ -11,16 +11,25 @@ type Migration struct {
 	Statements []string
 }
 
-// binaryVersion is recorded with each migration (VARCHAR(64)): the version and a short commit, cut
-// to the column so a long `git describe` (tag-N-gHASH-dirty) never fails a migration.
+// migrationsTable is the table (and its columns) in which each database records its applied
+// migrations.
+const migrationsTable = `oms_schema_migrations (
+		version INT NOT NULL PRIMARY KEY,
+		name VARCHAR(128) NOT NULL,
+		binary_version VARCHAR(64) NOT NULL,
+		applied_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)
+	) ENGINE=InnoDB`
+
+// binaryVersion is recorded with each migration: the version and a short commit, cut to the
+// column so a long `git describe` (tag-N-gHASH-dirty) never fails a migration.
 func binaryVersion() string {
 	c := buildinfo.CommitID()
 	if len(c) > 12 {
 		c = c[:12]
 	}
 	v := buildinfo.Version + "+" + c
-	if len(v) > 64 {
-		v = v[:64]
+	if n, _, _ := MaxLength("oms_schema_migrations.binary_version"); len(v) > n {
+		v = v[:n]
 	}
 	return v
 }

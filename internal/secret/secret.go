@@ -69,7 +69,11 @@ func New(key []byte) (*Keyring, error) {
 	return &Keyring{aead: aead}, nil
 }
 
-// Seal encrypts plain (nonce || ciphertext).
+// SealOverhead is how many bytes Seal adds to the plaintext (the AES-GCM nonce and tag): a
+// column of n bytes holds a sealed value of at most n-SealOverhead plaintext bytes.
+const SealOverhead = 12 + 16
+
+// Seal encrypts plain (nonce || ciphertext), SealOverhead bytes longer than plain.
 func (k *Keyring) Seal(plain string) []byte {
 	nonce := make([]byte, k.aead.NonceSize())
 	_, _ = rand.Read(nonce)

@@ -68,3 +68,12 @@ func TestOpenFails(t *testing.T) {
 		t.Fatal("New accepted a 5-byte key")
 	}
 }
+
+func TestSealOverhead(t *testing.T) {
+	k := keyring(t, 1)
+	for _, n := range []int{0, 1, 996} {
+		if got := len(k.Seal(strings.Repeat("x", n))); got != n+SealOverhead {
+			t.Fatalf("Seal of %d bytes is %d bytes, want %d", n, got, n+SealOverhead)
+		}
+	}
+}

@@ -85,8 +85,8 @@ func TestAuditTrail(t *testing.T) {
 	}
 	defer mdb.Close()
 
-	// OpenAPI: a data source whose name is 256 bytes of UTF-8 (too long for the table: refused,
-	// but audited).
+	// OpenAPI: a data source whose name is 256 bytes of UTF-8 (86 characters: it fits the name
+	// column; its audit row keeps it whole).
 	longName := strings.Repeat("数", 85) + "x"
 	_, apiErr := c.cli.CreateMysqlDataSource(ctx, api.CreateMysqlDataSourceRequest{Name: longName, Host: "127.0.0.1", Port: meta.Port, UserName: "root"})
 	// CLI: a refused start.
