@@ -101,6 +101,10 @@ func TestRenderOnMariaDB(t *testing.T) {
 		"ALTER TABLE o1 ALTER COLUMN e2 DROP DEFAULT, RENAME COLUMN r TO r2",
 		"TRUNCATE TABLE sel",
 		"DROP TABLE IF EXISTS sel, nothere",
+		"ALTER TABLE g ADD CONSTRAINT chk_b CHECK (a < 100), ADD CONSTRAINT chk_c CHECK (a <> 7)",
+		"ALTER TABLE g DROP CONSTRAINT chk_b",
+		"CREATE DEFINER=`someone`@`%` SQL SECURITY DEFINER VIEW vd AS SELECT id FROM a",
+		"CREATE ALGORITHM=MERGE DEFINER=`other`@`localhost` SQL SECURITY INVOKER VIEW vi AS SELECT id FROM a WITH CASCADED CHECK OPTION",
 	}
 	for _, s := range stmts {
 		st := Parse(src, s)

@@ -83,12 +83,23 @@ func (s *Stmt) Render(m Mapper, opts ...Option) (Target, error) {
 		return Target{}, fmt.Errorf("render: %w", err)
 	}
 	out := b.String()
+	if v, ok := node.(*ast.CreateViewStmt); ok && v.CheckOption == ast.CheckOptionCascaded && endsWithCascadedCheck(s.Text) {
+		out += " WITH CASCADED CHECK OPTION" // the parser writes CASCADED, its default, never
+	}
 	if strings.Contains(out, lossMark) {
 		// the parser read an option it cannot write back (STATS_PERSISTENT=0, PACK_KEYS=1,
 		// ALTER TABLE ... FORCE): the tree is not the statement
 		return s.verbatim(m, errLossy)
 	}
-	return Target{SQL: dropEnforced(out)}, nil
+	return Target{SQL: mariaDBDialect(out)}, nil
+}
+
+// endsWithCascadedCheck reports whether a view's text ends with WITH CASCADED CHECK OPTION (the
+// parser reads a view without a check option as CASCADED too, so only the text tells them apart).
+func endsWithCascadedCheck(text string) bool {
+	toks, _ := scan(text)
+	n := len(toks)
+	return n >= 4 && toks[n-4].is("WITH") && toks[n-3].is("CASCADED") && toks[n-2].is("CHECK") && toks[n-1].is("OPTION")
 }
 
 // RenderVerbatim returns the statement as logged, to run in its source default database, when no
@@ -115,24 +126,33 @@ func dropsWords(text string) bool {
 // lossMark is what the parser writes in place of an option it parsed but does not keep.
 const lossMark = "is not supported */"
 
-// dropEnforced removes the " ENFORCED" the parser writes after every CHECK (...) constraint:
-// MySQL 8 accepts it, MariaDB does not, and it is the default anyway. (NOT ENFORCED stays: only
-// MySQL has it.) The text is the parser's own rendering, so a word token is never inside a string
-// or a quoted name.
-func dropEnforced(sql string) string {
-	if !strings.Contains(sql, " ENFORCED") {
+// mariaDBDialect fixes what the parser writes in MySQL 8's dialect only:
+//   - the " ENFORCED" after every CHECK (...) constraint: MySQL 8 accepts it, MariaDB does not,
+//     and it is the default anyway (NOT ENFORCED stays: only MySQL has it);
+//   - "DROP CHECK name", which MariaDB refuses (1064): "DROP CONSTRAINT name" drops a CHECK on
+//     MariaDB and on MySQL from 8.0.19.
+//
+// The text is the parser's own rendering, so a word token is never inside a string or a quoted
+// name.
+func mariaDBDialect(sql string) string {
+	if !strings.Contains(sql, " ENFORCED") && !strings.Contains(sql, "DROP CHECK ") {
 		return sql
 	}
 	toks, _ := scan(sql)
 	var b strings.Builder
 	last := 0
 	for i, t := range toks {
-		if t.is("ENFORCED") && i > 0 && toks[i-1].kind == 'p' && toks[i-1].text == ")" {
-			start := t.pos - len(t.text)
+		start := t.pos - len(t.text)
+		switch {
+		case t.is("ENFORCED") && i > 0 && toks[i-1].kind == 'p' && toks[i-1].text == ")":
 			if start > 0 && sql[start-1] == ' ' {
 				start--
 			}
 			b.WriteString(sql[last:start])
+			last = t.pos
+		case t.is("CHECK") && i > 0 && toks[i-1].is("DROP"):
+			b.WriteString(sql[last:start])
+			b.WriteString("CONSTRAINT")
 			last = t.pos
 		}
 	}
