@@ -320,7 +320,7 @@ func (c *Capture) query(ctx context.Context, h *replication.EventHeader, e *repl
 		return nil
 	}
 	db := string(e.Schema)
-	c.cur.DDL = &changelog.DDL{DB: db, Statement: q, Session: sessionOf(e.StatusVars)}
+	c.cur.DDL = &changelog.DDL{DB: db, Statement: q, Session: sessionOf(e.StatusVars, c.cfg.Flavor != FlavorMySQL, h.Timestamp)}
 	if c.resolver != nil {
 		if err := c.resolver.ApplyDDL(ctx, db, q); err != nil {
 			return fmt.Errorf("apply DDL at %s:%d: %w", c.file, h.LogPos, err)

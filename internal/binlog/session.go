@@ -27,13 +27,18 @@ const (
 	qGTIDFlags3     = 130 // MariaDB
 
 	optionNoForeignKeyChecks = 1 << 26
+	// optionExplicitDefTimestamp is MariaDB's flags2 bit for explicit_defaults_for_timestamp
+	// (MySQL's flags2 has no such bit).
+	optionExplicitDefTimestamp = 1 << 24
 )
 
 // sessionOf reads the session context a statement ran in from a Query event's status
-// variables: sql_mode, the client/connection/server charsets, time_zone and foreign_key_checks.
-// It stops at a variable it does not know (their lengths are not self-describing) and returns
-// what it read; nil when nothing was there.
-func sessionOf(vars []byte) *changelog.Session {
+// variables: sql_mode, the client/connection/server charsets, time_zone, foreign_key_checks,
+// (MariaDB) explicit_defaults_for_timestamp, and the statement's start time from the event's
+// seconds (unixSec) and the microseconds the source logged. It stops at a variable it does not
+// know (their lengths are not self-describing) and returns what it read; nil when nothing was
+// there.
+func sessionOf(vars []byte, mariadb bool, unixSec uint32) *changelog.Session {
 	s := &changelog.Session{FKChecks: true}
 	found := false
 	for i := 0; i < len(vars); {
@@ -45,8 +50,12 @@ func sessionOf(vars []byte) *changelog.Session {
 			if !need(4) {
 				return nil
 			}
-			s.FKChecks = binary.LittleEndian.Uint32(vars[i:])&optionNoForeignKeyChecks == 0
+			f2 := binary.LittleEndian.Uint32(vars[i:])
+			s.FKChecks = f2&optionNoForeignKeyChecks == 0
 			s.HasFlags = true
+			if mariadb {
+				s.HasExplicitDefaults, s.ExplicitDefaults = true, f2&optionExplicitDefTimestamp != 0
+			}
 			i += 4
 		case qSQLMode:
 			if !need(8) {
@@ -109,21 +118,31 @@ func sessionOf(vars []byte) *changelog.Session {
 				}
 			}
 		case qMicroseconds, qHRNow:
+			if !need(3) {
+				return nil
+			}
+			if unixSec != 0 {
+				us := uint32(vars[i]) | uint32(vars[i+1])<<8 | uint32(vars[i+2])<<16
+				s.Timestamp = int64(unixSec)*1_000_000 + int64(us)
+			}
 			i += 3
 		case qGTIDFlags3:
 			i++
 		default:
-			return result(s, found)
+			return result(s, found, unixSec)
 		}
 		found = true
 		if i > len(vars) {
 			return nil
 		}
 	}
-	return result(s, found)
+	return result(s, found, unixSec)
 }
 
-func result(s *changelog.Session, found bool) *changelog.Session {
+func result(s *changelog.Session, found bool, unixSec uint32) *changelog.Session {
+	if s.Timestamp == 0 && unixSec != 0 {
+		s.Timestamp = int64(unixSec) * 1_000_000 // no microseconds logged: the statement's second
+	}
 	if !found || !s.HasFlags && !s.HasSQLMode && s.ClientCharset == 0 && s.TimeZone == "" {
 		return nil
 	}

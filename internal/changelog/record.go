@@ -109,6 +109,13 @@ type Session struct {
 	TimeZone            string `json:"time_zone,omitempty"` // "" = not logged (the server's default)
 	HasFlags            bool   `json:"has_flags,omitempty"`
 	FKChecks            bool   `json:"fk_checks,omitempty"` // foreign_key_checks, when HasFlags
+	// HasExplicitDefaults says ExplicitDefaults is known: explicit_defaults_for_timestamp, which
+	// decides what a TIMESTAMP column without NULL or DEFAULT becomes (MariaDB logs it).
+	HasExplicitDefaults bool `json:"has_explicit_defaults,omitempty"`
+	ExplicitDefaults    bool `json:"explicit_defaults,omitempty"`
+	// Timestamp is the statement's start time on the source in Unix microseconds (0: not
+	// known): what CURRENT_TIMESTAMP defaults and system versioning give existing rows.
+	Timestamp int64 `json:"timestamp,omitempty"`
 }
 
 // Txn is one source transaction (or a DDL, or a heartbeat), the unit of transfer and of

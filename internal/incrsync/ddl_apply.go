@@ -111,17 +111,35 @@ func (w *worker) applyDDL(ctx context.Context, b *batch, token string) error {
 }
 
 // sourceSession makes a DDL run on the target in the source session's context from the binlog
-// (sql_mode, charsets and collations, time_zone, foreign_key_checks), so defaults resolve as
-// they did on the source. restore puts the pooled connection's own settings back.
+// (sql_mode, charsets and collations, time_zone, foreign_key_checks,
+// explicit_defaults_for_timestamp, and the statement's time: what CURRENT_TIMESTAMP defaults and
+// ADD SYSTEM VERSIONING give existing rows), so defaults resolve as they did on the source.
+// restore puts the pooled connection's own settings back.
 func sourceSession(ctx context.Context, conn *sql.Conn, ss *changelog.Session) (restore func(), err error) {
 	var mode, tz, cs, coll, srv string
-	var fk int
-	if err := conn.QueryRowContext(ctx, "SELECT @@session.sql_mode, @@session.time_zone, @@session.foreign_key_checks, @@session.character_set_client, @@session.collation_connection, @@session.collation_server").
-		Scan(&mode, &tz, &fk, &cs, &coll, &srv); err != nil {
+	var fk, edt int
+	if err := conn.QueryRowContext(ctx, "SELECT @@session.sql_mode, @@session.time_zone, @@session.foreign_key_checks, @@session.character_set_client, @@session.collation_connection, @@session.collation_server, @@session.explicit_defaults_for_timestamp").
+		Scan(&mode, &tz, &fk, &cs, &coll, &srv, &edt); err != nil {
 		return nil, fmt.Errorf("read the DDL session settings: %w", err)
 	}
-	var sets []string
-	var args []any
+	sets, args := sessionSets(ss)
+	restore = func() {
+		_, _ = conn.ExecContext(context.WithoutCancel(ctx), "SET SESSION sql_mode = ?, time_zone = ?, foreign_key_checks = ?, character_set_client = ?, collation_connection = ?, collation_server = ?, explicit_defaults_for_timestamp = ?, timestamp = DEFAULT",
+			mode, tz, fk, cs, coll, srv, edt)
+	}
+	if len(sets) == 0 {
+		return func() {}, nil
+	}
+	if _, err := conn.ExecContext(ctx, "SET SESSION "+strings.Join(sets, ", "), args...); err != nil {
+		return nil, fmt.Errorf("set the source's session for the DDL (%v): %w", args, err)
+	}
+	return restore, nil
+}
+
+// sessionSets are the assignments (with their arguments) that give a target session the source
+// session's context.
+func sessionSets(ss *changelog.Session) (sets []string, args []any) {
+	bit := map[bool]int{false: 0, true: 1}
 	if ss.HasSQLMode {
 		sets, args = append(sets, "sql_mode = ?"), append(args, ss.SQLMode)
 	}
@@ -133,17 +151,15 @@ func sourceSession(ctx context.Context, conn *sql.Conn, ss *changelog.Session) (
 		sets, args = append(sets, "time_zone = ?"), append(args, ss.TimeZone)
 	}
 	if ss.HasFlags {
-		sets, args = append(sets, "foreign_key_checks = ?"), append(args, map[bool]int{false: 0, true: 1}[ss.FKChecks])
+		sets, args = append(sets, "foreign_key_checks = ?"), append(args, bit[ss.FKChecks])
 	}
-	restore = func() {
-		_, _ = conn.ExecContext(context.WithoutCancel(ctx), "SET SESSION sql_mode = ?, time_zone = ?, foreign_key_checks = ?, character_set_client = ?, collation_connection = ?, collation_server = ?",
-			mode, tz, fk, cs, coll, srv)
+	if ss.HasExplicitDefaults {
+		sets, args = append(sets, "explicit_defaults_for_timestamp = ?"), append(args, bit[ss.ExplicitDefaults])
 	}
-	if len(sets) == 0 {
-		return func() {}, nil
+	if ss.Timestamp > 0 {
+		// a decimal literal (our own integer, not data): a float would round the microseconds, a
+		// string is refused (1232)
+		sets = append(sets, fmt.Sprintf("timestamp = %d.%06d", ss.Timestamp/1_000_000, ss.Timestamp%1_000_000))
 	}
-	if _, err := conn.ExecContext(ctx, "SET SESSION "+strings.Join(sets, ", "), args...); err != nil {
-		return nil, fmt.Errorf("set the source's session for the DDL (%v): %w", args, err)
-	}
-	return restore, nil
+	return sets, args
 }

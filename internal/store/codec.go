@@ -29,9 +29,16 @@ import (
 // source session: u8 has (1 sql_mode, 2 flags) | u64 sql_mode | u16 client charset | u16
 // connection collation | u16 server collation | str time_zone | u8 fk_checks. Records without a
 // session are still written as version 1, so older readers read them.
+//
+// Version 3 is version 2 plus, after fk_checks, u8 (1 explicit_defaults_for_timestamp known, 2
+// its value) | varint statement timestamp (Unix µs, 0 unknown); written only for a session that
+// has either, so older readers read every other record.
 const codecVersion = 1
 
-const codecVersionSession = 2
+const (
+	codecVersionSession   = 2
+	codecVersionSessionTS = 3
+)
 
 const (
 	tagNil byte = iota
@@ -52,9 +59,14 @@ const (
 
 var errCorrupt = errors.New("corrupt record")
 
+// sessionV3 reports whether a session needs record version 3.
+func sessionV3(ss *changelog.Session) bool { return ss.HasExplicitDefaults || ss.Timestamp != 0 }
+
 // appendTxn appends the encoding of t to b.
 func appendTxn(b []byte, t *changelog.Txn) ([]byte, error) {
-	if t.DDL != nil && t.DDL.Session != nil {
+	if t.DDL != nil && t.DDL.Session != nil && sessionV3(t.DDL.Session) {
+		b = append(b, codecVersionSessionTS)
+	} else if t.DDL != nil && t.DDL.Session != nil {
 		b = append(b, codecVersionSession)
 	} else {
 		b = append(b, codecVersion)
@@ -103,6 +115,17 @@ func appendTxn(b []byte, t *changelog.Txn) ([]byte, error) {
 			b = binary.LittleEndian.AppendUint16(b, ss.ServerCollation)
 			b = appendStr(b, ss.TimeZone)
 			b = append(b, map[bool]byte{false: 0, true: 1}[ss.FKChecks])
+			if sessionV3(ss) {
+				var more byte
+				if ss.HasExplicitDefaults {
+					more |= 1
+				}
+				if ss.ExplicitDefaults {
+					more |= 2
+				}
+				b = append(b, more)
+				b = binary.AppendVarint(b, ss.Timestamp)
+			}
 		}
 	}
 	// Tables used by the rows, each once, in order of first use. Small linear search: a txn
@@ -288,7 +311,8 @@ func (r *rd) count() int {
 // decode parses one record payload. The returned Txn does not alias b.
 func (d *decoder) decode(b []byte) (*changelog.Txn, error) {
 	r := &rd{b: b}
-	if v := r.byte1(); v != codecVersion && v != codecVersionSession {
+	v := r.byte1()
+	if v != codecVersion && v != codecVersionSession && v != codecVersionSessionTS {
 		return nil, fmt.Errorf("%w: version %d", errCorrupt, v)
 	}
 	t := &changelog.Txn{}
@@ -320,6 +344,11 @@ func (d *decoder) decode(b []byte) (*changelog.Txn, error) {
 			}
 			ss.TimeZone = r.str()
 			ss.FKChecks = r.byte1() == 1
+			if v == codecVersionSessionTS {
+				more := r.byte1()
+				ss.HasExplicitDefaults, ss.ExplicitDefaults = more&1 != 0, more&2 != 0
+				ss.Timestamp = r.varint()
+			}
 			t.DDL.Session = ss
 		}
 	}

@@ -29,13 +29,19 @@ func TestCodecRoundTrip(t *testing.T) {
 		{Heartbeat: true, CommitTime: time.Unix(2, 0).UTC()},
 		{GTID: "0-1-7", Seq: 9, CommitTime: time.Unix(3, 0).UTC(), DDL: &changelog.DDL{DB: "d", Statement: "CREATE TABLE t (a TIMESTAMP)", Tables: []string{"d.t"},
 			Session: &changelog.Session{HasSQLMode: true, SQLMode: 1<<21 | 1<<30, ClientCharset: 8, ConnectionCollation: 8, ServerCollation: 45, TimeZone: "+05:00", HasFlags: true}}},
+		{GTID: "0-1-8", Seq: 10, CommitTime: time.Unix(4, 0).UTC(), DDL: &changelog.DDL{DB: "d", Statement: "ALTER TABLE t ADD SYSTEM VERSIONING", Tables: []string{"d.t"},
+			Session: &changelog.Session{HasFlags: true, FKChecks: true, HasExplicitDefaults: true, Timestamp: 1796218034948862}}},
 	} {
 		b, err := appendTxn(nil, in)
 		if err != nil {
 			t.Fatal(err)
 		}
 		// a record without a session stays version 1, which older readers read
-		if want := byte(map[bool]int{false: codecVersion, true: codecVersionSession}[in.DDL != nil && in.DDL.Session != nil]); b[0] != want {
+		want := byte(codecVersion)
+		if in.DDL != nil && in.DDL.Session != nil {
+			want = map[bool]byte{false: codecVersionSession, true: codecVersionSessionTS}[sessionV3(in.DDL.Session)]
+		}
+		if b[0] != want {
 			t.Fatalf("record version %d, want %d", b[0], want)
 		}
 		out, err := newDecoder().decode(b)

@@ -80,7 +80,7 @@ type recordMeta struct {
 // peekRecord reads seq, gtid, commit time, file and pos from the start of a record payload.
 func peekRecord(p []byte) (recordMeta, error) {
 	r := &rd{b: p}
-	if v := r.byte1(); v != codecVersion && v != codecVersionSession {
+	if v := r.byte1(); v != codecVersion && v != codecVersionSession && v != codecVersionSessionTS {
 		return recordMeta{}, errCorrupt
 	}
 	var m recordMeta
