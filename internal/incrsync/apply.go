@@ -463,10 +463,14 @@ func applyRow(ctx context.Context, tx *sql.Tx, r *mrow, gtid string, idem bool) 
 			return wrapRowErr(err, r, gtid)
 		}
 	case changelog.OpUpdate:
-		where, wargs := rowWhere(ti, r.before)
+		where, wargs := rowWhere(ti, r.before, true)
 		q := "UPDATE " + ti.quoted + " SET " + setList(ti) + " WHERE " + where
 		args := append(append([]any{}, r.after...), wargs...)
 		n, err := exec(q, args...)
+		if err == nil && n == 0 && ti.hasApprox() {
+			where, wargs = rowWhere(ti, r.before, false)
+			n, err = exec("UPDATE "+ti.quoted+" SET "+setList(ti)+" WHERE "+where, append(append([]any{}, r.after...), wargs...)...)
+		}
 		if err != nil && !(idem && mysqlconn.ErrNumber(err) == 1062) {
 			return wrapRowErr(err, r, gtid)
 		}
@@ -489,8 +493,12 @@ func applyRow(ctx context.Context, tx *sql.Tx, r *mrow, gtid string, idem bool) 
 		_, err = exec(q, args...)
 		return wrapRowErr(err, r, gtid)
 	case changelog.OpDelete:
-		where, wargs := rowWhere(ti, r.before)
+		where, wargs := rowWhere(ti, r.before, true)
 		n, err := exec("DELETE FROM "+ti.quoted+" WHERE "+where, wargs...)
+		if err == nil && n == 0 && ti.hasApprox() {
+			where, wargs = rowWhere(ti, r.before, false)
+			n, err = exec("DELETE FROM "+ti.quoted+" WHERE "+where, wargs...)
+		}
 		if err != nil {
 			return wrapRowErr(err, r, gtid)
 		}
@@ -511,6 +519,20 @@ func wrapRowErr(err error, r *mrow, gtid string) error {
 	return fatalRow(err, r, gtid)
 }
 
+// hasApprox reports whether a keyless table's row match has FLOAT/DOUBLE columns to leave out
+// on a second try.
+func (ti *tableInfo) hasApprox() bool {
+	if ti.ident != nil {
+		return false
+	}
+	for _, a := range ti.approx {
+		if a {
+			return true
+		}
+	}
+	return false
+}
+
 func setList(ti *tableInfo) string {
 	parts := make([]string, len(ti.names))
 	for i, n := range ti.names {
@@ -520,16 +542,18 @@ func setList(ti *tableInfo) string {
 }
 
 // rowWhere identifies a row by its identity key, or for tables without one by every column of
-// the before-image (NULL-safe; FLOAT/DOUBLE columns are left out because their binlog values do
-// not compare exactly) with LIMIT 1.
-func rowWhere(ti *tableInfo, img []any) (string, []any) {
+// the before-image (NULL-safe) with LIMIT 1. FLOAT/DOUBLE columns are matched by their exact
+// binlog value when withApprox (the target stores the same bits), else left out: the fallback
+// when a value does not compare exactly (a FLOAT(M,D) rounded differently), which may match
+// another row that differs only there.
+func rowWhere(ti *tableInfo, img []any, withApprox bool) (string, []any) {
 	if ti.ident != nil {
 		return identCond(ti), pick(img, ti.ident)
 	}
 	var parts []string
 	var args []any
 	for i, n := range ti.names {
-		if ti.approx[i] {
+		if ti.approx[i] && !withApprox {
 			continue
 		}
 		parts = append(parts, sqlgen.QuoteIdent(n)+" <=> ?")

@@ -30,8 +30,12 @@ type tableInfo struct {
 	// keys are every unique key (identity first) as indexes into the projected row, for
 	// conflict detection.
 	keys [][]int
-	// approx marks FLOAT/DOUBLE columns (projected), left out of before-image matches.
+	// approx marks FLOAT/DOUBLE columns (projected): a before-image match that finds no row with
+	// them is tried again without them.
 	approx []bool
+	// conv turns the binary form the binlog logs of UUID/INET4/INET6 columns (projected) into
+	// the text the target takes; nil when the table has none.
+	conv []func([]byte) (string, bool)
 	where  string // row filter rendered from its parse tree over src's columns; "" = all rows
 	dml    selection.DMLOps
 	// rowEnd is the source index of a system-versioned table's row_end, -1 for other tables:
@@ -102,7 +106,11 @@ func (m *mapper) table(ctx context.Context, t *changelog.Table) (*tableInfo, err
 	if err != nil {
 		return nil, err
 	}
-	ti, err := buildTableInfo(t, tgt, computed)
+	typed, err := m.targetBinaryTyped(ctx, tgt.DB, tgt.Table)
+	if err != nil {
+		return nil, err
+	}
+	ti, err := buildTableInfo(t, tgt, computed, typed)
 	if err != nil {
 		return nil, err
 	}
@@ -153,6 +161,30 @@ func (m *mapper) targetComputed(ctx context.Context, db, table string) (map[stri
 	return out, rows.Err()
 }
 
+// targetBinaryTyped returns the target's columns of the types the binlog logs in a binary form
+// the target does not take back (UUID, INET4, INET6; see binaryText), by lower-cased name. The
+// binlog itself says only BINARY(n) for them.
+func (m *mapper) targetBinaryTyped(ctx context.Context, db, table string) (map[string]string, error) {
+	out := map[string]string{}
+	if m.filter == nil {
+		return out, nil
+	}
+	rows, err := m.filter.QueryContext(ctx, `SELECT COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS
+		WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND DATA_TYPE IN ('uuid', 'inet4', 'inet6')`, db, table)
+	if err != nil {
+		return nil, fmt.Errorf("read the column types of %s.%s on the target: %w", db, table, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var c, ty string
+		if err := rows.Scan(&c, &ty); err != nil {
+			return nil, fmt.Errorf("read the column types of %s.%s on the target: %w", db, table, err)
+		}
+		out[strings.ToLower(c)] = ty
+	}
+	return out, rows.Err()
+}
+
 // invalidate forgets cached mappings (after DDL the Store sends new schemas anyway).
 func (m *mapper) invalidate() { m.tables, m.unsettled = map[string]*tableInfo{}, true }
 
@@ -184,8 +216,8 @@ func sameSchema(a, b *changelog.Table) bool {
 }
 
 // buildTableInfo maps a source table onto its target; computed names the target's columns the
-// server computes (never written).
-func buildTableInfo(t *changelog.Table, tgt selection.Target, computed map[string]computedKind) (*tableInfo, error) {
+// server computes (never written), typed the target's UUID/INET4/INET6 columns (written as text).
+func buildTableInfo(t *changelog.Table, tgt selection.Target, computed map[string]computedKind, typed map[string]string) (*tableInfo, error) {
 	ti := &tableInfo{src: t, tgtDB: tgt.DB, tgtTable: tgt.Table, quoted: sqlgen.Table(tgt.DB, tgt.Table), dml: tgt.DML, rowEnd: -1}
 	for i, c := range t.Columns {
 		if computed[strings.ToLower(c.Name)] == versionEndCol {
@@ -233,9 +265,15 @@ func buildTableInfo(t *changelog.Table, tgt selection.Target, computed map[strin
 			return nil, omserr.New(omserr.IncrColumnUnknown, fmt.Sprintf("selected column %q does not exist in source table %s.%s", c, t.DB, t.Name), "fix the columns list of the selection rule")
 		}
 	}
-	for _, c := range ti.cols {
+	for i, c := range ti.cols {
 		ty := strings.ToLower(t.Columns[c].Type)
 		ti.approx = append(ti.approx, strings.HasPrefix(ty, "float") || strings.HasPrefix(ty, "double") || strings.HasPrefix(ty, "real"))
+		if f := binaryText(typed[strings.ToLower(t.Columns[c].Name)]); f != nil {
+			if ti.conv == nil {
+				ti.conv = make([]func([]byte) (string, bool), len(ti.cols))
+			}
+			ti.conv[i] = f
+		}
 	}
 	// project maps a key onto the written columns. row_end, which MariaDB adds to every unique
 	// key of a system-versioned table, is left out: among current rows (all DML sees) the rest
@@ -285,6 +323,10 @@ func allNotNull(t *changelog.Table, key []int) bool {
 }
 
 func (ti *tableInfo) project(img []any) []any {
+	return textImage(ti.projectCols(img), ti.conv)
+}
+
+func (ti *tableInfo) projectCols(img []any) []any {
 	if img == nil {
 		return nil
 	}
