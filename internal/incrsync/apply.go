@@ -259,7 +259,8 @@ func applyCompacted(ctx context.Context, tx *sql.Tx, b *batch, idem bool) error 
 				byTable[r.t] = tc
 				tables = append(tables, tc)
 			}
-			if r.t.ident == nil {
+			if r.t.ident == nil || r.t.rowStart >= 0 {
+				// no key, or system-versioned (each change at its own time): row by row in order
 				tc.plain = append(tc.plain, rowRef{r, n.t.gtid, n.t.idempotent})
 				continue
 			}
@@ -441,6 +442,13 @@ func identCond(ti *tableInfo) string {
 // existing row and an UPDATE or DELETE of a missing one; idempotent mode repairs.
 func applyRow(ctx context.Context, tx *sql.Tx, r *mrow, gtid string, idem bool) error {
 	ti := r.t
+	if r.at > 0 {
+		// a system-versioned table's change at the source's time (our own integer, not data)
+		if _, err := tx.ExecContext(ctx, "SET "+timestampSet(r.at)); err != nil {
+			return wrapRowErr(err, r, gtid)
+		}
+		defer func() { _, _ = tx.ExecContext(context.WithoutCancel(ctx), "SET timestamp = DEFAULT") }()
+	}
 	exec := func(q string, args ...any) (int64, error) {
 		res, err := tx.ExecContext(ctx, q, args...)
 		if err != nil {

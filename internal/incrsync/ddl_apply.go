@@ -157,9 +157,14 @@ func sessionSets(ss *changelog.Session) (sets []string, args []any) {
 		sets, args = append(sets, "explicit_defaults_for_timestamp = ?"), append(args, bit[ss.ExplicitDefaults])
 	}
 	if ss.Timestamp > 0 {
-		// a decimal literal (our own integer, not data): a float would round the microseconds, a
-		// string is refused (1232)
-		sets = append(sets, fmt.Sprintf("timestamp = %d.%06d", ss.Timestamp/1_000_000, ss.Timestamp%1_000_000))
+		sets = append(sets, timestampSet(ss.Timestamp))
 	}
 	return sets, args
+}
+
+// timestampSet is the assignment of @@timestamp to a time in Unix microseconds: a decimal literal
+// (our own integer, not data), as a float would round the microseconds and a string is refused
+// (1232).
+func timestampSet(us int64) string {
+	return fmt.Sprintf("timestamp = %d.%06d", us/1_000_000, us%1_000_000)
 }

@@ -38,9 +38,10 @@ type tableInfo struct {
 	conv []func([]byte) (string, bool)
 	where  string // row filter rendered from its parse tree over src's columns; "" = all rows
 	dml    selection.DMLOps
-	// rowEnd is the source index of a system-versioned table's row_end, -1 for other tables:
-	// a row image whose row_end is not the maximum is history, which the target keeps itself.
-	rowEnd int
+	// rowEnd and rowStart are the source indexes of a system-versioned table's row_end and
+	// row_start, -1 for other tables: a row image whose row_end is not the maximum is history,
+	// which the target keeps itself, at the source's time (see versionedCurrent).
+	rowEnd, rowStart int
 }
 
 // mrow is one row change mapped to its target table; images are projected to tableInfo.cols.
@@ -49,6 +50,10 @@ type mrow struct {
 	op     changelog.Op
 	before []any
 	after  []any
+	// at is the source's time of a change of a system-versioned table (Unix µs; 0 for other
+	// tables): the target applies the change at this @@timestamp, so the history it keeps has
+	// the source's row_start and row_end.
+	at int64
 }
 
 // mtxn is a source transaction after selection and mapping.
@@ -144,7 +149,11 @@ func (m *mapper) targetComputed(ctx context.Context, db, table string) (map[stri
 		// implicit versioning columns are hidden from information_schema but are in the binlog
 		out["row_start"], out["row_end"] = versioningCol, versionEndCol
 	}
-	rows, err := m.filter.QueryContext(ctx, `SELECT COLUMN_NAME, (EXTRA LIKE '%ROW START%') + 2 * (EXTRA LIKE '%ROW END%') FROM information_schema.COLUMNS
+	// explicit period columns (AS ROW START / AS ROW END) are GENERATED ALWAYS with that as
+	// their "expression" (MariaDB); older servers said so in EXTRA
+	rows, err := m.filter.QueryContext(ctx, `SELECT COLUMN_NAME,
+		(EXTRA LIKE '%ROW START%' OR COALESCE(GENERATION_EXPRESSION, '') = 'ROW START') + 2 * (EXTRA LIKE '%ROW END%' OR COALESCE(GENERATION_EXPRESSION, '') = 'ROW END')
+		FROM information_schema.COLUMNS
 		WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND (IS_GENERATED = 'ALWAYS' OR EXTRA LIKE '%GENERATED%' OR EXTRA LIKE '%ROW START%' OR EXTRA LIKE '%ROW END%')`, db, table)
 	if err != nil {
 		return nil, fmt.Errorf("read the generated columns of %s.%s on the target: %w", db, table, err)
@@ -218,10 +227,13 @@ func sameSchema(a, b *changelog.Table) bool {
 // buildTableInfo maps a source table onto its target; computed names the target's columns the
 // server computes (never written), typed the target's UUID/INET4/INET6 columns (written as text).
 func buildTableInfo(t *changelog.Table, tgt selection.Target, computed map[string]computedKind, typed map[string]string) (*tableInfo, error) {
-	ti := &tableInfo{src: t, tgtDB: tgt.DB, tgtTable: tgt.Table, quoted: sqlgen.Table(tgt.DB, tgt.Table), dml: tgt.DML, rowEnd: -1}
+	ti := &tableInfo{src: t, tgtDB: tgt.DB, tgtTable: tgt.Table, quoted: sqlgen.Table(tgt.DB, tgt.Table), dml: tgt.DML, rowEnd: -1, rowStart: -1}
 	for i, c := range t.Columns {
-		if computed[strings.ToLower(c.Name)] == versionEndCol {
+		switch computed[strings.ToLower(c.Name)] {
+		case versionEndCol:
 			ti.rowEnd = i
+		case versioningCol:
+			ti.rowStart = i
 		}
 	}
 	if tgt.Filter != nil {
@@ -543,7 +555,10 @@ func identString(ti *tableInfo, img []any) string {
 // versionedCurrent turns a row change of a system-versioned table into what it does to the
 // current rows, which is all a replica writes (the target versions them itself): an UPDATE that
 // ends a row's life (the source's UPDATE and DELETE both log one) is a DELETE; changes of
-// history rows are dropped (false).
+// history rows are dropped (false). It sets the change's source time (r.at) from the image: the
+// new row's row_start, or the ended row's row_end; the target, applying the change at that
+// time, writes the same row_start and row_end as the source (TIMESTAMP versioning; transaction-
+// id versioning has no time to give).
 func versionedCurrent(ti *tableInfo, r *mrow) bool {
 	if r.before != nil && !isMaxRowEnd(r.before[ti.rowEnd]) {
 		return false
@@ -552,9 +567,33 @@ func versionedCurrent(ti *tableInfo, r *mrow) bool {
 		if r.op != changelog.OpUpdate {
 			return false
 		}
+		r.at = versionTime(r.after[ti.rowEnd])
 		r.op, r.after = changelog.OpDelete, nil
+		return true
+	}
+	if r.after != nil && ti.rowStart >= 0 {
+		r.at = versionTime(r.after[ti.rowStart])
 	}
 	return true
+}
+
+// versionTime is a TIMESTAMP versioning column's value (as the binlog decodes it: UTC text) in
+// Unix microseconds; 0 for anything else.
+func versionTime(v any) int64 {
+	var s string
+	switch x := v.(type) {
+	case string:
+		s = x
+	case []byte:
+		s = string(x)
+	default:
+		return 0
+	}
+	t, err := time.ParseInLocation("2006-01-02 15:04:05.999999", s, time.UTC)
+	if err != nil || t.Unix() <= 0 {
+		return 0
+	}
+	return t.UnixMicro()
 }
 
 // isMaxRowEnd reports whether a row_end value is the "still current" maximum: a TIMESTAMP of
