@@ -93,13 +93,16 @@ type ListDataSourceRequest struct {
 }
 
 // TableRule selects tables of a project (see docs/control-plane.md): db and table are patterns
-// (`*` and `?`), renames give the target names, where filters rows.
+// (`*` and `?`), renames give the target names, where filters rows, columns picks columns.
 type TableRule struct {
 	DB          string `json:"db" yaml:"db" maxlen:"value"`
 	Table       string `json:"table,omitempty" yaml:"table,omitempty" maxlen:"value"`
 	RenameDB    string `json:"renameDb,omitempty" yaml:"renameDb,omitempty" maxlen:"identifier"`
 	RenameTable string `json:"renameTable,omitempty" yaml:"renameTable,omitempty" maxlen:"identifier"`
 	Where       string `json:"where,omitempty" yaml:"where,omitempty" maxlen:"rowfilter"`
+	// Columns is the subset of the table's columns to move (empty: all); it must hold the primary
+	// key. Schema, full copy, Incr-Sync and verification all use only these columns.
+	Columns []string `json:"columns,omitempty" yaml:"columns,omitempty" maxlen:"identifier"`
 }
 
 // TransferMapping is the object selection of a project.

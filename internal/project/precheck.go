@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -15,7 +16,7 @@ import (
 
 // CheckItem is one precheck result.
 type CheckItem struct {
-	Name string // CONNECTIVITY, TLS, PRIVILEGES, BINLOG, PRIMARY_KEY, CHARSET, SERVER_ID, LOWER_CASE_TABLE_NAMES, TARGET_EMPTY
+	Name string // CONNECTIVITY, TLS, PRIVILEGES, BINLOG, PRIMARY_KEY, COLUMNS, CHARSET, SERVER_ID, LOWER_CASE_TABLE_NAMES, TARGET_EMPTY
 	Side string // source or target
 	OK   bool
 	// Warning: OK, but the operator should know (Message says what); never fails the precheck.
@@ -78,6 +79,7 @@ func openEndpoint(ctx context.Context, e Endpoint) (*sql.DB, error) {
 // SelectedTable is a source table the project copies and where it goes.
 type SelectedTable struct {
 	DB, Table, TargetDB, TargetTable string
+	Columns                          []string // the rule's column subset; nil: all
 }
 
 // ListSelected lists the source's base tables the selection matches.
@@ -99,7 +101,7 @@ func ListSelected(ctx context.Context, db *sql.DB, cfg selection.Config) ([]Sele
 			return nil, err
 		}
 		if tg, ok := sel.Match(d, t); ok {
-			out = append(out, SelectedTable{DB: d, Table: t, TargetDB: tg.DB, TargetTable: tg.Table})
+			out = append(out, SelectedTable{DB: d, Table: t, TargetDB: tg.DB, TargetTable: tg.Table, Columns: tg.Columns})
 		}
 	}
 	return out, rows.Err()
@@ -192,8 +194,11 @@ func Precheck(ctx context.Context, src, dst Endpoint, sel selection.Config, spec
 		add("SELECTION", "source", false, "the selection matches no table of the source", "check transferMapping (database and table patterns)")
 		return res
 	}
-	var noKey, badCharset, notEmpty []string
+	var noKey, badCharset, notEmpty, badColumns []string
 	for _, t := range tables {
+		if len(t.Columns) > 0 {
+			badColumns = append(badColumns, columnSubsetProblems(ctx, sdb, t)...)
+		}
 		var keys int
 		_ = sdb.QueryRowContext(ctx, `SELECT COUNT(*) FROM information_schema.TABLE_CONSTRAINTS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND CONSTRAINT_TYPE IN ('PRIMARY KEY','UNIQUE')`, t.DB, t.Table).Scan(&keys)
 		if keys == 0 {
@@ -216,6 +221,9 @@ func Precheck(ctx context.Context, src, dst Endpoint, sel selection.Config, spec
 		}
 	}
 	add("PRIMARY_KEY", "source", len(noKey) == 0, keyMsg(len(tables), noKey), "add a primary key or a NOT NULL unique key to each listed table, or exclude it from the project")
+	if len(badColumns) > 0 {
+		add("COLUMNS", "source", false, strings.Join(badColumns, "; "), "fix the columns list of the rule: name existing columns, with every primary key column")
+	}
 	add("CHARSET", "source", len(badCharset) == 0, listMsg("all selected tables use supported character sets", "unsupported character sets: ", badCharset),
 		"convert the listed tables to utf8mb4 or exclude them")
 	if spec.EnableFull {
@@ -350,4 +358,40 @@ func sourceGTID(ctx context.Context, e Endpoint) (pos, flavor string, err error)
 		return "", "", fmt.Errorf("read source GTID position: %w", err)
 	}
 	return strings.ReplaceAll(pos, "\n", ""), flavor, nil
+}
+
+// columnSubsetProblems checks a table's column subset against the source: every column exists
+// (names compared exactly, as the copy and Incr-Sync do) and the primary key is in it (rows are
+// identified by it on the target).
+func columnSubsetProblems(ctx context.Context, db *sql.DB, t SelectedTable) []string {
+	name := t.DB + "." + t.Table
+	rows, err := db.QueryContext(ctx, `SELECT COLUMN_NAME, COLUMN_KEY = 'PRI' FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?`, t.DB, t.Table)
+	if err != nil {
+		return []string{fmt.Sprintf("cannot read the columns of %s: %v", name, err)}
+	}
+	defer rows.Close()
+	have, pk := map[string]bool{}, []string{}
+	for rows.Next() {
+		var c string
+		var isPK bool
+		if err := rows.Scan(&c, &isPK); err != nil {
+			return []string{fmt.Sprintf("cannot read the columns of %s: %v", name, err)}
+		}
+		have[c] = true
+		if isPK {
+			pk = append(pk, c)
+		}
+	}
+	var out []string
+	for _, c := range t.Columns {
+		if !have[c] {
+			out = append(out, fmt.Sprintf("%s has no column %q", name, c))
+		}
+	}
+	for _, c := range pk {
+		if !slices.Contains(t.Columns, c) {
+			out = append(out, fmt.Sprintf("the column subset of %s leaves out primary key column %q", name, c))
+		}
+	}
+	return out
 }

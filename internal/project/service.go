@@ -187,7 +187,7 @@ func SelectionConfig(m api.TransferMapping) selection.Config {
 	conv := func(rs []api.TableRule) []selection.Rule {
 		out := make([]selection.Rule, 0, len(rs))
 		for _, r := range rs {
-			out = append(out, selection.Rule{DB: r.DB, Table: r.Table, RenameDB: r.RenameDB, RenameTable: r.RenameTable, Where: r.Where})
+			out = append(out, selection.Rule{DB: r.DB, Table: r.Table, RenameDB: r.RenameDB, RenameTable: r.RenameTable, Where: r.Where, Columns: r.Columns})
 		}
 		return out
 	}

@@ -243,7 +243,7 @@ func (p *page) login(user, pw string) {
 
 // TestConsoleInBrowser drives the web console in a real headless Chromium through an haproxy
 // region VIP in front of two real nodes, with real MariaDB: log in, bad input refused inline, data
-// sources and a project created through the forms, the project reaches incremental MONITORING
+// sources and a project (with a column subset) created through the forms, the project reaches incremental MONITORING
 // with the lag chart drawing; then one node is stopped and the same session goes on through the
 // VIP: pause and resume from the UI, an Incr-Sync error skipped from the UI, the fix SQL of a verification with a difference downloaded,
 // every page screenshotted and timed, log out, a viewer's
@@ -336,6 +336,10 @@ func TestConsoleInBrowser(t *testing.T) {
 	p.waitText(20*time.Second, "#wiz-test-source-result", "OK")
 	p.fill("#wiz-rules .rule .db", "shop")
 	p.fill("#wiz-rules .rule .table", "sbtest*")
+	// A column subset (pad stays on the source), refused inline while it has a stray comma.
+	p.fill("#wiz-rules .rule .columns", "id, k,, c")
+	p.waitText(10*time.Second, "#err-rules", "Columns has an empty name")
+	p.fill("#wiz-rules .rule .columns", "id, k, c")
 	p.waitText(20*time.Second, "#wiz-validation", "Valid.")
 	p.screenshot("new-project")
 	p.click("#wiz-create")
@@ -363,6 +367,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		return painted > 1000;
 	})()`)
 	p.screenshot("project")
+	assertColumnSubset(t, dst.DB(), pid, c.cli)
 
 	// One node of the region stops: the VIP sends everything to the other, and the session (kept
 	// in the MetaDB) goes on there.

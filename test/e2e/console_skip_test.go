@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
+	"testing"
 	"time"
 
 	"github.com/omsdev/oms/api"
@@ -76,5 +77,31 @@ func (p *page) skipRefusedEvent(cli *api.Client, src, dst *sql.DB, pid string) {
 	var n int
 	if err := dst.QueryRow("SELECT COUNT(*) FROM shop.sbtest1 WHERE id = ?", poisonID).Scan(&n); err != nil || n != 0 {
 		t.Fatalf("the skipped row on the target: %d %v", n, err)
+	}
+}
+
+// assertColumnSubset: the wizard's column subset (id, k, c of shop.sbtest*) went end to end: the
+// project keeps it, the target tables have only those columns, and the project's verification
+// (which compares only them) found no difference.
+func assertColumnSubset(t *testing.T, dst *sql.DB, pid string, cli *api.Client) {
+	t.Helper()
+	ctx := context.Background()
+	pr, err := cli.DescribeProject(ctx, pid)
+	if err != nil || len(pr.TransferMapping.Tables) != 1 || strings.Join(pr.TransferMapping.Tables[0].Columns, ",") != "id,k,c" {
+		t.Fatalf("project mapping %+v %v, want columns id,k,c", pr.TransferMapping, err)
+	}
+	for _, tbl := range []string{"sbtest1", "sbtest2"} {
+		var cols string
+		if err := dst.QueryRow(`SELECT GROUP_CONCAT(COLUMN_NAME ORDER BY ORDINAL_POSITION) FROM information_schema.COLUMNS
+			WHERE TABLE_SCHEMA = 'shop' AND TABLE_NAME = ?`, tbl).Scan(&cols); err != nil || cols != "id,k,c" {
+			t.Fatalf("target shop.%s has columns %q (%v), want id,k,c", tbl, cols, err)
+		}
+	}
+	scenario.WaitFor(t, 3*time.Minute, "verification of the column subset", func() (bool, string) {
+		pg, err := cli.DescribeProjectProgress(ctx, pid)
+		return err == nil && pg.VerifyFinished, fmt.Sprint(pg.CurrentStep, err)
+	})
+	if pg, err := cli.DescribeProjectProgress(ctx, pid); err != nil || pg.VerifyDiffs != 0 {
+		t.Fatalf("verification of the column subset: %d differences (%v)", pg.VerifyDiffs, err)
 	}
 }

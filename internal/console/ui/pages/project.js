@@ -8,6 +8,15 @@ function eta(st) {
   return fmtDuration((m.rows_total - (m.rows_done || 0)) / m.rows_per_sec);
 }
 
+// ruleText shows one selection rule: source pattern, target, row filter, column subset.
+function ruleText(r) {
+  let s = r.db + '.' + (r.table || '*');
+  if (r.renameDb || r.renameTable) s += ' → ' + (r.renameDb || r.db) + '.' + (r.renameTable || r.table || '*');
+  if (r.where) s += ' where ' + r.where;
+  if ((r.columns || []).length) s += ' (columns ' + r.columns.join(', ') + ')';
+  return s;
+}
+
 // Series names of docs/monitoring.md that the charts draw.
 const LAG = 'oms_incr_sync_lag_seconds';
 const ROWS = ['oms_incr_sync_rows_total', 'oms_full_import_rows_total'];
@@ -82,6 +91,7 @@ export async function projectPage(main, { args, can }) {
     ]);
     mount(head, h('h1', {}, p.name, ' ', state(p.status)),
       h('div', { class: 'muted' }, p.id, ' · ', p.type, ' · created ', fmtTime(p.gmtCreate), ' · current step ', prog.currentStep || '-'),
+      h('div', { class: 'muted', id: 'project-objects' }, 'objects: ', ((p.transferMapping || {}).tables || []).map(ruleText).join('; ') || '-'),
       (p.skipGtids || []).length ? h('div', { class: 'muted', id: 'skipped' }, 'skipped source transactions: ', p.skipGtids.join(', ')) : null);
     const a = [];
     if (p.status === 'INIT') a.push(act('Start', 'act-start', () => api('StartProject', { id })));

@@ -2,7 +2,7 @@ import { api, describe } from '../api.js';
 import { h, mount } from '../dom.js';
 
 // The create-project wizard: data sources (with a connection test), object selection (patterns,
-// renames, row filters), step options. It validates as the user types with ValidateProject.
+// renames, row filters, column subsets), step options. It validates as the user types with ValidateProject.
 export async function wizardPage(main) {
   const sources = await api('ListDataSource', {});
   const errs = {};
@@ -35,6 +35,7 @@ export async function wizardPage(main) {
       h('input', { class: 'renameDb', placeholder: 'target database' }),
       h('input', { class: 'renameTable', placeholder: 'target table' }),
       h('input', { class: 'where', placeholder: 'row filter, e.g. id > 100' }),
+      h('input', { class: 'columns', placeholder: 'columns, e.g. id, name (empty = all)', title: 'a subset of the columns to move; it must hold the primary key' }),
       h('button', { type: 'button', title: 'remove', onclick: () => { row.remove(); changed(); } }, '×'));
     row.addEventListener('input', changed);
     rules.append(row);
@@ -61,7 +62,8 @@ export async function wizardPage(main) {
     for (const row of rules.querySelectorAll('.rule')) {
       const v = (c) => row.querySelector('.' + c).value.trim();
       if (!v('db') && !v('table')) continue;
-      const r = { db: v('db'), table: v('table') || undefined, renameDb: v('renameDb') || undefined, renameTable: v('renameTable') || undefined, where: v('where') || undefined };
+      const cols = v('columns') ? v('columns').split(',').map((c) => c.trim()) : undefined;
+      const r = { db: v('db'), table: v('table') || undefined, renameDb: v('renameDb') || undefined, renameTable: v('renameTable') || undefined, where: v('where') || undefined, columns: cols };
       (row.querySelector('.kind').value === 'exclude' ? exclude : tables).push(r);
     }
     const ddlPolicy = Object.fromEntries(DDL_CLASSES.filter((c) => ddl[c].value).map((c) => [c, ddl[c].value]));
@@ -70,6 +72,19 @@ export async function wizardPage(main) {
       transferMapping: { tables, exclude: exclude.length ? exclude : undefined },
       enableStructTransfer: checked(options.struct), enableFullTransfer: checked(options.full),
       enableIncrTransfer: checked(options.incr), enableFullVerify: checked(options.verify), startImmediately: checked(options.start) };
+  }
+
+  // columnsError checks the rules' column subsets as far as the browser can (the precheck checks
+  // them against the table): no empty or repeated name, none on an exclude rule.
+  function columnsError(m) {
+    for (const [i, t] of m.tables.entries()) {
+      const cols = t.columns || [];
+      if (cols.some((c) => !c)) return 'rule ' + (i + 1) + ': Columns has an empty name (a stray comma)';
+      const dup = cols.find((c, j) => cols.indexOf(c) !== j);
+      if (dup) return 'rule ' + (i + 1) + ': Columns lists "' + dup + '" twice';
+    }
+    if ((m.exclude || []).some((t) => t.columns)) return 'an exclude rule takes no Columns (it leaves whole tables out)';
+    return '';
   }
 
   // localErrors are the checks the browser can make alone, by field.
@@ -82,6 +97,10 @@ export async function wizardPage(main) {
     else if (r.sinkEndpointId === r.sourceEndpointId) e.target = 'Target must differ from the source';
     if (!r.transferMapping.tables.length) e.rules = 'Objects: add at least one include rule with a database';
     else if (r.transferMapping.tables.some((t) => !t.db)) e.rules = 'Objects: every rule needs a database pattern';
+    else {
+      const c = columnsError(r.transferMapping);
+      if (c) e.rules = 'Objects: ' + c;
+    }
     if (!r.enableFullTransfer && !r.enableIncrTransfer) e.options = 'Options: enable full copy or incremental sync';
     return e;
   }
@@ -119,7 +138,7 @@ export async function wizardPage(main) {
     h('label', { for: 'wiz-target' }, 'Target'), h('div', { class: 'row' }, target, testBtn(target, 'wiz-test-target')), fieldError('target'),
     sources.length < 2 ? h('div', { class: 'notice' }, 'Create the source and target first under ', h('a', { href: '#/datasources' }, 'Data sources'), '.') : null,
     h('h2', {}, '2. Objects'),
-    h('p', { class: 'muted' }, 'Patterns take * and ?. Renames give the target names; a row filter is one boolean expression over the table\'s columns.'),
+    h('p', { class: 'muted' }, 'Patterns take * and ?. Renames give the target names; a row filter is one boolean expression over the table\'s columns; columns (comma-separated, with the primary key) move only those columns.'),
     rules, h('button', { type: 'button', id: 'wiz-add-rule', onclick: () => addRule() }, 'Add rule'), fieldError('rules'),
     h('h2', {}, '3. Steps'),
     Object.values(options), fieldError('options'),
