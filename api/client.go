@@ -158,6 +158,20 @@ func (c *Client) RetryProject(ctx context.Context, id string) error {
 	return c.projectVerb(ctx, ActionRetryProject, id)
 }
 
+// SwitchoverProject makes the project's target the primary (see SwitchoverRequest).
+func (c *Client) SwitchoverProject(ctx context.Context, r SwitchoverRequest) (SwitchPlan, error) {
+	var out SwitchPlan
+	_, err := c.Call(ctx, ActionSwitchoverProject, r, &out)
+	return out, err
+}
+
+// RollbackProject makes a switched project's source the primary again.
+func (c *Client) RollbackProject(ctx context.Context, r SwitchoverRequest) (SwitchPlan, error) {
+	var out SwitchPlan
+	_, err := c.Call(ctx, ActionRollbackProject, r, &out)
+	return out, err
+}
+
 // ReleaseProject stops and removes a project's components.
 func (c *Client) ReleaseProject(ctx context.Context, id string) error {
 	return c.projectVerb(ctx, ActionReleaseProject, id)

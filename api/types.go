@@ -53,6 +53,8 @@ const (
 	ActionListComponents            = "ListComponents"
 	ActionSkipProjectEvents         = "SkipProjectEvents"
 	ActionRetryProject              = "RetryProject"
+	ActionSwitchoverProject         = "SwitchoverProject"
+	ActionRollbackProject           = "RollbackProject"
 )
 
 // CreateMysqlDataSourceRequest registers a MySQL/MariaDB endpoint.
@@ -179,6 +181,21 @@ const (
 	StepIndex        = "INDEX_TRANSFER"
 	StepIncr         = "INCR_TRANSFER"
 	StepFullVerifier = "FULL_VERIFIER"
+	// Switchover (and rollback, which runs the same steps in the other direction), added to a
+	// project by SwitchoverProject.
+	StepSwitchPrecheck = "SWITCH_PRECHECK"       // lag, components, verification, the new source's binlog
+	StepSwitchLogPull  = "SWITCH_INCR_LOG_PULL"  // the new direction's Store, started before writes stop
+	StepWriteFence     = "WRITE_FENCE"           // writes to the old primary stopped (confirmed or read_only)
+	StepHandover       = "POSITION_HANDOVER"     // old direction applied up to the fence, then stopped
+	StepObjectFixup    = "OBJECT_FIXUP"          // AUTO_INCREMENT raised on the new primary; triggers, FKs listed
+	StepAppSwitch      = "TRANSFER_APP_SWITCH"   // the new primary made writable: the application moves
+	StepReverseIncr    = "REVERSE_INCR_TRANSFER" // target -> source Incr-Sync (the way back)
+)
+
+// Directions of a project's incremental sync.
+const (
+	DirectionForward = "FORWARD" // source -> target (the project as created)
+	DirectionReverse = "REVERSE" // target -> source (after a switchover)
 )
 
 // Step statuses.
@@ -214,7 +231,77 @@ type Project struct {
 	CreatedAt    time.Time `json:"gmtCreate"`
 	UpdatedAt    time.Time `json:"gmtModified"`
 	Steps        []Step    `json:"steps,omitempty"`
+	// Switch is the project's switchover state (nil when it never switched).
+	Switch *SwitchState `json:"switch,omitempty"`
 }
+
+// SwitchoverRequest asks for a switchover (the target becomes the primary, reverse sync starts)
+// or, as RollbackProject, for the way back (the source becomes the primary again).
+type SwitchoverRequest struct {
+	ID string `json:"id"`
+	// DryRun runs the precheck and answers the plan with the positions it would use; nothing
+	// changes.
+	DryRun bool `json:"dryRun,omitempty"`
+	// Fence: oms stops the writes itself (read_only on the old primary, after listing its
+	// sessions); without it the caller confirms that the application stopped writing.
+	Fence bool `json:"fence,omitempty"`
+	// WritesStopped is the caller's confirmation, required without Fence.
+	WritesStopped bool `json:"writesStopped,omitempty"`
+	// MaxLagSeconds is the precheck's lag threshold (default 15).
+	MaxLagSeconds float64 `json:"maxLagSeconds,omitempty"`
+}
+
+// SwitchPlan is the answer to SwitchoverProject/RollbackProject: the precheck and every step with
+// the positions it uses (DryRun) or the request accepted.
+type SwitchPlan struct {
+	ID        string       `json:"id"`
+	Operation string       `json:"operation"` // SWITCHOVER or ROLLBACK
+	From      string       `json:"from"`      // data source id of the primary before
+	To        string       `json:"to"`        // and after
+	DryRun    bool         `json:"dryRun"`
+	Checks    []string     `json:"checks"`
+	Steps     []PlanStep   `json:"steps"`
+	State     *SwitchState `json:"state,omitempty"`
+}
+
+// PlanStep is one step of a switch plan.
+type PlanStep struct {
+	Name   string `json:"name"`
+	Action string `json:"action"`
+}
+
+// SwitchState is where a project's switchover or rollback is.
+type SwitchState struct {
+	// Direction of the incremental sync now running (FORWARD or REVERSE).
+	Direction string `json:"direction"`
+	// Operation in progress (SWITCHOVER, ROLLBACK) or done last.
+	Operation  string `json:"operation,omitempty"`
+	InProgress bool   `json:"inProgress"`
+	Fence      bool   `json:"fence"`
+	// FenceGTID is the old primary's GTID set taken at the write fence; the old direction is
+	// done when its applied checkpoint contains it.
+	FenceGTID string `json:"fenceGtid,omitempty"`
+	// StoreStartGTID is where the new direction's Store started (before the fence).
+	StoreStartGTID string `json:"storeStartGtid,omitempty"`
+	// StartGTID is the new primary's GTID set taken before it became writable: the new
+	// direction's Incr-Sync applies what follows it.
+	StartGTID  string     `json:"startGtid,omitempty"`
+	FencedAt   *time.Time `json:"fencedAt,omitempty"`
+	WritableAt *time.Time `json:"writableAt,omitempty"`
+	// DowntimeSeconds is the measured write downtime: fence to the new primary writable.
+	DowntimeSeconds float64 `json:"downtimeSeconds,omitempty"`
+	// Fixups lists what OBJECT_FIXUP changed or found on the new primary.
+	Fixups []string `json:"fixups,omitempty"`
+	// Sessions lists the old primary's client sessions still connected at the fence.
+	Sessions   []string `json:"sessions,omitempty"`
+	Generation int      `json:"generation"`
+}
+
+// Switch operations.
+const (
+	OperationSwitchover = "SWITCHOVER"
+	OperationRollback   = "ROLLBACK"
+)
 
 // Step is one OMS step of a project.
 type Step struct {

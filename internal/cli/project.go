@@ -255,7 +255,7 @@ func newProjectCmd() *cobra.Command {
 		verb("resume", "Resume a suspended or failed project", (*api.Client).ResumeProject),
 		verb("release", "Release a project: stop and remove its components", (*api.Client).ReleaseProject),
 		verb("delete", "Delete an INIT or RELEASED project", (*api.Client).DeleteProject),
-		list, show, newVerifyResultCmd(&cf))
+		list, show, newVerifyResultCmd(&cf), newSwitchCmd(&cf, false), newSwitchCmd(&cf, true))
 	return cmd
 }
 
@@ -275,6 +275,19 @@ func showProject(ctx context.Context, c *api.Client, out io.Writer, id string) e
 	if len(p.SkipGTIDs) > 0 {
 		fmt.Fprintf(out, "skipped source transactions: %s\n", strings.Join(p.SkipGTIDs, ", "))
 	}
+	if sw := p.Switch; sw != nil {
+		primary := p.SourceEndpointID
+		if sw.Direction == api.DirectionReverse {
+			primary = p.SinkEndpointID
+		}
+		fmt.Fprintf(out, "direction %s (primary %s)", sw.Direction, primary)
+		if sw.InProgress {
+			fmt.Fprintf(out, "; %s in progress", strings.ToLower(sw.Operation))
+		} else if sw.WritableAt != nil {
+			fmt.Fprintf(out, "; last %s: write downtime %.2fs", strings.ToLower(sw.Operation), sw.DowntimeSeconds)
+		}
+		fmt.Fprintln(out)
+	}
 	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "STEP\tSTATUS\tPROGRESS\tDETAIL")
 	for _, s := range p.Steps {
@@ -282,7 +295,7 @@ func showProject(ctx context.Context, c *api.Client, out io.Writer, id string) e
 		if v, ok := s.Metrics["rows_done"]; ok && s.Name == api.StepFull {
 			detail = fmt.Sprintf("%.0f/%.0f rows; %s", v, s.Metrics["rows_total"], detail)
 		}
-		if v, ok := s.Metrics["lag_seconds"]; ok && s.Name == api.StepIncr {
+		if v, ok := s.Metrics["lag_seconds"]; ok && (s.Name == api.StepIncr || s.Name == api.StepReverseIncr) {
 			detail = fmt.Sprintf("lag %.1fs; %s", v, detail)
 		}
 		if v, ok := s.Metrics["differences"]; ok && s.Name == api.StepFullVerifier {

@@ -61,6 +61,20 @@ func (s *Server) routeTable() map[string]route {
 			c.resource = req.ID
 			return p.SkipEvents(ctx, req)
 		}},
+		api.ActionSwitchoverProject: {mutating: true, h: func(ctx context.Context, c *call) (any, error) {
+			req, err := switchRequest(c)
+			if err != nil {
+				return nil, err
+			}
+			return p.Switchover(ctx, req)
+		}},
+		api.ActionRollbackProject: {mutating: true, h: func(ctx context.Context, c *call) (any, error) {
+			req, err := switchRequest(c)
+			if err != nil {
+				return nil, err
+			}
+			return p.Rollback(ctx, req)
+		}},
 		api.ActionDeleteProject: {mutating: true, h: verb(p.Delete)},
 		api.ActionListProjects: {h: func(ctx context.Context, c *call) (any, error) {
 			var req api.ListProjectsRequest
@@ -137,6 +151,18 @@ func (s *Server) routeTable() map[string]route {
 			return s.listHosts(ctx)
 		}},
 	}
+}
+
+func switchRequest(c *call) (api.SwitchoverRequest, error) {
+	var req api.SwitchoverRequest
+	if err := c.decode(&req); err != nil {
+		return req, err
+	}
+	if strings.TrimSpace(req.ID) == "" {
+		return req, omserr.New(omserr.APIInvalidArgument, "id is required", `send {"id": "<project id>"}`)
+	}
+	c.resource = req.ID
+	return req, nil
 }
 
 func projectID(c *call) (string, error) {

@@ -102,6 +102,10 @@ const (
 	SpecUnreadable = "SPEC_UNREADABLE"
 	StatusListen   = "STATUS_LISTEN"
 
+	SwitchAborted        = "SWITCH_ABORTED"
+	SwitchFenceFailed    = "SWITCH_FENCE_FAILED"
+	SwitchPrecheckFailed = "SWITCH_PRECHECK_FAILED"
+
 	StoreBadRequest        = "STORE_BAD_REQUEST"
 	StoreBinlogFormat      = "STORE_BINLOG_FORMAT"
 	StoreBinlogOff         = "STORE_BINLOG_OFF"
@@ -149,6 +153,7 @@ var Areas = map[string]string{
 	"SPEC":      "a component spec file",
 	"STATUS":    "a component's status server",
 	"STORE":     "the Store (binlog capture and its consumer stream)",
+	"SWITCH":    "a project's switchover or rollback (the application moves to the other side)",
 	"VERIFY":    "full-verify",
 }
 
@@ -256,6 +261,10 @@ var codes = []Info{
 	{SpecInvalid, "SPEC", s500, "a component spec is not valid"},
 	{SpecUnreadable, "SPEC", s500, "a component spec file cannot be read"},
 	{StatusListen, "STATUS", s500, "a component cannot listen on its status address"},
+
+	{SwitchAborted, "SWITCH", s500, "a switchover or rollback stopped before the handover and undid its fence; the old primary takes writes again"},
+	{SwitchFenceFailed, "SWITCH", s500, "oms could not set or clear read_only on a primary (privilege SUPER or READ_ONLY ADMIN missing?)"},
+	{SwitchPrecheckFailed, "SWITCH", http.StatusConflict, "the switchover/rollback precheck refused: lag, a failed component, a verification with differences or the other side's binlog"},
 
 	{StoreBadRequest, "STORE", http.StatusBadRequest, "a consumer's request to the Store is malformed"},
 	{StoreBinlogFormat, "STORE", s500, "the source's binlog_format is not ROW"},

@@ -1,13 +1,11 @@
 package project
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/omsdev/oms/api"
@@ -24,7 +22,7 @@ const CaughtUpLagSeconds = 10
 // Reconcile advances every RUNNING and RELEASING project one step where it can. Only the CM
 // leader calls it (the orchestrator lease), so there is one writer of project and step rows.
 func (s *Service) Reconcile(ctx context.Context) error {
-	rows, err := s.db.QueryContext(ctx, "SELECT "+projectCols+" FROM "+s.rm+".projects WHERE state IN ('RUNNING','RELEASING','SUSPEND')")
+	rows, err := s.db.QueryContext(ctx, "SELECT "+projectCols+" FROM "+s.rm+".projects WHERE state IN ('RUNNING','RELEASING','SUSPEND','FAILED')")
 	if err != nil {
 		return fmt.Errorf("reconcile: list projects: %w", err)
 	}
@@ -48,6 +46,8 @@ func (s *Service) Reconcile(ctx context.Context) error {
 			err = s.finishRelease(ctx, p.ID)
 		case api.StateSuspend:
 			err = s.markSuspended(ctx, p.ID)
+		case api.StateFailed:
+			err = s.finishSwitch(ctx, p)
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("project %s: %w", p.ID, err))
@@ -132,7 +132,7 @@ func done(status string) bool {
 	return status == api.StepFinished || status == api.StepSkipped || status == api.StepMonitoring
 }
 
-func (s *Service) advance(ctx context.Context, p api.Project) error {
+func (s *Service) advance(ctx context.Context, p api.Project) (err error) {
 	steps, err := s.steps(ctx, p.ID)
 	if err != nil {
 		return err
@@ -152,6 +152,22 @@ func (s *Service) advance(ctx context.Context, p api.Project) error {
 	dst, err := s.endpoint(ctx, p.SinkEndpointID)
 	if err != nil {
 		return s.failProject(ctx, p.ID, api.StepPrecheck, omserr.CodeOf(err), err.Error())
+	}
+	sw, err := s.loadSwitch(ctx, p.ID)
+	if err != nil {
+		return err
+	}
+	if sw != nil && (sw.Generation > 0 || sw.HandedOver) {
+		return s.advanceSwitch(ctx, p, st, spec, src, dst, sw)
+	}
+	if sw != nil && sw.InProgress {
+		// The old direction (generation 0) is followed as before while the switch goes on; an
+		// early return there must not hold the switch up.
+		defer func() {
+			if err == nil {
+				err = s.advanceSwitch(ctx, p, st, spec, src, dst, sw)
+			}
+		}()
 	}
 	sel := SelectionConfig(spec.Mapping)
 	// Suspended steps of a resumed project run again.
@@ -345,18 +361,10 @@ func (s *Service) incrStep(ctx context.Context, id string, dst Endpoint) error {
 	if err != nil {
 		return err
 	}
-	// The Store moved (failover in the source region): point Incr-Sync at its new address. The
-	// supervisor restarts a component whose spec changed; the checkpoint in the target says where
-	// to continue.
-	var cur incrSyncConfig
-	if json.Unmarshal(t.Spec.Config, &cur) == nil && (cur.StoreAddr != storeT.Addr && storeT.Addr != "" || !slices.Equal(cur.SkipGTIDs, spec.SkipGTIDs)) {
-		// the Store moved, or the operator skipped events (SkipEvents)
-		cur.StoreAddr = cmp.Or(storeT.Addr, cur.StoreAddr)
-		cur.SkipGTIDs = spec.SkipGTIDs
-		raw, _ := json.Marshal(cur)
-		if err := s.tasks.SetSpec(ctx, incrID, task.Spec{Config: raw}); err != nil {
-			return fmt.Errorf("update incr-sync spec: %w", err)
-		}
+	// The Store moved (failover in the source region), or the operator skipped events
+	// (SkipEvents): point Incr-Sync at them.
+	if err := s.followStore(ctx, t, storeT.Addr, spec.SkipGTIDs); err != nil {
+		return err
 	}
 	m := statusMetrics(t)
 	if t.Status != nil {

@@ -425,6 +425,11 @@ func (s *Service) Describe(ctx context.Context, id string) (api.Project, error) 
 		return p, fmt.Errorf("read project %s: %w", id, err)
 	}
 	p.Steps, err = s.steps(ctx, id)
+	if err != nil {
+		return p, err
+	}
+	sw, err := s.loadSwitch(ctx, id)
+	p.Switch = publicSwitch(sw)
 	return p, err
 }
 

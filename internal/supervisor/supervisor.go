@@ -365,7 +365,7 @@ func (s *Supervisor) start(ctx context.Context, t task.Task, p *proc) error {
 	if t.Kind == task.KindStore {
 		// A Store that moved here has no log: it starts where its consumers are (the MetaDB
 		// knows), not at the project's start.
-		if spec.ConsumerPositions, err = s.tasks.ConsumerPositions(ctx, t.ProjectID); err != nil {
+		if spec.ConsumerPositions, err = s.tasks.ConsumerPositions(ctx, t); err != nil {
 			return fmt.Errorf("read the store's consumer positions: %w", err)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/omsdev/oms/internal/component"
 	"github.com/omsdev/oms/internal/sqlgen"
@@ -117,10 +118,30 @@ func (s *Table) SetSpec(ctx context.Context, id string, spec Spec) error {
 	return nil
 }
 
-// SetDesired sets what every task of a project should do.
+// SetDesired sets what every task of a project should do. A task already released on its own
+// (Release: a direction a switchover retired) stays released: pausing and resuming the project
+// never revives it.
 func (s *Table) SetDesired(ctx context.Context, projectID string, desired Desired) error {
-	if _, err := s.db.ExecContext(ctx, "UPDATE "+s.tbl+" SET desired_state = ? WHERE project_id = ?", desired, projectID); err != nil {
+	if _, err := s.db.ExecContext(ctx, "UPDATE "+s.tbl+" SET desired_state = ? WHERE project_id = ? AND (desired_state <> ? OR ? = ?)",
+		desired, projectID, DesiredReleased, desired, DesiredReleased); err != nil {
 		return fmt.Errorf("set tasks of %s to %s: %w", projectID, desired, err)
+	}
+	return nil
+}
+
+// Release asks for one task to be stopped and removed (its supervisor reports RELEASED); the
+// project's other tasks go on.
+func (s *Table) Release(ctx context.Context, id string) error {
+	if _, err := s.db.ExecContext(ctx, "UPDATE "+s.tbl+" SET desired_state = ? WHERE id = ?", DesiredReleased, id); err != nil {
+		return fmt.Errorf("release task %s: %w", id, err)
+	}
+	return nil
+}
+
+// Delete removes one task row (a released task nobody runs any more).
+func (s *Table) Delete(ctx context.Context, id string) error {
+	if _, err := s.db.ExecContext(ctx, "DELETE FROM "+s.tbl+" WHERE id = ?", id); err != nil {
+		return fmt.Errorf("delete task %s: %w", id, err)
 	}
 	return nil
 }
@@ -237,11 +258,14 @@ func (s *Table) Report(ctx context.Context, id, host string, epoch int64, state 
 	return ok, nil
 }
 
-// ConsumerPositions returns the positions the consumers of a project's Store last reported: the
-// applied watermarks of its Incr-Sync tasks (none reported yet gives none). A Store that lost its
-// local log starts from the oldest of them (component.Spec.ConsumerPositions).
-func (s *Table) ConsumerPositions(ctx context.Context, projectID string) ([]string, error) {
-	tasks, err := s.query(ctx, "WHERE project_id = ? AND kind = ? ORDER BY id", projectID, KindIncrSync)
+// ConsumerPositions returns the positions the consumers of a Store task last reported: the
+// applied watermarks of the Incr-Sync tasks of the same project and direction, whose ids share
+// the Store's prefix ("<p>-store" and "<p>-incr-sync"; none reported yet gives none). A Store
+// that lost its local log starts from the oldest of them (component.Spec.ConsumerPositions).
+// Another direction's consumers read another server and are never mixed in.
+func (s *Table) ConsumerPositions(ctx context.Context, store Task) ([]string, error) {
+	prefix := strings.TrimSuffix(store.ID, KindStore)
+	tasks, err := s.query(ctx, "WHERE project_id = ? AND kind = ? AND id = ? ORDER BY id", store.ProjectID, KindIncrSync, prefix+KindIncrSync)
 	if err != nil {
 		return nil, err
 	}

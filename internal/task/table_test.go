@@ -320,16 +320,21 @@ func TestActive(t *testing.T) {
 	}
 }
 
-// TestConsumerPositions: a project's Store consumers are its Incr-Sync tasks; their reported
-// positions are listed, other projects' and other kinds' are not, unreported ones are skipped.
+// TestConsumerPositions: a Store's consumers are the Incr-Sync tasks of its project and direction
+// (same id prefix); their reported positions are listed, other projects', other directions' (a
+// switchover's reverse Store reads another server) and other kinds' are not, unreported ones are
+// skipped.
 func TestConsumerPositions(t *testing.T) {
 	tb := newTable(t)
 	ctx := context.Background()
 	for _, c := range []struct{ id, project, kind, pos string }{
-		{"a-incr", "pa", task.KindIncrSync, "0-1-10"},
-		{"a-incr2", "pa", task.KindIncrSync, ""},
-		{"a-store", "pa", task.KindStore, "0-1-99"},
-		{"b-incr", "pb", task.KindIncrSync, "0-1-20"},
+		{"pa-incr-sync", "pa", task.KindIncrSync, "0-1-10"},
+		{"pa-store", "pa", task.KindStore, "0-1-99"},
+		{"pa-g1-incr-sync", "pa", task.KindIncrSync, "0-2-7"},
+		{"pa-g1-store", "pa", task.KindStore, ""},
+		{"pa-g2-incr-sync", "pa", task.KindIncrSync, ""},
+		{"pa-g2-store", "pa", task.KindStore, ""},
+		{"pb-incr-sync", "pb", task.KindIncrSync, "0-1-20"},
 	} {
 		if err := tb.Ensure(ctx, c.id, c.project, c.kind, "r1", map[string]string{}); err != nil {
 			t.Fatal(err)
@@ -341,11 +346,48 @@ func TestConsumerPositions(t *testing.T) {
 			}
 		}
 	}
-	got, err := tb.ConsumerPositions(ctx, "pa")
-	if err != nil || !reflect.DeepEqual(got, []string{"0-1-10"}) {
-		t.Fatalf("ConsumerPositions(pa) = %v, %v; want [0-1-10]", got, err)
+	for store, want := range map[string][]string{"pa-store": {"0-1-10"}, "pa-g1-store": {"0-2-7"}, "pa-g2-store": nil} {
+		got, err := tb.ConsumerPositions(ctx, get(t, tb, store))
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Fatalf("ConsumerPositions(%s) = %v, %v; want %v", store, got, err, want)
+		}
 	}
-	if got, err := tb.ConsumerPositions(ctx, "none"); err != nil || len(got) != 0 {
-		t.Fatalf("ConsumerPositions(none) = %v, %v", got, err)
+}
+
+// TestReleaseOneTask: Release retires one task; pausing and resuming the project (SetDesired)
+// never revives it, releasing the project keeps it released.
+func TestReleaseOneTask(t *testing.T) {
+	tb := newTable(t)
+	ctx := context.Background()
+	for _, id := range []string{"pr-store", "pr-g1-store"} {
+		if err := tb.Ensure(ctx, id, "pr", task.KindStore, "r1", map[string]string{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tb.Release(ctx, "pr-store"); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []task.Desired{task.DesiredStopped, task.DesiredRunning} {
+		if err := tb.SetDesired(ctx, "pr", d); err != nil {
+			t.Fatal(err)
+		}
+		if got := get(t, tb, "pr-store").Desired; got != task.DesiredReleased {
+			t.Fatalf("after SetDesired(%s) the released task is %s", d, got)
+		}
+		if got := get(t, tb, "pr-g1-store").Desired; got != d {
+			t.Fatalf("after SetDesired(%s) the live task is %s", d, got)
+		}
+	}
+	if err := tb.SetDesired(ctx, "pr", task.DesiredReleased); err != nil {
+		t.Fatal(err)
+	}
+	if got := get(t, tb, "pr-g1-store").Desired; got != task.DesiredReleased {
+		t.Fatalf("project release left %s", got)
+	}
+	if err := tb.Delete(ctx, "pr-store"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := tb.Get(ctx, "pr-store"); ok || err != nil {
+		t.Fatalf("deleted task still there: %v %v", ok, err)
 	}
 }
