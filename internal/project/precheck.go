@@ -39,6 +39,14 @@ func (c CheckItem) String() string {
 // CheckResult is every item of a precheck.
 type CheckResult []CheckItem
 
+// add appends one item; the advice of a passed item is dropped.
+func (r *CheckResult) add(name, side string, ok bool, msg, advice string) {
+	if ok {
+		advice = ""
+	}
+	*r = append(*r, CheckItem{Name: name, Side: side, OK: ok, Message: msg, Advice: advice})
+}
+
 // Failed returns the failed items.
 func (r CheckResult) Failed() []CheckItem {
 	var out []CheckItem
@@ -113,12 +121,7 @@ var supportedCharsets = map[string]bool{"utf8mb4": true, "utf8": true, "utf8mb3"
 // not stop at the first failure, so one run lists everything to fix).
 func Precheck(ctx context.Context, src, dst Endpoint, sel selection.Config, spec projectSpec) CheckResult {
 	var res CheckResult
-	add := func(name, side string, ok bool, msg, advice string) {
-		if ok {
-			advice = ""
-		}
-		res = append(res, CheckItem{Name: name, Side: side, OK: ok, Message: msg, Advice: advice})
-	}
+	add := res.add
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	sdb, serr := openEndpoint(ctx, src)

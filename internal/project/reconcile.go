@@ -132,24 +132,38 @@ func done(status string) bool {
 	return status == api.StepFinished || status == api.StepSkipped || status == api.StepMonitoring
 }
 
-func (s *Service) advance(ctx context.Context, p api.Project) (err error) {
-	steps, err := s.steps(ctx, p.ID)
+// stepMap is a project's steps by name.
+func (s *Service) stepMap(ctx context.Context, id string) (map[string]api.Step, error) {
+	steps, err := s.steps(ctx, id)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	st := map[string]api.Step{}
 	for _, x := range steps {
 		st[x.Name] = x
 	}
+	return st, nil
+}
+
+// endpoints are a project's source and sink with their passwords.
+func (s *Service) endpoints(ctx context.Context, p api.Project) (src, dst Endpoint, err error) {
+	if src, err = s.endpoint(ctx, p.SourceEndpointID); err != nil {
+		return src, dst, err
+	}
+	dst, err = s.endpoint(ctx, p.SinkEndpointID)
+	return src, dst, err
+}
+
+func (s *Service) advance(ctx context.Context, p api.Project) (err error) {
+	st, err := s.stepMap(ctx, p.ID)
+	if err != nil {
+		return err
+	}
 	spec, err := s.loadSpec(ctx, p.ID)
 	if err != nil {
 		return err
 	}
-	src, err := s.endpoint(ctx, p.SourceEndpointID)
-	if err != nil {
-		return s.failProject(ctx, p.ID, api.StepPrecheck, omserr.CodeOf(err), err.Error())
-	}
-	dst, err := s.endpoint(ctx, p.SinkEndpointID)
+	src, dst, err := s.endpoints(ctx, p)
 	if err != nil {
 		return s.failProject(ctx, p.ID, api.StepPrecheck, omserr.CodeOf(err), err.Error())
 	}

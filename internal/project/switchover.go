@@ -250,11 +250,7 @@ func (s *Service) switchDirection(ctx context.Context, r api.SwitchoverRequest, 
 	if err != nil {
 		return api.SwitchPlan{}, err
 	}
-	src, err := s.endpoint(ctx, p.SourceEndpointID)
-	if err != nil {
-		return api.SwitchPlan{}, err
-	}
-	dst, err := s.endpoint(ctx, p.SinkEndpointID)
+	src, dst, err := s.endpoints(ctx, p)
 	if err != nil {
 		return api.SwitchPlan{}, err
 	}
@@ -388,12 +384,7 @@ func orDash(s string) string {
 func (s *Service) switchPrecheck(ctx context.Context, p api.Project, sw *switchState, spec projectSpec, oldP, newP Endpoint, op string, maxLag float64, fence bool) (CheckResult, positions) {
 	var res CheckResult
 	var pos positions
-	add := func(name, side string, ok bool, msg, advice string) {
-		if ok {
-			advice = ""
-		}
-		res = append(res, CheckItem{Name: name, Side: side, OK: ok, Message: msg, Advice: advice})
-	}
+	add := res.add
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	prefix := genPrefix(p.ID, sw.Generation)

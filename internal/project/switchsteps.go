@@ -40,23 +40,15 @@ func (s *Service) finishSwitch(ctx context.Context, p api.Project) error {
 	if err != nil || sw == nil || !sw.InProgress {
 		return err
 	}
-	steps, err := s.steps(ctx, p.ID)
+	st, err := s.stepMap(ctx, p.ID)
 	if err != nil {
 		return err
-	}
-	st := map[string]api.Step{}
-	for _, x := range steps {
-		st[x.Name] = x
 	}
 	spec, err := s.loadSpec(ctx, p.ID)
 	if err != nil {
 		return err
 	}
-	src, err := s.endpoint(ctx, p.SourceEndpointID)
-	if err != nil {
-		return err
-	}
-	dst, err := s.endpoint(ctx, p.SinkEndpointID)
+	src, dst, err := s.endpoints(ctx, p)
 	if err != nil {
 		return err
 	}
@@ -75,12 +67,12 @@ func (s *Service) runSwitch(ctx context.Context, p api.Project, st map[string]ap
 		if err != nil || !sw.InProgress {
 			return err
 		}
-		steps, err := s.steps(ctx, p.ID)
+		fresh, err := s.stepMap(ctx, p.ID)
 		if err != nil {
 			return err
 		}
-		for _, x := range steps {
-			st[x.Name] = x
+		for k, v := range fresh {
+			st[k] = v
 		}
 	}
 	return nil

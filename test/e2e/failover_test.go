@@ -205,6 +205,12 @@ func TestMigrationFailoverAndFencing(t *testing.T) {
 // CLI and returns its id.
 func createShopProject(t *testing.T, c *cluster, src, dst *testenv.Instance) string {
 	t.Helper()
+	return createShopProjectOf(t, c, src, dst, scenario.ShopTables)
+}
+
+// createShopProjectOf is createShopProject for the shop tables the pattern table selects.
+func createShopProjectOf(t *testing.T, c *cluster, src, dst *testenv.Instance, table string) string {
+	t.Helper()
 	projectYAML := filepath.Join(c.dir, "project.yaml")
 	if err := os.WriteFile(projectYAML, []byte(fmt.Sprintf(`name: e2e-shop
 source: {name: e2e-src, host: 127.0.0.1, port: %d, userName: root, password: ""}
@@ -213,7 +219,7 @@ transferMapping:
   tables:
     - {db: shop, table: "%s"}
 start: true
-`, src.Port, dst.Port, scenario.ShopTables)), 0o600); err != nil {
+`, src.Port, dst.Port, table)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	out, err := c.runCLI(t, "project", "create", "-f", projectYAML)

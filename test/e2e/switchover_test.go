@@ -5,8 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -248,6 +246,18 @@ func noBinlog(t *testing.T, db *sql.DB, stmts ...string) {
 	}
 }
 
+// waitConverged waits until both sides hold the same shop rows and ledger.
+func waitConverged(t *testing.T, when string, src, dst *sql.DB) {
+	t.Helper()
+	scenario.WaitFor(t, 60*time.Second, "source == target "+when, func() (bool, string) {
+		ok, why := switchShop.Same(src, dst)
+		var n1, n2 int
+		_ = src.QueryRow("SELECT COUNT(*) FROM shop.ledger").Scan(&n1)
+		_ = dst.QueryRow("SELECT COUNT(*) FROM shop.ledger").Scan(&n2)
+		return ok && n1 == n2, fmt.Sprintf("%s; ledger source %d target %d", why, n1, n2)
+	})
+}
+
 func readOnly(t *testing.T, db *sql.DB) bool {
 	t.Helper()
 	var ro int
@@ -255,27 +265,6 @@ func readOnly(t *testing.T, db *sql.DB) bool {
 		t.Fatal(err)
 	}
 	return ro == 1
-}
-
-// switchProject creates the project ledger scenarios run: shop.* (sbtest tables and the ledger).
-func switchProject(t *testing.T, c *cluster, src, dst *testenv.Instance) string {
-	t.Helper()
-	projectYAML := filepath.Join(c.dir, "project.yaml")
-	if err := os.WriteFile(projectYAML, []byte(fmt.Sprintf(`name: e2e-switch
-source: {name: sw-src, host: 127.0.0.1, port: %d, userName: root, password: ""}
-sink: {name: sw-dst, host: 127.0.0.1, port: %d, userName: root, password: ""}
-transferMapping:
-  tables:
-    - {db: shop, table: "*"}
-start: true
-`, src.Port, dst.Port)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	out, err := c.runCLI(t, "project", "create", "-f", projectYAML)
-	if err != nil {
-		t.Fatalf("oms project create: %v\n%s", err, out)
-	}
-	return strings.Fields(out)[0]
 }
 
 // waitSwitched waits until the switch's TRANSFER_APP_SWITCH finished: the new primary is
@@ -315,7 +304,7 @@ func TestSwitchoverAndRollback(t *testing.T) {
 	app := prepareSwitchSides(t, src, dst)
 	c := startCluster(t, meta, "127.0.0.2")
 	ctx := context.Background()
-	pid := switchProject(t, c, src, dst)
+	pid := createShopProjectOf(t, c, src, dst, "*") // the sbtest tables and the ledger
 	scenario.WaitStep(t, c.cli, pid, api.StepIncr, api.StepMonitoring, 60*time.Second)
 	hitTriggers(t, src.DB())
 	hitTriggers(t, dst.DB())
@@ -369,13 +358,7 @@ func TestSwitchoverAndRollback(t *testing.T) {
 	time.Sleep(3 * time.Second) //nolint:forbidigo // more writes on the target under the reverse sync; not synchronisation
 	w.moveTo("")
 	committed := w.snapshot()
-	scenario.WaitFor(t, 60*time.Second, "source == target after the switchover", func() (bool, string) {
-		ok, why := switchShop.Same(dst.DB(), src.DB())
-		var n1, n2 int
-		_ = src.DB().QueryRow("SELECT COUNT(*) FROM shop.ledger").Scan(&n1)
-		_ = dst.DB().QueryRow("SELECT COUNT(*) FROM shop.ledger").Scan(&n2)
-		return ok && n1 == n2, fmt.Sprintf("%s; ledger source %d target %d", why, n1, n2)
-	})
+	waitConverged(t, "after the switchover", src.DB(), dst.DB())
 	checkLedger(t, "source after switchover", src.DB(), committed)
 	checkLedger(t, "target after switchover", dst.DB(), committed)
 	if out, err := c.runCLI(t, "project", "show", pid); err != nil || !strings.Contains(out, "direction REVERSE") {
@@ -409,13 +392,7 @@ func TestSwitchoverAndRollback(t *testing.T) {
 	time.Sleep(2 * time.Second) //nolint:forbidigo // more writes on the source under the forward sync; not synchronisation
 	w.halt()
 	committed = w.snapshot()
-	scenario.WaitFor(t, 60*time.Second, "source == target after the rollback", func() (bool, string) {
-		ok, why := switchShop.Same(src.DB(), dst.DB())
-		var n1, n2 int
-		_ = src.DB().QueryRow("SELECT COUNT(*) FROM shop.ledger").Scan(&n1)
-		_ = dst.DB().QueryRow("SELECT COUNT(*) FROM shop.ledger").Scan(&n2)
-		return ok && n1 == n2, fmt.Sprintf("%s; ledger source %d target %d", why, n1, n2)
-	})
+	waitConverged(t, "after the rollback", src.DB(), dst.DB())
 	checkLedger(t, "source after rollback", src.DB(), committed)
 	checkLedger(t, "target after rollback", dst.DB(), committed)
 	sides := map[string]int{}
