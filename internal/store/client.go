@@ -17,7 +17,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/klauspost/compress/zstd"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/omsdev/oms/internal/changelog"
@@ -95,6 +94,7 @@ func Dial(ctx context.Context, addr string, req ReadRequest) (*Reader, error) {
 	q := url.Values{}
 	q.Set("consumer", req.ConsumerID)
 	q.Set("from", req.From)
+	q.Set("compress", compressStream)
 	if req.Flavor != "" {
 		q.Set("flavor", req.Flavor)
 	}
@@ -170,14 +170,14 @@ func decodeHTTPError(resp *http.Response) error {
 // readLoop reads frames, decompresses and decodes them and queues the transactions.
 func (r *Reader) readLoop(ctx context.Context) error {
 	br := bufio.NewReaderSize(r.resp.Body, 1<<20)
-	zd, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1))
+	zd, err := newFrameDecoder(r.resp.Header.Get(compressHeader) == compressHeaderStream)
 	if err != nil {
 		return err
 	}
-	defer zd.Close()
+	defer zd.close()
 	dec := newDecoder()
 	var hdr [frameHeader]byte
-	var body, raw []byte
+	var body []byte
 	for {
 		if _, err := io.ReadFull(br, hdr[:]); err != nil {
 			if ctx.Err() != nil {
@@ -195,13 +195,9 @@ func (r *Reader) readLoop(ctx context.Context) error {
 		if _, err := io.ReadFull(br, body); err != nil {
 			return omserr.Wrap(err, omserr.StoreUnavailable, "read stream from store "+r.addr+" broke", "dial again from your checkpoint")
 		}
-		data := body
-		if rawLen != bodyLen {
-			raw, err = zd.DecodeAll(body, raw[:0])
-			if err != nil || len(raw) != int(rawLen) {
-				return fmt.Errorf("read stream from store %s: bad compressed frame: %v", r.addr, err)
-			}
-			data = raw
+		data, err := zd.decode(body, int(rawLen))
+		if err != nil {
+			return fmt.Errorf("read stream from store %s: %w", r.addr, err)
 		}
 		var batch []*changelog.Txn
 		switch typ {

@@ -14,8 +14,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/klauspost/compress/zstd"
-
 	"github.com/omsdev/oms/internal/binlog"
 	"github.com/omsdev/oms/internal/changelog"
 	"github.com/omsdev/oms/internal/clustertls"
@@ -358,36 +356,33 @@ func (s *Server) handleRead(w http.ResponseWriter, r *http.Request) {
 	s.streams.Add(1)
 	defer s.streams.Add(-1)
 	s.logger.Info("consumer connected", "consumer", consumer, "from", from.String(), "remote", r.RemoteAddr)
-	err = s.stream(r.Context(), w, from, flt, q.Get("compress") != "0")
+	err = s.stream(r.Context(), w, from, flt, q.Get("compress"))
 	s.logger.Info("consumer disconnected", "consumer", consumer, "err", err)
 }
 
-// stream writes frames until the client goes away or the server stops.
-func (s *Server) stream(ctx context.Context, w http.ResponseWriter, from binlog.GTIDSet, flt *filter, compress bool) error {
+// stream writes frames until the client goes away or the server stops; compress is the
+// request's compression mode (compress.go).
+func (s *Server) stream(ctx context.Context, w http.ResponseWriter, from binlog.GTIDSet, flt *filter, compress string) error {
+	enc, err := newFrameEncoder(compress)
+	if err != nil {
+		return err
+	}
+	defer enc.close()
 	w.Header().Set("Content-Type", "application/x-oms-store-stream")
+	if compress == compressStream {
+		w.Header().Set(compressHeader, compressHeaderStream)
+	}
 	w.WriteHeader(http.StatusOK)
 	fl, _ := w.(http.Flusher)
-	var enc *zstd.Encoder
-	if compress {
-		var err error
-		enc, err = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1), zstd.WithLowerEncoderMem(true))
-		if err != nil {
-			return err
-		}
-		defer enc.Close()
-	}
 	stop := s.stopCh()
 	cur := newCursor(s.log, from)
 	defer cur.close()
 	dec := newDecoder()
-	var raw, out, body []byte
+	var raw, out []byte
 	send := func(typ byte, data []byte) error {
-		payload := data
-		if enc != nil && len(data) > 512 {
-			body = enc.EncodeAll(data, body[:0])
-			if len(body) < len(data) {
-				payload = body
-			}
+		payload, err := enc.encode(data)
+		if err != nil {
+			return err
 		}
 		var hdr [frameHeader]byte
 		hdr[0] = typ
@@ -422,7 +417,6 @@ func (s *Server) stream(ctx context.Context, w http.ResponseWriter, from binlog.
 		default:
 		}
 		wake := s.log.notify.wait()
-		var err error
 		raw, err = cur.read(raw[:0], frameTarget)
 		if err != nil {
 			return sendErr(err)
