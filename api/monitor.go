@@ -55,6 +55,7 @@ const (
 	ActionSetAlertRule      = "SetAlertRule"
 	ActionSetAlertChannel   = "SetAlertChannel"
 	ActionListAlertChannels = "ListAlertChannels"
+	ActionListAlertRules    = "ListAlertRules"
 )
 
 // ListAlertsRequest filters alerts (empty: all).
@@ -163,5 +164,13 @@ func (c *Client) SetAlertChannel(ctx context.Context, r AlertChannel) error {
 func (c *Client) ListAlertChannels(ctx context.Context) ([]AlertChannel, error) {
 	var out []AlertChannel
 	_, err := c.Call(ctx, ActionListAlertChannels, nil, &out)
+	return out, err
+}
+
+// ListAlertRules lists every rule's effective default (built-in or overridden), then the
+// per-project overrides.
+func (c *Client) ListAlertRules(ctx context.Context) ([]AlertRule, error) {
+	var out []AlertRule
+	_, err := c.Call(ctx, ActionListAlertRules, nil, &out)
 	return out, err
 }

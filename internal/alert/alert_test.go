@@ -287,3 +287,41 @@ func TestDeliveryRetrySilenceAndTest(t *testing.T) {
 		}
 	}
 }
+
+// TestListRules: every rule's default is listed (a stored default override replaces the
+// built-in one), then the per-project overrides, in a stable order.
+func TestListRules(t *testing.T) {
+	m := metadbtest.Fresh(t)
+	ctx := context.Background()
+	for _, r := range []Rule{
+		{Name: RuleLag, Threshold: 60, ForSeconds: 30, Enabled: true},
+		{Name: RuleLag, ProjectID: "p2", Threshold: 5, ForSeconds: 0, Enabled: false},
+		{Name: RuleDiskLow, ProjectID: "p1", Threshold: 0.5, ForSeconds: 10, Enabled: true},
+	} {
+		if err := SetRule(ctx, m.DB, m.Names.CM, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := ListRules(ctx, m.DB, m.Names.CM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(Defaults)+2 {
+		t.Fatalf("%d rules, want %d defaults and 2 overrides: %+v", len(got), len(Defaults), got)
+	}
+	var lag Rule
+	for _, r := range got[:len(Defaults)] {
+		if r.ProjectID != "" {
+			t.Errorf("a project's rule among the defaults: %+v", r)
+		}
+		if r.Name == RuleLag {
+			lag = r
+		}
+	}
+	if lag.Threshold != 60 || lag.ForSeconds != 30 {
+		t.Errorf("default lag rule %+v, want the stored override 60 s for 30 s", lag)
+	}
+	if p := got[len(Defaults):]; p[0].ProjectID != "p1" || p[0].Name != RuleDiskLow || p[1].ProjectID != "p2" || p[1].Enabled {
+		t.Errorf("per-project overrides %+v", p)
+	}
+}

@@ -12,9 +12,11 @@
 package alert
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 
 	"github.com/omsdev/oms/internal/sqlgen"
 )
@@ -110,4 +112,27 @@ func SetRule(ctx context.Context, db *sql.DB, cmDB string, r Rule) error {
 		return fmt.Errorf("store alert rule %s: %w", r.Name, err)
 	}
 	return nil
+}
+
+// ListRules returns the effective default of every rule (its built-in default or the stored
+// default override), then the per-project overrides, each list sorted by rule name.
+func ListRules(ctx context.Context, db *sql.DB, cmDB string) ([]Rule, error) {
+	r, err := loadRules(ctx, db, cmDB)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Rule, 0, len(r.base))
+	for _, x := range r.base {
+		out = append(out, x)
+	}
+	byName := func(a, b Rule) int { return cmp.Or(cmp.Compare(a.ProjectID, b.ProjectID), cmp.Compare(a.Name, b.Name)) }
+	slices.SortFunc(out, byName)
+	var perProject []Rule
+	for _, m := range r.project {
+		for _, x := range m {
+			perProject = append(perProject, x)
+		}
+	}
+	slices.SortFunc(perProject, byName)
+	return append(out, perProject...), nil
 }

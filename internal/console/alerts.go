@@ -12,7 +12,7 @@ import (
 )
 
 // SetAlerts adds the alert actions, served with n (the node's notifier): list, silence,
-// test-send, rule overrides and channels.
+// test-send, rules (list, override) and channels.
 func (s *Server) SetAlerts(n *alert.Notifier) {
 	s.routes[api.ActionListAlerts] = route{h: func(ctx context.Context, c *call) (any, error) {
 		var req api.ListAlertsRequest
@@ -73,6 +73,18 @@ func (s *Server) SetAlerts(n *alert.Notifier) {
 			return nil, err
 		}
 		return api.Empty{}, n.SetChannel(ctx, req)
+	}}
+	s.routes[api.ActionListAlertRules] = route{h: func(ctx context.Context, c *call) (any, error) {
+		var req api.Empty
+		if err := c.decode(&req); err != nil {
+			return nil, err
+		}
+		rules, err := alert.ListRules(ctx, s.db, s.names.CM)
+		out := make([]api.AlertRule, 0, len(rules))
+		for _, r := range rules {
+			out = append(out, api.AlertRule{Rule: r.Name, ProjectID: r.ProjectID, Threshold: r.Threshold, ForSeconds: r.ForSeconds, Enabled: r.Enabled})
+		}
+		return out, err
 	}}
 	s.routes[api.ActionListAlertChannels] = route{h: func(ctx context.Context, c *call) (any, error) {
 		var req api.Empty

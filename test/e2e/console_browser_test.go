@@ -282,9 +282,12 @@ func TestConsoleInBrowser(t *testing.T) {
 	p.click("#ds-new")
 	p.fill("#ds-name", "src")
 	p.fill("#ds-port", "99999")
+	p.fill("#ds-tlsCa", "not a certificate")
 	p.click("#ds-save")
 	p.waitText(10*time.Second, "#err-ds-host", "Host is required")
 	p.waitText(10*time.Second, "#err-ds-port", "Port must be a number from 1 to 65535")
+	p.waitText(10*time.Second, "#err-ds-tlsCa", "CA certificate must be PEM text")
+	eval[bool](p, `document.querySelector('#ds-tlsCa').value = ''; true`)
 	if list, _ := c.cli.ListDataSource(ctx, api.ListDataSourceRequest{}); len(list) != 0 {
 		t.Fatalf("a refused form created data sources: %+v", list)
 	}
@@ -295,6 +298,8 @@ func TestConsoleInBrowser(t *testing.T) {
 		if ds.name == "dst" {
 			p.click("#ds-new")
 			p.fill("#ds-name", ds.name)
+			// The target's TLS mode from the form (the test servers have no TLS).
+			p.do("TLS disabled", chromedp.SetValue(chromedp.CSS("#ds-tlsMode"), "disabled"))
 		}
 		p.fill("#ds-host", "127.0.0.1")
 		p.fill("#ds-port", fmt.Sprint(ds.port))
@@ -320,6 +325,9 @@ func TestConsoleInBrowser(t *testing.T) {
 	ids := map[string]string{}
 	for _, d := range sources {
 		ids[d.Name] = d.ID
+		if want := map[string]string{"src": "preferred", "dst": "disabled"}[d.Name]; d.TLSMode != want || d.TLSCA != "" {
+			t.Fatalf("data source %s: TLS %q CA %q, want %s without a CA", d.Name, d.TLSMode, d.TLSCA, want)
+		}
 	}
 
 	// The wizard: an empty form is refused by field, then a valid project is created and started.
@@ -393,9 +401,12 @@ func TestConsoleInBrowser(t *testing.T) {
 	p.skipRefusedEvent(c.cli, src.DB(), dst.DB(), pid)
 
 	// Every page renders; screenshots and render times.
+	// Alert rules and channels through their forms.
+	p.configureAlerts(c.cli, pid)
+
 	for _, name := range consolePages {
 		p.open(name)
-		if name != "new-project" && name != "datasources" {
+		if name != "new-project" && name != "datasources" && name != "alerts" {
 			p.screenshot(name)
 		}
 	}

@@ -1,10 +1,12 @@
 import { api, describe } from '../api.js';
 import { h, mount, state, table, fmtTime } from '../dom.js';
+import { rulesSection, channelsSection } from './alertconfig.js';
 
 const STATES = ['firing', 'pending', 'resolved', ''];
 
 // Alerts: the alert list of the OpenAPI (rules in docs/monitoring.md) with a state filter and a
-// one-hour silence per rule and project.
+// one-hour silence per rule and project; the rules (defaults, per-project overrides) and the
+// notification channels with a test-send.
 export async function alertsPage(main, { can }) {
   const filter = h('select', { id: 'alert-state' }, STATES.map((s) => h('option', { value: s }, s || 'any state')));
   const list = h('div', { id: 'alert-list' });
@@ -24,6 +26,9 @@ export async function alertsPage(main, { can }) {
       } }, 'Silence 1 h')]), 'No alerts in this state.'));
   }
   filter.addEventListener('change', () => load().catch((err) => mount(msg, h('div', { class: 'error' }, describe(err)))));
-  mount(main, h('h1', {}, 'Alerts'), h('div', { class: 'toolbar' }, filter), msg, list);
-  await load();
+  const shown = (err) => mount(msg, h('div', { class: 'error' }, describe(err)));
+  const rules = rulesSection(can, shown);
+  const channels = channelsSection(can, shown);
+  mount(main, h('h1', {}, 'Alerts'), h('div', { class: 'toolbar' }, filter), msg, list, rules.el, channels.el);
+  await Promise.all([load(), rules.load(), channels.load()]);
 }

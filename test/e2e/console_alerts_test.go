@@ -1,0 +1,74 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/omsdev/oms/api"
+	"github.com/omsdev/oms/internal/alert"
+	"github.com/omsdev/oms/internal/testenv/scenario"
+)
+
+// configureAlerts drives the alert rule and channel forms: a per-project override of the lag
+// rule is saved and listed; a webhook channel with a bad URL and no secret is refused field by
+// field and nothing is created; a good one is saved (its secret never comes back) and its
+// "Send test" reaches a receiver with a valid signature.
+func (p *page) configureAlerts(cli *api.Client, pid string) {
+	t := p.t
+	t.Helper()
+	ctx := context.Background()
+	hook := &webhookReceiver{secret: "console-hook-secret", posts: map[string]int{}, notes: map[string]alert.Notification{}}
+	hs := httptest.NewServer(hook)
+	t.Cleanup(hs.Close)
+
+	p.open("alerts")
+	p.waitJS(20*time.Second, "alert rules listed", `!!document.querySelector('tr[data-rule="incr_lag/"]')`)
+	p.do("choose the lag rule", chromedp.SetValue(chromedp.CSS("#rule-name"), alert.RuleLag))
+	p.fill("#rule-project", pid)
+	p.fill("#rule-threshold", "abc")
+	p.click("#rule-save")
+	p.waitText(10*time.Second, "#err-rule-threshold", "Threshold must be a number")
+	p.fill("#rule-threshold", "42")
+	p.fill("#rule-for", "5")
+	p.click("#rule-save")
+	p.waitJS(20*time.Second, "the project's lag rule listed", fmt.Sprintf(`!!document.querySelector('tr[data-rule="incr_lag/%s"]')`, pid))
+	rules, err := cli.ListAlertRules(ctx)
+	found := false
+	for _, r := range rules {
+		found = found || r.Rule == alert.RuleLag && r.ProjectID == pid && r.Threshold == 42 && r.ForSeconds == 5 && r.Enabled
+	}
+	if err != nil || !found {
+		t.Fatalf("rules after the form: %+v %v", rules, err)
+	}
+
+	p.fill("#ch-name", "ops-hook")
+	p.fill("#ch-url", "ftp://nowhere")
+	p.click("#ch-save")
+	p.waitText(10*time.Second, "#err-ch-url", "URL must be an http:// or https:// address")
+	p.waitText(10*time.Second, "#err-ch-secret", "HMAC secret is required")
+	if chans, _ := cli.ListAlertChannels(ctx); len(chans) != 0 {
+		t.Fatalf("a refused channel form created channels: %+v", chans)
+	}
+	p.fill("#ch-url", hs.URL+"/hook")
+	p.fill("#ch-secret", hook.secret)
+	p.click("#ch-save")
+	p.waitJS(20*time.Second, "channel listed", `!!document.querySelector('tr[data-channel="ops-hook"]')`)
+	chans, err := cli.ListAlertChannels(ctx)
+	if err != nil || len(chans) != 1 || chans[0].Secret != "" || chans[0].URL != hs.URL+"/hook" {
+		t.Fatalf("channels after the form: %+v %v (the secret must not come back)", chans, err)
+	}
+	p.click(`tr[data-channel="ops-hook"] .ch-test`)
+	p.waitText(20*time.Second, "#channel-test-result", "test notification sent to 1 channel(s)")
+	p.screenshot("alerts")
+	scenario.WaitFor(t, 90*time.Second, "the test notification at the webhook, signed", func() (bool, string) {
+		keys, n := hook.transitions("test")
+		hook.mu.Lock()
+		bad := hook.bad
+		hook.mu.Unlock()
+		return len(keys["test"]) == 1 && n >= 1 && bad == 0, fmt.Sprintf("%d test notifications, %d deliveries, %d badly signed", len(keys["test"]), n, bad)
+	})
+}
