@@ -94,12 +94,15 @@ func (s *storeSelection) project(r *changelog.Row) bool {
 	return true
 }
 
-// projectionOf keeps the selected columns, every primary and unique key column (the consumer
-// identifies rows and detects conflicts with them; MariaDB puts row_end in every key of a
-// system-versioned table) and MariaDB's implicit row_start/row_end. nil: every column is kept.
+// projectionOf keeps the selected columns, every unique key column (the consumer detects
+// conflicts with them) and MariaDB's implicit row_start/row_end. Only a table whose primary key
+// is all selected is projected: without a primary key the consumer identifies rows by whole
+// images, and a primary key column left out of the subset is either an error the consumer
+// reports or the row_end MariaDB adds to a system-versioned table's keys, whose period columns
+// the consumer needs (they may have any name). nil: every column is kept.
 func (s *storeSelection) projectionOf(t *changelog.Table) *projection {
 	tgt, ok := s.sel.Match(t.DB, t.Name)
-	if !ok || len(tgt.Columns) == 0 {
+	if !ok || len(tgt.Columns) == 0 || len(t.PrimaryKey) == 0 {
 		return nil
 	}
 	keep := make([]bool, len(t.Columns))
@@ -109,6 +112,11 @@ func (s *storeSelection) projectionOf(t *changelog.Table) *projection {
 	}
 	for i, c := range t.Columns {
 		keep[i] = want[c.Name]
+	}
+	for _, i := range t.PrimaryKey {
+		if i >= len(keep) || !keep[i] {
+			return nil
+		}
 	}
 	for _, k := range append([][]int{t.PrimaryKey}, t.UniqueKeys...) {
 		for _, i := range k {

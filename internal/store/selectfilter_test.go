@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/omsdev/oms/internal/changelog"
 	"github.com/omsdev/oms/internal/selection"
 	"github.com/omsdev/oms/internal/testenv"
 )
@@ -104,5 +105,46 @@ func TestSelectionRejectsBadFilter(t *testing.T) {
 	}
 	if s, err := parseSelection(""); s != nil || err != nil {
 		t.Fatalf("empty selection: %v %v", s, err)
+	}
+}
+
+// TestProjectionKeepsWhatTheConsumerNeeds: a column subset narrows a table only when it holds
+// the whole primary key; unique key columns and row_start/row_end always stay.
+func TestProjectionKeepsWhatTheConsumerNeeds(t *testing.T) {
+	cols := func(names ...string) []changelog.Column {
+		var out []changelog.Column
+		for _, n := range names {
+			out = append(out, changelog.Column{Name: n})
+		}
+		return out
+	}
+	s, err := parseSelection(`{"tables":[{"db":"d","columns":["id","v"]}]}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		tb   changelog.Table
+		want string // kept columns; "" = not projected
+	}{
+		{"pk selected", changelog.Table{Columns: cols("id", "v", "w", "u"), PrimaryKey: []int{0}, UniqueKeys: [][]int{{3}}}, "[id v u]"},
+		{"implicit versioning", changelog.Table{Columns: cols("id", "v", "w", "row_start", "row_end"), PrimaryKey: []int{0}}, "[id v row_start row_end]"},
+		{"versioned pk with a period column", changelog.Table{Columns: cols("id", "v", "w", "since", "until"), PrimaryKey: []int{0, 4}}, ""},
+		{"no primary key", changelog.Table{Columns: cols("id", "v", "w"), UniqueKeys: [][]int{{0}}}, ""},
+		{"all columns selected", changelog.Table{Columns: cols("id", "v"), PrimaryKey: []int{0}}, ""},
+	} {
+		c.tb.DB, c.tb.Name = "d", "t"
+		p := s.projectionOf(&c.tb)
+		got := ""
+		if p != nil {
+			var names []string
+			for _, col := range p.table.Columns {
+				names = append(names, col.Name)
+			}
+			got = fmt.Sprint(names)
+		}
+		if got != c.want {
+			t.Errorf("%s: kept %q, want %q", c.name, got, c.want)
+		}
 	}
 }
