@@ -4,6 +4,7 @@
 #   bench/full_import.sh                       8 x 250,000 sysbench rows, 3 rounds
 #   ROWS=2500000 RUNS=1 bench/full_import.sh   the large data set
 #   METHODS="oms_load oms_insert" bench/full_import.sh
+#   KEEP=1 bench/full_import.sh               leave the two instances running (the next run reuses them)
 #
 # Instances are started like the baselines (../shared/baselines/lib.sh: durable settings,
 # innodb_flush_log_at_trx_commit=1, sync_binlog=1, binlog ROW on both sides, 1G buffer pool),
@@ -31,6 +32,7 @@ EXPORT=$BENCH_ROOT/export  # lib.sh makes it the secure_file_priv directory
 DUMPDIR=$BENCH_ROOT/dump
 LOGS=$RESULTS_DIR/logs; mkdir -p "$LOGS"
 TSV=$RESULTS_DIR/full_import.tsv
+on_exit "$SRC" "$DST"   # both instances stop at the end, also on Ctrl-C (KEEP=1 leaves them)
 
 log "building oms"
 (cd "$HERE/.." && go build -o "$OMS" ./cmd/oms)

@@ -73,17 +73,7 @@ LOGS=$RESULTS_DIR/incr_logs
 OMS=$BENCH_ROOT/oms
 
 STORE_PID= INCR_PID= RELAY_PID= INFLUX_PID=
-cleanup() {
-    local rc=$?
-    [ -n "$RELAY_PID" ] && { kill "$RELAY_PID" 2>/dev/null || true; wait "$RELAY_PID" 2>/dev/null || true; }
-    [ -n "$INFLUX_PID" ] && { kill "$INFLUX_PID" 2>/dev/null || true; wait "$INFLUX_PID" 2>/dev/null || true; }
-    [ -n "$INCR_PID" ] && { kill "$INCR_PID" 2>/dev/null || true; wait "$INCR_PID" 2>/dev/null || true; }
-    [ -n "$STORE_PID" ] && { kill "$STORE_PID" 2>/dev/null || true; wait "$STORE_PID" 2>/dev/null || true; }
-    if [ "$KEEP" != 1 ]; then mdb_stop "$SRC" "$REPL" "$TGT" 2>/dev/null || true; fi
-    exit $rc
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+on_exit "$SRC" "$REPL" "$TGT"   # store, incr-sync, relay, influxd and the instances stop at the end
 
 rows_changed() { q "$1" "SELECT SUM(variable_value) FROM information_schema.global_status
     WHERE variable_name IN ('HANDLER_WRITE','HANDLER_UPDATE','HANDLER_DELETE')"; }

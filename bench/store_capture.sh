@@ -29,16 +29,13 @@ THREADS=${THREADS:-8}
 WORK=$BENCH_ROOT/store-work
 KEEP=${KEEP:-0}  # KEEP=1 leaves the source running; SKIP_BACKLOG=1 then reuses its backlog
 
-cleanup() {
-    [ -n "${STORE_PID:-}" ] && kill "$STORE_PID" 2>/dev/null || true
-    if [ "$KEEP" != 1 ]; then mdb_stop "$SRC" || true; fi
-}
-trap cleanup EXIT
+on_exit "$SRC"   # the store process and the source stop at the end, also on Ctrl-C
 
 log "building oms"
 (cd "$ROOT" && go build -o "$BENCH_ROOT/oms" ./cmd/oms)
 
 mdb_start "$SRC"
+q "$SRC" "SET GLOBAL binlog_row_metadata=FULL"   # the Store refuses a source without it
 if [ "${SKIP_BACKLOG:-0}" != 1 ]; then
     prepare_sbtest "$SRC" "$TABLES" "$ROWS" > /dev/null
     q "$SRC" "RESET MASTER"
@@ -86,7 +83,7 @@ STORE_PID=$!
 for _ in $(seq 1 6000); do [ -f "$WORK/status.addr" ] && break; sleep 0.01; done
 while :; do
     kill -0 "$STORE_PID" 2>/dev/null || { tail -20 "$WORK/component.log"; die "store exited"; }
-    pos=$(status | sed -n 's/.*"position":"\([^"]*\)".*/\1/p')
+    pos=$(status | sed -n 's/.*"position":"\([^"]*\)".*/\1/p' || true)
     [ "$pos" = "$LAST" ] && break
     sleep 0.02
 done

@@ -114,7 +114,17 @@ sync_replica() { wait_gtid "$DST" "$(q "$SRC" "SELECT @@gtid_binlog_pos")"; }
 # --- instances and data --------------------------------------------------------------------
 mdb_start "$SRC"
 mdb_start "$DST"
-[ "${KEEP:-0}" = 1 ] || trap 'mdb_stop $SRC; mdb_stop $DST' EXIT
+# the instances (unless KEEP=1) and any oms process stop at the end, also on Ctrl-C or TERM
+cleanup() {
+    local rc=$? pid
+    trap - EXIT INT TERM
+    for pid in $(jobs -p); do kill "$pid" 2>/dev/null || true; done
+    [ "${KEEP:-0}" = 1 ] || { mdb_stop "$SRC"; mdb_stop "$DST"; }
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 ntab=$(q "$SRC" "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema='sbtest'")
 nrows=$(q "$SRC" "SELECT COALESCE(SUM(table_rows),0) FROM information_schema.tables WHERE table_schema='sbtest'" )
 if [ "$ntab" != "$TABLES" ] || [ "$(q "$SRC" "SELECT COUNT(*) FROM sbtest.sbtest1" 2>/dev/null || echo 0)" != "$ROWS" ]; then
