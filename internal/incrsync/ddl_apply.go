@@ -95,11 +95,19 @@ func (w *worker) applyDDL(ctx context.Context, b *batch, token string) error {
 					w.log.Warn("DDL was already applied before a restart", "gtid", n.t.gtid, "stmt", stmt, "err", err)
 					continue
 				}
-				if mysqlconn.Retryable(err) {
-					// the pending mark is written: a retry redoes the DDL tolerantly
+				if mysqlconn.Retryable(err) || ctx.Err() != nil {
+					// cut short, it may have run: the pending mark is written, a retry (or the
+					// next start) redoes the DDL tolerantly
 					w.pending[n.t.gtid] = true
 					return err
 				}
+				// the statement failed, it was not cut short: clear the pending mark, or the next
+				// start would take this same error as "done before a crash" (a CREATE TABLE over a
+				// stale table, error 1050, passed as applied and the stale table stayed)
+				if err := mark("", false, ""); err != nil {
+					return fmt.Errorf("clear the pending mark of the failed DDL at GTID %s: %w", n.t.gtid, err)
+				}
+				delete(w.pending, n.t.gtid)
 				return omserr.Wrap(err, omserr.IncrDDLFailed, fmt.Sprintf("DDL at source GTID %s failed on the target (error %d): %s", n.t.gtid, mysqlconn.ErrNumber(err), stmt),
 					fmt.Sprintf("fix the target so the statement can run and retry (oms project retry <project>), or apply the change by hand and skip it: oms project skip <project> --gtid %s", n.t.gtid))
 			}

@@ -168,3 +168,34 @@ func TestMergeTableDDL(t *testing.T) {
 		sameRows(t, p.src.DB(), p.dst.DB(), q(p.db, tb), q(p.db, tb))
 	}
 }
+
+// TestFailedDDLNotTakenAsApplied (issue 21): after a DROP DATABASE is skipped, the re-created
+// table's CREATE TABLE fails on the target's stale table (1050); started again, the task stops
+// at it again instead of taking the error as "applied before a crash" and keeping the stale
+// table.
+func TestFailedDDLNotTakenAsApplied(t *testing.T) {
+	p := newPair(t)
+	s := p.src.DB()
+	d := p.db + "_re"
+	for _, inst := range []*sql.DB{s, p.dst.DB()} {
+		t.Cleanup(func() { _, _ = inst.Exec("DROP DATABASE IF EXISTS `" + d + "`") })
+	}
+	cfg := p.config()
+	cfg.Selection.Tables = append(cfg.Selection.Tables, selection.Rule{DB: d, Table: "t"}) // d only in part
+	cfg.StartGTID = gtidPos(t, p.src)
+	execAll(t, s, "CREATE DATABASE `"+d+"`", "CREATE TABLE "+q(d, "t")+" (a INT)", "DROP DATABASE `"+d+"`")
+	drop := gtidPos(t, p.src)
+	execAll(t, s, "CREATE DATABASE `"+d+"`", "CREATE TABLE "+q(d, "t")+" (b INT, c INT)")
+	task := fmt.Sprintf("staledb-%d", taskSeq.Add(1))
+	r := start(t, cfg, task, 1, captureSource(p.src))
+	if err := r.waitFailed(t, 30*time.Second); omserr.CodeOf(err) != omserr.IncrDDLUnsupported {
+		t.Fatalf("DROP DATABASE of a database selected in part: want %s, got %v", omserr.IncrDDLUnsupported, err)
+	}
+	cfg.SkipGTIDs = []string{drop}
+	for run := 1; run <= 2; run++ {
+		r := start(t, cfg, task, 1, captureSource(p.src))
+		if err := r.waitFailed(t, 30*time.Second); omserr.CodeOf(err) != omserr.IncrDDLFailed || !contains(err.Error(), "1050") {
+			t.Fatalf("run %d: CREATE TABLE over the stale table: want %s (1050), got %v", run, omserr.IncrDDLFailed, err)
+		}
+	}
+}
