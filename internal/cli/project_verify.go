@@ -6,11 +6,14 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/omsdev/oms/api"
 	"github.com/spf13/cobra"
 )
 
 // newVerifyResultCmd: `oms project verify-result ID [--sql FILE]`, the per-table counts of the last
 // finished verification (DescribeVerificationResult) and, with --sql, its fix SQL saved to FILE.
+// It exits 1 when the verification found differences (rows or definitions), like diff, so a
+// script can tell without reading the table.
 func newVerifyResultCmd(cf *clientFlags) *cobra.Command {
 	var sqlPath string
 	cmd := &cobra.Command{
@@ -44,7 +47,7 @@ func newVerifyResultCmd(cf *clientFlags) *cobra.Command {
 				if res.FixSQLBytes > 0 {
 					fmt.Fprintf(out, "fix SQL: %d bytes; save it with --sql FILE\n", res.FixSQLBytes)
 				}
-				return nil
+				return differencesExit(args[0], res)
 			}
 			fix, err := c.DownloadVerificationFixSQL(cmd.Context(), args[0])
 			if err != nil {
@@ -58,9 +61,19 @@ func newVerifyResultCmd(cf *clientFlags) *cobra.Command {
 				note = " (truncated: see its last line for where the complete files are)"
 			}
 			fmt.Fprintf(out, "fix SQL written to %s: %d bytes%s; review it before applying it to the target\n", sqlPath, len(fix.SQL), note)
-			return nil
+			return differencesExit(args[0], res)
 		},
 	}
 	cmd.Flags().StringVar(&sqlPath, "sql", "", "write the fix SQL to this file")
 	return cmd
+}
+
+// differencesExit is nil for a verification that found source and target equal, else an exit-1
+// error that says what differs.
+func differencesExit(id string, res api.VerificationResult) error {
+	if res.Equal {
+		return nil
+	}
+	return withCode(ExitFailure, fmt.Errorf("verification of %s found differences: %d rows missing on the target, %d extra, %d changed, %d tables with definition differences",
+		id, res.OnlyInSource, res.OnlyInTarget, res.Different, res.SchemaDifferent))
 }
