@@ -2,6 +2,7 @@ package binlog
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -97,6 +98,10 @@ type Capture struct {
 	// lastEvent is the source timestamp of the last event seen (heartbeats have none).
 	lastEvent time.Time
 	tables    map[uint64]*resolvedCache
+	// prepared holds the rows of XA transactions that are prepared, by XID as the XA COMMIT
+	// statement writes it: they are the rows of the XA COMMIT's transaction.
+	prepared map[string][]changelog.Row
+	log      *slog.Logger
 	// seen is the unix nanotime of the last event received (read by the watchdog).
 	seen     atomic.Int64
 	stopDog  chan struct{}
@@ -142,7 +147,8 @@ func Open(ctx context.Context, cfg SourceConfig, start Start, resolver TableReso
 		RecvBufferSize:   4 << 20,
 		Logger:           log,
 	}
-	c := &Capture{cfg: cfg, resolver: resolver, syncer: replication.NewBinlogSyncer(sc), tables: map[uint64]*resolvedCache{}}
+	c := &Capture{cfg: cfg, resolver: resolver, syncer: replication.NewBinlogSyncer(sc), tables: map[uint64]*resolvedCache{},
+		prepared: map[string][]changelog.Row{}, log: log}
 	if start.GTIDSet != nil {
 		var gs mysql.GTIDSet
 		if flavor == mysql.MariaDBFlavor {
@@ -287,6 +293,12 @@ func (c *Capture) handle(ctx context.Context, ev *replication.BinlogEvent) error
 			}
 		}
 	default:
+		if h.EventType == replication.XA_PREPARE_LOG_EVENT {
+			if g, ok := e.(*replication.GenericEvent); ok {
+				c.xaPrepare(h, g.Data)
+			}
+			return nil
+		}
 		if h.EventType == replication.HEARTBEAT_EVENT || h.EventType == replication.HEARTBEAT_LOG_EVENT_V2 {
 			if c.cur == nil {
 				c.emit(&changelog.Txn{Heartbeat: true, CommitTime: time.Now().UTC().Truncate(time.Second)})
@@ -302,6 +314,9 @@ func (c *Capture) query(ctx context.Context, h *replication.EventHeader, e *repl
 	switch {
 	case uq == "BEGIN":
 		c.grouped = false
+		return nil
+	case uq == "XA COMMIT" || uq == "XA ROLLBACK":
+		c.xaEnd(h, q, uq == "XA COMMIT")
 		return nil
 	case strings.HasPrefix(uq, "XA ") || strings.HasPrefix(uq, "SAVEPOINT") || strings.HasPrefix(uq, "ROLLBACK TO"):
 		return nil
@@ -332,6 +347,62 @@ func (c *Capture) query(ctx context.Context, h *replication.EventHeader, e *repl
 	}
 	c.finish(h)
 	return nil
+}
+
+// xaPrepare ends the GTID of an XA transaction at its XA PREPARE (body: u8 one_phase | u32
+// format id | u32 gtrid length | u32 bqual length | gtrid | bqual). One phase: it committed.
+// Else its rows are held until its XA COMMIT, which is another GTID (other transactions may commit
+// in between), and the prepare's GTID is emitted without rows.
+func (c *Capture) xaPrepare(h *replication.EventHeader, body []byte) {
+	if c.cur == nil {
+		return
+	}
+	if len(body) < 13 || body[0] != 0 {
+		c.finish(h)
+		return
+	}
+	format := binary.LittleEndian.Uint32(body[1:])
+	gl, bl := int(binary.LittleEndian.Uint32(body[5:])), int(binary.LittleEndian.Uint32(body[9:]))
+	if gl < 0 || bl < 0 || 13+gl+bl > len(body) {
+		c.finish(h)
+		return
+	}
+	key := xidKey(body[13:13+gl], body[13+gl:13+gl+bl], format)
+	c.prepared[key] = c.cur.Rows
+	c.cur.Rows = nil
+	c.finish(h)
+}
+
+// xidKey is an XID as MariaDB and MySQL write it in XA COMMIT/ROLLBACK: X'gtrid',X'bqual',format.
+func xidKey(gtrid, bqual []byte, format uint32) string {
+	return strings.ToLower(fmt.Sprintf("X'%x',X'%x',%d", gtrid, bqual, format))
+}
+
+// xaEnd is the XA COMMIT or XA ROLLBACK of a prepared XA transaction, in its own GTID: a commit
+// carries the prepared rows (what a replica applies then), a rollback none. XA COMMIT ... ONE
+// PHASE ends an XA transaction that was never prepared: its rows are the current ones.
+func (c *Capture) xaEnd(h *replication.EventHeader, q string, commit bool) {
+	if c.cur == nil {
+		c.begin(h, "")
+	}
+	f := strings.Fields(q) // XA COMMIT|ROLLBACK X'..',X'..',n [ONE PHASE]: no space inside the XID
+	xid := strings.ToLower(strings.Join(f[min(2, len(f)):], " "))
+	onePhase := strings.HasSuffix(xid, " one phase")
+	xid = strings.TrimSuffix(xid, " one phase")
+	rows, ok := c.prepared[xid]
+	delete(c.prepared, xid)
+	switch {
+	case onePhase || !commit:
+	case ok:
+		c.cur.Rows = append(rows, c.cur.Rows...)
+	default:
+		c.log.Warn("XA COMMIT of a transaction prepared before the capture started: its rows were not read and are missing from the change log; compare the tables it wrote (full verification)",
+			"gtid", c.cur.GTID, "xid", xid)
+	}
+	if !commit {
+		c.cur.Rows = nil
+	}
+	c.finish(h)
 }
 
 func firstWords(s string, n int) string {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -209,5 +210,76 @@ func TestCaptureWatchdog(t *testing.T) {
 	}
 	if el := time.Since(t0); el > 10*time.Second {
 		t.Fatalf("watchdog took %v", el)
+	}
+}
+
+// TestCaptureXA (issue 21): the rows of an XA transaction arrive with its XA COMMIT (its own
+// GTID, after other transactions committed while it was prepared); the GTID of its XA PREPARE
+// arrives without rows; an XA ROLLBACK brings none; XA COMMIT ... ONE PHASE is an ordinary
+// transaction.
+func TestCaptureXA(t *testing.T) {
+	inst := testenv.Shared(t, "binlog")
+	db := testenv.FreshDatabase(t, inst, "xa")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if _, err := inst.DB().ExecContext(ctx, fmt.Sprintf("CREATE TABLE `%s`.t (id INT PRIMARY KEY)", db)); err != nil {
+		t.Fatal(err)
+	}
+	start := gtidPos(t, inst)
+	xa, err := inst.DB().Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer xa.Close()
+	for _, q := range []string{
+		"XA START 'a'", "INSERT INTO `%s`.t VALUES (1)", "XA END 'a'", "XA PREPARE 'a'",
+		"INSERT INTO `%s`.t VALUES (2)", // another session's transaction commits meanwhile
+		"XA COMMIT 'a'",
+		"XA START 'b', 'q', 7", "INSERT INTO `%s`.t VALUES (3)", "XA END 'b', 'q', 7", "XA PREPARE 'b', 'q', 7", "XA ROLLBACK 'b', 'q', 7",
+		"XA START 'c'", "INSERT INTO `%s`.t VALUES (4)", "XA END 'c'", "XA COMMIT 'c' ONE PHASE",
+		"INSERT INTO `%s`.t VALUES (5)",
+	} {
+		conn := xa
+		if q == "INSERT INTO `%s`.t VALUES (2)" {
+			conn, err = inst.DB().Conn(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if strings.Contains(q, "%s") {
+			q = fmt.Sprintf(q, db)
+		}
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		if conn != xa {
+			conn.Close()
+		}
+	}
+	c, err := binlog.Open(ctx, sourceConfig(inst), binlog.Start{GTIDSet: start}, schema.NewTracker(inst.DB()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var got []string // the ids inserted, per transaction with rows, in order
+	for {
+		txn, err := c.Next(ctx)
+		if err != nil {
+			t.Fatalf("after %v: %v", got, err)
+		}
+		if txn.Heartbeat || len(txn.Rows) == 0 {
+			continue
+		}
+		var ids []string
+		for _, r := range txn.Rows {
+			ids = append(ids, fmt.Sprint(r.After[0]))
+		}
+		got = append(got, strings.Join(ids, ","))
+		if ids[len(ids)-1] == "5" {
+			break
+		}
+	}
+	if want := []string{"2", "1", "4", "5"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("transactions with rows %q, want %q", got, want)
 	}
 }
