@@ -8,7 +8,10 @@
 #   MONITOR=1 bench/incr_apply.sh         # with monitoring on: while incr-sync applies, a node's
 #                                         # monitoring path (`oms metrics-relay`) scrapes its /metrics
 #                                         # every second (10x a node's rate) into a real influxd
-#   OMS_BENCH_TLS=1 bench/incr_apply.sh   # Store stream, acks and status on cluster mutual TLS
+#   OMS_BENCH_TLS=1 bench/incr_apply.sh   # also with the Store stream, acks and status on cluster
+#                                         # mutual TLS: each workload runs twice, plain then TLS
+#                                         # (a second Store, on TLS, captures the same source), and
+#                                         # the TLS cost is printed as a ratio to the plain run
 #   TABLES=8 ROWS=250000 DURATION=60 THREADS=8 NATIVE_THREADS=4 OMS_WORKERS=4 bench/incr_apply.sh
 #
 # Instances (baselines' lib.sh, durable settings: sync_binlog=1, innodb_flush_log_at_trx_commit=1,
@@ -72,7 +75,7 @@ IWORK=$BENCH_ROOT/incr-work
 LOGS=$RESULTS_DIR/incr_logs
 OMS=$BENCH_ROOT/oms
 
-STORE_PID= INCR_PID= RELAY_PID= INFLUX_PID=
+STORE_PID= STORE_TLS_PID= INCR_PID= RELAY_PID= INFLUX_PID=
 on_exit "$SRC" "$REPL" "$TGT"   # store, incr-sync, relay, influxd and the instances stop at the end
 
 rows_changed() { q "$1" "SELECT SUM(variable_value) FROM information_schema.global_status
@@ -83,18 +86,27 @@ seq0() { echo "$1" | tr -d ' \n' | tr ',' '\n' | awk -F- '$1=="0"{print $3}'; }
 covers() { local a; a=$(seq0 "$1"); [ -n "$a" ] && [ "$a" -ge "$(seq0 "$2")" ]; }
 jget() {  # jget JSON KEY -> top-level field or metrics.KEY of a component status ("" if absent)
     echo "$1" | jq -r --arg k "$2" '(.[$k] // .metrics[$k] // empty) | tostring' 2>/dev/null || true; }
-# OMS_BENCH_TLS=1: the Store stream, acks and status ports on mutual TLS with cluster
-# certificates (bench/tlsgen), as a supervisor runs them; statuses polled with a node certificate.
-TLS_STORE=""; TLS_INCR=""; CURL_TLS=(); SCHEME=http
+# OMS_BENCH_TLS=1: a second pair (Store in $SWORK_TLS, Incr-Sync in $IWORK_TLS, the same task, so
+# it resumes from the checkpoint the plain run left in TGT) with the Store stream, acks and status
+# ports on mutual TLS with cluster certificates (bench/tlsgen), as a supervisor runs them;
+# statuses polled with a node certificate. A work dir holding a file .tls is polled over TLS.
+TLS_STORE=""; TLS_INCR=""; CURL_TLS=()
+SWORK_TLS=$BENCH_ROOT/store-work-tls
+IWORK_TLS=$BENCH_ROOT/incr-work-tls
+MODES=plain
 tls_setup() {
     [ "${OMS_BENCH_TLS:-0}" = 1 ] || return 0
+    MODES="plain tls"
     (cd "$ROOT" && go run ./bench/tlsgen "$BENCH_ROOT/tls" node:127.0.0.1 "task:$TASK-store" "task:$TASK")
     local S=$BENCH_ROOT/tls/task-$TASK-store I=$BENCH_ROOT/tls/task-$TASK N=$BENCH_ROOT/tls/node-127.0.0.1
     TLS_STORE=",\"tls\":{\"cert\":\"$S/cert.pem\",\"key\":\"$S/key.pem\",\"ca\":\"$S/ca.pem\"}"
     TLS_INCR=",\"tls\":{\"cert\":\"$I/cert.pem\",\"key\":\"$I/key.pem\",\"ca\":\"$I/ca.pem\"}"
-    CURL_TLS=(--cacert "$N/ca.pem" --cert "$N/cert.pem" --key "$N/key.pem"); SCHEME=https
+    CURL_TLS=(--cacert "$N/ca.pem" --cert "$N/cert.pem" --key "$N/key.pem")
 }
-status_of() { curl -s --max-time 5 "${CURL_TLS[@]}" "$SCHEME://$(cat "$1/status.addr")/status"; }
+status_of() {
+    if [ -f "$1/.tls" ]; then curl -s --max-time 5 "${CURL_TLS[@]}" "https://$(cat "$1/status.addr")/status"
+    else curl -s --max-time 5 "http://$(cat "$1/status.addr")/status"; fi
+}
 pid_cpu() { awk '{printf "%.1f", ($14+$15)/'"$CLK_TCK"'}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 set_durability() {  # set_durability SB FLUSH PORT...
     local sb=$1 fl=$2 p; shift 2
@@ -149,35 +161,54 @@ CONF
 fi
 
 # --- store ------------------------------------------------------------------------------------
-mkdir -p "$SWORK"
 tls_setup
-cat > "$SWORK/spec.json" <<EOF
-{"kind":"store","task_id":"$TASK-store","epoch":1,"status_addr":"127.0.0.1:0","work_dir":"$SWORK"$TLS_STORE,
+# start_store DIR TLS_SPEC: a Store capturing from G_START; sets STARTED_PID and STARTED_ADDR.
+start_store() {
+    local dir=$1 tls=$2
+    mkdir -p "$dir"
+    if [ -n "$tls" ]; then touch "$dir/.tls"; fi
+    cat > "$dir/spec.json" <<SPEC
+{"kind":"store","task_id":"$TASK-store","epoch":1,"status_addr":"127.0.0.1:0","work_dir":"$dir"$tls,
  "config":{"source":{"host":"127.0.0.1","port":$SRC,"user":"$MDB_USER","password":"$MDB_PASS"},
            "start":{"gtid_set":"$G_START"},"listen":"127.0.0.1:0"}}
-EOF
-"$OMS" component store --spec "$SWORK/spec.json" 2> "$SWORK/component.log" &
-STORE_PID=$!
-for _ in $(seq 1 3000); do [ -f "$SWORK/store.addr" ] && [ -f "$SWORK/status.addr" ] && break
-    kill -0 "$STORE_PID" 2>/dev/null || { tail -20 "$SWORK/component.log"; die "store exited"; }; sleep 0.02; done
-[ -f "$SWORK/store.addr" ] || { tail -20 "$SWORK/component.log"; die "store did not write store.addr"; }
-STORE_ADDR=$(cat "$SWORK/store.addr")
-for _ in $(seq 1 500); do [ "$(jget "$(status_of "$SWORK")" state)" = RUNNING ] && break; sleep 0.02; done
-log "store up at $STORE_ADDR from $G_START (status $(jget "$(status_of "$SWORK")" state))"
-
-mkdir -p "$IWORK"
-cat > "$IWORK/spec.json" <<EOF
-{"kind":"incr-sync","task_id":"$TASK","epoch":1,"status_addr":"127.0.0.1:0","work_dir":"$IWORK"$TLS_INCR,
- "config":{"store_addr":"$STORE_ADDR",
+SPEC
+    "$OMS" component store --spec "$dir/spec.json" 2> "$dir/component.log" &
+    STARTED_PID=$!
+    for _ in $(seq 1 3000); do [ -f "$dir/store.addr" ] && [ -f "$dir/status.addr" ] && break
+        kill -0 "$STARTED_PID" 2>/dev/null || { tail -20 "$dir/component.log"; die "store exited"; }; sleep 0.02; done
+    [ -f "$dir/store.addr" ] || { tail -20 "$dir/component.log"; die "store did not write store.addr"; }
+    STARTED_ADDR=$(cat "$dir/store.addr")
+    for _ in $(seq 1 500); do [ "$(jget "$(status_of "$dir")" state)" = RUNNING ] && break; sleep 0.02; done
+    log "store ($dir) up at $STARTED_ADDR from $G_START (status $(jget "$(status_of "$dir")" state))"
+}
+# incr_spec DIR STORE_ADDR TLS_SPEC: the Incr-Sync's spec (the same task in both modes).
+incr_spec() {
+    local dir=$1 addr=$2 tls=$3
+    mkdir -p "$dir"
+    if [ -n "$tls" ]; then touch "$dir/.tls"; fi
+    cat > "$dir/spec.json" <<SPEC
+{"kind":"incr-sync","task_id":"$TASK","epoch":1,"status_addr":"127.0.0.1:0","work_dir":"$dir"$tls,
+ "config":{"store_addr":"$addr",
            "target":{"host":"127.0.0.1","port":$TGT,"user":"$MDB_USER","password":"$MDB_PASS"},
            "selection":{"tables":[{"db":"sbtest"}]},
            "start_gtid":"$G_START","workers":$OMS_WORKERS$([ "$OMS_ATOMIC" = 1 ] && echo ',"atomic_txns":true')}}
-EOF
+SPEC
+}
+start_store "$SWORK" ""
+STORE_PID=$STARTED_PID
+incr_spec "$IWORK" "$STARTED_ADDR" ""
+if [ "${OMS_BENCH_TLS:-0}" = 1 ]; then
+    start_store "$SWORK_TLS" "$TLS_STORE"
+    STORE_TLS_PID=$STARTED_PID
+    incr_spec "$IWORK_TLS" "$STARTED_ADDR" "$TLS_INCR"
+fi
 
 # --- per workload -----------------------------------------------------------------------------
 declare -a TABLE_LINES=()
+declare -A OMS_RPS_OF=() RATIO_OF=()
 one_workload() {
-    local wl=$1
+    local wl=$1 mode=${2:-plain} sw=$SWORK iw=$IWORK spid=$STORE_PID
+    if [ "$mode" = tls ]; then sw=$SWORK_TLS; iw=$IWORK_TLS; spid=$STORE_TLS_PID; fi
     wait_gtid "$REPL" "$(binlog_gtid "$SRC")"
     flush_dirty "$SRC"; flush_dirty "$REPL"; flush_dirty "$TGT"
     q "$REPL" "STOP SLAVE; SET GLOBAL slave_parallel_threads=$NATIVE_THREADS;
@@ -199,12 +230,12 @@ one_workload() {
     for i in $(seq 1 1200); do [ "$(io_pos "$REPL")" = "$g1" ] && break; sleep 0.5; done
     [ "$(io_pos "$REPL")" = "$g1" ] || die "REPL IO thread did not reach $g1"
     for i in $(seq 1 1200); do
-        kill -0 "$STORE_PID" 2>/dev/null || { tail -20 "$SWORK/component.log"; die "store exited"; }
-        pos=$(jget "$(status_of "$SWORK")" position)
+        kill -0 "$spid" 2>/dev/null || { tail -20 "$sw/component.log"; die "store exited"; }
+        pos=$(jget "$(status_of "$sw")" position)
         covers "$pos" "$g1" && break; sleep 0.5
     done
-    covers "$pos" "$g1" || { tail -20 "$SWORK/component.log"; die "store position $pos does not cover $g1"; }
-    log "$wl: REPL IO thread and store have $g1"
+    covers "$pos" "$g1" || { tail -20 "$sw/component.log"; die "store position $pos does not cover $g1"; }
+    log "$wl: REPL IO thread and store ($mode) have $g1"
 
     # --- native ---
     flush_dirty "$SRC"
@@ -220,22 +251,22 @@ one_workload() {
 
     # --- oms ---
     flush_dirty "$REPL"
-    local ilog=$IWORK/component_$wl.log st state o_secs o_cpu
-    rm -f "$IWORK/status.addr"
+    local ilog=$iw/component_$wl.log st state o_secs o_cpu
+    rm -f "$iw/status.addr"
     res_begin "$TGT"
     t0=$(now)
-    "$OMS" component incr-sync --spec "$IWORK/spec.json" 2> "$ilog" &
+    "$OMS" component incr-sync --spec "$iw/spec.json" 2> "$ilog" &
     INCR_PID=$!
     while :; do
         if ! kill -0 "$INCR_PID" 2>/dev/null; then
             tail -30 "$ilog"; wait "$INCR_PID" 2>/dev/null || true; INCR_PID=; die "incr-sync exited during $wl"
         fi
-        if [ -f "$IWORK/status.addr" ]; then
+        if [ -f "$iw/status.addr" ]; then
             if [ "$MONITOR" = 1 ] && [ -z "$RELAY_PID" ]; then
-                "$OMS" metrics-relay --scrape "$(cat "$IWORK/status.addr")" --tsdb-url "127.0.0.1:$INFLUX_PORT" --interval 1s 2> "$IWORK/relay_$wl.log" &
+                "$OMS" metrics-relay --scrape "$(cat "$iw/status.addr")" --tsdb-url "127.0.0.1:$INFLUX_PORT" --interval 1s 2> "$iw/relay_$wl.log" &
                 RELAY_PID=$!
             fi
-            st=$(status_of "$IWORK" || true)
+            st=$(status_of "$iw" || true)
             pos=$(jget "$st" position); state=$(jget "$st" state)
             covers "$pos" "$g1" && break
             [ "$state" = FAILED ] && { echo "$st"; tail -30 "$ilog"; die "incr-sync FAILED during $wl"; }
@@ -246,8 +277,8 @@ one_workload() {
     t1=$(now); o_secs=$(echo "$t1 - $t0" | bc)
     local o_res; o_res=$(res_end "$TGT")
     o_cpu=$(pid_cpu "$INCR_PID")
-    st=$(status_of "$IWORK")
-    echo "$st" > "$LOGS/incr_status_$wl.json"
+    st=$(status_of "$iw")
+    echo "$st" > "$LOGS/incr_status_${wl}_$mode.json"
     kill "$INCR_PID"; wait "$INCR_PID" 2>/dev/null || true; INCR_PID=
     if [ -n "$RELAY_PID" ]; then kill "$RELAY_PID"; wait "$RELAY_PID" 2>/dev/null || true; RELAY_PID=; fi
     cp "$ilog" "$LOGS/" 2>/dev/null || true
@@ -255,7 +286,7 @@ one_workload() {
     a_rows=$(jget "$st" applied_rows_total | awk '{printf "%d", $1}')
     a_txns=$(jget "$st" applied_txns_total | awk '{printf "%d", $1}')
     commits=$(jget "$st" target_commits_total | awk '{printf "%d", $1}')
-    log "$wl: oms ($OMS_WORKERS workers) applied in $o_secs s; position $pos; cpu ${o_cpu}s;" \
+    log "$wl: oms ($OMS_WORKERS workers, $mode) applied in $o_secs s; position $pos; cpu ${o_cpu}s;" \
         "applied_txns_total=$a_txns applied_rows_total=$a_rows target_commits_total=$commits ($o_res)"
 
     local n_rps n_tps o_rps o_tps ratio live o_live n_live
@@ -264,9 +295,10 @@ one_workload() {
     ratio=$(echo "scale=2; $n_secs / $o_secs" | bc)
     live=$(echo "$rows / $DURATION" | bc)
     o_live=$(echo "scale=2; $o_rps / $live" | bc); n_live=$(echo "scale=2; $n_rps / $live" | bc)
+    OMS_RPS_OF[$wl/$mode]=$o_rps; RATIO_OF[$wl/$mode]=$ratio
     TABLE_LINES+=("$(printf '%-16s %8s %9s | %8.1f %9s %7s | %8.1f %9s %7s | %6sx | %9s %6sx %6sx' \
-        "$wl" "$trx" "$rows" "$n_secs" "$n_rps" "$n_tps" "$o_secs" "$o_rps" "$o_tps" "$ratio" "$live" "$n_live" "$o_live")")
-    record incr_apply.tsv "bench=oms_vs_native" "workload=$wl" "tls=${OMS_BENCH_TLS:-0}" "rev=$REV" "tables=$TABLES" "rows_per_table=$ROWS" \
+        "$wl$([ "$mode" = tls ] && echo '+tls')" "$trx" "$rows" "$n_secs" "$n_rps" "$n_tps" "$o_secs" "$o_rps" "$o_tps" "$ratio" "$live" "$n_live" "$o_live")")
+    record incr_apply.tsv "bench=oms_vs_native" "workload=$wl" "tls=$([ "$mode" = tls ] && echo 1 || echo 0)" "rev=$REV" "tables=$TABLES" "rows_per_table=$ROWS" \
         "threads=$THREADS" "duration=$DURATION" "src_tps=$src_tps" "trx=$trx" "rows=$rows" "src_rows_s=$live" \
         "native_threads=$NATIVE_THREADS" "native_s=$n_secs" "native_rows_s=$n_rps" "native_tps=$n_tps" \
         "oms_workers=$OMS_WORKERS" "oms_atomic_txns=$OMS_ATOMIC" "monitor=$MONITOR" "oms_s=$o_secs" "oms_rows_s=$o_rps" "oms_tps=$o_tps" "ratio_oms_native=$ratio" \
@@ -275,7 +307,7 @@ one_workload() {
         $(for kv in $n_res; do echo "native_$kv"; done) $(for kv in $o_res; do echo "oms_$kv"; done)
 }
 
-for wl in $WORKLOADS; do one_workload "$wl"; done
+for wl in $WORKLOADS; do for mode in $MODES; do one_workload "$wl" "$mode"; done; done
 
 # --- correctness ------------------------------------------------------------------------------
 wait_gtid "$REPL" "$(binlog_gtid "$SRC")"
@@ -294,6 +326,16 @@ printf '%-16s %8s %9s | %8s %9s %7s | %8s %9s %7s | %7s | %9s %7s %7s\n' \
     "workload" "trx" "rows" "native_s" "rows/s" "trx/s" "oms_s" "rows/s" "trx/s" "oms/nat" "src_rows/s" "nat/src" "oms/src"
 for l in "${TABLE_LINES[@]}"; do echo "$l"; done
 echo "(oms/src, nat/src: applier rows/s vs the source's live rate during sysbench; >1 = keeps up)"
+if [ "${OMS_BENCH_TLS:-0}" = 1 ]; then
+    echo "TLS cost (Store stream, acks and status on mutual TLS vs plain; same run, each its own backlog; load $(cut -d' ' -f1-3 /proc/loadavg)):"
+    for wl in $WORKLOADS; do
+        r=$(echo "scale=3; ${OMS_RPS_OF[$wl/tls]} / ${OMS_RPS_OF[$wl/plain]}" | bc)
+        n=$(echo "scale=3; ${RATIO_OF[$wl/tls]} / ${RATIO_OF[$wl/plain]}" | bc)
+        printf '  %-16s oms rows/s tls/plain %6sx   (oms/native) tls/plain %6sx\n' "$wl" "$r" "$n"
+        record incr_apply.tsv "bench=tls_cost" "workload=$wl" "rev=$REV" "oms_rows_s_plain=${OMS_RPS_OF[$wl/plain]}" \
+            "oms_rows_s_tls=${OMS_RPS_OF[$wl/tls]}" "ratio_rows_s=$r" "ratio_oms_native=$n" "loadavg=$(cut -d' ' -f1-3 /proc/loadavg)"
+    done
+fi
 echo "checksum REPL vs TGT:"
 for l in "${CHECK_LINES[@]}"; do echo "  $l"; done
 record incr_apply.tsv "bench=oms_vs_native_checksum" "rev=$REV" "tables_checked=${#CHECK_LINES[@]}" "mismatches=$MISMATCH"

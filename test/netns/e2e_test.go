@@ -56,13 +56,9 @@ func newCluster(t *testing.T, hostsPerRegion int) *cluster {
 	}
 	// The MetaDB lives in region 1 (bound to region 1's gateway); region 2 reaches the same name,
 	// metadb.oms.test, through the latency proxy: the inter-region path of the control plane.
-	c.meta = testenv.StartMariaDB(t, testenv.Options{ExtraArgs: []string{"--bind-address=127.0.0.1," + n.Gateway(1)}})
-	if _, err := c.meta.DB().Exec(fmt.Sprintf("CREATE USER '%s'@'%%' IDENTIFIED BY '%s'", metaUser, metaPW)); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.meta.DB().Exec(fmt.Sprintf("GRANT ALL ON *.* TO '%s'@'%%'", metaUser)); err != nil {
-		t.Fatal(err)
-	}
+	// Like every MariaDB of these tests it offers TLS and the oms user must use it (REQUIRE
+	// SSL), so a node or component that connected in clear would fail the test.
+	c.meta = endpoint(t, n, 1)
 	port := strconv.Itoa(c.meta.Port)
 	p, err := StartLatencyProxy(net.JoinHostPort(n.Gateway(2), port), net.JoinHostPort(n.Gateway(1), port), wanDelay)
 	if err != nil {

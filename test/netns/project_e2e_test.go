@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -23,11 +25,12 @@ const writePause = 15 * time.Millisecond
 var shop = scenario.Shop{Tables: 2, Rows: 2000}
 
 // endpoint is a MariaDB reachable from one region's hosts (bound to its gateway), with a user
-// for oms.
+// for oms that the server accepts only over TLS (REQUIRE SSL): oms's default TLS mode
+// (preferred) must encrypt every MySQL link, the cross-region ones included.
 func endpoint(t *testing.T, n *Net, region int) *testenv.Instance {
-	inst := testenv.StartMariaDB(t, testenv.Options{ExtraArgs: []string{"--bind-address=127.0.0.1," + n.Gateway(region)}})
+	inst := testenv.StartMariaDB(t, testenv.Options{TLS: true, ExtraArgs: []string{"--bind-address=127.0.0.1," + n.Gateway(region)}})
 	for _, q := range []string{
-		fmt.Sprintf("CREATE USER '%s'@'%%' IDENTIFIED BY '%s'", metaUser, metaPW),
+		fmt.Sprintf("CREATE USER '%s'@'%%' IDENTIFIED BY '%s' REQUIRE SSL", metaUser, metaPW),
 		fmt.Sprintf("GRANT ALL ON *.* TO '%s'@'%%'", metaUser),
 	} {
 		if _, err := inst.DB().Exec(q); err != nil {
@@ -81,18 +84,43 @@ func crossRegionProject(t *testing.T, c *cluster, src, dst *testenv.Instance) (*
 	assertClusterTLS(t, "the Store's stream", "http://"+storeAddr+"/v1/read?consumer=incr-x&from=", "https://"+storeAddr+"/v1/consumers")
 	assertClusterTLS(t, "the CM", "http://"+store.Host+":8088/cm/hosts", "https://"+store.Host+":8088/cm/hosts")
 	assertClusterTLS(t, "the supervisor", "http://"+incr.Host+":9000/supervisor/components", "https://"+incr.Host+":9000/supervisor/components")
+	// The status ports of the running components (the supervisor polls them from the node; the
+	// finished full import and verification have closed theirs).
+	statusFiles, _ := filepath.Glob(filepath.Join(c.dir, "nodes", "*", "run", p.ID+"-incr-sync", "status.addr"))
+	more, _ := filepath.Glob(filepath.Join(c.dir, "nodes", "*", "store", p.ID+"-store", "status.addr"))
+	statusFiles = append(statusFiles, more...)
+	if len(statusFiles) != 2 {
+		t.Errorf("found %d component status addresses (%v), want the Store's and the Incr-Sync's", len(statusFiles), statusFiles)
+	}
+	for _, f := range statusFiles {
+		addr, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := strings.TrimSpace(string(addr))
+		assertClusterTLS(t, "the status port of "+filepath.Base(filepath.Dir(f)), "http://"+a+"/status", "https://"+a+"/status")
+	}
+	// Every session of the oms user on the three MariaDBs is encrypted (the user requires SSL; this
+	// checks the requirement is really in force).
+	for name, inst := range map[string]*testenv.Instance{"MetaDB": c.meta, "source": src, "target": dst} {
+		var req string
+		if err := inst.DB().QueryRow("SELECT ssl_type FROM mysql.user WHERE user = ?", metaUser).Scan(&req); err != nil || req != "ANY" {
+			t.Errorf("%s: oms user ssl_type %q (%v), want ANY (REQUIRE SSL)", name, req, err)
+		}
+	}
 	return cli, p.ID, w
 }
 
-// assertClusterTLS: plainURL (http) gets no answer of the service, tlsURL without a client
-// certificate 401.
+// assertClusterTLS: plainURL (http) gets no answer of the service (only Go's TLS server's
+// "client sent an HTTP request to an HTTPS server", or a broken connection), tlsURL without a
+// client certificate 401.
 func assertClusterTLS(t *testing.T, what, plainURL, tlsURL string) {
 	t.Helper()
 	if resp, err := (&http.Client{Timeout: 5 * time.Second}).Get(plainURL); err == nil {
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode == http.StatusOK {
-			t.Errorf("%s answered plain HTTP %s: %s", what, plainURL, b)
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), "HTTPS server") {
+			t.Errorf("%s answered plain HTTP %s: %s %s", what, plainURL, resp.Status, b)
 		}
 	}
 	anon := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // no client certificate is the point
