@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"database/sql"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"time"
@@ -58,18 +59,30 @@ previous CA stays trusted until the next rotation. Run it again to retire the pr
 		},
 	}
 	rotate.Flags().StringVarP(&path, "config", "c", "config.yaml", "config file")
-	var monitor, out string
+	var monitor, node, out string
 	issue := &cobra.Command{
-		Use:   "issue -c config.yaml --monitor NAME --out DIR",
-		Short: "Issue a certificate for a metrics scraper (Prometheus) of the nodes' /metrics",
-		Long: `Writes DIR/cert.pem, DIR/key.pem (0600) and DIR/ca.pem: a certificate from the cluster CA naming
-oms://monitor/NAME, valid 90 days. Give them to Prometheus (scheme: https, tls_config: ca_file,
-cert_file, key_file). It may read /metrics on the supervisor port (9000) and nothing else. Issue
-it again after ` + "`oms cert rotate`" + ` (the previous CA stays trusted until the next rotation).`,
+		Use:   "issue -c config.yaml (--monitor NAME | --node IP) --out DIR",
+		Short: "Issue a certificate for a metrics scraper (Prometheus) or for a node's files",
+		Long: `Writes DIR/cert.pem, DIR/key.pem (0600) and DIR/ca.pem: a certificate from the cluster CA, valid
+90 days, naming
+  --monitor NAME: oms://monitor/NAME. Give them to Prometheus (scheme: https, tls_config: ca_file,
+    cert_file, key_file). It may read /metrics on the supervisor port (9000) and nothing else.
+  --node IP: oms://node/IP with IP SAN IP, for node_tls_crt/node_tls_key of the node at IP (a
+    node normally issues its own in memory; files are for operators who manage them, e.g. to
+    have them signed by or checked against the company PKI). The node re-reads them; replace
+    them before they expire.
+Issue it again after ` + "`oms cert rotate`" + ` (the previous CA stays trusted until the next rotation).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if monitor == "" || out == "" {
-				return withCode(ExitUsage, fmt.Errorf("give --monitor NAME and --out DIR"))
+			if (monitor == "") == (node == "") || out == "" {
+				return withCode(ExitUsage, fmt.Errorf("give --monitor NAME or --node IP, and --out DIR"))
+			}
+			id, hosts := clustertls.Monitor(monitor), []string(nil)
+			if node != "" {
+				if net.ParseIP(node) == nil {
+					return withCode(ExitUsage, fmt.Errorf("--node %q is not an IP address (the node's host IP)", node))
+				}
+				id, hosts = clustertls.Node(node), []string{node}
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), time.Minute)
 			defer cancel()
@@ -82,7 +95,7 @@ it again after ` + "`oms cert rotate`" + ` (the previous CA stays trusted until 
 			if err != nil {
 				return withCode(ExitFailure, err)
 			}
-			leaf, err := a.Issue(clustertls.Monitor(monitor), nil)
+			leaf, err := a.Issue(id, hosts)
 			if err != nil {
 				return withCode(ExitFailure, err)
 			}
@@ -93,12 +106,13 @@ it again after ` + "`oms cert rotate`" + ` (the previous CA stays trusted until 
 			if err := f.Write(leaf); err != nil {
 				return withCode(ExitFailure, err)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s, %s and %s for oms://monitor/%s, valid until %s\n", f.Cert, f.Key, f.CA, monitor, leaf.NotAfter.UTC().Format(time.DateOnly))
+			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s, %s and %s for %s, valid until %s\n", f.Cert, f.Key, f.CA, id, leaf.NotAfter.UTC().Format(time.DateOnly))
 			return nil
 		},
 	}
 	issue.Flags().StringVarP(&path, "config", "c", "config.yaml", "config file")
 	issue.Flags().StringVar(&monitor, "monitor", "", "the scraper's name (e.g. prometheus)")
+	issue.Flags().StringVar(&node, "node", "", "a node's host IP (files for its node_tls_crt/node_tls_key)")
 	issue.Flags().StringVar(&out, "out", "", "directory for cert.pem, key.pem and ca.pem")
 	cmd.AddCommand(issue)
 	rotate.Flags().StringVar(&caCert, "ca-cert", "", "your own CA certificate (PEM) to use instead of a generated one")

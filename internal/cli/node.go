@@ -126,7 +126,7 @@ func runNode(parent context.Context, f nodeFlags) error {
 		return withCode(ExitFailure, err)
 	}
 	// The node's cluster certificate (internal links: CM, supervisor, components, Store stream).
-	certs, err := clusterca.NewKeeper(ctx, db, names.CM, keys, f.hostIP, log)
+	certs, err := clusterca.NewKeeper(ctx, db, names.CM, keys, f.hostIP, clusterca.OperatorCert{CertFile: cfg.NodeTLSCrt, KeyFile: cfg.NodeTLSKey}, log)
 	if err != nil {
 		return withCode(ExitFailure, err)
 	}

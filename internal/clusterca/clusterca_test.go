@@ -191,7 +191,7 @@ func TestCAInMetaDBAndRotation(t *testing.T) {
 	if strings.Contains(row, "PRIVATE KEY") || !strings.Contains(row, "enc:v1:") {
 		t.Errorf("CA key not sealed in the row: %.200s", row)
 	}
-	k, err := NewKeeper(ctx, m.DB, m.Names.CM, keys, "127.0.0.1", nil)
+	k, err := NewKeeper(ctx, m.DB, m.Names.CM, keys, "127.0.0.1", OperatorCert{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,28 +13,31 @@ import (
 
 // Keeper keeps one node's cluster material current: it re-reads the CA row every
 // RefreshInterval (a rotation by `oms cert rotate` reaches every node that way) and reissues the
-// node's certificate when the issuing CA changed or the certificate nears its end. It also issues
-// the certificates of the node's components (the supervisor asks).
+// node's certificate when the issuing CA changed or the certificate nears its end; with an
+// operator's certificate (OperatorCert) it re-reads and re-checks those files instead. It also
+// issues the certificates of the node's components (the supervisor asks).
 type Keeper struct {
 	db   *sql.DB
 	cmDB string
 	keys *secret.Keyring
 	ip   string
+	own  OperatorCert
 	log  *slog.Logger
 	// OnRenew is called after the node's certificate was (re)issued, with its expiry (the CM
 	// records it in the hosts row for `oms host list`).
 	OnRenew func(ctx context.Context, notAfter time.Time)
 
-	mem  clustertls.Memory
-	mu   sync.Mutex
-	auth *Authority
-	leaf clustertls.Leaf
+	mem      clustertls.Memory
+	mu       sync.Mutex
+	auth     *Authority
+	leaf     clustertls.Leaf
+	warnedAt time.Time // last warning that the operator's certificate nears its end
 }
 
 // NewKeeper loads the cluster CA (creating it on the first start of the cluster) and issues the
-// node's certificate for ip.
-func NewKeeper(ctx context.Context, db *sql.DB, cmDB string, keys *secret.Keyring, ip string, log *slog.Logger) (*Keeper, error) {
-	k := &Keeper{db: db, cmDB: cmDB, keys: keys, ip: ip, log: log}
+// node's certificate for ip, or, when own names files, checks and uses the operator's.
+func NewKeeper(ctx context.Context, db *sql.DB, cmDB string, keys *secret.Keyring, ip string, own OperatorCert, log *slog.Logger) (*Keeper, error) {
+	k := &Keeper{db: db, cmDB: cmDB, keys: keys, ip: ip, own: own, log: log}
 	if _, err := k.refresh(ctx); err != nil {
 		return nil, err
 	}
@@ -77,6 +80,9 @@ func (k *Keeper) refresh(ctx context.Context) (bool, error) {
 	old := k.leaf
 	k.auth = a
 	k.mu.Unlock()
+	if k.own.CertFile != "" {
+		return k.refreshOwn(ctx, a, old)
+	}
 	issuer := Fingerprint(a.Signer().Raw)
 	if old.Issuer == issuer && time.Until(old.NotAfter) > RenewBefore && string(old.CAPEM) == string(a.CAPEM()) {
 		return false, nil

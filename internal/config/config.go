@@ -70,6 +70,12 @@ type Config struct {
 	HTTPSKey string `yaml:"https_key"`
 	HTTPSCrt string `yaml:"https_crt"`
 
+	// NodeTLSCrt / NodeTLSKey: the operator's certificate (PEM, leaf then intermediates) and key
+	// for this node's internal links, instead of one the node issues from the cluster CA
+	// (docs/security.md). The same paths on every node, each holding that node's own files.
+	NodeTLSCrt string `yaml:"node_tls_crt"`
+	NodeTLSKey string `yaml:"node_tls_key"`
+
 	// Export of audit records to an external sink (the audit table itself always exists).
 	AuditEnabled bool   `yaml:"audit_enabled"`
 	AuditSink    string `yaml:"audit_sink"`     // "file" or "http"

@@ -134,6 +134,7 @@ func TestValidationRules(t *testing.T) {
 		{"same db twice", replace("drc_cm_db: oms_cm", "drc_cm_db: oms_rm"), SevError, "drc_cm_db", 6, "also used by drc_rm_db"},
 		{"unknown key", good + "cm_regoin: x\n", SevWarning, "cm_regoin", 16, "unknown key"},
 		{"tls half", good + "https_key: /x.key\n", SevError, "https_crt", 0, "must be given together"},
+		{"node tls half", good + "node_tls_crt: /x.crt\n", SevError, "node_tls_key", 0, "must be given together"},
 		{"duplicate key", good + "cm_location: 2\n", SevError, "cm_location", 16, "given twice"},
 		{"heartbeat without unit", good + "heartbeat_interval: 1\n", SevError, "heartbeat_interval", 16, "not a duration with a unit"},
 		{"heartbeat too fast", good + "heartbeat_interval: 10ms\n", SevError, "heartbeat_interval", 16, "outside [100ms, 30s]"},

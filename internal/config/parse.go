@@ -19,7 +19,7 @@ var knownKeys = []string{
 	"cm_url", "cm_location", "cm_region", "cm_region_cn", "cm_is_default", "cm_nodes",
 	"tsdb_enabled", "tsdb_service", "tsdb_url", "tsdb_username", "tsdb_password",
 	"ghana_server_port", "nginx_server_port", "cm_server_port", "supervisor_server_port",
-	"https_key", "https_crt",
+	"https_key", "https_crt", "node_tls_crt", "node_tls_key",
 	"audit_enabled", "audit_sink", "audit_file", "audit_http_url",
 	"heartbeat_interval", "host_down_timeout",
 }
@@ -145,7 +145,7 @@ func fieldTargets(c *Config) map[string]any {
 		"tsdb_username": &c.TSDBUsername, "tsdb_password": &c.TSDBPassword,
 		"ghana_server_port": &c.GhanaPort, "nginx_server_port": &c.ConsolePort,
 		"cm_server_port": &c.CMPort, "supervisor_server_port": &c.SupervisorPort,
-		"https_key": &c.HTTPSKey, "https_crt": &c.HTTPSCrt,
+		"https_key": &c.HTTPSKey, "https_crt": &c.HTTPSCrt, "node_tls_crt": &c.NodeTLSCrt, "node_tls_key": &c.NodeTLSKey,
 		"audit_enabled": &c.AuditEnabled, "audit_sink": &c.AuditSink, "audit_file": &c.AuditFile,
 		"audit_http_url":     &c.AuditHTTPURL,
 		"heartbeat_interval": &c.HeartbeatInterval, "host_down_timeout": &c.HostDownTimeout,

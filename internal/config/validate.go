@@ -111,18 +111,24 @@ func validate(r *Result) {
 	validateTSDB(r, add, masked)
 	validateAudit(c, add)
 
-	if (c.HTTPSKey == "") != (c.HTTPSCrt == "") {
-		key := "https_crt"
-		if c.HTTPSKey == "" {
-			key = "https_key"
+	validatePair(add, "https_crt", c.HTTPSCrt, "https_key", c.HTTPSKey, "set both paths to enable TLS on the console, or neither")
+	validatePair(add, "node_tls_crt", c.NodeTLSCrt, "node_tls_key", c.NodeTLSKey,
+		"set both to use your own certificate for this node's internal links, or neither to let the node issue its own")
+}
+
+// validatePair checks a certificate and key path given together, and that the files exist here.
+func validatePair(add adder, crtKey, crt, keyKey, key, advice string) {
+	if (crt == "") != (key == "") {
+		missing := crtKey
+		if key == "" {
+			missing = keyKey
 		}
-		add(SevError, key, "https_key and https_crt must be given together", "set both paths to enable TLS on the console, or neither")
+		add(SevError, missing, crtKey+" and "+keyKey+" must be given together", advice)
 	}
-	for _, k := range []string{"https_key", "https_crt"} {
-		p := map[string]string{"https_key": c.HTTPSKey, "https_crt": c.HTTPSCrt}[k]
-		if p != "" {
-			if _, err := os.Stat(p); err != nil {
-				add(SevWarning, k, fmt.Sprintf("file %s is not readable here: %v", p, err), "the file must exist on every node")
+	for _, f := range []struct{ k, p string }{{keyKey, key}, {crtKey, crt}} {
+		if f.p != "" {
+			if _, err := os.Stat(f.p); err != nil {
+				add(SevWarning, f.k, fmt.Sprintf("file %s is not readable here: %v", f.p, err), "the file must exist on every node")
 			}
 		}
 	}

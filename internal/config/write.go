@@ -69,6 +69,10 @@ func Format(c Config) []byte {
 		kv(&b, "https_key", str(c.HTTPSKey))
 		kv(&b, "https_crt", str(c.HTTPSCrt))
 	}
+	if c.NodeTLSCrt != "" || c.NodeTLSKey != "" {
+		kv(&b, "node_tls_crt", str(c.NodeTLSCrt))
+		kv(&b, "node_tls_key", str(c.NodeTLSKey))
+	}
 	hb, down := cmp.Or(c.HeartbeatInterval, DefaultHeartbeatInterval), cmp.Or(c.HostDownTimeout, DefaultHostDownTimeout)
 	if hb != DefaultHeartbeatInterval || down != DefaultHostDownTimeout {
 		b.WriteString("# High availability: heartbeat period and how long a silent host stays up\n")

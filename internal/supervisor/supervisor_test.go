@@ -104,7 +104,7 @@ func TestComponentSecretsAndTLS(t *testing.T) {
 	m, keys := freshMetaDB(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	certs, err := clusterca.NewKeeper(ctx, m.DB, m.Names.CM, keys, "127.0.0.1", slog.Default())
+	certs, err := clusterca.NewKeeper(ctx, m.DB, m.Names.CM, keys, "127.0.0.1", clusterca.OperatorCert{}, slog.Default())
 	if err != nil {
 		t.Fatal(err)
 	}
