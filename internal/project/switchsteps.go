@@ -216,19 +216,16 @@ func (s *Service) switchStep(ctx context.Context, p api.Project, st map[string]a
 				return err
 			}
 		}
+		// Only the old Incr-Sync writes to the new primary: once it stopped, the new primary's
+		// position taken next follows everything oms applied there. The old Store stops on its own.
 		waiting := ""
 		stopped, err := pollBriefly(ctx, func() (bool, error) {
-			for _, id := range []string{oldIncr, oldStore} {
-				t, ok, err := s.tasks.Get(ctx, id)
-				if err != nil {
-					return false, err
-				}
-				if ok && t.State != task.Released && t.Host != "" {
-					waiting = id + " on " + t.Host
-					return false, nil
-				}
+			t, ok, err := s.tasks.Get(ctx, oldIncr)
+			if err != nil || !ok || t.State == task.Released || t.Host == "" {
+				return err == nil, err
 			}
-			return true, nil
+			waiting = oldIncr + " on " + t.Host
+			return false, nil
 		})
 		if err != nil {
 			return err

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -406,4 +407,96 @@ func TestSwitchoverAndRollback(t *testing.T) {
 		ids = append(ids, x.ID+" "+x.DesiredState+" "+x.State)
 	}
 	t.Logf("components after the rollback: %v", ids)
+}
+
+// orchestrator is the node holding the project orchestrator lease: the one running the switch.
+func (c *cluster) orchestrator(t *testing.T, meta *testenv.Instance) *node {
+	t.Helper()
+	raw, err := os.ReadFile(c.nodes[0].configPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmDB := ""
+	for _, line := range strings.Split(string(raw), "\n") {
+		if v, ok := strings.CutPrefix(line, "drc_cm_db: "); ok {
+			cmDB = strings.TrimSpace(v)
+		}
+	}
+	var holder string
+	if err := meta.DB().QueryRow("SELECT holder FROM `" + cmDB + "`.leases WHERE name = 'project-orchestrator' AND expires_at > NOW(6)").Scan(&holder); err != nil {
+		t.Fatalf("orchestrator lease: %v", err)
+	}
+	return c.nodeByIP(holder)
+}
+
+// TestSwitchoverSurvivesKill: kill -9 of the node running a switchover (the orchestrator, which
+// also hosts components) right after the write fence, the moment both sides are read-only: the
+// other node takes over, the switchover ends (finished, or aborted with the source writable
+// again) with exactly one side writable, the writer goes there, and both sides end equal with 0
+// lost, duplicated or echoed transactions.
+func TestSwitchoverSurvivesKill(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end scenario")
+	}
+	meta, src, dst := testenv.StartMariaDB(t), testenv.StartMariaDB(t), testenv.StartMariaDB(t)
+	begin := time.Now()
+	app := prepareSwitchSides(t, src, dst)
+	c := startCluster(t, meta, "127.0.0.2", "127.0.0.3")
+	ctx := context.Background()
+	pid := createShopProjectOf(t, c, src, dst, "*")
+	scenario.WaitStep(t, c.cli, pid, api.StepIncr, api.StepMonitoring, 60*time.Second)
+	hitTriggers(t, src.DB())
+	hitTriggers(t, dst.DB())
+	w := startLedgerWriter(t, app, "S", 10*time.Millisecond)
+	defer w.halt()
+	scenario.WaitVerified(t, c.cli, pid, 90*time.Second)
+	scenario.WaitStep(t, c.cli, pid, api.StepIncr, api.StepMonitoring, 30*time.Second)
+
+	t.Logf("verified at %s", time.Since(begin).Round(time.Second))
+	victim := c.orchestrator(t, meta)
+	for _, n := range c.nodes {
+		if n != victim {
+			c.cli = api.NewClient(n.url(), "admin", adminPassword, false)
+		}
+	}
+	if _, err := c.cli.SwitchoverProject(ctx, api.SwitchoverRequest{ID: pid, Fence: true}); err != nil {
+		t.Fatalf("switchover: %v", err)
+	}
+	scenario.WaitStep(t, c.cli, pid, api.StepWriteFence, api.StepFinished, 60*time.Second)
+	victim.kill9()
+	t.Logf("killed %s (the orchestrator) after the fence", victim.ip)
+
+	var p api.Project
+	scenario.WaitFor(t, 150*time.Second, "the switchover finished or aborted", func() (bool, string) {
+		var err error
+		if p, err = c.cli.DescribeProject(ctx, pid); err != nil {
+			return false, err.Error()
+		}
+		return p.Switch != nil && !p.Switch.InProgress, fmt.Sprintf("%+v", p.Steps)
+	})
+	t.Logf("switch over at %s", time.Since(begin).Round(time.Second))
+	for _, s := range p.Steps {
+		t.Logf("step %-22s %-10s %s", s.Name, s.Status, s.Message)
+	}
+	srcRO, dstRO := readOnly(t, src.DB()), readOnly(t, dst.DB())
+	primary := "S"
+	if p.Switch.Direction == api.DirectionReverse {
+		primary = "T"
+	}
+	if srcRO == dstRO || (primary == "T") != srcRO {
+		t.Fatalf("after the switch (%s): source read_only=%v target read_only=%v", p.Switch.Direction, srcRO, dstRO)
+	}
+	t.Logf("direction %s, downtime %.2fs; the writer moves to %s", p.Switch.Direction, p.Switch.DowntimeSeconds, primary)
+	w.moveTo(primary)
+	step := api.StepIncr
+	if primary == "T" {
+		step = api.StepReverseIncr
+	}
+	scenario.WaitStep(t, c.cli, pid, step, api.StepMonitoring, 90*time.Second)
+	time.Sleep(2 * time.Second) //nolint:forbidigo // writes on the new primary; not synchronisation
+	w.halt()
+	committed := w.snapshot()
+	waitConverged(t, "after the kill", src.DB(), dst.DB())
+	checkLedger(t, "source", src.DB(), committed)
+	checkLedger(t, "target", dst.DB(), committed)
 }
