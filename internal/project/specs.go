@@ -48,6 +48,13 @@ type fullImportConfig struct {
 	SkipSchema bool             `json:"skip_schema,omitempty"`
 }
 
+// Where internal/incrsync keeps its checkpoints and its writer fence on its target (its default
+// checkpoint_schema, and the fence table it claims).
+const (
+	incrSchema     = "__oms"
+	incrFenceTable = "incr_fence"
+)
+
 // incrSyncConfig is internal/incrsync's Config.
 type incrSyncConfig struct {
 	StoreAddr   string            `json:"store_addr"`

@@ -45,6 +45,7 @@ import (
 	"github.com/omsdev/oms/api"
 	"github.com/omsdev/oms/internal/omserr"
 	"github.com/omsdev/oms/internal/selection"
+	"github.com/omsdev/oms/internal/sqlgen"
 	"github.com/omsdev/oms/internal/store"
 	"github.com/omsdev/oms/internal/task"
 )
@@ -501,7 +502,7 @@ func (s *Service) switchPrecheck(ctx context.Context, p api.Project, sw *switchS
 	}
 	var pending sql.NullString
 	rdb := ndb // the running Incr-Sync's checkpoint is on its target, the new primary
-	_ = rdb.QueryRowContext(ctx, "SELECT MAX(pending_ddl) FROM `__oms`.`incr_checkpoint` WHERE task_id = ? AND pending_ddl <> ''", TaskID(prefix, task.KindIncrSync)).Scan(&pending)
+	_ = rdb.QueryRowContext(ctx, "SELECT MAX(pending_ddl) FROM "+sqlgen.QuoteIdent(incrSchema)+".`incr_checkpoint` WHERE task_id = ? AND pending_ddl <> ''", TaskID(prefix, task.KindIncrSync)).Scan(&pending)
 	if pending.String != "" {
 		ddls = append(ddls, "Incr-Sync holds DDL "+pending.String)
 	}

@@ -6,12 +6,15 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"log/slog"
+	"math"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/omsdev/oms/api"
 	"github.com/omsdev/oms/internal/binlog"
+	"github.com/omsdev/oms/internal/fence"
 	"github.com/omsdev/oms/internal/omserr"
 	"github.com/omsdev/oms/internal/selection"
 	"github.com/omsdev/oms/internal/sqlgen"
@@ -216,29 +219,17 @@ func (s *Service) switchStep(ctx context.Context, p api.Project, st map[string]a
 				return err
 			}
 		}
-		// Only the old Incr-Sync writes to the new primary: once it stopped, the new primary's
-		// position taken next follows everything oms applied there. The old Store stops on its own.
-		waiting := ""
-		stopped, err := pollBriefly(ctx, func() (bool, error) {
-			t, ok, err := s.tasks.Get(ctx, oldIncr)
-			if err != nil || !ok || t.State == task.Released || t.Host == "" {
-				return err == nil, err
-			}
-			waiting = oldIncr + " on " + t.Host
-			return false, nil
-		})
-		if err != nil {
-			return err
-		}
-		if !stopped {
-			_ = s.stepUpdate(ctx, p.ID, api.StepHandover, api.StepRunning, 50, nil, op+"applied up to the fence; waiting for "+waiting+" to stop")
-			return errSwitchNotReady
+		// The old Incr-Sync is the only oms writer of the new primary: it is fenced there at
+		// once (its connections killed, its epoch passed) rather than waited for, so the new
+		// primary's position taken next follows everything oms ever applied there.
+		if err := retireWriter(ctx, newP, oldIncr, s.log); err != nil {
+			return retry(api.StepHandover, err)
 		}
 		_ = s.stepUpdate(ctx, p.ID, incrStepOf(sw.Generation), api.StepFinished, 100, nil, "handed over at the fence "+sw.FenceGTID+" ("+strings.ToLower(sw.Operation)+")")
 		if sw.Generation == 0 {
 			_ = s.stepUpdate(ctx, p.ID, api.StepIncrLogPull, api.StepFinished, 100, nil, "store released at the "+strings.ToLower(sw.Operation))
 		}
-		return s.stepUpdate(ctx, p.ID, api.StepHandover, api.StepFinished, 100, nil, op+oldIncr+" applied up to the fence "+sw.FenceGTID+" and stopped")
+		return s.stepUpdate(ctx, p.ID, api.StepHandover, api.StepFinished, 100, nil, op+oldIncr+" applied up to the fence "+sw.FenceGTID+"; fenced out of "+newP.Name+" and released")
 	}
 
 	// OBJECT_FIXUP, then the new primary's position: the new Incr-Sync starts after it.
@@ -399,6 +390,26 @@ func (s *Service) followStore(ctx context.Context, t task.Task, storeAddr string
 	return nil
 }
 
+// retireWriter fences Incr-Sync task id out of e for good: the claim with the highest epoch kills
+// its connections (an open transaction is rolled back) and fails its next transaction.
+func retireWriter(ctx context.Context, e Endpoint, id string, log *slog.Logger) error {
+	db, err := openEndpoint(ctx, e)
+	if err != nil {
+		return fmt.Errorf("fence %s out of %s: %w", id, e.Name, err)
+	}
+	defer db.Close()
+	f := fence.New(incrSchema, incrFenceTable, omserr.IncrFenced, "incr-sync", id, math.MaxInt64, log)
+	for _, q := range append([]string{"CREATE DATABASE IF NOT EXISTS " + sqlgen.QuoteIdent(incrSchema)}, f.Tables()...) {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("fence %s out of %s: %w", id, e.Name, err)
+		}
+	}
+	if err := f.Claim(ctx, db); err != nil {
+		return fmt.Errorf("fence %s out of %s: %w", id, e.Name, err)
+	}
+	return nil
+}
+
 // containsGTIDs reports whether the applied set contains the fence set.
 func containsGTIDs(flavor, applied, fence string) bool {
 	if applied == "" {
@@ -409,8 +420,8 @@ func containsGTIDs(flavor, applied, fence string) bool {
 	return err1 == nil && err2 == nil && a.ContainsSet(b)
 }
 
-// fence is what WRITE_FENCE took on the old primary.
-type fence struct {
+// fenceMark is what WRITE_FENCE took on the old primary.
+type fenceMark struct {
 	gtid     string
 	sessions []string
 }
@@ -419,8 +430,8 @@ type fence struct {
 // set of a marker transaction oms commits after that: the Store ignores only its own heartbeat
 // rows, so the old direction's applied checkpoint reaches the marker, and containing it means
 // containing every transaction committed before the fence.
-func fenceWrites(ctx context.Context, e Endpoint, setRO bool, projectID string) (fence, error) {
-	var f fence
+func fenceWrites(ctx context.Context, e Endpoint, setRO bool, projectID string) (fenceMark, error) {
+	var f fenceMark
 	db, err := openEndpoint(ctx, e)
 	if err != nil {
 		return f, fmt.Errorf("fence %s: %w", e.Name, err)
