@@ -115,6 +115,19 @@ func (w *ledgerWriter) moveTo(side string) {
 	w.side.Store(side)
 }
 
+// rate is the writer's commits per second on side while it wrote there.
+func (w *ledgerWriter) rate(side string) float64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := 0
+	for _, s := range w.committed {
+		if s == side {
+			n++
+		}
+	}
+	return float64(n) / w.lastOK[side].Sub(w.firstOK[side]).Seconds()
+}
+
 // gap is the time between the last commit on from and the first on to.
 func (w *ledgerWriter) gap(from, to string) time.Duration {
 	w.mu.Lock()
@@ -353,8 +366,8 @@ func TestSwitchoverAndRollback(t *testing.T) {
 	})
 	appGap := w.gap("S", "T")
 	p, _ := c.cli.DescribeProject(ctx, pid)
-	t.Logf("write downtime at ~200 tx/s: application %.0f ms (last commit on source -> first on target), oms %.0f ms (fence -> target writable)",
-		float64(appGap.Milliseconds()), p.Switch.DowntimeSeconds*1000)
+	t.Logf("write downtime with the writer at %.0f tx/s (200 asked): application %.0f ms (last commit on source -> first on target), oms %.0f ms (fence -> target writable)",
+		w.rate("S"), float64(appGap.Milliseconds()), p.Switch.DowntimeSeconds*1000)
 	scenario.WaitStep(t, c.cli, pid, api.StepReverseIncr, api.StepMonitoring, 60*time.Second)
 	time.Sleep(3 * time.Second) //nolint:forbidigo // more writes on the target under the reverse sync; not synchronisation
 	w.moveTo("")
