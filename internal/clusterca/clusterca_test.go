@@ -166,17 +166,25 @@ func TestIdentityRoundTrip(t *testing.T) {
 // row), every later Load sees the same CA; Rotate adds a CA that is trusted at once and issued
 // from only after ActivationDelay; a Keeper reissues from it then, and the previous CA's
 // certificates stay trusted.
-func TestCAInMetaDBAndRotation(t *testing.T) {
+// freshCA is a fresh MetaDB, its keyring and the cluster CA Load created in it.
+func freshCA(t *testing.T) (metadbtest.MetaDB, *secret.Keyring, *Authority) {
+	t.Helper()
 	m := metadbtest.Fresh(t)
 	ctx := context.Background()
 	keys, err := secret.Load(ctx, m.DB, m.Names.CM)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a1, err := Load(ctx, m.DB, m.Names.CM, keys)
+	a, err := Load(ctx, m.DB, m.Names.CM, keys)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return m, keys, a
+}
+
+func TestCAInMetaDBAndRotation(t *testing.T) {
+	m, keys, a1 := freshCA(t)
+	ctx := context.Background()
 	a2, err := Load(ctx, m.DB, m.Names.CM, keys)
 	if err != nil {
 		t.Fatal(err)

@@ -11,9 +11,7 @@ import (
 	"time"
 
 	"github.com/omsdev/oms/internal/clustertls"
-	"github.com/omsdev/oms/internal/metadb/metadbtest"
 	"github.com/omsdev/oms/internal/omserr"
-	"github.com/omsdev/oms/internal/secret"
 )
 
 // TestOperatorNodeCert: a node given the operator's certificate and key (node_tls_crt /
@@ -21,16 +19,8 @@ import (
 // restart, and refuses at start a certificate other nodes would not accept (another CA, another
 // node's identity, no IP SAN, a key of another certificate), naming the problem.
 func TestOperatorNodeCert(t *testing.T) {
-	m := metadbtest.Fresh(t)
+	m, keys, a := freshCA(t)
 	ctx := context.Background()
-	keys, err := secret.Load(ctx, m.DB, m.Names.CM)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := Load(ctx, m.DB, m.Names.CM, keys)
-	if err != nil {
-		t.Fatal(err)
-	}
 	const ip = "127.0.0.1"
 	dir := t.TempDir()
 	own := OperatorCert{CertFile: filepath.Join(dir, "node.crt"), KeyFile: filepath.Join(dir, "node.key")}
