@@ -13,6 +13,7 @@ import (
 // field and the limit (the server's "Data too long" was a 500), and nothing is written.
 func TestFieldTooLong(t *testing.T) {
 	f := newFixture(t)
+	f.con.SetAlerts(nil) // the alert actions; a refused request never reaches the notifier
 	ctx := context.Background()
 	ds := api.CreateMysqlDataSourceRequest{Name: "ok", Host: "127.0.0.1", Port: f.inst.Port, UserName: "root"}
 	long := func(n int) string { return strings.Repeat("é", n) }
@@ -53,6 +54,12 @@ func TestFieldTooLong(t *testing.T) {
 			return err
 		}},
 		{"project id", "id is 65 characters long; at most 64", func() error { return f.cli.StartProject(ctx, long(65)) }},
+		{"alert channel name", "name is 65 characters long; at most 64", func() error {
+			return f.cli.SetAlertChannel(ctx, api.AlertChannel{Name: long(65), Kind: "webhook", URL: "http://127.0.0.1:9/"})
+		}},
+		{"alert rule of a project", "projectId is 65 characters long; at most 64", func() error {
+			return f.cli.SetAlertRule(ctx, api.AlertRule{Rule: "incr_lag", ProjectID: long(65), Threshold: 1, ForSeconds: 1, Enabled: true})
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.call()
