@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/omsdev/oms/api"
 	"github.com/omsdev/oms/internal/component"
@@ -220,4 +221,73 @@ func mustSteps(t *testing.T, f *switchFixture) []api.Step {
 		t.Fatal(err)
 	}
 	return steps
+}
+
+// TestSwitchAbortUndoesFence: a switchover whose old Incr-Sync does not apply up to the fence
+// within HandoverTimeout is aborted: read_only is cleared on the source (oms set it), the new
+// direction's Store is released, the switch is no longer in progress and POSITION_HANDOVER says
+// SWITCH_ABORTED; the old direction's tasks are untouched.
+func TestSwitchAbortUndoesFence(t *testing.T) {
+	f := newSwitchFixture(t)
+	ctx := context.Background()
+	f.report(t, task.KindStore, task.Running, &component.Status{State: component.StateRunning})
+	f.report(t, task.KindIncrSync, task.Running, &component.Status{State: component.StateRunning, Position: "0-1-5"})
+	p, err := f.s.Describe(ctx, f.pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.s.ensureSwitchSteps(ctx, f.pid); err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range []string{api.StepSwitchPrecheck, api.StepSwitchLogPull, api.StepWriteFence} {
+		if err := f.s.stepUpdate(ctx, f.pid, st, api.StepFinished, 100, nil, "done"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	newStore := TaskID(genPrefix(f.pid, 1), task.KindStore)
+	if err := f.tasks.Ensure(ctx, newStore, f.pid, task.KindStore, "r1", map[string]string{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.src.DB().Exec("SET GLOBAL read_only = ON"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = f.src.DB().Exec("SET GLOBAL read_only = OFF") })
+	fenced := time.Now().Add(-HandoverTimeout - time.Minute)
+	sw := &switchState{SwitchState: api.SwitchState{Operation: api.OperationSwitchover, InProgress: true, Fence: true,
+		FenceGTID: "0-1-10", StoreStartGTID: "0-2-1", FencedAt: &fenced}, Flavor: "mariadb", ReadOnly: []string{p.SourceEndpointID}}
+	if err := f.s.saveSwitch(ctx, f.pid, sw); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.s.finishSwitch(ctx, p); err != nil { // the round of a FAILED project: the switch alone
+		t.Fatal(err)
+	}
+	var ro int
+	if err := f.src.DB().QueryRow("SELECT @@GLOBAL.read_only").Scan(&ro); err != nil || ro != 0 {
+		t.Fatalf("source read_only=%d after the abort (%v)", ro, err)
+	}
+	got, err := f.s.loadSwitch(ctx, f.pid)
+	if err != nil || got.InProgress || len(got.ReadOnly) != 0 || got.Generation != 0 || got.FenceGTID != "" {
+		t.Fatalf("switch state after the abort: %+v %v", got, err)
+	}
+	if st := stepNamed(mustSteps(t, f), api.StepHandover); st.Status != api.StepFailed || !strings.Contains(st.Message, omserr.SwitchAborted) || !strings.Contains(st.Message, "did not apply up to the fence 0-1-10") {
+		t.Fatalf("POSITION_HANDOVER after the abort: %+v", st)
+	}
+	if nt, _, _ := f.tasks.Get(ctx, newStore); nt.Desired != task.DesiredReleased {
+		t.Fatalf("new store after the abort: %s", nt.Desired)
+	}
+	for _, kind := range []string{task.KindStore, task.KindIncrSync} {
+		if old, _, _ := f.tasks.Get(ctx, TaskID(f.pid, kind)); old.Desired != task.DesiredRunning {
+			t.Fatalf("old %s after the abort: %s", kind, old.Desired)
+		}
+	}
+	// A new switchover may be asked for: the failed switch step does not block the precheck.
+	if _, err := f.dst.DB().Exec("SET GLOBAL binlog_row_metadata = FULL"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.s.stepUpdate(ctx, f.pid, api.StepFullVerifier, api.StepFinished, 100, map[string]float64{"differences": 0}, "identical"); err != nil {
+		t.Fatal(err)
+	}
+	if msg := f.refusal(t); msg != "" {
+		t.Fatalf("precheck after an abort: %s", msg)
+	}
 }
