@@ -174,3 +174,47 @@ func (c *Client) ListAlertRules(ctx context.Context) ([]AlertRule, error) {
 	_, err := c.Call(ctx, ActionListAlertRules, nil, &out)
 	return out, err
 }
+
+// Resource actions: a host's recent CPU/memory/disk series and a component's log tail.
+const (
+	ActionDescribeHostMetrics  = "DescribeHostMetrics"
+	ActionDescribeComponentLog = "DescribeComponentLog"
+)
+
+// DescribeHostMetricsRequest asks one host (its ip) for its oms_host_* series from its in-memory
+// window; SinceSeconds as in DescribeProjectMetricsRequest.
+type DescribeHostMetricsRequest struct {
+	IP           string `json:"ip" maxlen:"hosts.ip"`
+	SinceSeconds int    `json:"sinceSeconds,omitempty"`
+}
+
+// DescribeHostMetrics returns a host's recent CPU, memory and disk series (ProjectMetrics shape:
+// the host is in UnreachableHosts when it did not answer).
+func (c *Client) DescribeHostMetrics(ctx context.Context, r DescribeHostMetricsRequest) (ProjectMetrics, error) {
+	var out ProjectMetrics
+	_, err := c.Call(ctx, ActionDescribeHostMetrics, r, &out)
+	return out, err
+}
+
+// DescribeComponentLogRequest asks for the last Lines (default 100, at most 500) lines of a
+// component's log, by its id (the task id ListComponents shows).
+type DescribeComponentLogRequest struct {
+	ID    string `json:"id" maxlen:"tasks.id"`
+	Lines int    `json:"lines,omitempty"`
+}
+
+// ComponentLog is the end of a component's log on the host that runs (or last ran) it, with
+// secret values masked; Truncated when the log holds more.
+type ComponentLog struct {
+	ID        string   `json:"id"`
+	Host      string   `json:"host"`
+	Lines     []string `json:"lines"`
+	Truncated bool     `json:"truncated"`
+}
+
+// DescribeComponentLog returns the end of a component's log.
+func (c *Client) DescribeComponentLog(ctx context.Context, r DescribeComponentLogRequest) (ComponentLog, error) {
+	var out ComponentLog
+	_, err := c.Call(ctx, ActionDescribeComponentLog, r, &out)
+	return out, err
+}

@@ -238,7 +238,7 @@ type Project struct {
 // SwitchoverRequest asks for a switchover (the target becomes the primary, reverse sync starts)
 // or, as RollbackProject, for the way back (the source becomes the primary again).
 type SwitchoverRequest struct {
-	ID string `json:"id"`
+	ID string `json:"id" maxlen:"projects.id"`
 	// DryRun runs the precheck and answers the plan with the positions it would use; nothing
 	// changes.
 	DryRun bool `json:"dryRun,omitempty"`

@@ -116,7 +116,7 @@ const specFD = 3
 // and output to component.log. The child dies with the node (parent-death signal SIGKILL): a
 // component of a dead node must not keep working while its task is placed elsewhere.
 func (p *proc) launch(binary string, spec []byte) error {
-	logf, err := os.OpenFile(filepath.Join(p.workDir, "component.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	logf, err := os.OpenFile(filepath.Join(p.workDir, component.LogFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return fmt.Errorf("open component log: %w", err)
 	}

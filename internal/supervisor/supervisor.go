@@ -282,7 +282,7 @@ func (s *Supervisor) drive(ctx context.Context, t task.Task, p *proc) {
 			}
 			if st.Error == nil {
 				st.Error = omserr.New(omserr.ComponentCrashed, fmt.Sprintf("%s exited %d times in a row (last exit code %d)", t.Kind, p.restarts, code),
-					"read "+filepath.Join(p.workDir, "component.log")+" on "+s.opt.HostIP+", fix the cause, then resume the project")
+					"read "+filepath.Join(p.workDir, component.LogFile)+" on "+s.opt.HostIP+", fix the cause, then resume the project")
 			}
 			s.report(ctx, t, task.Failed, "", p.restarts, st)
 			s.log.Error("component keeps failing; giving up", "task", t.ID, "kind", t.Kind, "restarts", p.restarts)
@@ -502,6 +502,7 @@ func (s *Supervisor) Handler() http.Handler {
 	mux.Handle("GET /supervisor/components", clustertls.Guard(clustertls.IsNode, httpx.Server{}.Handle(func(*http.Request) (any, error) {
 		return s.Components(), nil
 	})))
+	mux.Handle("GET "+component.LogTailPath, clustertls.Guard(clustertls.IsNode, httpx.Server{}.Handle(s.logTail)))
 	return mux
 }
 

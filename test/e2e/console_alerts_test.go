@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http/httptest"
+	"regexp"
+	"strings"
 	"time"
 
 	"github.com/chromedp/chromedp"
@@ -71,4 +73,34 @@ func (p *page) configureAlerts(cli *api.Client, pid string) {
 		hook.mu.Unlock()
 		return len(keys["test"]) == 1 && n >= 1 && bad == 0, fmt.Sprintf("%d test notifications, %d deliveries, %d badly signed", len(keys["test"]), n, bad)
 	})
+}
+
+// hostHistoryAndLog opens a host from the Resources page: its CPU and memory charts draw from
+// the host's window, and the log link of its Incr-Sync shows the end of that component's log
+// (with the password masked as the component logs it, and no other secret value).
+func (p *page) hostHistoryAndLog(ip, pid string) {
+	t := p.t
+	t.Helper()
+	p.open("resources")
+	p.click(fmt.Sprintf(`[data-host=%q] a.host-link`, ip))
+	p.waitJS(30*time.Second, "host page", `document.body.dataset.page === 'host' && window.omsRenderTimes['host'] !== undefined`)
+	p.renders["host"] = eval[float64](p, `window.omsRenderTimes['host']`)
+	p.waitJS(60*time.Second, "CPU and memory charts with points", `(() => {
+		const cpu = window.Chart && Chart.getChart('chart-cpu'), mem = window.Chart && Chart.getChart('chart-mem');
+		return !!cpu && !!mem && cpu.data.datasets[0].data.length >= 2 && mem.data.datasets[0].data.length >= 2 && mem.data.datasets[0].data.every((v) => v > 0);
+	})()`)
+	p.screenshot("host")
+	incr := pid + "-incr-sync"
+	p.click(fmt.Sprintf(`a.log-link[data-component=%q]`, incr))
+	p.waitJS(30*time.Second, "log page", `document.body.dataset.page === 'log' && window.omsRenderTimes['log'] !== undefined`)
+	p.renders["log"] = eval[float64](p, `window.omsRenderTimes['log']`)
+	p.waitText(30*time.Second, "#log-text", "incr-sync starting")
+	text := p.text("#log-text")
+	if !strings.Contains(text, `"password":"******"`) {
+		t.Fatalf("the Incr-Sync log tail has no masked target password: %.2000s", text)
+	}
+	if m := regexp.MustCompile(`"password":"[^*"][^"]*"`).FindString(text); m != "" {
+		t.Fatalf("a password in the log tail: %s", m)
+	}
+	p.screenshot("log")
 }

@@ -401,8 +401,9 @@ func TestConsoleInBrowser(t *testing.T) {
 	p.skipRefusedEvent(c.cli, src.DB(), dst.DB(), pid)
 
 	// Every page renders; screenshots and render times.
-	// Alert rules and channels through their forms.
+	// Alert rules and channels through their forms; a host's history and a component's log.
 	p.configureAlerts(c.cli, pid)
+	p.hostHistoryAndLog(c.nodes[0].ip, pid)
 
 	for _, name := range consolePages {
 		p.open(name)
@@ -433,6 +434,10 @@ func TestConsoleInBrowser(t *testing.T) {
 	p.waitJS(20*time.Second, "pause disabled for a viewer", `!!(document.querySelector('#act-pause') && document.querySelector('#act-pause').disabled)`)
 	if st := p.apiStatus(api.ActionStopProject, api.ProjectIDRequest{ID: pid}); st != 403 {
 		t.Fatalf("viewer's StopProject: HTTP %d, want 403", st)
+	}
+	// Logs can hold row values: a viewer cannot read them.
+	if st := p.apiStatus(api.ActionDescribeComponentLog, api.DescribeComponentLogRequest{ID: pid + "-incr-sync"}); st != 403 {
+		t.Fatalf("viewer's DescribeComponentLog: HTTP %d, want 403", st)
 	}
 	if pr, _ := c.cli.DescribeProject(ctx, pid); pr.Status != api.StateRunning {
 		t.Fatalf("after the viewer's refused pause the project is %s", pr.Status)

@@ -8,6 +8,7 @@ import { wizardPage } from './pages/wizard.js';
 import { projectPage } from './pages/project.js';
 import { dataSourcesPage } from './pages/datasources.js';
 import { resourcesPage } from './pages/resources.js';
+import { hostPage, logPage } from './pages/host.js';
 import { auditPage } from './pages/audit.js';
 import { alertsPage } from './pages/alerts.js';
 import { usersPage, accountPage } from './pages/users.js';
@@ -19,6 +20,8 @@ const routes = {
   project: projectPage,
   datasources: dataSourcesPage,
   resources: resourcesPage,
+  host: hostPage,
+  log: logPage,
   audit: auditPage,
   alerts: alertsPage,
   users: usersPage,

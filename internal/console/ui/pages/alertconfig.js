@@ -80,7 +80,8 @@ export function channelsSection(can, onError) {
     field('user', 'SMTP user', {}, 'email'),
     field('password', 'SMTP password', { type: 'password', autocomplete: 'new-password' }, 'email'),
   ];
-  const showKind = () => { for (const l of fields) l.hidden = !l.dataset.kinds.split(' ').includes(kind.value); };
+  // style, not the hidden attribute: the stylesheet's label display would override it
+  const showKind = () => { for (const l of fields) l.style.display = l.dataset.kinds.split(' ').includes(kind.value) ? '' : 'none'; };
   kind.addEventListener('change', showKind);
   async function load() {
     const chans = await api('ListAlertChannels', {});

@@ -1,5 +1,6 @@
 import { api, apiDownload, describe } from '../api.js';
 import { h, mount, state, bar, table, fmtTime, fmtNum, fmtDuration, fmtBytes } from '../dom.js';
+import { lineChart, setPoints } from '../charts.js';
 
 // eta of a step from its metrics: rows left at the current rate.
 function eta(st) {
@@ -38,15 +39,6 @@ export function chartPoints(series) {
   }
   const sorted = (m) => [...m.entries()].sort((a, b) => a[0] - b[0]);
   return { lag: sorted(lag), rate: sorted(rate) };
-}
-
-function lineChart(canvas, label, color) {
-  if (!window.Chart) return null;
-  return new window.Chart(canvas, {
-    type: 'line',
-    data: { labels: [], datasets: [{ label, data: [], borderColor: color, backgroundColor: color, pointRadius: 2, borderWidth: 2, tension: 0.2 }] },
-    options: { animation: false, responsive: true, maintainAspectRatio: false, scales: { y: { beginAtZero: true } }, plugins: { legend: { display: true } } },
-  });
 }
 
 export async function projectPage(main, { args, can }) {
@@ -133,12 +125,8 @@ export async function projectPage(main, { args, can }) {
         h('div', { class: 'card' }, h('div', { class: 'muted' }, 'finished'), prog.fullVerifyFinished ? 'yes' : 'no'))
       : h('p', { class: 'muted' }, 'Verification is not enabled for this project.'));
     const pts = chartPoints(metrics.series || []);
-    for (const [chart, data] of [[lag, pts.lag], [rows, pts.rate]]) {
-      if (!chart) continue;
-      chart.data.labels = data.map(([t]) => new Date(t * 1000).toLocaleTimeString());
-      chart.data.datasets[0].data = data.map(([, v]) => v);
-      chart.update('none');
-    }
+    setPoints(lag, pts.lag);
+    setPoints(rows, pts.rate);
     mount(chartNote, (metrics.unreachableHosts || []).length ? 'No samples from ' + metrics.unreachableHosts.join(', ') + ' (not answering).' : '');
     if (p.enableFullVerify && prog.fullVerifyFinished) await showVerifyResult();
   }
