@@ -55,6 +55,7 @@ const (
 	maxBackoff    = 30 * time.Second
 	stopGrace     = 10 * time.Second
 	statusTimeout = 2 * time.Second
+	driveParallel = 8
 )
 
 // Options configure a supervisor.
@@ -183,58 +184,73 @@ func (s *Supervisor) reconcile(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 
-	// Stop what we no longer own or should not run.
+	// Stop what we no longer own or should not run (each stop may wait stopGrace: in parallel).
+	var stops errgroup.Group
+	stops.SetLimit(driveParallel)
 	for id, p := range procs {
 		t, ok := mine[id]
-		switch {
-		case !ok || t.Epoch != p.epoch:
+		moved := !ok || t.Epoch != p.epoch
+		if !moved && t.Desired == task.DesiredRunning && p.hash == specHash(t) {
+			continue
+		}
+		if moved {
 			s.log.Info("task no longer ours: stopping its component", "task", id, "epoch", p.epoch)
-			p.stop()
-			removeSecrets(p.workDir)
-			s.forget(id)
-		case t.Desired != task.DesiredRunning || p.hash != specHash(t):
-			p.stop()
-			removeSecrets(p.workDir)
-			s.forget(id)
 		}
+		stops.Go(func() error {
+			p.stop()
+			removeSecrets(p.workDir)
+			s.forget(id)
+			return nil
+		})
 	}
+	_ = stops.Wait()
+	// Each task is driven on its own (a status poll, a MetaDB write, maybe a start), up to
+	// driveParallel at once: one slow component or a node that just took over dozens of tasks
+	// must not make every other component wait a whole pass.
+	var g errgroup.Group
+	g.SetLimit(driveParallel)
 	for _, t := range tasks {
-		switch t.Desired {
-		case task.DesiredReleased:
-			if t.State != task.Released {
-				if dir, err := s.taskDir(t); err == nil {
-					_ = os.RemoveAll(dir)
-				}
-				s.report(ctx, t, task.Released, "", 0, nil)
-			}
-			continue
-		case task.DesiredStopped:
-			if t.State != task.Stopped && t.State != task.Finished {
-				s.report(ctx, t, task.Stopped, "", 0, nil)
-			}
-			continue
-		}
-		if t.State == task.Finished || t.State == task.Failed {
-			s.forget(t.ID) // the row says so: the exited child needs no more attention
-			continue
-		}
-		s.mu.Lock()
-		p := s.procs[t.ID]
-		s.mu.Unlock()
-		if p == nil {
-			dir, err := s.taskDir(t)
-			if err != nil {
-				s.log.Error("task id unusable as a directory name", "task", t.ID, "err", err)
-				continue
-			}
-			p = s.newProc(t, dir)
-			s.mu.Lock()
-			s.procs[t.ID] = p
-			s.mu.Unlock()
-		}
-		s.drive(ctx, t, p)
+		g.Go(func() error { s.reconcileTask(ctx, t); return nil })
 	}
-	return nil
+	return g.Wait()
+}
+
+// reconcileTask brings one task of this host to its desired state.
+func (s *Supervisor) reconcileTask(ctx context.Context, t task.Task) {
+	switch t.Desired {
+	case task.DesiredReleased:
+		if t.State != task.Released {
+			if dir, err := s.taskDir(t); err == nil {
+				_ = os.RemoveAll(dir)
+			}
+			s.report(ctx, t, task.Released, "", 0, nil)
+		}
+		return
+	case task.DesiredStopped:
+		if t.State != task.Stopped && t.State != task.Finished {
+			s.report(ctx, t, task.Stopped, "", 0, nil)
+		}
+		return
+	}
+	if t.State == task.Finished || t.State == task.Failed {
+		s.forget(t.ID) // the row says so: the exited child needs no more attention
+		return
+	}
+	s.mu.Lock()
+	p := s.procs[t.ID]
+	s.mu.Unlock()
+	if p == nil {
+		dir, err := s.taskDir(t)
+		if err != nil {
+			s.log.Error("task id unusable as a directory name", "task", t.ID, "err", err)
+			return
+		}
+		p = s.newProc(t, dir)
+		s.mu.Lock()
+		s.procs[t.ID] = p
+		s.mu.Unlock()
+	}
+	s.drive(ctx, t, p)
 }
 
 func (s *Supervisor) newProc(t task.Task, dir string) *proc {
