@@ -117,8 +117,11 @@ func TestBenchManyProjects(t *testing.T) {
 	if victim == c.nodes[0] {
 		c.cli = api.NewClient(c.nodes[1].url(), "admin", adminPassword, false)
 	}
+	killedAt := time.Now()
 	victim.kill9()
 	killComponentsUnder(victim.dataDir)
+	var timeline []string
+	last := -1
 	took := scenario.WaitFor(t, 120*time.Second, fmt.Sprintf("the %d components of %s running elsewhere", len(moved), victim.ip), func() (bool, string) {
 		now := running(t, c)
 		elsewhere := 0
@@ -132,9 +135,13 @@ func TestBenchManyProjects(t *testing.T) {
 				}
 			}
 		}
+		if elsewhere != last {
+			last = elsewhere
+			timeline = append(timeline, fmt.Sprintf("%.1fs:%d", time.Since(killedAt).Seconds(), elsewhere))
+		}
 		return elsewhere == len(moved), fmt.Sprintf("%d/%d", elsewhere, len(moved))
 	})
-	fmt.Printf("node %s killed with %d components: all running elsewhere after %.1fs (target <= 30 s)\n", victim.ip, len(moved), took.Seconds())
+	fmt.Printf("node %s killed with %d components: all running elsewhere after %.1fs (target <= 30 s); running elsewhere over time: %s\n", victim.ip, len(moved), took.Seconds(), strings.Join(timeline, " "))
 	writeAll(t, src, projects, 2000)
 	scenario.WaitFor(t, 180*time.Second, "every table equal on both sides", func() (bool, string) {
 		diff := 0
