@@ -18,4 +18,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMS_BENCH_MANY_PROJECTS=1 PROJECTS=${PROJECTS:-60}
-go test -count=1 -timeout 30m -run '^TestBenchManyProjects$' -v ./test/e2e 2>&1 | grep -E '^(placement|idle CPU|MetaDB|node |correctness)|many_projects_bench_test|^(--- |FAIL|ok|PASS)'
+LOG=${LOG:-/tmp/oms-many-projects.log}
+echo "full output: $LOG"
+go test -count=1 -timeout 30m -run '^TestBenchManyProjects$' -v ./test/e2e 2>&1 | tee "$LOG" | grep -E '^(placement|idle CPU|MetaDB|node |correctness)|many_projects_bench_test|^(--- |FAIL|ok|PASS)'

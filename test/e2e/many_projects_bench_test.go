@@ -144,14 +144,14 @@ func TestBenchManyProjects(t *testing.T) {
 	fmt.Printf("node %s killed with %d components: all running elsewhere after %.1fs (target <= 30 s); running elsewhere over time: %s\n", victim.ip, len(moved), took.Seconds(), strings.Join(timeline, " "))
 	writeAll(t, src, projects, 2000)
 	scenario.WaitFor(t, 180*time.Second, "every table equal on both sides", func() (bool, string) {
-		diff := 0
+		var differ []string
 		for i := range projects {
 			tb := fmt.Sprintf("p%02d.t", i)
 			if checksum(src, tb) != checksum(dst, tb) {
-				diff++
+				differ = append(differ, fmt.Sprintf("%s (%s)", tb, projectState(c, fmt.Sprintf("many-%02d", i))))
 			}
 		}
-		return diff == 0, fmt.Sprintf("%d tables differ", diff)
+		return len(differ) == 0, fmt.Sprintf("%d tables differ: %s", len(differ), strings.Join(differ, "; "))
 	})
 	fmt.Printf("correctness: CHECKSUM TABLE equal for all %d tables\n", projects)
 }
@@ -249,4 +249,25 @@ func checksum(inst *testenv.Instance, table string) int64 {
 		return -1
 	}
 	return *sum
+}
+
+// projectState describes a project and its components, for the message of a failed check.
+func projectState(c *cluster, name string) string {
+	ctx := context.Background()
+	ps, err := c.cli.ListProjects(ctx, api.ListProjectsRequest{})
+	if err != nil {
+		return err.Error()
+	}
+	for _, p := range ps {
+		if p.Name != name {
+			continue
+		}
+		comps, _ := c.cli.ListComponents(ctx, p.ID)
+		var parts []string
+		for _, cp := range comps {
+			parts = append(parts, fmt.Sprintf("%s on %s %s epoch %d pos %q lag %.0fs %s %s", cp.Kind, cp.Host, cp.State, cp.Epoch, cp.Position, cp.LagSeconds, cp.ErrorCode, cp.ErrorMessage))
+		}
+		return fmt.Sprintf("%s %s: %s", p.ID, p.Status, strings.Join(parts, ", "))
+	}
+	return "no project " + name
 }
