@@ -42,6 +42,13 @@ type SourceOpener func(ctx context.Context, from string) (TxnSource, error)
 // ackInterval is how often the durable watermark is acknowledged to the Store.
 const ackInterval = 5 * time.Second
 
+// idleWatermarkEvery is how often a watermark that moved without an apply is written;
+// idleWatermarkRow is its checkpoint row (workers are 0..n-1).
+const (
+	idleWatermarkEvery = time.Second
+	idleWatermarkRow   = -1
+)
+
 // Syncer is the Incr-Sync component. It talks to a Store (through a SourceOpener) and to the
 // target database; it owns the target connection pool and the checkpoint tables there.
 // Status is safe from any goroutine; Init, Run and Close follow component.Unit.
@@ -183,9 +190,8 @@ func (s *Syncer) run(ctx context.Context) error {
 	acked := make(chan struct{})
 	go func() {
 		defer close(acked)
-		if a, ok := src.(Acker); ok {
-			s.ackLoop(ackCtx, a, sched)
-		}
+		a, _ := src.(Acker) // nil: a source without acknowledgements (tests)
+		s.ackLoop(ackCtx, a, sched)
 	}()
 	_ = g.Wait() // a worker ends only with ctx's error or the scheduler's failure, read here
 	stopAck()
@@ -304,25 +310,59 @@ func from(s *scheduler) binlog.GTIDSet {
 }
 
 func (s *Syncer) ackLoop(ctx context.Context, a Acker, sched *scheduler) {
-	t := time.NewTicker(ackInterval)
+	t := time.NewTicker(idleWatermarkEvery)
 	defer t.Stop()
-	last := ""
+	last, lastAck := "", time.Time{}
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		lw := sched.snapshot().lw
-		if lw == last || lw == "" {
+		s.persistIdleWatermark(ctx, sched)
+		if a == nil || time.Since(lastAck) < ackInterval {
 			continue
 		}
-		if err := a.Ack(ctx, lw); err != nil {
+		durable := sched.snapshot().durable
+		if durable == last || durable == "" {
+			continue
+		}
+		if err := a.Ack(ctx, durable); err != nil {
 			s.log.Warn("cannot acknowledge the checkpoint to the store", "err", err)
 			continue
 		}
-		last = lw
+		last, lastAck = durable, time.Now()
 	}
+}
+
+// persistIdleWatermark writes the watermark when it moved only over transactions that carried
+// nothing to apply (other tables' changes, heartbeats) and nothing is in flight, so the position
+// reported to the MetaDB (where a moved Store starts) and to the Store (what it may purge) is
+// always one a restart resumes from.
+func (s *Syncer) persistIdleWatermark(ctx context.Context, sched *scheduler) {
+	snap := sched.snapshot()
+	if snap.inflight > 0 || snap.lw == snap.durable {
+		return
+	}
+	lw, err := binlog.ParseGTIDSet(s.cfg.Flavor, snap.lw)
+	if err != nil {
+		return
+	}
+	tx, err := s.cp.fence.Begin(ctx, s.db)
+	if err == nil {
+		if err = s.cp.write(ctx, tx.Tx, cpRow{worker: idleWatermarkRow, lw: snap.lw, lastCommit: snap.lwCommit.Unix()}); err == nil {
+			err = tx.Commit()
+		} else {
+			_ = tx.Rollback()
+		}
+	}
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.Warn("cannot write the idle watermark; retrying", "err", err)
+		}
+		return
+	}
+	sched.markDurable(lw)
 }
 
 // Status reports state, the low watermark as position, lag and counters.
@@ -334,7 +374,7 @@ func (s *Syncer) Status() component.Status {
 		return st
 	}
 	snap := s.sched.snapshot()
-	st.Position = snap.lw
+	st.Position = snap.durable
 	now := time.Now()
 	ref := snap.lwCommit
 	if snap.inflight == 0 && s.srcTime.After(ref) {

@@ -48,6 +48,7 @@ type batch struct {
 	worker int
 	nodes  []*node
 	rows   int
+	cpLW   *binlog.GTIDSet // the watermark its checkpoint row holds (checkpointFor)
 }
 
 // ckpt is the checkpoint content of a batch, taken just before it commits.
@@ -84,6 +85,11 @@ type scheduler struct {
 	failIdx uint64
 	onFail  func() // stops the read stage
 
+	// durable is the highest watermark a committed checkpoint row holds: what a restart resumes
+	// from, so the only position reported and acknowledged (lw may be ahead of it by
+	// transactions that carried nothing to apply until the idle watermark is written).
+	durable binlog.GTIDSet
+
 	// counters for status
 	appliedTxns, appliedRows, batches int64
 }
@@ -91,7 +97,7 @@ type scheduler struct {
 func newScheduler(workers, window, maxRows, maxTxns int, lw binlog.GTIDSet, recovered []string) *scheduler {
 	return &scheduler{
 		changed: make(chan struct{}), last: map[string]*node{}, window: window,
-		lw: lw.Clone(), perWorker: make([][]*node, workers), recovered: recovered,
+		lw: lw.Clone(), durable: lw.Clone(), perWorker: make([][]*node, workers), recovered: recovered,
 		maxRows: maxRows, maxTxns: maxTxns,
 	}
 }
@@ -310,6 +316,8 @@ func (s *scheduler) checkpointFor(b *batch, includeBatch bool) ckpt {
 	}
 	s.perWorker[b.worker] = mine
 	c := ckpt{lw: s.lw.String(), lwCommit: s.lwCommit}
+	lw := s.lw.Clone()
+	b.cpLW = &lw
 	for _, n := range mine {
 		if n.t.gtid != "" {
 			c.applied = append(c.applied, n.t.gtid)
@@ -362,8 +370,23 @@ func (s *scheduler) commit(b *batch) {
 		s.perWorker[b.worker] = append(s.perWorker[b.worker], n)
 	}
 	s.batches++
+	s.durableLocked(b.cpLW)
 	s.advanceLocked()
 	s.signalLocked()
+}
+
+// durableLocked records that a checkpoint row holding lw committed.
+func (s *scheduler) durableLocked(lw *binlog.GTIDSet) {
+	if lw != nil && lw.ContainsSet(s.durable) {
+		s.durable = *lw
+	}
+}
+
+// markDurable records that the watermark lw was written on its own (the idle watermark).
+func (s *scheduler) markDurable(lw binlog.GTIDSet) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.durableLocked(&lw)
 }
 
 // advanceLocked moves the watermark over the applied head of the log.
@@ -389,6 +412,7 @@ func (s *scheduler) advanceLocked() {
 // schedSnapshot is the scheduler's watermark and counters, for status and acknowledgements.
 type schedSnapshot struct {
 	lw                  string    // low watermark: every GTID in it is applied
+	durable             string    // the highest watermark a committed checkpoint holds
 	lwCommit            time.Time // source commit time of the last transaction under lw
 	inflight            int       // transactions added and not yet applied
 	txns, rows, batches int64     // applied so far
@@ -397,7 +421,7 @@ type schedSnapshot struct {
 func (s *scheduler) snapshot() schedSnapshot {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return schedSnapshot{lw: s.lw.String(), lwCommit: s.lwCommit, inflight: s.inflight,
+	return schedSnapshot{lw: s.lw.String(), durable: s.durable.String(), lwCommit: s.lwCommit, inflight: s.inflight,
 		txns: s.appliedTxns, rows: s.appliedRows, batches: s.batches}
 }
 
