@@ -85,6 +85,18 @@ func (w *worker) run(ctx context.Context) error {
 	}
 }
 
+// hasFK reports whether a batch changes a table with foreign keys.
+func hasFK(b *batch) bool {
+	for _, n := range b.nodes {
+		for i := range n.t.rows {
+			if n.t.rows[i].t.fk {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func minIdx(nodes []*node) uint64 {
 	m := nodes[0].idx
 	for _, n := range nodes[1:] {
@@ -178,6 +190,16 @@ func (w *worker) apply(ctx context.Context, b *batch, token string, rowMode bool
 	idem := false
 	for _, n := range b.nodes {
 		idem = idem || n.t.idempotent
+	}
+	if hasFK(b) {
+		// foreign keys: the target's checks on, so its cascades happen; row by row in source
+		// order (real UPDATEs and DELETEs, not compacted DELETE + INSERT, which would cascade
+		// a delete where the source cascaded an update)
+		if _, err := tx.ExecContext(ctx, "SET foreign_key_checks = 1"); err != nil {
+			return err
+		}
+		defer func() { _, _ = tx.ExecContext(context.WithoutCancel(ctx), "SET foreign_key_checks = 0") }()
+		rowMode = true
 	}
 	if rowMode {
 		for _, n := range b.nodes {
@@ -451,6 +473,11 @@ func applyRow(ctx context.Context, tx *sql.Tx, r *mrow, gtid string, idem bool) 
 	}
 	exec := func(q string, args ...any) (int64, error) {
 		res, err := tx.ExecContext(ctx, q, args...)
+		if n := mysqlconn.ErrNumber(err); ti.fk && (n == 1451 || n == 1452) {
+			// the source allowed it, so it ran with foreign_key_checks=0 there (which also
+			// cascades nothing): the same here, for this statement
+			res, err = execNoFKChecks(ctx, tx, q, args...)
+		}
 		if err != nil {
 			return 0, err
 		}
@@ -459,11 +486,10 @@ func applyRow(ctx context.Context, tx *sql.Tx, r *mrow, gtid string, idem bool) 
 	}
 	switch r.op {
 	case changelog.OpInsert:
-		verb := "INSERT"
+		q, args := insertRows("INSERT", ti, [][]any{r.after})
 		if idem && ti.ident != nil {
-			verb = "REPLACE"
+			q, args = repairRow(ti, r.after)
 		}
-		q, args := insertRows(verb, ti, [][]any{r.after})
 		if _, err := exec(q, args...); err != nil {
 			if mysqlconn.ErrNumber(err) == 1062 && !idem {
 				return conflict(r, gtid, "the row already exists")
@@ -497,7 +523,7 @@ func applyRow(ctx context.Context, tx *sql.Tx, r *mrow, gtid string, idem bool) 
 		if _, err := exec("DELETE FROM "+ti.quoted+" WHERE "+where, wargs...); err != nil {
 			return wrapRowErr(err, r, gtid)
 		}
-		q, args = insertRows("REPLACE", ti, [][]any{r.after})
+		q, args = repairRow(ti, r.after)
 		_, err = exec(q, args...)
 		return wrapRowErr(err, r, gtid)
 	case changelog.OpDelete:
@@ -515,6 +541,33 @@ func applyRow(ctx context.Context, tx *sql.Tx, r *mrow, gtid string, idem bool) 
 		}
 	}
 	return nil
+}
+
+// repairRow is the idempotent write of a row: REPLACE, or for a table with foreign keys INSERT
+// ... ON DUPLICATE KEY UPDATE, since REPLACE deletes the old row first, which would cascade to
+// its children on the target.
+func repairRow(ti *tableInfo, img []any) (string, []any) {
+	if !ti.fk {
+		return insertRows("REPLACE", ti, [][]any{img})
+	}
+	q, args := insertRows("INSERT", ti, [][]any{img})
+	set := make([]string, len(ti.names))
+	for i, n := range ti.names {
+		set[i] = sqlgen.QuoteIdent(n) + " = VALUES(" + sqlgen.QuoteIdent(n) + ")"
+	}
+	return q + " ON DUPLICATE KEY UPDATE " + strings.Join(set, ", "), args
+}
+
+// execNoFKChecks runs one statement with foreign_key_checks=0 in a transaction that has them on.
+func execNoFKChecks(ctx context.Context, tx *sql.Tx, q string, args ...any) (sql.Result, error) {
+	if _, err := tx.ExecContext(ctx, "SET foreign_key_checks = 0"); err != nil {
+		return nil, err
+	}
+	res, err := tx.ExecContext(ctx, q, args...)
+	if _, err2 := tx.ExecContext(ctx, "SET foreign_key_checks = 1"); err == nil && err2 != nil {
+		return nil, err2
+	}
+	return res, err
 }
 
 func wrapRowErr(err error, r *mrow, gtid string) error {

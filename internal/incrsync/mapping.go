@@ -42,6 +42,10 @@ type tableInfo struct {
 	// row_start, -1 for other tables: a row image whose row_end is not the maximum is history,
 	// which the target keeps itself, at the source's time (see versionedCurrent).
 	rowEnd, rowStart int
+	// fk is set when the target table has foreign keys or is referenced by one: its rows are
+	// applied with the target's foreign key checks on, in source order (see applyFK), so the
+	// cascades the binlog does not carry happen on the target.
+	fk bool
 }
 
 // mrow is one row change mapped to its target table; images are projected to tableInfo.cols.
@@ -119,6 +123,9 @@ func (m *mapper) table(ctx context.Context, t *changelog.Table) (*tableInfo, err
 	if err != nil {
 		return nil, err
 	}
+	if ti.fk, err = m.targetHasFK(ctx, tgt.DB, tgt.Table); err != nil {
+		return nil, err
+	}
 	m.tables[k] = ti
 	return ti, nil
 }
@@ -192,6 +199,20 @@ func (m *mapper) targetBinaryTyped(ctx context.Context, db, table string) (map[s
 		out[strings.ToLower(c)] = ty
 	}
 	return out, rows.Err()
+}
+
+// targetHasFK reports whether a target table has a foreign key or is referenced by one (a table
+// created later with a foreign key to it comes with a DDL, after which mappings are rebuilt).
+func (m *mapper) targetHasFK(ctx context.Context, db, table string) (bool, error) {
+	if m.filter == nil {
+		return false, nil
+	}
+	var n int
+	if err := m.filter.QueryRowContext(ctx, `SELECT COUNT(*) FROM information_schema.REFERENTIAL_CONSTRAINTS
+		WHERE (CONSTRAINT_SCHEMA = ? AND TABLE_NAME = ?) OR (UNIQUE_CONSTRAINT_SCHEMA = ? AND REFERENCED_TABLE_NAME = ?)`, db, table, db, table).Scan(&n); err != nil {
+		return false, fmt.Errorf("read the foreign keys of %s.%s on the target: %w", db, table, err)
+	}
+	return n > 0, nil
 }
 
 // invalidate forgets cached mappings (after DDL the Store sends new schemas anyway).
@@ -487,6 +508,11 @@ func (m *mapper) matches(ctx context.Context, ti *tableInfo, src *changelog.Tabl
 // all its changes in order.
 func conflictKeys(r *mrow, dst []string) []string {
 	ti := r.t
+	if ti.fk {
+		// the target's cascades change rows the binlog does not name: every change of a table
+		// with foreign keys is applied in source order
+		dst = append(dst, fkKey)
+	}
 	if ti.ident == nil {
 		return append(dst, "T\x00"+ti.quoted)
 	}
@@ -530,6 +556,9 @@ func keyString(ti *tableInfo, ki int, key []int, img []any) (string, bool) {
 	}
 	return b.String(), true
 }
+
+// fkKey is the conflict key every row of a table with foreign keys has.
+const fkKey = "F\x00foreign keys"
 
 // identString is the exact identity key of an image, for compaction within a batch.
 func identString(ti *tableInfo, img []any) string {
