@@ -5,8 +5,10 @@
 #   DURATION=30 THREADS=8 bench/store_capture.sh
 #   OMS_BENCH_TLS=1 bench/store_capture.sh     # also the Store with cluster TLS as a supervisor
 #                                              # starts it (consumer and status ports on mutual
-#                                              # TLS): the same backlog is captured twice, plain
-#                                              # then TLS, and the TLS cost printed as a ratio
+#                                              # TLS): the same backlog is captured plain, TLS,
+#                                              # plain, TLS (the first capture warms caches) and
+#                                              # the TLS cost printed as the ratio of the best
+#                                              # times
 #
 # 1. A MariaDB source (baselines' lib.sh instance on $SRC, durable settings), sysbench prepare,
 #    RESET MASTER, then sysbench oltp_write_only for DURATION s: the backlog (>= 500k row events
@@ -68,7 +70,7 @@ log "mariadb-binlog: $MB_SECS s"
 # certificates), the status polled with a node certificate, as the supervisor does.
 MODES=plain
 if [ "${OMS_BENCH_TLS:-0}" = 1 ]; then
-    MODES="plain tls"
+    MODES="plain tls plain tls"
     (cd "$ROOT" && go run ./bench/tlsgen "$BENCH_ROOT/store-tls" node:127.0.0.1 task:bench)
 fi
 declare -A SECS_OF=()
@@ -112,7 +114,7 @@ SPEC
     OMS_MBS=$(echo "scale=1; $BINLOG_BYTES / 1048576 / $OMS_SECS" | bc)
     MB_MBS=$(echo "scale=1; $BINLOG_BYTES / 1048576 / $MB_SECS" | bc)
     RATIO=$(echo "scale=2; $MB_SECS / $OMS_SECS" | bc)
-    SECS_OF[$mode]=$OMS_SECS
+    if [ -z "${SECS_OF[$mode]:-}" ] || [ "$(echo "$OMS_SECS < ${SECS_OF[$mode]}" | bc)" = 1 ]; then SECS_OF[$mode]=$OMS_SECS; fi
 
     printf '\n%-40s %10s %14s %10s\n' "tool" "seconds" "row events/s" "MB/s"
     printf '%-40s %10.2f %14s %10s\n' "mariadb-binlog --verbose > /dev/null" "$MB_SECS" "$MB_RPS" "$MB_MBS"
@@ -126,6 +128,6 @@ SPEC
 for mode in $MODES; do capture "$mode"; done
 if [ "${OMS_BENCH_TLS:-0}" = 1 ]; then
     R=$(echo "scale=3; ${SECS_OF[plain]} / ${SECS_OF[tls]}" | bc)
-    echo "TLS cost: capture speed tls/plain ${R}x (same backlog, same run; load $(cut -d' ' -f1-3 /proc/loadavg))"
+    echo "TLS cost: capture speed tls/plain ${R}x (best of two each, same backlog, same run; load $(cut -d' ' -f1-3 /proc/loadavg))"
     record store_capture.tsv "bench=tls_cost" "plain_s=${SECS_OF[plain]}" "tls_s=${SECS_OF[tls]}" "ratio=$R" "loadavg=$(cut -d' ' -f1-3 /proc/loadavg)"
 fi
