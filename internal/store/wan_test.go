@@ -3,72 +3,14 @@ package store
 import (
 	"context"
 	"fmt"
-	"io"
-	"net"
 	"reflect"
 	"testing"
 	"time"
 
 	"github.com/omsdev/oms/internal/changelog"
 	"github.com/omsdev/oms/internal/testenv"
+	"github.com/omsdev/oms/internal/testenv/latency"
 )
-
-// delayProxy forwards TCP connections to target, delivering every byte `delay` after it was
-// read in each direction (a link with RTT = 2*delay and plenty of bandwidth).
-func delayProxy(t *testing.T, target string, delay time.Duration) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	pipe := func(dst, src net.Conn) {
-		type chunk struct {
-			at time.Time
-			b  []byte
-		}
-		ch := make(chan chunk, 4096)
-		go func() {
-			defer close(ch)
-			for {
-				b := make([]byte, 64<<10)
-				n, err := src.Read(b)
-				if n > 0 {
-					ch <- chunk{time.Now().Add(delay), b[:n]}
-				}
-				if err != nil {
-					return
-				}
-			}
-		}()
-		go func() {
-			defer dst.Close()
-			for c := range ch {
-				time.Sleep(time.Until(c.at))
-				if _, err := dst.Write(c.b); err != nil {
-					_, _ = io.Copy(io.Discard, src)
-					return
-				}
-			}
-		}()
-	}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			s, err := net.Dial("tcp", target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			pipe(s, c)
-			pipe(c, s)
-		}
-	}()
-	return ln.Addr().String()
-}
 
 // TestReadOverHighLatencyLink reads thousands of transactions through a 200 ms RTT link: the
 // stream must not pay a round trip per record (that would take minutes).
@@ -100,7 +42,12 @@ func TestReadOverHighLatencyLink(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	addr := delayProxy(t, st.Addr(), 100*time.Millisecond)
+	proxy, err := latency.Start("127.0.0.1:0", st.Addr(), 100*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxy.Close()
+	addr := proxy.Addr()
 	t0 := time.Now()
 	r, err := Dial(ctx, addr, ReadRequest{ConsumerID: "far", From: start})
 	if err != nil {

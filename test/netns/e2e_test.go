@@ -18,6 +18,7 @@ import (
 
 	"github.com/omsdev/oms/internal/config"
 	"github.com/omsdev/oms/internal/testenv"
+	"github.com/omsdev/oms/internal/testenv/latency"
 	"github.com/omsdev/oms/internal/testenv/scenario"
 )
 
@@ -36,7 +37,7 @@ type cluster struct {
 	n       *Net
 	hosts   map[string]*Host // by IP
 	meta    *testenv.Instance
-	proxy   *LatencyProxy
+	proxy   *latency.Proxy
 	ssh     SSH
 	bin     string
 	pkg     string // installation package built from bin (deployFlags)
@@ -60,7 +61,7 @@ func newCluster(t *testing.T, hostsPerRegion int) *cluster {
 	// SSL), so a node or component that connected in clear would fail the test.
 	c.meta = endpoint(t, n, 1)
 	port := strconv.Itoa(c.meta.Port)
-	p, err := StartLatencyProxy(net.JoinHostPort(n.Gateway(2), port), net.JoinHostPort(n.Gateway(1), port), wanDelay)
+	p, err := latency.Start(net.JoinHostPort(n.Gateway(2), port), net.JoinHostPort(n.Gateway(1), port), wanDelay)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,8 +1,8 @@
 // Package netns builds hosts for end-to-end tests as Linux network namespaces on one machine:
 // one bridge per region in the root namespace (which routes between regions and holds the region
 // VIPs), one namespace per host joined by a veth pair, sshd in each host, per-host /etc/hosts
-// (ip netns exec bind-mounts /etc/netns/<ns>/hosts), and a latency proxy for the inter-region
-// path. Everything it creates is removed in t.Cleanup, also when the test fails.
+// (ip netns exec bind-mounts /etc/netns/<ns>/hosts); the inter-region path goes through
+// internal/testenv/latency. Everything it creates is removed in t.Cleanup, also when the test fails.
 package netns
 
 import (

@@ -1,4 +1,7 @@
-package netns
+// Package latency is a TCP proxy that adds a fixed delay in each direction: the inter-region
+// "WAN" of the multi-region tests (test/netns), the Store stream tests and the cross-region
+// benchmark (bench/latproxy). This kernel has no tc netem and toxiproxy is no Debian package.
+package latency
 
 import (
 	"context"
@@ -8,11 +11,9 @@ import (
 	"time"
 )
 
-// LatencyProxy is a TCP proxy that delays every chunk of data by Delay in each direction, the
-// inter-region "WAN" of the tests (this kernel has no tc netem and toxiproxy is no Debian
-// package). Order is kept; a chunk is released Delay after it was read, so throughput is not
+// Proxy is a TCP proxy that delays every chunk of data by Delay in each direction. Order is kept; a chunk is released Delay after it was read, so throughput is not
 // limited by the delay (like a long fat pipe), only latency is added.
-type LatencyProxy struct {
+type Proxy struct {
 	Delay  time.Duration
 	Target string
 
@@ -28,7 +29,7 @@ type LatencyProxy struct {
 // Partition stops the path like a network partition: nothing is delivered in either direction
 // and new connections are held (not refused) until Heal; what was sent meanwhile arrives after
 // it, as TCP retransmissions would deliver it.
-func (p *LatencyProxy) Partition() {
+func (p *Proxy) Partition() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	select {
@@ -39,7 +40,7 @@ func (p *LatencyProxy) Partition() {
 }
 
 // Heal ends a partition.
-func (p *LatencyProxy) Heal() {
+func (p *Proxy) Heal() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	select {
@@ -50,14 +51,14 @@ func (p *LatencyProxy) Heal() {
 }
 
 // open is closed while the path is not partitioned.
-func (p *LatencyProxy) open() <-chan struct{} {
+func (p *Proxy) open() <-chan struct{} {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.healed
 }
 
 // Accepted is how many connections the proxy has accepted.
-func (p *LatencyProxy) Accepted() int {
+func (p *Proxy) Accepted() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.n
@@ -67,13 +68,13 @@ func (p *LatencyProxy) Accepted() int {
 // flight): enough for a WAN's bandwidth-delay product in tests, a limit against runaway memory.
 const chunkQueue = 256
 
-// StartLatencyProxy listens on listen and forwards to target.
-func StartLatencyProxy(listen, target string, delay time.Duration) (*LatencyProxy, error) {
+// Start listens on listen and forwards to target.
+func Start(listen, target string, delay time.Duration) (*Proxy, error) {
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return nil, fmt.Errorf("latency proxy listen %s: %w", listen, err)
 	}
-	p := &LatencyProxy{Delay: delay, Target: target, ln: ln, conns: map[net.Conn]struct{}{}, healed: make(chan struct{})}
+	p := &Proxy{Delay: delay, Target: target, ln: ln, conns: map[net.Conn]struct{}{}, healed: make(chan struct{})}
 	close(p.healed)
 	p.wg.Add(1)
 	go p.accept()
@@ -81,10 +82,10 @@ func StartLatencyProxy(listen, target string, delay time.Duration) (*LatencyProx
 }
 
 // Addr is the listening address.
-func (p *LatencyProxy) Addr() string { return p.ln.Addr().String() }
+func (p *Proxy) Addr() string { return p.ln.Addr().String() }
 
 // Close stops listening and closes every proxied connection.
-func (p *LatencyProxy) Close() error {
+func (p *Proxy) Close() error {
 	p.Heal() // held connections and chunks go on, to be closed below
 	p.mu.Lock()
 	p.closed = true
@@ -97,7 +98,7 @@ func (p *LatencyProxy) Close() error {
 	return err
 }
 
-func (p *LatencyProxy) track(c net.Conn) bool {
+func (p *Proxy) track(c net.Conn) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
@@ -109,7 +110,7 @@ func (p *LatencyProxy) track(c net.Conn) bool {
 	return true
 }
 
-func (p *LatencyProxy) accept() {
+func (p *Proxy) accept() {
 	defer p.wg.Done()
 	for {
 		c, err := p.ln.Accept()
@@ -124,7 +125,7 @@ func (p *LatencyProxy) accept() {
 	}
 }
 
-func (p *LatencyProxy) serve(client net.Conn) {
+func (p *Proxy) serve(client net.Conn) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	<-p.open() // a partition holds the connection attempt
@@ -158,7 +159,7 @@ type chunk struct {
 }
 
 // pipe copies src to dst, each chunk Delay late; when either side ends, both are closed.
-func (p *LatencyProxy) pipe(ctx context.Context, dst, src net.Conn) {
+func (p *Proxy) pipe(ctx context.Context, dst, src net.Conn) {
 	q := make(chan chunk, chunkQueue)
 	done := make(chan struct{})
 	go func() {

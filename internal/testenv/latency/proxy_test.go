@@ -1,4 +1,4 @@
-package netns
+package latency
 
 import (
 	"bufio"
@@ -9,7 +9,7 @@ import (
 
 // The proxy adds its delay in each direction: a request/response round trip takes >= 2*delay,
 // and a bulk transfer is not slowed down by more than the delay itself.
-func TestLatencyProxyAddsDelay(t *testing.T) {
+func TestProxyAddsDelay(t *testing.T) {
 	echo, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -37,7 +37,7 @@ func TestLatencyProxyAddsDelay(t *testing.T) {
 		}
 	}()
 	const delay = 30 * time.Millisecond
-	p, err := StartLatencyProxy("127.0.0.1:0", echo.Addr().String(), delay)
+	p, err := Start("127.0.0.1:0", echo.Addr().String(), delay)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +91,7 @@ func TestLatencyProxyAddsDelay(t *testing.T) {
 
 // A partition delivers nothing in either direction and holds new connections; after Heal what
 // was sent arrives.
-func TestLatencyProxyPartition(t *testing.T) {
+func TestProxyPartition(t *testing.T) {
 	echo, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -106,7 +106,7 @@ func TestLatencyProxyPartition(t *testing.T) {
 			go func() { defer c.Close(); buf := make([]byte, 1024); n, _ := c.Read(buf); c.Write(buf[:n]) }()
 		}
 	}()
-	p, err := StartLatencyProxy("127.0.0.1:0", echo.Addr().String(), time.Millisecond)
+	p, err := Start("127.0.0.1:0", echo.Addr().String(), time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
 	}
