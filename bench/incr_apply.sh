@@ -52,6 +52,7 @@ ROOT=$(cd "$HERE/.." && pwd)
 export BENCH_ROOT=${BENCH_ROOT:-/tmp/omsbench-incr}
 export RESULTS_DIR=${RESULTS_DIR:-$HERE/results}
 . "$HERE/baselines.sh"
+. "$HERE/omslib.sh"
 
 SRC=${SRC:-13326}
 REPL=${REPL:-13328}
@@ -73,7 +74,6 @@ TASK=bench
 SWORK=$BENCH_ROOT/store-work
 IWORK=$BENCH_ROOT/incr-work
 LOGS=$RESULTS_DIR/incr_logs
-OMS=$BENCH_ROOT/oms
 
 STORE_PID= STORE_TLS_PID= INCR_PID= RELAY_PID= INFLUX_PID=
 on_exit "$SRC" "$REPL" "$TGT"   # store, incr-sync, relay, influxd and the instances stop at the end
@@ -81,16 +81,11 @@ on_exit "$SRC" "$REPL" "$TGT"   # store, incr-sync, relay, influxd and the insta
 rows_changed() { q "$1" "SELECT SUM(variable_value) FROM information_schema.global_status
     WHERE variable_name IN ('HANDLER_WRITE','HANDLER_UPDATE','HANDLER_DELETE')"; }
 io_pos() { mc "$1" -e "SHOW SLAVE STATUS\G" | awk '/Gtid_IO_Pos:/{print $2}'; }
-# seq of domain 0 in a MariaDB GTID set text ("0-13326-12345[,1-...]"); empty if none
-seq0() { echo "$1" | tr -d ' \n' | tr ',' '\n' | awk -F- '$1=="0"{print $3}'; }
-covers() { local a; a=$(seq0 "$1"); [ -n "$a" ] && [ "$a" -ge "$(seq0 "$2")" ]; }
-jget() {  # jget JSON KEY -> top-level field or metrics.KEY of a component status ("" if absent)
-    echo "$1" | jq -r --arg k "$2" '(.[$k] // .metrics[$k] // empty) | tostring' 2>/dev/null || true; }
 # OMS_BENCH_TLS=1: a second pair (Store in $SWORK_TLS, Incr-Sync in $IWORK_TLS, the same task, so
 # it resumes from the checkpoint the plain run left in TGT) with the Store stream, acks and status
 # ports on mutual TLS with cluster certificates (bench/tlsgen), as a supervisor runs them;
 # statuses polled with a node certificate. A work dir holding a file .tls is polled over TLS.
-TLS_STORE=""; TLS_INCR=""; CURL_TLS=()
+TLS_STORE=""; TLS_INCR=""
 SWORK_TLS=$BENCH_ROOT/store-work-tls
 IWORK_TLS=$BENCH_ROOT/incr-work-tls
 MODES=plain
@@ -102,10 +97,6 @@ tls_setup() {
     TLS_STORE=",\"tls\":{\"cert\":\"$S/cert.pem\",\"key\":\"$S/key.pem\",\"ca\":\"$S/ca.pem\"}"
     TLS_INCR=",\"tls\":{\"cert\":\"$I/cert.pem\",\"key\":\"$I/key.pem\",\"ca\":\"$I/ca.pem\"}"
     CURL_TLS=(--cacert "$N/ca.pem" --cert "$N/cert.pem" --key "$N/key.pem")
-}
-status_of() {
-    if [ -f "$1/.tls" ]; then curl -s --max-time 5 "${CURL_TLS[@]}" "https://$(cat "$1/status.addr")/status"
-    else curl -s --max-time 5 "http://$(cat "$1/status.addr")/status"; fi
 }
 pid_cpu() { awk '{printf "%.1f", ($14+$15)/'"$CLK_TCK"'}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 set_durability() {  # set_durability SB FLUSH PORT...
