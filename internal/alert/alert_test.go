@@ -325,3 +325,60 @@ func TestListRules(t *testing.T) {
 		t.Errorf("per-project overrides %+v", p)
 	}
 }
+
+// TestEmailSendTimeout: an SMTP server that accepts the connection and never answers fails the
+// send within the timeout (smtp.SendMail waited forever and held the delivery loop); the test
+// server's mail still goes through the bounded client.
+func TestEmailSendTimeout(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var mu sync.Mutex
+	var held []net.Conn
+	defer func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range held {
+			c.Close()
+		}
+	}()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, c) // says nothing
+			mu.Unlock()
+		}
+	}()
+	n := NewNotifier(nil, "cm", nil, quiet)
+	n.smtpTimeout = 500 * time.Millisecond
+	payload, _ := json.Marshal(Notification{AlertID: "a1", Rule: RuleLag, State: "firing", Message: "lag"})
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() {
+		done <- n.send(context.Background(), Channel{Name: "mail", Kind: KindEmail, SMTPAddr: ln.Addr().String(), From: "oms@x", To: []string{"ops@x"}}, "k1", payload)
+	}()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("a silent SMTP server accepted the mail")
+		}
+		if d := time.Since(start); d > 3*time.Second {
+			t.Fatalf("the send gave up after %s, want about the 500 ms timeout", d)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the send to a silent SMTP server did not return within 10 s")
+	}
+	srv := startSMTP(t)
+	if err := n.send(context.Background(), Channel{Name: "mail", Kind: KindEmail, SMTPAddr: srv.ln.Addr().String(), From: "oms@x", To: []string{"ops@x"}}, "k2", payload); err != nil {
+		t.Fatalf("send to a working SMTP server: %v", err)
+	}
+	if err := n.send(context.Background(), Channel{Name: "mail", Kind: KindEmail, SMTPAddr: srv.ln.Addr().String(), From: "oms@x", To: []string{"ops@x\r\nBcc: evil@x"}}, "k3", payload); err == nil {
+		t.Fatal("an address with a line break was sent")
+	}
+}

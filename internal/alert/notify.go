@@ -5,12 +5,14 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"crypto/tls"
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/smtp"
 	"strings"
@@ -54,19 +56,24 @@ type Notification struct {
 	At        time.Time `json:"at"`
 }
 
+// sendTimeout bounds one webhook call or one email.
+const sendTimeout = 10 * time.Second
+
 // Notifier owns the outbox and the channels.
 type Notifier struct {
 	db     *sql.DB
 	cm     string
 	keys   *secret.Keyring
 	client *http.Client
-	log    *slog.Logger
-	sent   *prometheus.CounterVec
+	// smtpTimeout bounds one email from the dial to QUIT.
+	smtpTimeout time.Duration
+	log         *slog.Logger
+	sent        *prometheus.CounterVec
 }
 
 // NewNotifier returns the notifier of the cm database cmDB (unquoted); keys seals channel secrets.
 func NewNotifier(db *sql.DB, cmDB string, keys *secret.Keyring, log *slog.Logger) *Notifier {
-	return &Notifier{db: db, cm: sqlgen.QuoteIdent(cmDB), keys: keys, client: &http.Client{Timeout: 10 * time.Second}, log: log,
+	return &Notifier{db: db, cm: sqlgen.QuoteIdent(cmDB), keys: keys, client: &http.Client{Timeout: sendTimeout}, smtpTimeout: sendTimeout, log: log,
 		sent: prometheus.NewCounterVec(prometheus.CounterOpts{Name: metrics.AlertNotifications, Help: "notification attempts by result (sent, failed, silenced)"}, []string{"result"})}
 }
 
@@ -286,14 +293,64 @@ func (n *Notifier) send(ctx context.Context, c Channel, key string, payload []by
 		fmt.Fprintf(&b, "From: %s\r\nTo: %s\r\nSubject: %s\r\nMessage-ID: <%x@oms>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n",
 			c.From, strings.Join(c.To, ", "), subject, sha256.Sum256([]byte(key)))
 		fmt.Fprintf(&b, "%s\r\n\r\nalert: %s\r\nstate: %s\r\nvalue: %g\r\nat: %s\r\nkey: %s\r\n", no.Message, no.AlertID, no.State, no.Value, no.At.Format(time.RFC3339), key)
-		var auth smtp.Auth
-		if c.User != "" {
-			host, _, _ := strings.Cut(c.SMTPAddr, ":")
-			auth = smtp.PlainAuth("", c.User, c.Password, host)
-		}
-		return smtp.SendMail(c.SMTPAddr, auth, c.From, c.To, []byte(b.String()))
+		return n.sendMail(ctx, c, []byte(b.String()))
 	}
 	return fmt.Errorf("channel %s has unknown kind %q", c.Name, c.Kind)
+}
+
+// sendMail is smtp.SendMail (STARTTLS when offered, PLAIN auth with a user) bounded by
+// n.smtpTimeout from the dial to QUIT: a server that accepts and then stalls fails the attempt
+// (retried later) instead of holding the delivery loop forever.
+func (n *Notifier) sendMail(ctx context.Context, c Channel, msg []byte) error {
+	for _, a := range append([]string{c.From}, c.To...) {
+		if strings.ContainsAny(a, "\r\n") {
+			return fmt.Errorf("email channel %s: address %q holds a line break", c.Name, a)
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, n.smtpTimeout)
+	defer cancel()
+	conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", c.SMTPAddr)
+	if err != nil {
+		return fmt.Errorf("email channel %s: %w", c.Name, err)
+	}
+	defer conn.Close()
+	deadline, _ := ctx.Deadline()
+	_ = conn.SetDeadline(deadline)
+	host, _, _ := strings.Cut(c.SMTPAddr, ":")
+	cl, err := smtp.NewClient(conn, host)
+	if err != nil {
+		return fmt.Errorf("email channel %s: greeting from %s: %w", c.Name, c.SMTPAddr, err)
+	}
+	defer cl.Close()
+	if ok, _ := cl.Extension("STARTTLS"); ok {
+		if err := cl.StartTLS(&tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}); err != nil {
+			return fmt.Errorf("email channel %s: STARTTLS: %w", c.Name, err)
+		}
+	}
+	if c.User != "" {
+		if err := cl.Auth(smtp.PlainAuth("", c.User, c.Password, host)); err != nil {
+			return fmt.Errorf("email channel %s: auth: %w", c.Name, err)
+		}
+	}
+	if err := cl.Mail(c.From); err != nil {
+		return fmt.Errorf("email channel %s: MAIL FROM: %w", c.Name, err)
+	}
+	for _, to := range c.To {
+		if err := cl.Rcpt(to); err != nil {
+			return fmt.Errorf("email channel %s: RCPT TO %s: %w", c.Name, to, err)
+		}
+	}
+	w, err := cl.Data()
+	if err != nil {
+		return fmt.Errorf("email channel %s: DATA: %w", c.Name, err)
+	}
+	if _, err := w.Write(msg); err != nil {
+		return fmt.Errorf("email channel %s: message: %w", c.Name, err)
+	}
+	if err := w.Close(); err != nil {
+		return fmt.Errorf("email channel %s: message: %w", c.Name, err)
+	}
+	return cl.Quit()
 }
 
 // Sign is the webhook signature of body: "sha256=" + hex(HMAC-SHA256(secret, body)).
