@@ -30,6 +30,12 @@ type TxnSource interface {
 	Close() error
 }
 
+// ByteCounter is optionally implemented by a source: the bytes received from the Store (wire:
+// as sent; records: decoded), exported as Incr-Sync's received and read bytes.
+type ByteCounter interface {
+	Bytes() (wire, records int64)
+}
+
 // Acker is optionally implemented by a source: Ack tells the Store the consumer's durable
 // checkpoint so its retention can move on.
 type Acker interface {
@@ -74,7 +80,13 @@ type Syncer struct {
 	stoppedAt string // GTID of the transaction a fatal error stopped at
 	sched     *scheduler
 	srcTime   time.Time // source time of the last heartbeat
-	rateMark  struct {
+	// bytes are the byte counts of the streams opened so far (earlier ones in base, the open one
+	// counted by src).
+	bytes struct {
+		src                ByteCounter
+		baseWire, baseRecs int64
+	}
+	rateMark struct {
 		at   time.Time
 		rows int64
 		rate float64
@@ -168,6 +180,17 @@ func (s *Syncer) run(ctx context.Context) error {
 		return err
 	}
 	defer src.Close()
+	if bc, ok := src.(ByteCounter); ok {
+		s.mu.Lock()
+		s.bytes.src = bc
+		s.mu.Unlock()
+		defer func() {
+			w, r := bc.Bytes()
+			s.mu.Lock()
+			s.bytes.src, s.bytes.baseWire, s.bytes.baseRecs = nil, s.bytes.baseWire+w, s.bytes.baseRecs+r
+			s.mu.Unlock()
+		}()
+	}
 
 	// The read stage stops at the first failure; the workers drain what arrived before it
 	// (see scheduler.fail) and then return the failure; a cancelled ctx stops everything.
@@ -397,6 +420,12 @@ func (s *Syncer) Status() component.Status {
 		"applied_txns_total": float64(snap.txns), "applied_rows_total": float64(snap.rows), "target_commits_total": float64(snap.batches),
 		"inflight_txns": float64(snap.inflight), "rows_per_sec": s.rateMark.rate, "checkpoint_age_seconds": cpAge,
 	}
+	wire, recs := s.bytes.baseWire, s.bytes.baseRecs
+	if s.bytes.src != nil {
+		w, r := s.bytes.src.Bytes()
+		wire, recs = wire+w, recs+r
+	}
+	st.Metrics["received_bytes_total"], st.Metrics["read_bytes_total"] = float64(wire), float64(recs)
 	return st
 }
 

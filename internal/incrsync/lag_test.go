@@ -18,7 +18,8 @@ func storeOpenerFor(addr, consumer string) SourceOpener {
 
 // TestLagOnIdleSourceWithStoreHeartbeat: with the Store's heartbeat on, an idle source keeps
 // the Incr-Sync's lag small (the heartbeat row's commit time moves the watermark; the row itself
-// is never applied: oms's schema is not selected even by a "*" rule).
+// is never applied: oms's schema is not selected even by a "*" rule); the bytes read from the
+// Store are counted.
 func TestLagOnIdleSourceWithStoreHeartbeat(t *testing.T) {
 	p := newPair(t)
 	tb := q(p.db, "t")
@@ -29,6 +30,11 @@ func TestLagOnIdleSourceWithStoreHeartbeat(t *testing.T) {
 	task := fmt.Sprintf("lag-%d", taskSeq.Add(1))
 	r := start(t, cfg, task, 1, storeOpenerFor(st.Addr(), "incr-"+task))
 	r.waitCaughtUp(t, p.src, 30*time.Second)
+	// the bytes received from the Store (and the records in them) are counted
+	m := r.s.Status().Metrics
+	if m["received_bytes_total"] <= 0 || m["read_bytes_total"] <= 0 {
+		t.Fatalf("received %v bytes, read %v bytes after catching up", m["received_bytes_total"], m["read_bytes_total"])
+	}
 	// idle source: only heartbeats from now on; the lag must stay within a few heartbeats
 	deadline := time.Now().Add(4 * time.Second)
 	maxLag := 0.0

@@ -54,6 +54,8 @@ const (
 	IncrLagSeconds           = "oms_incr_sync_lag_seconds" // end-to-end, from the Store's heartbeat when idle
 	IncrCheckpointAgeSeconds = "oms_incr_sync_checkpoint_age_seconds"
 	IncrRowsTotal            = "oms_incr_sync_rows_total"
+	IncrReceivedBytesTotal   = "oms_incr_sync_received_bytes_total" // from the Store, as sent (compressed): what crosses the WAN
+	IncrReadBytesTotal       = "oms_incr_sync_read_bytes_total"     // change records decoded from the stream
 	IncrTxnsTotal            = "oms_incr_sync_txns_total"
 	IncrCommitsTotal         = "oms_incr_sync_commits_total"
 	IncrQueueDepthTxns       = "oms_incr_sync_queue_depth_txns"

@@ -26,6 +26,8 @@ var statusSeries = map[string]map[string]Series{
 	},
 	"incr-sync": {
 		"applied_rows_total":     {IncrRowsTotal, true, "rows applied to the target"},
+		"received_bytes_total":   {IncrReceivedBytesTotal, true, "bytes received from the Store, as sent (compressed)"},
+		"read_bytes_total":       {IncrReadBytesTotal, true, "bytes of change records read from the Store's stream"},
 		"applied_txns_total":     {IncrTxnsTotal, true, "source transactions applied to the target"},
 		"target_commits_total":   {IncrCommitsTotal, true, "target transactions committed"},
 		"inflight_txns":          {IncrQueueDepthTxns, false, "transactions read and not yet applied"},

@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -84,7 +85,14 @@ type Reader struct {
 	cur            []*changelog.Txn
 	done           chan struct{}
 	err            error
+	// wire counts the stream's bytes as received (frame headers and compressed bodies), records
+	// the decoded record bytes: Incr-Sync's received and read bytes.
+	wire, records atomic.Int64
 }
+
+// Bytes returns the bytes received from the Store so far (wire: as sent, compressed; records:
+// the change records decoded from them).
+func (r *Reader) Bytes() (wire, records int64) { return r.wire.Load(), r.records.Load() }
 
 // Dial opens a read stream on the Store serving at addr (host:port).
 func Dial(ctx context.Context, addr string, req ReadRequest) (*Reader, error) {
@@ -195,6 +203,7 @@ func (r *Reader) readLoop(ctx context.Context) error {
 		if _, err := io.ReadFull(br, body); err != nil {
 			return omserr.Wrap(err, omserr.StoreUnavailable, "read stream from store "+r.addr+" broke", "dial again from your checkpoint")
 		}
+		r.wire.Add(int64(frameHeader) + int64(bodyLen))
 		data, err := zd.decode(body, int(rawLen))
 		if err != nil {
 			return fmt.Errorf("read stream from store %s: %w", r.addr, err)
@@ -202,6 +211,7 @@ func (r *Reader) readLoop(ctx context.Context) error {
 		var batch []*changelog.Txn
 		switch typ {
 		case frameRecords:
+			r.records.Add(int64(len(data)))
 			batch, err = decodeRecords(dec, data)
 			if err != nil {
 				return fmt.Errorf("read stream from store %s: %w", r.addr, err)
