@@ -356,7 +356,7 @@ func planSteps(pid string, gen int, oldP, newP Endpoint, fence bool, pos positio
 	ng := gen + 1
 	fenceAct := "the caller confirmed that the application stopped writing to " + oldP.Addr() + "; the old primary's GTID set is taken (now " + orDash(pos.oldGTID) + ")"
 	if fence {
-		fenceAct = "SET GLOBAL read_only = ON on " + oldP.Addr() + ", list the sessions still connected, commit a marker and take its GTID set (now " + orDash(pos.oldGTID) + ")"
+		fenceAct = "SET GLOBAL read_only = ON on " + newP.Addr() + " (until step 6) and on " + oldP.Addr() + ", list the sessions still connected, commit a marker and take its GTID set (now " + orDash(pos.oldGTID) + ")"
 	}
 	writable := "the application may write to " + newP.Addr()
 	if fence {
@@ -475,18 +475,17 @@ func (s *Service) switchPrecheck(ctx context.Context, p api.Project, sw *switchS
 	}
 	add("SERVER_ID", newP.Name, nID.String != "" && nID.String != "0" && nID.String != oID.String,
 		fmt.Sprintf("server_id=%s (old primary %s)", nID.String, oID.String), "give both servers distinct non-zero server_id values")
-	missing := missingPrivs(grants(ctx, ndb), []string{"SELECT", "REPLICATION SLAVE", "REPLICATION CLIENT"})
-	add("PRIVILEGES", newP.Name, len(missing) == 0, privMsg(newP, missing), "GRANT SELECT, REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO the user of "+newP.Name)
-	oneed := []string{"SELECT", "INSERT", "UPDATE", "DELETE", "CREATE", "ALTER"}
-	if fence {
-		oneed = append(oneed, "SUPER")
+	need := func(privs ...string) []string {
+		if fence {
+			privs = append(privs, "SUPER")
+		}
+		return privs
 	}
-	og := grants(ctx, odb)
-	missing = missingPrivs(og, oneed)
-	if fence && len(missing) > 0 && missing[len(missing)-1] == "SUPER" && len(missingPrivs(og, []string{"READ_ONLY ADMIN"})) == 0 {
-		missing = missing[:len(missing)-1] // MariaDB 10.11: READ_ONLY ADMIN is enough for read_only
-	}
-	add("PRIVILEGES", oldP.Name, len(missing) == 0, privMsg(oldP, missing), "GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER ON *.* (and SUPER for --fence) TO the user of "+oldP.Name)
+	const fenceAdvice = " (and SUPER or READ_ONLY ADMIN for --fence)"
+	missing := fencePrivs(grants(ctx, ndb), need("SELECT", "REPLICATION SLAVE", "REPLICATION CLIENT"))
+	add("PRIVILEGES", newP.Name, len(missing) == 0, privMsg(newP, missing), "GRANT SELECT, REPLICATION SLAVE, REPLICATION CLIENT ON *.*"+fenceAdvice+" TO the user of "+newP.Name)
+	missing = fencePrivs(grants(ctx, odb), need("SELECT", "INSERT", "UPDATE", "DELETE", "CREATE", "ALTER"))
+	add("PRIVILEGES", oldP.Name, len(missing) == 0, privMsg(oldP, missing), "GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER ON *.*"+fenceAdvice+" TO the user of "+oldP.Name)
 
 	// No DDL pending: none running on the old primary, none held by the Incr-Sync.
 	var ddls []string
@@ -511,6 +510,16 @@ func (s *Service) switchPrecheck(ctx context.Context, p api.Project, sw *switchS
 	pos.oldGTID, _, _ = sourceGTID(ctx, oldP)
 	pos.newGTID, _, _ = sourceGTID(ctx, newP)
 	return res, pos
+}
+
+// fencePrivs is missingPrivs where READ_ONLY ADMIN (MariaDB 10.11) stands in for SUPER: either
+// lets oms set read_only and write past it.
+func fencePrivs(grants, need []string) []string {
+	missing := missingPrivs(grants, need)
+	if i := slices.Index(missing, "SUPER"); i >= 0 && len(missingPrivs(grants, []string{"READ_ONLY ADMIN"})) == 0 {
+		missing = slices.Delete(missing, i, i+1)
+	}
+	return missing
 }
 
 func isDDL(q string) bool {

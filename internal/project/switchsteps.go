@@ -122,7 +122,7 @@ func (s *Service) switchStep(ctx context.Context, p api.Project, st map[string]a
 		if sw.StoreStartGTID == "" {
 			pos, flavor, err := sourceGTID(ctx, newP)
 			if err != nil {
-				return s.abortSwitch(ctx, p.ID, sw, oldP, api.StepSwitchLogPull, "cannot read "+newP.Name+"'s GTID position: "+err.Error())
+				return s.abortSwitch(ctx, p.ID, sw, oldP, newP, api.StepSwitchLogPull, "cannot read "+newP.Name+"'s GTID position: "+err.Error())
 			}
 			sw.StoreStartGTID, sw.Flavor = pos, flavor
 			if err := s.saveSwitch(ctx, p.ID, sw); err != nil {
@@ -139,7 +139,7 @@ func (s *Service) switchStep(ctx context.Context, p api.Project, st map[string]a
 		}
 		switch {
 		case t.State == task.Failed:
-			return s.abortSwitch(ctx, p.ID, sw, oldP, api.StepSwitchLogPull, "store "+newStore+" failed: "+taskErrMsg(t))
+			return s.abortSwitch(ctx, p.ID, sw, oldP, newP, api.StepSwitchLogPull, "store "+newStore+" failed: "+taskErrMsg(t))
 		case t.State != task.Running || t.Addr == "":
 			_ = s.stepUpdate(ctx, p.ID, api.StepSwitchLogPull, api.StepRunning, 0, nil, op+"waiting for store "+newStore+" on "+orNone(t.Host))
 			return errSwitchNotReady
@@ -151,15 +151,25 @@ func (s *Service) switchStep(ctx context.Context, p api.Project, st map[string]a
 	// WRITE_FENCE
 	if !done(st[api.StepWriteFence].Status) {
 		if sw.FenceGTID == "" {
-			if sw.Fence && !slices.Contains(sw.ReadOnly, oldP.ID) {
-				sw.ReadOnly = append(sw.ReadOnly, oldP.ID) // recorded first: an abort after a crash clears it
+			if sw.Fence {
+				// Both sides read-only until TRANSFER_APP_SWITCH: no application write reaches the
+				// new primary before its start position is taken. Recorded first: an abort after a
+				// crash clears what oms set.
+				for _, e := range []Endpoint{newP, oldP} {
+					if !slices.Contains(sw.ReadOnly, e.ID) {
+						sw.ReadOnly = append(sw.ReadOnly, e.ID)
+					}
+				}
 				if err := s.saveSwitch(ctx, p.ID, sw); err != nil {
 					return err
+				}
+				if err := setReadOnly(ctx, newP, true); err != nil {
+					return s.abortSwitch(ctx, p.ID, sw, oldP, newP, api.StepWriteFence, err.Error())
 				}
 			}
 			f, err := fenceWrites(ctx, oldP, sw.Fence, p.ID)
 			if err != nil {
-				return s.abortSwitch(ctx, p.ID, sw, oldP, api.StepWriteFence, err.Error())
+				return s.abortSwitch(ctx, p.ID, sw, oldP, newP, api.StepWriteFence, err.Error())
 			}
 			now := time.Now().UTC()
 			sw.FenceGTID, sw.FencedAt, sw.Sessions = f.gtid, &now, f.sessions
@@ -169,7 +179,7 @@ func (s *Service) switchStep(ctx context.Context, p api.Project, st map[string]a
 		}
 		how := "the caller confirmed that writes stopped"
 		if sw.Fence {
-			how = "read_only=ON on " + oldP.Addr()
+			how = "read_only=ON on " + oldP.Addr() + " and, until it is the primary, on " + newP.Addr()
 		}
 		msg := fmt.Sprintf("%s%s; fence at %s", op, how, sw.FenceGTID)
 		if len(sw.Sessions) > 0 {
@@ -198,11 +208,11 @@ func (s *Service) switchStep(ctx context.Context, p api.Project, st map[string]a
 				return err
 			}
 			if !ok || t.State == task.Failed {
-				return s.abortSwitch(ctx, p.ID, sw, oldP, api.StepHandover, "incr-sync "+oldIncr+" failed: "+taskErrMsg(t))
+				return s.abortSwitch(ctx, p.ID, sw, oldP, newP, api.StepHandover, "incr-sync "+oldIncr+" failed: "+taskErrMsg(t))
 			}
 			if !drained {
 				if sw.FencedAt != nil && time.Since(*sw.FencedAt) > HandoverTimeout {
-					return s.abortSwitch(ctx, p.ID, sw, oldP, api.StepHandover,
+					return s.abortSwitch(ctx, p.ID, sw, oldP, newP, api.StepHandover,
 						fmt.Sprintf("incr-sync %s did not apply up to the fence %s within %s (applied %s)", oldIncr, sw.FenceGTID, HandoverTimeout, orDash(applied)))
 				}
 				_ = s.stepUpdate(ctx, p.ID, api.StepHandover, api.StepRunning, 0, nil, op+"waiting for "+oldIncr+" to apply up to "+sw.FenceGTID+" (applied "+orDash(applied)+")")
@@ -307,15 +317,19 @@ func (s *Service) switchStep(ctx context.Context, p api.Project, st map[string]a
 	return s.stepUpdate(ctx, p.ID, api.StepReverseIncr, api.StepFinished, 100, nil, "handed over at the rollback's fence "+sw.FenceGTID)
 }
 
-// abortSwitch undoes a switch that has not handed over: the old primary takes writes again (its
-// read_only cleared when oms set it), the new direction's tasks are released, the step FAILED.
-func (s *Service) abortSwitch(ctx context.Context, id string, sw *switchState, oldP Endpoint, step, why string) error {
-	if slices.Contains(sw.ReadOnly, oldP.ID) {
-		if err := setReadOnly(ctx, oldP, false); err != nil {
+// abortSwitch undoes a switch that has not handed over: the old primary takes writes again (the
+// read_only oms set on either side is cleared), the new direction's tasks are released, the step
+// FAILED.
+func (s *Service) abortSwitch(ctx context.Context, id string, sw *switchState, oldP, newP Endpoint, step, why string) error {
+	for _, e := range []Endpoint{oldP, newP} {
+		if !slices.Contains(sw.ReadOnly, e.ID) {
+			continue
+		}
+		if err := setReadOnly(ctx, e, false); err != nil {
 			_ = s.stepUpdate(ctx, id, step, api.StepRunning, 0, nil, "aborting ("+why+"); cannot clear read_only yet: "+err.Error())
 			return errSwitchNotReady
 		}
-		sw.ReadOnly = slices.DeleteFunc(sw.ReadOnly, func(x string) bool { return x == oldP.ID })
+		sw.ReadOnly = slices.DeleteFunc(sw.ReadOnly, func(x string) bool { return x == e.ID })
 	}
 	ng := genPrefix(id, sw.Generation+1)
 	for _, kind := range []string{task.KindIncrSync, task.KindStore} {
