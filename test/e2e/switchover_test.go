@@ -323,9 +323,16 @@ func TestSwitchoverAndRollback(t *testing.T) {
 	hitTriggers(t, src.DB())
 	hitTriggers(t, dst.DB())
 
+	begin := time.Now()
+	scenario.WaitVerified(t, c.cli, pid, 90*time.Second)
+	t.Logf("verified after %s", time.Since(begin).Round(time.Second))
+	// The writer starts after the verification (which re-checks rows a busy writer changes).
 	w := startLedgerWriter(t, app, "S", 5*time.Millisecond) // 200 transactions/s at most
 	defer w.halt()
-	scenario.WaitVerified(t, c.cli, pid, 90*time.Second)
+	scenario.WaitFor(t, 30*time.Second, "500 transactions on the source", func() (bool, string) {
+		n := len(w.snapshot())
+		return n >= 500, fmt.Sprint(n)
+	})
 	scenario.WaitStep(t, c.cli, pid, api.StepIncr, api.StepMonitoring, 30*time.Second)
 
 	// The dry run lists every step with positions and changes nothing.
@@ -413,7 +420,7 @@ func TestSwitchoverAndRollback(t *testing.T) {
 	for _, s := range committed {
 		sides[s]++
 	}
-	t.Logf("writer committed %d transactions (%v), %d refused by read_only", len(committed), sides, w.refused)
+	t.Logf("writer committed %d transactions (%v), %d refused by read_only; %s after the verification", len(committed), sides, w.refused, time.Since(begin).Round(time.Second))
 	comps, _ := c.cli.DescribeProjectComponents(ctx, pid)
 	var ids []string
 	for _, x := range comps {
