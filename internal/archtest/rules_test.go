@@ -21,7 +21,7 @@ const mod = "github.com/omsdev/oms/"
 var (
 	// dataPlane moves rows; it runs inside components and knows nothing of MetaDB or projects.
 	dataPlane = internal("store", "incrsync", "fullimport", "verify", "binlog", "schema", "changelog",
-		"selection", "sqlgen", "heartbeat", "ddl", "rowfilter", "keyset", "fence")
+		"selection", "sqlgen", "heartbeat", "ddl", "rowfilter", "keyset", "fence", "bidir", "conflict")
 	// controlPlane decides what runs where (with the task records and the keyring in MetaDB) and
 	// reports it (tsdb, alert, audit); roles are its parts that run as separate services.
 	controlPlane = internal("cm", "console", "supervisor", "deploy", "project", "task", "secret", "clusterca", "verifyresult", "tsdb", "alert", "audit")

@@ -42,6 +42,9 @@ type worker struct {
 	pending map[string]bool // DDL GTIDs that a crash may have left half-done
 	ins     *instruments
 	seq     uint64
+	// twoWay is set for one direction of an active-active pair: DDL carries the echo marker and
+	// rows are applied with conflict detection.
+	twoWay *TwoWayConfig
 }
 
 // run applies batches until ctx ends or the scheduler is drained after a failure. A failed

@@ -70,6 +70,9 @@ type Config struct {
 	// tests and audits; costs a little throughput.
 	RecordApplied bool `json:"record_applied,omitempty"`
 
+	// TwoWay makes this task one direction of an active-active pair (twoway.go); nil = one-way.
+	TwoWay *TwoWayConfig `json:"two_way,omitempty"`
+
 	// RetryMax is how long retryable target errors are retried before the task fails
 	// (default 10m).
 	RetryMax component.Duration `json:"retry_max,omitempty"`
@@ -118,6 +121,9 @@ func (c *Config) SetDefaults(taskID string) {
 	if c.RetryMax <= 0 {
 		c.RetryMax = component.Duration(10 * time.Minute)
 	}
+	if c.TwoWay != nil {
+		c.AtomicTxns = true // conflicts are detected and decided per source transaction
+	}
 	if c.AtomicTxns {
 		c.MaxBatchTxns = 1
 	}
@@ -163,6 +169,11 @@ func (c *Config) check() (parsed, error) {
 	}
 	if p.policy, err = ddl.CompilePolicy(c.DDLPolicy, c.SkipDDL); err != nil {
 		return bad("ddl_policy", err.Error())
+	}
+	if c.TwoWay != nil {
+		if err := c.TwoWay.check(); err != nil {
+			return parsed{}, err
+		}
 	}
 	if c.Workers > 64 {
 		return bad("workers", "at most 64")

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/omsdev/oms/internal/bidir"
 	"github.com/omsdev/oms/internal/changelog"
 
 	"github.com/omsdev/oms/internal/mysqlconn"
@@ -90,6 +91,9 @@ func (w *worker) applyDDL(ctx context.Context, b *batch, token string) error {
 		}
 		redo := w.pending[n.t.gtid]
 		for _, stmt := range plan.stmts {
+			if w.twoWay != nil {
+				stmt = bidir.DDLMarker(stmt, w.cp.task) // the opposite Store drops its echo
+			}
 			if _, err := conn.ExecContext(ctx, stmt); err != nil {
 				if redo && ddlRedoTolerated[mysqlconn.ErrNumber(err)] {
 					w.log.Warn("DDL was already applied before a restart", "gtid", n.t.gtid, "stmt", stmt, "err", err)

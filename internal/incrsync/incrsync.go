@@ -205,7 +205,7 @@ func (s *Syncer) run(ctx context.Context) error {
 		return nil
 	})
 	for i := 0; i < s.cfg.Workers; i++ {
-		w := &worker{id: i, db: s.db, cp: s.cp, sched: sched, log: s.log, audit: s.cfg.RecordApplied, ins: s.ins,
+		w := &worker{id: i, db: s.db, cp: s.cp, sched: sched, log: s.log, audit: s.cfg.RecordApplied, ins: s.ins, twoWay: s.cfg.TwoWay,
 			retry: time.Duration(s.cfg.RetryMax), pending: rec.pendingDDL}
 		g.Go(func() error { return w.run(ctx) })
 	}
@@ -264,6 +264,15 @@ func (s *Syncer) read(ctx context.Context, src TxnSource, sched *scheduler, rec 
 		if t.DDL != nil {
 			mt := &mtxn{gtid: t.GTID, commit: t.CommitTime, seq: t.Seq}
 			plan, err := planDDL(s.sel, s.policy, t.DDL, t.GTID)
+			if err == nil && len(plan.stmts) > 0 && !s.cfg.TwoWay.acceptsDDL() {
+				// stop at the statement: a barrier applies everything before it, then fails
+				mt.ddl = &ddlPlan{fail: s.cfg.TwoWay.wrongRegionDDL(t.GTID, t.DDL.Statement)}
+				if err := sched.addBarrier(ctx, mt); err != nil {
+					return err
+				}
+				<-ctx.Done()
+				return nil
+			}
 			if omserr.CodeOf(err) == omserr.IncrDDLUnsupported {
 				// stop at the statement: a barrier applies everything before it, then fails
 				mt.ddl = &ddlPlan{fail: err, noop: noopCheck(s.sel, t.DDL)}

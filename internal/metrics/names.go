@@ -47,6 +47,7 @@ const (
 	StoreSentBytesTotal           = "oms_store_sent_bytes_total"
 	StoreFilteredRowsTotal        = "oms_store_filtered_rows_total"
 	StoreRetentionForcedTotal     = "oms_store_retention_forced_total"
+	StoreEchoDroppedTotal         = "oms_store_echo_dropped_total" // two-way: transactions applied by the opposite direction, dropped
 )
 
 // Incr-Sync (apply).

@@ -23,6 +23,7 @@ var statusSeries = map[string]map[string]Series{
 		"sent_bytes_total":       {StoreSentBytesTotal, true, "bytes sent to consumers"},
 		"filtered_rows_total":    {StoreFilteredRowsTotal, true, "rows consumers' selections kept from being sent"},
 		"retention_forced_total": {StoreRetentionForcedTotal, true, "segments removed past the hard maximum before consumers read them"},
+		"echo_dropped_total":     {StoreEchoDroppedTotal, true, "two-way sync: transactions the opposite direction applied (echoes), captured without their changes"},
 	},
 	"incr-sync": {
 		"applied_rows_total":     {IncrRowsTotal, true, "rows applied to the target"},

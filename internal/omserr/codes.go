@@ -123,6 +123,13 @@ const (
 	StoreSourceUnreachable = "STORE_SOURCE_UNREACHABLE"
 	StoreUnavailable       = "STORE_UNAVAILABLE"
 
+	TwoWayConfigInvalid   = "TWOWAY_CONFIG_INVALID"
+	TwoWayConflict        = "TWOWAY_CONFLICT"
+	TwoWayDDLWrongRegion  = "TWOWAY_DDL_WRONG_REGION"
+	TwoWayMarkerNotLogged = "TWOWAY_MARKER_NOT_LOGGED"
+	TwoWaySameServer      = "TWOWAY_SAME_SERVER"
+	TwoWaySameServerID    = "TWOWAY_SAME_SERVER_ID"
+
 	VerifyColumnMissing    = "VERIFY_COLUMN_MISSING"
 	VerifyConfigInvalid    = "VERIFY_CONFIG_INVALID"
 	VerifyConnect          = "VERIFY_CONNECT"
@@ -154,6 +161,7 @@ var Areas = map[string]string{
 	"STATUS":    "a component's status server",
 	"STORE":     "the Store (binlog capture and its consumer stream)",
 	"SWITCH":    "a project's switchover or rollback (the application moves to the other side)",
+	"TWOWAY":    "active-active (two-way) sync: echo prevention, conflicts, DDL direction",
 	"VERIFY":    "full-verify",
 }
 
@@ -282,6 +290,13 @@ var codes = []Info{
 	{StoreSourcePurged, "STORE", s500, "the source no longer has the binlog the Store needs"},
 	{StoreSourceUnreachable, "STORE", s500, "the Store cannot connect to or query the source"},
 	{StoreUnavailable, "STORE", http.StatusServiceUnavailable, "the Store cannot serve now (stopping, failed, unreachable)"},
+
+	{TwoWayConfigInvalid, "TWOWAY", http.StatusBadRequest, "the two-way settings (regions, priority, conflict policies) are invalid"},
+	{TwoWayConflict, "TWOWAY", s500, "a conflict under the policy stop: both regions changed the same row"},
+	{TwoWayDDLWrongRegion, "TWOWAY", s500, "a DDL came from the region that is not the designated DDL region"},
+	{TwoWayMarkerNotLogged, "TWOWAY", s500, "oms's echo marker table is excluded from a database's binlog: applied changes would loop"},
+	{TwoWaySameServer, "TWOWAY", s500, "both sides of a two-way sync are the same database server"},
+	{TwoWaySameServerID, "TWOWAY", s500, "both sides of a two-way sync have the same server_id or server_uuid"},
 
 	{VerifyColumnMissing, "VERIFY", s500, "a compared column is missing on one side"},
 	{VerifyConfigInvalid, "VERIFY", s500, "the full-verify config is invalid"},

@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/omsdev/oms/internal/bidir"
 	"github.com/omsdev/oms/internal/binlog"
 	"github.com/omsdev/oms/internal/component"
 	"github.com/omsdev/oms/internal/ddl"
@@ -56,6 +57,12 @@ type Config struct {
 	// CREATE and INSERT on that schema; without them it logs a warning and the Store runs on.
 	Heartbeat       bool   `json:"heartbeat,omitempty"`
 	HeartbeatSchema string `json:"heartbeat_schema,omitempty"`
+	// EchoTasks are the Incr-Sync tasks that apply changes to this source (the opposite direction
+	// of a two-way sync): the transactions they committed carry their marker (package bidir) and
+	// are captured without rows or DDL, so they never flow back; echo_dropped_total counts them.
+	// EchoSchema is those tasks' checkpoint schema (default "__oms").
+	EchoTasks  []string `json:"echo_tasks,omitempty"`
+	EchoSchema string   `json:"echo_schema,omitempty"`
 }
 
 // SourceConfig is the source database (its JSON: host, port, user, password, tls, flavor).
@@ -153,6 +160,7 @@ type Store struct {
 	cons    *Consumers
 	srv     *Server
 	tracker *schema.Tracker
+	echo    bidir.EchoFilter
 
 	mu        sync.Mutex
 	state     string
@@ -165,6 +173,7 @@ type Store struct {
 	forcedTot int64
 
 	txns, rows, bytes atomic.Int64
+	echoes            atomic.Int64 // transactions dropped as echoes of the opposite direction
 	lastCommit        atomic.Int64 // unix s of the last durable txn
 	lastEvent         atomic.Int64 // unix s of the last source event seen
 	caughtUp          atomic.Bool
@@ -187,7 +196,7 @@ func NewWithConfig(spec component.Spec, cfg Config, logger *slog.Logger) (*Store
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &Store{cfg: cfg, spec: spec, logger: logger, state: component.StateInit}, nil
+	return &Store{cfg: cfg, spec: spec, logger: logger, state: component.StateInit, echo: bidir.NewEchoFilter(cfg.EchoSchema, cfg.EchoTasks)}, nil
 }
 
 // Addr is the consumer address (after Init).
@@ -426,6 +435,12 @@ func (s *Store) captureLoop(ctx context.Context, out chan<- pendingRecord) error
 						return err
 					}
 					skipBefore = time.Time{}
+				}
+				if s.echo.Echo(t) {
+					// applied by the opposite direction: kept as an empty transaction so every
+					// consumer's GTID checkpoint still moves over it
+					t.Rows, t.DDL = nil, nil
+					s.echoes.Add(1)
 				}
 				if t.DDL != nil {
 					t.DDL.Tables = ddl.Parse(t.DDL.DB, t.DDL.Statement).Tables()
@@ -666,6 +681,7 @@ func (s *Store) Status() component.Status {
 	}
 	s.mu.Unlock()
 	m["txns_total"] = float64(s.txns.Load())
+	m["echo_dropped_total"] = float64(s.echoes.Load())
 	m["rows_total"] = float64(s.rows.Load())
 	m["bytes_total"] = float64(s.bytes.Load())
 	if s.log != nil {

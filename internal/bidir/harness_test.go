@@ -1,0 +1,287 @@
+package bidir_test
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/omsdev/oms/internal/component"
+	"github.com/omsdev/oms/internal/conflict"
+	"github.com/omsdev/oms/internal/incrsync"
+	"github.com/omsdev/oms/internal/mysqlconn"
+	"github.com/omsdev/oms/internal/selection"
+	"github.com/omsdev/oms/internal/store"
+	"github.com/omsdev/oms/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// proc is one data component (`oms component <kind> --spec`) as a real child process, so a test
+// can kill it with SIGKILL in the middle of a transaction and start it again on the same work
+// directory.
+type proc struct {
+	t          *testing.T
+	kind, task string
+	dir, spec  string
+	cmd        *exec.Cmd
+	done       chan struct{} // closed when the running process exited
+	runs       int
+}
+
+func newProc(t *testing.T, kind, task string, cfg any) *proc {
+	t.Helper()
+	dir := t.TempDir()
+	raw, _ := json.Marshal(cfg)
+	spec := component.Spec{Kind: kind, TaskID: task, Epoch: 1, StatusAddr: "127.0.0.1:0", WorkDir: dir, Config: raw}
+	b, _ := json.Marshal(spec)
+	p := &proc{t: t, kind: kind, task: task, dir: dir, spec: filepath.Join(dir, "spec.json")}
+	if err := os.WriteFile(p.spec, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.stop(syscall.SIGKILL) })
+	return p
+}
+
+func (p *proc) start() {
+	p.t.Helper()
+	_ = os.Remove(filepath.Join(p.dir, "status.addr")) // the killed process's address is stale
+	p.runs++
+	logf, err := os.Create(filepath.Join(p.dir, fmt.Sprintf("run%d.log", p.runs)))
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	p.cmd = exec.Command(testenv.OMSBinary(p.t), "component", p.kind, "--spec", p.spec)
+	p.cmd.Stdout, p.cmd.Stderr = logf, logf
+	if err := p.cmd.Start(); err != nil {
+		p.t.Fatal(err)
+	}
+	logf.Close()
+	done, cmd := make(chan struct{}), p.cmd
+	p.done = done
+	go func() { _ = cmd.Wait(); close(done) }()
+}
+
+// exited reports whether the started process has exited on its own.
+func (p *proc) exited() bool {
+	if p.cmd == nil {
+		return false
+	}
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+func (p *proc) stop(sig syscall.Signal) {
+	if p.cmd == nil {
+		return
+	}
+	_ = p.cmd.Process.Signal(sig)
+	<-p.done
+	p.cmd = nil
+}
+
+func (p *proc) log() string {
+	b, _ := os.ReadFile(filepath.Join(p.dir, fmt.Sprintf("run%d.log", p.runs)))
+	if len(b) > 4000 {
+		b = b[len(b)-4000:]
+	}
+	return string(b)
+}
+
+// status reads /status; ok is false while the process does not serve it.
+func (p *proc) status() (component.Status, bool) {
+	var st component.Status
+	addr, err := os.ReadFile(filepath.Join(p.dir, "status.addr"))
+	if err != nil {
+		return st, false
+	}
+	c := http.Client{Timeout: 2 * time.Second}
+	resp, err := c.Get("http://" + strings.TrimSpace(string(addr)) + "/status")
+	if err != nil {
+		return st, false
+	}
+	defer resp.Body.Close()
+	if json.NewDecoder(resp.Body).Decode(&st) != nil {
+		return st, false
+	}
+	return st, true
+}
+
+// region is one side of a two-way pair: its database, and the Store and Incr-Sync of the
+// direction that starts there (Store on this database, Incr-Sync into the other).
+type region struct {
+	name  string
+	inst  *testenv.Instance
+	store *proc
+	incr  *proc
+	// storeAddr is the Store's fixed consumer address (it keeps it across kills).
+	storeAddr string
+}
+
+// twoWay is two regions "hz" and "hl" with database app on both, synced both ways.
+type twoWay struct {
+	t      *testing.T
+	hz, hl *region
+}
+
+const appDB = "app"
+
+// setup statements run on both sides before the Stores start (not replicated).
+var appSchema = []string{
+	"CREATE DATABASE " + appDB,
+	"CREATE TABLE app.t (id INT PRIMARY KEY, v VARCHAR(40), ver BIGINT NOT NULL DEFAULT 0, code VARCHAR(20) NULL, UNIQUE KEY uk_code (code)) ENGINE=InnoDB",
+}
+
+// newTwoWay starts two MariaDB servers with the app schema. tweak may change each direction's
+// incr-sync config (conflict policies) before the components are written.
+func newTwoWay(t *testing.T, conflicts conflict.Config, ddlRegion string) *twoWay {
+	t.Helper()
+	insts := testenv.StartN(t, 2)
+	w := &twoWay{t: t, hz: &region{name: "hz", inst: insts[0]}, hl: &region{name: "hl", inst: insts[1]}}
+	for _, r := range []*region{w.hz, w.hl} {
+		for _, s := range appSchema {
+			if _, err := r.inst.DB().Exec(s); err != nil {
+				t.Fatal(err)
+			}
+		}
+		r.storeAddr = fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	}
+	for _, d := range [][2]*region{{w.hz, w.hl}, {w.hl, w.hz}} {
+		src, dst := d[0], d[1]
+		var pos string
+		if err := src.inst.DB().QueryRow("SELECT @@gtid_binlog_pos").Scan(&pos); err != nil {
+			t.Fatal(err)
+		}
+		src.store = newProc(t, store.Kind, "store-"+src.name, store.Config{
+			Source: store.SourceConfig{Config: mysqlconn.Config{Host: "127.0.0.1", Port: src.inst.Port, User: "root"}},
+			Start:  store.StartConfig{GTIDSet: pos}, Listen: src.storeAddr,
+			EchoTasks: []string{incrTask(dst, src)},
+		})
+		src.incr = newProc(t, incrsync.Kind, incrTask(src, dst), incrsync.Config{
+			StoreAddr: src.storeAddr, StartGTID: pos, RecordApplied: true, Workers: 2,
+			Target:    mysqlconn.Config{Host: "127.0.0.1", Port: dst.inst.Port, User: "root"},
+			Selection: selection.Config{Tables: []selection.Rule{{DB: appDB}}},
+			TwoWay: &incrsync.TwoWayConfig{SourceRegion: src.name, TargetRegion: dst.name, DDLRegion: ddlRegion,
+				Conflicts: conflicts},
+		})
+	}
+	return w
+}
+
+// incrTask names the Incr-Sync of the direction src -> dst.
+func incrTask(src, dst *region) string { return "incr-" + src.name + "-" + dst.name }
+
+func (w *twoWay) regions() []*region { return []*region{w.hz, w.hl} }
+
+func (w *twoWay) startAll() {
+	for _, r := range w.regions() {
+		r.store.start()
+	}
+	for _, r := range w.regions() {
+		r.incr.start()
+	}
+}
+
+// gtidPos is a server's @@gtid_binlog_pos.
+func gtidPos(t *testing.T, db *sql.DB) string {
+	t.Helper()
+	var s string
+	if err := db.QueryRow("SELECT @@gtid_binlog_pos").Scan(&s); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// exec runs statements in one transaction and returns its GTID (@@last_gtid of the session).
+func execTxn(ctx context.Context, db *sql.DB, stmts ...string) (string, error) {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "BEGIN"); err != nil {
+		return "", err
+	}
+	for _, s := range stmts {
+		if _, err := conn.ExecContext(ctx, s); err != nil {
+			_, _ = conn.ExecContext(ctx, "ROLLBACK")
+			return "", err
+		}
+	}
+	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
+		return "", err
+	}
+	var g string
+	err = conn.QueryRowContext(ctx, "SELECT @@last_gtid").Scan(&g)
+	return g, err
+}
+
+// waitConverged waits until app.t is the same on both sides and both Incr-Syncs have applied
+// everything their source has (after writers stopped).
+func (w *twoWay) waitConverged(within time.Duration) {
+	w.t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		a := testenv.Rows(w.t, w.hz.inst.DB(), "SELECT * FROM app.t ORDER BY id")
+		b := testenv.Rows(w.t, w.hl.inst.DB(), "SELECT * FROM app.t ORDER BY id")
+		caught := true
+		for _, d := range [][2]*region{{w.hz, w.hl}, {w.hl, w.hz}} {
+			caught = caught && w.caughtUp(d[0], gtidPos(w.t, d[0].inst.DB()))
+		}
+		if caught && strings.Join(a, "\n") == strings.Join(b, "\n") {
+			return
+		}
+		if time.Now().After(deadline) {
+			for _, r := range w.regions() {
+				st, _ := r.incr.status()
+				w.t.Logf("%s: %+v\nincr log:\n%s\nstore log:\n%s", r.incr.task, st, r.incr.log(), r.store.log())
+			}
+			w.t.Fatalf("the regions did not converge within %s:\n%s", within, testenv.RowDiff(a, b))
+		}
+		time.Sleep(100 * time.Millisecond) // polling interval
+	}
+}
+
+// caughtUp reports whether src's Incr-Sync checkpoint contains pos (src's GTIDs; echoes
+// included, the Store passes them on empty).
+func (w *twoWay) caughtUp(src *region, pos string) bool {
+	st, ok := src.incr.status()
+	if !ok || st.Error != nil {
+		if ok {
+			w.t.Fatalf("%s failed: %+v\n%s", src.incr.task, st.Error, src.incr.log())
+		}
+		return false
+	}
+	return st.Position != "" && containsGTIDs(st.Position, pos)
+}
+
+// appliedGTIDs lists what the Incr-Sync of src -> dst applied (its incr_applied audit on dst).
+func appliedGTIDs(t *testing.T, src, dst *region) map[string]bool {
+	t.Helper()
+	rows, err := dst.inst.DB().Query("SELECT gtid FROM __oms.incr_applied WHERE task_id = ?", incrTask(src, dst))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[string]bool{}
+	for rows.Next() {
+		var g string
+		if err := rows.Scan(&g); err != nil {
+			t.Fatal(err)
+		}
+		out[g] = true
+	}
+	return out
+}
