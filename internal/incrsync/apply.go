@@ -204,7 +204,12 @@ func (w *worker) apply(ctx context.Context, b *batch, token string, rowMode bool
 		defer func() { _, _ = tx.ExecContext(context.WithoutCancel(ctx), "SET foreign_key_checks = 0") }()
 		rowMode = true
 	}
-	if rowMode {
+	var conflicts []*conflictRec
+	if w.twoWay != nil {
+		if conflicts, err = w.applyTwoWay(ctx, tx.Tx, b); err != nil {
+			return err
+		}
+	} else if rowMode {
 		for _, n := range b.nodes {
 			for i := range n.t.rows {
 				if err := applyRow(ctx, tx.Tx, &n.t.rows[i], n.t.gtid, n.t.idempotent); err != nil {
@@ -220,6 +225,9 @@ func (w *worker) apply(ctx context.Context, b *batch, token string, rowMode bool
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit batch at GTID %s: %w: %w", b.nodes[len(b.nodes)-1].t.gtid, errCommitUnknown, err)
+	}
+	for _, c := range conflicts {
+		w.ins.conflict(c)
 	}
 	return nil
 }

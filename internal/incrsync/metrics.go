@@ -13,9 +13,10 @@ import (
 // target commit, errors by class, and applied changes per source table and operation. A batch's
 // changes are summed before they touch the counters, so the cost is per batch, not per row.
 type instruments struct {
-	latency prometheus.Histogram
-	errs    *prometheus.CounterVec
-	changes *prometheus.CounterVec
+	latency   prometheus.Histogram
+	errs      *prometheus.CounterVec
+	changes   *prometheus.CounterVec
+	conflicts *prometheus.CounterVec
 }
 
 func newInstruments() *instruments {
@@ -26,12 +27,19 @@ func newInstruments() *instruments {
 			Help: "target errors: retryable (retried with backoff) and fatal (the task stops)"}, []string{metrics.LabelClass}),
 		changes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: metrics.IncrChangesTotal,
 			Help: "changes applied to the target per source table: insert, update, delete rows and ddl statements"}, []string{metrics.LabelTable, metrics.LabelOp}),
+		conflicts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: metrics.IncrConflictsTotal,
+			Help: "two-way sync: conflicts detected on apply, by kind and decision (each counted once, when its decision commits)"}, []string{metrics.LabelKind, metrics.LabelDecision}),
 	}
+}
+
+// conflict counts one conflict whose decision committed (or stopped the task).
+func (in *instruments) conflict(c *conflictRec) {
+	in.conflicts.WithLabelValues(string(c.kind), string(c.decision)).Inc()
 }
 
 // Collectors implements component.Instrumented.
 func (s *Syncer) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{s.ins.latency, s.ins.errs, s.ins.changes}
+	return []prometheus.Collector{s.ins.latency, s.ins.errs, s.ins.changes, s.ins.conflicts}
 }
 
 type changeKey struct {

@@ -9,16 +9,17 @@ package metrics
 
 // Label names.
 const (
-	LabelProject = "project"
-	LabelTask    = "task"
-	LabelRegion  = "region"
-	LabelHost    = "host"
-	LabelTable   = "table" // db.table of a DML/DDL count
-	LabelOp      = "op"    // insert, update, delete, ddl
-	LabelClass   = "class" // retryable, fatal
-	LabelRule    = "rule"
-	LabelSink    = "sink"
-	LabelKind    = "kind" // component kind on oms_component_* series
+	LabelProject  = "project"
+	LabelTask     = "task"
+	LabelRegion   = "region"
+	LabelHost     = "host"
+	LabelTable    = "table" // db.table of a DML/DDL count
+	LabelOp       = "op"    // insert, update, delete, ddl
+	LabelClass    = "class" // retryable, fatal
+	LabelRule     = "rule"
+	LabelSink     = "sink"
+	LabelKind     = "kind"     // component kind on oms_component_* series; conflict kind on oms_incr_sync_conflicts_total
+	LabelDecision = "decision" // keep_target, take_source, stop (two-way conflicts)
 )
 
 // Op label values of the per-table change counters.
@@ -63,6 +64,7 @@ const (
 	IncrApplyLatencySeconds  = "oms_incr_sync_apply_latency_seconds" // histogram per target commit
 	IncrErrorsTotal          = "oms_incr_sync_errors_total"          // {class}
 	IncrChangesTotal         = "oms_incr_sync_changes_total"         // {table, op}: applied DML rows and DDL statements
+	IncrConflictsTotal       = "oms_incr_sync_conflicts_total"       // {kind, decision}: two-way conflicts
 )
 
 // Full import and verification.
