@@ -3,120 +3,31 @@ package bidir_test
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
-	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/omsdev/oms/internal/component"
 	"github.com/omsdev/oms/internal/conflict"
 	"github.com/omsdev/oms/internal/incrsync"
 	"github.com/omsdev/oms/internal/mysqlconn"
 	"github.com/omsdev/oms/internal/selection"
 	"github.com/omsdev/oms/internal/store"
 	"github.com/omsdev/oms/internal/testenv"
+	"github.com/omsdev/oms/internal/testenv/scenario"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
-// proc is one data component (`oms component <kind> --spec`) as a real child process, so a test
-// can kill it with SIGKILL in the middle of a transaction and start it again on the same work
-// directory.
+// proc is one data component as a real child process (killable with SIGKILL mid-transaction,
+// restarted on the same work directory) with its task id.
 type proc struct {
-	t          *testing.T
-	kind, task string
-	dir, spec  string
-	cmd        *exec.Cmd
-	done       chan struct{} // closed when the running process exited
-	runs       int
+	*scenario.ComponentProcess
+	task string
 }
 
 func newProc(t *testing.T, kind, task string, cfg any) *proc {
-	t.Helper()
-	dir := t.TempDir()
-	raw, _ := json.Marshal(cfg)
-	spec := component.Spec{Kind: kind, TaskID: task, Epoch: 1, StatusAddr: "127.0.0.1:0", WorkDir: dir, Config: raw}
-	b, _ := json.Marshal(spec)
-	p := &proc{t: t, kind: kind, task: task, dir: dir, spec: filepath.Join(dir, "spec.json")}
-	if err := os.WriteFile(p.spec, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.stop(syscall.SIGKILL) })
-	return p
-}
-
-func (p *proc) start() {
-	p.t.Helper()
-	_ = os.Remove(filepath.Join(p.dir, "status.addr")) // the killed process's address is stale
-	p.runs++
-	logf, err := os.Create(filepath.Join(p.dir, fmt.Sprintf("run%d.log", p.runs)))
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	p.cmd = exec.Command(testenv.OMSBinary(p.t), "component", p.kind, "--spec", p.spec)
-	p.cmd.Stdout, p.cmd.Stderr = logf, logf
-	if err := p.cmd.Start(); err != nil {
-		p.t.Fatal(err)
-	}
-	logf.Close()
-	done, cmd := make(chan struct{}), p.cmd
-	p.done = done
-	go func() { _ = cmd.Wait(); close(done) }()
-}
-
-// exited reports whether the started process has exited on its own.
-func (p *proc) exited() bool {
-	if p.cmd == nil {
-		return false
-	}
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
-func (p *proc) stop(sig syscall.Signal) {
-	if p.cmd == nil {
-		return
-	}
-	_ = p.cmd.Process.Signal(sig)
-	<-p.done
-	p.cmd = nil
-}
-
-func (p *proc) log() string {
-	b, _ := os.ReadFile(filepath.Join(p.dir, fmt.Sprintf("run%d.log", p.runs)))
-	if len(b) > 4000 {
-		b = b[len(b)-4000:]
-	}
-	return string(b)
-}
-
-// status reads /status; ok is false while the process does not serve it.
-func (p *proc) status() (component.Status, bool) {
-	var st component.Status
-	addr, err := os.ReadFile(filepath.Join(p.dir, "status.addr"))
-	if err != nil {
-		return st, false
-	}
-	c := http.Client{Timeout: 2 * time.Second}
-	resp, err := c.Get("http://" + strings.TrimSpace(string(addr)) + "/status")
-	if err != nil {
-		return st, false
-	}
-	defer resp.Body.Close()
-	if json.NewDecoder(resp.Body).Decode(&st) != nil {
-		return st, false
-	}
-	return st, true
+	return &proc{ComponentProcess: scenario.NewComponentProcess(t, kind, task, cfg), task: task}
 }
 
 // region is one side of a two-way pair: its database, and the Store and Incr-Sync of the
@@ -187,10 +98,10 @@ func (w *twoWay) regions() []*region { return []*region{w.hz, w.hl} }
 
 func (w *twoWay) startAll() {
 	for _, r := range w.regions() {
-		r.store.start()
+		r.store.Start()
 	}
 	for _, r := range w.regions() {
-		r.incr.start()
+		r.incr.Start()
 	}
 }
 
@@ -245,8 +156,8 @@ func (w *twoWay) waitConverged(within time.Duration) {
 		}
 		if time.Now().After(deadline) {
 			for _, r := range w.regions() {
-				st, _ := r.incr.status()
-				w.t.Logf("%s: %+v\nincr log:\n%s\nstore log:\n%s", r.incr.task, st, r.incr.log(), r.store.log())
+				st, _ := r.incr.Status()
+				w.t.Logf("%s: %+v\nincr log:\n%s\nstore log:\n%s", r.incr.task, st, r.incr.LogTail(), r.store.LogTail())
 			}
 			w.t.Fatalf("the regions did not converge within %s:\n%s", within, testenv.RowDiff(a, b))
 		}
@@ -257,10 +168,10 @@ func (w *twoWay) waitConverged(within time.Duration) {
 // caughtUp reports whether src's Incr-Sync checkpoint contains pos (src's GTIDs; echoes
 // included, the Store passes them on empty).
 func (w *twoWay) caughtUp(src *region, pos string) bool {
-	st, ok := src.incr.status()
+	st, ok := src.incr.Status()
 	if !ok || st.Error != nil {
 		if ok {
-			w.t.Fatalf("%s failed: %+v\n%s", src.incr.task, st.Error, src.incr.log())
+			w.t.Fatalf("%s failed: %+v\n%s", src.incr.task, st.Error, src.incr.LogTail())
 		}
 		return false
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/omsdev/oms/internal/binlog"
 	"github.com/omsdev/oms/internal/conflict"
 	"github.com/omsdev/oms/internal/omserr"
+	"github.com/omsdev/oms/internal/testenv/scenario"
 )
 
 func containsGTIDs(set, pos string) bool {
@@ -55,7 +56,7 @@ func TestTwoWayNoEcho(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the DDL from hz did not reach hl:\n%s", w.hz.incr.log())
+			t.Fatalf("the DDL from hz did not reach hl:\n%s", w.hz.incr.LogTail())
 		}
 		time.Sleep(100 * time.Millisecond) // polling interval
 	}
@@ -72,7 +73,7 @@ func TestTwoWayNoEcho(t *testing.T) {
 			t.Errorf("%s applied %d transactions, %s's clients committed %d (an echo would be extra):\napplied %v\nwritten %v",
 				incrTask(d[0], d[1]), len(got), d[0].name, len(written[d[0].name]), sortedKeys(got), sortedKeys(written[d[0].name]))
 		}
-		st, ok := d[0].store.status()
+		st, ok := d[0].store.Status()
 		if !ok {
 			t.Fatalf("store %s has no status", d[0].name)
 		}
@@ -98,17 +99,14 @@ func TestTwoWayDDLFromWrongRegion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// a failed component process exits; its last log line names the error
-	deadline := time.Now().Add(45 * time.Second)
-	for !w.hl.incr.exited() {
-		if time.Now().After(deadline) {
-			t.Fatalf("the hl -> hz direction did not stop at the DDL from hl:\n%s", w.hl.incr.log())
-		}
-		time.Sleep(100 * time.Millisecond) // polling interval
-	}
-	if l := w.hl.incr.log(); !strings.Contains(l, "error: "+omserr.TwoWayDDLWrongRegion) || !strings.Contains(l, ddl) ||
-		!strings.Contains(l, "region hl") || !strings.Contains(l, "region hz only") {
-		t.Fatalf("stopped with:\n%s", l)
+	// a failed component process exits; its final status names the error
+	scenario.WaitFor(t, 45*time.Second, "the hl -> hz direction stops at the DDL from hl", func() (bool, string) {
+		return !w.hl.incr.Running(), w.hl.incr.LogTail()
+	})
+	st, ok := w.hl.incr.Status()
+	if !ok || st.Error == nil || st.Error.Code != omserr.TwoWayDDLWrongRegion || !strings.Contains(st.Error.Message, ddl) ||
+		!strings.Contains(st.Error.Message, "region hl") || !strings.Contains(st.Error.Message, "region hz only") {
+		t.Fatalf("stopped with %+v\n%s", st.Error, w.hl.incr.LogTail())
 	}
 	var v string
 	if err := w.hz.inst.DB().QueryRow("SELECT v FROM app.t WHERE id = 1001").Scan(&v); err != nil || v != "before" {
@@ -123,14 +121,14 @@ func TestTwoWayDDLFromWrongRegion(t *testing.T) {
 	if _, err := execTxn(ctx, w.hz.inst.DB(), "INSERT INTO app.t (id, v) VALUES (1, 'hz')"); err != nil {
 		t.Fatal(err)
 	}
-	deadline = time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		var got string
 		if w.hl.inst.DB().QueryRow("SELECT v FROM app.t WHERE id = 1").Scan(&got) == nil && got == "hz" {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("hz -> hl stopped too:\n%s", w.hz.incr.log())
+			t.Fatalf("hz -> hl stopped too:\n%s", w.hz.incr.LogTail())
 		}
 		time.Sleep(100 * time.Millisecond) // polling interval
 	}
