@@ -129,6 +129,8 @@ type CreateProjectRequest struct {
 	DDLPolicy map[string]string `json:"ddlPolicy,omitempty" yaml:"ddlPolicy,omitempty" maxlen:"value"`
 	// StartImmediately starts the project right after creating it.
 	StartImmediately bool `json:"startImmediately,omitempty" yaml:"startImmediately,omitempty"`
+	// TwoWay makes the project active-active: the reverse project is created with it (twoway.go).
+	TwoWay *TwoWaySettings `json:"twoWay,omitempty" yaml:"twoWay,omitempty"`
 }
 
 // ProjectIDRequest names one project.
@@ -233,6 +235,8 @@ type Project struct {
 	Steps        []Step    `json:"steps,omitempty"`
 	// Switch is the project's switchover state (nil when it never switched).
 	Switch *SwitchState `json:"switch,omitempty"`
+	// TwoWay is set on both projects of an active-active pair.
+	TwoWay *TwoWayInfo `json:"twoWay,omitempty"`
 }
 
 // SwitchoverRequest asks for a switchover (the target becomes the primary, reverse sync starts)

@@ -255,7 +255,7 @@ func newProjectCmd() *cobra.Command {
 		verb("resume", "Resume a suspended or failed project", (*api.Client).ResumeProject),
 		verb("release", "Release a project: stop and remove its components", (*api.Client).ReleaseProject),
 		verb("delete", "Delete an INIT or RELEASED project", (*api.Client).DeleteProject),
-		list, show, newVerifyResultCmd(&cf), newSwitchCmd(&cf, false), newSwitchCmd(&cf, true))
+		list, show, newVerifyResultCmd(&cf), newSwitchCmd(&cf, false), newSwitchCmd(&cf, true), newConflictsCmd(&cf))
 	return cmd
 }
 
@@ -288,9 +288,24 @@ func showProject(ctx context.Context, c *api.Client, out io.Writer, id string) e
 		}
 		fmt.Fprintln(out)
 	}
+	if err := printSteps(out, p.Steps); err != nil {
+		return err
+	}
+	if err := showTwoWay(ctx, c, out, p); err != nil {
+		return err
+	}
+	if len(comps) > 0 {
+		fmt.Fprintln(out)
+		return printComponents(out, comps)
+	}
+	return nil
+}
+
+// printSteps prints a project's steps with their progress and detail.
+func printSteps(out io.Writer, steps []api.Step) error {
 	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "STEP\tSTATUS\tPROGRESS\tDETAIL")
-	for _, s := range p.Steps {
+	for _, s := range steps {
 		detail := s.Message
 		if v, ok := s.Metrics["rows_done"]; ok && s.Name == api.StepFull {
 			detail = fmt.Sprintf("%.0f/%.0f rows; %s", v, s.Metrics["rows_total"], detail)
@@ -303,14 +318,7 @@ func showProject(ctx context.Context, c *api.Client, out io.Writer, id string) e
 		}
 		fmt.Fprintf(w, "%s\t%s\t%.0f%%\t%s\n", s.Name, s.Status, s.Progress, detail)
 	}
-	if err := w.Flush(); err != nil {
-		return err
-	}
-	if len(comps) > 0 {
-		fmt.Fprintln(out)
-		return printComponents(out, comps)
-	}
-	return nil
+	return w.Flush()
 }
 
 func printComponents(out io.Writer, comps []api.Component) error {

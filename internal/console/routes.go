@@ -128,6 +128,17 @@ func (s *Server) routeTable() map[string]route {
 			}
 			return p.VerificationResult(ctx, id)
 		}},
+		api.ActionListProjectConflicts: {h: func(ctx context.Context, c *call) (any, error) {
+			var req api.ListProjectConflictsRequest
+			if err := c.decode(&req); err != nil {
+				return nil, err
+			}
+			if strings.TrimSpace(req.ID) == "" {
+				return nil, omserr.New(omserr.APIInvalidArgument, "id is required", `send {"id": "<project id>"}`)
+			}
+			c.resource = req.ID
+			return p.ListConflicts(ctx, req)
+		}},
 		api.ActionDownloadVerificationFixSQL: {h: func(ctx context.Context, c *call) (any, error) {
 			var req api.DownloadVerificationFixSQLRequest
 			if err := c.decode(&req); err != nil {

@@ -131,7 +131,7 @@ func (s *Syncer) Init(ctx context.Context) error {
 		return err
 	}
 	if s.cfg.TwoWay != nil {
-		if _, err := db.ExecContext(ctx, conflictTableDDL(s.cfg.CheckpointSchema)); err != nil {
+		if _, err := db.ExecContext(ctx, ConflictTableDDL(s.cfg.CheckpointSchema)); err != nil {
 			return omserr.Wrap(err, omserr.IncrCheckpointSetup, "cannot create the conflict table in target schema "+s.cfg.CheckpointSchema, "grant the target user CREATE on "+s.cfg.CheckpointSchema)
 		}
 	}

@@ -23,8 +23,9 @@ import (
 // MetaDB.
 const conflictTable = "incr_conflict"
 
-// ConflictTableDDL creates the conflict table in schema (quoted by the caller's sqlgen).
-func conflictTableDDL(schema string) string {
+// ConflictTableDDL creates the conflict table in schema (Incr-Sync does at Init; tests that
+// play its part too).
+func ConflictTableDDL(schema string) string {
 	return "CREATE TABLE IF NOT EXISTS " + sqlgen.QuoteIdent(schema) + ".`" + conflictTable + "` (" +
 		" task_id VARCHAR(191) NOT NULL, gtid VARCHAR(191) NOT NULL, row_no INT NOT NULL," +
 		" table_name VARCHAR(400) NOT NULL, kind VARCHAR(32) NOT NULL, row_key TEXT NOT NULL," +

@@ -28,12 +28,12 @@ func conflictPair(t *testing.T, tables ...string) *pair {
 		}
 		// the target diverges: one row per kind of conflict
 		execAll(t, p.dst.DB(),
-			"INSERT INTO "+q(p.db, tb)+" VALUES (1, 'tgt', 5, NULL)", // insert_exists
-			"DELETE FROM "+q(p.db, tb)+" WHERE id = 2",                // update_missing
+			"INSERT INTO "+q(p.db, tb)+" VALUES (1, 'tgt', 5, NULL)",     // insert_exists
+			"DELETE FROM "+q(p.db, tb)+" WHERE id = 2",                   // update_missing
 			"UPDATE "+q(p.db, tb)+" SET v = 'tgt', ver = 9 WHERE id = 3", // update_differs
-			"DELETE FROM "+q(p.db, tb)+" WHERE id = 4",                // delete_missing
+			"DELETE FROM "+q(p.db, tb)+" WHERE id = 4",                   // delete_missing
 			"UPDATE "+q(p.db, tb)+" SET v = 'tgt', ver = 0 WHERE id = 5", // delete_differs
-			"INSERT INTO "+q(p.db, tb)+" VALUES (60, 'tgt', 1, 'X')",  // unique_collision
+			"INSERT INTO "+q(p.db, tb)+" VALUES (60, 'tgt', 1, 'X')",     // unique_collision
 		)
 	}
 	p.start = gtidPos(t, p.src)

@@ -155,6 +155,30 @@ var rmMigrations = []Migration{{
 			finished_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)
 		) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
 	},
+}, {
+	Version: 6, Name: "two-way sync: the conflicts of each project, copied from its targets' incr_conflict tables",
+	Statements: []string{
+		`CREATE TABLE IF NOT EXISTS conflicts (
+			project_id VARCHAR(64) NOT NULL,
+			task_id VARCHAR(191) NOT NULL,
+			gtid VARCHAR(191) NOT NULL COMMENT 'source transaction',
+			row_no INT NOT NULL COMMENT 'row of the transaction: (task, gtid, row) is recorded once',
+			table_name VARCHAR(400) NOT NULL,
+			kind VARCHAR(32) NOT NULL,
+			row_key TEXT NOT NULL,
+			source_image MEDIUMTEXT NULL,
+			target_image MEDIUMTEXT NULL,
+			source_region VARCHAR(64) NOT NULL,
+			target_region VARCHAR(64) NOT NULL,
+			source_commit_at DATETIME(6) NOT NULL,
+			target_version VARCHAR(191) NULL,
+			policy VARCHAR(16) NOT NULL,
+			decision VARCHAR(16) NOT NULL,
+			detected_at DATETIME(6) NOT NULL,
+			PRIMARY KEY (project_id, task_id, gtid, row_no),
+			KEY idx_project_detected (project_id, detected_at)
+		) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+	},
 }}
 
 var cmMigrations = []Migration{{

@@ -147,6 +147,7 @@ func Precheck(ctx context.Context, src, dst Endpoint, sel selection.Config, spec
 		}
 		return out
 	}
+	res = append(res, twoWayChecks(ctx, sdb, tdb, src, dst, spec)...)
 	sv := vars(sdb, "log_bin", "server_id", "lower_case_table_names")
 	tv := vars(tdb, "lower_case_table_names")
 

@@ -184,6 +184,10 @@ func (s *Service) advance(ctx context.Context, p api.Project) (err error) {
 		}()
 	}
 	sel := SelectionConfig(spec.Mapping)
+	if why := s.reverseWaits(ctx, spec); why != "" {
+		return s.stepUpdate(ctx, p.ID, api.StepPrecheck, api.StepPending, 0, nil, why)
+	}
+	s.twoWayChores(ctx, p.ID, spec, src, dst)
 	// Suspended steps of a resumed project run again.
 	for name, x := range st {
 		if x.Status == api.StepSuspend {
@@ -226,7 +230,7 @@ func (s *Service) advance(ctx context.Context, p api.Project) (err error) {
 			start, flavor = pos, fl
 		}
 		storeID := TaskID(p.ID, task.KindStore)
-		cfg := storeConfig{Source: storeSource{Config: s.conn(src), Flavor: flavor}, Start: storeStart{GTIDSet: start}, Heartbeat: true}
+		cfg := storeConfig{Source: storeSource{Config: s.conn(src), Flavor: flavor}, Start: storeStart{GTIDSet: start}, Heartbeat: true, EchoTasks: echoTasks(spec)}
 		if err := s.tasks.Ensure(ctx, storeID, p.ID, task.KindStore, src.Region, cfg); err != nil {
 			return err
 		}
@@ -266,7 +270,7 @@ func (s *Service) advance(ctx context.Context, p api.Project) (err error) {
 
 	// INCR_TRANSFER
 	if x := st[api.StepIncr]; x.Status != api.StepSkipped {
-		if err := s.incrStep(ctx, p.ID, dst); err != nil || !done(s.stepStatus(ctx, p.ID, api.StepIncr)) {
+		if err := s.incrStep(ctx, p.ID, src, dst); err != nil || !done(s.stepStatus(ctx, p.ID, api.StepIncr)) {
 			return err
 		}
 	}
@@ -354,7 +358,7 @@ func (s *Service) fullSteps(ctx context.Context, id string, st map[string]api.St
 	return s.stepUpdate(ctx, id, api.StepFull, api.StepFinished, 100, m, "copied")
 }
 
-func (s *Service) incrStep(ctx context.Context, id string, dst Endpoint) error {
+func (s *Service) incrStep(ctx context.Context, id string, src, dst Endpoint) error {
 	storeT, ok, err := s.tasks.Get(ctx, TaskID(id, task.KindStore))
 	if err != nil || !ok {
 		return err
@@ -366,7 +370,8 @@ func (s *Service) incrStep(ctx context.Context, id string, dst Endpoint) error {
 	if err != nil {
 		return err
 	}
-	cfg := incrSyncConfig{StoreAddr: storeT.Addr, Target: s.conn(dst), Selection: SelectionConfig(spec.Mapping), StartGTID: start, StrictAfter: after, Flavor: flavor, DDLPolicy: spec.DDLPolicy, SkipGTIDs: spec.SkipGTIDs}
+	cfg := incrSyncConfig{StoreAddr: storeT.Addr, Target: s.conn(dst), Selection: SelectionConfig(spec.Mapping), StartGTID: start, StrictAfter: after, Flavor: flavor, DDLPolicy: spec.DDLPolicy, SkipGTIDs: spec.SkipGTIDs,
+		TwoWay: incrTwoWay(spec, src, dst)}
 	incrID := TaskID(id, task.KindIncrSync)
 	if err := s.tasks.Ensure(ctx, incrID, id, task.KindIncrSync, dst.Region, cfg); err != nil {
 		return err

@@ -171,6 +171,7 @@ type projectSpec struct {
 	EnableVerify bool                `json:"enableFullVerify"`
 	DDLPolicy    map[string]string   `json:"ddlPolicy,omitempty"`
 	SkipGTIDs    []string            `json:"skipGtids,omitempty"` // SkipEvents
+	TwoWay       *twoWaySpec         `json:"twoWay,omitempty"`    // one of an active-active pair (twoway.go)
 	// Runtime facts the orchestrator records.
 	DeferredIndexes []string `json:"deferredIndexes,omitempty"`
 }
@@ -217,16 +218,24 @@ func (s *Service) validateProject(ctx context.Context, r api.CreateProjectReques
 	if r.SourceEndpointID == r.SinkEndpointID {
 		return projectSpec{}, invalid("source and sink are the same data source", "use two different data sources")
 	}
+	var eps []Endpoint
 	for _, id := range []string{r.SourceEndpointID, r.SinkEndpointID} {
-		if _, err := s.endpoint(ctx, id); err != nil {
+		e, err := s.endpoint(ctx, id)
+		if err != nil {
 			return projectSpec{}, err
 		}
+		eps = append(eps, e)
 	}
 	spec := projectSpec{Mapping: r.TransferMapping, EnableStruct: boolOr(r.EnableStructTransfer, true),
 		EnableFull: boolOr(r.EnableFullTransfer, true), EnableIncr: boolOr(r.EnableIncrTransfer, true),
 		EnableVerify: boolOr(r.EnableFullVerify, true), DDLPolicy: r.DDLPolicy}
 	if !spec.EnableFull && !spec.EnableIncr {
 		return projectSpec{}, invalid("neither full nor incremental transfer is enabled", "enable at least one of enableFullTransfer, enableIncrTransfer")
+	}
+	if r.TwoWay != nil {
+		if err := validateTwoWay(r, eps[0], eps[1], &spec); err != nil {
+			return projectSpec{}, err
+		}
 	}
 	return spec, nil
 }
@@ -237,8 +246,11 @@ func (s *Service) CreateProject(ctx context.Context, r api.CreateProjectRequest)
 	if err != nil {
 		return api.Project{}, err
 	}
-	raw, _ := json.Marshal(spec)
 	id := newID("np_")
+	if spec.TwoWay != nil {
+		spec.TwoWay.PeerID = newID("np_")
+	}
+	raw, _ := json.Marshal(spec)
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return api.Project{}, fmt.Errorf("create project: %w", err)
@@ -248,13 +260,12 @@ func (s *Service) CreateProject(ctx context.Context, r api.CreateProjectRequest)
 		id, r.Name, api.StateInit, r.SourceEndpointID, r.SinkEndpointID, raw); err != nil {
 		return api.Project{}, fmt.Errorf("insert project: %w", err)
 	}
-	for i, st := range Steps {
-		status := api.StepPending
-		if !stepEnabled(spec, st) {
-			status = api.StepSkipped
-		}
-		if _, err := tx.ExecContext(ctx, "INSERT INTO "+s.rm+".project_steps (project_id, step, seq, status) VALUES (?,?,?,?)", id, st, i+1, status); err != nil {
-			return api.Project{}, fmt.Errorf("insert step %s: %w", st, err)
+	if err := s.insertSteps(ctx, tx, id, spec); err != nil {
+		return api.Project{}, err
+	}
+	if spec.TwoWay != nil {
+		if err := s.insertReverse(ctx, tx, id, r.Name, r, spec); err != nil {
+			return api.Project{}, err
 		}
 	}
 	if err := tx.Commit(); err != nil {
@@ -266,6 +277,20 @@ func (s *Service) CreateProject(ctx context.Context, r api.CreateProjectRequest)
 		}
 	}
 	return s.Describe(ctx, id)
+}
+
+// insertSteps stores a new project's steps, those its spec leaves out as SKIPPED.
+func (s *Service) insertSteps(ctx context.Context, tx *sql.Tx, id string, spec projectSpec) error {
+	for i, st := range Steps {
+		status := api.StepPending
+		if !stepEnabled(spec, st) {
+			status = api.StepSkipped
+		}
+		if _, err := tx.ExecContext(ctx, "INSERT INTO "+s.rm+".project_steps (project_id, step, seq, status) VALUES (?,?,?,?)", id, st, i+1, status); err != nil {
+			return fmt.Errorf("insert step %s: %w", st, err)
+		}
+	}
+	return nil
 }
 
 func stepEnabled(p projectSpec, step string) bool {
@@ -310,7 +335,12 @@ func (s *Service) transition(ctx context.Context, id, to string, from ...string)
 
 // Start runs an INIT project.
 func (s *Service) Start(ctx context.Context, id string) error {
-	return s.transition(ctx, id, api.StateRunning, api.StateInit)
+	if err := s.transition(ctx, id, api.StateRunning, api.StateInit); err != nil {
+		return err
+	}
+	return s.alsoPeer(ctx, id, func(ctx context.Context, peer string) error {
+		return s.transition(ctx, peer, api.StateRunning, api.StateInit)
+	})
 }
 
 // Stop pauses a running project: its components stop at their checkpoints.
@@ -318,7 +348,15 @@ func (s *Service) Stop(ctx context.Context, id string) error {
 	if err := s.transition(ctx, id, api.StateSuspend, api.StateRunning); err != nil {
 		return err
 	}
-	return s.tasks.SetDesired(ctx, id, task.DesiredStopped)
+	if err := s.tasks.SetDesired(ctx, id, task.DesiredStopped); err != nil {
+		return err
+	}
+	return s.alsoPeer(ctx, id, func(ctx context.Context, peer string) error {
+		if err := s.transition(ctx, peer, api.StateSuspend, api.StateRunning); err != nil {
+			return err
+		}
+		return s.tasks.SetDesired(ctx, peer, task.DesiredStopped)
+	})
 }
 
 // Resume continues a suspended or failed project from its checkpoints; failed steps are retried.
@@ -326,7 +364,15 @@ func (s *Service) Resume(ctx context.Context, id string) error {
 	if err := s.transition(ctx, id, api.StateRunning, api.StateSuspend, api.StateFailed); err != nil {
 		return err
 	}
-	return s.restartFailed(ctx, id)
+	if err := s.restartFailed(ctx, id); err != nil {
+		return err
+	}
+	return s.alsoPeer(ctx, id, func(ctx context.Context, peer string) error {
+		if err := s.transition(ctx, peer, api.StateRunning, api.StateSuspend); err != nil {
+			return err // a failed peer is resumed on its own, once its cause is fixed
+		}
+		return s.restartFailed(ctx, peer)
+	})
 }
 
 // restartFailed resets failed steps and gives failed components another round of restarts.
@@ -354,7 +400,15 @@ func (s *Service) Release(ctx context.Context, id string) error {
 	if err := s.transition(ctx, id, api.StateReleasing, api.StateRunning, api.StateSuspend, api.StateFailed, api.StateFinished, api.StateInit); err != nil {
 		return err
 	}
-	return s.tasks.SetDesired(ctx, id, task.DesiredReleased)
+	if err := s.tasks.SetDesired(ctx, id, task.DesiredReleased); err != nil {
+		return err
+	}
+	return s.alsoPeer(ctx, id, func(ctx context.Context, peer string) error {
+		if err := s.transition(ctx, peer, api.StateReleasing, api.StateRunning, api.StateSuspend, api.StateFailed, api.StateFinished, api.StateInit); err != nil {
+			return err
+		}
+		return s.tasks.SetDesired(ctx, peer, task.DesiredReleased)
+	})
 }
 
 // Delete marks a project that never ran or is released as DELETED.
@@ -376,6 +430,10 @@ func scanProject(sc interface{ Scan(...any) error }) (api.Project, error) {
 	p.TransferMapping = spec.Mapping
 	p.EnableStruct, p.EnableFull, p.EnableIncr, p.EnableVerify = spec.EnableStruct, spec.EnableFull, spec.EnableIncr, spec.EnableVerify
 	p.DDLPolicy, p.SkipGTIDs = spec.DDLPolicy, spec.SkipGTIDs
+	if spec.TwoWay != nil {
+		p.Type = "TWO_WAY_SYNC"
+		p.TwoWay = &api.TwoWayInfo{Settings: spec.TwoWay.Settings, Direction: spec.TwoWay.Direction, PeerID: spec.TwoWay.PeerID}
+	}
 	return p, nil
 }
 
@@ -430,6 +488,11 @@ func (s *Service) Describe(ctx context.Context, id string) (api.Project, error) 
 	}
 	sw, err := s.loadSwitch(ctx, id)
 	p.Switch = publicSwitch(sw)
+	if err == nil && p.TwoWay != nil {
+		if spec, serr := s.loadSpec(ctx, id); serr == nil {
+			s.describeTwoWay(ctx, &p, spec)
+		}
+	}
 	return p, err
 }
 

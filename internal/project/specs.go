@@ -29,6 +29,8 @@ type storeConfig struct {
 	// Heartbeat: the Store writes a heartbeat row to the source every second (lag on an idle
 	// source); it only warns when the source user may not write it.
 	Heartbeat bool `json:"heartbeat,omitempty"`
+	// EchoTasks: two-way, the opposite direction's Incr-Sync whose applied transactions are dropped.
+	EchoTasks []string `json:"echo_tasks,omitempty"`
 }
 
 type storeSource struct {
@@ -65,6 +67,7 @@ type incrSyncConfig struct {
 	Flavor      string            `json:"flavor,omitempty"`
 	DDLPolicy   map[string]string `json:"ddl_policy,omitempty"`
 	SkipGTIDs   []string          `json:"skip_gtids,omitempty"`
+	TwoWay      *twoWayIncrConfig `json:"two_way,omitempty"`
 }
 
 // verifyConfig is internal/verify's Config.
