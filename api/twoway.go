@@ -17,10 +17,10 @@ const (
 type TwoWaySettings struct {
 	// DDLRegion is the region whose DDL both directions replicate (default: the source's region);
 	// a DDL from the other region stops its direction with TWOWAY_DDL_WRONG_REGION.
-	DDLRegion string `json:"ddlRegion,omitempty" yaml:"ddlRegion,omitempty"`
+	DDLRegion string `json:"ddlRegion,omitempty" yaml:"ddlRegion,omitempty" maxlen:"conflicts.source_region"`
 	// Priority lists the two regions, highest first: it decides the policy "priority" and breaks
 	// ties of "lww".
-	Priority []string `json:"priority,omitempty" yaml:"priority,omitempty"`
+	Priority []string `json:"priority,omitempty" yaml:"priority,omitempty" maxlen:"conflicts.source_region"`
 	// DefaultConflictPolicy applies to tables without a rule in ConflictPolicies (default stop).
 	DefaultConflictPolicy ConflictRule `json:"defaultConflictPolicy,omitempty" yaml:"defaultConflictPolicy,omitempty"`
 	// ConflictPolicies are per-table rules: "db.table" or "db.*" as the source names them.
@@ -31,8 +31,8 @@ type TwoWaySettings struct {
 // the source's change), priority (the region listed first wins), lww (the greater Column wins,
 // ties by priority).
 type ConflictRule struct {
-	Policy string `json:"policy,omitempty" yaml:"policy,omitempty"`
-	Column string `json:"column,omitempty" yaml:"column,omitempty"`
+	Policy string `json:"policy,omitempty" yaml:"policy,omitempty" maxlen:"conflicts.policy"`
+	Column string `json:"column,omitempty" yaml:"column,omitempty" maxlen:"identifier"`
 }
 
 // TwoWayInfo is what Describe shows of a project of a two-way pair.
@@ -56,7 +56,7 @@ type TwoWayInfo struct {
 
 // ListProjectConflictsRequest pages through a project's recorded conflicts, newest first.
 type ListProjectConflictsRequest struct {
-	ID    string `json:"id"`
+	ID    string `json:"id" maxlen:"projects.id"`
 	Limit int    `json:"limit,omitempty"` // default 100, at most 10000
 	// Before continues a page: only conflicts detected before it.
 	Before *time.Time `json:"before,omitempty"`

@@ -1,0 +1,355 @@
+// Command bidirload drives bench/bidir.sh: two regions A and B (two MariaDB servers already
+// running), one oms Store and Incr-Sync per direction as `oms component` processes, the Store ->
+// Incr-Sync stream of each direction through a latency proxy (the WAN), writers on both sides
+// (disjoint keys plus a share on keys both write), and per direction: end-to-end lag p50/p99 (a
+// probe row written on one side every 100 ms, timed until it is readable on the other), rows/s
+// applied, conflicts found; first one-way (writers on A only), then two-way.
+//
+//	go run ./bench/bidirload -oms bin/oms -a 24416 -b 24417 -dir /tmp/omsbench-bidir -duration 30s
+package main
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	_ "github.com/go-sql-driver/mysql"
+
+	"github.com/omsdev/oms/internal/component"
+	"github.com/omsdev/oms/test/netns"
+)
+
+var (
+	omsBin   = flag.String("oms", "bin/oms", "the oms binary")
+	portA    = flag.Int("a", 24416, "port of region A's MariaDB")
+	portB    = flag.Int("b", 24417, "port of region B's MariaDB")
+	user     = flag.String("user", "root", "database user")
+	pass     = flag.String("password", "", "database password")
+	dir      = flag.String("dir", "/tmp/omsbench-bidir", "work directory")
+	duration = flag.Duration("duration", 30*time.Second, "each phase's writing time")
+	rate     = flag.Int("rate", 200, "transactions per second per writing region")
+	conflict = flag.Float64("conflict", 0.05, "share of transactions on keys both regions write")
+	delay    = flag.Duration("delay", 30*time.Millisecond, "one-way latency added to each Store -> Incr-Sync stream")
+	writers  = flag.Int("writers", 4, "writer connections per region")
+)
+
+type region struct {
+	name string
+	port int
+	db   *sql.DB
+}
+
+func main() {
+	flag.Parse()
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "bidirload:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	ctx := context.Background()
+	a, b := &region{name: "A", port: *portA}, &region{name: "B", port: *portB}
+	for _, r := range []*region{a, b} {
+		var err error
+		r.db, err = sql.Open("mysql", fmt.Sprintf("%s:%s@tcp(127.0.0.1:%d)/?interpolateParams=true", *user, *pass, r.port))
+		if err != nil {
+			return err
+		}
+		r.db.SetMaxOpenConns(*writers + 4)
+		for _, s := range []string{"DROP DATABASE IF EXISTS app", "DROP DATABASE IF EXISTS __oms", "CREATE DATABASE app",
+			"CREATE TABLE app.t (id BIGINT PRIMARY KEY, v VARCHAR(64), ver BIGINT NOT NULL, pad VARCHAR(120))",
+			"CREATE TABLE app.probe (id BIGINT PRIMARY KEY, at BIGINT NOT NULL)"} {
+			if _, err := r.db.ExecContext(ctx, s); err != nil {
+				return fmt.Errorf("region %s: %s: %w", r.name, s, err)
+			}
+		}
+	}
+	_ = os.RemoveAll(*dir)
+	var procs []*exec.Cmd
+	defer func() {
+		for _, p := range procs {
+			_ = p.Process.Kill()
+			_ = p.Wait()
+		}
+	}()
+	status := map[string]string{} // direction -> incr-sync work dir
+	for _, d := range [][2]*region{{a, b}, {b, a}} {
+		src, dst := d[0], d[1]
+		dirName := src.name + dst.name
+		var pos string
+		if err := src.db.QueryRowContext(ctx, "SELECT @@gtid_binlog_pos").Scan(&pos); err != nil {
+			return err
+		}
+		storeAddr := freeAddr()
+		conn := func(p int) map[string]any { return map[string]any{"host": "127.0.0.1", "port": p, "user": *user, "password": *pass} }
+		st, err := start(ctx, "store", "store-"+src.name, filepath.Join(*dir, "store-"+src.name), map[string]any{
+			"source": conn(src.port), "start": map[string]string{"gtid_set": pos}, "listen": storeAddr,
+			"echo_tasks": []string{"incr-" + dst.name + src.name}})
+		if err != nil {
+			return err
+		}
+		procs = append(procs, st)
+		proxy, err := netns.StartLatencyProxy("127.0.0.1:0", storeAddr, *delay)
+		if err != nil {
+			return err
+		}
+		defer proxy.Close()
+		incrDir := filepath.Join(*dir, "incr-"+dirName)
+		in, err := start(ctx, "incr-sync", "incr-"+dirName, incrDir, map[string]any{
+			"store_addr": proxy.Addr(), "start_gtid": pos, "target": conn(dst.port), "workers": 4,
+			"selection": map[string]any{"tables": []map[string]string{{"db": "app"}}},
+			"two_way": map[string]any{"source_region": src.name, "target_region": dst.name, "ddl_region": "A",
+				"conflicts": map[string]any{"default": map[string]string{"policy": "lww", "column": "ver"}, "priority": []string{"A", "B"}}}})
+		if err != nil {
+			return err
+		}
+		procs = append(procs, in)
+		status[dirName] = incrDir
+	}
+	for d, wd := range status {
+		if err := waitStatus(ctx, wd, 60*time.Second); err != nil {
+			return fmt.Errorf("incr-sync %s: %w", d, err)
+		}
+	}
+	fmt.Printf("latency added per Store -> Incr-Sync stream: %s; rate %d txn/s per writing region, %.0f%% on shared keys, %s per phase\n",
+		*delay, *rate, 100**conflict, *duration)
+	fmt.Printf("%-8s %-5s %10s %10s %10s %12s %10s\n", "PHASE", "DIR", "LAG_P50", "LAG_P99", "ROWS/S", "SRC_TXN/S", "CONFLICTS")
+	for _, phase := range []string{"one-way", "two-way"} {
+		regs := []*region{a}
+		if phase == "two-way" {
+			regs = []*region{a, b}
+		}
+		res, err := runPhase(ctx, regs, a, b, status)
+		if err != nil {
+			return err
+		}
+		for _, r := range res {
+			fmt.Printf("%-8s %-5s %9.0fms %9.0fms %10.0f %12.0f %10d\n", phase, r.dir, r.p50, r.p99, r.rowsPerS, r.srcTxnPerS, r.conflicts)
+		}
+	}
+	same, err := sameRows(ctx, a, b)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("regions equal after both phases: %v\n", same)
+	if !same {
+		return fmt.Errorf("the regions differ")
+	}
+	return nil
+}
+
+type result struct {
+	dir                  string
+	p50, p99             float64
+	rowsPerS, srcTxnPerS float64
+	conflicts            int
+}
+
+// runPhase writes on regs for the phase's duration while probing both directions, waits until
+// both directions applied everything, and returns per direction what it measured.
+func runPhase(ctx context.Context, regs []*region, a, b *region, status map[string]string) ([]result, error) {
+	pctx, stop := context.WithTimeout(ctx, *duration)
+	defer stop()
+	var wg sync.WaitGroup
+	var txns [2]atomic.Int64
+	errc := make(chan error, 16)
+	for ri, r := range regs {
+		base := int64(1+ri) * 100_000_000
+		for w := 0; w < *writers; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				rnd := rand.New(rand.NewPCG(uint64(ri*100+w), uint64(time.Now().UnixNano())))
+				tick := time.NewTicker(time.Second * time.Duration(*writers) / time.Duration(*rate))
+				defer tick.Stop()
+				for {
+					select {
+					case <-pctx.Done():
+						return
+					case <-tick.C:
+					}
+					id := base + rnd.Int64N(100000)
+					if rnd.Float64() < *conflict {
+						id = rnd.Int64N(200) // shared keys
+					}
+					_, err := r.db.ExecContext(ctx, "INSERT INTO app.t (id, v, ver, pad) VALUES (?, ?, CAST(UNIX_TIMESTAMP(NOW(6)) * 1000000 AS SIGNED), REPEAT('x', 100))"+
+						" ON DUPLICATE KEY UPDATE v = VALUES(v), ver = VALUES(ver)", id, fmt.Sprintf("%s-%d", r.name, rnd.IntN(1e6)))
+					if err != nil && !strings.Contains(err.Error(), "Deadlock") && !strings.Contains(err.Error(), "Lock wait") {
+						errc <- err
+						return
+					}
+					txns[ri].Add(1)
+				}
+			}()
+		}
+	}
+	type probeRes struct {
+		dir  string
+		lags []float64
+	}
+	probes := make([]probeRes, 2)
+	for i, d := range [][2]*region{{a, b}, {b, a}} {
+		probes[i].dir = d[0].name + d[1].name
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for id := int64(time.Now().UnixNano()); pctx.Err() == nil; id++ {
+				t0 := time.Now()
+				if _, err := d[0].db.ExecContext(ctx, "INSERT INTO app.probe VALUES (?, ?)", id, t0.UnixMicro()); err != nil {
+					errc <- err
+					return
+				}
+				for {
+					var one int
+					if d[1].db.QueryRowContext(ctx, "SELECT 1 FROM app.probe WHERE id = ?", id).Scan(&one) == nil {
+						probes[i].lags = append(probes[i].lags, float64(time.Since(t0).Milliseconds()))
+						break
+					}
+					if time.Since(t0) > 2*time.Minute {
+						errc <- fmt.Errorf("probe %d not applied %s within 2 min", id, probes[i].dir)
+						return
+					}
+					time.Sleep(2 * time.Millisecond)
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+		}()
+	}
+	before := map[string]float64{}
+	for d, wd := range status {
+		before[d] = statusMetric(wd, "applied_rows_total")
+	}
+	t0 := time.Now()
+	wg.Wait()
+	select {
+	case err := <-errc:
+		return nil, err
+	default:
+	}
+	// drain: both directions apply what was written
+	deadline := time.Now().Add(5 * time.Minute)
+	for {
+		same, err := sameRows(ctx, a, b)
+		if err != nil {
+			return nil, err
+		}
+		if same {
+			break
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("the regions did not converge within 5 min")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	elapsed := time.Since(t0).Seconds()
+	var out []result
+	for i, p := range probes {
+		sort.Float64s(p.lags)
+		r := result{dir: p.dir, p50: pct(p.lags, 0.5), p99: pct(p.lags, 0.99)}
+		r.rowsPerS = (statusMetric(status[p.dir], "applied_rows_total") - before[p.dir]) / elapsed
+		src := a
+		if i == 1 {
+			src = b
+		}
+		for ri, reg := range regs {
+			if reg == src {
+				r.srcTxnPerS = float64(txns[ri].Load()) / duration.Seconds()
+			}
+		}
+		dst := map[int]*region{0: b, 1: a}[i]
+		_ = dst.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM __oms.incr_conflict WHERE task_id = ?", "incr-"+p.dir).Scan(&r.conflicts)
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+func pct(s []float64, q float64) float64 {
+	if len(s) == 0 {
+		return 0
+	}
+	return s[min(len(s)-1, int(q*float64(len(s))))]
+}
+
+func sameRows(ctx context.Context, a, b *region) (bool, error) {
+	var sums [2]string
+	for i, r := range []*region{a, b} {
+		if err := r.db.QueryRowContext(ctx, "SELECT CONCAT(COUNT(*), ':', COALESCE(SUM(CRC32(CONCAT_WS('|', id, v, ver, pad))), 0)) FROM app.t").Scan(&sums[i]); err != nil {
+			return false, err
+		}
+	}
+	return sums[0] == sums[1], nil
+}
+
+func freeAddr() string {
+	return fmt.Sprintf("127.0.0.1:%d", 30000+rand.IntN(20000))
+}
+
+func start(ctx context.Context, kind, task, workDir string, cfg any) (*exec.Cmd, error) {
+	if err := os.MkdirAll(workDir, 0o755); err != nil {
+		return nil, err
+	}
+	raw, _ := json.Marshal(cfg)
+	spec, _ := json.Marshal(component.Spec{Kind: kind, TaskID: task, Epoch: 1, StatusAddr: "127.0.0.1:0", WorkDir: workDir, Config: raw})
+	path := filepath.Join(workDir, "spec.json")
+	if err := os.WriteFile(path, spec, 0o600); err != nil {
+		return nil, err
+	}
+	logf, err := os.Create(filepath.Join(workDir, "component.log"))
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.CommandContext(ctx, *omsBin, "component", kind, "--spec", path)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	return cmd, cmd.Start()
+}
+
+func statusOf(workDir string) (component.Status, bool) {
+	var st component.Status
+	addr, err := os.ReadFile(filepath.Join(workDir, "status.addr"))
+	if err != nil {
+		return st, false
+	}
+	resp, err := http.Get("http://" + strings.TrimSpace(string(addr)) + "/status")
+	if err != nil {
+		return st, false
+	}
+	defer resp.Body.Close()
+	return st, json.NewDecoder(resp.Body).Decode(&st) == nil
+}
+
+func statusMetric(workDir, key string) float64 {
+	st, _ := statusOf(workDir)
+	return st.Metrics[key]
+}
+
+func waitStatus(ctx context.Context, workDir string, within time.Duration) error {
+	deadline := time.Now().Add(within)
+	for {
+		if st, ok := statusOf(workDir); ok && st.State == component.StateRunning {
+			return nil
+		} else if ok && st.Error != nil {
+			return fmt.Errorf("%s: %s", st.Error.Code, st.Error.Message)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not running within %s (see %s/component.log)", within, workDir)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
