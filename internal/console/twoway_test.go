@@ -34,7 +34,7 @@ func TestTwoWayProject(t *testing.T) {
 		}, "lww needs column"},
 		{func(r *api.CreateProjectRequest) {
 			r.TransferMapping = api.TransferMapping{Tables: []api.TableRule{{DB: "shop", Table: "*", RenameDB: "shop2"}}}
-		}, "renames or filters"},
+		}, "renames, filters rows or selects columns"},
 	} {
 		r := req
 		bad.edit(&r)

@@ -70,9 +70,9 @@ func validateTwoWay(r api.CreateProjectRequest, src, dst Endpoint, spec *project
 	}
 	for _, m := range [][]api.TableRule{spec.Mapping.Tables, spec.Mapping.Exclude} {
 		for _, t := range m {
-			if t.RenameDB != "" || t.RenameTable != "" || t.Where != "" {
-				return bad(fmt.Sprintf("the rule for %s.%s renames or filters rows", t.DB, t.Table),
-					"a two-way pair keeps the same databases, tables and rows on both sides: remove renameDb, renameTable and where")
+			if t.RenameDB != "" || t.RenameTable != "" || t.Where != "" || len(t.Columns) > 0 {
+				return bad(fmt.Sprintf("the rule for %s.%s renames, filters rows or selects columns", t.DB, t.Table),
+					"a two-way pair keeps the same databases, tables, rows and columns on both sides: remove renameDb, renameTable, where and columns")
 			}
 		}
 	}
