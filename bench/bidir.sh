@@ -26,7 +26,7 @@ mdb_wipe
 mkdir -p "$BENCH_ROOT" "$RESULTS_DIR"
 log "building oms"
 (cd "$HERE/.." && go build -o "$OMS" ./cmd/oms)
-trap 'mdb_stop_all' EXIT
+on_exit "$A" "$B"   # the instances stop at the end (KEEP=1 keeps them); bidirload stops its components itself
 mdb_start "$A" "$B"
 for p in "$A" "$B"; do q "$p" "SET GLOBAL binlog_row_metadata=FULL" > /dev/null; done
 (cd "$HERE/.." && go run ./bench/bidirload -oms "$OMS" -a "$A" -b "$B" -user "$MDB_USER" -password "${MDB_PASS:-}" \
