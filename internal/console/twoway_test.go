@@ -107,6 +107,13 @@ func TestTwoWayProject(t *testing.T) {
 	if list, err := f.cli.ListProjectConflicts(ctx, api.ListProjectConflictsRequest{ID: tw.PeerID}); err != nil || len(list) != 2 {
 		t.Fatalf("from the reverse: %d %v", len(list), err)
 	}
+	// release and delete act on both directions
+	if err := f.cli.ReleaseProject(ctx, p.ID); err != nil {
+		t.Fatal(err)
+	}
+	if rev, _ = f.cli.DescribeProject(ctx, tw.PeerID); rev.Status != api.StateReleasing {
+		t.Fatalf("releasing the forward project left the reverse %s", rev.Status)
+	}
 	one, err := f.cli.CreateProject(ctx, api.CreateProjectRequest{Name: "one", SourceEndpointID: src.ID, SinkEndpointID: dst.ID,
 		TransferMapping: api.TransferMapping{Tables: []api.TableRule{{DB: "shop", Table: "*"}}}})
 	if err != nil {

@@ -413,7 +413,12 @@ func (s *Service) Release(ctx context.Context, id string) error {
 
 // Delete marks a project that never ran or is released as DELETED.
 func (s *Service) Delete(ctx context.Context, id string) error {
-	return s.transition(ctx, id, api.StateDeleted, api.StateInit, api.StateReleased)
+	if err := s.transition(ctx, id, api.StateDeleted, api.StateInit, api.StateReleased); err != nil {
+		return err
+	}
+	return s.alsoPeer(ctx, id, func(ctx context.Context, peer string) error {
+		return s.transition(ctx, peer, api.StateDeleted, api.StateInit, api.StateReleased)
+	})
 }
 
 const projectCols = "id, name, state, source_id, target_id, spec, error_code, COALESCE(error_message, ''), created_at, updated_at"
