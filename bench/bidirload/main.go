@@ -28,7 +28,7 @@ import (
 	_ "github.com/go-sql-driver/mysql"
 
 	"github.com/omsdev/oms/internal/component"
-	"github.com/omsdev/oms/test/netns"
+	"github.com/omsdev/oms/internal/testenv/latency"
 )
 
 var (
@@ -102,7 +102,7 @@ func run() error {
 			return err
 		}
 		procs = append(procs, st)
-		proxy, err := netns.StartLatencyProxy("127.0.0.1:0", storeAddr, *delay)
+		proxy, err := latency.Start("127.0.0.1:0", storeAddr, *delay)
 		if err != nil {
 			return err
 		}
