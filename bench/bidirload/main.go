@@ -94,7 +94,9 @@ func run() error {
 			return err
 		}
 		storeAddr := freeAddr()
-		conn := func(p int) map[string]any { return map[string]any{"host": "127.0.0.1", "port": p, "user": *user, "password": *pass} }
+		conn := func(p int) map[string]any {
+			return map[string]any{"host": "127.0.0.1", "port": p, "user": *user, "password": *pass}
+		}
 		st, err := start(ctx, "store", "store-"+src.name, filepath.Join(*dir, "store-"+src.name), map[string]any{
 			"source": conn(src.port), "start": map[string]string{"gtid_set": pos}, "listen": storeAddr,
 			"echo_tasks": []string{"incr-" + dst.name + src.name}})
