@@ -62,8 +62,9 @@ func (w *webhookReceiver) transitions(alertID string) (keys map[string][]string,
 }
 
 // TestLagAlertOnceAcrossFailover: two nodes; an Incr-Sync is frozen (SIGSTOP) under writes: the
-// lag alert fires once to a signed webhook; the node evaluating alerts is killed meanwhile and
-// the other takes over; after the Incr-Sync resumes the alert resolves once. Then the CLI lists
+// lag alert fires once to a signed webhook; the CM leader's node is killed meanwhile (and the
+// alert evaluator's, when that is the other node), the other takes the evaluation over; after the
+// Incr-Sync resumes the alert resolves once. Then the CLI lists
 // it, test-sends and silences.
 func TestLagAlertOnceAcrossFailover(t *testing.T) {
 	if testing.Short() {
@@ -115,26 +116,37 @@ func TestLagAlertOnceAcrossFailover(t *testing.T) {
 		return len(k[alert.StateFiring]) > 0, fmt.Sprint(k)
 	})
 
-	// Kill the node that evaluates alerts; the other takes the lease over.
-	holder := func() string {
+	// Kill the CM leader's node while the alert fires, and the alert evaluator's if that is the
+	// other node: the evaluator's lease moves each time it dies, and each victim comes back (it
+	// kills its orphans and restarts its components).
+	holder := func(lease string) string {
 		var h string
-		_ = mdb.QueryRow("SELECT holder FROM " + sqlgen.QuoteIdent(res.Config.CMDB) + ".leases WHERE name = 'alert-evaluator' AND expires_at > NOW(6)").Scan(&h)
+		_ = mdb.QueryRow("SELECT holder FROM "+sqlgen.QuoteIdent(res.Config.CMDB)+".leases WHERE name = ? AND expires_at > NOW(6)", lease).Scan(&h)
 		return h
 	}
-	victim := c.nodeByIP(holder())
-	if victim == nil {
-		t.Fatalf("no alert-evaluator lease holder")
+	cmLeader := c.nodeByIP(holder("cm-leader:" + res.Config.CMRegion))
+	if cmLeader == nil {
+		t.Fatal("no CM leader lease holder")
 	}
-	victim.kill9()
-	t.Logf("killed the alert evaluator %s", victim.ip)
-	scenario.WaitFor(t, 30*time.Second, "the other node evaluates alerts", func() (bool, string) {
-		h := holder()
-		return h != "" && h != victim.ip, h
-	})
-	time.Sleep(3 * time.Second) //nolint:forbidigo // let the new leader evaluate the firing alert a few times; not synchronisation
-	// Bring the victim back (it kills its orphans and restarts its components) and let the
-	// frozen Incr-Sync go on.
-	victim.start(t)
+	victims := []*node{cmLeader}
+	if ev := c.nodeByIP(holder("alert-evaluator")); ev == nil {
+		t.Fatal("no alert-evaluator lease holder")
+	} else if ev != cmLeader {
+		victims = append(victims, ev)
+	}
+	for _, victim := range victims {
+		evaluator := holder("alert-evaluator")
+		victim.kill9()
+		t.Logf("killed %s (CM leader %v, alert evaluator %v)", victim.ip, victim == cmLeader, evaluator == victim.ip)
+		if evaluator == victim.ip {
+			scenario.WaitFor(t, 30*time.Second, "the other node evaluates alerts", func() (bool, string) {
+				h := holder("alert-evaluator")
+				return h != "" && h != victim.ip, h
+			})
+		}
+		time.Sleep(3 * time.Second) //nolint:forbidigo // let the survivor evaluate the firing alert a few times; not synchronisation
+		victim.start(t)
+	}
 	_ = syscall.Kill(frozen, syscall.SIGCONT)
 	scenario.WaitFor(t, 90*time.Second, "the lag alert resolved at the webhook", func() (bool, string) {
 		k, _ := hook.transitions(alertID)

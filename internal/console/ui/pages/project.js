@@ -77,9 +77,11 @@ export async function projectPage(main, { args, can }) {
   } }, label);
 
   async function refresh() {
-    const [p, prog, cs, metrics] = await Promise.all([
-      api('DescribeProject', { id }), api('DescribeProjectProgress', { id }),
-      api('DescribeProjectComponents', { id }), api('DescribeProjectMetrics', { id, names: [LAG, ...ROWS], sinceSeconds: 3600 }),
+    // The charts' series come from every node (a slow or stopped one takes up to its timeout):
+    // they are drawn when they arrive, not waited for.
+    charts().catch(() => {});
+    const [p, prog, cs] = await Promise.all([
+      api('DescribeProject', { id }), api('DescribeProjectProgress', { id }), api('DescribeProjectComponents', { id }),
     ]);
     mount(head, h('h1', {}, p.name, ' ', state(p.status)),
       h('div', { class: 'muted' }, p.id, ' · ', p.type, ' · created ', fmtTime(p.gmtCreate), ' · current step ', prog.currentStep || '-'),
@@ -124,11 +126,20 @@ export async function projectPage(main, { args, can }) {
           h('div', { class: 'big ' + (prog.fullVerifyDifferences ? 'bad' : 'ok') }, fmtNum(prog.fullVerifyDifferences))),
         h('div', { class: 'card' }, h('div', { class: 'muted' }, 'finished'), prog.fullVerifyFinished ? 'yes' : 'no'))
       : h('p', { class: 'muted' }, 'Verification is not enabled for this project.'));
-    const pts = chartPoints(metrics.series || []);
-    setPoints(lag, pts.lag);
-    setPoints(rows, pts.rate);
-    mount(chartNote, (metrics.unreachableHosts || []).length ? 'No samples from ' + metrics.unreachableHosts.join(', ') + ' (not answering).' : '');
     if (p.enableFullVerify && prog.fullVerifyFinished) await showVerifyResult();
+  }
+
+  let charting = false; // one DescribeProjectMetrics at a time
+  async function charts() {
+    if (charting) return;
+    charting = true;
+    try {
+      const metrics = await api('DescribeProjectMetrics', { id, names: [LAG, ...ROWS], sinceSeconds: 3600 });
+      const pts = chartPoints(metrics.series || []);
+      setPoints(lag, pts.lag);
+      setPoints(rows, pts.rate);
+      mount(chartNote, (metrics.unreachableHosts || []).length ? 'No samples from ' + metrics.unreachableHosts.join(', ') + ' (not answering).' : '');
+    } finally { charting = false; }
   }
 
   // showVerifyResult adds the last finished verification's per-table counts and its fix SQL.
