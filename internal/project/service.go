@@ -16,6 +16,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"log/slog"
 	"strings"
 	"time"
@@ -543,7 +544,8 @@ func (s *Service) Progress(ctx context.Context, id string) (api.Progress, error)
 	}
 	pr := api.Progress{ID: id, Status: p.Status, Steps: p.Steps}
 	for _, st := range p.Steps {
-		if pr.CurrentStep == "" && (st.Status == api.StepRunning || st.Status == api.StepPending || st.Status == api.StepFailed) {
+		notStarted := st.Status == api.StepPending && slices.Contains(SwitchSteps, st.Name) // no switch asked for (or aborted)
+		if pr.CurrentStep == "" && !notStarted && (st.Status == api.StepRunning || st.Status == api.StepPending || st.Status == api.StepFailed) {
 			pr.CurrentStep = st.Name
 		}
 		switch st.Name {
@@ -553,6 +555,10 @@ func (s *Service) Progress(ctx context.Context, id string) (api.Progress, error)
 			pr.FullRowsTotal = int64(st.Metrics["rows_total"])
 		case api.StepIncr:
 			pr.IncrLagSeconds = st.Metrics["lag_seconds"]
+		case api.StepReverseIncr: // after a switchover: the running direction's lag
+			if st.Status == api.StepRunning || st.Status == api.StepMonitoring {
+				pr.IncrLagSeconds = st.Metrics["lag_seconds"]
+			}
 		case api.StepFullVerifier:
 			pr.VerifyPercent = st.Progress
 			pr.VerifyDiffs = int64(st.Metrics["differences"])
