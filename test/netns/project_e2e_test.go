@@ -40,12 +40,11 @@ func endpoint(t *testing.T, n *Net, region int) *testenv.Instance {
 	return inst
 }
 
-// crossRegionProject runs a project from the region-1 source to the region-2 target with live
-// writes: the Store must run on a region-1 host and the Incr-Sync on a region-2 host; full
-// verification must be clean. It returns the client, the project and the workload (still running).
-func crossRegionProject(t *testing.T, c *cluster, src, dst *testenv.Instance) (*api.Client, string, *scenario.Workload) {
+// regionDataSources registers src (region 1, cn-r1) and dst (region 2, cn-r2) as data sources
+// through region 1's console.
+func regionDataSources(t *testing.T, c *cluster, src, dst *testenv.Instance) (*api.Client, api.DataSource, api.DataSource) {
+	t.Helper()
 	ctx := context.Background()
-	scenario.LogsOnFailure(t, 2500, filepath.Join(c.dir, "nodes", "*", "run", "*", "component.log"), filepath.Join(c.dir, "nodes", "*", "store", "*", "component.log"))
 	cli := api.NewClient("http://"+c.n.HostIP(1, 1)+":8089", "admin", adminPW, false)
 	s, err := cli.CreateMysqlDataSource(ctx, api.CreateMysqlDataSourceRequest{Name: "src-r1", Host: c.n.Gateway(1), Port: src.Port,
 		UserName: metaUser, Password: metaPW, Region: "cn-r1"})
@@ -57,6 +56,16 @@ func crossRegionProject(t *testing.T, c *cluster, src, dst *testenv.Instance) (*
 	if err != nil {
 		t.Fatalf("create target: %v", err)
 	}
+	return cli, s, d
+}
+
+// crossRegionProject runs a project from the region-1 source to the region-2 target with live
+// writes: the Store must run on a region-1 host and the Incr-Sync on a region-2 host; full
+// verification must be clean. It returns the client, the project and the workload (still running).
+func crossRegionProject(t *testing.T, c *cluster, src, dst *testenv.Instance) (*api.Client, string, *scenario.Workload) {
+	ctx := context.Background()
+	scenario.LogsOnFailure(t, 2500, filepath.Join(c.dir, "nodes", "*", "run", "*", "component.log"), filepath.Join(c.dir, "nodes", "*", "store", "*", "component.log"))
+	cli, s, d := regionDataSources(t, c, src, dst)
 	w := shop.StartWorkload(src.DB(), 1, writePause)
 	p, err := cli.CreateProject(ctx, api.CreateProjectRequest{Name: "r1-to-r2", SourceEndpointID: s.ID, SinkEndpointID: d.ID,
 		TransferMapping: api.TransferMapping{Tables: []api.TableRule{{DB: "shop", Table: scenario.ShopTables}}}, StartImmediately: true})
