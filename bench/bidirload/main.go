@@ -114,7 +114,8 @@ func run() error {
 			"store_addr": proxy.Addr(), "start_gtid": pos, "target": conn(dst.port), "workers": 4,
 			"selection": map[string]any{"tables": []map[string]string{{"db": "app"}}},
 			"two_way": map[string]any{"source_region": src.name, "target_region": dst.name, "ddl_region": "A",
-				"conflicts": map[string]any{"default": map[string]string{"policy": "lww", "column": "ver"}, "priority": []string{"A", "B"}}}})
+				"conflicts": map[string]any{"default": map[string]string{"policy": "lww", "column": "ver"}, "priority": []string{"A", "B"},
+					"tables": map[string]any{"app.probe": map[string]string{"policy": "overwrite"}}}}})
 		if err != nil {
 			return err
 		}
@@ -220,8 +221,9 @@ func runPhase(ctx context.Context, regs []*region, a, b *region, status map[stri
 						probes[i].lags = append(probes[i].lags, float64(time.Since(t0).Milliseconds()))
 						break
 					}
-					if time.Since(t0) > 2*time.Minute {
-						errc <- fmt.Errorf("probe %d not applied %s within 2 min", id, probes[i].dir)
+					if st, ok := statusOf(status[probes[i].dir]); time.Since(t0) > 2*time.Minute || !ok && time.Since(t0) > 10*time.Second || st.Error != nil {
+						errc <- fmt.Errorf("probe %d not applied %s (incr-sync %+v; see %s/component.log)", id, probes[i].dir, st.Error, status[probes[i].dir])
+						stop()
 						return
 					}
 					time.Sleep(2 * time.Millisecond)
