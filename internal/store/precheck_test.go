@@ -18,13 +18,15 @@ import (
 )
 
 func TestPrechecks(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
 	noBinlog := testenv.StartMariaDB(t, testenv.Options{NoBinlog: true})
 	// Its own instance: the test changes global binlog settings and purges binary logs, and a
 	// shared instance may still have another test's binlog dump thread holding an old log open
 	// (PURGE then skips the file in use and the purged-start check sees nothing purged).
 	inst := testenv.StartMariaDB(t)
+	// The checks' deadline starts once the servers are up (starting two took most of a 60 s
+	// deadline on a loaded machine, and the purged-start check then ran out of time: CI flake).
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
 	const sid = 4242
 
 	if err := precheckSource(ctx, noBinlog.DB(), sid, false); omserr.CodeOf(err) != omserr.StoreBinlogOff {
