@@ -188,15 +188,14 @@ func precheckStartGTID(ctx context.Context, db *sql.DB, flavor string, start bin
 		return err
 	}
 	var list string
+	// An error is no answer (a timeout on a loaded source passed the check before, and the
+	// Store then started at a purged position): the caller retries.
 	if err := db.QueryRowContext(ctx, "SELECT BINLOG_GTID_POS(?, 4)", first).Scan(&list); err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err() // not an answer: the check did not run
-		}
-		return nil // not fatal: the dump itself reports a purged position
+		return fmt.Errorf("read the GTID position at the start of the source's oldest binlog %s: %w", first, err)
 	}
 	before, err := binlog.ParseGTIDSet(flavor, list)
 	if err != nil {
-		return nil
+		return fmt.Errorf("parse the GTID position %q at the start of the source's oldest binlog %s: %w", list, first, err)
 	}
 	if !start.ContainsSet(before) {
 		return omserr.New(omserr.StoreSourcePurged,
