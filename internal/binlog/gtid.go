@@ -370,6 +370,36 @@ func (s GTIDSet) Clone() GTIDSet {
 	return c
 }
 
+// Rewind returns a copy of the set without its last n transactions of each MariaDB domain (the
+// domain's sequence number lowered by n, to no less than 1) or MySQL source uuid (the highest n
+// transaction numbers, keeping at least the first).
+func (s GTIDSet) Rewind(n uint64) GTIDSet {
+	c := s.Clone()
+	for d, g := range c.maria {
+		g.Seq = max(g.Seq, n+1) - n
+		c.maria[d] = g
+	}
+	for u, list := range c.mysql {
+		left := n
+		for len(list) > 0 && left > 0 {
+			last := &list[len(list)-1]
+			size := last.Stop - last.Start
+			if size > left || (len(list) == 1 && size > 1 && size <= left) {
+				cut := min(left, size-1)
+				last.Stop -= cut
+				break
+			}
+			if len(list) == 1 {
+				break // keep the first transaction
+			}
+			left -= size
+			list = list[:len(list)-1]
+		}
+		c.mysql[u] = list
+	}
+	return c
+}
+
 // Domains returns the MariaDB GTIDs of the set, by domain (nil for MySQL).
 func (s GTIDSet) Domains() []MariaGTID {
 	out := make([]MariaGTID, 0, len(s.maria))

@@ -17,7 +17,7 @@ func init() {
 			return nil, err
 		}
 		cfg.SetDefaults(spec.TaskID)
-		src, err := spec.TLSSource()
+		src, err := spec.PeerTLSSource()
 		if err != nil {
 			return nil, err
 		}

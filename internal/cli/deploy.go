@@ -24,6 +24,7 @@ import (
 type deployFlags struct {
 	installDir, configPath, hostIP, binary string
 	sshUser, sshKey, sshPasswordFile       string
+	sudoPasswordFile                       string
 	sshKnownHosts                          string
 	sshPort                                int
 	adminPasswordFile                      string
@@ -40,6 +41,7 @@ func (f *deployFlags) register(cmd *cobra.Command, withRegion bool) {
 	fs.StringVar(&f.sshUser, "ssh-user", "root", "SSH user on remote nodes (not root: needs sudo, passwordless or with the SSH password)")
 	fs.StringVar(&f.sshKey, "ssh-key", "", "SSH private key file")
 	fs.StringVar(&f.sshPasswordFile, "ssh-password-file", "", "file holding the SSH password (or set OMS_SSH_PASSWORD)")
+	fs.StringVar(&f.sudoPasswordFile, "sudo-password-file", "", "file holding the sudo password of a non-root SSH user, when it is not the SSH password (or set OMS_SUDO_PASSWORD)")
 	fs.StringVar(&f.sshKnownHosts, "ssh-known-hosts", "", "check host keys against this known_hosts file (default: accept any host key)")
 	fs.IntVar(&f.sshPort, "ssh-port", 22, "SSH port of remote nodes")
 	fs.StringVar(&f.adminPasswordFile, "admin-password-file", "", "file holding the console admin password (or set OMS_ADMIN_PASSWORD)")
@@ -65,6 +67,10 @@ func (f *deployFlags) target() (t deploy.Target, done func(), err error) {
 	if err != nil {
 		return t, done, err
 	}
+	sudoPW, err := secretFrom(f.sudoPasswordFile, "OMS_SUDO_PASSWORD")
+	if err != nil {
+		return t, done, err
+	}
 	admin, err := secretFrom(f.adminPasswordFile, "OMS_ADMIN_PASSWORD")
 	if err != nil {
 		return t, done, err
@@ -81,7 +87,7 @@ func (f *deployFlags) target() (t deploy.Target, done func(), err error) {
 		}
 	}
 	return deploy.Target{InstallDir: f.installDir, HostIP: f.hostIP, Binary: bin, AdminPassword: admin, Region: f.region,
-		SSH: deploy.SSHLogin{User: f.sshUser, Password: sshPW, KeyFile: f.sshKey, KnownHosts: f.sshKnownHosts, Port: f.sshPort}}, done, nil
+		SSH: deploy.SSHLogin{User: f.sshUser, Password: sshPW, SudoPassword: sudoPW, KeyFile: f.sshKey, KnownHosts: f.sshKnownHosts, Port: f.sshPort}}, done, nil
 }
 
 func (f *deployFlags) installer(out io.Writer) *deploy.Installer {
@@ -238,7 +244,7 @@ func newDeployAddNodeCmd() *cobra.Command {
 			}
 			defer done()
 			out := cmd.OutOrStdout()
-			cl, err := loadClusterFile(f.configPath)
+			cl, err := openClusterFile(f.configPath) // checked below, with the new node
 			if err != nil {
 				return err
 			}
@@ -309,7 +315,7 @@ func (f *deployFlags) checkedCluster(ctx context.Context, what string) (*config.
 	if err != nil {
 		return nil, t, done, err
 	}
-	cl, err := loadClusterFile(f.configPath)
+	cl, err := openClusterFile(f.configPath)
 	if err == nil {
 		if probs := deploy.CheckCluster(ctx, cl, t, false); len(probs) > 0 {
 			err = withCode(ExitInvalid, fmt.Errorf("%s fails the %s; nothing was changed:\n  %s", f.configPath, what, strings.Join(probs, "\n  ")))
@@ -325,14 +331,25 @@ func (f *deployFlags) checkedCluster(ctx context.Context, what string) (*config.
 // loadClusterFile loads a cluster file (not a directory: commands that rewrite it need one file)
 // and refuses it when it has errors.
 func loadClusterFile(path string) (*config.Cluster, error) {
+	cl, err := openClusterFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := cl.Err(); err != nil {
+		return nil, withCode(ExitInvalid, err)
+	}
+	return cl, nil
+}
+
+// openClusterFile loads a cluster file for a command that checks it with deploy.CheckCluster
+// next: that check also reads the MetaDB (a file of later regions alone has its default region
+// there).
+func openClusterFile(path string) (*config.Cluster, error) {
 	if st, err := os.Stat(path); err == nil && st.IsDir() {
 		return nil, withCode(ExitUsage, fmt.Errorf("%s is a directory: give the cluster file (oms-cluster.yaml)", path))
 	}
 	cl, err := config.LoadCluster(path)
 	if err != nil {
-		return nil, withCode(ExitInvalid, err)
-	}
-	if err := cl.Err(); err != nil {
 		return nil, withCode(ExitInvalid, err)
 	}
 	return cl, nil

@@ -163,7 +163,16 @@ func (c *CM) tick(ctx context.Context) {
 			c.log.Warn("placement failed; retrying", "err", err)
 		}
 	}
-	if c.orch != nil && c.lead(ctx, orchestratorLease) {
+	if c.orch == nil {
+		return
+	}
+	if !c.leadsCrossRegion(ctx) {
+		c.mu.Lock()
+		c.leader[orchestratorLease] = false // not renewed: it expires, the default region takes it
+		c.mu.Unlock()
+		return
+	}
+	if c.lead(ctx, orchestratorLease) {
 		if err := c.orch.Reconcile(ctx); err != nil && ctx.Err() == nil {
 			c.log.Warn("project orchestration failed; retrying", "err", err)
 		}

@@ -46,6 +46,12 @@ type Spec struct {
 	// present the certificate. The supervisor always sets it; a hand-written spec without it
 	// (tests, benchmarks) serves plain HTTP to anyone.
 	TLS *clustertls.Files `json:"tls,omitempty"`
+	// PlainPeer: the other end of the component's link between nodes (a Store's Incr-Sync, an
+	// Incr-Sync's Store) runs on a node of a release that speaks plain HTTP (v0.1.0), during a
+	// rolling upgrade: that link is plain HTTP, as the old release speaks it; the status port
+	// keeps TLS. The supervisor sets it from the peer host's version and restarts the component
+	// with TLS once the peer is upgraded.
+	PlainPeer bool `json:"plain_peer,omitempty"`
 }
 
 // TLSSource is the spec's cluster TLS material, nil without TLS.
@@ -54,6 +60,15 @@ func (s Spec) TLSSource() (clustertls.Source, error) {
 		return nil, nil
 	}
 	return s.TLS.Source()
+}
+
+// PeerTLSSource is the TLS material of the link to the component's peer (a Store's consumer
+// port, an Incr-Sync's Store client): nil (plain HTTP) without TLS or with PlainPeer.
+func (s Spec) PeerTLSSource() (clustertls.Source, error) {
+	if s.PlainPeer {
+		return nil, nil
+	}
+	return s.TLSSource()
 }
 
 // ReadSpec reads and checks a spec file.

@@ -40,12 +40,23 @@ func (t Target) Node(c config.Config, ip string) Node {
 // admin password (config apply).
 func CheckCluster(ctx context.Context, cl *config.Cluster, t Target, needAdmin bool) []string {
 	var probs []string
+	cs := cl.Configs()
+	// A file that extends a deployment (regions added in a later run) may leave out the default
+	// region and this host's region: both are then checked against the MetaDB below.
+	noDefault := true
+	for _, c := range cs {
+		noDefault = noDefault && !c.CMIsDefault
+	}
+	var laterDefault string
 	for _, p := range cl.Problems() {
-		if p.Severity == config.SevError {
+		switch {
+		case p.Severity != config.SevError:
+		case noDefault && p.Key == "cm_is_default":
+			laterDefault = p.String()
+		default:
 			probs = append(probs, p.String())
 		}
 	}
-	cs := cl.Configs()
 	if t.Region != "" && !hasRegion(cs, t.Region) {
 		probs = append(probs, fmt.Sprintf("--region %s is not a region of the config", t.Region))
 	}
@@ -55,8 +66,9 @@ func CheckCluster(ctx context.Context, cl *config.Cluster, t Target, needAdmin b
 			inNodes = inNodes || n == t.HostIP
 		}
 	}
+	var laterHost string
 	if t.HostIP != "" && !inNodes {
-		probs = append(probs, fmt.Sprintf("-i %s: this host's IP is not in cm_nodes of any region (give one of the nodes, or leave -i out to install every node over SSH)", t.HostIP))
+		laterHost = fmt.Sprintf("-i %s: this host's IP is not in cm_nodes of any region of the file nor a registered node (give one of the nodes, or leave -i out to install every node over SSH)", t.HostIP)
 	}
 	if !strings.HasPrefix(t.InstallDir, "/") {
 		probs = append(probs, fmt.Sprintf("-o %q: the installation directory must be an absolute path", t.InstallDir))
@@ -79,6 +91,11 @@ func CheckCluster(ctx context.Context, cl *config.Cluster, t Target, needAdmin b
 		probs = append(probs, "remote nodes need an SSH login: give --ssh-key or --ssh-password-file")
 	}
 	if len(probs) > 0 {
+		for _, p := range []string{laterDefault, laterHost} {
+			if p != "" {
+				probs = append(probs, p)
+			}
+		}
 		return probs // the live checks below need a valid config
 	}
 	if _, err := ProbeMetaDB(ctx, cs[0]); err != nil {
@@ -90,6 +107,21 @@ func CheckCluster(ctx context.Context, cl *config.Cluster, t Target, needAdmin b
 			if err := RegionConflict(reg, c); err != nil {
 				probs = append(probs, fmt.Sprintf("region %s: %v", c.CMRegion, err))
 			}
+		}
+		for _, r := range reg {
+			if r.CMIsDefault && !hasRegion(cs, r.CMRegion) {
+				laterDefault = "" // the default region was deployed by an earlier run
+			}
+		}
+		if laterHost != "" {
+			if ok, err := hostRegistered(ctx, cs[0], t.HostIP); err == nil && ok {
+				laterHost = ""
+			}
+		}
+	}
+	for _, p := range []string{laterDefault, laterHost} {
+		if p != "" {
+			probs = append(probs, p)
 		}
 	}
 	if c := cs[0]; c.TSDBEnabled {

@@ -289,10 +289,26 @@ func putFile(ctx context.Context, r Runner, src, dst, mode string) error {
 	return nil
 }
 
+// StopNode stops the node installed at n (and the components it ran), leaving it installed: the
+// upgrade stops a node before its components move, so none of them runs twice.
+func (in *Installer) StopNode(ctx context.Context, n Node) error {
+	r, err := in.dial(ctx, n)
+	if err != nil {
+		return &StepError{Host: n.IP, Step: "connect", Err: err}
+	}
+	defer r.Close()
+	if err := stopNode(ctx, r, n.InstallDir); err != nil {
+		return &StepError{Host: n.IP, Step: "stop the node", Err: err}
+	}
+	return nil
+}
+
 // stopNode stops the node started from this installation directory (pid file), waiting up to
-// 20 s before SIGKILL. No pid file or a dead pid is not an error.
+// 20 s before SIGKILL, then any component it left running (each records its pid in its work
+// directory: a node of an older version stops its children when it stops, but one killed
+// outright leaves them). No pid file or a dead pid is not an error.
 func stopNode(ctx context.Context, r Runner, dir string) error {
-	script := fmt.Sprintf(`pf=%s/run/oms.pid
+	script := fmt.Sprintf(`pf=%[1]s/run/oms.pid
 if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1 && systemctl is-active -q oms-node 2>/dev/null; then
   systemctl stop oms-node
 fi
@@ -303,7 +319,21 @@ if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
   i=0; while kill -0 "$pid" 2>/dev/null && [ $i -lt 200 ]; do sleep 0.1; i=$((i+1)); done
   kill -0 "$pid" 2>/dev/null && { kill -KILL -"$pid" 2>/dev/null || kill -KILL "$pid"; }
 fi
-rm -f "$pf"`, shellQuote(dir))
+rm -f "$pf"
+left=""
+for f in %[1]s/run/*/pid %[1]s/store/*/pid; do
+  [ -f "$f" ] || continue
+  p=$(cat "$f")
+  case "$p" in ''|*[!0-9]*) continue;; esac
+  if kill -0 "$p" 2>/dev/null && tr '\0' ' ' < /proc/"$p"/cmdline 2>/dev/null | grep -q ' component '; then
+    kill -TERM "$p" 2>/dev/null; left="$left $p"
+  fi
+done
+for p in $left; do
+  i=0; while kill -0 "$p" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
+  kill -KILL "$p" 2>/dev/null || true
+done
+exit 0`, shellQuote(dir))
 	_, err := r.Run(ctx, script, nil)
 	return err
 }

@@ -20,13 +20,14 @@ import (
 )
 
 // SSHLogin is how to log in to a remote node. A user other than root needs sudo: passwordless,
-// or with Password (given to `sudo -S` on stdin).
+// or with SudoPassword (else Password) given to `sudo -S` on stdin.
 type SSHLogin struct {
-	User       string
-	Password   config.Secret // empty: use KeyFile
-	KeyFile    string
-	KnownHosts string // when set, host keys are checked against this file
-	Port       int    // 0: 22
+	User         string
+	Password     config.Secret // empty: use KeyFile
+	SudoPassword config.Secret // sudo's password when it is not the SSH password
+	KeyFile      string
+	KnownHosts   string // when set, host keys are checked against this file
+	Port         int    // 0: 22
 }
 
 // Node is one host to install: its region's config as this node runs it, where to install, and

@@ -136,6 +136,19 @@ func TestCheckClusterRefusesRegisteredConflicts(t *testing.T) {
 	if got := strings.Join(probs, "\n"); !strings.Contains(got, "region cn-hangzhou is already the default region") {
 		t.Errorf("a second default region passes the check:\n%s", got)
 	}
+
+	// A file of the new region alone extends the deployment: the default region and this host
+	// (-i, a node of the first region) are registered in the MetaDB.
+	second.CMIsDefault = false
+	cl = config.ParseCluster(config.FormatCluster([]config.Config{second}), "cluster.yaml")
+	probs = CheckCluster(context.Background(), cl, Target{InstallDir: "/home/oms", HostIP: "10.1.0.1", Binary: bin, AdminPassword: "secret123", SSH: SSHLogin{KeyFile: "/k"}}, true)
+	if got := strings.Join(probs, "\n"); strings.Contains(got, "cm_is_default") || strings.Contains(got, "-i 10.1.0.1") || strings.Contains(got, "already") {
+		t.Errorf("a later region's file is refused:\n%s", got)
+	}
+	probs = CheckCluster(context.Background(), cl, Target{InstallDir: "/home/oms", HostIP: "10.9.9.9", Binary: bin, AdminPassword: "secret123", SSH: SSHLogin{KeyFile: "/k"}}, true)
+	if got := strings.Join(probs, "\n"); !strings.Contains(got, "-i 10.9.9.9: this host's IP is not in cm_nodes") {
+		t.Errorf("an unknown -i passes the check:\n%s", got)
+	}
 }
 
 // cm_url is how clients reach a region (its VIP, on the console port); with no region named they

@@ -113,7 +113,11 @@ func DialSSH(ctx context.Context, host string, l SSHLogin) (*SSHRunner, error) {
 	_ = conn.SetDeadline(time.Time{})
 	r := &SSHRunner{client: ssh.NewClient(c, chans, reqs), sshUser: l.User}
 	if l.User != "root" {
-		if err := r.chooseSudo(ctx, l.Password); err != nil {
+		sudoPW := l.SudoPassword
+		if sudoPW == "" {
+			sudoPW = l.Password
+		}
+		if err := r.chooseSudo(ctx, sudoPW); err != nil {
 			r.Close()
 			return nil, fmt.Errorf("ssh %s as %s: %w", addr, l.User, err)
 		}
@@ -129,7 +133,7 @@ func (r *SSHRunner) chooseSudo(ctx context.Context, pw config.Secret) error {
 	}
 	if pw == "" {
 		return omserr.New(omserr.DeployHostCheck, fmt.Sprintf("user %s cannot run sudo without a password and no password was given", r.sshUser),
-			"give the user's password (the wizard's SSH password, --ssh-password-file or OMS_SSH_PASSWORD), allow it passwordless sudo, or log in as root")
+			"give the user's sudo password (the wizard's sudo or SSH password, --sudo-password-file, OMS_SUDO_PASSWORD, or the SSH password), allow it passwordless sudo, or log in as root")
 	}
 	r.sudo, r.sudoPW = "-S", pw
 	if _, err := r.Run(ctx, "true", nil); err != nil {

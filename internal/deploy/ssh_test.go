@@ -171,6 +171,24 @@ func TestSSHRunnerSudoWithPassword(t *testing.T) {
 		t.Fatalf("wrong sudo password: %v", err)
 	}
 
+	// A sudo password other than the SSH password (--sudo-password-file): sudo gets it, on stdin.
+	const sudoPW = "Other-Sudo-Secret-7"
+	r3, err := DialSSH(ctx, host, SSHLogin{User: "deployer", Password: config.Secret(pw), SudoPassword: config.Secret(sudoPW), Port: p})
+	if err == nil || strings.Contains(err.Error(), sudoPW) {
+		t.Fatalf("sudo with a password that is not sudo's: %v", err)
+	}
+	os.WriteFile(filepath.Join(bin, "password"), []byte(sudoPW), 0o600)
+	if r3, err = DialSSH(ctx, host, SSHLogin{User: "deployer", Password: config.Secret(pw), SudoPassword: config.Secret(sudoPW), Port: p}); err != nil {
+		t.Fatalf("sudo with its own password: %v", err)
+	}
+	if out, err := r3.Run(ctx, "echo as-root", nil); err != nil || strings.TrimSpace(out) != "as-root" || r3.sudo != "-S" {
+		t.Fatalf("run under sudo with its own password: %q %v (mode %q)", out, err, r3.sudo)
+	}
+	r3.Close()
+	if cmds := srv.commands(); strings.Contains(cmds, sudoPW) {
+		t.Fatalf("the sudo password is on a command line:\n%s", cmds)
+	}
+
 	// Passwordless sudo is preferred when the user has it.
 	os.WriteFile(filepath.Join(bin, "nopasswd"), nil, 0o600)
 	r2, err := DialSSH(ctx, host, SSHLogin{User: "deployer", Password: config.Secret(pw), Port: p})

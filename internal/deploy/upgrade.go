@@ -8,13 +8,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
-	"strconv"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/omsdev/oms/internal/buildinfo"
 	"github.com/omsdev/oms/internal/config"
 	"github.com/omsdev/oms/internal/metadb"
+	"github.com/omsdev/oms/internal/mysqlconn"
 	"github.com/omsdev/oms/internal/omserr"
 	"github.com/omsdev/oms/internal/sqlgen"
 	"github.com/omsdev/oms/internal/task"
@@ -73,7 +74,11 @@ func Upgrade(ctx context.Context, d Deployer, cs []config.Config, o UpgradeOptio
 		if t.Region != "" && c.CMRegion != t.Region {
 			continue
 		}
-		for _, ip := range c.CMNodes {
+		order, err := idleFirst(ctx, db, c)
+		if err != nil {
+			return err
+		}
+		for _, ip := range order {
 			if err := upgradeNode(ctx, db, d, c, t.Node(c, ip), o, out); err != nil {
 				return err
 			}
@@ -92,16 +97,22 @@ func upgradeNode(ctx context.Context, db *sql.DB, d Deployer, c config.Config, n
 		}
 		return nil
 	}
-	var others int
-	if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+hosts+" WHERE region = ? AND ip <> ? AND state = ?", c.CMRegion, n.IP, metadb.HostOnline).Scan(&others); err != nil {
-		return fmt.Errorf("read hosts of region %s: %w", c.CMRegion, err)
+	others, err := onlinePeers(ctx, db, c, n.IP)
+	if err != nil {
+		return err
 	}
 	fmt.Fprintf(out, "Node %s (region %s): draining.\n", n.IP, c.CMRegion)
 	if err := setState(metadb.HostDraining); err != nil {
 		return err
 	}
-	if others == 0 {
+	if len(others) == 0 {
 		fmt.Fprintf(out, "Node %s: warning: no other ONLINE node in region %s; its components stop while it is replaced.\n", n.IP, c.CMRegion)
+	} else if err := stopFirst(ctx, d, n); err != nil {
+		_ = setState(metadb.HostOnline)
+		return err
+	} else if err := moveTasksOff(ctx, db, c.CMDB, n.IP, others, out); err != nil {
+		_ = setState(metadb.HostOnline)
+		return err
 	} else if err := waitDrained(ctx, db, c.CMDB, n.IP, o.DrainTimeout); err != nil {
 		_ = setState(metadb.HostOnline)
 		return err
@@ -114,6 +125,90 @@ func upgradeNode(ctx context.Context, db *sql.DB, d Deployer, c config.Config, n
 		return err
 	}
 	fmt.Fprintf(out, "Node %s runs %s.\n", n.IP, o.NewVersion)
+	return nil
+}
+
+// NodeStopper is a Deployer that can stop a node without replacing it.
+type NodeStopper interface {
+	StopNode(ctx context.Context, n Node) error
+}
+
+// stopFirst stops the node (its components with it) before they move: the old processes are
+// gone before the new ones start, whatever version the node's supervisor runs.
+func stopFirst(ctx context.Context, d Deployer, n Node) error {
+	s, ok := d.(NodeStopper)
+	if !ok {
+		return nil
+	}
+	if err := s.StopNode(ctx, n); err != nil {
+		return fmt.Errorf("stop node %s before moving its components: %w", n.IP, err)
+	}
+	return nil
+}
+
+// idleFirst orders the region's nodes by how many components they run, fewest first: the
+// components of the busy nodes then move to nodes already upgraded, once each.
+func idleFirst(ctx context.Context, db *sql.DB, c config.Config) ([]string, error) {
+	load, err := task.NewTable(db, c.CMDB).CountByHost(ctx)
+	if err != nil {
+		return nil, err
+	}
+	order := slices.Clone(c.CMNodes)
+	slices.SortStableFunc(order, func(a, b string) int { return load[a] - load[b] })
+	return order, nil
+}
+
+// onlinePeers lists the ONLINE hosts of c's region other than ip.
+func onlinePeers(ctx context.Context, db *sql.DB, c config.Config, ip string) ([]string, error) {
+	rows, err := db.QueryContext(ctx, "SELECT ip FROM "+sqlgen.Table(c.CMDB, "hosts")+" WHERE region = ? AND ip <> ? AND state = ? ORDER BY ip", c.CMRegion, ip, metadb.HostOnline)
+	if err != nil {
+		return nil, fmt.Errorf("read hosts of region %s: %w", c.CMRegion, err)
+	}
+	defer rows.Close()
+	var ips []string
+	for rows.Next() {
+		var p string
+		if err := rows.Scan(&p); err != nil {
+			return nil, fmt.Errorf("read hosts of region %s: %w", c.CMRegion, err)
+		}
+		ips = append(ips, p)
+	}
+	return ips, rows.Err()
+}
+
+// moveTasksOff gives every task of host ip that is meant to run to the least loaded of peers,
+// with the same epoch compare-and-set as the CM's placement (task.Table.Assign: a CM moving it at
+// the same time cannot make it run twice). The upgrade does not leave this to the region's CM:
+// a CM of an earlier version may not know DRAINING (v0.1.0 sets every beating host ONLINE).
+func moveTasksOff(ctx context.Context, db *sql.DB, cmDB, ip string, peers []string, out io.Writer) error {
+	tasks := task.NewTable(db, cmDB)
+	on, err := tasks.OnHost(ctx, ip)
+	if err != nil {
+		return err
+	}
+	load, err := tasks.CountByHost(ctx)
+	if err != nil {
+		return err
+	}
+	for _, t := range on {
+		if !t.Active() {
+			continue
+		}
+		best := peers[0]
+		for _, p := range peers[1:] {
+			if load[p] < load[best] {
+				best = p
+			}
+		}
+		epoch, ok, err := tasks.Assign(ctx, t, best)
+		if err != nil {
+			return err
+		}
+		if ok {
+			load[best]++
+			fmt.Fprintf(out, "Node %s: component %s moved to %s (epoch %d).\n", ip, t.ID, best, epoch)
+		}
+	}
 	return nil
 }
 
@@ -170,46 +265,12 @@ func checkNoDowngrade(ctx context.Context, db *sql.DB, cmDB, newVersion string) 
 		if err := rows.Scan(&ip, &v); err != nil {
 			return fmt.Errorf("read host versions: %w", err)
 		}
-		if cmp, ok := CompareVersions(newVersion, v); ok && cmp < 0 {
+		if cmp, ok := buildinfo.CompareVersions(newVersion, v); ok && cmp < 0 {
 			return omserr.New(omserr.DeployDowngrade, fmt.Sprintf("node %s runs oms %s, newer than the package's %s", ip, v, newVersion),
 				"a downgrade is not supported: install a package of version "+v+" or later (restore the MetaDB backup of the earlier upgrade to go back)")
 		}
 	}
 	return rows.Err()
-}
-
-var versionRe = regexp.MustCompile(`^v?(\d+)\.(\d+)\.(\d+)(?:-(\d+)-g[0-9a-f]+)?(?:-dirty)?$`)
-
-// CompareVersions compares two oms versions as `git describe --tags` writes them (v0.1.0,
-// v0.1.0-12-gabc1234: 12 commits after v0.1.0). ok is false when either is not such a version
-// (a "dev" build): nothing can be said.
-func CompareVersions(a, b string) (cmp int, ok bool) {
-	pa, oka := parseVersion(a)
-	pb, okb := parseVersion(b)
-	if !oka || !okb {
-		return 0, false
-	}
-	for i := range pa {
-		switch {
-		case pa[i] < pb[i]:
-			return -1, true
-		case pa[i] > pb[i]:
-			return 1, true
-		}
-	}
-	return 0, true
-}
-
-func parseVersion(s string) ([4]int, bool) {
-	m := versionRe.FindStringSubmatch(strings.TrimSpace(s))
-	if m == nil {
-		return [4]int{}, false
-	}
-	var p [4]int
-	for i := 1; i <= 4; i++ {
-		p[i-1], _ = strconv.Atoi(m[i])
-	}
-	return p, true
 }
 
 // VersionOf reads the version from `oms version` output ("oms v0.1.0 (commit ..., go...)").
@@ -244,6 +305,14 @@ func DumpMetaDB(ctx context.Context, c config.Config, path string) error {
 	}
 	defer os.Remove(def.Name())
 	fmt.Fprintf(def, "[client]\nhost=%s\nport=%d\nuser=%s\npassword=%s\n", c.MetaHost, c.MetaPort, c.MetaUser, strings.NewReplacer(`\`, `\\`, "\n", "").Replace(c.MetaPassword.Reveal()))
+	tlsOpts, err := dumpTLSOptions(filepath.Base(tool), c)
+	if err != nil {
+		def.Close()
+		return err
+	}
+	for _, o := range tlsOpts {
+		fmt.Fprintln(def, o)
+	}
 	if err := def.Close(); err != nil {
 		return err
 	}
@@ -261,4 +330,41 @@ func DumpMetaDB(ctx context.Context, c config.Config, path string) error {
 		return fmt.Errorf("%s: %w: %s", filepath.Base(tool), err, tailText(errb.String(), 5))
 	}
 	return f.Sync()
+}
+
+// dumpTLSOptions are the client options (defaults-file lines) that make the dump tool connect to
+// the MetaDB as the nodes do (oms_meta_tls_mode, oms_meta_tls_ca): mysqldump takes ssl-mode,
+// mariadb-dump the ssl switches. preferred (the default) leaves the tool's own default.
+func dumpTLSOptions(tool string, c config.Config) ([]string, error) {
+	mode, err := mysqlconn.ParseTLSMode(c.MetaTLSMode)
+	if err != nil {
+		return nil, fmt.Errorf("oms_meta_tls_mode: %w", err)
+	}
+	var out []string
+	if tool == "mysqldump" {
+		switch mode {
+		case mysqlconn.TLSDisabled:
+			out = append(out, "ssl-mode=DISABLED")
+		case mysqlconn.TLSRequired:
+			out = append(out, "ssl-mode=REQUIRED")
+		case mysqlconn.TLSVerifyCA:
+			out = append(out, "ssl-mode=VERIFY_CA")
+		case mysqlconn.TLSVerifyIdentity:
+			out = append(out, "ssl-mode=VERIFY_IDENTITY")
+		}
+	} else {
+		switch mode {
+		case mysqlconn.TLSDisabled:
+			out = append(out, "skip-ssl")
+		case mysqlconn.TLSRequired:
+			out = append(out, "ssl", "skip-ssl-verify-server-cert")
+		case mysqlconn.TLSVerifyCA, mysqlconn.TLSVerifyIdentity:
+			// The MariaDB client checks the host name whenever it verifies the certificate.
+			out = append(out, "ssl", "ssl-verify-server-cert")
+		}
+	}
+	if c.MetaTLSCA != "" && (mode == mysqlconn.TLSVerifyCA || mode == mysqlconn.TLSVerifyIdentity) {
+		out = append(out, "ssl-ca="+c.MetaTLSCA)
+	}
+	return out, nil
 }

@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/omsdev/oms/internal/config"
@@ -13,36 +12,19 @@ import (
 	"github.com/omsdev/oms/internal/testenv"
 )
 
-// The MetaDB migrates forward from the schema of every released version: each tag v* is built
-// from a git worktree, creates the MetaDB with its own `oms metadb init`, and this binary's set-up
-// brings every database to the current version; running it again changes nothing.
+// The MetaDB migrates forward from the schema of every released version: each release
+// (testenv.Releases) is built from git history, creates the MetaDB with its own `oms metadb
+// init`, and this binary's set-up brings every database to the current version; running it again
+// changes nothing.
 func TestMigrationsForwardFromReleasedSchemas(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds every released version: not in -short")
 	}
-	root, err := exec.Command("git", "rev-parse", "--show-toplevel").Output()
-	if err != nil {
-		t.Skipf("not a git checkout: %v", err)
-	}
-	repo := strings.TrimSpace(string(root))
-	tags, err := exec.Command("git", "-C", repo, "tag", "-l", "v*").Output()
-	if err != nil || strings.TrimSpace(string(tags)) == "" {
-		t.Skip("no release tag (v*) in this checkout")
-	}
 	inst := testenv.Shared(t, "metadb")
-	for _, tag := range strings.Fields(string(tags)) {
+	for _, rel := range testenv.Releases {
+		tag := rel.Tag
 		t.Run(tag, func(t *testing.T) {
-			wt := filepath.Join(t.TempDir(), "src")
-			if out, err := exec.Command("git", "-C", repo, "worktree", "add", "--detach", wt, tag).CombinedOutput(); err != nil {
-				t.Fatalf("git worktree add %s: %v\n%s", tag, err, out)
-			}
-			t.Cleanup(func() { exec.Command("git", "-C", repo, "worktree", "remove", "--force", wt).Run() })
-			old := filepath.Join(t.TempDir(), "oms-"+tag)
-			build := exec.Command("go", "build", "-o", old, "./cmd/oms")
-			build.Dir = wt
-			if out, err := build.CombinedOutput(); err != nil {
-				t.Fatalf("build %s: %v\n%s", tag, err, out)
-			}
+			old := testenv.ReleaseBinary(t, rel)
 			prefix := uniquePrefix()
 			rm, cm, hb, _ := config.DatabaseNames(prefix, 1, true)
 			c := config.Config{MetaHost: "127.0.0.1", MetaPort: inst.Port, MetaUser: "root", RMDB: rm, CMDB: cm, HeartbeatDB: hb,

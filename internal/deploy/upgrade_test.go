@@ -18,37 +18,30 @@ import (
 	"github.com/omsdev/oms/internal/testenv"
 )
 
-func TestCompareVersions(t *testing.T) {
-	for _, tc := range []struct {
-		a, b string
-		cmp  int
-		ok   bool
-	}{
-		{"v0.1.0", "v0.1.0", 0, true},
-		{"v0.1.0-50-g51bdcae", "v0.1.0", 1, true},
-		{"v0.1.0", "v0.1.0-3-gabcdef0", -1, true},
-		{"v0.2.0", "v0.1.9-99-gabcdef0-dirty", 1, true},
-		{"v1.0.0", "v0.10.0", 1, true},
-		{"dev", "v0.1.0", 0, false},
-		{"v0.1.0", "", 0, false},
-	} {
-		cmp, ok := CompareVersions(tc.a, tc.b)
-		if cmp != tc.cmp || ok != tc.ok {
-			t.Errorf("CompareVersions(%q, %q) = %d, %t; want %d, %t", tc.a, tc.b, cmp, ok, tc.cmp, tc.ok)
-		}
-	}
+func TestVersionOf(t *testing.T) {
 	if v := VersionOf("oms v0.1.0-50-g51bdcae (commit 51bdcae, go1.24)\n"); v != "v0.1.0-50-g51bdcae" {
 		t.Errorf("VersionOf: %q", v)
 	}
 }
 
 // upgradeRecorder checks, at each node's installation, that the host is DRAINING and that none of
-// its tasks is still placed on it; it migrates the MetaDB for real.
+// its tasks is still placed on it, and at each stop that its tasks have not moved yet (they move
+// once the node is stopped); it migrates the MetaDB for real.
 type upgradeRecorder struct {
-	t     *testing.T
-	c     config.Config
-	mu    sync.Mutex
-	order []string
+	t       *testing.T
+	c       config.Config
+	mu      sync.Mutex
+	order   []string
+	stopped []string // node:tasks on it when it was stopped
+}
+
+func (u *upgradeRecorder) StopNode(ctx context.Context, n Node) error {
+	var onHost int
+	testenv.Shared(u.t, "metadb").DB().QueryRow("SELECT COUNT(*) FROM "+sqlgen.Table(u.c.CMDB, "tasks")+" WHERE host = ?", n.IP).Scan(&onHost)
+	u.mu.Lock()
+	u.stopped = append(u.stopped, fmt.Sprintf("%s:%d", n.IP, onHost))
+	u.mu.Unlock()
+	return nil
 }
 
 func (u *upgradeRecorder) SetupRegion(ctx context.Context, c config.Config) error {
@@ -89,15 +82,14 @@ func TestUpgradeRollingDrainAndBackup(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// A stand-in for the CM leader: tasks on a host that is not ONLINE go to an ONLINE host of the
-	// region with a new epoch, and its supervisor reports them RUNNING.
+	// No CM runs (the region's CM may be of a version that does not know DRAINING): the upgrade
+	// moves the tasks itself. A stand-in for the supervisors reports an ASSIGNED task RUNNING.
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() {
 		for ctx.Err() == nil {
-			db.Exec(`UPDATE ` + tasks + ` t JOIN ` + hosts + ` h ON h.ip = t.host AND h.state <> 'ONLINE'
-				SET t.host = (SELECT ip FROM (SELECT ip FROM ` + hosts + ` WHERE state = 'ONLINE' ORDER BY ip LIMIT 1) o), t.epoch = t.epoch + 1, t.state = 'RUNNING'`)
-			time.Sleep(50 * time.Millisecond) // the stand-in CM's tick
+			db.Exec("UPDATE " + tasks + " SET state = 'RUNNING' WHERE state = 'ASSIGNED'")
+			time.Sleep(50 * time.Millisecond) // the stand-in supervisors' tick
 		}
 	}()
 
@@ -118,8 +110,15 @@ func TestUpgradeRollingDrainAndBackup(t *testing.T) {
 	if err := Upgrade(context.Background(), rec, []config.Config{c}, o); err != nil {
 		t.Fatalf("upgrade: %v\n%s", err, out.String())
 	}
-	if strings.Join(rec.order, ",") != "10.1.0.1,10.1.0.2" {
-		t.Fatalf("installed %v, want one node after the other", rec.order)
+	// The idle node first, so the busy node's tasks move once, to an upgraded node; each node is
+	// stopped before its tasks move.
+	if strings.Join(rec.order, ",") != "10.1.0.2,10.1.0.1" || strings.Join(rec.stopped, ",") != "10.1.0.2:0,10.1.0.1:2" {
+		t.Fatalf("installed %v, stopped %v; want the idle node first, each stopped with its tasks still on it", rec.order, rec.stopped)
+	}
+	var onUpgraded, epoch2 int
+	db.QueryRow("SELECT COUNT(*), SUM(epoch = 2) FROM "+tasks+" WHERE host = '10.1.0.2'").Scan(&onUpgraded, &epoch2)
+	if onUpgraded != 2 || epoch2 != 2 || !strings.Contains(out.String(), "component p1-store moved to 10.1.0.2 (epoch 2)") {
+		t.Fatalf("tasks on the upgraded node: %d (%d at epoch 2)\n%s", onUpgraded, epoch2, out.String())
 	}
 	var notOnline int
 	db.QueryRow("SELECT COUNT(*) FROM " + hosts + " WHERE state <> 'ONLINE'").Scan(&notOnline)

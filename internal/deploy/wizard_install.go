@@ -134,7 +134,7 @@ func (w *Wizard) askSSH(ip string) (SSHLogin, error) {
 	if l.User, err = w.p.Ask("SSH user for "+ip+" (root, or a user with sudo)", w.opt.SSHUser, checkNotEmpty("user")); err != nil {
 		return l, err
 	}
-	pw, err := w.p.Secret("SSH password for "+l.User+"@"+ip+", also used for sudo (empty: log in with a private key)", nil)
+	pw, err := w.p.Secret("SSH password for "+l.User+"@"+ip+" (empty: log in with a private key)", nil)
 	if err != nil {
 		return l, err
 	}
@@ -143,6 +143,13 @@ func (w *Wizard) askSSH(ip string) (SSHLogin, error) {
 		if l.KeyFile, err = w.p.Ask("SSH private key file", w.opt.SSHKeyFile, checkReadableFile); err != nil {
 			return l, err
 		}
+	}
+	if l.User != "root" {
+		spw, err := w.p.Secret("sudo password of "+l.User+"@"+ip+" (empty: the SSH password, or passwordless sudo)", nil)
+		if err != nil {
+			return l, err
+		}
+		l.SudoPassword = config.Secret(spw)
 	}
 	return l, nil
 }

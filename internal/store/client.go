@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -103,6 +104,7 @@ func Dial(ctx context.Context, addr string, req ReadRequest) (*Reader, error) {
 	q.Set("consumer", req.ConsumerID)
 	q.Set("from", req.From)
 	q.Set("compress", compressStream)
+	q.Set("codec", strconv.Itoa(codecNewest)) // the newest record version this reader decodes
 	if req.Flavor != "" {
 		q.Set("flavor", req.Flavor)
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/omsdev/oms/internal/binlog"
 	"github.com/omsdev/oms/internal/component"
 	"github.com/omsdev/oms/internal/omserr"
 	"github.com/omsdev/oms/internal/testenv"
@@ -35,8 +36,10 @@ func TestOldestPosition(t *testing.T) {
 }
 
 // TestFreshLogStartsAtOldestConsumer: a Store whose segment directory is empty (it moved to
-// another node) with consumer positions from the MetaDB captures from the oldest of them, not
-// from its configured start (the project's start), and serves a consumer from there.
+// another node) with consumer positions from the MetaDB captures from ConsumerSlack transactions
+// before the oldest of them, not from its configured start (the project's start), and serves a
+// consumer from there, and one whose checkpoint is a little behind its reported position (an
+// Incr-Sync reports its watermark before its checkpoint records it).
 func TestFreshLogStartsAtOldestConsumer(t *testing.T) {
 	inst := testenv.Shared(t, "store")
 	db := testenv.FreshDatabase(t, inst, "movedstore")
@@ -51,7 +54,7 @@ func TestFreshLogStartsAtOldestConsumer(t *testing.T) {
 		marks = append(marks, gtidNow(t, inst))
 	}
 	spec := component.Spec{Kind: Kind, TaskID: t.Name(), WorkDir: t.TempDir(), ConsumerPositions: []string{marks[2], marks[1]}}
-	st, err := NewWithConfig(spec, Config{Source: sourceOf(inst), Start: StartConfig{GTIDSet: projectStart}, Listen: "127.0.0.1:0"}, testLogger())
+	st, err := NewWithConfig(spec, Config{Source: sourceOf(inst), Start: StartConfig{GTIDSet: projectStart}, Listen: "127.0.0.1:0", ConsumerSlack: 1}, testLogger())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,9 +66,15 @@ func TestFreshLogStartsAtOldestConsumer(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond) // polling interval
 	}
-	if base := st.log.Base().String(); base != marks[1] {
-		t.Fatalf("the moved store starts at %s, want the oldest consumer position %s (project start %s)", base, marks[1], projectStart)
+	want := binlog.MustParseGTIDSet("mariadb", marks[1]).Rewind(1)
+	if base := st.log.Base(); !base.Equal(want) || !base.ContainsSet(binlog.MustParseGTIDSet("mariadb", marks[0])) {
+		t.Fatalf("the moved store starts at %s, want one transaction before the oldest consumer position %s (project start %s)", base, marks[1], projectStart)
 	}
+	behind, err := Dial(ctx, st.Addr(), ReadRequest{ConsumerID: "incr-behind", From: want.String()})
+	if err != nil {
+		t.Fatalf("consumer one transaction behind its reported position %s: %v", marks[1], err)
+	}
+	behind.Close()
 	t.Logf("project start %s, consumers at %s and %s: the store starts at %s", projectStart, marks[2], marks[1], st.log.Base())
 	r, err := Dial(ctx, st.Addr(), ReadRequest{ConsumerID: "incr", From: marks[1]})
 	if err != nil {
@@ -101,14 +110,15 @@ func TestConsumerPositionPurged(t *testing.T) {
 		t.Fatal(err)
 	}
 	spec := component.Spec{Kind: Kind, TaskID: t.Name(), WorkDir: t.TempDir(), ConsumerPositions: []string{consumer}}
-	st, err := NewWithConfig(spec, Config{Source: sourceOf(inst), Start: StartConfig{GTIDSet: projectStart}, Listen: "127.0.0.1:0"}, testLogger())
+	st, err := NewWithConfig(spec, Config{Source: sourceOf(inst), Start: StartConfig{GTIDSet: projectStart}, Listen: "127.0.0.1:0", ConsumerSlack: 1}, testLogger())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
 	err = st.Init(ctx)
-	if omserr.CodeOf(err) != omserr.StoreSourcePurged || !strings.Contains(err.Error(), consumer) {
-		t.Fatalf("init at purged consumer position %s: %v, want %s naming it", consumer, err, omserr.StoreSourcePurged)
+	start := binlog.MustParseGTIDSet("mariadb", consumer).Rewind(1).String() // ConsumerSlack before it
+	if omserr.CodeOf(err) != omserr.StoreSourcePurged || !strings.Contains(err.Error(), start) {
+		t.Fatalf("init at purged position %s (consumer at %s): %v, want %s naming it", start, consumer, err, omserr.StoreSourcePurged)
 	}
 	t.Logf("refused: %v", err)
 }

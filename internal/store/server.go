@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -229,9 +230,18 @@ type filter struct {
 	sel         *storeSelection // the consumer's selection; nil: none
 	dropped     int64           // rows removed so far (for the status)
 	kept        int64           // rows and DDL statements kept so far
+	// maxCodec is the newest record version the consumer reads (its codec parameter; 1 without
+	// one: an Incr-Sync of v0.1.0, during a rolling upgrade). Newer records are sent without
+	// what their version added (downgradeSession).
+	maxCodec int
 }
 
-func (f *filter) none() bool {
+// codecNewest is the newest record version this build writes; its readers announce it.
+const codecNewest = codecVersionSessionTS
+
+func (f *filter) none() bool { return f.selectsAll() && f.maxCodec >= codecNewest }
+
+func (f *filter) selectsAll() bool {
 	return len(f.dbs) == 0 && len(f.tables) == 0 && f.anyOp && f.sel == nil
 }
 
@@ -280,8 +290,12 @@ func (f *filter) ddlPasses(d *changelog.DDL) bool {
 }
 
 func parseFilter(r *http.Request) (*filter, error) {
-	f := &filter{dbs: map[string]bool{}, tables: map[string]bool{}, anyOp: true}
 	q := r.URL.Query()
+	codec, cerr := strconv.Atoi(q.Get("codec"))
+	if cerr != nil || codec < codecVersion {
+		codec = codecVersion
+	}
+	f := &filter{dbs: map[string]bool{}, tables: map[string]bool{}, anyOp: true, maxCodec: codec}
 	for _, d := range splitList(q.Get("db")) {
 		f.dbs[d] = true
 	}
@@ -489,6 +503,23 @@ func (s *Server) stream(ctx context.Context, w http.ResponseWriter, from binlog.
 	}
 }
 
+// downgradeSession leaves out of d's source session what a reader of record version maxCodec
+// cannot decode: all of it below version 2, the version-3 fields below version 3. It reports
+// whether it changed anything.
+func downgradeSession(d *changelog.DDL, maxCodec int) bool {
+	switch {
+	case maxCodec < codecVersionSession:
+		d.Session = nil
+		return true
+	case maxCodec < codecVersionSessionTS && sessionV3(d.Session):
+		ss := *d.Session
+		ss.HasExplicitDefaults, ss.ExplicitDefaults, ss.Timestamp = false, false, 0
+		d.Session = &ss
+		return true
+	}
+	return false
+}
+
 // filterRecords decodes records, drops rows (and DDL) the filter rejects and re-encodes. A
 // transaction left without rows is still sent (with no rows) so the consumer's checkpoint moves.
 func filterRecords(dec *decoder, f *filter, raw, out []byte) ([]byte, error) {
@@ -496,6 +527,10 @@ func filterRecords(dec *decoder, f *filter, raw, out []byte) ([]byte, error) {
 		n := int(binary.LittleEndian.Uint32(raw[off:]))
 		rec := raw[off : off+recordHeader+n]
 		off += recordHeader + n
+		if f.selectsAll() && int(rec[recordHeader]) <= f.maxCodec {
+			out = append(out, rec...) // only the record version is filtered, and this one is read
+			continue
+		}
 		t, err := dec.decode(rec[recordHeader:])
 		if err != nil {
 			return out, fmt.Errorf("filter record: %w", err)
@@ -515,6 +550,9 @@ func filterRecords(dec *decoder, f *filter, raw, out []byte) ([]byte, error) {
 		t.Rows = kept
 		if t.DDL != nil && !f.ddlPasses(t.DDL) {
 			t.DDL = nil
+			changed = true
+		}
+		if t.DDL != nil && t.DDL.Session != nil && downgradeSession(t.DDL, f.maxCodec) {
 			changed = true
 		}
 		f.kept += int64(len(kept))

@@ -63,6 +63,10 @@ type Config struct {
 	// EchoSchema is those tasks' checkpoint schema (default "__oms").
 	EchoTasks  []string `json:"echo_tasks,omitempty"`
 	EchoSchema string   `json:"echo_schema,omitempty"`
+	// ConsumerSlack: a Store that starts at its consumers' positions (it moved: no local log)
+	// starts this many transactions (per MariaDB domain or MySQL source) before the oldest of
+	// them (default 1000; see startAtConsumers).
+	ConsumerSlack int `json:"consumer_slack,omitempty"`
 }
 
 // SourceConfig is the source database (its JSON: host, port, user, password, tls, flavor).
@@ -141,6 +145,9 @@ func (c *Config) defaults(workDir, taskID string) error {
 	}
 	if c.Listen == "" {
 		c.Listen = "0.0.0.0:0"
+	}
+	if c.ConsumerSlack <= 0 {
+		c.ConsumerSlack = defaultConsumerSlack
 	}
 	return nil
 }
@@ -251,7 +258,7 @@ func (s *Store) Init(ctx context.Context) error {
 		}
 		return s.lastCommit.Load()
 	})
-	tlsSrc, err := s.spec.TLSSource()
+	tlsSrc, err := s.spec.PeerTLSSource()
 	if err != nil {
 		return s.fail(err)
 	}
@@ -519,15 +526,25 @@ func (f levelFilter) WithGroup(n string) slog.Handler {
 	return levelFilter{h: f.h.WithGroup(n), min: f.min}
 }
 
+// defaultConsumerSlack is how many transactions (per MariaDB domain or MySQL source) a Store that
+// starts at its consumers' positions starts before them. A position an Incr-Sync reports is
+// its applied low watermark in memory, which runs ahead of the watermark its checkpoint has
+// recorded (and that it resumes from) by the transactions still in flight when each worker last
+// wrote it: a few batches. Those transactions are read again from the source; the Store sends a
+// consumer only what its checkpoint lacks.
+const defaultConsumerSlack = 1000
+
 // startAtConsumers makes a fresh log start where the consumers are, not at the configured start
-// (the project's, long ago when the Store moved to another node): from the oldest consumer
-// position, provided it is not older than the configured start. The prechecks then refuse it,
-// naming it, when the source no longer has its binlogs.
+// (the project's, long ago when the Store moved to another node): Config.ConsumerSlack
+// transactions before the oldest consumer position, provided that is not older than the
+// configured start. The prechecks then refuse it, naming it, when the source no longer has its
+// binlogs.
 func (s *Store) startAtConsumers() {
 	oldest, ok := oldestPosition(s.cfg.Source.Flavor, s.spec.ConsumerPositions)
 	if !ok {
 		return
 	}
+	oldest = oldest.Rewind(uint64(s.cfg.ConsumerSlack))
 	if s.cfg.Start.GTIDSet != "" && !oldest.ContainsSet(binlog.MustParseGTIDSet(s.cfg.Source.Flavor, s.cfg.Start.GTIDSet)) {
 		s.logger.Warn("consumer position is older than the store's start; starting at the configured start", "consumer", oldest.String(), "start", s.cfg.Start.GTIDSet)
 		return

@@ -29,6 +29,7 @@ type proc struct {
 	scheme                               string    // of the status URL: https with cluster TLS
 	certIssuer                           string    // CA fingerprint of the component's certificate
 	certNotAfter                         time.Time // its expiry
+	plainPeer                            bool      // component.Spec.PlainPeer it was started with
 
 	mu       sync.Mutex
 	cmd      *exec.Cmd

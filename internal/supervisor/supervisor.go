@@ -183,6 +183,7 @@ func (s *Supervisor) reconcile(ctx context.Context) error {
 		procs[k] = v
 	}
 	s.mu.Unlock()
+	plain := s.plainPeers(ctx, tasks)
 
 	// Stop what we no longer own or should not run (each stop may wait stopGrace: in parallel).
 	var stops errgroup.Group
@@ -190,11 +191,16 @@ func (s *Supervisor) reconcile(ctx context.Context) error {
 	for id, p := range procs {
 		t, ok := mine[id]
 		moved := !ok || t.Epoch != p.epoch
-		if !moved && t.Desired == task.DesiredRunning && p.hash == specHash(t) {
+		plainNow, known := plain[id]
+		peerChanged := known && plainNow != p.plainPeer
+		if !moved && t.Desired == task.DesiredRunning && p.hash == specHash(t) && !peerChanged {
 			continue
 		}
-		if moved {
+		switch {
+		case moved:
 			s.log.Info("task no longer ours: stopping its component", "task", id, "epoch", p.epoch)
+		case peerChanged:
+			s.log.Info("the component's peer changed between plain HTTP and TLS: restarting it", "task", id, "plain_peer", plainNow)
 		}
 		stops.Go(func() error {
 			p.stop()
@@ -210,13 +216,13 @@ func (s *Supervisor) reconcile(ctx context.Context) error {
 	var g errgroup.Group
 	g.SetLimit(driveParallel)
 	for _, t := range tasks {
-		g.Go(func() error { s.reconcileTask(ctx, t); return nil })
+		g.Go(func() error { s.reconcileTask(ctx, t, plain[t.ID]); return nil })
 	}
 	return g.Wait()
 }
 
 // reconcileTask brings one task of this host to its desired state.
-func (s *Supervisor) reconcileTask(ctx context.Context, t task.Task) {
+func (s *Supervisor) reconcileTask(ctx context.Context, t task.Task, plainPeer bool) {
 	switch t.Desired {
 	case task.DesiredReleased:
 		if t.State != task.Released {
@@ -246,6 +252,7 @@ func (s *Supervisor) reconcileTask(ctx context.Context, t task.Task) {
 			return
 		}
 		p = s.newProc(t, dir)
+		p.plainPeer = plainPeer
 		s.mu.Lock()
 		s.procs[t.ID] = p
 		s.mu.Unlock()
@@ -377,7 +384,7 @@ func (s *Supervisor) start(ctx context.Context, t task.Task, p *proc) error {
 		return err
 	}
 	cfg = s.fillListen(cfg)
-	spec := component.Spec{Kind: t.Kind, TaskID: t.ID, Epoch: t.Epoch, StatusAddr: s.opt.StatusHost + ":0", WorkDir: p.workDir, Config: cfg}
+	spec := component.Spec{Kind: t.Kind, TaskID: t.ID, Epoch: t.Epoch, StatusAddr: s.opt.StatusHost + ":0", WorkDir: p.workDir, Config: cfg, PlainPeer: p.plainPeer}
 	if t.Kind == task.KindStore {
 		// A Store that moved here has no log: it starts where its consumers are (the MetaDB
 		// knows), not at the project's start.

@@ -46,11 +46,23 @@ type cluster struct {
 }
 
 func newCluster(t *testing.T, hostsPerRegion int) *cluster {
+	return newClusterOf(t, hostsPerRegion, hostsPerRegion)
+}
+
+// newClusterOf builds len(hostsPerRegion) regions (at least two), region r with
+// hostsPerRegion[r-1] hosts. Regions after the second reach the MetaDB in region 1 directly.
+func newClusterOf(t *testing.T, hostsPerRegion ...int) *cluster {
+	return buildCluster(t, true, hostsPerRegion...)
+}
+
+// buildCluster is newClusterOf; requireSSL false lets the oms user connect to the MetaDB in
+// clear (a release before MySQL TLS, v0.1.0, must run on it).
+func buildCluster(t *testing.T, requireSSL bool, hostsPerRegion ...int) *cluster {
 	n := New(t)
 	c := &cluster{n: n, hosts: map[string]*Host{}, bin: testenv.OMSBinary(t), dir: t.TempDir()}
-	for r := 1; r <= 2; r++ {
+	for r := 1; r <= len(hostsPerRegion); r++ {
 		n.AddRegion(r)
-		for h := 1; h <= hostsPerRegion; h++ {
+		for h := 1; h <= hostsPerRegion[r-1]; h++ {
 			host := n.AddHost(r, h)
 			c.hosts[host.IP] = host
 		}
@@ -59,7 +71,7 @@ func newCluster(t *testing.T, hostsPerRegion int) *cluster {
 	// metadb.oms.test, through the latency proxy: the inter-region path of the control plane.
 	// Like every MariaDB of these tests it offers TLS and the oms user must use it (REQUIRE
 	// SSL), so a node or component that connected in clear would fail the test.
-	c.meta = endpoint(t, n, 1)
+	c.meta = endpointSSL(t, n, 1, requireSSL)
 	port := strconv.Itoa(c.meta.Port)
 	p, err := latency.Start(net.JoinHostPort(n.Gateway(2), port), net.JoinHostPort(n.Gateway(1), port), wanDelay)
 	if err != nil {
@@ -68,10 +80,14 @@ func newCluster(t *testing.T, hostsPerRegion int) *cluster {
 	t.Cleanup(func() { p.Close() })
 	c.proxy = p
 	for _, h := range c.hosts {
-		n.SetHosts(h, map[string]string{"metadb.oms.test": n.Gateway(h.Region)})
+		gw := n.Gateway(h.Region)
+		if h.Region > 2 {
+			gw = n.Gateway(1)
+		}
+		n.SetHosts(h, map[string]string{"metadb.oms.test": gw})
 	}
 	c.ssh = n.StartSSHD()
-	for r := 1; r <= 2; r++ {
+	for r := 1; r <= len(hostsPerRegion); r++ {
 		cfg := config.Config{MetaHost: "metadb.oms.test", MetaPort: c.meta.Port, MetaUser: metaUser, MetaPassword: metaPW,
 			RMDB: "e2e_rm", CMDB: "e2e_cm", HeartbeatDB: "e2e_cm_hb", CMURL: "http://" + n.VIP(r) + ":8088",
 			CMLocation: r, CMRegion: fmt.Sprintf("cn-r%d", r), CMRegionCN: fmt.Sprintf("cn-r%d", r), CMIsDefault: r == 1,
@@ -79,7 +95,7 @@ func newCluster(t *testing.T, hostsPerRegion int) *cluster {
 		if r > 1 {
 			cfg.HeartbeatDB = fmt.Sprintf("e2e_cm_hb_%d", r)
 		}
-		for h := 1; h <= hostsPerRegion; h++ {
+		for h := 1; h <= hostsPerRegion[r-1]; h++ {
 			cfg.CMNodes = append(cfg.CMNodes, n.HostIP(r, h))
 		}
 		c.regions = append(c.regions, cfg)
