@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 )
 
@@ -92,16 +93,16 @@ func (p *Prompter) Confirm(question string) (bool, error) {
 // Secret asks for a password without echo on a terminal; check may be nil.
 func (p *Prompter) Secret(question string, check Check) (string, error) {
 	for {
-		p.Printf("%s: ", question)
 		var a string
 		if p.tty {
-			b, err := term.ReadPassword(p.fd)
+			b, err := p.readSecret(question)
 			p.Printf("\n")
 			if err != nil {
 				return "", fmt.Errorf("read password for %q: %w", question, err)
 			}
 			a = string(b)
 		} else {
+			p.Printf("%s: ", question)
 			var err error
 			if a, err = p.readLine(question); err != nil {
 				return "", err
@@ -116,6 +117,26 @@ func (p *Prompter) Secret(question string, check Check) (string, error) {
 		}
 		p.Printf("  invalid: %v. Please enter it again.\n", cerr)
 	}
+}
+
+// readSecret turns the terminal's echo off before it shows the prompt (someone, or a script,
+// typing as soon as the prompt appears was echoed while term.ReadPassword had not yet turned it
+// off), reads a line and restores the terminal.
+func (p *Prompter) readSecret(question string) ([]byte, error) {
+	old, err := unix.IoctlGetTermios(p.fd, unix.TCGETS)
+	if err != nil {
+		return nil, err
+	}
+	quiet := *old
+	quiet.Lflag &^= unix.ECHO
+	quiet.Lflag |= unix.ICANON | unix.ISIG
+	quiet.Iflag |= unix.ICRNL
+	if err := unix.IoctlSetTermios(p.fd, unix.TCSETS, &quiet); err != nil {
+		return nil, err
+	}
+	defer unix.IoctlSetTermios(p.fd, unix.TCSETS, old) //nolint:errcheck // best effort: the terminal as it was
+	p.Printf("%s: ", question)
+	return term.ReadPassword(p.fd) // echo already off; it reads the line
 }
 
 // Choose shows numbered options and returns the chosen index.

@@ -16,6 +16,7 @@ import (
 	"github.com/omsdev/oms/internal/changelog"
 	"github.com/omsdev/oms/internal/component"
 	"github.com/omsdev/oms/internal/ddl"
+	"github.com/omsdev/oms/internal/mysqlconn"
 	"github.com/omsdev/oms/internal/omserr"
 	"github.com/omsdev/oms/internal/selection"
 )
@@ -52,6 +53,7 @@ const ackInterval = 5 * time.Second
 // idleWatermarkRow is its checkpoint row (workers are 0..n-1).
 const (
 	idleWatermarkEvery = time.Second
+	idleLoggedEvery    = 30 * time.Second
 	idleWatermarkRow   = -1
 )
 
@@ -73,6 +75,10 @@ type Syncer struct {
 	db          *sql.DB
 	cp          *checkpointStore
 	ins         *instruments
+	// the idle watermark's writes (ackLoop's goroutine only): when the last one was, and whether
+	// it had to be binlogged
+	idleWritten time.Time
+	idleLogged  bool
 
 	mu        sync.Mutex
 	state     string
@@ -305,7 +311,7 @@ func (s *Syncer) read(ctx context.Context, src TxnSource, sched *scheduler, rec 
 			} else {
 				if len(t.Rows) > 0 {
 					// CREATE TABLE ... SELECT: its rows go in the DDL's final checkpoint transaction
-					rows, err := m.mapTxn(ctx, t)
+					rows, err := s.mapTxn(ctx, m, t)
 					if err != nil {
 						return err
 					}
@@ -320,7 +326,7 @@ func (s *Syncer) read(ctx context.Context, src TxnSource, sched *scheduler, rec 
 				continue
 			}
 		}
-		mt, err := m.mapTxn(ctx, t)
+		mt, err := s.mapTxn(ctx, m, t)
 		if err != nil {
 			return err
 		}
@@ -372,34 +378,82 @@ func (s *Syncer) ackLoop(ctx context.Context, a Acker, sched *scheduler) {
 	}
 }
 
+// mapTxn maps a source transaction onto the target, retrying with backoff for up to retry_max
+// when reading the target's definitions fails for a reason that passes (the target restarting):
+// the read stage must ride out a target outage like the workers do.
+func (s *Syncer) mapTxn(ctx context.Context, m *mapper, t *changelog.Txn) (*mtxn, error) {
+	deadline := time.Now().Add(time.Duration(s.cfg.RetryMax))
+	backoff := 100 * time.Millisecond
+	for {
+		mt, err := m.mapTxn(ctx, t)
+		if err == nil || !mysqlconn.Retryable(err) || time.Now().After(deadline) {
+			return mt, err
+		}
+		s.log.Warn("retrying after a target error while mapping", "gtid", t.GTID, "err", err, "backoff", backoff)
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
 // persistIdleWatermark writes the watermark when it moved only over transactions that carried
-// nothing to apply (other tables' changes, heartbeats) and nothing is in flight, so the position
-// reported to the MetaDB (where a moved Store starts) and to the Store (what it may purge) is
-// always one a restart resumes from.
+// nothing to apply (other tables' changes, heartbeats, echoes) and nothing is in flight, so the
+// position reported to the MetaDB (where a moved Store starts) and to the Store (what it may
+// purge) is always one a restart resumes from.
+//
+// The write is kept out of the target's binlog (sql_log_bin = 0) when the user may: logged, it
+// would reach a two-way pair's other direction as an echo, move that side's watermark over
+// nothing, whose idle write would come back, and so on, once a second forever. Without the
+// privilege it is logged at most every idleLoggedEvery.
 func (s *Syncer) persistIdleWatermark(ctx context.Context, sched *scheduler) {
 	snap := sched.snapshot()
 	if snap.inflight > 0 || snap.lw == snap.durable {
+		return
+	}
+	if s.idleLogged && time.Since(s.idleWritten) < idleLoggedEvery {
 		return
 	}
 	lw, err := binlog.ParseGTIDSet(s.cfg.Flavor, snap.lw)
 	if err != nil {
 		return
 	}
-	tx, err := s.cp.fence.Begin(ctx, s.db)
-	if err == nil {
-		if err = s.cp.write(ctx, tx.Tx, cpRow{worker: idleWatermarkRow, lw: snap.lw, lastCommit: snap.lwCommit.Unix()}); err == nil {
-			err = tx.Commit()
-		} else {
-			_ = tx.Rollback()
-		}
-	}
-	if err != nil {
+	if err := s.writeIdleWatermark(ctx, snap); err != nil {
 		if ctx.Err() == nil {
 			s.log.Warn("cannot write the idle watermark; retrying", "err", err)
 		}
 		return
 	}
+	s.idleWritten = time.Now()
 	sched.markDurable(lw)
+}
+
+func (s *Syncer) writeIdleWatermark(ctx context.Context, snap schedSnapshot) error {
+	conn, err := s.cp.fence.Conn(ctx, s.db)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "SET SESSION sql_log_bin = 0"); err == nil {
+		s.idleLogged = false
+		defer conn.ExecContext(context.WithoutCancel(ctx), "SET SESSION sql_log_bin = 1") //nolint:errcheck // a failed reset fails the next use of the connection, which is retried
+	} else {
+		s.idleLogged = true // no BINLOG ADMIN/SUPER: logged, and rarely
+	}
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // no-op after Commit
+	if err := s.cp.fence.Check(ctx, tx); err != nil {
+		return err
+	}
+	if err := s.cp.write(ctx, tx, cpRow{worker: idleWatermarkRow, lw: snap.lw, lastCommit: snap.lwCommit.Unix()}); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 // Status reports state, the low watermark as position, lag and counters.

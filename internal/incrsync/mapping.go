@@ -35,9 +35,9 @@ type tableInfo struct {
 	approx []bool
 	// conv turns the binary form the binlog logs of UUID/INET4/INET6 columns (projected) into
 	// the text the target takes; nil when the table has none.
-	conv []func([]byte) (string, bool)
-	where  string // row filter rendered from its parse tree over src's columns; "" = all rows
-	dml    selection.DMLOps
+	conv  []func([]byte) (string, bool)
+	where string // row filter rendered from its parse tree over src's columns; "" = all rows
+	dml   selection.DMLOps
 	// rowEnd and rowStart are the source indexes of a system-versioned table's row_end and
 	// row_start, -1 for other tables: a row image whose row_end is not the maximum is history,
 	// which the target keeps itself, at the source's time (see versionedCurrent).
