@@ -11,9 +11,9 @@ import (
 func TestRedactLine(t *testing.T) {
 	for in, want := range map[string]string{
 		`{"msg":"connect","password":"hunter2","user":"root"}`:        `{"msg":"connect","password":"******","user":"root"}`,
-		`{"source":{"addr":"h:3306","password":"******"}}`:             `{"source":{"addr":"h:3306","password":"******"}}`,
-		`dsn user=root password=s3cr3t host=x`:                         `dsn user=root password="******" host=x`,
-		`{"smtp_password":"a\"b","secret":"k","TOKEN": "t"}`:           `{"smtp_password":"******","secret":"******","TOKEN": "******"}`,
+		`{"source":{"addr":"h:3306","password":"******"}}`:            `{"source":{"addr":"h:3306","password":"******"}}`,
+		`dsn user=root password=s3cr3t host=x`:                        `dsn user=root password="******" host=x`,
+		`{"smtp_password":"a\"b","secret":"k","TOKEN": "t"}`:          `{"smtp_password":"******","secret":"******","TOKEN": "******"}`,
 		`{"msg":"applying row","key":"(id=7)","table":"shop.orders"}`: `{"msg":"applying row","key":"(id=7)","table":"shop.orders"}`,
 	} {
 		if got := RedactLine(in); got != want {

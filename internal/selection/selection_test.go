@@ -285,7 +285,7 @@ func TestStoreFilter(t *testing.T) {
 	}
 	got := cfg.StoreFilter()
 	want := Config{
-		Tables: []Rule{{DB: "shop", Table: "orders", Columns: []string{"id", "total"}}, {DB: "shop", Table: "items"}, {DB: "shop_*"}},
+		Tables:  []Rule{{DB: "shop", Table: "orders", Columns: []string{"id", "total"}}, {DB: "shop", Table: "items"}, {DB: "shop_*"}},
 		Exclude: []Rule{{DB: "shop", Table: "tmp_*"}},
 	}
 	if !reflect.DeepEqual(got, want) {

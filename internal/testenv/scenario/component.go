@@ -142,7 +142,9 @@ func (c *ComponentProcess) WaitStatus(d time.Duration, what string, cond func(co
 }
 
 // LogPath is the log file of the last run.
-func (c *ComponentProcess) LogPath() string { return filepath.Join(c.Dir, fmt.Sprintf("run%d.log", c.runs)) }
+func (c *ComponentProcess) LogPath() string {
+	return filepath.Join(c.Dir, fmt.Sprintf("run%d.log", c.runs))
+}
 
 // LogTail is the last 3000 bytes of the last run's log.
 func (c *ComponentProcess) LogTail() string { return Tail(c.LogPath(), 3000) }
