@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"github.com/go-sql-driver/mysql"
 	"log/slog"
 	"net"
 	"net/http"
@@ -17,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
@@ -185,7 +185,7 @@ func runNode(parent context.Context, f nodeFlags) error {
 		if s.tls != nil {
 			ln = tls.NewListener(ln, s.tls)
 		}
-		srv := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10, ErrorLog: clustertls.ServerErrorLog(log.With("service", s.name))}
+		srv := clustertls.NewServer(s.handler, log.With("service", s.name))
 		g.Go(func() error {
 			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				return fmt.Errorf("%s server: %w", s.name, err)

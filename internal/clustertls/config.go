@@ -227,6 +227,14 @@ func Scheme(src Source) string {
 	return "https"
 }
 
+// NewServer is the http.Server of every cluster port (CM, supervisor, component status, Store
+// stream): headers must arrive within 10 s (a slow-header client cannot hold connections) and stay
+// under 64 KiB (an oversized request line, such as a huge consumer id, gets 431 before any
+// handler runs, so it changes nothing); server errors go through ServerErrorLog.
+func NewServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10, ErrorLog: ServerErrorLog(log)}
+}
+
 // ServerErrorLog is an http.Server ErrorLog for cluster TLS ports: failed handshakes (load
 // balancer TCP checks, plain-HTTP or certificate-less probes) go to log at debug level, other
 // server errors as warnings.

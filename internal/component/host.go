@@ -207,8 +207,7 @@ func serveStatus(spec Spec, h *hosted, log *slog.Logger) (*http.Server, error) {
 	mux.HandleFunc("GET /status", httpx.Server{}.Handle(func(*http.Request) (any, error) { return h.Status(), nil }))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	// Only the supervisor (a node certificate) reads a component's status and metrics.
-	srv := &http.Server{Handler: clustertls.Guard(clustertls.IsNode, mux), ReadHeaderTimeout: 5 * time.Second, MaxHeaderBytes: 64 << 10,
-		ErrorLog: clustertls.ServerErrorLog(log)}
+	srv := clustertls.NewServer(clustertls.Guard(clustertls.IsNode, mux), log)
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("status server stopped", "err", err)

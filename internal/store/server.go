@@ -146,7 +146,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	stop := make(chan struct{})
 	s.stop = stop
 	s.mu.Unlock()
-	srv := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10, ErrorLog: clustertls.ServerErrorLog(s.logger)}
+	srv := clustertls.NewServer(s.handler, s.logger)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	var err error
