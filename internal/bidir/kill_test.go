@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"strconv"
 	"sync"
 	"syscall"
 	"testing"
@@ -65,17 +67,48 @@ func (w *writer) run(ctx context.Context, seed uint64) error {
 	return nil
 }
 
+// killPlan is how long the writers run and how components are killed meanwhile.
+type killPlan struct {
+	// rounds of kills: each round kills every component once, in a random order, at random
+	// moments (gap apart); writing goes on tail after the last restart.
+	rounds   int
+	gapMin   time.Duration
+	gapMax   time.Duration
+	tail     time.Duration
+	converge time.Duration
+}
+
 // Writers in both regions, about 5% of their transactions on keys the other region writes too,
 // and every component killed with SIGKILL in the middle of the traffic and restarted: afterwards
-// both regions hold the same rows, each direction applied exactly the transactions its region's
-// clients committed (0 echoes, none lost, none twice: incr_applied's primary key), and every
-// conflict is recorded once with a decision that committed with its transaction.
+// both regions hold the same rows (the verify component finds no difference), each direction
+// applied exactly the transactions its region's clients committed (0 echoes, none lost, none
+// twice: incr_applied's primary key), and every conflict is recorded once with the decision
+// last-writer-wins takes on its recorded images, committed with its transaction.
 func TestTwoWayWritersAndKills(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kill -9 scenario")
 	}
-	w := newTwoWay(t, conflict.Config{Default: conflict.Rule{Policy: conflict.LWW, Column: "ver"}, Priority: []string{"hz", "hl"}}, "hz")
+	twoWayWritersAndKills(t, killPlan{rounds: 1, gapMin: 1500 * time.Millisecond, gapMax: 3 * time.Second, tail: 2 * time.Second, converge: 75 * time.Second})
+}
+
+// The same for a few minutes (OMS_LONG=1; OMS_LONG_ROUNDS kill rounds, default 5: about 3
+// minutes of writing, 20 kills): the "done when" run of two-way sync.
+func TestTwoWayWritersAndKillsLong(t *testing.T) {
+	if os.Getenv("OMS_LONG") != "1" {
+		t.Skip("a few minutes: set OMS_LONG=1")
+	}
+	rounds := 5
+	if n, err := strconv.Atoi(os.Getenv("OMS_LONG_ROUNDS")); err == nil && n > 0 {
+		rounds = n
+	}
+	twoWayWritersAndKills(t, killPlan{rounds: rounds, gapMin: 4 * time.Second, gapMax: 14 * time.Second, tail: 10 * time.Second, converge: 5 * time.Minute})
+}
+
+func twoWayWritersAndKills(t *testing.T, plan killPlan) {
+	cfg := conflict.Config{Default: conflict.Rule{Policy: conflict.LWW, Column: "ver"}, Priority: []string{"hz", "hl"}}
+	w := newTwoWay(t, cfg, "hz")
 	w.startAll()
+	began := time.Now()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	writers := []*writer{{r: w.hz, own: 1, gtids: map[string]bool{}}, {r: w.hl, own: 1001, gtids: map[string]bool{}}}
@@ -88,32 +121,42 @@ func TestTwoWayWritersAndKills(t *testing.T) {
 			errs <- wr.run(ctx, uint64(i+1))
 		}()
 	}
-	// kill each component once, at random moments of the traffic, and restart it
-	victims := []*proc{w.hz.incr, w.hl.store, w.hl.incr, w.hz.store}
 	sure := map[*region][]string{} // GTIDs of the conflicts made for certain, by region
-	for i, v := range victims {
-		w.runFor(time.Duration(1500+rand.IntN(1500)) * time.Millisecond) // traffic before the next kill
-		v.Kill(syscall.SIGKILL)
-		t.Logf("killed %s", v.task)
-		if v == w.hz.incr || v == w.hl.incr {
-			// While a direction is down, both regions write the same new key: a conflict for
-			// certain, whatever the timing of the random traffic (which may make none).
-			id := sharedBase + sharedKeys + i
-			order := []*region{w.hz, w.hl} // the stopped direction's source first: its row stays there
-			if v == w.hl.incr {
-				order = []*region{w.hl, w.hz}
+	kills := map[string]int{}
+	echoes := map[string]float64{} // echo_dropped_total of each Store's runs that ended in a kill
+	n := 0
+	for range plan.rounds {
+		victims := []*proc{w.hz.incr, w.hl.store, w.hl.incr, w.hz.store}
+		rand.Shuffle(len(victims), func(i, j int) { victims[i], victims[j] = victims[j], victims[i] })
+		for _, v := range victims {
+			w.runFor(plan.gapMin + rand.N(plan.gapMax-plan.gapMin)) // traffic before the next kill
+			if st, ok := v.Status(); ok && (v == w.hz.store || v == w.hl.store) {
+				echoes[v.task] += st.Metrics["echo_dropped_total"]
 			}
-			for _, r := range order {
-				g, err := execTxn(context.Background(), r.inst.DB(), fmt.Sprintf("INSERT INTO app.t (id, v, ver) VALUES (%d, '%s-sure', CAST(UNIX_TIMESTAMP(NOW(6)) * 1000000 AS SIGNED))", id, r.name))
-				if err != nil {
-					t.Fatal(err)
+			v.Kill(syscall.SIGKILL)
+			kills[v.task]++
+			t.Logf("killed %s", v.task)
+			if v == w.hz.incr || v == w.hl.incr {
+				// While a direction is down, both regions write the same new key: a conflict for
+				// certain, whatever the timing of the random traffic (which may make none).
+				id := sharedBase + sharedKeys + n
+				n++
+				order := []*region{w.hz, w.hl} // the stopped direction's source first: its row stays there
+				if v == w.hl.incr {
+					order = []*region{w.hl, w.hz}
 				}
-				sure[r] = append(sure[r], g)
+				for _, r := range order {
+					g, err := execTxn(context.Background(), r.inst.DB(), fmt.Sprintf("INSERT INTO app.t (id, v, ver) VALUES (%d, '%s-sure', CAST(UNIX_TIMESTAMP(NOW(6)) * 1000000 AS SIGNED))", id, r.name))
+					if err != nil {
+						t.Fatal(err)
+					}
+					sure[r] = append(sure[r], g)
+				}
 			}
+			v.Start()
 		}
-		v.Start()
 	}
-	w.runFor(2 * time.Second) // traffic after the last restart
+	w.runFor(plan.tail) // traffic after the last restart
 	cancel()
 	wg.Wait()
 	close(errs)
@@ -122,14 +165,21 @@ func TestTwoWayWritersAndKills(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	writing := time.Since(began)
 	for _, wr := range writers {
 		for _, g := range sure[wr.r] {
 			wr.gtids[g] = true
 			wr.commits++
 		}
 	}
-	w.waitConverged(75 * time.Second)
+	w.waitConverged(plan.converge)
+	for _, r := range w.regions() {
+		if st, ok := r.store.Status(); ok {
+			echoes[r.store.task] += st.Metrics["echo_dropped_total"]
+		}
+	}
 
+	byOutcome := map[string]int{}
 	var conflicts int
 	for i, d := range [][2]*region{{w.hz, w.hl}, {w.hl, w.hz}} {
 		src, dst := d[0], d[1]
@@ -150,26 +200,24 @@ func TestTwoWayWritersAndKills(t *testing.T) {
 			t.Errorf("%s: %d transactions written in %s, %d applied; applied but not written there (echoes): %v; written but not applied: %v",
 				incrTask(src, dst), len(written), src.name, len(applied), extra, missing)
 		}
-		rows, err := dst.inst.DB().Query("SELECT gtid, row_no, decision FROM __oms.incr_conflict WHERE task_id = ?", incrTask(src, dst))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for rows.Next() {
-			var g, dec string
-			var n int
-			if err := rows.Scan(&g, &n, &dec); err != nil {
-				t.Fatal(err)
-			}
+		for _, c := range recordedConflicts(t, src, dst) {
 			conflicts++
-			if !applied[g] || dec == string(conflict.DecideStop) {
-				t.Errorf("conflict %s row %d (%s) of %s is not part of an applied transaction", g, n, dec, incrTask(src, dst))
+			byOutcome[incrTask(src, dst)+" "+c.kind+" "+c.decision]++
+			if !applied[c.gtid] || c.decision == string(conflict.DecideStop) {
+				t.Errorf("conflict %s row %d (%s) of %s is not part of an applied transaction", c.gtid, c.row, c.decision, incrTask(src, dst))
+			}
+			if want := c.lwwDecision(t, cfg); string(want) != c.decision {
+				t.Errorf("conflict %s row %d of %s (%s, source %s, target %s): decided %s, last-writer-wins says %s",
+					c.gtid, c.row, incrTask(src, dst), c.kind, c.source.String, c.target.String, c.decision, want)
 			}
 		}
-		rows.Close()
-		t.Logf("%s: %d transactions applied exactly once", incrTask(src, dst), len(applied))
+		t.Logf("%s: %d transactions applied exactly once, 0 echoes", incrTask(src, dst), len(applied))
 	}
 	if conflicts == 0 {
 		t.Error("no conflict was detected although both regions wrote the shared keys")
 	}
-	t.Logf("%d + %d commits, %d conflicts, 0 echoes, regions equal", writers[0].commits, writers[1].commits, conflicts)
+	rep := verifyRegions(t, w)
+	t.Logf("%s of writing: %d (hz) + %d (hl) commits; kills %v; echoes dropped by the Stores %v (0 applied); %d conflicts %v; verify: %d rows compared, %d different, %d only in hz, %d only in hl",
+		writing.Round(time.Second), writers[0].commits, writers[1].commits, kills, echoes, conflicts, byOutcome,
+		rep.Compared, rep.Different, rep.OnlyInSource, rep.OnlyInTarget)
 }
