@@ -16,8 +16,12 @@ const (
 // (echo marker), conflicts are decided per table, and DDL is taken from one region only.
 type TwoWaySettings struct {
 	// DDLRegion is the region whose DDL both directions replicate (default: the source's region);
-	// a DDL from the other region stops its direction with TWOWAY_DDL_WRONG_REGION.
+	// a DDL from the other region is handled by OtherRegionDDL.
 	DDLRegion string `json:"ddlRegion,omitempty" yaml:"ddlRegion,omitempty" maxlen:"conflicts.source_region"`
+	// OtherRegionDDL says per class of DDL (as ddlPolicy: table, index, ...) what the direction
+	// from the other region does with a DDL that ddlPolicy would apply: apply, skip or stop
+	// (TWOWAY_DDL_WRONG_REGION). Classes not named stop.
+	OtherRegionDDL map[string]string `json:"otherRegionDdl,omitempty" yaml:"otherRegionDdl,omitempty" maxlen:"value"`
 	// Priority lists the two regions, highest first: it decides the policy "priority" and breaks
 	// ties of "lww".
 	Priority []string `json:"priority,omitempty" yaml:"priority,omitempty" maxlen:"conflicts.source_region"`

@@ -56,9 +56,9 @@ var appSchema = []string{
 	"CREATE TABLE app.t (id INT PRIMARY KEY, v VARCHAR(40), ver BIGINT NOT NULL DEFAULT 0, code VARCHAR(20) NULL, UNIQUE KEY uk_code (code)) ENGINE=InnoDB",
 }
 
-// newTwoWay starts two MariaDB servers with the app schema. tweak may change each direction's
-// incr-sync config (conflict policies) before the components are written.
-func newTwoWay(t *testing.T, conflicts conflict.Config, ddlRegion string) *twoWay {
+// newTwoWay starts two MariaDB servers with the app schema. tweaks may change each direction's
+// two-way config before the components are written.
+func newTwoWay(t *testing.T, conflicts conflict.Config, ddlRegion string, tweaks ...func(*incrsync.TwoWayConfig)) *twoWay {
 	t.Helper()
 	insts := testenv.StartN(t, 2)
 	w := &twoWay{t: t, hz: &region{name: "hz", inst: insts[0]}, hl: &region{name: "hl", inst: insts[1]}}
@@ -81,12 +81,15 @@ func newTwoWay(t *testing.T, conflicts conflict.Config, ddlRegion string) *twoWa
 			Start:  store.StartConfig{GTIDSet: pos}, Listen: src.storeAddr,
 			EchoTasks: []string{incrTask(dst, src)},
 		})
+		tw := &incrsync.TwoWayConfig{SourceRegion: src.name, TargetRegion: dst.name, DDLRegion: ddlRegion, Conflicts: conflicts}
+		for _, f := range tweaks {
+			f(tw)
+		}
 		src.incr = newProc(t, incrsync.Kind, incrTask(src, dst), incrsync.Config{
 			StoreAddr: src.storeAddr, StartGTID: pos, RecordApplied: true, Workers: 2,
 			Target:    mysqlconn.Config{Host: "127.0.0.1", Port: dst.inst.Port, User: "root"},
 			Selection: selection.Config{Tables: []selection.Rule{{DB: appDB}}},
-			TwoWay: &incrsync.TwoWayConfig{SourceRegion: src.name, TargetRegion: dst.name, DDLRegion: ddlRegion,
-				Conflicts: conflicts},
+			TwoWay:    tw,
 		})
 	}
 	return w

@@ -65,8 +65,32 @@ type Policy map[string]string
 // CompilePolicy merges a configured policy over the defaults; skipAll (skip_ddl) makes every
 // class "skip". Unknown classes or actions are errors naming the valid ones.
 func CompilePolicy(cfg map[string]string, skipAll bool) (Policy, error) {
+	p, err := compileOver(DefaultPolicy, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if skipAll {
+		for c := range p {
+			p[c] = PolicySkip
+		}
+	}
+	return p, nil
+}
+
+// CompileStopPolicy is cfg over "stop" for every class: the policy of a two-way pair for DDL
+// from the region that does not own schema changes, where a class not named stops.
+func CompileStopPolicy(cfg map[string]string) (Policy, error) {
+	stop := make(map[string]string, len(DefaultPolicy))
+	for c := range DefaultPolicy {
+		stop[c] = PolicyStop
+	}
+	return compileOver(stop, cfg)
+}
+
+// compileOver is base with cfg's actions, each checked.
+func compileOver(base, cfg map[string]string) (Policy, error) {
 	p := Policy{}
-	for c, a := range DefaultPolicy {
+	for c, a := range base {
 		p[c] = a
 	}
 	for c, a := range cfg {
@@ -78,11 +102,6 @@ func CompilePolicy(cfg map[string]string, skipAll bool) (Policy, error) {
 			p[c] = a
 		default:
 			return nil, fmt.Errorf("DDL class %q: unknown action %q: use apply, skip or stop", c, a)
-		}
-	}
-	if skipAll {
-		for c := range p {
-			p[c] = PolicySkip
 		}
 	}
 	return p, nil

@@ -275,14 +275,20 @@ func (s *Syncer) read(ctx context.Context, src TxnSource, sched *scheduler, rec 
 		if t.DDL != nil {
 			mt := &mtxn{gtid: t.GTID, commit: t.CommitTime, seq: t.Seq}
 			plan, err := planDDL(s.sel, s.policy, t.DDL, t.GTID)
-			if err == nil && len(plan.stmts) > 0 && !s.cfg.TwoWay.acceptsDDL() {
-				// stop at the statement: a barrier applies everything before it, then fails
-				mt.ddl = &ddlPlan{fail: s.cfg.TwoWay.wrongRegionDDL(t.GTID, t.DDL.Statement)}
-				if err := sched.addBarrier(ctx, mt); err != nil {
-					return err
+			if err == nil && len(plan.stmts) > 0 {
+				switch s.cfg.TwoWay.ddlAction(plan.kind.Class()) {
+				case ddl.PolicySkip:
+					s.log.Info("DDL from the region that does not own schema changes skipped (two_way other_region_ddl)", "gtid", t.GTID, "class", plan.kind.Class())
+					plan = &ddlPlan{skipped: "DDL from region " + s.cfg.TwoWay.SourceRegion + ": two_way other_region_ddl " + plan.kind.Class() + " is skip"}
+				case ddl.PolicyStop:
+					// stop at the statement: a barrier applies everything before it, then fails
+					mt.ddl = &ddlPlan{fail: s.cfg.TwoWay.wrongRegionDDL(t.GTID, t.DDL.Statement)}
+					if err := sched.addBarrier(ctx, mt); err != nil {
+						return err
+					}
+					<-ctx.Done()
+					return nil
 				}
-				<-ctx.Done()
-				return nil
 			}
 			if omserr.CodeOf(err) == omserr.IncrDDLUnsupported {
 				// stop at the statement: a barrier applies everything before it, then fails

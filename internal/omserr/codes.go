@@ -293,7 +293,7 @@ var codes = []Info{
 
 	{TwoWayConfigInvalid, "TWOWAY", http.StatusBadRequest, "the two-way settings (regions, priority, conflict policies) are invalid"},
 	{TwoWayConflict, "TWOWAY", s500, "a conflict under the policy stop: both regions changed the same row"},
-	{TwoWayDDLWrongRegion, "TWOWAY", s500, "a DDL came from the region that is not the designated DDL region"},
+	{TwoWayDDLWrongRegion, "TWOWAY", s500, "a DDL came from the region that is not the designated DDL region (and other_region_ddl of its class is stop)"},
 	{TwoWayMarkerNotLogged, "TWOWAY", s500, "oms's echo marker table is excluded from a database's binlog: applied changes would loop"},
 	{TwoWaySameServer, "TWOWAY", s500, "both sides of a two-way sync are the same database server"},
 	{TwoWaySameServerID, "TWOWAY", s500, "both sides of a two-way sync have the same server_id or server_uuid"},

@@ -12,6 +12,7 @@ import (
 	"github.com/omsdev/oms/api"
 	"github.com/omsdev/oms/internal/bidir"
 	"github.com/omsdev/oms/internal/conflict"
+	"github.com/omsdev/oms/internal/ddl"
 	"github.com/omsdev/oms/internal/mysqlconn"
 	"github.com/omsdev/oms/internal/omserr"
 	"github.com/omsdev/oms/internal/task"
@@ -42,10 +43,11 @@ type twoWaySpec struct {
 
 // twoWayIncrConfig is internal/incrsync's TwoWayConfig.
 type twoWayIncrConfig struct {
-	SourceRegion string          `json:"source_region"`
-	TargetRegion string          `json:"target_region"`
-	DDLRegion    string          `json:"ddl_region"`
-	Conflicts    conflict.Config `json:"conflicts"`
+	SourceRegion string            `json:"source_region"`
+	TargetRegion string            `json:"target_region"`
+	DDLRegion    string            `json:"ddl_region"`
+	OtherDDL     map[string]string `json:"other_region_ddl,omitempty"`
+	Conflicts    conflict.Config   `json:"conflicts"`
 }
 
 // conflictConfig is the pair's conflict handling in the conflict package's terms.
@@ -81,6 +83,9 @@ func validateTwoWay(r api.CreateProjectRequest, src, dst Endpoint, spec *project
 	}
 	if tw.DDLRegion != src.Region && tw.DDLRegion != dst.Region {
 		return bad(fmt.Sprintf("ddlRegion %q is neither %s nor %s", tw.DDLRegion, src.Region, dst.Region), "name the region whose DDL both directions replicate")
+	}
+	if _, err := ddl.CompileStopPolicy(tw.OtherRegionDDL); err != nil {
+		return bad("otherRegionDdl: "+err.Error(), "name classes table, index, database, view, routine, trigger, event or sequence, each apply, skip or stop")
 	}
 	if len(tw.Priority) == 0 {
 		tw.Priority = []string{tw.DDLRegion, map[bool]string{true: dst.Region, false: src.Region}[tw.DDLRegion == src.Region]}
@@ -175,7 +180,8 @@ func incrTwoWay(spec projectSpec, src, dst Endpoint) *twoWayIncrConfig {
 	if spec.TwoWay == nil {
 		return nil
 	}
-	return &twoWayIncrConfig{SourceRegion: src.Region, TargetRegion: dst.Region, DDLRegion: spec.TwoWay.Settings.DDLRegion, Conflicts: spec.TwoWay.conflictConfig()}
+	return &twoWayIncrConfig{SourceRegion: src.Region, TargetRegion: dst.Region, DDLRegion: spec.TwoWay.Settings.DDLRegion,
+		OtherDDL: spec.TwoWay.Settings.OtherRegionDDL, Conflicts: spec.TwoWay.conflictConfig()}
 }
 
 // twoWayChores is what the orchestrator does for a running pair member besides its steps: it
