@@ -266,6 +266,19 @@ type SwitchPlan struct {
 	Checks    []string     `json:"checks"`
 	Steps     []PlanStep   `json:"steps"`
 	State     *SwitchState `json:"state,omitempty"`
+
+	// Precheck is Checks item by item (what the console shows).
+	Precheck []PrecheckItem `json:"precheck,omitempty"`
+}
+
+// PrecheckItem is one check of a precheck: what was found and, when it failed, what to do.
+type PrecheckItem struct {
+	Name    string `json:"name"`
+	Side    string `json:"side"`
+	OK      bool   `json:"ok"`
+	Warning bool   `json:"warning,omitempty"`
+	Message string `json:"message"`
+	Advice  string `json:"advice,omitempty"`
 }
 
 // PlanStep is one step of a switch plan.

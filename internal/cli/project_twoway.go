@@ -2,13 +2,10 @@ package cli
 
 import (
 	"context"
-	"encoding/csv"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -34,7 +31,7 @@ func newConflictsCmd(cf *clientFlags) *cobra.Command {
 				return apiExit(err)
 			}
 			if asCSV {
-				return writeConflictsCSV(cmd.OutOrStdout(), list)
+				return api.WriteConflictsCSV(cmd.OutOrStdout(), list)
 			}
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(w, "DETECTED\tFROM\tINTO\tTABLE\tKEY\tKIND\tPOLICY\tDECISION\tGTID")
@@ -48,18 +45,6 @@ func newConflictsCmd(cf *clientFlags) *cobra.Command {
 	cmd.Flags().BoolVar(&asCSV, "csv", false, "write CSV with both row images (header line, RFC 3339 times)")
 	cmd.Flags().IntVar(&limit, "limit", 1000, "at most this many conflicts (newest first, at most 10000)")
 	return cmd
-}
-
-func writeConflictsCSV(out io.Writer, list []api.Conflict) error {
-	w := csv.NewWriter(out)
-	_ = w.Write([]string{"detected_at", "project", "task", "source_region", "target_region", "table", "key", "kind", "policy", "decision",
-		"gtid", "row", "source_commit_time", "target_version", "source_image", "target_image"})
-	for _, x := range list {
-		_ = w.Write([]string{x.DetectedAt.UTC().Format(time.RFC3339Nano), x.ProjectID, x.TaskID, x.SourceRegion, x.TargetRegion, x.Table, x.Key, x.Kind,
-			x.Policy, x.Decision, x.GTID, strconv.Itoa(x.RowNo), x.SourceCommit.UTC().Format(time.RFC3339), x.TargetVersion, x.SourceImage, x.TargetImage})
-	}
-	w.Flush()
-	return w.Error()
 }
 
 // showTwoWay prints what `project show` adds for a two-way project: the pair, the DDL region and

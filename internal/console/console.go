@@ -112,7 +112,7 @@ func New(db *sql.DB, names metadb.Names, projects *project.Service, host string,
 // allRoutes is every action with its role filled in.
 func (s *Server) allRoutes() map[string]route {
 	all := s.routeTable()
-	for _, more := range []map[string]route{s.sessionRoutes(), s.extraRoutes(), s.nodeRoutes()} {
+	for _, more := range []map[string]route{s.sessionRoutes(), s.extraRoutes(), s.nodeRoutes(), s.switchRoutes(), s.conflictRoutes()} {
 		for k, rt := range more {
 			all[k] = rt
 		}

@@ -260,6 +260,7 @@ func (s *Service) switchDirection(ctx context.Context, r api.SwitchoverRequest, 
 	res, pos := s.switchPrecheck(ctx, p, sw, spec, oldP, newP, op, maxLag, r.Fence)
 	for _, c := range res {
 		plan.Checks = append(plan.Checks, c.String())
+		plan.Precheck = append(plan.Precheck, api.PrecheckItem{Name: c.Name, Side: c.Side, OK: c.OK, Warning: c.Warning, Message: c.Message, Advice: c.Advice})
 	}
 	plan.Steps = planSteps(p.ID, sw.Generation, oldP, newP, r.Fence, pos)
 	if err := s.ensureSwitchSteps(ctx, p.ID); err != nil {

@@ -6,6 +6,7 @@ import { overviewPage } from './pages/overview.js';
 import { projectsPage } from './pages/projects.js';
 import { wizardPage } from './pages/wizard.js';
 import { projectPage } from './pages/project.js';
+import { conflictsPage } from './pages/conflicts.js';
 import { dataSourcesPage } from './pages/datasources.js';
 import { resourcesPage } from './pages/resources.js';
 import { hostPage, logPage } from './pages/host.js';
@@ -18,6 +19,7 @@ const routes = {
   projects: projectsPage,
   'new-project': wizardPage,
   project: projectPage,
+  conflicts: conflictsPage,
   datasources: dataSourcesPage,
   resources: resourcesPage,
   host: hostPage,

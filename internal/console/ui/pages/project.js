@@ -1,6 +1,8 @@
 import { api, apiDownload, describe } from '../api.js';
 import { h, mount, state, bar, table, fmtTime, fmtNum, fmtDuration, fmtBytes } from '../dom.js';
 import { lineChart, setPoints } from '../charts.js';
+import { switchPanel } from './switch.js';
+import { loadPeer, twoWayView } from './twoway.js';
 
 // eta of a step from its metrics: rows left at the current rate.
 function eta(st) {
@@ -47,6 +49,8 @@ export async function projectPage(main, { args, can }) {
   const actions = h('div', { class: 'toolbar', id: 'project-actions' });
   const actionResult = h('div', { id: 'action-result' });
   const errors = h('div', { id: 'project-errors' });
+  const twoWay = h('div');
+  const sw = switchPanel(id, can, () => refresh().catch(() => {}));
   const steps = h('div', { id: 'project-steps' });
   const comps = h('div', { id: 'project-components' });
   const verify = h('div', { id: 'project-verify' });
@@ -55,7 +59,7 @@ export async function projectPage(main, { args, can }) {
   const lagCanvas = h('canvas', { id: 'chart-lag' });
   const rowsCanvas = h('canvas', { id: 'chart-rows' });
   const chartNote = h('div', { class: 'muted', id: 'chart-note' });
-  mount(main, head, actions, actionResult, errors,
+  mount(main, head, actions, actionResult, errors, twoWay, sw.el,
     h('h2', {}, 'Steps'), steps,
     h('h2', {}, 'Lag and throughput (last hour, from the nodes\' recent window)'),
     h('div', { class: 'charts' }, h('div', { class: 'chart' }, lagCanvas), h('div', { class: 'chart' }, rowsCanvas)), chartNote,
@@ -83,6 +87,8 @@ export async function projectPage(main, { args, can }) {
     const [p, prog, cs] = await Promise.all([
       api('DescribeProject', { id }), api('DescribeProjectProgress', { id }), api('DescribeProjectComponents', { id }),
     ]);
+    // The other direction of a two-way pair: shown when it can be read, the page does not fail with it.
+    const peer = p.twoWay ? await loadPeer(p).catch(() => null) : null;
     mount(head, h('h1', {}, p.name, ' ', state(p.status)),
       h('div', { class: 'muted' }, p.id, ' · ', p.type, ' · created ', fmtTime(p.gmtCreate), ' · current step ', prog.currentStep || '-'),
       h('div', { class: 'muted', id: 'project-objects' }, 'objects: ', ((p.transferMapping || {}).tables || []).map(ruleText).join('; ') || '-'),
@@ -103,6 +109,8 @@ export async function projectPage(main, { args, can }) {
     if (!['RELEASING', 'RELEASED', 'DELETED', 'INIT'].includes(p.status)) a.push(act('Release', 'act-release', () => api('ReleaseProject', { id }), 'Release stops and removes every component of ' + p.name + '. Continue?'));
     if (['INIT', 'RELEASED'].includes(p.status)) a.push(act('Delete', 'act-delete', () => api('DeleteProject', { id }), 'Delete ' + p.name + '?'));
     mount(actions, a);
+    sw.update(p);
+    mount(twoWay, p.twoWay ? twoWayView(p, cs, peer) : null);
     const errs = [];
     if (p.errorCode) errs.push(h('div', { class: 'error' }, h('b', {}, p.errorCode), ': ', p.errorMessage));
     for (const c of cs) {
@@ -175,5 +183,5 @@ export async function projectPage(main, { args, can }) {
 
   await refresh();
   const tick = setInterval(() => refresh().catch(() => {}), 3000);
-  return () => { clearInterval(tick); if (lag) lag.destroy(); if (rows) rows.destroy(); };
+  return () => { clearInterval(tick); sw.stop(); if (lag) lag.destroy(); if (rows) rows.destroy(); };
 }
