@@ -10,6 +10,8 @@ import (
 
 	"github.com/omsdev/oms/api"
 	"github.com/omsdev/oms/internal/omserr"
+	"github.com/omsdev/oms/internal/task"
+	"github.com/omsdev/oms/internal/testenv"
 	"github.com/omsdev/oms/internal/testenv/chrome"
 )
 
@@ -168,4 +170,74 @@ func TestNewConsoleRoutesNeedAuth(t *testing.T) {
 	apiErr(t, err, 404, omserr.APINotFound)
 	_, err = f.cli.PreviewProjectSwitch(context.Background(), api.PreviewProjectSwitchRequest{ID: "np_x", Operation: "SIDEWAYS"})
 	apiErr(t, err, 400, omserr.APIInvalidArgument)
+}
+
+// TestSwitchoverStartFromBrowser: a project whose precheck passes (its direction's Store and
+// Incr-Sync running and caught up as their supervisors report them, a verification with 0
+// differences just finished, a second server as the target) is switched over from the page in
+// confirm mode: Start stays disabled until the operator confirms the writes stopped, then
+// SwitchoverProject is sent (audited) and the page follows the switch steps.
+func TestSwitchoverStartFromBrowser(t *testing.T) {
+	chrome.ChromiumPath(t)
+	f := newFixture(t)
+	ctx := context.Background()
+	tgt := testenv.Shared(t, "switch-target")
+	src, err := f.cli.CreateMysqlDataSource(ctx, api.CreateMysqlDataSourceRequest{Name: "src", Host: "127.0.0.1", Port: f.inst.Port, UserName: "root"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst, err := f.cli.CreateMysqlDataSource(ctx, api.CreateMysqlDataSourceRequest{Name: "dst", Host: "127.0.0.1", Port: tgt.Port, UserName: "root", Region: "cn-heilongjiang"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr, err := f.cli.CreateProject(ctx, api.CreateProjectRequest{Name: "mig", SourceEndpointID: src.ID, SinkEndpointID: dst.ID,
+		TransferMapping: api.TransferMapping{Tables: []api.TableRule{{DB: "shop", Table: "*"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.cli.StartProject(ctx, pr.ID); err != nil {
+		t.Fatal(err)
+	}
+	tasks := task.NewTable(f.db, f.names.CM)
+	for _, kind := range []string{task.KindStore, task.KindIncrSync} {
+		id := pr.ID + "-" + kind
+		if err := tasks.Ensure(ctx, id, pr.ID, kind, "cn-hangzhou", map[string]any{}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.db.Exec("UPDATE `"+f.names.CM+"`.tasks SET state = 'RUNNING', host = '127.0.0.1', status = ? WHERE id = ?",
+			`{"kind": "`+kind+`", "task_id": "`+id+`", "state": "RUNNING", "position": "0-1-5", "lag_seconds": 0.4}`, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := f.db.Exec("UPDATE `"+f.names.RM+"`.project_steps SET status = 'FINISHED', finished_at = NOW(6) WHERE project_id = ? AND step = 'FULL_VERIFIER'", pr.ID); err != nil {
+		t.Fatal(err)
+	}
+
+	p := f.browserAs(t)
+	p.Open("project/" + pr.ID)
+	p.Click("#act-switchover")
+	p.WaitText(60*time.Second, "#switch-preview", "The precheck passed")
+	p.Click("#sw-confirm")
+	p.WaitText(60*time.Second, "#switch-preview", "the caller confirmed that the application stopped writing")
+	p.WaitText(60*time.Second, "#switch-preview", "The precheck passed")
+	if !chrome.Eval[bool](p, `document.querySelector('#sw-run').disabled`) {
+		t.Fatal("Start is enabled before the operator confirmed that the writes stopped")
+	}
+	p.Click("#sw-stopped")
+	p.WaitJS(5*time.Second, "Start enabled", `!document.querySelector('#sw-run').disabled`)
+	p.Click("#sw-run")
+	p.WaitText(20*time.Second, "#switch-status", "switchover in progress")
+	p.WaitText(10*time.Second, `#switch-live tr[data-step="SWITCH_PRECHECK"]`, "FINISHED")
+	p.WaitText(10*time.Second, "#rollback-why", "a switchover is in progress")
+	p.Screenshot("switchover-started")
+	got, err := f.cli.DescribeProject(ctx, pr.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sw := got.Switch; sw == nil || !sw.InProgress || sw.Operation != api.OperationSwitchover || sw.Fence {
+		t.Fatalf("switch state after Start: %+v", got.Switch)
+	}
+	if n := f.auditCount(t, "action = 'SwitchoverProject' AND resource = ? AND username = 'admin' AND success = 1", pr.ID); n != 1 {
+		t.Fatalf("%d audit rows of the switchover, want 1", n)
+	}
 }
