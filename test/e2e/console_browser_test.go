@@ -17,6 +17,7 @@ import (
 
 	"github.com/omsdev/oms/api"
 	"github.com/omsdev/oms/internal/testenv"
+	"github.com/omsdev/oms/internal/testenv/chrome"
 	"github.com/omsdev/oms/internal/testenv/scenario"
 )
 
@@ -25,17 +26,6 @@ var consolePages = []string{"overview", "projects", "new-project", "datasources"
 
 // docShots are the screenshots OMS_UPDATE_DOCS=1 copies to docs/img (README, docs/console.md).
 var docShots = map[string]bool{"overview": true, "project": true, "new-project": true}
-
-// chromiumPath finds Debian's chromium (installed by scripts/install-deps.sh for `make test`).
-func chromiumPath(t *testing.T) string {
-	for _, name := range []string{"chromium", "chromium-browser"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	testenv.SkipOrFail(t, "chromium is not installed (OMS_DEPLOY_DEPS=1 scripts/install-deps.sh installs it; make test does)")
-	return ""
-}
 
 // startVIP runs haproxy on 127.0.0.1 in front of the nodes' console ports, as the deployment
 // guide's region VIP: fast health checks drop a stopped node within a second, and redispatch
@@ -82,140 +72,30 @@ func startVIP(t *testing.T, dir string, nodes []*node) string {
 	return url
 }
 
-// artifactsDir is where screenshots go: $OMS_ARTIFACTS/<test> or the test's temp dir.
-func artifactsDir(t *testing.T) string {
-	dir := filepath.Join(t.TempDir(), "artifacts")
-	if a := os.Getenv("OMS_ARTIFACTS"); a != "" {
-		dir = filepath.Join(a, t.Name())
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
-
-// page drives one browser tab of the console.
+// page drives one browser tab of the console (internal/testenv/chrome) and records each page's
+// render time.
 type page struct {
+	*chrome.Page
 	t       *testing.T
-	ctx     context.Context
-	base    string
-	shots   string
 	renders map[string]float64
 }
 
 func newBrowser(t *testing.T, base string) *page {
 	t.Helper()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromiumPath(t)),
-		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true), chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1360, 900))
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelTab := chromedp.NewContext(actx)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 8*time.Minute)
-	t.Cleanup(func() { cancelTimeout(); cancelTab(); cancelAlloc() })
-	return &page{t: t, ctx: ctx, base: base, shots: artifactsDir(t), renders: map[string]float64{}}
+	return &page{Page: chrome.New(t, base), t: t, renders: map[string]float64{}}
 }
 
-func (p *page) do(what string, actions ...chromedp.Action[chromedp.Void]) {
-	p.t.Helper()
-	if err := chromedp.Do(p.ctx, actions...); err != nil {
-		p.screenshot("failed-" + fileSafe(what))
-		p.t.Fatalf("%s: %v", what, err)
-	}
-}
-
-func eval[T any](p *page, js string) T {
-	p.t.Helper()
-	v, err := chromedp.Run(p.ctx, chromedp.Evaluate[T](js, chromedp.EvalAwaitPromise))
-	if err != nil {
-		p.t.Fatalf("evaluate %s: %v", js, err)
-	}
-	return v
-}
-
-// text is the text of the element matching css ("" when absent).
-func (p *page) text(css string) string {
-	p.t.Helper()
-	sel, _ := json.Marshal(css)
-	return eval[string](p, fmt.Sprintf(`(document.querySelector(%s) || {}).textContent || ""`, sel))
-}
-
-// waitJS polls a JavaScript condition until it is true.
-func (p *page) waitJS(d time.Duration, what, js string) {
-	p.t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		if eval[bool](p, js) {
-			return
-		}
-		if time.Now().After(deadline) {
-			p.screenshot("timeout-" + fileSafe(what))
-			p.t.Fatalf("timed out after %s waiting for %s (%s); page text: %.1500s", d, what, js, p.text("main"))
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-}
-
-func (p *page) waitText(d time.Duration, css, want string) {
-	p.t.Helper()
-	sel, _ := json.Marshal(css)
-	w, _ := json.Marshal(want)
-	p.waitJS(d, css+" shows "+want, fmt.Sprintf(`((document.querySelector(%s) || {}).textContent || "").includes(%s)`, sel, w))
-}
-
-// open shows a page by its hash route and waits until it rendered; it records the render time.
+// open shows a page by its hash route, waits until it rendered and records the render time.
 func (p *page) open(route string) {
 	p.t.Helper()
-	name := strings.SplitN(route, "/", 2)[0]
-	r, _ := json.Marshal(route)
-	n, _ := json.Marshal(name)
-	eval[bool](p, fmt.Sprintf(`delete window.omsRenderTimes[%s]; location.hash = '#/' + %s; true`, n, r))
-	p.waitJS(30*time.Second, "page "+route, fmt.Sprintf(`document.body.dataset.page === %s && window.omsRenderTimes[%s] !== undefined`, n, n))
-	p.renders[name] = eval[float64](p, fmt.Sprintf(`window.omsRenderTimes[%s]`, n))
+	p.renders[strings.SplitN(route, "/", 2)[0]] = p.Open(route)
 }
 
+// screenshot saves the page; with OMS_UPDATE_DOCS=1 the docShots also go to docs/img.
 func (p *page) screenshot(name string) {
-	buf, err := chromedp.Run(p.ctx, chromedp.FullScreenshot(100))
-	if err != nil {
-		p.t.Logf("screenshot %s: %v", name, err)
-		return
-	}
-	path := filepath.Join(p.shots, "console-"+name+".png")
-	if err := os.WriteFile(path, buf, 0o644); err != nil {
-		p.t.Fatal(err)
-	}
-	if os.Getenv("OMS_UPDATE_DOCS") == "1" && docShots[name] {
+	buf := p.Screenshot(name)
+	if buf != nil && os.Getenv("OMS_UPDATE_DOCS") == "1" && docShots[name] {
 		_ = os.WriteFile(filepath.Join("..", "..", "docs", "img", "console-"+name+".png"), buf, 0o644)
-	}
-}
-
-// fill clears an input and types value into it.
-func (p *page) fill(css, value string) {
-	p.t.Helper()
-	sel, _ := json.Marshal(css)
-	if !eval[bool](p, fmt.Sprintf(`(() => { const el = document.querySelector(%s); if (!el) return false; el.value = ''; return true; })()`, sel)) {
-		p.screenshot("missing-input")
-		p.t.Fatalf("no input %s on the page: %.1500s", css, p.text("main"))
-	}
-	p.do("type into "+css, chromedp.SendKeys(chromedp.CSS(css), value))
-}
-
-// click clicks css; the pages re-render every few seconds, so a node replaced between finding and
-// clicking it is looked up again.
-func (p *page) click(css string) {
-	p.t.Helper()
-	for attempt := 1; ; attempt++ {
-		err := chromedp.Do(p.ctx, chromedp.Click(chromedp.CSS(css)))
-		if err == nil {
-			return
-		}
-		if attempt == 5 || !strings.Contains(err.Error(), "Could not find node with given id") {
-			p.screenshot("failed-click")
-			p.t.Fatalf("click %s: %v", css, err)
-		}
 	}
 }
 
@@ -224,21 +104,12 @@ func (p *page) click(css string) {
 func (p *page) apiStatus(action string, body any) int {
 	p.t.Helper()
 	raw, _ := json.Marshal(body)
-	return eval[int](p, fmt.Sprintf(`(async () => {
+	return chrome.Eval[int](p.Page, fmt.Sprintf(`(async () => {
 		const s = await fetch('/api/v2?Action=DescribeSession', {method: 'POST', headers: {'X-OMS-Console': '1'}, body: '{}'});
 		const token = s.ok ? (await s.json()).data.csrfToken : '';
 		const r = await fetch('/api/v2?Action=%s', {method: 'POST', headers: {'X-OMS-Console': '1', 'X-CSRF-Token': token, 'Content-Type': 'application/json'}, body: %q});
 		return r.status;
 	})()`, action, string(raw)))
-}
-
-func (p *page) login(user, pw string) {
-	p.t.Helper()
-	p.waitJS(30*time.Second, "login form", `!!document.querySelector('#login-user')`)
-	p.fill("#login-user", user)
-	p.fill("#login-password", pw)
-	p.click("#login-submit")
-	p.waitJS(30*time.Second, "logged in as "+user, `!document.getElementById('top').hidden && document.body.dataset.page !== undefined`)
 }
 
 // TestConsoleInBrowser drives the web console in a real headless Chromium through an haproxy
@@ -252,7 +123,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end scenario")
 	}
-	chromiumPath(t)
+	chrome.ChromiumPath(t)
 	meta, src, dst := testenv.StartMariaDB(t), testenv.StartMariaDB(t), testenv.StartMariaDB(t)
 	shop.Seed(t, src.DB())
 	c := startCluster(t, meta, "127.0.0.6", "127.0.0.7")
@@ -265,29 +136,28 @@ func TestConsoleInBrowser(t *testing.T) {
 	defer wl.Halt()
 
 	p := newBrowser(t, vip)
-	p.do("open console", chromedp.Navigate(p.base+"/"))
-	p.waitJS(30*time.Second, "login form", `!!document.querySelector('#login-user')`)
+	p.WaitJS(30*time.Second, "login form", `!!document.querySelector('#login-user')`)
 	p.screenshot("login")
 	// Bad input on the login form: named inline, nothing logged in.
-	p.click("#login-submit")
-	p.waitText(10*time.Second, "#login-error", "User name is required")
-	p.fill("#login-user", "admin")
-	p.fill("#login-password", "not-the-password")
-	p.click("#login-submit")
-	p.waitText(10*time.Second, "#login-error", "wrong user name or password")
-	p.login("admin", adminPassword)
+	p.Click("#login-submit")
+	p.WaitText(10*time.Second, "#login-error", "User name is required")
+	p.Fill("#login-user", "admin")
+	p.Fill("#login-password", "not-the-password")
+	p.Click("#login-submit")
+	p.WaitText(10*time.Second, "#login-error", "wrong user name or password")
+	p.Login("admin", adminPassword)
 
 	// Data sources through the form; bad input is refused field by field and creates nothing.
 	p.open("datasources")
-	p.click("#ds-new")
-	p.fill("#ds-name", "src")
-	p.fill("#ds-port", "99999")
-	p.fill("#ds-tlsCa", "not a certificate")
-	p.click("#ds-save")
-	p.waitText(10*time.Second, "#err-ds-host", "Host is required")
-	p.waitText(10*time.Second, "#err-ds-port", "Port must be a number from 1 to 65535")
-	p.waitText(10*time.Second, "#err-ds-tlsCa", "CA certificate must be PEM text")
-	eval[bool](p, `document.querySelector('#ds-tlsCa').value = ''; true`)
+	p.Click("#ds-new")
+	p.Fill("#ds-name", "src")
+	p.Fill("#ds-port", "99999")
+	p.Fill("#ds-tlsCa", "not a certificate")
+	p.Click("#ds-save")
+	p.WaitText(10*time.Second, "#err-ds-host", "Host is required")
+	p.WaitText(10*time.Second, "#err-ds-port", "Port must be a number from 1 to 65535")
+	p.WaitText(10*time.Second, "#err-ds-tlsCa", "CA certificate must be PEM text")
+	chrome.Eval[bool](p.Page, `document.querySelector('#ds-tlsCa').value = ''; true`)
 	if list, _ := c.cli.ListDataSource(ctx, api.ListDataSourceRequest{}); len(list) != 0 {
 		t.Fatalf("a refused form created data sources: %+v", list)
 	}
@@ -296,27 +166,27 @@ func TestConsoleInBrowser(t *testing.T) {
 		port int
 	}{{"src", src.Port}, {"dst", dst.Port}} {
 		if ds.name == "dst" {
-			p.click("#ds-new")
-			p.fill("#ds-name", ds.name)
+			p.Click("#ds-new")
+			p.Fill("#ds-name", ds.name)
 			// The target's TLS mode from the form (the test servers have no TLS).
-			p.do("TLS disabled", chromedp.SetValue(chromedp.CSS("#ds-tlsMode"), "disabled"))
+			p.Do("TLS disabled", chromedp.SetValue(chromedp.CSS("#ds-tlsMode"), "disabled"))
 		}
-		p.fill("#ds-host", "127.0.0.1")
-		p.fill("#ds-port", fmt.Sprint(ds.port))
-		p.fill("#ds-userName", "root")
-		p.click("#ds-test")
-		p.waitText(20*time.Second, "#ds-test-result", "Connected")
-		p.click("#ds-save")
-		p.waitJS(20*time.Second, "data source "+ds.name+" listed", fmt.Sprintf(`!!document.querySelector('tr[data-ds=%q]')`, ds.name))
+		p.Fill("#ds-host", "127.0.0.1")
+		p.Fill("#ds-port", fmt.Sprint(ds.port))
+		p.Fill("#ds-userName", "root")
+		p.Click("#ds-test")
+		p.WaitText(20*time.Second, "#ds-test-result", "Connected")
+		p.Click("#ds-save")
+		p.WaitJS(20*time.Second, "data source "+ds.name+" listed", fmt.Sprintf(`!!document.querySelector('tr[data-ds=%q]')`, ds.name))
 	}
 	// The server's refusal (a duplicate name) shows in the form and names the data source.
-	p.click("#ds-new")
-	p.fill("#ds-name", "src")
-	p.fill("#ds-host", "127.0.0.1")
-	p.fill("#ds-port", "3306")
-	p.fill("#ds-userName", "root")
-	p.click("#ds-save")
-	p.waitText(20*time.Second, "#ds-error", `data source "src" already exists`)
+	p.Click("#ds-new")
+	p.Fill("#ds-name", "src")
+	p.Fill("#ds-host", "127.0.0.1")
+	p.Fill("#ds-port", "3306")
+	p.Fill("#ds-userName", "root")
+	p.Click("#ds-save")
+	p.WaitText(20*time.Second, "#ds-error", `data source "src" already exists`)
 	p.screenshot("datasources")
 	sources, err := c.cli.ListDataSource(ctx, api.ListDataSourceRequest{})
 	if err != nil || len(sources) != 2 {
@@ -332,26 +202,26 @@ func TestConsoleInBrowser(t *testing.T) {
 
 	// The wizard: an empty form is refused by field, then a valid project is created and started.
 	p.open("new-project")
-	p.click("#wiz-create")
-	p.waitText(10*time.Second, "#err-name", "Name is required")
-	p.waitText(10*time.Second, "#err-source", "Source data source is required")
+	p.Click("#wiz-create")
+	p.WaitText(10*time.Second, "#err-name", "Name is required")
+	p.WaitText(10*time.Second, "#err-source", "Source data source is required")
 	if list, _ := c.cli.ListProjects(ctx, api.ListProjectsRequest{}); len(list) != 0 {
 		t.Fatalf("a refused wizard created projects: %+v", list)
 	}
-	p.fill("#wiz-name", "shop-to-dst")
-	p.do("choose data sources", chromedp.SetValue(chromedp.CSS("#wiz-source"), ids["src"]), chromedp.SetValue(chromedp.CSS("#wiz-target"), ids["dst"]))
-	p.click("#wiz-test-source")
-	p.waitText(20*time.Second, "#wiz-test-source-result", "OK")
-	p.fill("#wiz-rules .rule .db", "shop")
-	p.fill("#wiz-rules .rule .table", "sbtest*")
+	p.Fill("#wiz-name", "shop-to-dst")
+	p.Do("choose data sources", chromedp.SetValue(chromedp.CSS("#wiz-source"), ids["src"]), chromedp.SetValue(chromedp.CSS("#wiz-target"), ids["dst"]))
+	p.Click("#wiz-test-source")
+	p.WaitText(20*time.Second, "#wiz-test-source-result", "OK")
+	p.Fill("#wiz-rules .rule .db", "shop")
+	p.Fill("#wiz-rules .rule .table", "sbtest*")
 	// A column subset (pad stays on the source), refused inline while it has a stray comma.
-	p.fill("#wiz-rules .rule .columns", "id, k,, c")
-	p.waitText(10*time.Second, "#err-rules", "Columns has an empty name")
-	p.fill("#wiz-rules .rule .columns", "id, k, c")
-	p.waitText(20*time.Second, "#wiz-validation", "Valid.")
+	p.Fill("#wiz-rules .rule .columns", "id, k,, c")
+	p.WaitText(10*time.Second, "#err-rules", "Columns has an empty name")
+	p.Fill("#wiz-rules .rule .columns", "id, k, c")
+	p.WaitText(20*time.Second, "#wiz-validation", "Valid.")
 	p.screenshot("new-project")
-	p.click("#wiz-create")
-	p.waitJS(30*time.Second, "project page", `location.hash.startsWith('#/project/') && document.body.dataset.page === 'project'`)
+	p.Click("#wiz-create")
+	p.WaitJS(30*time.Second, "project page", `location.hash.startsWith('#/project/') && document.body.dataset.page === 'project'`)
 	list, err := c.cli.ListProjects(ctx, api.ListProjectsRequest{})
 	if err != nil || len(list) != 1 {
 		t.Fatalf("projects after the wizard: %+v %v", list, err)
@@ -361,9 +231,9 @@ func TestConsoleInBrowser(t *testing.T) {
 	vid := startProjectWithDifference(t, c.cli, src.DB(), dst.DB(), ids["src"], ids["dst"])
 
 	// Incremental MONITORING shows in the step timeline, and the lag chart draws.
-	p.waitJS(3*time.Minute, "INCR_TRANSFER MONITORING in the timeline",
+	p.WaitJS(3*time.Minute, "INCR_TRANSFER MONITORING in the timeline",
 		`[...document.querySelectorAll('#project-steps tr')].some((tr) => tr.textContent.includes('INCR_TRANSFER') && tr.textContent.includes('MONITORING'))`)
-	p.waitJS(90*time.Second, "lag and rows/s charts with points", `(() => {
+	p.WaitJS(90*time.Second, "lag and rows/s charts with points", `(() => {
 		const ch = window.Chart && Chart.getChart('chart-lag');
 		if (!ch || ch.data.datasets[0].data.length < 2) return false;
 		const rows = Chart.getChart('chart-rows');
@@ -385,13 +255,13 @@ func TestConsoleInBrowser(t *testing.T) {
 	p.open("project/" + pid)
 
 	// Pause and resume from the UI.
-	p.click("#act-pause")
+	p.Click("#act-pause")
 	scenario.WaitFor(t, 30*time.Second, "project paused", func() (bool, string) {
 		pr, err := c.cli.DescribeProject(ctx, pid)
 		return err == nil && pr.Status == api.StateSuspend, fmt.Sprint(pr.Status, err)
 	})
-	p.waitJS(20*time.Second, "resume button", `!!document.querySelector('#act-resume')`)
-	p.click("#act-resume")
+	p.WaitJS(20*time.Second, "resume button", `!!document.querySelector('#act-resume')`)
+	p.Click("#act-resume")
 	scenario.WaitFor(t, 30*time.Second, "project resumed", func() (bool, string) {
 		pr, err := c.cli.DescribeProject(ctx, pid)
 		return err == nil && pr.Status == api.StateRunning, fmt.Sprint(pr.Status, err)
@@ -412,7 +282,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		}
 	}
 	p.open("project/" + pid)
-	p.waitJS(20*time.Second, "audit of the UI's actions", `true`)
+	p.WaitJS(20*time.Second, "audit of the UI's actions", `true`)
 	events, _, err := c.cli.ListAuditEvents(ctx, api.ListAuditEventsRequest{UserName: "admin", Action: api.ActionStopProject})
 	if err != nil || len(events) != 1 || events[0].Resource != pid {
 		t.Fatalf("audit of the UI's pause: %+v %v", events, err)
@@ -422,16 +292,16 @@ func TestConsoleInBrowser(t *testing.T) {
 	assertFixSQL(t, p.downloadFixSQL(c.cli, vid))
 
 	// Log out; the session is gone for the API too.
-	p.click("#logout")
-	p.waitJS(20*time.Second, "login form after logout", `!!document.querySelector('#login-user')`)
+	p.Click("#logout")
+	p.WaitJS(20*time.Second, "login form after logout", `!!document.querySelector('#login-user')`)
 	if st := p.apiStatus(api.ActionListProjects, api.Empty{}); st != 401 {
 		t.Fatalf("API call after logout: HTTP %d, want 401", st)
 	}
 
 	// A viewer sees the project but cannot change it: the API answers 403.
-	p.login("vic", "viewer-pw-1")
+	p.Login("vic", "viewer-pw-1")
 	p.open("project/" + pid)
-	p.waitJS(20*time.Second, "pause disabled for a viewer", `!!(document.querySelector('#act-pause') && document.querySelector('#act-pause').disabled)`)
+	p.WaitJS(20*time.Second, "pause disabled for a viewer", `!!(document.querySelector('#act-pause') && document.querySelector('#act-pause').disabled)`)
 	if st := p.apiStatus(api.ActionStopProject, api.ProjectIDRequest{ID: pid}); st != 403 {
 		t.Fatalf("viewer's StopProject: HTTP %d, want 403", st)
 	}
@@ -442,8 +312,8 @@ func TestConsoleInBrowser(t *testing.T) {
 	if pr, _ := c.cli.DescribeProject(ctx, pid); pr.Status != api.StateRunning {
 		t.Fatalf("after the viewer's refused pause the project is %s", pr.Status)
 	}
-	p.click("#logout")
-	p.waitJS(20*time.Second, "login form after logout", `!!document.querySelector('#login-user')`)
+	p.Click("#logout")
+	p.WaitJS(20*time.Second, "login form after logout", `!!document.querySelector('#login-user')`)
 
 	names := make([]string, 0, len(p.renders))
 	for n := range p.renders {
@@ -453,8 +323,5 @@ func TestConsoleInBrowser(t *testing.T) {
 	for _, n := range names {
 		t.Logf("render %-12s %6.0f ms", n, p.renders[n])
 	}
-	t.Logf("screenshots in %s", p.shots)
+	t.Logf("screenshots in %s", p.Shots)
 }
-
-// fileSafe makes a step's description usable as a screenshot file name.
-func fileSafe(what string) string { return strings.NewReplacer(" ", "-", "/", "-").Replace(what) }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/omsdev/oms/api"
+	"github.com/omsdev/oms/internal/testenv/chrome"
 	"github.com/omsdev/oms/internal/testenv/scenario"
 )
 
@@ -38,9 +39,9 @@ func (p *page) skipRefusedEvent(cli *api.Client, src, dst *sql.DB, pid string) {
 		t.Fatal(err)
 	}
 	// Before, the supervisor restarted the stopped Incr-Sync 8 times (about 2.5 minutes).
-	p.waitJS(90*time.Second, "the skip button for the transaction Incr-Sync stopped at", `!!document.querySelector('#act-skip')`)
+	p.WaitJS(90*time.Second, "the skip button for the transaction Incr-Sync stopped at", `!!document.querySelector('#act-skip')`)
 	t.Logf("Incr-Sync's error and the skip button showed %s after the refused row was written", time.Since(start).Round(100*time.Millisecond))
-	errs := p.text("#project-errors")
+	errs := p.Text("#project-errors")
 	if !strings.Contains(errs, "incr-sync") || !strings.Contains(errs, "stopped at source transaction") || !strings.Contains(errs, "What to do") {
 		t.Fatalf("the project page does not show Incr-Sync's error with its transaction and advice: %q", errs)
 	}
@@ -59,13 +60,13 @@ func (p *page) skipRefusedEvent(cli *api.Client, src, dst *sql.DB, pid string) {
 		t.Fatalf("Incr-Sync stopped at %q; the page shows %q", stoppedAt, errs)
 	}
 
-	eval[bool](p, `window.confirm = () => true; true`) // the skip asks for confirmation
-	p.click("#act-skip")
+	chrome.Eval[bool](p.Page, `window.confirm = () => true; true`) // the skip asks for confirmation
+	p.Click("#act-skip")
 	scenario.WaitFor(t, 60*time.Second, "project running again with the skipped transaction", func() (bool, string) {
 		pr, err := cli.DescribeProject(ctx, pid)
 		return err == nil && pr.Status == api.StateRunning && len(pr.SkipGTIDs) == 1 && pr.SkipGTIDs[0] == stoppedAt, fmt.Sprint(pr.Status, pr.SkipGTIDs, err)
 	})
-	p.waitText(30*time.Second, "#skipped", stoppedAt)
+	p.WaitText(30*time.Second, "#skipped", stoppedAt)
 	if _, err := src.Exec("INSERT INTO shop.sbtest1 (id, k, c, pad) VALUES (?, 0, 'after-skip', 'pad')", afterSkipID); err != nil {
 		t.Fatal(err)
 	}

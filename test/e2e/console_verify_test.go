@@ -3,15 +3,10 @@ package e2e
 import (
 	"context"
 	"database/sql"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/chromedp/cdproto/browser"
-	"github.com/chromedp/cdproto/cdp"
-	"github.com/chromedp/chromedp"
 
 	"github.com/omsdev/oms/api"
 	"github.com/omsdev/oms/internal/testenv/scenario"
@@ -56,29 +51,12 @@ func (p *page) downloadFixSQL(cli *api.Client, id string) string {
 		return err == nil && pr.VerifyFinished, pr.Status + " " + pr.CurrentStep
 	})
 	dir := p.t.TempDir()
-	p.do("allow downloads", chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
-		_, err := cdp.Call(ctx, chromedp.FromContext(ctx).Browser, browser.SetDownloadBehavior,
-			browser.SetDownloadBehaviorParams{Behavior: browser.SetDownloadBehaviorBehaviorAllow, DownloadPath: dir})
-		return err
-	}))
+	p.AllowDownloads(dir)
 	p.open("project/" + id)
-	p.waitJS(30*time.Second, "per-table verification counts", `[...document.querySelectorAll('#verify-result tr')].some((tr) => tr.textContent.includes('vdiff.t'))`)
+	p.WaitJS(30*time.Second, "per-table verification counts", `[...document.querySelectorAll('#verify-result tr')].some((tr) => tr.textContent.includes('vdiff.t'))`)
 	p.screenshot("project-verification")
-	p.click("#verify-download")
-	want := filepath.Join(dir, "oms-fix-"+id+".sql")
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		b, err := os.ReadFile(want)
-		if err == nil && len(b) > 0 {
-			return string(b)
-		}
-		if time.Now().After(deadline) {
-			entries, _ := os.ReadDir(dir)
-			p.screenshot("timeout-download")
-			p.t.Fatalf("no %s after clicking Download fix SQL (dir has %v); page: %.1000s", want, entries, p.text("#project-verify"))
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	p.Click("#verify-download")
+	return string(p.WaitFile(30*time.Second, filepath.Join(dir, "oms-fix-"+id+".sql")))
 }
 
 func assertFixSQL(t *testing.T, sqlText string) {
