@@ -31,6 +31,13 @@ type Config struct {
 	// the source read, the binlog cache and the commit fsync, so one stream per core leaves the
 	// target's CPUs idle (measured: 4 streams 20% faster than 2 on 2 cores, 6 no better).
 	Concurrency int `json:"concurrency,omitempty"`
+	// ReadConcurrency is the number of chunks read from the source at once, ahead of the
+	// writers (each uses one source connection). Default: Concurrency.
+	ReadConcurrency int `json:"read_concurrency,omitempty"`
+	// ReadAheadBytes bounds the memory of chunks read and not yet written (the read-ahead
+	// queue; wide rows and BLOBs count by their bytes). Default 128 MiB, at least
+	// (Concurrency+1) x 256 KiB.
+	ReadAheadBytes int64 `json:"read_ahead_bytes,omitempty"`
 	// ChunkRows and ChunkBytes bound a chunk (whichever is reached first). Defaults 100000 rows,
 	// 64 MiB (estimated from the table's average row length).
 	ChunkRows  int64 `json:"chunk_rows,omitempty"`
@@ -55,6 +62,12 @@ type Config struct {
 func (c *Config) setDefaults() {
 	if c.Concurrency <= 0 {
 		c.Concurrency = min(max(2*runtime.NumCPU(), 4), 32)
+	}
+	if c.ReadConcurrency <= 0 {
+		c.ReadConcurrency = c.Concurrency
+	}
+	if c.ReadAheadBytes <= 0 {
+		c.ReadAheadBytes = defaultReadAheadBytes
 	}
 	if c.ChunkRows <= 0 {
 		c.ChunkRows = 100_000
@@ -107,6 +120,9 @@ func (c *Config) validate() (*selection.Selector, error) {
 	}
 	if c.WriteMethod != WriteLoadData && c.WriteMethod != WriteInsert {
 		return bad("write_method", fmt.Sprintf("is %q, want load_data or insert", c.WriteMethod))
+	}
+	if min := minReadAhead(c.Concurrency); c.ReadAheadBytes < min {
+		return bad("read_ahead_bytes", fmt.Sprintf("is %d, below (concurrency+1) x 256 KiB = %d", c.ReadAheadBytes, min))
 	}
 	if c.RowsPerSec < 0 || c.BytesPerSec < 0 {
 		return bad("rows_per_sec/bytes_per_sec", "is negative")

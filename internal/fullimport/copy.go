@@ -1,31 +1,24 @@
 package fullimport
 
 import (
-	"bufio"
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/go-sql-driver/mysql"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/omsdev/oms/internal/sqlgen"
 )
 
 const (
-	// pipeBufferSize is the write buffer between the source reader and the LOAD DATA stream of
-	// one chunk: large enough that the pipe hand-off costs nothing per row, small enough that
-	// concurrency x buffer stays a few MiB.
-	pipeBufferSize = 256 << 10
 	// insertStatementBytes bounds one multi-row statement of the insert method (also capped by
 	// the target's max_allowed_packet).
 	insertStatementBytes = 4 << 20
-	// insertQueue is how many built statements wait for the writer: two keeps the writer busy
-	// while the reader builds the next one, with bounded memory (queue x statement size).
-	insertQueue = 2
 	// progressEvery is how many rows the reader accumulates before it reports progress and
 	// asks the throttle.
 	progressEvery = 512
@@ -51,7 +44,8 @@ func (t *table) selectSQL(c *chunk) (string, []any) {
 	return q + " WHERE " + where + " ORDER BY " + sqlgen.ColumnList(t.Key), args
 }
 
-// copier copies chunks from source to target.
+// copier copies chunks from source to target: readers (readChunk) fill chunk streams through
+// the read-ahead queue, writers (copyChunk) drain them into the target.
 type copier struct {
 	src      *sql.DB // raw results (character_set_results=binary)
 	dst      *sql.DB
@@ -60,10 +54,17 @@ type copier struct {
 	maxStmt  int
 	throttle *throttle
 	prog     *progress
+	budget   *queueBudget
+	times    *stageTimes
 }
 
-// copyChunk copies one chunk and marks it done in the same target transaction.
-func (cp *copier) copyChunk(ctx context.Context, c *chunk) (err error) {
+// copyChunk writes the chunk of s and marks it done in the same target transaction. However it
+// ends, the reader of s has stopped and its blocks are released when it returns.
+func (cp *copier) copyChunk(ctx context.Context, s *chunkStream) (err error) {
+	c := s.c
+	cp.budget.attach(s)
+	start := time.Now()
+	defer func() { cp.times.writeBusy.Add(int64(time.Since(start))) }()
 	tp := cp.prog.table(c.T)
 	var rowsN, bytesN int64
 	defer func() {
@@ -72,22 +73,27 @@ func (cp *copier) copyChunk(ctx context.Context, c *chunk) (err error) {
 			cp.prog.add(-rowsN, -bytesN)
 		}
 	}()
-	report := func(r, b int64) error {
-		rowsN += r
-		bytesN += b
-		tp.add(r, b)
-		cp.prog.add(r, b)
-		return cp.throttle.wait(ctx, r, b)
-	}
+	r := &streamReader{ctx: ctx, budget: cp.budget, s: s, starved: &cp.times.writeStarved, onBlock: func(rows, bytes int64) {
+		rowsN += rows
+		bytesN += bytes
+		tp.add(rows, bytes)
+		cp.prog.add(rows, bytes)
+	}}
+	defer func() {
+		r.drop()
+		if err != nil {
+			cp.budget.abandon(s)
+		}
+	}()
 	tx, err := cp.state.fence.Begin(ctx, cp.dst)
 	if err != nil {
 		return fmt.Errorf("chunk %d of %s: %w", c.ID, c.T.src(), err)
 	}
 	defer tx.Rollback() //nolint:errcheck // no-op after commit
 	if cp.method == WriteInsert {
-		err = cp.insertChunk(ctx, tx.Tx, c, report)
+		err = cp.insertChunk(ctx, tx.Tx, c, r)
 	} else {
-		err = cp.loadChunk(ctx, tx.Tx, c, report)
+		err = cp.loadChunk(ctx, tx.Tx, c, r)
 	}
 	if err != nil {
 		return fmt.Errorf("chunk %d of %s: %w", c.ID, c.T.src(), err)
@@ -102,6 +108,122 @@ func (cp *copier) copyChunk(ctx context.Context, c *chunk) (err error) {
 	tp.chunkDone()
 	cp.prog.chunkDone()
 	return nil
+}
+
+// readChunk reads the chunk of s into its blocks (the reader side of the read-ahead stage); a
+// failure is the stream's error, for its writer to handle.
+func (cp *copier) readChunk(ctx context.Context, s *chunkStream) {
+	start := time.Now()
+	w := &blockWriter{ctx: ctx, budget: cp.budget, s: s, wait: &cp.times.readBlocked}
+	var scratch []byte
+	var pendRows, pendBytes int64
+	insert := cp.method == WriteInsert
+	cols := s.c.T.Columns
+	err := cp.readRows(ctx, s.c, func(vals []sql.RawBytes) error {
+		var n int64
+		var err error
+		if insert {
+			scratch, n, err = encodeTuple(w, scratch, vals, cols)
+		} else {
+			scratch, n, err = encodeTSV(w, scratch, vals)
+		}
+		if err != nil {
+			return err
+		}
+		w.endRow()
+		pendRows++
+		pendBytes += n
+		if pendRows >= progressEvery {
+			err := cp.throttle.wait(ctx, pendRows, pendBytes)
+			pendRows, pendBytes = 0, 0
+			return err
+		}
+		return nil
+	})
+	w.finish(err)
+	cp.times.readBusy.Add(int64(time.Since(start)))
+}
+
+// directStream starts a reader for c whose stream has its writer from the start (a retried
+// chunk: the read-ahead copy of it is gone).
+func (cp *copier) directStream(ctx context.Context, c *chunk) *chunkStream {
+	s, rctx := cp.budget.newStream(ctx, c)
+	cp.budget.attach(s)
+	go cp.readChunk(rctx, s) // its error is the stream's; copyChunk waits for it to end
+	return s
+}
+
+// encodePiece is how much encoded row the reader gathers before it copies it into blocks; a
+// longer value is encoded piece by piece, so a large BLOB costs no more than this in scratch.
+const encodePiece = 64 << 10
+
+// encodeTSV writes one row in LOAD DATA's format (appendTSV) and returns its length.
+func encodeTSV(w *blockWriter, scratch []byte, vals []sql.RawBytes) ([]byte, int64, error) {
+	var n int64
+	scratch = scratch[:0]
+	flush := func() error {
+		n += int64(len(scratch))
+		err := w.write(scratch)
+		scratch = scratch[:0]
+		return err
+	}
+	for i, v := range vals {
+		if i > 0 {
+			scratch = append(scratch, '\t')
+		}
+		if v == nil {
+			scratch = append(scratch, '\\', 'N')
+			continue
+		}
+		for len(v) > 0 {
+			p := v[:min(len(v), encodePiece)]
+			v = v[len(p):]
+			scratch = appendTSV(scratch, p)
+			if len(scratch) >= encodePiece {
+				if err := flush(); err != nil {
+					return scratch, n, err
+				}
+			}
+		}
+	}
+	scratch = append(scratch, '\n')
+	return scratch, n, flush()
+}
+
+// encodeTuple writes one row as a value tuple of the insert method, "(...)," (the writer drops
+// the last comma of a statement), and returns its length.
+func encodeTuple(w *blockWriter, scratch []byte, vals []sql.RawBytes, cols []column) ([]byte, int64, error) {
+	var n int64
+	scratch = append(scratch[:0], '(')
+	flush := func() error {
+		n += int64(len(scratch))
+		err := w.write(scratch)
+		scratch = scratch[:0]
+		return err
+	}
+	for i, v := range vals {
+		if i > 0 {
+			scratch = append(scratch, ',')
+		}
+		if v == nil || cols[i].Bit {
+			scratch = appendLiteral(scratch, v, cols[i].Bit)
+			continue
+		}
+		scratch = append(scratch, "_binary'"...)
+		for len(v) > 0 {
+			p := v[:min(len(v), encodePiece)]
+			v = v[len(p):]
+			scratch = appendEscaped(scratch, p)
+			if len(scratch) >= encodePiece {
+				if err := flush(); err != nil {
+					return scratch, n, err
+				}
+			}
+		}
+		scratch = append(scratch, '\'')
+	}
+	scratch = append(scratch, ')', ',')
+	return scratch, n, flush()
 }
 
 // readRows runs the chunk's SELECT and calls emit for every row (values are only valid during
@@ -132,58 +254,16 @@ func (cp *copier) readRows(ctx context.Context, c *chunk, emit func([]sql.RawByt
 	return nil
 }
 
-// loadChunk streams the chunk into LOAD DATA LOCAL INFILE through an in-memory pipe: no file,
-// memory bounded by pipeBufferSize.
-func (cp *copier) loadChunk(ctx context.Context, tx *sql.Tx, c *chunk, report func(r, b int64) error) error {
-	pr, pw := io.Pipe()
+// loadChunk streams the chunk's blocks into LOAD DATA LOCAL INFILE: no file, and nothing
+// buffered beyond the read-ahead queue.
+func (cp *copier) loadChunk(ctx context.Context, tx *sql.Tx, c *chunk, r *streamReader) error {
 	name := fmt.Sprintf("oms-full-%d", readerSeq.Add(1))
-	mysql.RegisterReaderHandler(name, func() io.Reader { return pr })
+	mysql.RegisterReaderHandler(name, func() io.Reader { return r })
 	defer mysql.DeregisterReaderHandler(name)
-
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		bw := bufio.NewWriterSize(pw, pipeBufferSize)
-		var buf []byte
-		var pendRows, pendBytes int64
-		err := cp.readRows(gctx, c, func(vals []sql.RawBytes) error {
-			buf = buf[:0]
-			for i, v := range vals {
-				if i > 0 {
-					buf = append(buf, '\t')
-				}
-				buf = appendTSV(buf, v)
-			}
-			buf = append(buf, '\n')
-			pendRows++
-			pendBytes += int64(len(buf))
-			if _, err := bw.Write(buf); err != nil {
-				return err
-			}
-			if pendRows >= progressEvery {
-				err := report(pendRows, pendBytes)
-				pendRows, pendBytes = 0, 0
-				return err
-			}
-			return nil
-		})
-		if err == nil {
-			err = report(pendRows, pendBytes)
-		}
-		if err == nil {
-			err = bw.Flush()
-		}
-		pw.CloseWithError(err) // nil: EOF for the reader
-		return err
-	})
-	g.Go(func() error {
-		_, err := tx.ExecContext(gctx, c.T.loadSQL(name))
-		pr.CloseWithError(fmt.Errorf("load data ended")) // unblocks the reader if LOAD DATA failed
-		if err != nil {
-			return fmt.Errorf("load data into %s: %w", c.T.dst(), err)
-		}
-		return nil
-	})
-	return g.Wait()
+	if _, err := tx.ExecContext(ctx, c.T.loadSQL(name)); err != nil {
+		return fmt.Errorf("load data into %s: %w", c.T.dst(), err)
+	}
+	return nil
 }
 
 // loadSQL is the LOAD DATA statement for t; values arrive as raw bytes in each column's own
@@ -228,73 +308,36 @@ func appendTSV(buf []byte, v sql.RawBytes) []byte {
 	return append(buf, v[start:]...)
 }
 
-// insertChunk writes the chunk as multi-row REPLACE statements.
-func (cp *copier) insertChunk(ctx context.Context, tx *sql.Tx, c *chunk, report func(r, b int64) error) error {
+// insertChunk writes the chunk as multi-row REPLACE statements of up to maxStmt bytes, cut
+// where a row ends.
+func (cp *copier) insertChunk(ctx context.Context, tx *sql.Tx, c *chunk, r *streamReader) error {
 	head := "REPLACE INTO " + sqlgen.Table(c.T.Target.DB, c.T.Target.Table) + " (" + colNames(c.T.Columns) + ") VALUES "
-	stmts := make(chan []byte, insertQueue)
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		defer close(stmts)
-		buf := []byte(head)
-		n := 0
-		var pendRows, pendBytes int64
-		flush := func() error {
-			if n == 0 {
-				return nil
-			}
-			select {
-			case stmts <- buf:
-			case <-gctx.Done():
-				return gctx.Err()
-			}
-			buf, n = append(make([]byte, 0, cap(buf)), head...), 0
+	stmt := []byte(head)
+	exec := func() error {
+		if len(stmt) == len(head) {
 			return nil
 		}
-		err := cp.readRows(gctx, c, func(vals []sql.RawBytes) error {
-			before := len(buf)
-			if n > 0 {
-				buf = append(buf, ',')
-			}
-			buf = append(buf, '(')
-			for i, v := range vals {
-				if i > 0 {
-					buf = append(buf, ',')
-				}
-				buf = appendLiteral(buf, v, c.T.Columns[i].Bit)
-			}
-			buf = append(buf, ')')
-			n++
-			pendRows++
-			pendBytes += int64(len(buf) - before)
-			if len(buf) >= cp.maxStmt {
-				if err := flush(); err != nil {
-					return err
-				}
-			}
-			if pendRows >= progressEvery {
-				err := report(pendRows, pendBytes)
-				pendRows, pendBytes = 0, 0
+		if _, err := tx.ExecContext(ctx, string(stmt[:len(stmt)-1])); err != nil { // without the last comma
+			return fmt.Errorf("insert into %s: %w", c.T.dst(), err)
+		}
+		stmt = stmt[:len(head)]
+		return nil
+	}
+	for {
+		blk, err := r.next()
+		if errors.Is(err, io.EOF) {
+			return exec()
+		}
+		if err != nil {
+			return err
+		}
+		stmt = append(stmt, blk.buf...)
+		if blk.rowEnd && len(stmt) >= cp.maxStmt {
+			if err := exec(); err != nil {
 				return err
 			}
-			return nil
-		})
-		if err == nil {
-			err = flush()
 		}
-		if err == nil {
-			err = report(pendRows, pendBytes)
-		}
-		return err
-	})
-	g.Go(func() error {
-		for s := range stmts {
-			if _, err := tx.ExecContext(gctx, string(s)); err != nil {
-				return fmt.Errorf("insert into %s: %w", c.T.dst(), err)
-			}
-		}
-		return nil
-	})
-	return g.Wait()
+	}
 }
 
 func colNames(cols []column) string {
@@ -315,6 +358,11 @@ func appendLiteral(buf []byte, v sql.RawBytes, bit bool) []byte {
 		return append(buf, v...)
 	}
 	buf = append(buf, "_binary'"...)
+	return append(appendEscaped(buf, v), '\'')
+}
+
+// appendEscaped appends v escaped for the inside of a quoted SQL string.
+func appendEscaped(buf []byte, v []byte) []byte {
 	for _, b := range v {
 		switch b {
 		case 0:
@@ -333,5 +381,5 @@ func appendLiteral(buf []byte, v sql.RawBytes, bit bool) []byte {
 			buf = append(buf, b)
 		}
 	}
-	return append(buf, '\'')
+	return buf
 }

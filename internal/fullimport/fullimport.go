@@ -65,6 +65,8 @@ type Unit struct {
 	baseRows  int64
 	baseBytes int64
 	planned   atomic.Bool
+	budget    atomic.Pointer[queueBudget] // the read-ahead queue of the running copy
+	times     stageTimes
 }
 
 // New builds the component from its spec (config decoded strictly).
@@ -111,7 +113,12 @@ func sessionOptions(raw bool, extra map[string]string, maxOpen int) mysqlconn.Op
 func (u *Unit) Init(ctx context.Context) error {
 	var err error
 	open := func(c mysqlconn.Config, raw bool, extra map[string]string) (*sql.DB, error) {
-		db, err := c.Open(ctx, sessionOptions(raw, extra, u.cfg.Concurrency+2))
+		// raw: the readers, plus a retried chunk's own reader per writer
+		conns := u.cfg.Concurrency + 2
+		if raw {
+			conns += u.cfg.ReadConcurrency
+		}
+		db, err := c.Open(ctx, sessionOptions(raw, extra, conns))
 		if err != nil {
 			return nil, omserr.Wrap(err, omserr.FullConnect, "cannot connect to "+c.String(), "check host, port, user and password in the spec and that the server is up")
 		}
@@ -145,7 +152,8 @@ func (u *Unit) Init(ctx context.Context) error {
 	for _, r := range refused {
 		u.log.Warn("table refused by precheck", "table", r.Source, "reason", r.Error)
 	}
-	u.log.Info("full import initialised", "source", u.cfg.Source, "target", u.cfg.Target, "tables", len(tables), "refused", len(refused), "concurrency", u.cfg.Concurrency)
+	u.log.Info("full import initialised", "source", u.cfg.Source, "target", u.cfg.Target, "tables", len(tables), "refused", len(refused),
+		"concurrency", u.cfg.Concurrency, "read_concurrency", u.cfg.ReadConcurrency, "read_ahead_bytes", u.cfg.ReadAheadBytes)
 	return nil
 }
 
@@ -318,8 +326,10 @@ func (u *Unit) copyAll(ctx context.Context, chunks []*chunk, structFailed map[*t
 			maxPacket = mp / 2
 		}
 	}
+	budget := newQueueBudget(u.cfg.ReadAheadBytes, u.cfg.Concurrency, blockSize)
+	u.budget.Store(budget)
 	cp := &copier{src: u.srcRaw, dst: u.dst, state: u.state, method: u.cfg.WriteMethod, maxStmt: int(maxPacket),
-		throttle: newThrottle(u.cfg.RowsPerSec, u.cfg.BytesPerSec), prog: u.prog}
+		throttle: newThrottle(u.cfg.RowsPerSec, u.cfg.BytesPerSec), prog: u.prog, budget: budget, times: &u.times}
 
 	var failedMu sync.Mutex
 	dataFailed := map[*table]bool{}
@@ -352,31 +362,80 @@ func (u *Unit) copyAll(ctx context.Context, chunks []*chunk, structFailed map[*t
 			}
 		}
 	}
-	work := make(chan *chunk) // unbuffered: a chunk is handed to a worker only when one is free
+	// Readers take the chunks in plan order and hand each one's stream to the writers as soon as
+	// they start it, then read it into the read-ahead queue (readahead.go); writers take the
+	// streams in that order, so the oldest chunks are always the ones being written.
+	todoCh := make(chan *chunk) // unbuffered: a chunk is handed to a reader only when one is free
+	ready := make(chan *chunkStream, readyStreams)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		defer close(work)
+		defer close(todoCh)
 		for _, c := range todo {
 			select {
-			case work <- c:
+			case todoCh <- c:
 			case <-gctx.Done():
 				return gctx.Err()
 			}
 		}
 		return nil
 	})
+	tableFailed := func(t *table) bool {
+		failedMu.Lock()
+		defer failedMu.Unlock()
+		return dataFailed[t]
+	}
+	var readers sync.WaitGroup
+	for i := 0; i < u.cfg.ReadConcurrency; i++ {
+		readers.Add(1)
+		g.Go(func() error {
+			defer readers.Done()
+			for c := range todoCh {
+				if tableFailed(c.T) {
+					continue
+				}
+				s, rctx := budget.newStream(gctx, c)
+				select {
+				case ready <- s:
+				case <-gctx.Done():
+					s.cancel()
+					return gctx.Err()
+				}
+				cp.readChunk(rctx, s) // a read error is the stream's, for its writer to retry
+			}
+			return nil
+		})
+	}
+	g.Go(func() error {
+		readers.Wait()
+		close(ready)
+		return nil
+	})
 	for i := 0; i < u.cfg.Concurrency; i++ {
 		g.Go(func() error {
-			for c := range work {
-				failedMu.Lock()
-				skip := dataFailed[c.T]
-				failedMu.Unlock()
-				if skip {
+			for {
+				idle := time.Now()
+				var s *chunkStream
+				var ok bool
+				select {
+				case s, ok = <-ready:
+				case <-gctx.Done():
+					return gctx.Err()
+				}
+				u.times.writeIdle.Add(int64(time.Since(idle)))
+				if !ok {
+					return nil
+				}
+				c := s.c
+				if tableFailed(c.T) {
+					budget.abandon(s)
 					continue
 				}
 				var err error
 				for attempt := 0; attempt < chunkRetries; attempt++ {
-					if err = cp.copyChunk(gctx, c); err == nil || gctx.Err() != nil || !mysqlconn.Retryable(err) {
+					if attempt > 0 { // the read-ahead copy is gone: read the chunk again
+						s = cp.directStream(gctx, c)
+					}
+					if err = cp.copyChunk(gctx, s); err == nil || gctx.Err() != nil || !mysqlconn.Retryable(err) {
 						break
 					}
 					u.log.Warn("chunk failed, retrying", "chunk", c.ID, "table", c.T.src(), "attempt", attempt+1, "err", err)
@@ -401,7 +460,6 @@ func (u *Unit) copyAll(ctx context.Context, chunks []*chunk, structFailed map[*t
 					}
 				}
 			}
-			return nil
 		})
 	}
 	if err := g.Wait(); err != nil {
@@ -420,9 +478,15 @@ func (u *Unit) copyAll(ctx context.Context, chunks []*chunk, structFailed map[*t
 	if err := u.state.markFinished(ctx); err != nil {
 		return err
 	}
-	u.log.Info("full import finished", "rows", u.prog.rows.Load(), "bytes", u.prog.bytes.Load(), "position", u.pos.String())
+	_, peak := budget.usage()
+	u.log.Info("full import finished", "rows", u.prog.rows.Load(), "bytes", u.prog.bytes.Load(), "position", u.pos.String(),
+		"read_ahead_peak_bytes", peak, "read_busy_s", secs(&u.times.readBusy), "read_blocked_s", secs(&u.times.readBlocked),
+		"write_busy_s", secs(&u.times.writeBusy), "write_starved_s", secs(&u.times.writeStarved), "write_idle_s", secs(&u.times.writeIdle))
 	return nil
 }
+
+// secs reads a nanosecond counter as seconds.
+func secs(ns *atomic.Int64) float64 { return time.Duration(ns.Load()).Seconds() }
 
 // Status reports state, the recorded binlog position and progress.
 func (u *Unit) Status() component.Status {
@@ -442,13 +506,23 @@ func (u *Unit) Status() component.Status {
 	if u.planned.Load() {
 		st.Progress = u.prog.snapshot(baseRows, baseBytes)
 		st.Metrics = map[string]float64{
-			"rows_total":     float64(st.Progress.RowsDone),
-			"bytes_total":    float64(st.Progress.BytesDone),
-			"rows_per_sec":   st.Progress.RowsPerSec,
-			"eta_seconds":    st.Progress.ETASeconds,
-			"chunks_done":    float64(u.prog.chunks.Load()),
-			"chunks_total":   float64(u.prog.chunkTotal),
-			"objects_failed": float64(failed),
+			"rows_total":            float64(st.Progress.RowsDone),
+			"bytes_total":           float64(st.Progress.BytesDone),
+			"rows_per_sec":          st.Progress.RowsPerSec,
+			"eta_seconds":           st.Progress.ETASeconds,
+			"chunks_done":           float64(u.prog.chunks.Load()),
+			"chunks_total":          float64(u.prog.chunkTotal),
+			"objects_failed":        float64(failed),
+			"read_busy_seconds":     secs(&u.times.readBusy),
+			"read_blocked_seconds":  secs(&u.times.readBlocked),
+			"write_busy_seconds":    secs(&u.times.writeBusy),
+			"write_starved_seconds": secs(&u.times.writeStarved),
+			"write_idle_seconds":    secs(&u.times.writeIdle),
+		}
+		if b := u.budget.Load(); b != nil {
+			used, peak := b.usage()
+			st.Metrics["read_ahead_bytes"] = float64(used)
+			st.Metrics["read_ahead_peak_bytes"] = float64(peak)
 		}
 	}
 	return st
