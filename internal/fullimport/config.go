@@ -26,7 +26,7 @@ type Config struct {
 	Source    mysqlconn.Config `json:"source"`
 	Target    mysqlconn.Config `json:"target"`
 	Selection selection.Config `json:"selection"`
-	// Concurrency is the number of chunks copied at once (each uses one source and one target
+	// Concurrency is the number of chunks written at once (the writers, each with one target
 	// connection). Default: 2 x NumCPU, at least 4, at most 32: a chunk's stream waits on
 	// the source read, the binlog cache and the commit fsync, so one stream per core leaves the
 	// target's CPUs idle (measured: 4 streams 20% faster than 2 on 2 cores, 6 no better).

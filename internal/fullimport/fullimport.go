@@ -8,8 +8,8 @@
 // See docs/full-import.md for the consistency argument with Incr-Sync and the resume design.
 //
 // Concurrency: Init, Run and Close are called by one goroutine (component.Host); Status is safe
-// from any goroutine. Run starts Concurrency copy workers (errgroup) and returns after they have
-// stopped; a cancelled Run leaves every chunk either committed with its done mark or rolled back.
+// from any goroutine. Run starts ReadConcurrency readers and Concurrency writers (errgroup) and
+// returns after they have stopped; a cancelled Run leaves every chunk either committed with its done mark or rolled back.
 package fullimport
 
 import (
