@@ -115,24 +115,23 @@ func (cp *copier) copyChunk(ctx context.Context, s *chunkStream) (err error) {
 func (cp *copier) readChunk(ctx context.Context, s *chunkStream) {
 	start := time.Now()
 	w := &blockWriter{ctx: ctx, budget: cp.budget, s: s, wait: &cp.times.readBlocked}
-	var scratch []byte
+	e := &rowEncoder{w: w}
 	var pendRows, pendBytes int64
 	insert := cp.method == WriteInsert
 	cols := s.c.T.Columns
 	err := cp.readRows(ctx, s.c, func(vals []sql.RawBytes) error {
-		var n int64
 		var err error
 		if insert {
-			scratch, n, err = encodeTuple(w, scratch, vals, cols)
+			err = e.tuple(vals, cols)
 		} else {
-			scratch, n, err = encodeTSV(w, scratch, vals)
+			err = e.tsv(vals)
 		}
 		if err != nil {
 			return err
 		}
 		w.endRow()
 		pendRows++
-		pendBytes += n
+		pendBytes += e.n
 		if pendRows >= progressEvery {
 			err := cp.throttle.wait(ctx, pendRows, pendBytes)
 			pendRows, pendBytes = 0, 0
@@ -157,73 +156,72 @@ func (cp *copier) directStream(ctx context.Context, c *chunk) *chunkStream {
 // longer value is encoded piece by piece, so a large BLOB costs no more than this in scratch.
 const encodePiece = 64 << 10
 
-// encodeTSV writes one row in LOAD DATA's format (appendTSV) and returns its length.
-func encodeTSV(w *blockWriter, scratch []byte, vals []sql.RawBytes) ([]byte, int64, error) {
-	var n int64
-	scratch = scratch[:0]
-	flush := func() error {
-		n += int64(len(scratch))
-		err := w.write(scratch)
-		scratch = scratch[:0]
-		return err
-	}
-	for i, v := range vals {
-		if i > 0 {
-			scratch = append(scratch, '\t')
-		}
-		if v == nil {
-			scratch = append(scratch, '\\', 'N')
-			continue
-		}
-		for len(v) > 0 {
-			p := v[:min(len(v), encodePiece)]
-			v = v[len(p):]
-			scratch = appendTSV(scratch, p)
-			if len(scratch) >= encodePiece {
-				if err := flush(); err != nil {
-					return scratch, n, err
-				}
-			}
-		}
-	}
-	scratch = append(scratch, '\n')
-	return scratch, n, flush()
+// rowEncoder encodes rows into a stream's blocks through a small scratch buffer.
+type rowEncoder struct {
+	w       *blockWriter
+	scratch []byte
+	n       int64 // bytes of the last row
 }
 
-// encodeTuple writes one row as a value tuple of the insert method, "(...)," (the writer drops
-// the last comma of a statement), and returns its length.
-func encodeTuple(w *blockWriter, scratch []byte, vals []sql.RawBytes, cols []column) ([]byte, int64, error) {
-	var n int64
-	scratch = append(scratch[:0], '(')
-	flush := func() error {
-		n += int64(len(scratch))
-		err := w.write(scratch)
-		scratch = scratch[:0]
-		return err
-	}
-	for i, v := range vals {
-		if i > 0 {
-			scratch = append(scratch, ',')
-		}
-		if v == nil || cols[i].Bit {
-			scratch = appendLiteral(scratch, v, cols[i].Bit)
-			continue
-		}
-		scratch = append(scratch, "_binary'"...)
-		for len(v) > 0 {
-			p := v[:min(len(v), encodePiece)]
-			v = v[len(p):]
-			scratch = appendEscaped(scratch, p)
-			if len(scratch) >= encodePiece {
-				if err := flush(); err != nil {
-					return scratch, n, err
-				}
+func (e *rowEncoder) flush() error {
+	e.n += int64(len(e.scratch))
+	err := e.w.write(e.scratch)
+	e.scratch = e.scratch[:0]
+	return err
+}
+
+// value appends v escaped by esc, encodePiece bytes at a time.
+func (e *rowEncoder) value(v []byte, esc func(buf, v []byte) []byte) error {
+	for len(v) > 0 {
+		p := v[:min(len(v), encodePiece)]
+		v = v[len(p):]
+		e.scratch = esc(e.scratch, p)
+		if len(e.scratch) >= encodePiece {
+			if err := e.flush(); err != nil {
+				return err
 			}
 		}
-		scratch = append(scratch, '\'')
 	}
-	scratch = append(scratch, ')', ',')
-	return scratch, n, flush()
+	return nil
+}
+
+// tsv writes one row in LOAD DATA's format (appendTSV).
+func (e *rowEncoder) tsv(vals []sql.RawBytes) error {
+	e.n, e.scratch = 0, e.scratch[:0]
+	for i, v := range vals {
+		if i > 0 {
+			e.scratch = append(e.scratch, '\t')
+		}
+		if v == nil {
+			e.scratch = append(e.scratch, '\\', 'N')
+		} else if err := e.value(v, appendTSV); err != nil {
+			return err
+		}
+	}
+	e.scratch = append(e.scratch, '\n')
+	return e.flush()
+}
+
+// tuple writes one row as a value tuple of the insert method, "(...)," (the writer drops the
+// last comma of a statement).
+func (e *rowEncoder) tuple(vals []sql.RawBytes, cols []column) error {
+	e.n, e.scratch = 0, append(e.scratch[:0], '(')
+	for i, v := range vals {
+		if i > 0 {
+			e.scratch = append(e.scratch, ',')
+		}
+		if v == nil || cols[i].Bit {
+			e.scratch = appendLiteral(e.scratch, v, cols[i].Bit)
+			continue
+		}
+		e.scratch = append(e.scratch, "_binary'"...)
+		if err := e.value(v, appendEscaped); err != nil {
+			return err
+		}
+		e.scratch = append(e.scratch, '\'')
+	}
+	e.scratch = append(e.scratch, ')', ',')
+	return e.flush()
 }
 
 // readRows runs the chunk's SELECT and calls emit for every row (values are only valid during
@@ -293,7 +291,7 @@ var tsvEscape = [256]byte{'\\': '\\', '\t': 't', '\n': 'n', 0: '0'}
 // appendTSV appends v in LOAD DATA's default escaping: \N for NULL; backslash, tab, newline
 // and NUL escaped. Runs without such bytes are copied in one append (this loop is the copy's
 // hottest code in oms).
-func appendTSV(buf []byte, v sql.RawBytes) []byte {
+func appendTSV(buf, v []byte) []byte {
 	if v == nil {
 		return append(buf, '\\', 'N')
 	}

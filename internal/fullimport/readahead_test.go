@@ -192,7 +192,7 @@ func TestReadAheadBoundUnderLoad(t *testing.T) {
 }
 
 // TestEncodePieces checks that rows encoded piece by piece (large values) are the same bytes
-// as appendTSV/appendLiteral of the whole value, also when an escape falls on a piece boundary.
+// as appendTSV/appendLiteral of the whole value (rowEncoder), also when an escape falls on a piece boundary.
 func TestEncodePieces(t *testing.T) {
 	big := bytes.Repeat([]byte("ab\t\\\n\x00'\r\x1az"), 3*encodePiece/10+7)
 	big[encodePiece-1] = '\t' // escaped byte as the last of a piece
@@ -227,9 +227,9 @@ func TestEncodePieces(t *testing.T) {
 		want = appendTSV(want, v)
 	}
 	want = append(want, '\n')
-	got := collect(func(w *blockWriter) (int64, error) { _, n, err := encodeTSV(w, nil, vals); return n, err })
+	got := collect(func(w *blockWriter) (int64, error) { e := &rowEncoder{w: w}; err := e.tsv(vals); return e.n, err })
 	if !bytes.Equal(got, want) {
-		t.Errorf("encodeTSV: %d bytes differ from appendTSV's %d", len(got), len(want))
+		t.Errorf("tsv: %d bytes differ from appendTSV's %d", len(got), len(want))
 	}
 	want = []byte("(")
 	for i, v := range vals {
@@ -239,9 +239,13 @@ func TestEncodePieces(t *testing.T) {
 		want = appendLiteral(want, v, cols[i].Bit)
 	}
 	want = append(want, "),"...)
-	got = collect(func(w *blockWriter) (int64, error) { _, n, err := encodeTuple(w, nil, vals, cols); return n, err })
+	got = collect(func(w *blockWriter) (int64, error) {
+		e := &rowEncoder{w: w}
+		err := e.tuple(vals, cols)
+		return e.n, err
+	})
 	if !bytes.Equal(got, want) {
-		t.Errorf("encodeTuple: %d bytes differ from appendLiteral's %d", len(got), len(want))
+		t.Errorf("tuple: %d bytes differ from appendLiteral's %d", len(got), len(want))
 	}
 }
 
