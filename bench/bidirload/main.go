@@ -1,9 +1,15 @@
 // Command bidirload drives bench/bidir.sh: two regions A and B (two MariaDB servers already
-// running), one oms Store and Incr-Sync per direction as `oms component` processes, the Store ->
-// Incr-Sync stream of each direction through a latency proxy (the WAN), writers on both sides
-// (disjoint keys plus a share on keys both write), and per direction: end-to-end lag p50/p99 (a
-// probe row written on one side every 100 ms, timed until it is readable on the other), rows/s
-// applied, conflicts found; first one-way (writers on A only), then two-way.
+// running), oms Stores and Incr-Syncs as `oms component` processes, each Store -> Incr-Sync
+// stream through a latency proxy (the WAN). Four phases, each: writers for -duration, then until
+// both regions hold the same rows; per direction: end-to-end lag p50/p99 (a probe row written on
+// one side every 100 ms, timed until it is readable on the other), rows/s applied (from the start
+// of writing until the regions are equal), source txn/s, conflicts found.
+//
+//	one-way  at -rate and at max rate: writers on A only, a plain (one-way) A -> B pipeline
+//	two-way  at -rate and at max rate: writers on both sides (disjoint keys plus -conflict on keys
+//	         both write), a two-way pair (echo marker, atomic transactions, conflict detection, lww)
+//
+// then the two-way/one-way ratio of rows/s per direction at each rate.
 //
 //	go run ./bench/bidirload -oms bin/oms -a 24416 -b 24417 -dir /tmp/omsbench-bidir -duration 30s
 package main
@@ -78,80 +84,133 @@ func run() error {
 		}
 	}
 	_ = os.RemoveAll(*dir)
-	var procs []*exec.Cmd
-	defer func() {
-		for _, p := range procs {
-			_ = p.Process.Kill()
-			_ = p.Wait()
+	fmt.Printf("latency added per Store -> Incr-Sync stream: %s; %d writer connections per writing region, %.0f%% of two-way transactions on shared keys, %s of writing per phase\n",
+		*delay, *writers, 100**conflict, *duration)
+	fmt.Printf("%-8s %-6s %-4s %9s %9s %9s %10s %10s\n", "PHASE", "RATE", "DIR", "LAG_P50", "LAG_P99", "ROWS/S", "SRC_TXN/S", "CONFLICTS")
+	rates := []int{*rate, 0}
+	rowsPerS := map[string]float64{} // phase/rate/dir -> rows/s
+	for _, twoWay := range []bool{false, true} {
+		phase, regs, dirs := "one-way", []*region{a}, [][2]*region{{a, b}}
+		if twoWay {
+			phase, regs, dirs = "two-way", []*region{a, b}, [][2]*region{{a, b}, {b, a}}
 		}
-	}()
-	status := map[string]string{} // direction -> incr-sync work dir
-	for _, d := range [][2]*region{{a, b}, {b, a}} {
-		src, dst := d[0], d[1]
-		dirName := src.name + dst.name
-		var pos string
-		if err := src.db.QueryRowContext(ctx, "SELECT @@gtid_binlog_pos").Scan(&pos); err != nil {
-			return err
-		}
-		storeAddr := freeAddr()
-		conn := func(p int) map[string]any {
-			return map[string]any{"host": "127.0.0.1", "port": p, "user": *user, "password": *pass}
-		}
-		st, err := start(ctx, "store", "store-"+src.name, filepath.Join(*dir, "store-"+src.name), map[string]any{
-			"source": conn(src.port), "start": map[string]string{"gtid_set": pos}, "listen": storeAddr,
-			"echo_tasks": []string{"incr-" + dst.name + src.name}})
+		pipes, err := startPipes(ctx, dirs, twoWay)
 		if err != nil {
 			return err
 		}
-		procs = append(procs, st)
-		proxy, err := latency.Start("127.0.0.1:0", storeAddr, *delay)
-		if err != nil {
-			return err
+		for _, rt := range rates {
+			res, err := runPhase(ctx, regs, a, b, pipes, rt)
+			if err != nil {
+				pipes.stop()
+				return err
+			}
+			for _, r := range res {
+				fmt.Printf("%-8s %-6s %-4s %7.0fms %7.0fms %9.0f %10.0f %10d\n", phase, rateName(rt), r.dir, r.p50, r.p99, r.rowsPerS, r.srcTxnPerS, r.conflicts)
+				rowsPerS[fmt.Sprintf("%s/%d/%s", phase, rt, r.dir)] = r.rowsPerS
+			}
 		}
-		defer proxy.Close()
-		incrDir := filepath.Join(*dir, "incr-"+dirName)
-		in, err := start(ctx, "incr-sync", "incr-"+dirName, incrDir, map[string]any{
-			"store_addr": proxy.Addr(), "start_gtid": pos, "target": conn(dst.port), "workers": 4,
-			"selection": map[string]any{"tables": []map[string]string{{"db": "app"}}},
-			"two_way": map[string]any{"source_region": src.name, "target_region": dst.name, "ddl_region": "A",
-				"conflicts": map[string]any{"default": map[string]string{"policy": "lww", "column": "ver"}, "priority": []string{"A", "B"},
-					"tables": map[string]any{"app.probe": map[string]string{"policy": "overwrite"}}}}})
-		if err != nil {
-			return err
-		}
-		procs = append(procs, in)
-		status[dirName] = incrDir
+		pipes.stop()
 	}
-	for d, wd := range status {
-		if err := waitStatus(ctx, wd, 60*time.Second); err != nil {
-			return fmt.Errorf("incr-sync %s: %w", d, err)
+	for _, rt := range rates {
+		one := rowsPerS[fmt.Sprintf("one-way/%d/AB", rt)]
+		if one == 0 {
+			continue
 		}
-	}
-	fmt.Printf("latency added per Store -> Incr-Sync stream: %s; rate %d txn/s per writing region, %.0f%% on shared keys, %s per phase\n",
-		*delay, *rate, 100**conflict, *duration)
-	fmt.Printf("%-8s %-5s %10s %10s %10s %12s %10s\n", "PHASE", "DIR", "LAG_P50", "LAG_P99", "ROWS/S", "SRC_TXN/S", "CONFLICTS")
-	for _, phase := range []string{"one-way", "two-way"} {
-		regs := []*region{a}
-		if phase == "two-way" {
-			regs = []*region{a, b}
-		}
-		res, err := runPhase(ctx, regs, a, b, status)
-		if err != nil {
-			return err
-		}
-		for _, r := range res {
-			fmt.Printf("%-8s %-5s %9.0fms %9.0fms %10.0f %12.0f %10d\n", phase, r.dir, r.p50, r.p99, r.rowsPerS, r.srcTxnPerS, r.conflicts)
-		}
+		fmt.Printf("two-way/one-way rows/s at rate %s: AB %.2f, BA %.2f (one-way A -> B: %.0f rows/s)\n", rateName(rt),
+			rowsPerS[fmt.Sprintf("two-way/%d/AB", rt)]/one, rowsPerS[fmt.Sprintf("two-way/%d/BA", rt)]/one, one)
 	}
 	same, err := sameRows(ctx, a, b)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("regions equal after both phases: %v\n", same)
+	fmt.Printf("regions equal after all phases: %v\n", same)
 	if !same {
 		return fmt.Errorf("the regions differ")
 	}
 	return nil
+}
+
+func rateName(rt int) string {
+	if rt == 0 {
+		return "max"
+	}
+	return fmt.Sprint(rt)
+}
+
+// pipes are the running components of a phase: per direction ("AB") the Incr-Sync's work dir.
+type pipes struct {
+	incrDirs map[string]string
+	procs    []*exec.Cmd
+	proxies  []*latency.Proxy
+}
+
+func (p *pipes) stop() {
+	for _, c := range p.procs {
+		_ = c.Process.Kill()
+		_ = c.Wait()
+	}
+	for _, x := range p.proxies {
+		x.Close()
+	}
+}
+
+// startPipes starts a Store on each direction's source and its Incr-Sync into the target, from
+// the source's current position: plain one-way pipelines, or a two-way pair (each Store drops
+// the other direction's echoes; conflicts by last-writer-wins on ver, A first on ties).
+func startPipes(ctx context.Context, dirs [][2]*region, twoWay bool) (*pipes, error) {
+	p := &pipes{incrDirs: map[string]string{}}
+	kind := map[bool]string{false: "oneway", true: "twoway"}[twoWay]
+	for _, d := range dirs {
+		src, dst := d[0], d[1]
+		name := src.name + dst.name
+		var pos string
+		if err := src.db.QueryRowContext(ctx, "SELECT @@gtid_binlog_pos").Scan(&pos); err != nil {
+			p.stop()
+			return nil, err
+		}
+		storeAddr := freeAddr()
+		conn := func(port int) map[string]any {
+			return map[string]any{"host": "127.0.0.1", "port": port, "user": *user, "password": *pass}
+		}
+		storeCfg := map[string]any{"source": conn(src.port), "start": map[string]string{"gtid_set": pos}, "listen": storeAddr}
+		if twoWay {
+			storeCfg["echo_tasks"] = []string{"incr-" + kind + "-" + dst.name + src.name}
+		}
+		st, err := start(ctx, "store", "store-"+kind+"-"+src.name, filepath.Join(*dir, kind, "store-"+src.name), storeCfg)
+		if err != nil {
+			p.stop()
+			return nil, err
+		}
+		p.procs = append(p.procs, st)
+		proxy, err := latency.Start("127.0.0.1:0", storeAddr, *delay)
+		if err != nil {
+			p.stop()
+			return nil, err
+		}
+		p.proxies = append(p.proxies, proxy)
+		incrCfg := map[string]any{"store_addr": proxy.Addr(), "start_gtid": pos, "target": conn(dst.port), "workers": 4,
+			"selection": map[string]any{"tables": []map[string]string{{"db": "app"}}}}
+		if twoWay {
+			incrCfg["two_way"] = map[string]any{"source_region": src.name, "target_region": dst.name, "ddl_region": "A",
+				"conflicts": map[string]any{"default": map[string]string{"policy": "lww", "column": "ver"}, "priority": []string{"A", "B"},
+					"tables": map[string]any{"app.probe": map[string]string{"policy": "overwrite"}}}}
+		}
+		incrDir := filepath.Join(*dir, kind, "incr-"+name)
+		in, err := start(ctx, "incr-sync", "incr-"+kind+"-"+name, incrDir, incrCfg)
+		if err != nil {
+			p.stop()
+			return nil, err
+		}
+		p.procs = append(p.procs, in)
+		p.incrDirs[name] = incrDir
+	}
+	for d, wd := range p.incrDirs {
+		if err := waitStatus(ctx, wd, 60*time.Second); err != nil {
+			p.stop()
+			return nil, fmt.Errorf("incr-sync %s: %w", d, err)
+		}
+	}
+	return p, nil
 }
 
 type result struct {
@@ -161,9 +220,10 @@ type result struct {
 	conflicts            int
 }
 
-// runPhase writes on regs for the phase's duration while probing both directions, waits until
-// both directions applied everything, and returns per direction what it measured.
-func runPhase(ctx context.Context, regs []*region, a, b *region, status map[string]string) ([]result, error) {
+// runPhase writes on regs for the phase's duration (rt transactions per second per region, 0:
+// as fast as the writers go) while probing each running direction, waits until the regions hold
+// the same rows, and returns per direction what it measured.
+func runPhase(ctx context.Context, regs []*region, a, b *region, p *pipes, rt int) ([]result, error) {
 	pctx, stop := context.WithTimeout(ctx, *duration)
 	defer stop()
 	var wg sync.WaitGroup
@@ -176,16 +236,22 @@ func runPhase(ctx context.Context, regs []*region, a, b *region, status map[stri
 			go func() {
 				defer wg.Done()
 				rnd := rand.New(rand.NewPCG(uint64(ri*100+w), uint64(time.Now().UnixNano())))
-				tick := time.NewTicker(time.Second * time.Duration(*writers) / time.Duration(*rate))
-				defer tick.Stop()
-				for {
-					select {
-					case <-pctx.Done():
-						return
-					case <-tick.C:
+				var tick <-chan time.Time
+				if rt > 0 {
+					t := time.NewTicker(time.Second * time.Duration(*writers) / time.Duration(rt))
+					defer t.Stop()
+					tick = t.C
+				}
+				for pctx.Err() == nil {
+					if tick != nil {
+						select {
+						case <-pctx.Done():
+							return
+						case <-tick:
+						}
 					}
 					id := base + rnd.Int64N(100000)
-					if rnd.Float64() < *conflict {
+					if len(regs) > 1 && rnd.Float64() < *conflict {
 						id = rnd.Int64N(200) // shared keys
 					}
 					_, err := r.db.ExecContext(ctx, "INSERT INTO app.t (id, v, ver, pad) VALUES (?, ?, CAST(UNIX_TIMESTAMP(NOW(6)) * 1000000 AS SIGNED), REPEAT('x', 100))"+
@@ -200,29 +266,34 @@ func runPhase(ctx context.Context, regs []*region, a, b *region, status map[stri
 		}
 	}
 	type probeRes struct {
-		dir  string
-		lags []float64
+		dir      string
+		src, dst *region
+		lags     []float64
 	}
-	probes := make([]probeRes, 2)
-	for i, d := range [][2]*region{{a, b}, {b, a}} {
-		probes[i].dir = d[0].name + d[1].name
+	var probes []*probeRes
+	for _, d := range [][2]*region{{a, b}, {b, a}} {
+		if wd := p.incrDirs[d[0].name+d[1].name]; wd != "" {
+			probes = append(probes, &probeRes{dir: d[0].name + d[1].name, src: d[0], dst: d[1]})
+		}
+	}
+	for _, pr := range probes {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for id := int64(time.Now().UnixNano()); pctx.Err() == nil; id++ {
 				t0 := time.Now()
-				if _, err := d[0].db.ExecContext(ctx, "INSERT INTO app.probe VALUES (?, ?)", id, t0.UnixMicro()); err != nil {
+				if _, err := pr.src.db.ExecContext(ctx, "INSERT INTO app.probe VALUES (?, ?)", id, t0.UnixMicro()); err != nil {
 					errc <- err
 					return
 				}
 				for {
 					var one int
-					if d[1].db.QueryRowContext(ctx, "SELECT 1 FROM app.probe WHERE id = ?", id).Scan(&one) == nil {
-						probes[i].lags = append(probes[i].lags, float64(time.Since(t0).Milliseconds()))
+					if pr.dst.db.QueryRowContext(ctx, "SELECT 1 FROM app.probe WHERE id = ?", id).Scan(&one) == nil {
+						pr.lags = append(pr.lags, float64(time.Since(t0).Milliseconds()))
 						break
 					}
-					if st, ok := statusOf(status[probes[i].dir]); time.Since(t0) > 2*time.Minute || !ok && time.Since(t0) > 10*time.Second || st.Error != nil {
-						errc <- fmt.Errorf("probe %d not applied %s (incr-sync %+v; see %s/component.log)", id, probes[i].dir, st.Error, status[probes[i].dir])
+					if st, ok := statusOf(p.incrDirs[pr.dir]); time.Since(t0) > 5*time.Minute || !ok && time.Since(t0) > 10*time.Second || st.Error != nil {
+						errc <- fmt.Errorf("probe %d not applied %s (incr-sync %+v; see %s/component.log)", id, pr.dir, st.Error, p.incrDirs[pr.dir])
 						stop()
 						return
 					}
@@ -233,8 +304,10 @@ func runPhase(ctx context.Context, regs []*region, a, b *region, status map[stri
 		}()
 	}
 	before := map[string]float64{}
-	for d, wd := range status {
-		before[d] = statusMetric(wd, "applied_rows_total")
+	conflictsBefore := map[string]int{}
+	for _, pr := range probes {
+		before[pr.dir] = statusMetric(p.incrDirs[pr.dir], "applied_rows_total")
+		conflictsBefore[pr.dir] = conflictsOf(ctx, pr.dst, pr.dir)
 	}
 	t0 := time.Now()
 	wg.Wait()
@@ -243,8 +316,8 @@ func runPhase(ctx context.Context, regs []*region, a, b *region, status map[stri
 		return nil, err
 	default:
 	}
-	// drain: both directions apply what was written
-	deadline := time.Now().Add(5 * time.Minute)
+	// drain: the directions apply what was written
+	deadline := time.Now().Add(10 * time.Minute)
 	for {
 		same, err := sameRows(ctx, a, b)
 		if err != nil {
@@ -254,30 +327,33 @@ func runPhase(ctx context.Context, regs []*region, a, b *region, status map[stri
 			break
 		}
 		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("the regions did not converge within 5 min")
+			return nil, fmt.Errorf("the regions did not converge within 10 min")
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
 	elapsed := time.Since(t0).Seconds()
 	var out []result
-	for i, p := range probes {
-		sort.Float64s(p.lags)
-		r := result{dir: p.dir, p50: pct(p.lags, 0.5), p99: pct(p.lags, 0.99)}
-		r.rowsPerS = (statusMetric(status[p.dir], "applied_rows_total") - before[p.dir]) / elapsed
-		src := a
-		if i == 1 {
-			src = b
-		}
+	for _, pr := range probes {
+		sort.Float64s(pr.lags)
+		r := result{dir: pr.dir, p50: pct(pr.lags, 0.5), p99: pct(pr.lags, 0.99)}
+		r.rowsPerS = (statusMetric(p.incrDirs[pr.dir], "applied_rows_total") - before[pr.dir]) / elapsed
 		for ri, reg := range regs {
-			if reg == src {
+			if reg == pr.src {
 				r.srcTxnPerS = float64(txns[ri].Load()) / duration.Seconds()
 			}
 		}
-		dst := map[int]*region{0: b, 1: a}[i]
-		_ = dst.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM __oms.incr_conflict WHERE task_id = ?", "incr-"+p.dir).Scan(&r.conflicts)
+		r.conflicts = conflictsOf(ctx, pr.dst, pr.dir) - conflictsBefore[pr.dir]
 		out = append(out, r)
 	}
 	return out, nil
+}
+
+// conflictsOf counts the conflicts the two-way Incr-Sync of direction dir recorded on dst (0
+// for one-way: no conflict table).
+func conflictsOf(ctx context.Context, dst *region, dir string) int {
+	var n int
+	_ = dst.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM __oms.incr_conflict WHERE task_id = ?", "incr-twoway-"+dir).Scan(&n)
+	return n
 }
 
 func pct(s []float64, q float64) float64 {
