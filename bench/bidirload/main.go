@@ -176,12 +176,17 @@ func startPipes(ctx context.Context, dirs [][2]*region, twoWay bool) (*pipes, er
 		if twoWay {
 			storeCfg["echo_tasks"] = []string{"incr-" + kind + "-" + dst.name + src.name}
 		}
-		st, err := start(ctx, "store", "store-"+kind+"-"+src.name, filepath.Join(*dir, kind, "store-"+src.name), storeCfg)
+		storeDir := filepath.Join(*dir, kind, "store-"+src.name)
+		st, err := start(ctx, "store", "store-"+kind+"-"+src.name, storeDir, storeCfg)
 		if err != nil {
 			p.stop()
 			return nil, err
 		}
 		p.procs = append(p.procs, st)
+		if err := waitStatus(ctx, storeDir, 60*time.Second); err != nil { // serving before its Incr-Sync connects
+			p.stop()
+			return nil, fmt.Errorf("store %s: %w", src.name, err)
+		}
 		proxy, err := latency.Start("127.0.0.1:0", storeAddr, *delay)
 		if err != nil {
 			p.stop()
