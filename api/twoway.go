@@ -37,6 +37,10 @@ type TwoWaySettings struct {
 type ConflictRule struct {
 	Policy string `json:"policy,omitempty" yaml:"policy,omitempty" maxlen:"conflicts.policy"`
 	Column string `json:"column,omitempty" yaml:"column,omitempty" maxlen:"identifier"`
+	// MaxSkewMs (lww only) bounds the clock skew between the regions that lww trusts: above it
+	// (measured every 30 s, plus its uncertainty) a conflict lww would decide by the timestamps
+	// stops the direction with TWOWAY_CLOCK_SKEW. 0: no bound.
+	MaxSkewMs int `json:"maxSkewMs,omitempty" yaml:"maxSkewMs,omitempty"`
 }
 
 // TwoWayInfo is what Describe shows of a project of a two-way pair.

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/go-sql-driver/mysql"
 
@@ -141,50 +140,4 @@ func listed(list, name string) bool {
 		}
 	}
 	return false
-}
-
-// Skew is the clock difference between two databases: B's clock minus A's, with the
-// uncertainty of the measurement (half the round trips).
-type Skew struct {
-	Seconds     float64 `json:"seconds"`
-	Uncertainty float64 `json:"uncertainty_seconds"`
-}
-
-// MeasureSkew compares the two servers' clocks (NOW(6)) against this host's, a few times, and
-// keeps the sample with the shortest round trips. It matters for last-writer-wins on a
-// timestamp column written by each region's clock.
-func MeasureSkew(ctx context.Context, a, b *sql.DB) (Skew, error) {
-	best := Skew{Uncertainty: -1}
-	for i := 0; i < 3; i++ {
-		oa, rta, err := offset(ctx, a)
-		if err != nil {
-			return best, err
-		}
-		ob, rtb, err := offset(ctx, b)
-		if err != nil {
-			return best, err
-		}
-		u := (rta + rtb).Seconds() / 2
-		if best.Uncertainty < 0 || u < best.Uncertainty {
-			best = Skew{Seconds: (ob - oa).Seconds(), Uncertainty: u}
-		}
-	}
-	return best, nil
-}
-
-// offset is the server clock minus this host's, taken at the middle of the round trip.
-func offset(ctx context.Context, db *sql.DB) (time.Duration, time.Duration, error) {
-	conn, err := db.Conn(ctx) // connect first: the handshake is not part of the round trip
-	if err != nil {
-		return 0, 0, fmt.Errorf("measure clock: %w", err)
-	}
-	defer conn.Close()
-	var micros int64
-	t0 := time.Now()
-	if err := conn.QueryRowContext(ctx, "SELECT CAST(UNIX_TIMESTAMP(NOW(6)) * 1000000 AS SIGNED)").Scan(&micros); err != nil {
-		return 0, 0, fmt.Errorf("measure clock: %w", err)
-	}
-	rt := time.Since(t0)
-	mid := t0.Add(rt / 2)
-	return time.UnixMicro(micros).Sub(mid), rt, nil
 }

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 )
 
 // Kind is what apply found.
@@ -52,9 +53,14 @@ const (
 )
 
 // Rule is one table's policy. Column is the version/timestamp column of LWW (greater wins).
+// MaxSkewMs bounds the clock skew LWW trusts (0: no bound): when the measured skew between the
+// regions (plus its uncertainty) is larger, a conflict that LWW would decide by comparing the
+// two regions' timestamps stops the direction instead (a timestamp written by a clock that far
+// off says nothing about which write came last).
 type Rule struct {
-	Policy string `json:"policy"`
-	Column string `json:"column,omitempty"`
+	Policy    string `json:"policy"`
+	Column    string `json:"column,omitempty"`
+	MaxSkewMs int    `json:"max_skew_ms,omitempty"`
 }
 
 // Config is a two-way pair's conflict handling: a default rule, per-table rules ("db.table" as
@@ -95,8 +101,11 @@ func (c Config) Check() error {
 		if r.Policy == LWW && r.Column == "" {
 			return fmt.Errorf("conflict rule %s: lww needs column (the version or timestamp column the last writer sets)", n)
 		}
-		if r.Policy != LWW && r.Column != "" {
-			return fmt.Errorf("conflict rule %s: column is only for lww", n)
+		if r.Policy != LWW && (r.Column != "" || r.MaxSkewMs != 0) {
+			return fmt.Errorf("conflict rule %s: column and max_skew_ms are only for lww", n)
+		}
+		if r.MaxSkewMs < 0 {
+			return fmt.Errorf("conflict rule %s: max_skew_ms %d: use 0 (no bound) or a number of milliseconds", n, r.MaxSkewMs)
 		}
 		needPriority = needPriority || r.Policy == Priority || r.Policy == LWW
 	}
@@ -111,6 +120,20 @@ func (c Config) Check() error {
 		return fmt.Errorf("conflict policies priority and lww need priority: both regions, highest first")
 	}
 	return nil
+}
+
+// SkewBounded reports whether some rule bounds the clock skew (lww with max_skew_ms): then the
+// measured skew must reach the Incr-Syncs.
+func (c Config) SkewBounded() bool {
+	if c.Default.MaxSkewMs > 0 {
+		return true
+	}
+	for _, r := range c.Tables {
+		if r.MaxSkewMs > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // RuleFor is the rule of a source table: its own, its database's, or the default (stop when
@@ -138,6 +161,10 @@ type Case struct {
 	// when there is nothing to compare (no target row, a NULL on either side).
 	Cmp      int
 	CmpKnown bool
+	// Skew is the measured clock skew between the regions, absolute, plus its uncertainty;
+	// SkewKnown is false before the first measurement (LWW then trusts the clocks).
+	Skew      time.Duration
+	SkewKnown bool
 }
 
 // Decide returns what to do with a conflict under rule, with the regions ordered by priority.
@@ -153,9 +180,27 @@ func Decide(rule Rule, priority []string, c Case) Decision {
 	case Priority:
 		return byPriority(priority, c)
 	case LWW:
+		if SkewRefused(rule, c) {
+			return DecideStop
+		}
 		return lww(priority, c)
 	}
 	return DecideStop
+}
+
+// SkewRefused reports whether LWW refuses to decide c because the regions' clocks are further
+// apart than the rule trusts. Only the kinds decided by comparing the two timestamps are
+// refused: an update of a deleted row is taken, a delete of a missing row kept, and a NULL
+// timestamp decided by priority, whatever the clocks say. Both directions stop (no row is changed), so the regions cannot diverge.
+func SkewRefused(rule Rule, c Case) bool {
+	if rule.Policy != LWW || rule.MaxSkewMs <= 0 || !c.SkewKnown || !c.CmpKnown || c.Skew <= time.Duration(rule.MaxSkewMs)*time.Millisecond {
+		return false
+	}
+	switch c.Kind {
+	case UpdateMissing, DeleteMissing:
+		return false
+	}
+	return true
 }
 
 // byPriority: the source's change wins when its region ranks first (an update meeting a

@@ -3,6 +3,7 @@ package conflict
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 var prio = []string{"hz", "hl"} // hz ranks first
@@ -15,6 +16,11 @@ func TestDecide(t *testing.T) {
 		return Case{Kind: k, SourceRegion: "hl", TargetRegion: "hz", Cmp: cmp, CmpKnown: known}
 	}
 	lwwRule := Rule{Policy: LWW, Column: "updated_at"}
+	boundRule := Rule{Policy: LWW, Column: "updated_at", MaxSkewMs: 500}
+	skewed := func(c Case, d time.Duration) Case {
+		c.Skew, c.SkewKnown = d, true
+		return c
+	}
 	for _, c := range []struct {
 		name string
 		rule Rule
@@ -39,6 +45,20 @@ func TestDecide(t *testing.T) {
 		{"lww: a delete of a row changed later is not", lwwRule, fromHZ(DeleteDiffers, -1, true), DecideKeepTarget},
 		{"lww: a delete of a row not changed later is", lwwRule, fromHL(DeleteDiffers, 0, true), DecideTakeSource},
 		{"unlisted source region ranks last", Rule{Policy: Priority}, Case{Kind: UpdateDiffers, SourceRegion: "x", TargetRegion: "hl"}, DecideKeepTarget},
+		// clock skew: beyond max_skew_ms, lww refuses what it would decide by the timestamps
+		{"skew within the bound: lww decides", boundRule, skewed(fromHL(UpdateDiffers, 1, true), 400*time.Millisecond), DecideTakeSource},
+		{"skew at the bound: lww decides", boundRule, skewed(fromHZ(InsertExists, -1, true), 500*time.Millisecond), DecideKeepTarget},
+		{"skew over the bound: an update of a changed row stops", boundRule, skewed(fromHL(UpdateDiffers, 1, true), 501*time.Millisecond), DecideStop},
+		{"skew over the bound: an insert of an existing key stops", boundRule, skewed(fromHZ(InsertExists, -1, true), 2*time.Second), DecideStop},
+		{"skew over the bound: equal timestamps stop too", boundRule, skewed(fromHZ(UpdateDiffers, 0, true), 2*time.Second), DecideStop},
+		{"skew over the bound: a delete of a changed row stops", boundRule, skewed(fromHZ(DeleteDiffers, -1, true), 2*time.Second), DecideStop},
+		{"skew over the bound: a unique collision stops", boundRule, skewed(fromHL(UniqueCollision, 1, true), 2*time.Second), DecideStop},
+		{"skew over the bound: an update of a deleted row is still taken", boundRule, skewed(fromHL(UpdateMissing, 0, false), 2*time.Second), DecideTakeSource},
+		{"skew over the bound: a delete of a missing row is still kept", boundRule, skewed(fromHL(DeleteMissing, 0, false), 2*time.Second), DecideKeepTarget},
+		{"skew over the bound: NULL timestamps go by priority", boundRule, skewed(fromHZ(InsertExists, 0, false), 2*time.Second), DecideTakeSource},
+		{"skew not measured yet: lww decides", boundRule, fromHL(UpdateDiffers, 1, true), DecideTakeSource},
+		{"no bound: any skew is trusted", lwwRule, skewed(fromHL(UpdateDiffers, 1, true), time.Hour), DecideTakeSource},
+		{"priority ignores the skew", Rule{Policy: Priority}, skewed(fromHL(UpdateDiffers, 1, true), time.Hour), DecideKeepTarget},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			if got := Decide(c.rule, prio, c.c); got != c.want {
@@ -116,7 +136,10 @@ func TestConfigCheck(t *testing.T) {
 		{Config{Default: Rule{Policy: LWW, Column: "updated_at"}, Priority: []string{"a", "b"}}, ""},
 		{Config{Default: Rule{Policy: "newest"}}, `unknown policy "newest"`},
 		{Config{Default: Rule{Policy: LWW}, Priority: []string{"a", "b"}}, "lww needs column"},
-		{Config{Default: Rule{Policy: Ignore, Column: "x"}}, "column is only for lww"},
+		{Config{Default: Rule{Policy: Ignore, Column: "x"}}, "column and max_skew_ms are only for lww"},
+		{Config{Default: Rule{Policy: Priority, MaxSkewMs: 100}, Priority: []string{"a", "b"}}, "column and max_skew_ms are only for lww"},
+		{Config{Default: Rule{Policy: LWW, Column: "v", MaxSkewMs: -1}, Priority: []string{"a", "b"}}, "max_skew_ms -1"},
+		{Config{Default: Rule{Policy: LWW, Column: "v", MaxSkewMs: 250}, Priority: []string{"a", "b"}}, ""},
 		{Config{Default: Rule{Policy: Priority}}, "need priority"},
 		{Config{Default: Rule{Policy: Priority}, Priority: []string{"a", "a"}}, "list each region once"},
 		{Config{Tables: map[string]Rule{"orders": {Policy: Ignore}}}, "db.table"},

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/omsdev/oms/internal/bidir"
 	"github.com/omsdev/oms/internal/changelog"
 	cfl "github.com/omsdev/oms/internal/conflict"
 	"github.com/omsdev/oms/internal/mysqlconn"
@@ -18,9 +19,9 @@ import (
 
 // conflictTable is where a two-way Incr-Sync records every conflict, in the same target
 // transaction as the decision it took (so each is recorded exactly once, also across crashes);
-// a conflict under the policy stop is recorded on its own before the task stops (INSERT IGNORE:
-// the retry after a restart finds the same one). The control plane copies the rows to the
-// MetaDB.
+// a conflict under the policy stop is recorded on its own before the task stops (the retry after
+// a restart finds the same one and leaves it; a resumed direction that decides it otherwise
+// replaces the stop with its decision: record). The control plane copies the rows to the MetaDB.
 const conflictTable = "incr_conflict"
 
 // ConflictTableDDL creates the conflict table in schema (Incr-Sync does at Init; tests that
@@ -50,6 +51,8 @@ type conflictRec struct {
 	version  sql.NullString
 	policy   string
 	decision cfl.Decision
+	// skew is the clock skew that made last-writer-wins refuse (decision stop), else "".
+	skew string
 }
 
 // targetRow is the target's current row for a key, compared with the source's images in SQL
@@ -66,8 +69,9 @@ type targetRow struct {
 
 // twoWayApplier applies one source transaction's rows with conflict detection.
 type twoWayApplier struct {
-	cfg  *TwoWayConfig
-	task string
+	cfg    *TwoWayConfig
+	task   string
+	schema string // oms's schema on the target (the clock skew recorded there)
 }
 
 // sameImage is "(`a` <=> ? AND ...)" over the columns compared exactly (not FLOAT/DOUBLE).
@@ -255,10 +259,23 @@ func (a *twoWayApplier) take(ctx context.Context, tx *sql.Tx, r *mrow) error {
 // decide applies the policy to a conflict: take runs when the source's change wins; a stop
 // records the conflict on its own and returns TWOWAY_CONFLICT.
 func (a *twoWayApplier) decide(ctx context.Context, tx *sql.Tx, r *mrow, t *mtxn, rowNo int, rule cfl.Rule, kind cfl.Kind, cur targetRow, take func() error) (*conflictRec, error) {
-	d := cfl.Decide(rule, a.cfg.Conflicts.Priority, cfl.Case{Kind: kind, SourceRegion: a.cfg.SourceRegion, TargetRegion: a.cfg.TargetRegion,
-		Cmp: int(cur.cmp.Int64), CmpKnown: cur.cmp.Valid})
+	c := cfl.Case{Kind: kind, SourceRegion: a.cfg.SourceRegion, TargetRegion: a.cfg.TargetRegion, Cmp: int(cur.cmp.Int64), CmpKnown: cur.cmp.Valid}
+	var sk bidir.Skew
+	var measured time.Time
+	if rule.Policy == cfl.LWW && rule.MaxSkewMs > 0 {
+		var err error
+		if sk, measured, c.SkewKnown, err = bidir.ReadSkew(ctx, tx, a.schema, a.cfg.SourceRegion, a.cfg.TargetRegion); err != nil {
+			return nil, err
+		}
+		c.Skew = sk.Abs()
+	}
+	d := cfl.Decide(rule, a.cfg.Conflicts.Priority, c)
 	rec := &conflictRec{gtid: t.gtid, rowNo: rowNo, table: r.t.src.DB + "." + r.t.src.Name, kind: kind, key: keyText(r),
 		commit: t.commit, version: cur.version, policy: rule.Policy, decision: d}
+	if cfl.SkewRefused(rule, c) {
+		rec.skew = fmt.Sprintf("the clocks of %s and %s differ by %.3f s (%s minus %s, ±%.3f s, measured %s), more than max_skew_ms %d",
+			a.cfg.TargetRegion, a.cfg.SourceRegion, sk.Seconds, a.cfg.TargetRegion, a.cfg.SourceRegion, sk.Uncertainty, measured.Format(time.DateTime), rule.MaxSkewMs)
+	}
 	if rec.gtid == "" {
 		rec.gtid = fmt.Sprintf("seq:%d", t.seq)
 	}
@@ -316,7 +333,10 @@ func keyCond(ti *tableInfo, key []int) string {
 	return "(" + strings.Join(parts, " AND ") + ")"
 }
 
-// record writes conflicts with INSERT IGNORE (a conflict already recorded stays as it was).
+// record writes conflicts once each: a conflict already recorded stays as it was, except one
+// recorded as a stop, which a resumed direction decided (the operator changed the policy, the
+// clock skew came within the bound): its record takes the decision, the target row it saw and
+// the time of the decision. A transaction commits once, so a decision is recorded once.
 func (a *twoWayApplier) record(ctx context.Context, ex interface {
 	ExecContext(context.Context, string, ...any) (sql.Result, error)
 }, schema string, recs []*conflictRec) error {
@@ -324,7 +344,7 @@ func (a *twoWayApplier) record(ctx context.Context, ex interface {
 		return nil
 	}
 	var b strings.Builder
-	b.WriteString("INSERT IGNORE INTO " + sqlgen.QuoteIdent(schema) + ".`" + conflictTable + "` (task_id, gtid, row_no, table_name, kind, row_key," +
+	b.WriteString("INSERT INTO " + sqlgen.QuoteIdent(schema) + ".`" + conflictTable + "` (task_id, gtid, row_no, table_name, kind, row_key," +
 		" source_image, target_image, source_region, target_region, source_commit_ts, target_version, policy, decision) VALUES ")
 	args := make([]any, 0, 14*len(recs))
 	for i, c := range recs {
@@ -335,6 +355,13 @@ func (a *twoWayApplier) record(ctx context.Context, ex interface {
 		args = append(args, a.task, c.gtid, c.rowNo, c.table, string(c.kind), c.key, nullIfEmpty(c.source), nullIfEmpty(c.target),
 			a.cfg.SourceRegion, a.cfg.TargetRegion, c.commit.Unix(), c.version, c.policy, string(c.decision))
 	}
+	// MariaDB assigns left to right and later terms see earlier assignments: decision goes last
+	resolved := "decision = 'stop' AND VALUES(decision) <> 'stop'"
+	b.WriteString(" ON DUPLICATE KEY UPDATE")
+	for _, col := range []string{"kind", "target_image", "target_version", "policy"} {
+		b.WriteString(" " + col + " = IF(" + resolved + ", VALUES(" + col + "), " + col + "),")
+	}
+	b.WriteString(" detected_at = IF(" + resolved + ", CURRENT_TIMESTAMP(6), detected_at), decision = IF(" + resolved + ", VALUES(decision), decision)")
 	if _, err := ex.ExecContext(ctx, b.String(), args...); err != nil {
 		return fmt.Errorf("record %d conflicts: %w", len(recs), err)
 	}
@@ -348,8 +375,15 @@ func nullIfEmpty(s string) any {
 	return s
 }
 
-// stopError is the error of a conflict under the policy stop.
+// stopError is the error of a conflict under the policy stop, or of one last-writer-wins
+// refused for the clock skew.
 func (c *conflictRec) stopError(cfg *TwoWayConfig) error {
+	if c.skew != "" {
+		return omserr.New(omserr.TwoWayClockSkew,
+			fmt.Sprintf("conflict %s on %s key %s at source GTID %s (from region %s into %s): last-writer-wins refused to decide: %s",
+				c.kind, c.table, c.key, c.gtid, cfg.SourceRegion, cfg.TargetRegion, c.skew),
+			"synchronise the clocks of both regions' database servers (NTP) and resume once the project shows a smaller skew (measured every 30 s); or raise maxSkewMs of the table's rule, or skip the transaction (oms project skip <project> --gtid "+c.gtid+")")
+	}
 	return omserr.New(omserr.TwoWayConflict,
 		fmt.Sprintf("conflict %s on %s key %s at source GTID %s (from region %s into %s): the policy of the table is stop",
 			c.kind, c.table, c.key, c.gtid, cfg.SourceRegion, cfg.TargetRegion),
@@ -360,7 +394,7 @@ func (c *conflictRec) stopError(cfg *TwoWayConfig) error {
 // applyTwoWay applies a batch (one source transaction) with conflict detection and records its
 // conflicts in the same target transaction; a stop records on its own and fails.
 func (w *worker) applyTwoWay(ctx context.Context, tx *sql.Tx, b *batch) ([]*conflictRec, error) {
-	a := &twoWayApplier{cfg: w.twoWay, task: w.cp.task}
+	a := &twoWayApplier{cfg: w.twoWay, task: w.cp.task, schema: w.cp.schema}
 	var recs []*conflictRec
 	for _, n := range b.nodes {
 		for i := range n.t.rows {

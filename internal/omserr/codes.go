@@ -123,6 +123,7 @@ const (
 	StoreSourceUnreachable = "STORE_SOURCE_UNREACHABLE"
 	StoreUnavailable       = "STORE_UNAVAILABLE"
 
+	TwoWayClockSkew       = "TWOWAY_CLOCK_SKEW"
 	TwoWayConfigInvalid   = "TWOWAY_CONFIG_INVALID"
 	TwoWayConflict        = "TWOWAY_CONFLICT"
 	TwoWayDDLWrongRegion  = "TWOWAY_DDL_WRONG_REGION"
@@ -291,6 +292,7 @@ var codes = []Info{
 	{StoreSourceUnreachable, "STORE", s500, "the Store cannot connect to or query the source"},
 	{StoreUnavailable, "STORE", http.StatusServiceUnavailable, "the Store cannot serve now (stopping, failed, unreachable)"},
 
+	{TwoWayClockSkew, "TWOWAY", s500, "last-writer-wins refused a conflict: the regions' clocks differ by more than the rule's max_skew_ms"},
 	{TwoWayConfigInvalid, "TWOWAY", http.StatusBadRequest, "the two-way settings (regions, priority, conflict policies) are invalid"},
 	{TwoWayConflict, "TWOWAY", s500, "a conflict under the policy stop: both regions changed the same row"},
 	{TwoWayDDLWrongRegion, "TWOWAY", s500, "a DDL came from the region that is not the designated DDL region (and other_region_ddl of its class is stop)"},

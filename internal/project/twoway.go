@@ -192,7 +192,7 @@ func (s *Service) twoWayChores(ctx context.Context, id string, spec projectSpec,
 		return
 	}
 	if s.due(id+"/skew", skewEvery) {
-		if err := s.measureSkew(ctx, id, src, dst); err != nil {
+		if err := s.measureSkew(ctx, id, spec, src, dst); err != nil {
 			s.log.Warn("cannot measure the clock skew of a two-way pair", "project", id, "err", err)
 		}
 	}
@@ -231,7 +231,9 @@ type skewRecord struct {
 	At time.Time `json:"at"`
 }
 
-func (s *Service) measureSkew(ctx context.Context, id string, src, dst Endpoint) error {
+// measureSkew measures the clock skew of a pair member's regions for Describe and, when an lww
+// rule bounds it, records it on the target for the Incr-Sync.
+func (s *Service) measureSkew(ctx context.Context, id string, spec projectSpec, src, dst Endpoint) error {
 	sdb, err := openEndpoint(ctx, src)
 	if err != nil {
 		return err
@@ -246,14 +248,21 @@ func (s *Service) measureSkew(ctx context.Context, id string, src, dst Endpoint)
 	if err != nil {
 		return err
 	}
+	if spec.TwoWay.conflictConfig().SkewBounded() {
+		// the direction's Incr-Sync reads it on the target when lww meets a conflict
+		if err := bidir.RecordSkew(ctx, tdb, "", src.Region, dst.Region, sk); err != nil {
+			return err
+		}
+	}
 	raw, _ := json.Marshal(skewRecord{Skew: sk, At: time.Now().UTC()})
 	return s.setRuntime(ctx, id, "clockSkew", string(raw))
 }
 
 // collectConflicts copies the conflicts of the project's Incr-Sync from the target's
-// incr_conflict table into rm.conflicts: INSERT IGNORE by (project, task, gtid, row), so each is
-// recorded once however often it is copied; it re-reads the last minutes so a transaction that
-// committed late is not missed.
+// incr_conflict table into rm.conflicts: one row per (project, task, gtid, row) however often it
+// is copied, updated when the target's changed (a stop that a resumed direction decided, with
+// the decision's time); it re-reads the last minutes so a transaction that committed late is not
+// missed.
 func (s *Service) collectConflicts(ctx context.Context, id string, dst Endpoint) error {
 	incrID := TaskID(id, task.KindIncrSync)
 	var since sql.NullFloat64
@@ -283,8 +292,10 @@ func (s *Service) collectConflicts(ctx context.Context, id string, dst Endpoint)
 		if err := rows.Scan(&c.GTID, &c.RowNo, &c.Table, &c.Kind, &c.Key, &src, &tgt, &c.SourceRegion, &c.TargetRegion, &commit, &ver, &c.Policy, &c.Decision, &detected); err != nil {
 			return fmt.Errorf("read conflicts on the target: %w", err)
 		}
-		if _, err := s.db.ExecContext(ctx, "INSERT IGNORE INTO "+s.rm+".conflicts (project_id, task_id, gtid, row_no, table_name, kind, row_key, source_image, target_image,"+
-			" source_region, target_region, source_commit_at, target_version, policy, decision, detected_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,FROM_UNIXTIME(?),?,?,?,FROM_UNIXTIME(?))",
+		if _, err := s.db.ExecContext(ctx, "INSERT INTO "+s.rm+".conflicts (project_id, task_id, gtid, row_no, table_name, kind, row_key, source_image, target_image,"+
+			" source_region, target_region, source_commit_at, target_version, policy, decision, detected_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,FROM_UNIXTIME(?),?,?,?,FROM_UNIXTIME(?))"+
+			" ON DUPLICATE KEY UPDATE kind = VALUES(kind), target_image = VALUES(target_image), target_version = VALUES(target_version),"+
+			" policy = VALUES(policy), decision = VALUES(decision), detected_at = VALUES(detected_at)",
 			id, incrID, c.GTID, c.RowNo, c.Table, c.Kind, c.Key, src, tgt, c.SourceRegion, c.TargetRegion, commit, ver, c.Policy, c.Decision, detected); err != nil {
 			return fmt.Errorf("record conflict: %w", err)
 		}
