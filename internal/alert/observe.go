@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/omsdev/oms/internal/sqlgen"
@@ -33,6 +34,10 @@ func (e *Evaluator) observe(ctx context.Context, now time.Time) ([]observation, 
 	if err != nil {
 		return nil, err
 	}
+	live, err := e.liveTasks(ctx)
+	if err != nil {
+		return nil, err
+	}
 	seen := map[string]bool{}
 	for _, t := range tasks {
 		if t.Desired != task.DesiredRunning {
@@ -59,8 +64,9 @@ func (e *Evaluator) observe(ctx context.Context, now time.Time) ([]observation, 
 			if t.State != task.Running {
 				break
 			}
-			// A component that stopped reporting (hung, stopped) ages from its last report.
-			lag := st.LagSeconds + max(0, now.Sub(t.UpdatedAt).Seconds())
+			// A component that stopped reporting (hung, its node dead) ages from when it was last
+			// known alive: its node's heartbeat says so every beat, the row only changes with news.
+			lag := st.LagSeconds + max(0, now.Sub(t.LastSeen(live)).Seconds())
 			out = append(out, observation{RuleLag, t.ProjectID, t.ID, lag, fmt.Sprintf("Incr-Sync %s of project %s is %.0f s behind the source", t.ID, t.ProjectID, lag)})
 			e.moved(t.ProjectID, now, false, st.Metrics["applied_rows_total"])
 		case "store":
@@ -107,6 +113,39 @@ func (e *Evaluator) observe(ctx context.Context, now time.Time) ([]observation, 
 		out = append(out, observation{RuleAuditSink, "", sink, s, fmt.Sprintf("audit sink %s has failed for %.0f s: %s", sink, s, lastErr)})
 	}
 	return out, rows.Err()
+}
+
+// liveTasks reads every region's heartbeats: which components answered their supervisor lately
+// (task.LiveIn).
+func (e *Evaluator) liveTasks(ctx context.Context) (map[string]task.Seen, error) {
+	rows, err := e.db.QueryContext(ctx, "SELECT DISTINCT heartbeat_db FROM "+sqlgen.QuoteIdent(e.cmName)+".regions")
+	if err != nil {
+		return nil, fmt.Errorf("read regions: %w", err)
+	}
+	var dbs []string
+	for rows.Next() {
+		var hb string
+		if err := rows.Scan(&hb); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("read regions: %w", err)
+		}
+		dbs = append(dbs, hb)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read regions: %w", err)
+	}
+	out := map[string]task.Seen{}
+	for _, hb := range dbs {
+		live, err := task.LiveIn(ctx, e.db, hb)
+		if err != nil {
+			// Nothing known of that region's components: their lag ages from their rows.
+			e.log.Warn("cannot read a region's heartbeats for the lag alert", "heartbeat_db", hb, "err", err)
+			continue
+		}
+		maps.Copy(out, live)
+	}
+	return out, nil
 }
 
 // moved records a project's Store (store true) or Incr-Sync counter.

@@ -81,3 +81,71 @@ func TestObservations(t *testing.T) {
 		t.Error("no no-progress observation")
 	}
 }
+
+// The lag of an Incr-Sync whose row was last written a minute ago (its supervisor writes only
+// news) is its reported lag while its node's heartbeat lists it as answering; it ages from the
+// last sign of life when the heartbeat stops listing it, is of another epoch, or stops.
+func TestLagAgesFromTheNodeHeartbeat(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	db, cm, hb := f.m.DB, "`"+f.m.Names.CM+"`", "`"+f.m.Names.Heartbeat+"`"
+	exec := func(q string, args ...any) {
+		t.Helper()
+		if _, err := db.Exec(q, args...); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	exec("INSERT INTO " + cm + ".regions (cm_location, region, region_cn, cm_url, is_default, heartbeat_db) VALUES (1, 'r1', 'r1', 'http://x:8088', 1, '" + f.m.Names.Heartbeat + "')")
+	exec("INSERT INTO " + cm + ".hosts (ip, region, cm_port, console_port, supervisor_port, state) VALUES ('10.0.0.1','r1',8088,8089,9000,'ONLINE')")
+	exec("INSERT INTO " + cm + ".tasks (id, project_id, kind, region, host, epoch, desired_state, state, spec, status, updated_at) VALUES " +
+		"('p1-incr','p1','incr-sync','r1','10.0.0.1',2,'RUNNING','RUNNING','{}','{\"state\":\"RUNNING\",\"lag_seconds\":1}', NOW(6) - INTERVAL 60 SECOND)")
+	e := NewEvaluator(db, f.m.Names.CM, f.m.Names.RM, time.Second, f.n, quiet)
+	lag := func() float64 {
+		t.Helper()
+		var now time.Time
+		_ = db.QueryRow("SELECT NOW(6)").Scan(&now)
+		obs, err := e.observe(ctx, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range obs {
+			if o.rule == RuleLag && o.subject == "p1-incr" {
+				return o.value
+			}
+		}
+		t.Fatal("no lag observation")
+		return 0
+	}
+	if v := lag(); v < 60 || v > 70 {
+		t.Errorf("no heartbeat: lag %v, want the row's age 60 s + 1 s", v)
+	}
+	beat := func(ago int, comps string) {
+		exec("REPLACE INTO "+hb+".heartbeats (host_ip, region, beat_at, components) VALUES ('10.0.0.1','r1', NOW(6) - INTERVAL ? SECOND, ?)", ago, comps)
+	}
+	// The node's clock is an hour off the MetaDB's: its component last answered 20 s before
+	// the beat (frozen since), by the node's clock.
+	nodeNow := time.Now().UTC().Add(time.Hour)
+	exec("REPLACE INTO "+hb+".heartbeats (host_ip, region, beat_at, node_time, components) VALUES ('10.0.0.1','r1', NOW(6), ?, ?)", nodeNow,
+		fmt.Sprintf(`[{"task_id":"p1-incr","epoch":2,"up":false,"seen_at":%q}]`, nodeNow.Add(-20*time.Second).Format(time.RFC3339Nano)))
+	if v := lag(); v < 20 || v > 25 {
+		t.Errorf("frozen for 20 s by the node's clock: lag %v, want 21 s", v)
+	}
+	beat(0, `[{"task_id":"p1-incr","epoch":2,"up":true}]`)
+	if v := lag(); v < 1 || v > 3 {
+		t.Errorf("answering at the last beat: lag %v, want the reported 1 s", v)
+	}
+	for name, comps := range map[string]string{
+		"not answering": `[{"task_id":"p1-incr","epoch":2,"up":false}]`,
+		"other epoch":   `[{"task_id":"p1-incr","epoch":1,"up":true}]`,
+		"not listed":    `[]`,
+	} {
+		beat(0, comps)
+		if v := lag(); v < 60 {
+			t.Errorf("%s: lag %v, want it aged from the row (60 s)", name, v)
+		}
+	}
+	beat(30, `[{"task_id":"p1-incr","epoch":2,"up":true}]`) // the node stopped beating 30 s ago
+	if v := lag(); v < 30 || v > 40 {
+		t.Errorf("heartbeat 30 s old: lag %v, want 31 s", v)
+	}
+}

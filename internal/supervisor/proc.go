@@ -36,6 +36,8 @@ type proc struct {
 	done     chan struct{} // closed when the process was reaped
 	exitCode int
 	status   *component.Status
+	up       bool      // the last status poll answered
+	seenAt   time.Time // when a status poll last answered
 	addr     string
 	client   http.Client
 }
@@ -145,7 +147,7 @@ func (p *proc) launch(binary string, spec []byte) error {
 	}()
 	done := make(chan struct{})
 	p.mu.Lock()
-	p.cmd, p.done, p.status, p.addr = cmd, done, nil, ""
+	p.cmd, p.done, p.status, p.addr, p.up = cmd, done, nil, "", false
 	p.mu.Unlock()
 	_ = os.WriteFile(filepath.Join(p.workDir, "pid"), []byte(fmt.Sprintf("%d %d\n", cmd.Process.Pid, p.epoch)), 0o600)
 	// The reaper: Wait's error is the exit status, recorded for drive.
@@ -207,22 +209,39 @@ func (p *proc) poll(ctx context.Context) (*component.Status, string) {
 	cctx, cancel := context.WithTimeout(ctx, statusTimeout)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(cctx, http.MethodGet, p.scheme+"://"+addr+"/status", nil)
+	st, err := p.fetchStatus(req)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.up = err == nil
+	if err != nil {
+		return p.status, serve
+	}
+	p.status, p.addr, p.seenAt = st, addr, time.Now()
+	return st, serve
+}
+
+func (p *proc) fetchStatus(req *http.Request) (*component.Status, error) {
 	resp, err := p.client.Do(req)
 	if err != nil {
-		return p.lastStatus(), serve
+		return nil, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return p.lastStatus(), serve
+		return nil, fmt.Errorf("status %s", resp.Status)
 	}
 	var st component.Status
 	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
-		return p.lastStatus(), serve
+		return nil, err
 	}
+	return &st, nil
+}
+
+// answering reports whether the component answered its last status poll, and when one last
+// answered.
+func (p *proc) answering() (bool, time.Time) {
 	p.mu.Lock()
-	p.status, p.addr = &st, addr
-	p.mu.Unlock()
-	return &st, serve
+	defer p.mu.Unlock()
+	return p.up, p.seenAt
 }
 
 // killOrphans stops component processes recorded in the run dir by an earlier life of this node

@@ -360,8 +360,16 @@ func backoff(n int) time.Duration {
 	return min(d, maxBackoff)
 }
 
-// report writes the task's state; false when the task is no longer ours (fenced).
+// report writes the task's state; false when the task is no longer ours (fenced). A report that
+// tells nothing new against the row t as this pass read it (same state, address and restarts, no
+// news in the status: component.Status.NewsOver) is not written: an idle node's tasks cost the
+// MetaDB nothing, their liveness is in the node's heartbeat (ComponentInfo.Up). The row was read
+// with this host and epoch, so skipping the write skips no fencing: a task moved meanwhile is
+// stopped by the next pass, as it was before.
 func (s *Supervisor) report(ctx context.Context, t task.Task, state task.State, addr string, restarts int, st *component.Status) bool {
+	if state == t.State && restarts == t.Restarts && (addr == "" || addr == t.Addr) && !st.NewsOver(t.Status) {
+		return true
+	}
 	ok, err := s.tasks.Report(ctx, t.ID, s.opt.HostIP, t.Epoch, state, addr, restarts, st)
 	if err != nil {
 		if ctx.Err() == nil {
@@ -495,12 +503,18 @@ func (s *Supervisor) stopAll() {
 
 // ComponentInfo is one child as /supervisor/components shows it.
 type ComponentInfo struct {
-	TaskID   string            `json:"task_id"`
-	Kind     string            `json:"kind"`
-	Epoch    int64             `json:"epoch"`
-	PID      int               `json:"pid"`
-	Restarts int               `json:"restarts"`
-	Status   *component.Status `json:"status,omitempty"`
+	TaskID   string `json:"task_id"`
+	Kind     string `json:"kind"`
+	Epoch    int64  `json:"epoch"`
+	PID      int    `json:"pid"`
+	Restarts int    `json:"restarts"`
+	// Up: the component answered its last status poll; SeenAt: when one last answered (this
+	// node's clock, like the heartbeat's node_time). The node's heartbeat carries them: an idle
+	// task's row is not rewritten, so a reader that asks whether the component is alive now (the
+	// lag alert) reads them there (task.LiveIn).
+	Up     bool              `json:"up"`
+	SeenAt time.Time         `json:"seen_at,omitzero"`
+	Status *component.Status `json:"status,omitempty"`
 }
 
 // Components lists the children.
@@ -509,7 +523,8 @@ func (s *Supervisor) Components() []ComponentInfo {
 	defer s.mu.Unlock()
 	out := make([]ComponentInfo, 0, len(s.procs))
 	for _, p := range s.procs {
-		out = append(out, ComponentInfo{TaskID: p.taskID, Kind: p.kind, Epoch: p.epoch, PID: p.pid(), Restarts: p.restarts, Status: p.lastStatus()})
+		up, seen := p.answering()
+		out = append(out, ComponentInfo{TaskID: p.taskID, Kind: p.kind, Epoch: p.epoch, PID: p.pid(), Restarts: p.restarts, Up: up, SeenAt: seen, Status: p.lastStatus()})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].TaskID < out[j].TaskID })
 	return out

@@ -49,9 +49,13 @@ func (u fakeUnit) Run(ctx context.Context) error {
 	return ctx.Err()
 }
 func (u fakeUnit) Close() error { return nil }
+
+// Status reports RUNNING at the position written in the work dir's file "position" (a test moves
+// it), with a lag that jitters below a second like an idle Incr-Sync's between Store heartbeats.
 func (u fakeUnit) Status() component.Status {
+	pos, _ := os.ReadFile(filepath.Join(u.spec.WorkDir, "position"))
 	return component.Status{Kind: u.spec.Kind, TaskID: u.spec.TaskID, Epoch: u.spec.Epoch, State: component.StateRunning,
-		StoppedAt: u.cfg.StoppedAt, UpdatedAt: time.Now()}
+		StoppedAt: u.cfg.StoppedAt, Position: string(pos), LagSeconds: float64(time.Now().Nanosecond()) / 1e9, UpdatedAt: time.Now()}
 }
 
 func runFakeComponent(specPath string) int {
