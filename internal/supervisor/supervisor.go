@@ -210,31 +210,58 @@ func (s *Supervisor) reconcile(ctx context.Context) error {
 		})
 	}
 	_ = stops.Wait()
-	// Each task is driven on its own (a status poll, a MetaDB write, maybe a start), up to
+	// Each task is driven on its own (a status poll, maybe a start), up to
 	// driveParallel at once: one slow component or a node that just took over dozens of tasks
 	// must not make every other component wait a whole pass.
 	var g errgroup.Group
 	g.SetLimit(driveParallel)
+	var news reports
 	for _, t := range tasks {
-		g.Go(func() error { s.reconcileTask(ctx, t, plain[t.ID]); return nil })
+		g.Go(func() error { s.reconcileTask(ctx, &news, t, plain[t.ID]); return nil })
 	}
-	return g.Wait()
+	_ = g.Wait()
+	// What the pass saw, in one statement (see reports): a task moved meanwhile keeps the new
+	// owner's row, and the next pass finds it gone from this host and stops its component.
+	if _, err := s.tasks.ReportAll(ctx, s.opt.HostIP, news.list); err != nil && ctx.Err() == nil {
+		s.log.Warn("cannot report task status", "tasks", len(news.list), "err", err)
+	}
+	return nil
+}
+
+// reports collects a pass's task reports that tell something new. A report that tells nothing
+// new against the row t as the pass read it (same state, address and restarts, no news in the
+// status: component.Status.NewsOver) is not written at all: an idle node's tasks cost the MetaDB
+// nothing, their liveness is in the node's heartbeat (ComponentInfo.Up, SeenAt). The others go
+// in one statement per pass (task.Table.ReportAll, fenced by host and epoch like every report):
+// a node's news costs one statement, however many tasks moved their position.
+type reports struct {
+	mu   sync.Mutex
+	list []task.Report
+}
+
+func (rs *reports) add(t task.Task, state task.State, addr string, restarts int, st *component.Status) {
+	if state == t.State && restarts == t.Restarts && (addr == "" || addr == t.Addr) && !st.NewsOver(t.Status) {
+		return
+	}
+	rs.mu.Lock()
+	rs.list = append(rs.list, task.Report{ID: t.ID, Epoch: t.Epoch, State: state, Addr: addr, Restarts: restarts, Status: st})
+	rs.mu.Unlock()
 }
 
 // reconcileTask brings one task of this host to its desired state.
-func (s *Supervisor) reconcileTask(ctx context.Context, t task.Task, plainPeer bool) {
+func (s *Supervisor) reconcileTask(ctx context.Context, rs *reports, t task.Task, plainPeer bool) {
 	switch t.Desired {
 	case task.DesiredReleased:
 		if t.State != task.Released {
 			if dir, err := s.taskDir(t); err == nil {
 				_ = os.RemoveAll(dir)
 			}
-			s.report(ctx, t, task.Released, "", 0, nil)
+			rs.add(t, task.Released, "", 0, nil)
 		}
 		return
 	case task.DesiredStopped:
 		if t.State != task.Stopped && t.State != task.Finished {
-			s.report(ctx, t, task.Stopped, "", 0, nil)
+			rs.add(t, task.Stopped, "", 0, nil)
 		}
 		return
 	}
@@ -257,7 +284,7 @@ func (s *Supervisor) reconcileTask(ctx context.Context, t task.Task, plainPeer b
 		s.procs[t.ID] = p
 		s.mu.Unlock()
 	}
-	s.drive(ctx, t, p)
+	s.drive(ctx, rs, t, p)
 }
 
 func (s *Supervisor) newProc(t task.Task, dir string) *proc {
@@ -276,7 +303,7 @@ func (s *Supervisor) forget(id string) {
 }
 
 // drive starts, restarts and observes one component.
-func (s *Supervisor) drive(ctx context.Context, t task.Task, p *proc) {
+func (s *Supervisor) drive(ctx context.Context, rs *reports, t task.Task, p *proc) {
 	if code, exited := p.exited(); exited {
 		p.readFinal()
 		if code == 0 {
@@ -285,7 +312,7 @@ func (s *Supervisor) drive(ctx context.Context, t task.Task, p *proc) {
 				if t.Kind == task.KindFullVerify {
 					s.uploadVerification(ctx, t, p)
 				}
-				s.report(ctx, t, task.Finished, "", p.restarts, st)
+				rs.add(t, task.Finished, "", p.restarts, st)
 				s.log.Info("component finished", "task", t.ID, "kind", t.Kind)
 				return
 			}
@@ -293,7 +320,7 @@ func (s *Supervisor) drive(ctx context.Context, t task.Task, p *proc) {
 		p.restarts++
 		if st := p.lastStatus(); st.NeedsOperator() {
 			// A restart would meet the same error: the project shows it (and skip/retry) now.
-			s.report(ctx, t, task.Failed, "", p.restarts, st)
+			rs.add(t, task.Failed, "", p.restarts, st)
 			s.log.Error("component failed; it needs the operator", "task", t.ID, "kind", t.Kind, "code", st.Error.Code)
 			s.forget(t.ID)
 			return
@@ -307,14 +334,14 @@ func (s *Supervisor) drive(ctx context.Context, t task.Task, p *proc) {
 				st.Error = omserr.New(omserr.ComponentCrashed, fmt.Sprintf("%s exited %d times in a row (last exit code %d)", t.Kind, p.restarts, code),
 					"read "+filepath.Join(p.workDir, component.LogFile)+" on "+s.opt.HostIP+", fix the cause, then resume the project")
 			}
-			s.report(ctx, t, task.Failed, "", p.restarts, st)
+			rs.add(t, task.Failed, "", p.restarts, st)
 			s.log.Error("component keeps failing; giving up", "task", t.ID, "kind", t.Kind, "restarts", p.restarts)
 			s.forget(t.ID)
 			return
 		}
 		p.reset(backoff(p.restarts))
 		s.log.Warn("component exited; restarting after backoff", "task", t.ID, "kind", t.Kind, "code", code, "restarts", p.restarts)
-		s.report(ctx, t, task.Assigned, "", p.restarts, p.lastStatus())
+		rs.add(t, task.Assigned, "", p.restarts, p.lastStatus())
 		return
 	}
 	if !p.started() {
@@ -332,7 +359,7 @@ func (s *Supervisor) drive(ctx context.Context, t task.Task, p *proc) {
 				state = task.Failed
 				s.forget(t.ID)
 			}
-			s.report(ctx, t, state, "", p.restarts, st)
+			rs.add(t, state, "", p.restarts, st)
 		}
 		return
 	}
@@ -344,12 +371,7 @@ func (s *Supervisor) drive(ctx context.Context, t task.Task, p *proc) {
 			p.healthySince()
 		}
 	}
-	if !s.report(ctx, t, state, addr, p.restarts, st) {
-		p.stop()
-		removeSecrets(p.workDir)
-		s.forget(t.ID)
-		return
-	}
+	rs.add(t, state, addr, p.restarts, st)
 	if err := s.renewCert(t, p); err != nil {
 		s.log.Warn("cannot renew the component's cluster certificate; retrying", "task", t.ID, "err", err)
 	}
@@ -358,26 +380,6 @@ func (s *Supervisor) drive(ctx context.Context, t task.Task, p *proc) {
 func backoff(n int) time.Duration {
 	d := time.Second << min(n, 6)
 	return min(d, maxBackoff)
-}
-
-// report writes the task's state; false when the task is no longer ours (fenced). A report that
-// tells nothing new against the row t as this pass read it (same state, address and restarts, no
-// news in the status: component.Status.NewsOver) is not written: an idle node's tasks cost the
-// MetaDB nothing, their liveness is in the node's heartbeat (ComponentInfo.Up). The row was read
-// with this host and epoch, so skipping the write skips no fencing: a task moved meanwhile is
-// stopped by the next pass, as it was before.
-func (s *Supervisor) report(ctx context.Context, t task.Task, state task.State, addr string, restarts int, st *component.Status) bool {
-	if state == t.State && restarts == t.Restarts && (addr == "" || addr == t.Addr) && !st.NewsOver(t.Status) {
-		return true
-	}
-	ok, err := s.tasks.Report(ctx, t.ID, s.opt.HostIP, t.Epoch, state, addr, restarts, st)
-	if err != nil {
-		if ctx.Err() == nil {
-			s.log.Warn("cannot report task status", "task", t.ID, "err", err)
-		}
-		return true
-	}
-	return ok
 }
 
 // start issues the component's certificate and starts the child; its spec (passwords opened)

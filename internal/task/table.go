@@ -195,10 +195,10 @@ func (s *Table) CountByHost(ctx context.Context) (map[string]int, error) {
 }
 
 // casEpoch applies set (a SET list with its args) to task id only while the task is still at
-// (host, epoch): the fencing compare-and-set that every assignment and every owner's report goes
-// through. ok is false when the task has moved on (another host or a higher epoch) or is gone,
-// and then nothing was written. Epochs only grow, so a writer holding a stale epoch can never
-// win.
+// (host, epoch): the fencing compare-and-set that every assignment goes through (an owner's
+// reports, ReportAll, have the same condition). ok is false when the task has moved on (another
+// host or a higher epoch) or is gone, and then nothing was written. Epochs only grow, so a writer
+// holding a stale epoch can never win.
 func (s *Table) casEpoch(ctx context.Context, id, host string, epoch int64, set string, args ...any) (bool, error) {
 	args = append(args, id, host, epoch)
 	res, err := s.db.ExecContext(ctx, "UPDATE "+s.tbl+" SET "+set+" WHERE id = ? AND host = ? AND epoch = ?", args...)
@@ -209,6 +209,11 @@ func (s *Table) casEpoch(ctx context.Context, id, host string, epoch int64, set 
 		return true, nil
 	}
 	// An update that changes no value also affects 0 rows: check the owner explicitly.
+	return s.owns(ctx, id, host, epoch)
+}
+
+// owns reports whether task id is at (host, epoch).
+func (s *Table) owns(ctx context.Context, id, host string, epoch int64) (bool, error) {
 	var cnt int
 	if err := s.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+s.tbl+" WHERE id = ? AND host = ? AND epoch = ?", id, host, epoch).Scan(&cnt); err != nil {
 		return false, fmt.Errorf("check owner: %w", err)
@@ -242,20 +247,66 @@ func (s *Table) MarkReleased(ctx context.Context, t Task) (bool, error) {
 // nothing and returns false when the task was reassigned meanwhile: a stale supervisor cannot
 // overwrite the new owner's report.
 func (s *Table) Report(ctx context.Context, id, host string, epoch int64, state State, addr string, restarts int, st *component.Status) (bool, error) {
-	var status any // NULL keeps the recorded status
-	if st != nil {
-		raw, err := json.Marshal(st)
-		if err != nil {
-			return false, fmt.Errorf("encode status of task %s: %w", id, err)
+	n, err := s.ReportAll(ctx, host, []Report{{ID: id, Epoch: epoch, State: state, Addr: addr, Restarts: restarts, Status: st}})
+	if err != nil || n == 1 {
+		return n == 1, err
+	}
+	// A report that changes no value also affects 0 rows: check the owner explicitly.
+	return s.owns(ctx, id, host, epoch)
+}
+
+// Report is what a supervisor saw of one of its tasks (Table.ReportAll).
+type Report struct {
+	ID       string
+	Epoch    int64
+	State    State
+	Addr     string // empty keeps the recorded one
+	Restarts int
+	Status   *component.Status // nil keeps the recorded one
+}
+
+// reportsPerStatement bounds one ReportAll statement (each report carries a status JSON).
+const reportsPerStatement = 100
+
+// ReportAll writes host's reports in one statement per reportsPerStatement reports, each only
+// while its task is still at (host, the report's epoch): the fencing compare-and-set of Report
+// for many tasks at once, so a node's news costs one statement per pass, not one per task. It
+// returns how many rows changed; a report whose task moved on changes nothing (the supervisor's
+// next pass finds the task gone from its host and stops its component).
+func (s *Table) ReportAll(ctx context.Context, host string, reports []Report) (int64, error) {
+	var changed int64
+	for len(reports) > 0 {
+		part := reports[:min(len(reports), reportsPerStatement)]
+		reports = reports[len(part):]
+		var rows []string
+		args := make([]any, 0, 6*len(part)+1)
+		for i, r := range part {
+			var status any // NULL keeps the recorded status
+			if r.Status != nil {
+				raw, err := json.Marshal(r.Status)
+				if err != nil {
+					return changed, fmt.Errorf("encode status of task %s: %w", r.ID, err)
+				}
+				status = string(raw)
+			}
+			if i == 0 {
+				rows = append(rows, "SELECT ? AS id, ? AS epoch, ? AS state, ? AS status, ? AS addr, ? AS restarts")
+			} else {
+				rows = append(rows, "SELECT ?, ?, ?, ?, ?, ?")
+			}
+			args = append(args, r.ID, r.Epoch, r.State, status, r.Addr, r.Restarts)
 		}
-		status = string(raw)
+		args = append(args, host)
+		res, err := s.db.ExecContext(ctx, "UPDATE "+s.tbl+" t JOIN ("+strings.Join(rows, " UNION ALL ")+") r ON t.id = r.id AND t.epoch = r.epoch"+
+			" SET t.state = r.state, t.status = COALESCE(r.status, t.status), t.addr = IF(r.addr = '', t.addr, r.addr), t.restarts = r.restarts"+
+			" WHERE t.host = ?", args...)
+		if err != nil {
+			return changed, fmt.Errorf("report status of %d tasks: %w", len(part), err)
+		}
+		n, _ := res.RowsAffected()
+		changed += n
 	}
-	ok, err := s.casEpoch(ctx, id, host, epoch, "state = ?, status = COALESCE(?, status), addr = IF(? = '', addr, ?), restarts = ?",
-		state, status, addr, addr, restarts)
-	if err != nil {
-		return false, fmt.Errorf("report status of task %s: %w", id, err)
-	}
-	return ok, nil
+	return changed, nil
 }
 
 // ConsumerPositions returns the positions the consumers of a Store task last reported: the

@@ -391,3 +391,53 @@ func TestReleaseOneTask(t *testing.T) {
 		t.Fatalf("deleted task still there: %v %v", ok, err)
 	}
 }
+
+// TestReportAllFencesEachRow: a supervisor's batch of reports (more than one statement holds)
+// lands for each task still at the reporting host and the report's epoch, and changes nothing of
+// a task that moved on (another host, or this host at a newer epoch); an empty addr and a nil
+// status keep the recorded ones.
+func TestReportAllFencesEachRow(t *testing.T) {
+	tb := newTable(t)
+	ctx := context.Background()
+	var reports []task.Report
+	for i := range 120 {
+		id := fmt.Sprintf("b%03d", i)
+		if err := tb.Ensure(ctx, id, "np_b", task.KindStore, "r1", struct{}{}); err != nil {
+			t.Fatal(err)
+		}
+		cur := assign(t, tb, get(t, tb, id), "h1")
+		reports = append(reports, task.Report{ID: id, Epoch: cur.Epoch, State: task.Running, Addr: "h1:" + id, Restarts: 1,
+			Status: &component.Status{State: component.StateRunning, Position: "pos-" + id}})
+	}
+	moved := assign(t, tb, get(t, tb, "b007"), "h2")                      // another host now
+	again := assign(t, tb, assign(t, tb, get(t, tb, "b042"), "h2"), "h1") // back here, newer epoch
+	reports[9].Addr, reports[9].Status = "", nil                          // keeps b009's recorded ones
+	if _, err := tb.Report(ctx, "b009", "h1", reports[9].Epoch, task.Assigned, "h1:old", 0, &component.Status{Position: "old"}); err != nil {
+		t.Fatal(err)
+	}
+	n, err := tb.ReportAll(ctx, "h1", reports)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 118 {
+		t.Errorf("ReportAll changed %d rows, want 118 (120 less the two that moved on)", n)
+	}
+	for _, r := range reports {
+		got := get(t, tb, r.ID)
+		switch r.ID {
+		case "b007", "b042":
+			want := map[string]task.Task{"b007": moved, "b042": again}[r.ID]
+			if got.State != task.Assigned || got.Host != want.Host || got.Epoch != want.Epoch || got.Status != nil {
+				t.Errorf("%s moved on (now %s/%d) yet the stale report landed: %+v", r.ID, want.Host, want.Epoch, got)
+			}
+		case "b009":
+			if got.State != task.Running || got.Restarts != 1 || got.Addr != "h1:old" || got.Status == nil || got.Status.Position != "old" {
+				t.Errorf("b009: %+v, want RUNNING with the recorded addr and status", got)
+			}
+		default:
+			if got.State != task.Running || got.Restarts != 1 || got.Addr != r.Addr || got.Status == nil || got.Status.Position != r.Status.Position {
+				t.Errorf("%s: %+v, want the report %+v", r.ID, got, r)
+			}
+		}
+	}
+}

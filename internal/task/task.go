@@ -5,8 +5,8 @@
 // and sets what they should do, the CM places them on hosts, the supervisor runs them and reports
 // what it sees. The task's epoch is the fencing token: every (re)assignment is a compare-and-set
 // on it (Table.Assign), and a supervisor's report only lands while host and epoch are still its
-// own (Table.Report), so a stale owner can neither take a task back nor overwrite the new
-// owner's state.
+// own (Table.Report, Table.ReportAll), so a stale owner can neither take a task back nor
+// overwrite the new owner's state.
 package task
 
 import (
