@@ -8,8 +8,8 @@
 # binary, through the test/e2e harness: TestBenchManyProjects, skipped by `make test`), creates
 # PROJECTS projects of one small table each (full import, then incremental sync), and prints:
 #   placement     running components per node, most/least (target <= 1.5)
-#   idle CPU      of each node and its components over 10 s without writes
-#   MetaDB        queries/s while idle
+#   idle CPU      of each node and its components over 10 s without writes (node, Stores, Incr-Syncs)
+#   MetaDB        queries/s while idle, and the most frequent statements (its general log)
 #   failover      seconds until every component of the most loaded node, killed with -9
 #                 together with its children, runs on another node (target <= 30 s)
 #   correctness   CHECKSUM TABLE equal for every table after writes before and after the kill

@@ -90,20 +90,28 @@ func TestBenchManyProjects(t *testing.T) {
 	lo, hi := minMax(counts, c)
 	fmt.Printf("placement: %s running components per node; most/least = %.2f (target <= 1.5)\n", describe(counts), float64(hi)/float64(max(lo, 1)))
 
-	// Idle: no writes anywhere.
+	// Idle: no writes anywhere. The MetaDB's general log (a table) names the statements.
 	const window = 10 * time.Second
+	mustExecDB(t, meta, "TRUNCATE TABLE mysql.general_log", "SET GLOBAL log_output = 'TABLE'", "SET GLOBAL general_log = ON")
 	q0 := questions(t, meta)
-	cpu0 := map[string]float64{}
+	cpu0 := map[string]map[string]float64{}
 	for _, n := range c.nodes {
-		cpu0[n.ip] = treeCPUSeconds(n)
+		cpu0[n.ip] = cpuByKind(n)
 	}
 	time.Sleep(window) //nolint:forbidigo // the measurement window itself
 	q1 := questions(t, meta)
+	mustExecDB(t, meta, "SET GLOBAL general_log = OFF")
 	for _, n := range c.nodes {
-		pct := 100 * (treeCPUSeconds(n) - cpu0[n.ip]) / window.Seconds()
-		fmt.Printf("idle CPU of node %s with %d components: %.1f%% of one core (node + its components)\n", n.ip, counts[n.ip], pct)
+		now, total := cpuByKind(n), 0.0
+		var parts []string
+		for _, k := range slices.Sorted(maps.Keys(now)) {
+			pct := 100 * (now[k] - cpu0[n.ip][k]) / window.Seconds()
+			total += pct
+			parts = append(parts, fmt.Sprintf("%s %.1f%%", k, pct))
+		}
+		fmt.Printf("idle CPU of node %s with %d components: %.1f%% of one core (%s)\n", n.ip, counts[n.ip], total, strings.Join(parts, ", "))
 	}
-	fmt.Printf("MetaDB while idle: %.0f queries/s for %d projects on %d nodes\n", float64(q1-q0)/window.Seconds(), projects, len(c.nodes))
+	fmt.Printf("MetaDB while idle: %.0f queries/s for %d projects on %d nodes; by statement: %s\n", float64(q1-q0)/window.Seconds(), projects, len(c.nodes), idleStatements(t, meta, window))
 
 	// A write in every project, then the node with the most components dies with its children.
 	writeAll(t, src, projects, 1000)
@@ -201,27 +209,57 @@ func describe(counts map[string]int) string {
 	return strings.Join(parts, " ")
 }
 
-// treeCPUSeconds is the CPU time (user + system) used so far by a node and its component processes.
-func treeCPUSeconds(n *node) float64 {
-	pids := componentPIDs(n.dataDir, "")
+// cpuByKind is the CPU time (user + system, seconds) used so far by a node process ("node") and
+// by its component processes of each kind.
+func cpuByKind(n *node) map[string]float64 {
+	out := map[string]float64{}
 	if n.cmd != nil && n.cmd.Process != nil {
-		pids = append(pids, n.cmd.Process.Pid)
+		out["node"] = cpuSeconds(n.cmd.Process.Pid)
 	}
-	var ticks float64
-	for _, pid := range pids {
-		raw, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
-		if err != nil {
-			continue
-		}
-		s := string(raw)
-		fields := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-		if len(fields) > 12 {
-			u, _ := strconv.ParseFloat(fields[11], 64) // utime (field 14 of stat)
-			k, _ := strconv.ParseFloat(fields[12], 64) // stime
-			ticks += u + k
+	for _, kind := range []string{"store", "incr-sync"} {
+		for _, pid := range componentPIDs(n.dataDir, kind) {
+			out[kind] += cpuSeconds(pid)
 		}
 	}
-	return ticks / 100 // USER_HZ
+	return out
+}
+
+// cpuSeconds is a process's CPU time so far (0 when it is gone).
+func cpuSeconds(pid int) float64 {
+	raw, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return 0
+	}
+	s := string(raw)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	if len(fields) <= 12 {
+		return 0
+	}
+	u, _ := strconv.ParseFloat(fields[11], 64) // utime (field 14 of stat)
+	k, _ := strconv.ParseFloat(fields[12], 64) // stime
+	return (u + k) / 100                       // USER_HZ
+}
+
+// idleStatements summarises the MetaDB's general log of the window: statements per second by
+// their first words and table, most frequent first.
+func idleStatements(t *testing.T, inst *testenv.Instance, window time.Duration) string {
+	t.Helper()
+	rows, err := inst.DB().Query(`SELECT SUBSTRING_INDEX(REGEXP_REPLACE(CONVERT(argument USING utf8mb4), '\\s+', ' '), ' ', 4) AS stmt, COUNT(*) AS n
+		FROM mysql.general_log WHERE command_type IN ('Query', 'Execute') GROUP BY stmt ORDER BY n DESC LIMIT 8`)
+	if err != nil {
+		return err.Error()
+	}
+	defer rows.Close()
+	var parts []string
+	for rows.Next() {
+		var stmt string
+		var n int
+		if rows.Scan(&stmt, &n) == nil {
+			parts = append(parts, fmt.Sprintf("%.1f/s %q", float64(n)/window.Seconds(), stmt))
+		}
+	}
+	_, _ = inst.DB().Exec("TRUNCATE TABLE mysql.general_log")
+	return strings.Join(parts, ", ")
 }
 
 func questions(t *testing.T, inst *testenv.Instance) int64 {
