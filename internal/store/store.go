@@ -183,6 +183,7 @@ type Store struct {
 	echoes            atomic.Int64 // transactions dropped as echoes of the opposite direction
 	lastCommit        atomic.Int64 // unix s of the last durable txn
 	lastEvent         atomic.Int64 // unix s of the last source event seen
+	heartbeatSeen     atomic.Int64 // unix ns when a heartbeat row last went by (heartbeat.Written)
 	caughtUp          atomic.Bool
 }
 
@@ -306,11 +307,8 @@ func (s *Store) Run(ctx context.Context) error {
 	})
 	g.Go(func() error { return s.housekeeping(gctx) })
 	if s.cfg.Heartbeat {
-		schema := s.cfg.HeartbeatSchema
-		if schema == "" {
-			schema = "__oms"
-		}
-		g.Go(func() error { return heartbeat.Run(gctx, s.db, schema, s.logger) })
+		seen := func() time.Time { return time.Unix(0, s.heartbeatSeen.Load()) }
+		g.Go(func() error { return heartbeat.Run(gctx, s.db, s.heartbeatSchema(), s.logger, seen) })
 	}
 	err := g.Wait()
 	if ctx.Err() != nil {
@@ -443,6 +441,9 @@ func (s *Store) captureLoop(ctx context.Context, out chan<- pendingRecord) error
 					}
 					skipBefore = time.Time{}
 				}
+				if s.cfg.Heartbeat && heartbeat.Written(t, s.heartbeatSchema()) {
+					s.heartbeatSeen.Store(time.Now().UnixNano())
+				}
 				if s.echo.Echo(t) {
 					// applied by the opposite direction: kept as an empty transaction so every
 					// consumer's GTID checkpoint still moves over it
@@ -496,6 +497,14 @@ func (s *Store) captureLoop(ctx context.Context, out chan<- pendingRecord) error
 			start.GTIDSet = &h
 		}
 	}
+}
+
+// heartbeatSchema is the schema of the source's heartbeat table (Config.HeartbeatSchema).
+func (s *Store) heartbeatSchema() string {
+	if s.cfg.HeartbeatSchema == "" {
+		return "__oms"
+	}
+	return s.cfg.HeartbeatSchema
 }
 
 func gtidText(g *binlog.GTIDSet) string {
