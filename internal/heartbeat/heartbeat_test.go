@@ -15,7 +15,9 @@ import (
 func TestMain(m *testing.M) { testenv.Main(m) }
 
 func TestWritten(t *testing.T) {
-	row := func(db, table string) changelog.Row { return changelog.Row{Table: &changelog.Table{DB: db, Name: table}} }
+	row := func(db, table string) changelog.Row {
+		return changelog.Row{Table: &changelog.Table{DB: db, Name: table}}
+	}
 	for _, c := range []struct {
 		name string
 		txn  changelog.Txn
