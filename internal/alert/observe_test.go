@@ -7,17 +7,22 @@ import (
 	"time"
 )
 
+// execer runs statements on the fixture's MetaDB, failing the test on an error.
+func (f *fixture) execer(t *testing.T) func(q string, args ...any) {
+	return func(q string, args ...any) {
+		t.Helper()
+		if _, err := f.m.DB.Exec(q, args...); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+}
+
 // Each rule reads its condition from the MetaDB rows that carry it.
 func TestObservations(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	db, cm, hb, rm := f.m.DB, "`"+f.m.Names.CM+"`", "`"+f.m.Names.Heartbeat+"`", "`"+f.m.Names.RM+"`"
-	exec := func(q string, args ...any) {
-		t.Helper()
-		if _, err := db.Exec(q, args...); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
+	exec := f.execer(t)
 	exec("INSERT INTO " + cm + ".regions (cm_location, region, region_cn, cm_url, is_default, heartbeat_db) VALUES (1, 'r1', 'r1', 'http://x:8088', 1, '" + f.m.Names.Heartbeat + "')")
 	exec("INSERT INTO " + cm + ".hosts (ip, region, cm_port, console_port, supervisor_port, state) VALUES ('10.0.0.1','r1',8088,8089,9000,'ONLINE'), ('10.0.0.2','r1',8088,8089,9000,'DOWN')")
 	exec("INSERT INTO "+hb+".heartbeats (host_ip, region, beat_at, node_time, disk_used_bytes, disk_total_bytes) VALUES ('10.0.0.1','r1', NOW(6), ?, 95, 100)",
@@ -89,12 +94,7 @@ func TestLagAgesFromTheNodeHeartbeat(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	db, cm, hb := f.m.DB, "`"+f.m.Names.CM+"`", "`"+f.m.Names.Heartbeat+"`"
-	exec := func(q string, args ...any) {
-		t.Helper()
-		if _, err := db.Exec(q, args...); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
+	exec := f.execer(t)
 	exec("INSERT INTO " + cm + ".regions (cm_location, region, region_cn, cm_url, is_default, heartbeat_db) VALUES (1, 'r1', 'r1', 'http://x:8088', 1, '" + f.m.Names.Heartbeat + "')")
 	exec("INSERT INTO " + cm + ".hosts (ip, region, cm_port, console_port, supervisor_port, state) VALUES ('10.0.0.1','r1',8088,8089,9000,'ONLINE')")
 	exec("INSERT INTO " + cm + ".tasks (id, project_id, kind, region, host, epoch, desired_state, state, spec, status, updated_at) VALUES " +

@@ -31,17 +31,7 @@ func TestIdleNodeCostsStatementsPerNodeNotPerTask(t *testing.T) {
 	defer cancel()
 	tasks := task.NewTable(m.DB, m.Names.CM)
 	for i := range n {
-		id := fmt.Sprintf("t%02d", i)
-		if err := tasks.Ensure(ctx, id, "p1", "fake", "r1", map[string]any{"source": map[string]any{"password": keys.SealString(dsPassword)}}); err != nil {
-			t.Fatal(err)
-		}
-		tk, _, err := tasks.Get(ctx, id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, ok, err := tasks.Assign(ctx, tk, "127.0.0.1"); err != nil || !ok {
-			t.Fatalf("assign %s: %v %v", id, ok, err)
-		}
+		assignFake(t, tasks, fmt.Sprintf("t%02d", i), map[string]any{"source": map[string]any{"password": keys.SealString(dsPassword)}})
 	}
 	bin, err := os.Executable()
 	if err != nil {

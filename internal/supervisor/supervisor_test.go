@@ -80,6 +80,22 @@ func runFakeComponent(specPath string) int {
 	return 0
 }
 
+// assignFake creates a task of the fake kind with cfg and assigns it to 127.0.0.1.
+func assignFake(t *testing.T, tasks *task.Table, id string, cfg map[string]any) {
+	t.Helper()
+	ctx := context.Background()
+	if err := tasks.Ensure(ctx, id, "p1", "fake", "r1", cfg); err != nil {
+		t.Fatal(err)
+	}
+	tk, _, err := tasks.Get(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := tasks.Assign(ctx, tk, "127.0.0.1"); err != nil || !ok {
+		t.Fatalf("assign %s: %v %v", id, ok, err)
+	}
+}
+
 // freshMetaDB is a migrated MetaDB with its data-source keys.
 func freshMetaDB(t *testing.T) (metadbtest.MetaDB, *secret.Keyring) {
 	t.Helper()
@@ -240,17 +256,7 @@ func TestFailureNeedingOperatorIsFailedAtOnce(t *testing.T) {
 		"transient": {FailCode: omserr.IncrTargetUnreachable},
 	}
 	for id, fc := range failing {
-		cfg := map[string]any{"source": map[string]any{"password": keys.SealString(dsPassword)}, "fail_code": fc.FailCode, "stopped_at": fc.StoppedAt}
-		if err := tasks.Ensure(ctx, id, "p1", "fake", "r1", cfg); err != nil {
-			t.Fatal(err)
-		}
-		tk, _, err := tasks.Get(ctx, id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, ok, err := tasks.Assign(ctx, tk, "127.0.0.1"); err != nil || !ok {
-			t.Fatalf("assign %s: %v %v", id, ok, err)
-		}
+		assignFake(t, tasks, id, map[string]any{"source": map[string]any{"password": keys.SealString(dsPassword)}, "fail_code": fc.FailCode, "stopped_at": fc.StoppedAt})
 	}
 	bin, err := os.Executable()
 	if err != nil {
