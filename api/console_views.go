@@ -17,13 +17,12 @@ const (
 	ActionDownloadProjectConflicts = "DownloadProjectConflicts"
 )
 
-// PreviewProjectSwitchRequest asks for the dry run of a switchover or rollback.
+// PreviewProjectSwitchRequest asks for the dry run of a switchover or rollback: the request
+// (its dryRun is implied) and which of the two.
 type PreviewProjectSwitchRequest struct {
-	ID string `json:"id" maxlen:"projects.id"`
+	SwitchoverRequest
 	// Operation is SWITCHOVER or ROLLBACK.
-	Operation     string  `json:"operation" maxlen:"identifier"`
-	Fence         bool    `json:"fence,omitempty"`
-	MaxLagSeconds float64 `json:"maxLagSeconds,omitempty"`
+	Operation string `json:"operation" maxlen:"identifier"`
 }
 
 // SwitchPreview is the dry run's plan and, when the precheck refused, the refusal the real

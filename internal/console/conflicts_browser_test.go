@@ -12,6 +12,7 @@ import (
 
 	"github.com/omsdev/oms/api"
 	"github.com/omsdev/oms/internal/incrsync"
+	"github.com/omsdev/oms/internal/task"
 	"github.com/omsdev/oms/internal/testenv/chrome"
 )
 
@@ -72,14 +73,18 @@ func TestTwoWayInBrowser(t *testing.T) {
 		t.Fatalf("collected %d conflicts: %v", len(list), err)
 	}
 
+	f.runningTask(t, pr.ID, task.KindIncrSync, 2)
+	f.runningTask(t, peer, task.KindIncrSync, 7)
+
 	p := f.browserAs(t)
 	p.Open("project/" + peer) // from the reverse project: both directions, the forward first
 	p.WaitText(10*time.Second, "#direction-forward", "forward: cn-hangzhou → cn-heilongjiang")
 	p.WaitText(10*time.Second, "#direction-reverse", "reverse: cn-heilongjiang → cn-hangzhou")
-	if s := p.Text("#direction-reverse"); !strings.Contains(s, "this project") || !strings.Contains(s, "15 conflicts") {
+	if s := p.Text("#direction-reverse"); !strings.Contains(s, "this project") || !strings.Contains(s, "15 conflicts") || !strings.Contains(s, "lag 7 s") ||
+		!strings.Contains(s, "incr-sync") || !strings.Contains(s, "0-1-5") {
 		t.Errorf("reverse direction: %s", s)
 	}
-	if s := p.Text("#direction-forward"); !strings.Contains(s, "aa") || !strings.Contains(s, "45 conflicts") || !strings.Contains(s, "RUNNING") {
+	if s := p.Text("#direction-forward"); !strings.Contains(s, "aa") || !strings.Contains(s, "45 conflicts") || !strings.Contains(s, "RUNNING") || !strings.Contains(s, "lag 2 s") {
 		t.Errorf("forward direction: %s", s)
 	}
 	if s := p.Text("#twoway-ddl"); s != "cn-hangzhou" {

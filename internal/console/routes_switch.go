@@ -38,7 +38,9 @@ func (s *Server) previewSwitch(ctx context.Context, c *call) (any, error) {
 		return nil, omserr.New(omserr.APIInvalidArgument, fmt.Sprintf("operation %q is neither %s nor %s", req.Operation, api.OperationSwitchover, api.OperationRollback),
 			`send "operation": "SWITCHOVER" or "ROLLBACK"`)
 	}
-	plan, err := run(ctx, api.SwitchoverRequest{ID: req.ID, DryRun: true, Fence: req.Fence, MaxLagSeconds: req.MaxLagSeconds})
+	sr := req.SwitchoverRequest
+	sr.DryRun = true
+	plan, err := run(ctx, sr)
 	var oe *omserr.Error
 	if errors.As(err, &oe) && oe.Code == omserr.SwitchPrecheckFailed {
 		return api.SwitchPreview{Plan: plan, Refused: true, Code: oe.Code, Message: oe.Message, Advice: oe.Advice}, nil

@@ -40,6 +40,20 @@ func (f *fixture) reachableDataSources(t *testing.T) (src, dst api.DataSource) {
 	return src, dst
 }
 
+// runningTask records project id's component of kind as running on 127.0.0.1 at position 0-1-5
+// with lag, as its supervisor reports it.
+func (f *fixture) runningTask(t *testing.T, id, kind string, lag float64) {
+	t.Helper()
+	tid := id + "-" + kind
+	if err := task.NewTable(f.db, f.names.CM).Ensure(context.Background(), tid, id, kind, "cn-hangzhou", map[string]any{}); err != nil {
+		t.Fatal(err)
+	}
+	status, _ := json.Marshal(map[string]any{"kind": kind, "task_id": tid, "state": "RUNNING", "position": "0-1-5", "lag_seconds": lag})
+	if _, err := f.db.Exec("UPDATE `"+f.names.CM+"`.tasks SET state = 'RUNNING', host = '127.0.0.1', status = ? WHERE id = ?", status, tid); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // setSwitch writes a project's switch state and the status of its switch steps as the
 // orchestrator does (spec.switch, project_steps): what a switchover in progress or done looks
 // like in the MetaDB.
@@ -127,6 +141,11 @@ func TestSwitchoverInBrowser(t *testing.T) {
 	if s := p.Text("#switch-live"); !strings.Contains(s, "fence GTID set 0-1-42") || !strings.Contains(s, "REVERSE_INCR_TRANSFER") {
 		t.Errorf("live steps: %s", s)
 	}
+	// Aborted before the handover: the step that failed with its message, Switchover possible again.
+	f.setSwitch(t, pr.ID, map[string]any{"operation": "SWITCHOVER", "inProgress": false, "fence": true, "generation": 0},
+		map[string]string{"WRITE_FENCE": "FAILED"})
+	p.WaitText(10*time.Second, "#switch-failed", "switchover stopped at WRITE_FENCE: test: WRITE_FENCE FAILED")
+	p.WaitJS(5*time.Second, "Switchover enabled after the abort", `!document.querySelector('#act-switchover').disabled`)
 	now := time.Now().UTC()
 	f.setSwitch(t, pr.ID, map[string]any{"operation": "SWITCHOVER", "inProgress": false, "fence": true, "generation": 1, "fenceGtid": "0-1-42",
 		"fencedAt": now.Add(-1250 * time.Millisecond), "writableAt": now, "downtimeSeconds": 1.25},
@@ -164,11 +183,11 @@ func TestNewConsoleRoutesNeedAuth(t *testing.T) {
 		t.Fatal(err)
 	}
 	viewer := api.NewClient(f.srv.URL, "vera", "viewer-pw-1", false)
-	_, err := viewer.PreviewProjectSwitch(context.Background(), api.PreviewProjectSwitchRequest{ID: "np_x", Operation: api.OperationSwitchover})
+	_, err := viewer.PreviewProjectSwitch(context.Background(), api.PreviewProjectSwitchRequest{SwitchoverRequest: api.SwitchoverRequest{ID: "np_x"}, Operation: api.OperationSwitchover})
 	apiErr(t, err, 403, omserr.APIForbidden)
 	_, _, err = viewer.SearchProjectConflicts(context.Background(), api.SearchProjectConflictsRequest{ID: "np_x"})
 	apiErr(t, err, 404, omserr.APINotFound)
-	_, err = f.cli.PreviewProjectSwitch(context.Background(), api.PreviewProjectSwitchRequest{ID: "np_x", Operation: "SIDEWAYS"})
+	_, err = f.cli.PreviewProjectSwitch(context.Background(), api.PreviewProjectSwitchRequest{SwitchoverRequest: api.SwitchoverRequest{ID: "np_x"}, Operation: "SIDEWAYS"})
 	apiErr(t, err, 400, omserr.APIInvalidArgument)
 }
 
@@ -198,17 +217,8 @@ func TestSwitchoverStartFromBrowser(t *testing.T) {
 	if err := f.cli.StartProject(ctx, pr.ID); err != nil {
 		t.Fatal(err)
 	}
-	tasks := task.NewTable(f.db, f.names.CM)
-	for _, kind := range []string{task.KindStore, task.KindIncrSync} {
-		id := pr.ID + "-" + kind
-		if err := tasks.Ensure(ctx, id, pr.ID, kind, "cn-hangzhou", map[string]any{}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := f.db.Exec("UPDATE `"+f.names.CM+"`.tasks SET state = 'RUNNING', host = '127.0.0.1', status = ? WHERE id = ?",
-			`{"kind": "`+kind+`", "task_id": "`+id+`", "state": "RUNNING", "position": "0-1-5", "lag_seconds": 0.4}`, id); err != nil {
-			t.Fatal(err)
-		}
-	}
+	f.runningTask(t, pr.ID, task.KindStore, 0)
+	f.runningTask(t, pr.ID, task.KindIncrSync, 0.4)
 	if _, err := f.db.Exec("UPDATE `"+f.names.RM+"`.project_steps SET status = 'FINISHED', finished_at = NOW(6) WHERE project_id = ? AND step = 'FULL_VERIFIER'", pr.ID); err != nil {
 		t.Fatal(err)
 	}

@@ -46,6 +46,9 @@ func checkLengths(v reflect.Value, path string, of LengthOf) error {
 				name = f.Name
 			}
 			field := join(path, name)
+			if f.Anonymous && f.Tag.Get("json") == "" {
+				field = path // an embedded struct's fields are the outer object's in JSON too
+			}
 			if ref, ok := f.Tag.Lookup("maxlen"); ok {
 				if err := checkField(v.Field(i), field, ref, of); err != nil {
 					return err

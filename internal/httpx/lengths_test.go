@@ -11,7 +11,13 @@ type rule struct {
 	DB string `json:"db" maxlen:"ident"`
 }
 
+// Common is embedded: its fields are the outer object's in JSON.
+type Common struct {
+	Emb string `json:"emb" maxlen:"ident"`
+}
+
 type limited struct {
+	Common
 	Name   string            `json:"name" maxlen:"t.name"`
 	Pass   *string           `json:"pass,omitempty" maxlen:"pw"`
 	Tags   []string          `json:"tags" maxlen:"ident"`
@@ -47,6 +53,7 @@ func TestCheckLengths(t *testing.T) {
 		{"map value", limited{Labels: map[string]string{"a": "abcde"}}, "labels.a is 5 bytes long"},
 		{"nested slice", limited{Rules: []rule{{"a"}, {"abcde"}}}, "rules[1].db is 5 bytes long"},
 		{"nested map", limited{ByName: map[string]rule{"k": {"abcde"}}}, "byName.k.db is 5 bytes long"},
+		{"embedded struct: its fields are the outer object's", limited{Common: Common{"abcde"}}, ": emb is 5 bytes long"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := CheckLengths(&tc.v, testLengthOf)

@@ -69,6 +69,8 @@ export function switchPanel(id, can, onChange) {
   function showLive(p) {
     const sw = p.switch;
     const done = !sw.inProgress && sw.writableAt;
+    // An aborted operation: over, never writable, a step FAILED (the old direction runs on).
+    const failed = !sw.inProgress && !sw.writableAt ? switchSteps(p, sw.operation).find((s) => s.status === 'FAILED') : null;
     mount(live, h('h3', {}, sw.operation.toLowerCase(), ' steps'),
       table(['#', 'step', 'status', 'started', 'finished', 'message'], switchSteps(p, sw.operation).map((s, i) =>
         h('tr', { 'data-step': s.name }, h('td', {}, i + 1), h('td', {}, s.name), h('td', {}, state(s.status)), h('td', {}, fmtTime(s.startTime)),
@@ -78,7 +80,9 @@ export function switchPanel(id, can, onChange) {
       (sw.sessions || []).length ? h('div', { class: 'muted' }, 'sessions connected at the fence: ', sw.sessions.join('; ')) : null,
       (sw.fixups || []).length ? h('div', { class: 'muted' }, 'object fix-up: ', sw.fixups.join('; ')) : null,
       done ? h('div', { class: 'notice', id: 'switch-done' }, sw.operation.toLowerCase() + ' done: the incremental sync runs ' + sw.direction +
-        '; measured write downtime ' + (sw.downtimeSeconds || 0).toFixed(2) + ' s') : null);
+        '; measured write downtime ' + (sw.downtimeSeconds || 0).toFixed(2) + ' s') : null,
+      failed ? h('div', { class: 'error', id: 'switch-failed' }, h('b', {}, sw.operation.toLowerCase() + ' stopped at ' + failed.name), ': ', failed.message || '',
+        h('div', { class: 'advice' }, 'What to do: fix the cause, then run the dry run again and start it again')) : null);
   }
 
   // openDialog shows op's dry run with its options; the request is sent from there.
