@@ -239,11 +239,16 @@ type Tx struct {
 
 // Begin starts a transaction on a recorded connection and checks the claim in it.
 func (f *Fence) Begin(ctx context.Context, db *sql.DB) (*Tx, error) {
+	return f.BeginTx(ctx, db, nil)
+}
+
+// BeginTx is Begin with transaction options (an isolation level).
+func (f *Fence) BeginTx(ctx context.Context, db *sql.DB, opts *sql.TxOptions) (*Tx, error) {
 	conn, err := f.Conn(ctx, db)
 	if err != nil {
 		return nil, err
 	}
-	tx, err := conn.BeginTx(ctx, nil)
+	tx, err := conn.BeginTx(ctx, opts)
 	if err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("begin: %w", err)

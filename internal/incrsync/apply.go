@@ -75,6 +75,9 @@ func (w *worker) run(ctx context.Context) error {
 				continue
 			}
 		}
+		if errors.Is(err, errAbandoned) {
+			continue // never applied: the task stops at the earlier failure (take returns it)
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
@@ -138,8 +141,14 @@ func (w *worker) applyWithRetry(ctx context.Context, b *batch, rowMode bool) err
 			} else {
 				err = w.apply(ctx, b, tok, rowMode)
 			}
-			if err == nil {
-				return nil
+			if err == nil || errors.Is(err, errAbandoned) {
+				return err
+			}
+			if errors.Is(err, errYield) {
+				// rolled back for the head group: execute again once this group is the head
+				b.serial = true
+				w.log.Debug("yielded to the head group", "worker", w.id, "gtid", b.nodes[0].t.gtid)
+				continue
 			}
 			if errors.Is(err, errCommitUnknown) {
 				token = tok
@@ -179,9 +188,20 @@ func (w *worker) applyWithRetry(ctx context.Context, b *batch, rowMode bool) err
 	}
 }
 
-// apply writes one batch and its checkpoint in one target transaction.
+// apply writes one batch and its checkpoint in one target transaction. In ordered mode
+// (atomic_txns) it commits only in its turn (sched_ordered.go), in READ COMMITTED so searches
+// take no gap locks that a group waiting for its turn would hold.
 func (w *worker) apply(ctx context.Context, b *batch, token string, rowMode bool) (err error) {
-	tx, err := w.cp.fence.Begin(ctx, w.db)
+	var opts *sql.TxOptions
+	if w.sched.ordered {
+		opts = &sql.TxOptions{Isolation: sql.LevelReadCommitted}
+		if b.serial {
+			if err := w.sched.waitTurn(ctx, b, false); err != nil {
+				return err
+			}
+		}
+	}
+	tx, err := w.cp.fence.BeginTx(ctx, w.db, opts)
 	if err != nil {
 		return err
 	}
@@ -222,6 +242,11 @@ func (w *worker) apply(ctx context.Context, b *batch, token string, rowMode bool
 	}
 	if err := w.writeCheckpoint(ctx, tx.Tx, b, token, "", true); err != nil {
 		return err
+	}
+	if w.sched.ordered {
+		if err := w.sched.waitTurn(ctx, b, !b.serial); err != nil {
+			return err
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit batch at GTID %s: %w: %w", b.nodes[len(b.nodes)-1].t.gtid, errCommitUnknown, err)

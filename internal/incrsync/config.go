@@ -42,9 +42,10 @@ type Config struct {
 	// (default 2000). MaxBatchTxns caps the source transactions merged into one (default 1000).
 	MaxBatchRows int `json:"max_batch_rows,omitempty"`
 	MaxBatchTxns int `json:"max_batch_txns,omitempty"`
-	// AtomicTxns keeps source transaction boundaries: each source transaction is exactly one
-	// target transaction (no merging, no compaction across transactions). Required for two-way
-	// sync; slower when behind.
+	// AtomicTxns keeps source transaction boundaries and the source's commit order: a target
+	// transaction holds one or more CONSECUTIVE whole source transactions (up to the batch
+	// limits) and target transactions commit in source order, so a reader on the target only
+	// ever sees a state the source went through (sched_ordered.go). Required for two-way sync.
 	AtomicTxns bool `json:"atomic_txns,omitempty"`
 	// Window caps the source transactions read ahead and not yet applied (default 20000).
 	Window int `json:"window,omitempty"`
@@ -122,10 +123,7 @@ func (c *Config) SetDefaults(taskID string) {
 		c.RetryMax = component.Duration(10 * time.Minute)
 	}
 	if c.TwoWay != nil {
-		c.AtomicTxns = true // conflicts are detected and decided per source transaction
-	}
-	if c.AtomicTxns {
-		c.MaxBatchTxns = 1
+		c.AtomicTxns = true // conflicts are detected and decided per source transaction, in order
 	}
 }
 

@@ -174,7 +174,7 @@ func (s *Syncer) run(ctx context.Context) error {
 	for g := range rec.applied {
 		recoveredList = append(recoveredList, g)
 	}
-	sched := newScheduler(s.cfg.Workers, s.cfg.Window, s.cfg.MaxBatchRows, s.cfg.MaxBatchTxns, from, recoveredList)
+	sched := newScheduler(s.cfg.Workers, s.cfg.Window, s.cfg.MaxBatchRows, s.cfg.MaxBatchTxns, s.cfg.AtomicTxns, from, recoveredList)
 	s.mu.Lock()
 	s.sched = sched
 	s.state = component.StateRunning
@@ -493,6 +493,9 @@ func (s *Syncer) Status() component.Status {
 	st.Metrics = map[string]float64{
 		"applied_txns_total": float64(snap.txns), "applied_rows_total": float64(snap.rows), "target_commits_total": float64(snap.batches),
 		"inflight_txns": float64(snap.inflight), "rows_per_sec": s.rateMark.rate, "checkpoint_age_seconds": cpAge,
+	}
+	if s.cfg.AtomicTxns {
+		st.Metrics["commit_order_yields_total"] = float64(snap.yields)
 	}
 	wire, recs := s.bytes.baseWire, s.bytes.baseRecs
 	if s.bytes.src != nil {

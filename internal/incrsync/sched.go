@@ -20,6 +20,9 @@ import (
 //
 // The scheduler also keeps the low watermark: the GTID set of the longest prefix of the log
 // that is applied, which every checkpoint row carries.
+//
+// With atomic_txns it runs in ordered mode instead (sched_ordered.go): batches are runs of
+// consecutive source transactions, committed in log order.
 
 type nodeState uint8
 
@@ -49,6 +52,11 @@ type batch struct {
 	nodes  []*node
 	rows   int
 	cpLW   *binlog.GTIDSet // the watermark its checkpoint row holds (checkpointFor)
+
+	// ordered mode: where runnableLocked stopped, and whether the group yielded to the head
+	// (it then executes only once it is the head)
+	scanNode, scanDep int
+	serial            bool
 }
 
 // ckpt is the checkpoint content of a batch, taken just before it commits.
@@ -78,6 +86,16 @@ type scheduler struct {
 
 	maxRows, maxTxns int
 
+	// ordered mode (sched_ordered.go): batches are consecutive transactions committed in log
+	// order. nextTake is the arrival index of the first transaction not handed out yet;
+	// committing the head transaction whose batch got its turn; headSince when the head last
+	// changed; yields how often a waiting group rolled back for the head.
+	ordered    bool
+	nextTake   uint64
+	committing *node
+	headSince  time.Time
+	yields     int64
+
 	// failure drains the graph: once a transaction fails, everything that arrived before it is
 	// still applied (it cannot depend on the failed one), nothing after it is started, and then
 	// every worker stops with the first failure's error.
@@ -94,11 +112,13 @@ type scheduler struct {
 	appliedTxns, appliedRows, batches int64
 }
 
-func newScheduler(workers, window, maxRows, maxTxns int, lw binlog.GTIDSet, recovered []string) *scheduler {
+// newScheduler returns a scheduler starting at the watermark lw; ordered: commit in log order
+// (atomic_txns).
+func newScheduler(workers, window, maxRows, maxTxns int, ordered bool, lw binlog.GTIDSet, recovered []string) *scheduler {
 	return &scheduler{
 		changed: make(chan struct{}), last: map[string]*node{}, window: window,
 		lw: lw.Clone(), durable: lw.Clone(), perWorker: make([][]*node, workers), recovered: recovered,
-		maxRows: maxRows, maxTxns: maxTxns,
+		maxRows: maxRows, maxTxns: maxTxns, ordered: ordered, headSince: time.Now(),
 	}
 }
 
@@ -201,6 +221,9 @@ func (s *scheduler) enqueue(ctx context.Context, t *mtxn, keys []string, kind no
 	n := &node{idx: s.nextIdx, t: t, keys: keys, barrier: kind == nodeBarrier, rows: len(t.rows)}
 	s.nextIdx++
 	s.order = append(s.order, n)
+	if len(s.order) == 1 {
+		s.headSince = time.Now()
+	}
 	if kind == nodeSkip {
 		n.state = stDone
 		s.advanceLocked()
@@ -229,7 +252,9 @@ func (s *scheduler) enqueue(ctx context.Context, t *mtxn, keys []string, kind no
 		}
 	}
 	n.waiting = len(n.deps)
-	if n.waiting == 0 {
+	if s.ordered {
+		s.signalLocked() // a worker without a group may take it, ready or not
+	} else if n.waiting == 0 {
 		n.state = stReady
 		heap.Push(&s.ready, n)
 		s.signalLocked()
@@ -243,6 +268,9 @@ func (s *scheduler) enqueue(ctx context.Context, t *mtxn, keys []string, kind no
 // strict transactions never share a batch. After a failure it hands out only what arrived
 // before the failed transaction and returns the failure once that is applied.
 func (s *scheduler) take(ctx context.Context, worker int) (*batch, error) {
+	if s.ordered {
+		return s.takeOrdered(ctx, worker)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for len(s.ready) == 0 || !s.belowLocked(s.ready[0]) {
@@ -302,6 +330,9 @@ func (s *scheduler) onlyDependsOn(d *node, b *batch) bool {
 // checkpointFor returns the checkpoint content of a batch about to commit.
 // includeBatch is false for the "DDL pending" row written before a DDL runs.
 func (s *scheduler) checkpointFor(b *batch, includeBatch bool) ckpt {
+	if s.ordered && !b.nodes[0].barrier {
+		return s.checkpointThrough(b)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	lwIdx := s.nextIdx
@@ -360,14 +391,16 @@ func (s *scheduler) commit(b *batch) {
 		}
 		for _, d := range n.dependents {
 			d.waiting--
-			if d.waiting == 0 && d.state == stWaiting {
+			if d.waiting == 0 && d.state == stWaiting && !s.ordered {
 				d.state = stReady
 				heap.Push(&s.ready, d)
 			}
 		}
 		n.dependents = nil
 		n.deps = nil
-		s.perWorker[b.worker] = append(s.perWorker[b.worker], n)
+		if !s.ordered { // ordered: committed means below the watermark, nothing to list
+			s.perWorker[b.worker] = append(s.perWorker[b.worker], n)
+		}
 	}
 	s.batches++
 	s.durableLocked(b.cpLW)
@@ -405,6 +438,7 @@ func (s *scheduler) advanceLocked() {
 	}
 	if i > 0 {
 		s.order = s.order[i:]
+		s.headSince = time.Now()
 		s.signalLocked()
 	}
 }
@@ -416,13 +450,14 @@ type schedSnapshot struct {
 	lwCommit            time.Time // source commit time of the last transaction under lw
 	inflight            int       // transactions added and not yet applied
 	txns, rows, batches int64     // applied so far
+	yields              int64     // ordered mode: groups rolled back for the head group
 }
 
 func (s *scheduler) snapshot() schedSnapshot {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return schedSnapshot{lw: s.lw.String(), durable: s.durable.String(), lwCommit: s.lwCommit, inflight: s.inflight,
-		txns: s.appliedTxns, rows: s.appliedRows, batches: s.batches}
+		txns: s.appliedTxns, rows: s.appliedRows, batches: s.batches, yields: s.yields}
 }
 
 // waitIdle blocks until everything read so far is applied (or a failure is recorded, which it

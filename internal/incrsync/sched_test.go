@@ -17,7 +17,7 @@ func TestSchedulerDrainsBeforeFailure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := newScheduler(2, 100, 1000, 1, lw, nil) // one transaction a batch: no merging
+	s := newScheduler(2, 100, 1000, 1, false, lw, nil) // one transaction a batch: no merging
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	add := func(gtid string, keys ...string) {

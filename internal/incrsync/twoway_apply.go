@@ -391,8 +391,11 @@ func (c *conflictRec) stopError(cfg *TwoWayConfig) error {
 			") or set another conflict policy for the table, and resume")
 }
 
-// applyTwoWay applies a batch (one source transaction) with conflict detection and records its
-// conflicts in the same target transaction; a stop records on its own and fails.
+// applyTwoWay applies a batch (consecutive whole source transactions, atomic_txns) with
+// conflict detection per source transaction and records its conflicts in the same target
+// transaction. A stop records on its own and fails; in a batch of several transactions it first
+// has the batch redone one transaction at a time (errStrictMismatch), so every transaction
+// before the conflicting one is applied when the task stops.
 func (w *worker) applyTwoWay(ctx context.Context, tx *sql.Tx, b *batch) ([]*conflictRec, error) {
 	a := &twoWayApplier{cfg: w.twoWay, task: w.cp.task, schema: w.cp.schema}
 	var recs []*conflictRec
@@ -412,6 +415,9 @@ func (w *worker) applyTwoWay(ctx context.Context, tx *sql.Tx, b *batch) ([]*conf
 				continue
 			}
 			if c.decision == cfl.DecideStop {
+				if len(b.nodes) > 1 {
+					return nil, errStrictMismatch
+				}
 				if err := a.record(ctx, w.db, w.cp.schema, []*conflictRec{c}); err != nil {
 					return nil, err
 				}

@@ -60,6 +60,7 @@ const (
 	IncrReadBytesTotal       = "oms_incr_sync_read_bytes_total"     // change records decoded from the stream
 	IncrTxnsTotal            = "oms_incr_sync_txns_total"
 	IncrCommitsTotal         = "oms_incr_sync_commits_total"
+	IncrOrderYieldsTotal     = "oms_incr_sync_commit_order_yields_total" // atomic_txns: groups rolled back for the head group
 	IncrQueueDepthTxns       = "oms_incr_sync_queue_depth_txns"
 	IncrApplyLatencySeconds  = "oms_incr_sync_apply_latency_seconds" // histogram per target commit
 	IncrErrorsTotal          = "oms_incr_sync_errors_total"          // {class}
