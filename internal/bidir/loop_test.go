@@ -77,10 +77,16 @@ func TestTwoWayNoEcho(t *testing.T) {
 		if !ok {
 			t.Fatalf("store %s has no status", d[0].name)
 		}
-		// every transaction the opposite direction applied here is an echo (the DDL included)
-		want := float64(len(written[d[1].name]))
-		if st.Metrics["echo_dropped_total"] < want {
-			t.Errorf("store %s dropped %v echoes, want at least %v", d[0].name, st.Metrics["echo_dropped_total"], want)
+		// every target transaction the opposite direction committed here is an echo (the DDL
+		// included); with atomic_txns one may hold several consecutive source transactions
+		opp, ok := d[1].incr.Status()
+		if !ok {
+			t.Fatalf("incr-sync %s has no status", incrTask(d[1], d[0]))
+		}
+		want := opp.Metrics["target_commits_total"]
+		if want < 1 || st.Metrics["echo_dropped_total"] < want {
+			t.Errorf("store %s dropped %v echoes, want at least %v (the target commits of %s, which applied %d transactions)",
+				d[0].name, st.Metrics["echo_dropped_total"], want, incrTask(d[1], d[0]), len(written[d[1].name]))
 		}
 	}
 }
