@@ -4,7 +4,7 @@
 #
 #   bench/incr_apply.sh
 #   DURATION=20 WORKLOADS=oltp_insert bench/incr_apply.sh          # quick debug run
-#   OMS_ATOMIC=1 bench/incr_apply.sh      # oms keeps source transaction boundaries too
+#   OMS_ATOMIC=1 bench/incr_apply.sh      # oms keeps source transaction boundaries and commit order too
 #   MONITOR=1 bench/incr_apply.sh         # with monitoring on: while incr-sync applies, a node's
 #                                         # monitoring path (`oms metrics-relay`) scrapes its /metrics
 #                                         # every second (10x a node's rate) into a real influxd
@@ -64,8 +64,9 @@ THREADS=${THREADS:-8}
 WORKLOADS=${WORKLOADS:-"oltp_write_only oltp_insert"}
 NATIVE_THREADS=${NATIVE_THREADS:-4}   # slave_parallel_threads of the native replica
 OMS_WORKERS=${OMS_WORKERS:-4}         # incr-sync "workers"
-OMS_ATOMIC=${OMS_ATOMIC:-0}           # 1: incr-sync "atomic_txns" (one target txn per source txn,
-                                      # like the native replica; default merges source txns)
+OMS_ATOMIC=${OMS_ATOMIC:-0}           # 1: incr-sync "atomic_txns" (whole source txns committed in
+                                      # source order, like the native replica; default merges
+                                      # source txns and commits in any order that keeps each key's)
 APPLY_TIMEOUT=${APPLY_TIMEOUT:-3600}  # s, per applier and workload
 MONITOR=${MONITOR:-0}                 # 1: scrape incr-sync into InfluxDB while it applies (see top)
 INFLUX_PORT=${INFLUX_PORT:-13386}

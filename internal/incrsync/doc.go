@@ -22,6 +22,10 @@
 // watermark and skips the listed GTIDs, so nothing is skipped or applied twice. Checkpoints only
 // name whole source transactions.
 //
+// With atomic_txns (two-way sync too) batches are runs of consecutive source transactions and
+// commit in source order, so a reader on the target only sees states the source went through
+// (sched_ordered.go).
+//
 // DDL is a barrier: it waits for everything before it, runs alone, and everything after it waits
 // for it (ddl.go). Tables without a primary or unique key are applied row by row in order,
 // matching the full before-image with LIMIT 1.
