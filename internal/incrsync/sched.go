@@ -91,6 +91,7 @@ type scheduler struct {
 	// committing the head transaction whose batch got its turn; headSince when the head last
 	// changed; yields how often a waiting group rolled back for the head.
 	ordered    bool
+	arrived    chan struct{} // closed and replaced when a transaction arrives
 	nextTake   uint64
 	committing *node
 	headSince  time.Time
@@ -118,7 +119,7 @@ func newScheduler(workers, window, maxRows, maxTxns int, ordered bool, lw binlog
 	return &scheduler{
 		changed: make(chan struct{}), last: map[string]*node{}, window: window,
 		lw: lw.Clone(), durable: lw.Clone(), perWorker: make([][]*node, workers), recovered: recovered,
-		maxRows: maxRows, maxTxns: maxTxns, ordered: ordered, headSince: time.Now(),
+		maxRows: maxRows, maxTxns: maxTxns, ordered: ordered, arrived: make(chan struct{}), headSince: time.Now(),
 	}
 }
 
@@ -253,7 +254,10 @@ func (s *scheduler) enqueue(ctx context.Context, t *mtxn, keys []string, kind no
 	}
 	n.waiting = len(n.deps)
 	if s.ordered {
-		s.signalLocked() // a worker without a group may take it, ready or not
+		// a worker without a group may take it, ready or not; only those wake (a signal per
+		// transaction read would wake every worker waiting for its turn)
+		close(s.arrived)
+		s.arrived = make(chan struct{})
 	} else if n.waiting == 0 {
 		n.state = stReady
 		heap.Push(&s.ready, n)

@@ -56,7 +56,7 @@ func (s *scheduler) takeOrdered(ctx context.Context, worker int) (*batch, error)
 		if b == nil && s.drainedLocked() {
 			return nil, s.failErr
 		}
-		if err := s.waitLocked(ctx); err != nil {
+		if err := s.waitGroupLocked(ctx, b == nil); err != nil {
 			if b != nil { // give the group back: the next take hands it out again
 				for _, n := range b.nodes {
 					n.state, n.batch = stWaiting, nil
@@ -143,6 +143,23 @@ func (s *scheduler) waitTurn(ctx context.Context, b *batch, mayYield bool) error
 			return err
 		}
 	}
+}
+
+// waitGroupLocked is waitLocked that also wakes when a transaction arrives (arrived: for a
+// worker without a group).
+func (s *scheduler) waitGroupLocked(ctx context.Context, arrived bool) error {
+	if !arrived {
+		return s.waitLocked(ctx)
+	}
+	ch, ar := s.changed, s.arrived
+	s.mu.Unlock()
+	select {
+	case <-ch:
+	case <-ar:
+	case <-ctx.Done():
+	}
+	s.mu.Lock()
+	return ctx.Err()
 }
 
 // waitLockedFor is waitLocked bounded by d (0: unbounded).
