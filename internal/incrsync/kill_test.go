@@ -104,6 +104,28 @@ func sourceGTIDs(t *testing.T, p *pair, from, to, db string) []string {
 	return out
 }
 
+// killRepeatedly starts the real binary kills times; each run, once it applied something (the
+// audit table grew), runs a random moment more and is killed with SIGKILL; after each kill
+// check runs.
+func killRepeatedly(t *testing.T, proc *scenario.ComponentProcess, p *pair, task string, kills int, check func(kill int)) {
+	t.Helper()
+	for k := 0; k < kills; k++ {
+		before := len(appliedGTIDs(t, p, task))
+		proc.Start()
+		deadline := time.Now().Add(30 * time.Second)
+		for len(appliedGTIDs(t, p, task)) <= before {
+			if time.Now().After(deadline) {
+				t.Fatalf("run %d applied nothing in 30 s; log:\n%s", k+1, proc.LogTail())
+			}
+			time.Sleep(50 * time.Millisecond) // polling interval
+		}
+		time.Sleep(time.Duration(300+rand.IntN(1500)) * time.Millisecond) // let it run: the kill lands mid-stream
+		proc.Kill(syscall.SIGKILL)
+		t.Logf("kill %d: %d transactions applied so far", k+1, len(appliedGTIDs(t, p, task)))
+		check(k + 1)
+	}
+}
+
 // TestKill9DuringWorkload: the real binary applies a live concurrent workload (hot keys, unique
 // swaps, key changes) from a real Store and is killed with SIGKILL every few seconds, restarted
 // each time. At the end the target equals the source row by row, and the audit table holds
@@ -155,21 +177,7 @@ func TestKill9DuringWorkload(t *testing.T) {
 	defer haltWorkload()
 
 	const kills = 5
-	for k := 0; k < kills; k++ {
-		before := len(appliedGTIDs(t, p, task))
-		proc.Start()
-		// wait until this run applied something, then kill it at a random moment soon after
-		deadline := time.Now().Add(30 * time.Second)
-		for len(appliedGTIDs(t, p, task)) <= before {
-			if time.Now().After(deadline) {
-				t.Fatalf("run %d applied nothing in 30 s; log:\n%s", k+1, proc.LogTail())
-			}
-			time.Sleep(50 * time.Millisecond) // polling interval
-		}
-		time.Sleep(time.Duration(300+rand.IntN(1500)) * time.Millisecond) // let it run: the kill lands mid-stream
-		proc.Kill(syscall.SIGKILL)
-		t.Logf("kill %d: %d transactions applied so far", k+1, len(appliedGTIDs(t, p, task)))
-	}
+	killRepeatedly(t, proc, p, task, kills, func(int) {})
 	haltWorkload()
 	select {
 	case err := <-errs:

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"math/rand/v2"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -280,22 +279,11 @@ func TestAtomicTxnsOrderAcrossKills(t *testing.T) {
 	defer halt()
 
 	const kills = 4
-	for k := 0; k < kills; k++ {
-		before := len(appliedGTIDs(t, p, task))
-		proc.Start()
-		deadline := time.Now().Add(30 * time.Second)
-		for len(appliedGTIDs(t, p, task)) <= before {
-			if time.Now().After(deadline) {
-				t.Fatalf("run %d applied nothing in 30 s; log:\n%s", k+1, proc.LogTail())
-			}
-			time.Sleep(50 * time.Millisecond) // polling interval
-		}
-		time.Sleep(time.Duration(200+rand.IntN(1200)) * time.Millisecond) // the kill lands mid-stream
-		proc.Kill(syscall.SIGKILL)
+	killRepeatedly(t, proc, p, task, kills, func(k int) {
 		if err := rd.failed(); err != nil {
-			t.Fatalf("after kill %d the target showed a state the source never had: %v", k+1, err)
+			t.Fatalf("after kill %d the target showed a state the source never had: %v", k, err)
 		}
-	}
+	})
 	halt()
 	select {
 	case err := <-werr:
