@@ -14,6 +14,8 @@
 # of a heartbeat is the time from its commit on SRC until it is visible on the target.
 # Prints p50/p99/max for oms and native and the difference (target: oms p99 <= native p99 +
 # 50 ms, never above 1 s). Finally CHECKSUM TABLE of every table must match on SRC, TGT, REPL.
+# With TRACE=1 (default) the Store and Incr-Sync write a transaction trace (OMS_TXN_TRACE,
+# internal/metrics) and lagprobe prints where the oms lag of the heartbeats went, hop by hop.
 # Durable settings on every instance (sync_binlog=1, innodb_flush_log_at_trx_commit=1).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -33,6 +35,10 @@ THREADS=${THREADS:-8}
 DURATION=${DURATION:-60}
 RTTS=${RTTS:-"50 200"}
 WORKERS=${WORKERS:-4}
+TRACE=${TRACE:-1}
+trace_env() {  # trace_env FILE: the environment that makes a component write its trace to FILE
+    if [ "$TRACE" = 1 ]; then echo "OMS_TXN_TRACE=$1"; else echo "OMS_TXN_TRACE="; fi
+}
 on_exit "$SRC" "$TGT" "$REPL"
 
 mdb_wipe
@@ -55,8 +61,10 @@ log "TGT and REPL hold the source's data at $G0"
 
 SRC_JSON="{\"host\":\"127.0.0.1\",\"port\":$SRC,\"user\":\"$MDB_USER\",\"password\":\"$MDB_PASS\"}"
 TGT_JSON="{\"host\":\"127.0.0.1\",\"port\":$TGT,\"user\":\"$MDB_USER\",\"password\":\"$MDB_PASS\"}"
+export "$(trace_env "$BENCH_ROOT/store-trace.txt")"
 start_component store "$BENCH_ROOT/store" lag-store \
     "{\"source\":$SRC_JSON,\"start\":{\"gtid_set\":\"$G0\"},\"listen\":\"127.0.0.1:0\"}"
+export OMS_TXN_TRACE=
 STORE_ADDR=$(cat "$BENCH_ROOT/store/store.addr")
 
 PROXY_PIDS=() INCR_PID=
@@ -81,9 +89,13 @@ for RTT in $RTTS; do
     RP=$(cut -d: -f2 "$BENCH_ROOT/repl-link.addr")
     q "$REPL" "CHANGE MASTER TO MASTER_HOST='127.0.0.2', MASTER_PORT=$RP, MASTER_USER='$MDB_USER',
                MASTER_PASSWORD='$MDB_PASS', MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1; START SLAVE"
+    export "$(trace_env "$BENCH_ROOT/incr-trace_$RTT.txt")"
     start_component incr-sync "$BENCH_ROOT/incr" lag \
         "{\"store_addr\":\"$(cat "$BENCH_ROOT/store-link.addr")\",\"target\":$TGT_JSON,\"selection\":{\"tables\":[{\"db\":\"sbtest\"},{\"db\":\"bench_hb\"}]},\"start_gtid\":\"$G0\",\"workers\":$WORKERS}"
     INCR_PID=$COMP_PID
+    export OMS_TXN_TRACE=
+    TRACE_ARGS=()
+    [ "$TRACE" = 1 ] && TRACE_ARGS=(-trace "$BENCH_ROOT/store-trace.txt" -trace "$BENCH_ROOT/incr-trace_$RTT.txt" -trace-target oms)
     G=$(binlog_gtid "$SRC")
     wait_gtid "$REPL" "$G" 300; wait_position "$BENCH_ROOT/incr" "$G" 300
     log "RTT $RTT ms: both caught up at $G; sysbench oltp_write_only at $RATE tx/s for $DURATION s"
@@ -93,7 +105,7 @@ for RTT in $RTTS; do
     SB_PID=$!
     "$BENCH_ROOT/lagprobe" -source "$MDB_USER:$MDB_PASS@tcp(127.0.0.1:$SRC)/" \
         -target "oms=$MDB_USER:$MDB_PASS@tcp(127.0.0.1:$TGT)/" -target "native=$MDB_USER:$MDB_PASS@tcp(127.0.0.1:$REPL)/" \
-        -every 50ms -poll 10ms -duration "${DURATION}s" > "$BENCH_ROOT/lag_$RTT.txt"
+        -every 50ms -poll 10ms -duration "${DURATION}s" "${TRACE_ARGS[@]}" > "$BENCH_ROOT/lag_$RTT.txt"
     wait "$SB_PID" || { tail -20 "$BENCH_ROOT/sysbench_$RTT.log"; die "sysbench failed"; }
     LOAD=$(cat /proc/loadavg)
     TPS=$(awk '/transactions:/{gsub(/[(]/,"",$3); print $3}' "$BENCH_ROOT/sysbench_$RTT.log")

@@ -9,6 +9,11 @@
 //	lagprobe -source 'root:@tcp(127.0.0.1:3306)/' -target oms='root:@tcp(127.0.0.1:3307)/' \
 //	    -target native='root:@tcp(127.0.0.1:3308)/' -every 50ms -duration 60s
 //
+// With -trace FILE (repeat: the Store's and Incr-Sync's OMS_TXN_TRACE files, internal/metrics)
+// and -trace-target NAME it also prints where the lag of NAME went: per hop of a heartbeat's way
+// (source commit -> Store read -> durable -> sent -> Incr-Sync received -> scheduled -> taken ->
+// committed -> seen by the poll) p50/p99/max, and the hops of the slowest heartbeats.
+//
 // The table is bench_hb.hb (id INT PRIMARY KEY, seq BIGINT, ts DATETIME(6)); it must exist on the
 // source and every target (the benchmark creates it before the targets are copied).
 package main
@@ -40,28 +45,33 @@ func main() {
 	poll := flag.Duration("poll", 10*time.Millisecond, "target poll interval")
 	duration := flag.Duration("duration", 60*time.Second, "how long heartbeats are written")
 	drain := flag.Duration("drain", 120*time.Second, "how long to wait for the targets to get the last heartbeat")
+	var traces targets
+	flag.Var(&traces, "trace", "an OMS_TXN_TRACE file to break the lag of -trace-target down with (repeat)")
+	traceTarget := flag.String("trace-target", "", "the target whose lag the traces break down")
 	flag.Parse()
 	if *source == "" || len(tgts) == 0 {
 		fmt.Fprintln(os.Stderr, "lagprobe: -source and at least one -target NAME=DSN are required")
 		os.Exit(2)
 	}
-	if err := run(*source, tgts, *every, *poll, *duration, *drain); err != nil {
+	if err := run(*source, tgts, *every, *poll, *duration, *drain, traces, *traceTarget); err != nil {
 		fmt.Fprintln(os.Stderr, "lagprobe:", err)
 		os.Exit(1)
 	}
 }
 
-// writes records when each heartbeat was committed on the source.
+// writes records when each heartbeat was committed on the source (and its GTID).
 type writes struct {
-	mu   sync.Mutex
-	at   []time.Time // index seq-1
-	done bool
+	mu    sync.Mutex
+	at    []time.Time // index seq-1
+	gtids []string
+	done  bool
 }
 
-func (w *writes) add(t time.Time) int64 {
+func (w *writes) add(t time.Time, gtid string) int64 {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.at = append(w.at, t)
+	w.gtids = append(w.gtids, gtid)
 	return int64(len(w.at))
 }
 
@@ -74,7 +84,7 @@ func (w *writes) get(seq int64) (time.Time, int64, bool) {
 	return w.at[seq-1], int64(len(w.at)), w.done
 }
 
-func run(source string, tgts []string, every, poll, duration, drain time.Duration) error {
+func run(source string, tgts []string, every, poll, duration, drain time.Duration, traces []string, traceTarget string) error {
 	ctx := context.Background()
 	src, err := sql.Open("mysql", source)
 	if err != nil {
@@ -84,10 +94,16 @@ func run(source string, tgts []string, every, poll, duration, drain time.Duratio
 	if _, err := src.ExecContext(ctx, "DELETE FROM bench_hb.hb"); err != nil {
 		return fmt.Errorf("source: %w", err)
 	}
+	conn, err := src.Conn(ctx) // one session: @@last_gtid is the heartbeat's
+	if err != nil {
+		return fmt.Errorf("source: %w", err)
+	}
+	defer conn.Close()
 	w := &writes{}
 	type result struct {
 		name    string
 		lags    []time.Duration
+		seen    map[int64]time.Time // when the poll first saw heartbeat seq
 		missing int64
 		err     error
 	}
@@ -109,6 +125,7 @@ func run(source string, tgts []string, every, poll, duration, drain time.Duratio
 			defer wg.Done()
 			r := &results[i]
 			r.name = name
+			r.seen = map[int64]time.Time{}
 			var seen int64
 			deadline := start.Add(duration + drain)
 			for time.Now().Before(deadline) {
@@ -126,6 +143,7 @@ func run(source string, tgts []string, every, poll, duration, drain time.Duratio
 					}
 					seen++
 					r.lags = append(r.lags, max(0, now.Sub(at)))
+					r.seen[seen] = now
 				}
 				if _, n, done := w.get(0); done && seen >= n {
 					return
@@ -142,10 +160,15 @@ func run(source string, tgts []string, every, poll, duration, drain time.Duratio
 		w.mu.Lock()
 		seq := int64(len(w.at)) + 1
 		w.mu.Unlock()
-		if _, err := src.ExecContext(ctx, "REPLACE INTO bench_hb.hb (id, seq, ts) VALUES (1, ?, NOW(6))", seq); err != nil {
+		if _, err := conn.ExecContext(ctx, "REPLACE INTO bench_hb.hb (id, seq, ts) VALUES (1, ?, NOW(6))", seq); err != nil {
 			return fmt.Errorf("source heartbeat: %w", err)
 		}
-		w.add(time.Now()) // committed (autocommit) when Exec returns
+		committed := time.Now() // committed (autocommit) when Exec returns
+		var gtid sql.NullString
+		if len(traces) > 0 {
+			_ = conn.QueryRowContext(ctx, "SELECT @@last_gtid").Scan(&gtid) // MariaDB only: no breakdown elsewhere
+		}
+		w.add(committed, gtid.String)
 	}
 	tick.Stop()
 	w.mu.Lock()
@@ -164,6 +187,11 @@ func run(source string, tgts []string, every, poll, duration, drain time.Duratio
 			return float64(r.lags[min(len(r.lags)-1, int(p*float64(len(r.lags))))].Microseconds()) / 1000
 		}
 		fmt.Printf("%s n=%d p50_ms=%.1f p99_ms=%.1f max_ms=%.1f missing=%d\n", r.name, len(r.lags), q(0.50), q(0.99), q(1), r.missing)
+	}
+	for _, r := range results {
+		if r.name == traceTarget && len(traces) > 0 {
+			return breakdown(w, r.seen, traces)
+		}
 	}
 	return nil
 }

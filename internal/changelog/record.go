@@ -137,6 +137,9 @@ type Txn struct {
 	Rows      []Row `json:"rows,omitempty"`
 	DDL       *DDL  `json:"ddl,omitempty"`
 	Heartbeat bool  `json:"heartbeat,omitempty"`
+	// Received is when this process received the transaction (a consumer: from the Store's
+	// stream), where its latency in the process starts; not part of the record.
+	Received time.Time `json:"-"`
 }
 
 // IsDDL reports whether the transaction is a schema change.

@@ -16,6 +16,7 @@ import (
 	"github.com/omsdev/oms/internal/changelog"
 	"github.com/omsdev/oms/internal/component"
 	"github.com/omsdev/oms/internal/ddl"
+	"github.com/omsdev/oms/internal/metrics"
 	"github.com/omsdev/oms/internal/mysqlconn"
 	"github.com/omsdev/oms/internal/omserr"
 	"github.com/omsdev/oms/internal/selection"
@@ -273,7 +274,7 @@ func (s *Syncer) read(ctx context.Context, src TxnSource, sched *scheduler, rec 
 			continue
 		}
 		if t.DDL != nil {
-			mt := &mtxn{gtid: t.GTID, commit: t.CommitTime, seq: t.Seq}
+			mt := &mtxn{gtid: t.GTID, commit: t.CommitTime, seq: t.Seq, received: t.Received}
 			plan, err := planDDL(s.sel, s.policy, t.DDL, t.GTID)
 			if err == nil && len(plan.stmts) > 0 {
 				switch s.cfg.TwoWay.ddlAction(plan.kind.Class()) {
@@ -337,6 +338,7 @@ func (s *Syncer) read(ctx context.Context, src TxnSource, sched *scheduler, rec 
 			return err
 		}
 		mt.idempotent = s.cfg.IdempotentAlways || (t.GTID != "" && s.strictAfter.Contains(t.GTID))
+		mt.received = t.Received
 		keys = keys[:0]
 		for i := range mt.rows {
 			keys = conflictKeys(&mt.rows[i], keys)
@@ -345,6 +347,8 @@ func (s *Syncer) read(ctx context.Context, src TxnSource, sched *scheduler, rec 
 			err = sched.skip(ctx, mt)
 		} else {
 			err = sched.add(ctx, mt, append([]string(nil), keys...))
+			metrics.Trace(metrics.HopIncrReceived, mt.gtid, mt.received)
+			metrics.Trace(metrics.HopIncrScheduled, mt.gtid, mt.scheduled)
 		}
 		if err != nil {
 			return err

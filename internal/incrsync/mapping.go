@@ -70,6 +70,9 @@ type mtxn struct {
 	ddlTables  []string           // "db.table" the DDL changes, for the per-table counts
 	ddlSession *changelog.Session // the source session the DDL ran in
 	idempotent bool
+	// received (from the Store) and scheduled (added to the scheduler): where its read and wait
+	// hops start (instruments.applied)
+	received, scheduled time.Time
 }
 
 // mapper applies the selection to source transactions. Not safe for concurrent use (the read

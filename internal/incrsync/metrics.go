@@ -17,6 +17,7 @@ type instruments struct {
 	errs      *prometheus.CounterVec
 	changes   *prometheus.CounterVec
 	conflicts *prometheus.CounterVec
+	hops      *prometheus.HistogramVec
 }
 
 func newInstruments() *instruments {
@@ -39,7 +40,7 @@ func (in *instruments) conflict(c *conflictRec) {
 
 // Collectors implements component.Instrumented.
 func (s *Syncer) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{s.ins.latency, s.ins.errs, s.ins.changes, s.ins.conflicts}
+	return []prometheus.Collector{s.ins.latency, s.ins.errs, s.ins.changes, s.ins.conflicts, s.ins.hops}
 }
 
 type changeKey struct {
@@ -50,6 +51,7 @@ type changeKey struct {
 // applied records a batch that committed after took.
 func (in *instruments) applied(b *batch, took time.Duration) {
 	in.latency.Observe(took.Seconds())
+	in.hopsOf(b, time.Now(), took)
 	counts := map[changeKey]int{}
 	var lastT *tableInfo
 	var lastName string
@@ -91,4 +93,22 @@ func opName(op changelog.Op) string {
 		return metrics.OpDelete
 	}
 	return op.String()
+}
+
+// hopsOf records the hops of a batch's source transactions: it committed at now after took.
+func (in *instruments) hopsOf(b *batch, now time.Time, took time.Duration) {
+	taken := now.Add(-took)
+	read, wait, apply := in.hops.WithLabelValues(metrics.HopRead), in.hops.WithLabelValues(metrics.HopWait), in.hops.WithLabelValues(metrics.HopApply)
+	for _, n := range b.nodes {
+		if n.t.scheduled.IsZero() {
+			continue
+		}
+		if !n.t.received.IsZero() {
+			read.Observe(n.t.scheduled.Sub(n.t.received).Seconds())
+		}
+		wait.Observe(taken.Sub(n.t.scheduled).Seconds())
+		apply.Observe(took.Seconds())
+		metrics.Trace(metrics.HopIncrTaken, n.t.gtid, taken)
+		metrics.Trace(metrics.HopIncrCommitted, n.t.gtid, now)
+	}
 }

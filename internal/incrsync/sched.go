@@ -219,6 +219,7 @@ func (s *scheduler) enqueue(ctx context.Context, t *mtxn, keys []string, kind no
 	if s.failErr != nil {
 		return s.failErr
 	}
+	t.scheduled = time.Now()
 	n := &node{idx: s.nextIdx, t: t, keys: keys, barrier: kind == nodeBarrier, rows: len(t.rows)}
 	s.nextIdx++
 	s.order = append(s.order, n)

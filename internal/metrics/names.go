@@ -20,6 +20,17 @@ const (
 	LabelSink     = "sink"
 	LabelKind     = "kind"     // component kind on oms_component_* series; conflict kind on oms_incr_sync_conflicts_total
 	LabelDecision = "decision" // keep_target, take_source, stop (two-way conflicts)
+	LabelHop      = "hop"      // a step of a transaction's way from the source to the target (Hop* values)
+)
+
+// Hop label values of oms_store_hop_seconds and oms_incr_sync_hop_seconds: the time a transaction
+// spends in each step, so a lag can be broken down by where it goes.
+const (
+	HopDurable = "durable" // Store: read from the source's binlog -> its segment write is fsync'd
+	HopSent    = "sent"    // Store: durable -> written and flushed to a consumer's stream
+	HopRead    = "read"    // Incr-Sync: received from the Store -> mapped and added to the scheduler
+	HopWait    = "wait"    // Incr-Sync: scheduled -> taken by a worker (dependencies, busy workers)
+	HopApply   = "apply"   // Incr-Sync: taken -> its batch committed on the target
 )
 
 // Op label values of the per-table change counters.
@@ -49,6 +60,8 @@ const (
 	StoreFilteredRowsTotal        = "oms_store_filtered_rows_total"
 	StoreRetentionForcedTotal     = "oms_store_retention_forced_total"
 	StoreEchoDroppedTotal         = "oms_store_echo_dropped_total" // two-way: transactions applied by the opposite direction, dropped
+	StoreWriteSeconds             = "oms_store_write_seconds"      // histogram per group write of the log (write + fsync)
+	StoreHopSeconds               = "oms_store_hop_seconds"        // histogram {hop}: durable, sent
 )
 
 // Incr-Sync (apply).
@@ -66,6 +79,7 @@ const (
 	IncrErrorsTotal          = "oms_incr_sync_errors_total"          // {class}
 	IncrChangesTotal         = "oms_incr_sync_changes_total"         // {table, op}: applied DML rows and DDL statements
 	IncrConflictsTotal       = "oms_incr_sync_conflicts_total"       // {kind, decision}: two-way conflicts
+	IncrHopSeconds           = "oms_incr_sync_hop_seconds"           // histogram {hop}: read, wait, apply per source transaction
 )
 
 // Full import and verification.

@@ -218,6 +218,10 @@ func (r *Reader) readLoop(ctx context.Context) error {
 			if err != nil {
 				return fmt.Errorf("read stream from store %s: %w", r.addr, err)
 			}
+			now := time.Now()
+			for _, t := range batch {
+				t.Received = now
+			}
 		case frameHeartbeat:
 			var hb heartbeatInfo
 			if err := json.Unmarshal(data, &hb); err != nil {

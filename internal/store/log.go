@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/omsdev/oms/internal/binlog"
 	"github.com/omsdev/oms/internal/omserr"
@@ -34,9 +35,13 @@ type Log struct {
 	end    binlog.GTIDSet // base ∪ purged ∪ every segment's GTIDs: the captured position
 	last   recordMeta     // last durable record
 	notify *notifier
-	wbuf   []byte
-	closed bool
-	lock   *os.File // flock'd LOCK file: one writer per directory, released when the process dies
+	// durable says when the last appends became durable (a ring by append, under mu): where a
+	// record's sent hop starts (durableAt).
+	durable  [durableMarks]durableMark
+	durableN int
+	wbuf     []byte
+	closed   bool
+	lock     *os.File // flock'd LOCK file: one writer per directory, released when the process dies
 }
 
 // logMeta is store.json: what the segments alone cannot tell.
@@ -238,9 +243,10 @@ func (l *Log) DiskBytes() int64 {
 
 // pendingRecord is an encoded transaction waiting to be appended.
 type pendingRecord struct {
-	payload []byte
-	meta    recordMeta
-	rows    int
+	payload  []byte
+	meta     recordMeta
+	rows     int
+	received time.Time // when capture read its commit from the source (the durable hop's start)
 }
 
 // Append writes the records, fsyncs them and only then makes them visible to readers and to
@@ -280,6 +286,8 @@ func (l *Log) Append(recs []pendingRecord) error {
 		}
 		s.size = off
 		l.last = recs[n-1].meta
+		l.durable[l.durableN%durableMarks] = durableMark{seq: l.last.seq, at: time.Now()}
+		l.durableN++
 		l.mu.Unlock()
 		l.notify.broadcast()
 		recs = recs[n:]
@@ -290,6 +298,31 @@ func (l *Log) Append(recs []pendingRecord) error {
 		}
 	}
 	return nil
+}
+
+// durableMarks is how many appends durableAt remembers: at a few per second when caught up,
+// minutes of them; a consumer further behind is catching up and its sent hop is not a delay.
+const durableMarks = 1024
+
+// durableMark is an append: up to which seq it made the log durable, and when.
+type durableMark struct {
+	seq uint64
+	at  time.Time
+}
+
+// durableAt returns when the record seq became durable, if it was among the last appends.
+func (l *Log) durableAt(seq uint64) (time.Time, bool) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	var at time.Time
+	for i := l.durableN - 1; i >= 0 && i >= l.durableN-durableMarks; i-- {
+		m := l.durable[i%durableMarks]
+		if m.seq < seq {
+			return at, !at.IsZero()
+		}
+		at = m.at
+	}
+	return time.Time{}, false // older than the marks, or before this process appended
 }
 
 // ensureActive opens the last segment for writing, creating one if there is none or it is full.

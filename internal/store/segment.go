@@ -96,6 +96,13 @@ func peekRecord(p []byte) (recordMeta, error) {
 	return m, nil
 }
 
+// peekSeq returns the seq of a record payload.
+func peekSeq(p []byte) uint64 {
+	r := &rd{b: p}
+	r.byte1()
+	return r.uvarint()
+}
+
 // peekGTID returns the GTID bytes of a record payload without allocating.
 func peekGTID(p []byte) []byte {
 	r := &rd{b: p}

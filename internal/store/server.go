@@ -46,7 +46,8 @@ type Server struct {
 	sourceTime func() int64
 
 	handler http.Handler
-	tls     clustertls.Source // nil: plain HTTP, anyone may call (hand-written specs only)
+	tls     clustertls.Source
+	ins     *instruments // the Store's (nil: a server of its own in tests) // nil: plain HTTP, anyone may call (hand-written specs only)
 	streams atomic.Int64
 	sent    atomic.Int64
 	// filtered counts rows consumers' filters kept from leaving (never sent)
@@ -417,6 +418,9 @@ func (s *Server) stream(ctx context.Context, w http.ResponseWriter, from binlog.
 		s.sent.Add(int64(len(payload) + frameHeader))
 		if fl != nil {
 			fl.Flush()
+		}
+		if typ == frameRecords {
+			s.ins.sent(s.log, data, time.Now())
 		}
 		return nil
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/omsdev/oms/internal/component"
 	"github.com/omsdev/oms/internal/ddl"
 	"github.com/omsdev/oms/internal/heartbeat"
+	"github.com/omsdev/oms/internal/metrics"
 	"github.com/omsdev/oms/internal/mysqlconn"
 	"github.com/omsdev/oms/internal/omserr"
 	"github.com/omsdev/oms/internal/schema"
@@ -168,6 +169,7 @@ type Store struct {
 	srv     *Server
 	tracker *schema.Tracker
 	echo    bidir.EchoFilter
+	ins     *instruments
 
 	mu        sync.Mutex
 	state     string
@@ -204,7 +206,8 @@ func NewWithConfig(spec component.Spec, cfg Config, logger *slog.Logger) (*Store
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &Store{cfg: cfg, spec: spec, logger: logger, state: component.StateInit, echo: bidir.NewEchoFilter(cfg.EchoSchema, cfg.EchoTasks)}, nil
+	return &Store{cfg: cfg, spec: spec, logger: logger, state: component.StateInit, echo: bidir.NewEchoFilter(cfg.EchoSchema, cfg.EchoTasks),
+		ins: newInstruments()}, nil
 }
 
 // Addr is the consumer address (after Init).
@@ -259,6 +262,7 @@ func (s *Store) Init(ctx context.Context) error {
 		}
 		return s.lastCommit.Load()
 	})
+	s.srv.ins = s.ins
 	tlsSrc, err := s.spec.PeerTLSSource()
 	if err != nil {
 		return s.fail(err)
@@ -357,9 +361,11 @@ func (s *Store) writeLoop(ctx context.Context, in <-chan pendingRecord) error {
 		for _, r := range batch {
 			rows += int64(r.rows)
 		}
+		start := time.Now()
 		if err := s.log.Append(batch); err != nil {
 			return err
 		}
+		s.ins.written(batch, start, time.Now())
 		s.txns.Add(int64(len(batch)))
 		s.rows.Add(rows)
 		s.bytes.Add(int64(size))
@@ -420,6 +426,7 @@ func (s *Store) captureLoop(ctx context.Context, out chan<- pendingRecord) error
 				if err != nil {
 					return err
 				}
+				received := time.Now()
 				if lt := c.LastEventTime(); !lt.IsZero() {
 					s.lastEvent.Store(lt.Unix())
 				}
@@ -459,8 +466,9 @@ func (s *Store) captureLoop(ctx context.Context, out chan<- pendingRecord) error
 				if err != nil {
 					return err
 				}
-				rec := pendingRecord{payload: append([]byte(nil), buf...), rows: len(t.Rows),
+				rec := pendingRecord{payload: append([]byte(nil), buf...), rows: len(t.Rows), received: received,
 					meta: recordMeta{seq: seq, gtid: t.GTID, time: t.CommitTime.Unix(), file: t.File, pos: t.Pos}}
+				metrics.Trace(metrics.HopStoreReceived, t.GTID, received)
 				if t.GTID != "" {
 					if err := handed.Add(t.GTID); err != nil {
 						return fmt.Errorf("capture: %w", err)
