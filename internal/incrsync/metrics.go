@@ -30,6 +30,9 @@ func newInstruments() *instruments {
 			Help: "changes applied to the target per source table: insert, update, delete rows and ddl statements"}, []string{metrics.LabelTable, metrics.LabelOp}),
 		conflicts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: metrics.IncrConflictsTotal,
 			Help: "two-way sync: conflicts detected on apply, by kind and decision (each counted once, when its decision commits)"}, []string{metrics.LabelKind, metrics.LabelDecision}),
+		hops: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: metrics.IncrHopSeconds,
+			Help:    "time a source transaction spends in a hop of Incr-Sync: read (received from the Store until scheduled), wait (until a worker takes it), apply (until its batch commits)",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 15)}, []string{metrics.LabelHop}),
 	}
 }
 

@@ -286,7 +286,7 @@ func (l *Log) Append(recs []pendingRecord) error {
 		}
 		s.size = off
 		l.last = recs[n-1].meta
-		l.durable[l.durableN%durableMarks] = durableMark{seq: l.last.seq, at: time.Now()}
+		l.durable[l.durableN%durableMarks] = durableMark{from: recs[0].meta.seq, to: l.last.seq, at: time.Now()}
 		l.durableN++
 		l.mu.Unlock()
 		l.notify.broadcast()
@@ -304,25 +304,26 @@ func (l *Log) Append(recs []pendingRecord) error {
 // minutes of them; a consumer further behind is catching up and its sent hop is not a delay.
 const durableMarks = 1024
 
-// durableMark is an append: up to which seq it made the log durable, and when.
+// durableMark is an append: the records from..to it made durable, and when.
 type durableMark struct {
-	seq uint64
-	at  time.Time
+	from, to uint64
+	at       time.Time
 }
 
 // durableAt returns when the record seq became durable, if it was among the last appends.
 func (l *Log) durableAt(seq uint64) (time.Time, bool) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	var at time.Time
 	for i := l.durableN - 1; i >= 0 && i >= l.durableN-durableMarks; i-- {
 		m := l.durable[i%durableMarks]
-		if m.seq < seq {
-			return at, !at.IsZero()
+		if m.from <= seq && seq <= m.to {
+			return m.at, true
 		}
-		at = m.at
+		if m.to < seq {
+			break
+		}
 	}
-	return time.Time{}, false // older than the marks, or before this process appended
+	return time.Time{}, false // older than the marks, before this process appended, or not yet
 }
 
 // ensureActive opens the last segment for writing, creating one if there is none or it is full.
