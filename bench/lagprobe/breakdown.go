@@ -89,7 +89,7 @@ func breakdown(w *writes, seen map[int64]time.Time, files []string) error {
 		}
 	}
 	n := len(w.at)
-	w.mu.Unlock()
+	w.mu.Unlock() // the writer is done: w.at no longer changes
 	ms := func(d time.Duration) string { return strconv.FormatFloat(float64(d.Microseconds())/1000, 'f', 1, 64) }
 	fmt.Printf("breakdown: %d of %d heartbeats traced through every hop (ms)\n", len(beats), n)
 	if len(beats) == 0 {
@@ -106,13 +106,27 @@ func breakdown(w *writes, seen map[int64]time.Time, files []string) error {
 		fmt.Printf("  %-28s %8s %8s %8s\n", hops[j-1]+" -> "+hops[j], ms(q(0.5)), ms(q(0.99)), ms(ds[len(ds)-1]))
 	}
 	sort.Slice(beats, func(a, b int) bool { return beats[a].total > beats[b].total })
-	fmt.Printf("  slowest heartbeats, ms per hop in the order above:\n")
-	for _, b := range beats[:min(5, len(beats))] {
+	fmt.Printf("  slowest heartbeats (s after the first), ms per hop in the order above:\n")
+	for _, b := range beats[:min(8, len(beats))] {
 		parts := make([]string, len(b.d))
 		for i, d := range b.d {
 			parts[i] = ms(d)
 		}
-		fmt.Printf("    seq %d lag %s: %s\n", b.seq, ms(b.total), strings.Join(parts, " "))
+		fmt.Printf("    seq %d at %.1fs lag %s: %s\n", b.seq, w.at[b.seq-1].Sub(w.at[0]).Seconds(), ms(b.total), strings.Join(parts, " "))
 	}
+	// the worst lag of each second: a stall at the start (first use of a table) or a periodic one
+	var worst []time.Duration
+	for _, b := range beats {
+		sec := int(w.at[b.seq-1].Sub(w.at[0]) / time.Second)
+		for len(worst) <= sec {
+			worst = append(worst, 0)
+		}
+		worst[sec] = max(worst[sec], b.total)
+	}
+	parts := make([]string, len(worst))
+	for i, d := range worst {
+		parts[i] = strconv.FormatInt(d.Milliseconds(), 10)
+	}
+	fmt.Printf("  worst lag of each second (ms): %s\n", strings.Join(parts, " "))
 	return nil
 }
