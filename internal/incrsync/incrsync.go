@@ -241,6 +241,12 @@ func (s *Syncer) run(ctx context.Context) error {
 func (s *Syncer) read(ctx context.Context, src TxnSource, sched *scheduler, rec *recovered) error {
 	m := newMapper(s.sel, s.db)
 	m.settle = sched.waitIdle
+	if err := m.readAhead(ctx); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		s.log.Warn("cannot read the target's table definitions ahead; reading them table by table", "err", err)
+	}
 	lw := from(sched)
 	var keys []string
 	for {

@@ -85,6 +85,9 @@ type mapper struct {
 	// effect on the target (which columns it computes) must be seen before mapping rows again.
 	settle    func(context.Context) error
 	unsettled bool
+	// ahead are the target definitions of every target table, read at the start (readAhead)
+	// and forgotten at the first DDL; nil: read table by table
+	ahead map[string]*targetDefs
 }
 
 func newMapper(sel *selection.Selector, filterDB *sql.DB) *mapper {
@@ -114,112 +117,24 @@ func (m *mapper) table(ctx context.Context, t *changelog.Table) (*tableInfo, err
 		}
 		m.unsettled = false
 	}
-	computed, err := m.targetComputed(ctx, tgt.DB, tgt.Table)
+	defs, err := m.defsOf(ctx, tgt.DB, tgt.Table)
 	if err != nil {
 		return nil, err
 	}
-	typed, err := m.targetBinaryTyped(ctx, tgt.DB, tgt.Table)
+	ti, err := buildTableInfo(t, tgt, defs.computed, defs.typed)
 	if err != nil {
 		return nil, err
 	}
-	ti, err := buildTableInfo(t, tgt, computed, typed)
-	if err != nil {
-		return nil, err
-	}
-	if ti.fk, err = m.targetHasFK(ctx, tgt.DB, tgt.Table); err != nil {
-		return nil, err
-	}
+	ti.fk = defs.fk
 	m.tables[k] = ti
 	return ti, nil
 }
 
-// computedKind is why the target computes a column.
-type computedKind uint8
-
-const (
-	generatedCol  computedKind = 1 // VIRTUAL / STORED / PERSISTENT
-	versioningCol computedKind = 2 // row_start of a system-versioned table
-	versionEndCol computedKind = 3 // row_end: its value says whether a row image is current
-)
-
-// targetComputed returns the columns of a target table that the server computes and a replica
-// never writes (lower-cased names): generated columns (VIRTUAL, STORED, PERSISTENT) and the
-// row_start/row_end of a system-versioned table, hidden or not. A table the target does not
-// have yet has none.
-func (m *mapper) targetComputed(ctx context.Context, db, table string) (map[string]computedKind, error) {
-	out := map[string]computedKind{}
-	if m.filter == nil {
-		return out, nil
-	}
-	var versioned int
-	if err := m.filter.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND TABLE_TYPE = 'SYSTEM VERSIONED'", db, table).Scan(&versioned); err != nil {
-		return nil, fmt.Errorf("read the target definition of %s.%s: %w", db, table, err)
-	}
-	if versioned > 0 {
-		// implicit versioning columns are hidden from information_schema but are in the binlog
-		out["row_start"], out["row_end"] = versioningCol, versionEndCol
-	}
-	// explicit period columns (AS ROW START / AS ROW END) are GENERATED ALWAYS with that as
-	// their "expression" (MariaDB); older servers said so in EXTRA
-	rows, err := m.filter.QueryContext(ctx, `SELECT COLUMN_NAME,
-		(EXTRA LIKE '%ROW START%' OR COALESCE(GENERATION_EXPRESSION, '') = 'ROW START') + 2 * (EXTRA LIKE '%ROW END%' OR COALESCE(GENERATION_EXPRESSION, '') = 'ROW END')
-		FROM information_schema.COLUMNS
-		WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND (IS_GENERATED = 'ALWAYS' OR EXTRA LIKE '%GENERATED%' OR EXTRA LIKE '%ROW START%' OR EXTRA LIKE '%ROW END%')`, db, table)
-	if err != nil {
-		return nil, fmt.Errorf("read the generated columns of %s.%s on the target: %w", db, table, err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var c string
-		var period int
-		if err := rows.Scan(&c, &period); err != nil {
-			return nil, fmt.Errorf("read the generated columns of %s.%s on the target: %w", db, table, err)
-		}
-		out[strings.ToLower(c)] = []computedKind{generatedCol, versioningCol, versionEndCol}[min(period, 2)]
-	}
-	return out, rows.Err()
+// invalidate forgets cached mappings (after DDL the Store sends new schemas anyway) and the
+// target definitions read ahead (the DDL may have changed them).
+func (m *mapper) invalidate() {
+	m.tables, m.unsettled, m.ahead = map[string]*tableInfo{}, true, nil
 }
-
-// targetBinaryTyped returns the target's columns of the types the binlog logs in a binary form
-// the target does not take back (UUID, INET4, INET6; see binaryText), by lower-cased name. The
-// binlog itself says only BINARY(n) for them.
-func (m *mapper) targetBinaryTyped(ctx context.Context, db, table string) (map[string]string, error) {
-	out := map[string]string{}
-	if m.filter == nil {
-		return out, nil
-	}
-	rows, err := m.filter.QueryContext(ctx, `SELECT COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS
-		WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND DATA_TYPE IN ('uuid', 'inet4', 'inet6')`, db, table)
-	if err != nil {
-		return nil, fmt.Errorf("read the column types of %s.%s on the target: %w", db, table, err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var c, ty string
-		if err := rows.Scan(&c, &ty); err != nil {
-			return nil, fmt.Errorf("read the column types of %s.%s on the target: %w", db, table, err)
-		}
-		out[strings.ToLower(c)] = ty
-	}
-	return out, rows.Err()
-}
-
-// targetHasFK reports whether a target table has a foreign key or is referenced by one (a table
-// created later with a foreign key to it comes with a DDL, after which mappings are rebuilt).
-func (m *mapper) targetHasFK(ctx context.Context, db, table string) (bool, error) {
-	if m.filter == nil {
-		return false, nil
-	}
-	var n int
-	if err := m.filter.QueryRowContext(ctx, `SELECT COUNT(*) FROM information_schema.REFERENTIAL_CONSTRAINTS
-		WHERE (CONSTRAINT_SCHEMA = ? AND TABLE_NAME = ?) OR (UNIQUE_CONSTRAINT_SCHEMA = ? AND REFERENCED_TABLE_NAME = ?)`, db, table, db, table).Scan(&n); err != nil {
-		return false, fmt.Errorf("read the foreign keys of %s.%s on the target: %w", db, table, err)
-	}
-	return n > 0, nil
-}
-
-// invalidate forgets cached mappings (after DDL the Store sends new schemas anyway).
-func (m *mapper) invalidate() { m.tables, m.unsettled = map[string]*tableInfo{}, true }
 
 func sameSchema(a, b *changelog.Table) bool {
 	if a == nil || b == nil || len(a.Columns) != len(b.Columns) || len(a.PrimaryKey) != len(b.PrimaryKey) || len(a.UniqueKeys) != len(b.UniqueKeys) {
