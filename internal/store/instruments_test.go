@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -67,4 +68,63 @@ func TestDurableAt(t *testing.T) {
 func TestStoreCollectors(t *testing.T) {
 	s := &Store{ins: newInstruments()}
 	prometheus.NewRegistry().MustRegister(s.Collectors()...)
+}
+
+// An idle stream sends a record as soon as it is durable: it waits on the log, not for its
+// heartbeat timer (made an hour here, so a missed wake-up fails the test instead of costing a
+// second of lag), and the sent hop is measured from the durable time.
+func TestStreamWakesWhenDurable(t *testing.T) {
+	defer func(d time.Duration) { heartbeatEvery = d }(heartbeatEvery)
+	heartbeatEvery = time.Hour
+	dir := t.TempDir()
+	l, err := OpenLog(dir, "mariadb", 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	cons, err := OpenConsumers(dir, "mariadb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := NewServer(l, cons, testLogger(), func() int64 { return 0 })
+	srv.ins = newInstruments()
+	if err := srv.Listen("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	served := make(chan error, 1)
+	sctx, stop := context.WithCancel(ctx)
+	go func() { served <- srv.Serve(sctx) }()
+	defer func() { stop(); <-served }()
+	r, err := Dial(ctx, srv.Addr(), ReadRequest{ConsumerID: "c", Flavor: "mariadb"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for i := 1; i <= 20; i++ {
+		appendRecords(t, l, i, i)
+		txn, err := r.Next(ctx)
+		if err != nil {
+			t.Fatalf("record %d: %v (the stream did not wake up)", i, err)
+		}
+		if want := fmt.Sprintf("0-1-%d", i); txn.GTID != want || txn.Heartbeat {
+			t.Fatalf("got %+v, want %s", txn, want)
+		}
+		if txn.Received.IsZero() {
+			t.Fatal("the reader did not stamp when it received the record")
+		}
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(srv.ins.hops)
+	mfs, _ := reg.Gather()
+	var sent uint64
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			sent += m.GetHistogram().GetSampleCount()
+		}
+	}
+	if sent != 20 {
+		t.Errorf("sent hop observed %d times, want 20 (one per frame)", sent)
+	}
 }

@@ -28,14 +28,16 @@ const (
 	// that a 200 ms RTT link is kept full by TCP alone (no per-record round trip), small enough
 	// to bound memory per consumer.
 	frameTarget = 2 << 20
-	// heartbeatEvery is how often an idle stream gets a heartbeat frame.
-	heartbeatEvery = time.Second
 	// emptyHold is how long transactions a consumer's filter left empty may wait to go out
 	// together with the next transaction it takes (or on their own): they carry only their
 	// GTID, which the consumer needs for its checkpoint, not for its data. Sent one by one,
 	// each would be a frame of its own (1 of 8 tables selected: twice the bytes of 1/8).
 	emptyHold = 200 * time.Millisecond
 )
+
+// heartbeatEvery is how often an idle stream gets a heartbeat frame (a variable for tests: a
+// stream must wake for new records, never wait for its heartbeat).
+var heartbeatEvery = time.Second
 
 // Server serves the log to consumers over HTTP (see docs/store.md for the protocol).
 type Server struct {
@@ -395,6 +397,9 @@ func (s *Server) stream(ctx context.Context, w http.ResponseWriter, from binlog.
 	}
 	w.WriteHeader(http.StatusOK)
 	fl, _ := w.(http.Flusher)
+	if fl != nil {
+		fl.Flush() // the consumer's dial returns now, not with the first frame (a heartbeat: 1 s when idle)
+	}
 	stop := s.stopCh()
 	cur := newCursor(s.log, from)
 	defer cur.close()
