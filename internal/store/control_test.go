@@ -14,17 +14,7 @@ import (
 // TestControlEndpoints checks the Store's control endpoints answer through httpx: strict bodies,
 // the 1 MiB limit, and errors as {"code","message","advice"} with the list's status.
 func TestControlEndpoints(t *testing.T) {
-	dir := t.TempDir()
-	l, err := OpenLog(dir, "mariadb", 1<<20)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	cons, err := OpenConsumers(dir, "mariadb")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := NewServer(l, cons, testLogger(), func() int64 { return 0 })
+	_, srv := newTestServer(t)
 	for _, tc := range []struct {
 		name, method, path, body string
 		status                   int

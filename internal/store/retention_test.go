@@ -93,21 +93,7 @@ func TestLogTornTail(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	appendN := func(l *Log, from, n int) {
-		var recs []pendingRecord
-		for i := from; i < from+n; i++ {
-			txn := &changelog.Txn{GTID: fmt.Sprintf("0-1-%d", i), Seq: uint64(i), CommitTime: time.Unix(int64(1000+i), 0)}
-			p, err := appendTxn(nil, txn)
-			if err != nil {
-				t.Fatal(err)
-			}
-			recs = append(recs, pendingRecord{payload: p, meta: recordMeta{seq: uint64(i), gtid: txn.GTID, time: txn.CommitTime.Unix()}})
-		}
-		if err := l.Append(recs); err != nil {
-			t.Fatal(err)
-		}
-	}
-	appendN(l, 1, 10)
+	appendRecords(t, l, 1, 10)
 	if _, err := OpenLog(dir, "mariadb", 1<<20); omserr.CodeOf(err) != omserr.StoreDirLocked {
 		t.Fatalf("second open of a log in use: %v", err)
 	}
@@ -131,7 +117,7 @@ func TestLogTornTail(t *testing.T) {
 	if last := l.Last(); last.seq != 10 || last.gtid != "0-1-10" {
 		t.Fatalf("after reopen last = %+v", last)
 	}
-	appendN(l, 11, 5)
+	appendRecords(t, l, 11, 15)
 	c := newCursor(l, binlog.GTIDSet{})
 	raw, err := c.read(nil, 1<<20)
 	if err != nil {
@@ -153,4 +139,37 @@ func TestLogTornTail(t *testing.T) {
 		t.Fatal("segment vanished")
 	}
 	_ = l.Close()
+}
+
+// A kill -9 between creating a segment file and writing its header leaves it empty: reopened,
+// the log writes the header and appends after it, and a reader reads every record.
+func TestLogSegmentKilledBeforeHeader(t *testing.T) {
+	dir := t.TempDir()
+	l, err := OpenLog(dir, "mariadb", 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendRecords(t, l, 1, 3)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, segName(4)), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if l, err = OpenLog(dir, "mariadb", 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	appendRecords(t, l, 4, 6)
+	raw, err := newCursor(l, binlog.GTIDSet{}).read(nil, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	txns, err := decodeRecords(newDecoder(), raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(txns) != 6 || txns[5].Seq != 6 {
+		t.Fatalf("read %d records after the empty segment was repaired", len(txns))
+	}
 }

@@ -127,7 +127,10 @@ func scanSegment(path string, flavor string) (*segment, int64, error) {
 	s := &segment{path: path, base: base, own: own}
 	var magic [len(segMagic)]byte
 	if _, err := io.ReadFull(f, magic[:]); err != nil || string(magic[:]) != segMagic {
-		return s, 0, nil // empty or torn before the header: rewrite header
+		// empty or torn before the header (a kill between creating the file and writing it): the
+		// caller rewrites the header (truncateTo 0), after which the segment is the header alone
+		s.size = int64(len(segMagic))
+		return s, 0, nil
 	}
 	br := newBufReader(f)
 	off := int64(len(segMagic))
