@@ -73,10 +73,12 @@ func (t *tracer) flushLoop() {
 
 // Trace records that the transaction gtid passed hop at at (no-op without the trace).
 func Trace(hop, gtid string, at time.Time) {
-	t := openTrace()
-	if t == nil || gtid == "" {
-		return
+	if t := openTrace(); t != nil && gtid != "" {
+		t.mark(hop, gtid, at)
 	}
+}
+
+func (t *tracer) mark(hop, gtid string, at time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.buf = strconv.AppendInt(t.buf[:0], at.UnixNano(), 10)
