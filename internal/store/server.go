@@ -48,8 +48,8 @@ type Server struct {
 	sourceTime func() int64
 
 	handler http.Handler
-	tls     clustertls.Source
-	ins     *instruments // the Store's (nil: a server of its own in tests) // nil: plain HTTP, anyone may call (hand-written specs only)
+	tls     clustertls.Source // nil: plain HTTP, anyone may call (hand-written specs only)
+	ins     *instruments      // the Store's (nil: a server of its own in tests)
 	streams atomic.Int64
 	sent    atomic.Int64
 	// filtered counts rows consumers' filters kept from leaving (never sent)
