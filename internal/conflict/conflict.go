@@ -11,6 +11,7 @@ package conflict
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -122,18 +123,16 @@ func (c Config) Check() error {
 	return nil
 }
 
-// SkewBounded reports whether some rule bounds the clock skew (lww with max_skew_ms): then the
-// measured skew must reach the Incr-Syncs.
-func (c Config) SkewBounded() bool {
-	if c.Default.MaxSkewMs > 0 {
-		return true
-	}
-	for _, r := range c.Tables {
-		if r.MaxSkewMs > 0 {
-			return true
+// SkewBound is the smallest max_skew_ms of the rules as a duration (0: no rule bounds the
+// skew): with one, the measured skew must reach the Incr-Syncs.
+func (c Config) SkewBound() time.Duration {
+	least := 0
+	for _, r := range append([]Rule{c.Default}, slices.Collect(maps.Values(c.Tables))...) {
+		if r.MaxSkewMs > 0 && (least == 0 || r.MaxSkewMs < least) {
+			least = r.MaxSkewMs
 		}
 	}
-	return false
+	return time.Duration(least) * time.Millisecond
 }
 
 // RuleFor is the rule of a source table: its own, its database's, or the default (stop when

@@ -155,6 +155,22 @@ func TestConfigCheck(t *testing.T) {
 	}
 }
 
+func TestSkewBound(t *testing.T) {
+	for _, c := range []struct {
+		cfg  Config
+		want time.Duration
+	}{
+		{Config{Default: Rule{Policy: LWW, Column: "v"}}, 0},
+		{Config{Default: Rule{Policy: LWW, Column: "v", MaxSkewMs: 300}}, 300 * time.Millisecond},
+		{Config{Default: Rule{Policy: LWW, Column: "v", MaxSkewMs: 300}, Tables: map[string]Rule{"a.b": {Policy: LWW, Column: "v", MaxSkewMs: 50}, "a.*": {Policy: Ignore}}}, 50 * time.Millisecond},
+		{Config{Tables: map[string]Rule{"a.b": {Policy: LWW, Column: "v", MaxSkewMs: 2000}}}, 2 * time.Second},
+	} {
+		if got := c.cfg.SkewBound(); got != c.want {
+			t.Errorf("SkewBound(%+v) = %s, want %s", c.cfg, got, c.want)
+		}
+	}
+}
+
 func TestRuleFor(t *testing.T) {
 	c := Config{Default: Rule{Policy: Ignore}, Tables: map[string]Rule{"shop.orders": {Policy: Overwrite}, "shop.*": {Policy: Priority}}}
 	for table, want := range map[string]string{"orders": Overwrite, "items": Priority} {

@@ -248,10 +248,14 @@ func (s *Service) measureSkew(ctx context.Context, id string, spec projectSpec, 
 	if err != nil {
 		return err
 	}
-	if spec.TwoWay.conflictConfig().SkewBounded() {
+	if bound := spec.TwoWay.conflictConfig().SkewBound(); bound > 0 {
 		// the direction's Incr-Sync reads it on the target when lww meets a conflict
 		if err := bidir.RecordSkew(ctx, tdb, "", src.Region, dst.Region, sk); err != nil {
 			return err
+		}
+		if sk.Abs() > bound {
+			s.log.Warn("the clock skew between the regions of a two-way project is over an lww rule's maxSkewMs: conflicts lww would decide by the timestamps stop the direction (TWOWAY_CLOCK_SKEW); synchronise the servers' clocks",
+				"project", id, "source_region", src.Region, "target_region", dst.Region, "skew_seconds", sk.Seconds, "uncertainty_seconds", sk.Uncertainty, "bound", bound)
 		}
 	}
 	raw, _ := json.Marshal(skewRecord{Skew: sk, At: time.Now().UTC()})

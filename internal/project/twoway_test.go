@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/omsdev/oms/internal/bidir"
 	"github.com/omsdev/oms/internal/incrsync"
 	"github.com/omsdev/oms/internal/metadb/metadbtest"
+	"github.com/omsdev/oms/internal/omserr"
 	"github.com/omsdev/oms/internal/secret"
 	"github.com/omsdev/oms/internal/task"
 	"github.com/omsdev/oms/internal/testenv"
@@ -38,9 +40,25 @@ func TestTwoWaySkewRecordAndConflictCopy(t *testing.T) {
 		}
 		ids = append(ids, ds.ID)
 	}
+	// settings refused at create, naming the problem
+	for _, c := range []struct {
+		tw   api.TwoWaySettings
+		want string
+	}{
+		{api.TwoWaySettings{OtherRegionDDL: map[string]string{"tables": "apply"}}, `otherRegionDdl: unknown DDL class "tables"`},
+		{api.TwoWaySettings{OtherRegionDDL: map[string]string{"index": "run"}}, `unknown action "run"`},
+		{api.TwoWaySettings{DefaultConflictPolicy: api.ConflictRule{Policy: "priority", MaxSkewMs: 100}}, "max_skew_ms are only for lww"},
+	} {
+		_, err := s.CreateProject(ctx, api.CreateProjectRequest{Name: "bad", SourceEndpointID: ids[0], SinkEndpointID: ids[1],
+			TransferMapping: api.TransferMapping{Tables: []api.TableRule{{DB: "app", Table: "*"}}}, TwoWay: &c.tw})
+		if omserr.CodeOf(err) != omserr.TwoWayConfigInvalid || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("create with %+v: %v, want %s naming %q", c.tw, err, omserr.TwoWayConfigInvalid, c.want)
+		}
+	}
 	p, err := s.CreateProject(ctx, api.CreateProjectRequest{Name: "tw", SourceEndpointID: ids[0], SinkEndpointID: ids[1],
 		TransferMapping: api.TransferMapping{Tables: []api.TableRule{{DB: "app", Table: "*"}}},
-		TwoWay:          &api.TwoWaySettings{DefaultConflictPolicy: api.ConflictRule{Policy: "lww", Column: "ver", MaxSkewMs: 500}}})
+		TwoWay: &api.TwoWaySettings{DefaultConflictPolicy: api.ConflictRule{Policy: "lww", Column: "ver", MaxSkewMs: 500},
+			OtherRegionDDL: map[string]string{"index": "apply"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,6 +73,9 @@ func TestTwoWaySkewRecordAndConflictCopy(t *testing.T) {
 	dst, err := s.endpoint(ctx, ids[1])
 	if err != nil {
 		t.Fatal(err)
+	}
+	if tw := incrTwoWay(spec, src, dst); tw.OtherDDL["index"] != "apply" || tw.Conflicts.Default.MaxSkewMs != 500 {
+		t.Fatalf("the Incr-Sync's two-way config misses the settings: %+v", tw)
 	}
 	if err := s.measureSkew(ctx, p.ID, spec, src, dst); err != nil {
 		t.Fatal(err)
