@@ -51,7 +51,8 @@ func TestTwoWayInBrowser(t *testing.T) {
 	src, dst := f.reachableDataSources(t)
 	pr, err := f.cli.CreateProject(ctx, api.CreateProjectRequest{Name: "aa", SourceEndpointID: src.ID, SinkEndpointID: dst.ID,
 		TransferMapping: api.TransferMapping{Tables: []api.TableRule{{DB: "shop", Table: "*"}}},
-		TwoWay:          &api.TwoWaySettings{DefaultConflictPolicy: api.ConflictRule{Policy: "lww", Column: "updated_at"}}})
+		TwoWay: &api.TwoWaySettings{DefaultConflictPolicy: api.ConflictRule{Policy: "lww", Column: "updated_at", MaxSkewMs: 500},
+			ConflictPolicies: map[string]api.ConflictRule{"shop.audit": {Policy: "ignore"}}, OtherRegionDDL: map[string]string{"index": "apply"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,6 +90,12 @@ func TestTwoWayInBrowser(t *testing.T) {
 	}
 	if s := p.Text("#twoway-ddl"); s != "cn-hangzhou" {
 		t.Errorf("DDL region %q", s)
+	}
+	if s := p.Text("#twoway-other-ddl"); s != "index apply; other classes stop" {
+		t.Errorf("DDL from the other region: %q", s)
+	}
+	if s := p.Text("#twoway-policies"); !strings.Contains(s, "default lww on updated_at (skew at most 500 ms)") || !strings.Contains(s, "shop.audit: ignore") {
+		t.Errorf("conflict policies: %q", s)
 	}
 	p.Open("project/" + pr.ID)
 	p.WaitText(10*time.Second, "#twoway-skew", "+0.042 s (±0.003 s, cn-heilongjiang minus cn-hangzhou")

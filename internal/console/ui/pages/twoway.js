@@ -30,6 +30,18 @@ function direction(p, comps, current) {
       c.kind === 'incr-sync' ? fmtDuration(c.lagSeconds) : '-']), 'No components yet.'));
 }
 
+// ruleText shows a conflict policy: "lww on updated_at (skew at most 500 ms)", "ignore", ...
+export function ruleText(r) {
+  if (!r || !r.policy) return 'stop';
+  return r.policy + (r.column ? ' on ' + r.column : '') + (r.maxSkewMs ? ' (skew at most ' + r.maxSkewMs + ' ms)' : '');
+}
+
+// otherDDLText shows what the direction from the other region does with its DDL, per class.
+function otherDDLText(m) {
+  const named = Object.entries(m || {}).sort().map(([k, v]) => k + ' ' + v);
+  return named.length ? named.join(', ') + '; other classes stop' : 'stops its direction';
+}
+
 // twoWayView is the section for project p (with its components) and its peer (loadPeer).
 export function twoWayView(p, comps, peer) {
   const tw = p.twoWay;
@@ -40,7 +52,10 @@ export function twoWayView(p, comps, peer) {
     h('h2', {}, 'Two-way sync'),
     h('div', { class: 'cards' },
       h('div', { class: 'card' }, h('div', { class: 'muted' }, 'DDL accepted from'), h('b', { id: 'twoway-ddl' }, tw.settings.ddlRegion || tw.sourceRegion)),
+      h('div', { class: 'card' }, h('div', { class: 'muted' }, 'DDL from the other region'), h('span', { id: 'twoway-other-ddl' }, otherDDLText(tw.settings.otherRegionDdl))),
       h('div', { class: 'card' }, h('div', { class: 'muted' }, 'priority'), (tw.settings.priority || []).join(' > ') || '-'),
+      h('div', { class: 'card', id: 'twoway-policies' }, h('div', { class: 'muted' }, 'conflict policies'), 'default ' + ruleText(tw.settings.defaultConflictPolicy),
+        Object.entries(tw.settings.conflictPolicies || {}).sort().map(([k, r]) => h('div', {}, k + ': ' + ruleText(r)))),
       h('div', { class: 'card' }, h('div', { class: 'muted' }, 'clock skew'), h('span', { id: 'twoway-skew' }, skewText(tw))),
       h('div', { class: 'card' }, h('div', { class: 'muted' }, 'conflicts (both directions)'),
         h('a', { id: 'twoway-conflicts', href: '#/conflicts/' + encodeURIComponent(p.id) }, fmtNum(conflicts) + ' — show'))),
