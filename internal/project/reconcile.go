@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/omsdev/oms/api"
 	"github.com/omsdev/oms/internal/binlog"
@@ -19,8 +20,9 @@ import (
 // (MONITORING) and full verification may start.
 const CaughtUpLagSeconds = 10
 
-// Reconcile advances every RUNNING and RELEASING project one step where it can. Only the CM
-// leader calls it (the orchestrator lease), so there is one writer of project and step rows.
+// Reconcile advances every RUNNING and RELEASING project one step where it can; a steady RUNNING
+// project that nothing happened to only every steadyEvery. Only the CM leader calls it (the
+// orchestrator lease), so there is one writer of project and step rows.
 func (s *Service) Reconcile(ctx context.Context) error {
 	rows, err := s.db.QueryContext(ctx, "SELECT "+projectCols+" FROM "+s.rm+".projects WHERE state IN ('RUNNING','RELEASING','SUSPEND','FAILED')")
 	if err != nil {
@@ -36,12 +38,29 @@ func (s *Service) Reconcile(ctx context.Context) error {
 		ps = append(ps, p)
 	}
 	rows.Close()
+	steps, steady, err := s.stepDigests(ctx)
+	if err != nil {
+		return fmt.Errorf("reconcile: %w", err)
+	}
+	placed, err := s.tasks.Placements(ctx)
+	if err != nil {
+		return fmt.Errorf("reconcile: %w", err)
+	}
+	now := time.Now()
+	running := map[string]bool{}
 	var errs []error
 	for _, p := range ps {
 		var err error
 		switch p.Status {
 		case api.StateRunning:
-			err = s.advance(ctx, p)
+			running[p.ID] = true
+			digest := p.UpdatedAt.String() + "|" + steps[p.ID] + "|" + placed[p.ID]
+			if s.steady.skip(p, steady[p.ID], digest, now) {
+				continue
+			}
+			if err = s.advance(ctx, p); err == nil {
+				s.steady.advanced(p.ID, digest, now)
+			}
 		case api.StateReleasing:
 			err = s.finishRelease(ctx, p.ID)
 		case api.StateSuspend:
@@ -53,6 +72,7 @@ func (s *Service) Reconcile(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("project %s: %w", p.ID, err))
 		}
 	}
+	s.steady.forget(running)
 	return errors.Join(errs...)
 }
 

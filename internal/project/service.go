@@ -45,6 +45,7 @@ type Service struct {
 	keys          *secret.Keyring
 	defaultRegion string
 	log           *slog.Logger
+	steady        steadiness // the orchestrator's last advance of each project
 }
 
 // NewService returns a Service; defaultRegion is used for data sources created without one.

@@ -328,3 +328,26 @@ func (s *Table) ConsumerPositions(ctx context.Context, store Task) ([]string, er
 	}
 	return out, nil
 }
+
+// Placements returns, per project, a digest of where and how each of its tasks runs (host,
+// epoch, state, desired state, address, restarts; not the status, which moves with every
+// position): it changes when a task is placed, moved, started, failed, finished or released.
+// One statement for every project (the orchestrator's steady-state check).
+func (s *Table) Placements(ctx context.Context) (map[string]string, error) {
+	rows, err := s.db.QueryContext(ctx, "SELECT project_id, id, host, epoch, state, desired_state, addr, restarts FROM "+s.tbl+" ORDER BY project_id, id")
+	if err != nil {
+		return nil, fmt.Errorf("read task placements: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var pid, id, host, state, desired, addr string
+		var epoch int64
+		var restarts int
+		if err := rows.Scan(&pid, &id, &host, &epoch, &state, &desired, &addr, &restarts); err != nil {
+			return nil, fmt.Errorf("read task placements: %w", err)
+		}
+		out[pid] += fmt.Sprintf("%q %q %d %s %s %q %d;", id, host, epoch, state, desired, addr, restarts)
+	}
+	return out, rows.Err()
+}

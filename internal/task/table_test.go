@@ -441,3 +441,30 @@ func TestReportAllFencesEachRow(t *testing.T) {
 		}
 	}
 }
+
+// TestPlacementsDigest: a project's placement digest changes when a task moves or changes state,
+// not when its owner reports a new position.
+func TestPlacementsDigest(t *testing.T) {
+	tb := newTable(t)
+	ctx := context.Background()
+	digest := func() string {
+		t.Helper()
+		d, err := tb.Placements(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d["np_1"]
+	}
+	cur := movedTwice(t, tb, "pl")
+	d0 := digest()
+	if _, err := tb.Report(ctx, "pl", "h1", cur.Epoch, task.Running, "", 0, &component.Status{State: component.StateRunning, Position: "p2"}); err != nil {
+		t.Fatal(err)
+	}
+	if d := digest(); d != d0 {
+		t.Errorf("a new position changed the digest: %s -> %s", d0, d)
+	}
+	assign(t, tb, get(t, tb, "pl"), "h2")
+	if d := digest(); d == d0 {
+		t.Errorf("a move left the digest as it was: %s", d)
+	}
+}
