@@ -310,7 +310,8 @@ func appendTSV(buf, v []byte) []byte {
 // where a row ends.
 func (cp *copier) insertChunk(ctx context.Context, tx *sql.Tx, c *chunk, r *streamReader) error {
 	head := "REPLACE INTO " + sqlgen.Table(c.T.Target.DB, c.T.Target.Table) + " (" + colNames(c.T.Columns) + ") VALUES "
-	stmt := []byte(head)
+	// sized once: grown by append it would double to twice maxStmt per writer
+	stmt := append(make([]byte, 0, len(head)+cp.maxStmt+blockSize), head...)
 	exec := func() error {
 		if len(stmt) == len(head) {
 			return nil

@@ -19,8 +19,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -179,6 +181,10 @@ func (u *Unit) Objects() []ObjectStatus {
 // Run does STRUCT_TRANSFER (first run), plans the chunks, copies the missing ones and builds the
 // deferred indexes of every finished table.
 func (u *Unit) Run(ctx context.Context) error {
+	if prev := debug.SetMemoryLimit(-1); prev == math.MaxInt64 { // the operator set no GOMEMLIMIT
+		debug.SetMemoryLimit(memoryLimit(u.cfg.ReadAheadBytes))
+		defer debug.SetMemoryLimit(prev)
+	}
 	u.setState(component.StateRunning)
 	err := u.run(ctx)
 	u.mu.Lock()
@@ -187,6 +193,13 @@ func (u *Unit) Run(ctx context.Context) error {
 	u.writeReport()
 	return err
 }
+
+// memoryLimit is the Go heap's soft limit during Run. The read-ahead queue is most of what is
+// live, but without a limit the GC lets the heap grow to twice what is live before it collects:
+// measured with the insert method (4 MiB statements built, copied and dropped all the time) and
+// the default queue, 230-280 MB live and a peak RSS of 609-663 MB. With the limit the GC
+// collects earlier and the process stays under 512 MB with the defaults.
+func memoryLimit(readAhead int64) int64 { return 2*readAhead + 128<<20 }
 
 // FailureCode implements component.FailureCoder.
 func (u *Unit) FailureCode() string { return omserr.FullFailed }

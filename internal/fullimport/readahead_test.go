@@ -48,6 +48,20 @@ func TestQueueBudgetAdmits(t *testing.T) {
 	}
 }
 
+// TestDefaultMemoryBound: with the default queue the Go heap's soft limit leaves room under the
+// 512 MiB bound of the process (runtime, stacks and the driver's buffers are outside the heap
+// limit's reach only in part, so it must stay well below).
+func TestDefaultMemoryBound(t *testing.T) {
+	var cfg Config
+	cfg.setDefaults()
+	if got := memoryLimit(cfg.ReadAheadBytes); got > 400<<20 {
+		t.Errorf("heap limit %d MiB with the defaults: too close to the 512 MiB bound", got>>20)
+	}
+	if cfg.ReadAheadBytes < minReadAhead(cfg.Concurrency) {
+		t.Errorf("default read_ahead_bytes %d below the minimum for %d writers", cfg.ReadAheadBytes, cfg.Concurrency)
+	}
+}
+
 // TestQueueBudgetAccounting follows one stream's bytes through acquire, attach and release.
 func TestQueueBudgetAccounting(t *testing.T) {
 	ctx := context.Background()
