@@ -63,7 +63,9 @@ func (w *worker) run(ctx context.Context) error {
 			// by row, so every transaction before the conflicting one is applied and the error
 			// names the exact row
 			for i, n := range b.nodes {
-				sub := &batch{worker: b.worker, nodes: []*node{n}, rows: n.rows}
+				// ordered mode: a part of the group may depend on uncommitted groups; one at a
+				// time, in its turn
+				sub := &batch{worker: b.worker, nodes: []*node{n}, rows: n.rows, serial: w.sched.ordered}
 				if err = w.applyWithRetry(ctx, sub, true); err != nil {
 					b.nodes = b.nodes[i:]
 					break
@@ -189,10 +191,12 @@ func (w *worker) applyWithRetry(ctx context.Context, b *batch, rowMode bool) err
 }
 
 // apply writes one batch and its checkpoint in one target transaction. In ordered mode
-// (atomic_txns) it commits only in its turn (sched_ordered.go), in READ COMMITTED so searches
-// take no gap locks that a group waiting for its turn would hold.
+// (atomic_txns, sched_ordered.go) it writes the group's transactions that need no earlier
+// group's commit first, then, once those commits are done, the rest, and commits only in its
+// turn; in READ COMMITTED, so searches take no gap locks that a waiting group would hold.
 func (w *worker) apply(ctx context.Context, b *batch, token string, rowMode bool) (err error) {
 	var opts *sql.TxOptions
+	parts := [][]*node{b.nodes}
 	if w.sched.ordered {
 		opts = &sql.TxOptions{Isolation: sql.LevelReadCommitted}
 		if b.serial {
@@ -200,6 +204,8 @@ func (w *worker) apply(ctx context.Context, b *batch, token string, rowMode bool
 				return err
 			}
 		}
+		early, late := w.sched.splitLate(b)
+		parts = [][]*node{early, late}
 	}
 	tx, err := w.cp.fence.BeginTx(ctx, w.db, opts)
 	if err != nil {
@@ -225,20 +231,20 @@ func (w *worker) apply(ctx context.Context, b *batch, token string, rowMode bool
 		rowMode = true
 	}
 	var conflicts []*conflictRec
-	if w.twoWay != nil {
-		if conflicts, err = w.applyTwoWay(ctx, tx.Tx, b); err != nil {
-			return err
-		}
-	} else if rowMode {
-		for _, n := range b.nodes {
-			for i := range n.t.rows {
-				if err := applyRow(ctx, tx.Tx, &n.t.rows[i], n.t.gtid, n.t.idempotent); err != nil {
-					return err
-				}
+	for i, part := range parts {
+		if i > 0 {
+			if err := w.sched.waitDeps(ctx, b, !b.serial); err != nil {
+				return err
 			}
 		}
-	} else if err := applyCompacted(ctx, tx.Tx, b, idem); err != nil {
-		return err
+		if len(part) == 0 {
+			continue
+		}
+		c, err := w.applyNodes(ctx, tx.Tx, b, part, rowMode, idem)
+		if err != nil {
+			return err
+		}
+		conflicts = append(conflicts, c...)
 	}
 	if err := w.writeCheckpoint(ctx, tx.Tx, b, token, "", true); err != nil {
 		return err
@@ -255,6 +261,24 @@ func (w *worker) apply(ctx context.Context, b *batch, token string, rowMode bool
 		w.ins.conflict(c)
 	}
 	return nil
+}
+
+// applyNodes writes nodes (all of batch b, or a part of it in ordered mode) in tx.
+func (w *worker) applyNodes(ctx context.Context, tx *sql.Tx, b *batch, nodes []*node, rowMode, idem bool) ([]*conflictRec, error) {
+	if w.twoWay != nil {
+		return w.applyTwoWay(ctx, tx, b, nodes)
+	}
+	if rowMode {
+		for _, n := range nodes {
+			for i := range n.t.rows {
+				if err := applyRow(ctx, tx, &n.t.rows[i], n.t.gtid, n.t.idempotent); err != nil {
+					return nil, err
+				}
+			}
+		}
+		return nil, nil
+	}
+	return nil, applyCompacted(ctx, tx, nodes, idem)
 }
 
 func (w *worker) writeCheckpoint(ctx context.Context, tx *sql.Tx, b *batch, token, pendingDDL string, includeBatch bool) error {
@@ -305,10 +329,10 @@ type keyState struct {
 // applyCompacted folds the batch per identity key and writes, per table, one DELETE of every
 // key that existed before and one INSERT (REPLACE when idempotent) of the final rows, as
 // multi-row statements. Deleting first makes unique-key swaps and primary key changes safe.
-func applyCompacted(ctx context.Context, tx *sql.Tx, b *batch, idem bool) error {
+func applyCompacted(ctx context.Context, tx *sql.Tx, nodes []*node, idem bool) error {
 	var tables []*tableChanges
 	byTable := map[*tableInfo]*tableChanges{}
-	for _, n := range b.nodes {
+	for _, n := range nodes {
 		for i := range n.t.rows {
 			r := &n.t.rows[i]
 			tc := byTable[r.t]

@@ -36,8 +36,8 @@ var (
 	errAbandoned = errors.New("commit order: an earlier transaction failed")
 )
 
-// takeOrdered forms the next group in log order and returns it once it may execute: every
-// dependency outside it is applied. After a failure it hands out only groups before the failed
+// takeOrdered forms the next group in log order and returns it (a barrier once everything
+// before it is applied). After a failure it hands out only groups before the failed
 // transaction and then returns the failure.
 func (s *scheduler) takeOrdered(ctx context.Context, worker int) (*batch, error) {
 	s.mu.Lock()
@@ -50,8 +50,8 @@ func (s *scheduler) takeOrdered(ctx context.Context, worker int) (*batch, error)
 		if b != nil && !s.belowLocked(b.nodes[0]) {
 			b = nil // after a failure: never applied
 		}
-		if b != nil && s.runnableLocked(b) {
-			return b, nil
+		if b != nil && (!b.nodes[0].barrier || s.runnableLocked(b)) {
+			return b, nil // a group of rows starts at once: apply writes what depends on earlier groups last
 		}
 		if b == nil && s.drainedLocked() {
 			return nil, s.failErr
@@ -118,15 +118,59 @@ func (s *scheduler) runnableLocked(b *batch) bool {
 	return true
 }
 
+// splitLate divides a group for execution: early are its transactions that may be written at
+// once, late those that depend on a transaction of an earlier group not committed yet, or on a
+// late one of the group (they share a key, so they stay after it). Early ones share no key with
+// any late one before them, so writing them first changes no key's order; late ones are written
+// once their earlier groups committed (waitDeps), so they never wait on an earlier group's locks
+// nor read a row it has not committed.
+func (s *scheduler) splitLate(b *batch) (early, late []*node) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	isLate := map[*node]bool{}
+	for _, n := range b.nodes {
+		for _, d := range n.deps {
+			if d.state != stDone && (d.batch != b || isLate[d]) {
+				isLate[n] = true
+				break
+			}
+		}
+		if isLate[n] {
+			late = append(late, n)
+		} else {
+			early = append(early, n)
+		}
+	}
+	return early, late
+}
+
+// waitDeps blocks until every dependency of the group outside it is committed (then its late
+// transactions may be written); mayYield and errors as waitTurn.
+func (s *scheduler) waitDeps(ctx context.Context, b *batch, mayYield bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.waitUntilLocked(ctx, b, mayYield, func() bool { return s.runnableLocked(b) })
+}
+
 // waitTurn blocks until every transaction before the batch is committed, so its COMMIT keeps
 // the log order. With mayYield it returns errYield when the head group has been executing for
 // yieldAfter without committing (see above); errAbandoned when an earlier transaction failed.
 func (s *scheduler) waitTurn(ctx context.Context, b *batch, mayYield bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for {
+	return s.waitUntilLocked(ctx, b, mayYield, func() bool {
 		if len(s.order) > 0 && s.order[0] == b.nodes[0] {
 			s.committing = b.nodes[0]
+			return true
+		}
+		return false
+	})
+}
+
+// waitUntilLocked waits, holding the batch's locks on the target, until done() (see waitTurn).
+func (s *scheduler) waitUntilLocked(ctx context.Context, b *batch, mayYield bool, done func() bool) error {
+	for {
+		if done() {
 			return nil
 		}
 		if !s.belowLocked(b.nodes[0]) {

@@ -94,6 +94,34 @@ func TestOrderedGroups(t *testing.T) {
 	}
 }
 
+// TestOrderedSplitLate: a group's transactions that depend on an uncommitted earlier group,
+// or on a late one of the group, are late; the others are written first.
+func TestOrderedSplitLate(t *testing.T) {
+	s := orderedScheduler(t, 10, 100, []otxn{
+		{gtid: "A", keys: []string{"a"}, rows: 10}, // a group of its own (row limit)
+		{gtid: "B", keys: []string{"a"}},           // depends on A: late
+		{gtid: "C", keys: []string{"b"}},           // early
+		{gtid: "G", keys: []string{"b", "a"}},      // after C (early) and B (late): late
+		{gtid: "D", keys: []string{"c"}},           // early
+		{gtid: "F", keys: []string{"a", "d"}},      // after G: late
+		{gtid: "H", keys: []string{"d2", "c"}},     // after D: early
+	})
+	ctx := context.Background()
+	g1, _ := s.take(ctx, 0)
+	g2, _ := s.take(ctx, 1)
+	if gtids(g1) != "A" || gtids(g2) != "B C G D F H" {
+		t.Fatalf("groups %q %q", gtids(g1), gtids(g2))
+	}
+	early, late := s.splitLate(g2)
+	if e, l := gtids(&batch{nodes: early}), gtids(&batch{nodes: late}); e != "C D H" || l != "B G F" {
+		t.Fatalf("early %q late %q, want early \"C D H\" late \"B G F\"", e, l)
+	}
+	s.commit(g1)
+	if early, late := s.splitLate(g2); len(late) != 0 || len(early) != 6 {
+		t.Fatalf("after A committed: %d early, %d late; want all early", len(early), len(late))
+	}
+}
+
 // blocked reports whether f blocks (it is given a context that ends soon): f cannot return
 // nil early, so a timeout means it waited.
 func blocked(f func(ctx context.Context) error) error {
@@ -124,9 +152,17 @@ func TestOrderedCommitTurn(t *testing.T) {
 	if gtids(g1) != "0-1-1" || gtids(g2) != "0-1-3" {
 		t.Fatalf("took %q and %q", gtids(g1), gtids(g2))
 	}
-	// 0-1-4 shares key a with the uncommitted 0-1-1: not handed out yet
-	if err := blocked(func(ctx context.Context) error { _, err := s.take(ctx, 2); return err }); err != nil {
-		t.Fatalf("take of a group depending on an uncommitted one: %v", err)
+	// 0-1-4 shares key a with the uncommitted 0-1-1: handed out, but all of it is late and
+	// waits for that commit
+	g3, err := s.take(ctx, 2)
+	if err != nil || gtids(g3) != "0-1-4" {
+		t.Fatalf("third group %v %v", g3, err)
+	}
+	if early, late := s.splitLate(g3); len(early) != 0 || len(late) != 1 {
+		t.Fatalf("third group split %d early, %d late; want all late", len(early), len(late))
+	}
+	if err := blocked(func(ctx context.Context) error { return s.waitDeps(ctx, g3, false) }); err != nil {
+		t.Fatalf("the late part of a group depending on an uncommitted one: %v", err)
 	}
 	if err := blocked(func(ctx context.Context) error { return s.waitTurn(ctx, g2, false) }); err != nil {
 		t.Fatalf("the second group's turn before the first committed: %v", err)
@@ -148,16 +184,15 @@ func TestOrderedCommitTurn(t *testing.T) {
 		t.Fatalf("waiter behind a committing head: %v", err)
 	}
 	s.commit(g1)
+	if err := s.waitDeps(ctx, g3, true); err != nil {
+		t.Fatalf("the late part once its dependency committed: %v", err)
+	}
 	if err := s.waitTurn(ctx, g2, true); err != nil {
 		t.Fatalf("second group's turn after the first committed: %v", err)
 	}
 	s.commit(g2)
 	if snap := s.snapshot(); snap.lw != "0-1-3" || snap.durable != "0-1-3" || snap.yields != 1 {
 		t.Fatalf("after two groups: %+v", snap)
-	}
-	g3, err := s.take(ctx, 2)
-	if err != nil || gtids(g3) != "0-1-4" {
-		t.Fatalf("third group %v %v", g3, err)
 	}
 	g4, _ := s.take(ctx, 3)
 	boom := errors.New("boom")

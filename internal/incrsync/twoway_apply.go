@@ -396,10 +396,10 @@ func (c *conflictRec) stopError(cfg *TwoWayConfig) error {
 // transaction. A stop records on its own and fails; in a batch of several transactions it first
 // has the batch redone one transaction at a time (errStrictMismatch), so every transaction
 // before the conflicting one is applied when the task stops.
-func (w *worker) applyTwoWay(ctx context.Context, tx *sql.Tx, b *batch) ([]*conflictRec, error) {
+func (w *worker) applyTwoWay(ctx context.Context, tx *sql.Tx, b *batch, nodes []*node) ([]*conflictRec, error) {
 	a := &twoWayApplier{cfg: w.twoWay, task: w.cp.task, schema: w.cp.schema}
 	var recs []*conflictRec
-	for _, n := range b.nodes {
+	for _, n := range nodes {
 		for i := range n.t.rows {
 			if n.t.idempotent {
 				if err := applyRow(ctx, tx, &n.t.rows[i], n.t.gtid, true); err != nil {
