@@ -10,10 +10,10 @@ import (
 // without every earlier one. The scheduler then hands out groups: runs of CONSECUTIVE whole
 // source transactions (in log order, up to the batch limits), each applied as one target
 // transaction, so every state a reader can see is a state the source went through. Groups are
-// executed in parallel when they share no conflict key with an earlier group still in flight
-// (a group whose dependency is in an earlier group waits until that one committed, so two
-// conflicting groups never hold locks at the same time), and they COMMIT strictly in log order:
-// a worker whose group is executed waits for its turn (waitTurn) before its COMMIT.
+// executed in parallel: a group first writes its transactions that share no conflict key with
+// an earlier group in flight, and the rest once those groups committed (splitLate, waitDeps), so
+// it never waits on an earlier group's row locks; groups COMMIT strictly in log order: a worker
+// whose group is written waits for its turn (waitTurn) before its COMMIT.
 //
 // A group waiting for its turn holds its row locks. Conflict keys cover every primary and
 // unique key, and the apply sessions run in READ COMMITTED (no gap locks on searches), but a
