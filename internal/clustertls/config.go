@@ -229,7 +229,7 @@ func Scheme(src Source) string {
 
 // NewServer is the http.Server of every cluster port (CM, supervisor, component status, Store
 // stream): headers must arrive within 10 s (a slow-header client cannot hold connections) and stay
-// under 64 KiB (an oversized request line, such as a huge consumer id, gets 431 before any
+// under 64 KiB (an oversized request line, such as a huge consumer id, gets 400 or 431 before any
 // handler runs, so it changes nothing); server errors go through ServerErrorLog.
 func NewServer(h http.Handler, log *slog.Logger) *http.Server {
 	return &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10, ErrorLog: ServerErrorLog(log)}
