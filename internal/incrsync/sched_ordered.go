@@ -18,9 +18,10 @@ import (
 // A group waiting for its turn holds its row locks. Conflict keys cover every primary and
 // unique key, and the apply sessions run in READ COMMITTED (no gap locks on searches), but a
 // lock the keys do not show (a gap lock of a duplicate check, a lock of the target's own
-// clients) could still make the head group wait on a later one, which waits for the head: a
-// cycle InnoDB cannot see. So a waiter that sees the head still executing yieldAfter after it
-// became the head rolls back (errYield) and executes again only once it is the head itself.
+// clients) could still make the head group wait on a later one, which waits for the head (for
+// its turn, or for its late transactions' dependencies): a cycle InnoDB cannot see. So a waiter
+// that sees the head still executing yieldAfter after it became the head rolls back (errYield)
+// and executes again only once it is the head itself.
 
 // yieldAfter is how long a later group waits with its locks held while the head group
 // executes: far above a group's normal execution (milliseconds to a few hundred), so only a
