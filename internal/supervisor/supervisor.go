@@ -216,24 +216,58 @@ func (s *Supervisor) reconcile(ctx context.Context) error {
 	var g errgroup.Group
 	g.SetLimit(driveParallel)
 	var news reports
+	// A long pass (a node that just took over dozens of tasks starts them all) writes what it has
+	// every reportFlushEvery, so a slow component does not hold the others' news until its end.
+	passDone, flusherDone := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(flusherDone)
+		tick := time.NewTicker(reportFlushEvery)
+		defer tick.Stop()
+		for {
+			select {
+			case <-passDone:
+				return
+			case <-tick.C:
+				s.flush(ctx, &news)
+			}
+		}
+	}()
 	for _, t := range tasks {
 		g.Go(func() error { s.reconcileTask(ctx, &news, t, plain[t.ID]); return nil })
 	}
 	_ = g.Wait()
-	// What the pass saw, in one statement (see reports): a task moved meanwhile keeps the new
-	// owner's row, and the next pass finds it gone from this host and stops its component.
-	if _, err := s.tasks.ReportAll(ctx, s.opt.HostIP, news.list); err != nil && ctx.Err() == nil {
-		s.log.Warn("cannot report task status", "tasks", len(news.list), "err", err)
-	}
+	close(passDone)
+	<-flusherDone
+	s.flush(ctx, &news)
 	return nil
+}
+
+// reportFlushEvery is how often a pass still under way writes the news it collected.
+const reportFlushEvery = 250 * time.Millisecond
+
+// flush writes the news collected so far in one statement (see reports): a task moved meanwhile
+// keeps the new owner's row, and the next pass finds it gone from this host and stops its
+// component.
+func (s *Supervisor) flush(ctx context.Context, rs *reports) {
+	rs.mu.Lock()
+	list := rs.list
+	rs.list = nil
+	rs.mu.Unlock()
+	if len(list) == 0 {
+		return
+	}
+	if _, err := s.tasks.ReportAll(ctx, s.opt.HostIP, list); err != nil && ctx.Err() == nil {
+		s.log.Warn("cannot report task status", "tasks", len(list), "err", err)
+	}
 }
 
 // reports collects a pass's task reports that tell something new. A report that tells nothing
 // new against the row t as the pass read it (same state, address and restarts, no news in the
 // status: component.Status.NewsOver) is not written at all: an idle node's tasks cost the MetaDB
 // nothing, their liveness is in the node's heartbeat (ComponentInfo.Up, SeenAt). The others go
-// in one statement per pass (task.Table.ReportAll, fenced by host and epoch like every report):
-// a node's news costs one statement, however many tasks moved their position.
+// in one statement per pass, or per reportFlushEvery of a long pass (task.Table.ReportAll, fenced
+// by host and epoch like every report): a node's news costs one statement, however many tasks
+// moved their position.
 type reports struct {
 	mu   sync.Mutex
 	list []task.Report
